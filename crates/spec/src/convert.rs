@@ -1,0 +1,240 @@
+//! Typed conversion of located trees: [`FromNode`] and its context [`Cx`].
+//!
+//! Conversion never stops at the first problem. Each failure is recorded in the context as a
+//! diagnostic with its field path and place, the failing field is left out, and conversion goes
+//! on, so one run reports every mistake in a document.
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::located::Located;
+use crate::node::{Entry, Node, NodeKind};
+use indexmap::IndexMap;
+
+/// The state of one conversion: the current field path and the diagnostics found so far.
+#[derive(Debug)]
+pub struct Cx<'d> {
+    diagnostics: &'d mut Vec<Diagnostic>,
+    path: String,
+    /// When true, shape checks (git refs, URLs) accept values that hold `${{`: they are checked
+    /// again after variable substitution. Document validation sets it; the compiler does not.
+    pub defer_templated: bool,
+}
+
+impl<'d> Cx<'d> {
+    /// A context writing into `diagnostics`, starting at the empty path.
+    pub fn new(diagnostics: &'d mut Vec<Diagnostic>) -> Self {
+        Self {
+            diagnostics,
+            path: String::new(),
+            defer_templated: true,
+        }
+    }
+
+    /// The current field path in wire names, e.g. `spec.runtime.envVars[2]`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Runs `f` with `segment` appended to the path (`.name`, or `[i]` when `segment` starts
+    /// with `[`).
+    pub fn at<R>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> R) -> R {
+        let len = self.path.len();
+        if !self.path.is_empty() && !segment.starts_with('[') {
+            self.path.push('.');
+        }
+        self.path.push_str(segment);
+        let r = f(self);
+        self.path.truncate(len);
+        r
+    }
+
+    /// Records a diagnostic at the current path.
+    pub fn report(&mut self, diagnostic: Diagnostic) {
+        let diagnostic = if diagnostic.path.is_empty() {
+            diagnostic.at_path(self.path.clone())
+        } else {
+            diagnostic
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Records an error with `code` and `message` at `node`.
+    pub fn error(&mut self, code: &'static str, node: &Node, message: impl Into<String>) {
+        self.report(Diagnostic::error(code, message).at(node.loc));
+    }
+
+    /// Records a type error: `expected` was wanted, `node` is something else.
+    pub fn type_error(&mut self, node: &Node, expected: &str) {
+        let mut d = Diagnostic::error(
+            codes::TYPE,
+            format!("expected {expected}, found {}", node.type_name()),
+        )
+        .at(node.loc);
+        if expected.contains("string") && matches!(node.kind, NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)) {
+            d = d.with_help("quote the value to make it a string");
+        }
+        if expected.contains("boolean") && matches!(&node.kind, NodeKind::Str(s) if ["yes", "no", "on", "off", "y", "n"].contains(&s.to_ascii_lowercase().as_str())) {
+            d = d.with_help("YAML 1.2 booleans are written `true` or `false`");
+        }
+        self.report(d);
+    }
+
+    /// Checks that `node` is a mapping whose keys are all in `fields`, reporting every unknown
+    /// key (with the closest known one), and returns its entries.
+    pub fn mapping<'n>(&mut self, node: &'n Node, fields: &[&str]) -> Option<&'n [Entry]> {
+        let Some(entries) = node.as_map() else {
+            self.type_error(node, "a mapping");
+            return None;
+        };
+        for entry in entries {
+            if !fields.contains(&entry.key.as_str()) {
+                let key = entry.key.clone();
+                self.at(&key, |cx| {
+                    let mut d = Diagnostic::error(
+                        codes::UNKNOWN_FIELD,
+                        format!("unknown field `{key}`"),
+                    )
+                    .at(entry.key_loc);
+                    d = match closest(&key, fields.iter().copied()) {
+                        Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                        None => d.with_help(format!("expected one of {}", list(fields))),
+                    };
+                    cx.report(d);
+                });
+            }
+        }
+        Some(entries)
+    }
+
+    /// Converts the value of `entry` (a field of a mapping) at path `.<key>`; `null` is absent.
+    pub fn field<T: FromNode>(&mut self, entry: &Entry) -> Option<Located<T>> {
+        if entry.value.kind == NodeKind::Null {
+            return None;
+        }
+        self.at(&entry.key, |cx| T::from_node(&entry.value, cx))
+            .map(|v| Located::new(v, entry.value.loc))
+    }
+}
+
+/// The closest of `candidates` to `word`, when one is close enough to be a likely typo.
+pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(3) / 3).max(1) || c.eq_ignore_ascii_case(word))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// `` `a`, `b` or `c` ``.
+pub fn list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => format!("`{one}`"),
+        [init @ .., last] => format!(
+            "{} or `{last}`",
+            init.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Typed conversion from a located tree. `None` means the value was invalid and a diagnostic
+/// was recorded in `cx` (or, for one-of choices, that no choice was made).
+pub trait FromNode: Sized {
+    /// Converts `node`, recording every problem in `cx`.
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self>;
+}
+
+impl FromNode for String {
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            _ => {
+                cx.type_error(node, "a string");
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for bool {
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => {
+                cx.type_error(node, "a boolean");
+                None
+            }
+        }
+    }
+}
+
+macro_rules! integer_from_node {
+    ($($ty:ty),*) => {$(
+        impl FromNode for $ty {
+            fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+                match node.kind {
+                    NodeKind::Int(i) => match <$ty>::try_from(i) {
+                        Ok(v) => Some(v),
+                        Err(_) => {
+                            cx.error(
+                                codes::TYPE,
+                                node,
+                                format!("{i} is out of range ({}..={})", <$ty>::MIN, <$ty>::MAX),
+                            );
+                            None
+                        }
+                    },
+                    _ => {
+                        cx.type_error(node, "an integer");
+                        None
+                    }
+                }
+            }
+        }
+    )*};
+}
+integer_from_node!(u32, i32, u64);
+
+impl<T: FromNode> FromNode for Vec<T> {
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        let NodeKind::Seq(items) = &node.kind else {
+            cx.type_error(node, "a list");
+            return None;
+        };
+        Some(
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| cx.at(&format!("[{i}]"), |cx| T::from_node(item, cx)))
+                .collect(),
+        )
+    }
+}
+
+impl<T: FromNode> FromNode for Located<T> {
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        T::from_node(node, cx).map(|v| Located::new(v, node.loc))
+    }
+}
+
+impl<T: FromNode> FromNode for IndexMap<String, T> {
+    fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        let Some(entries) = node.as_map() else {
+            cx.type_error(node, "a mapping");
+            return None;
+        };
+        Some(
+            entries
+                .iter()
+                .filter_map(|e| cx.at(&e.key, |cx| T::from_node(&e.value, cx)).map(|v| (e.key.clone(), v)))
+                .collect(),
+        )
+    }
+}
+
+impl FromNode for serde_json::Value {
+    fn from_node(node: &Node, _cx: &mut Cx<'_>) -> Option<Self> {
+        Some(node.to_json())
+    }
+}

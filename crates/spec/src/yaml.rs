@@ -1,0 +1,474 @@
+//! Text to located trees: the YAML 1.2 loader (JSON is read by the same loader).
+//!
+//! Built on `granit-parser`'s event stream (the parser under `serde-saphyr`). We build the tree
+//! ourselves, iteratively, so that we control what a hostile document can cost:
+//! - a file larger than [`MAX_SOURCE_BYTES`] is refused before parsing;
+//! - nesting deeper than [`MAX_DEPTH`] is refused;
+//! - aliases may add at most [`ALIAS_SLACK`] nodes plus [`ALIAS_FACTOR`] times the nodes written
+//!   out, so a "billion laughs" document is an error, not an out-of-memory;
+//! - a mapping with the same key twice is an error naming both places.
+//!
+//! Plain scalars are resolved by the YAML 1.2 core schema: `yes`, `on` and `off` are strings, as
+//! editors using our JSON Schemas also say.
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::node::{Entry, Node, NodeKind};
+use crate::source::{Location, SourceId};
+use granit_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use std::collections::HashMap;
+
+/// The largest source text accepted, in bytes (8 MiB: configuration, not data).
+pub const MAX_SOURCE_BYTES: usize = 8 * 1024 * 1024;
+/// The deepest nesting of mappings and sequences accepted.
+pub const MAX_DEPTH: usize = 64;
+/// Nodes that aliases may add regardless of document size.
+pub const ALIAS_SLACK: usize = 10_000;
+/// How many times the written-out nodes aliases may add on top of [`ALIAS_SLACK`].
+pub const ALIAS_FACTOR: usize = 10;
+
+/// Parses every document of a YAML or JSON text into located trees.
+///
+/// Empty documents (a lone `---`, or only comments) are skipped. On a syntax error, or when a
+/// limit is exceeded, the whole text is rejected with one diagnostic at the place it happened.
+pub fn parse_documents(text: &str, source: SourceId) -> Result<Vec<Node>, Diagnostic> {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(Diagnostic::error(
+            codes::TOO_LARGE,
+            format!(
+                "the file is {} bytes; the limit is {} bytes",
+                text.len(),
+                MAX_SOURCE_BYTES
+            ),
+        )
+        .at(Location {
+            source,
+            line: 1,
+            column: 1,
+            ..Location::default()
+        })
+        .with_help("split the configuration into several smaller files"));
+    }
+    Loader::new(text, source).run()
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        loc: Location,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<Entry>,
+        loc: Location,
+        anchor: usize,
+        key: Option<(String, Location)>,
+    },
+}
+
+struct Loader<'a> {
+    text: &'a str,
+    source: SourceId,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Node, usize)>,
+    documents: Vec<Node>,
+    written_nodes: usize,
+    alias_nodes: usize,
+}
+
+impl<'a> Loader<'a> {
+    fn new(text: &'a str, source: SourceId) -> Self {
+        Self {
+            text,
+            source,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            documents: Vec::new(),
+            written_nodes: 0,
+            alias_nodes: 0,
+        }
+    }
+
+    fn run(mut self) -> Result<Vec<Node>, Diagnostic> {
+        let mut parser = Parser::new_from_str(self.text);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next.map_err(|e| {
+                let mark = e.marker();
+                let loc = self.location_at(mark.byte_offset(), mark.line(), mark.col(), 0);
+                Diagnostic::error(codes::SYNTAX, format!("invalid YAML: {}", e.info()))
+                    .at(loc)
+            })?;
+            self.event(event, span)?;
+        }
+        Ok(self.documents)
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
+        match event {
+            Event::DocumentStart(..) => self.anchors.clear(),
+            Event::Scalar(value, style, anchor, tag) => {
+                let loc = self.span_location(&span, Some((&value, style)));
+                let kind = resolve_scalar(&value, style, tag.as_deref()).map_err(|m| {
+                    Diagnostic::error(codes::UNSUPPORTED_TAG, m).at(loc)
+                })?;
+                self.written_nodes += 1;
+                self.finish(Node::new(kind, loc), anchor, 1)?;
+            }
+            Event::SequenceStart(_, anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "seq", &span)?;
+                self.push(Frame::Seq {
+                    items: Vec::new(),
+                    loc: self.span_location(&span, None),
+                    anchor,
+                })?;
+            }
+            Event::MappingStart(_, anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "map", &span)?;
+                self.push(Frame::Map {
+                    entries: Vec::new(),
+                    loc: self.span_location(&span, None),
+                    anchor,
+                    key: None,
+                })?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    self.written_nodes += 1;
+                    let (node, anchor) = match frame {
+                        Frame::Seq { items, loc, anchor } => {
+                            (Node::new(NodeKind::Seq(items), loc), anchor)
+                        }
+                        Frame::Map {
+                            entries,
+                            loc,
+                            anchor,
+                            ..
+                        } => (Node::new(NodeKind::Map(entries), loc), anchor),
+                    };
+                    let count = count_nodes(&node);
+                    self.finish(node, anchor, count)?;
+                }
+            }
+            Event::Alias(id) => {
+                let loc = self.span_location(&span, None);
+                let Some((node, count)) = self.anchors.get(&id).cloned() else {
+                    return Err(Diagnostic::error(codes::SYNTAX, "alias to an unknown anchor").at(loc));
+                };
+                self.alias_nodes += count;
+                if self.alias_nodes > ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes {
+                    return Err(Diagnostic::error(
+                        codes::TOO_LARGE,
+                        format!(
+                            "aliases expand this document beyond {} nodes",
+                            ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes
+                        ),
+                    )
+                    .at(loc)
+                    .with_help("this looks like an alias bomb; write the values out instead"));
+                }
+                self.attach(node)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check_collection_tag(
+        &self,
+        tag: Option<&Tag>,
+        expected: &str,
+        span: &Span,
+    ) -> Result<(), Diagnostic> {
+        match tag {
+            Some(t) if t.core_suffix() != Some(expected) => Err(Diagnostic::error(
+                codes::UNSUPPORTED_TAG,
+                format!("unsupported tag `{}` on a {}", t.original(), if expected == "seq" { "sequence" } else { "mapping" }),
+            )
+            .at(self.span_location(span, None))),
+            _ => Ok(()),
+        }
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            let loc = match &frame {
+                Frame::Seq { loc, .. } | Frame::Map { loc, .. } => *loc,
+            };
+            return Err(Diagnostic::error(
+                codes::TOO_LARGE,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            )
+            .at(loc));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn finish(&mut self, node: Node, anchor: usize, count: usize) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), count));
+        }
+        self.attach(node)
+    }
+
+    fn attach(&mut self, node: Node) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => {
+                if node.kind != NodeKind::Null {
+                    self.documents.push(node);
+                }
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some((key, key_loc)) => {
+                    entries.push(Entry {
+                        key,
+                        key_loc,
+                        value: node,
+                    });
+                    Ok(())
+                }
+                None => {
+                    let text = match node.kind {
+                        NodeKind::Str(s) => s,
+                        NodeKind::Null => String::new(),
+                        NodeKind::Bool(b) => b.to_string(),
+                        NodeKind::Int(i) => i.to_string(),
+                        NodeKind::Float(f) => f.to_string(),
+                        NodeKind::Seq(_) | NodeKind::Map(_) => {
+                            return Err(Diagnostic::error(
+                                codes::SYNTAX,
+                                "a mapping key must be a plain value, not a list or mapping",
+                            )
+                            .at(node.loc));
+                        }
+                    };
+                    if let Some(first) = entries.iter().find(|e| e.key == text) {
+                        return Err(Diagnostic::error(
+                            codes::DUPLICATE_KEY,
+                            format!("duplicate key `{text}`"),
+                        )
+                        .at(node.loc)
+                        .with_related(first.key_loc, "first defined here")
+                        .with_help("remove one of the two entries"));
+                    }
+                    *key = Some((text, node.loc));
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    fn location_at(&self, byte: Option<usize>, line: usize, col: usize, len: usize) -> Location {
+        Location {
+            source: self.source,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(col + 1).unwrap_or(u32::MAX),
+            offset: u32::try_from(byte.unwrap_or(0)).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+            content: None,
+        }
+    }
+
+    fn span_location(&self, span: &Span, scalar: Option<(&str, ScalarStyle)>) -> Location {
+        let start = span.start.byte_offset().unwrap_or(0);
+        let end = span.end.byte_offset().unwrap_or(start).max(start);
+        let mut loc = self.location_at(Some(start), span.start.line(), span.start.col(), end - start);
+        if let Some((value, style)) = scalar {
+            let raw = self.text.get(start..end).unwrap_or("");
+            let content = match style {
+                ScalarStyle::Plain => (raw == value).then_some(start),
+                ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => (raw.len() >= 2
+                    && raw.get(1..raw.len() - 1) == Some(value))
+                .then_some(start + 1),
+                ScalarStyle::Literal | ScalarStyle::Folded => None,
+            };
+            loc.content = content.and_then(|c| u32::try_from(c).ok());
+        }
+        loc
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        NodeKind::Map(entries) => 1 + entries.iter().map(|e| count_nodes(&e.value)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Resolves a scalar by its tag, else by the YAML 1.2 core schema for plain scalars.
+fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind, String> {
+    if let Some(tag) = tag {
+        let parsed = match tag.core_suffix() {
+            Some("str") => Some(NodeKind::Str(value.to_owned())),
+            Some("null") => Some(NodeKind::Null),
+            Some("bool") => match resolve_plain(value) {
+                k @ NodeKind::Bool(_) => Some(k),
+                _ => None,
+            },
+            Some("int") => match resolve_plain(value) {
+                k @ NodeKind::Int(_) => Some(k),
+                _ => None,
+            },
+            Some("float") => match resolve_plain(value) {
+                NodeKind::Int(i) => Some(NodeKind::Float(i as f64)),
+                k @ NodeKind::Float(_) => Some(k),
+                _ => None,
+            },
+            _ => None,
+        };
+        return parsed.ok_or_else(|| format!("unsupported tag `{}` on `{value}`", tag.original()));
+    }
+    Ok(match style {
+        ScalarStyle::Plain => resolve_plain(value),
+        _ => NodeKind::Str(value.to_owned()),
+    })
+}
+
+/// The YAML 1.2 core schema for plain scalars.
+fn resolve_plain(value: &str) -> NodeKind {
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
+        "true" | "True" | "TRUE" => return NodeKind::Bool(true),
+        "false" | "False" | "FALSE" => return NodeKind::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return NodeKind::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return NodeKind::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return NodeKind::Float(f64::NAN),
+        _ => {}
+    }
+    let bytes = value.as_bytes();
+    let digits = bytes.strip_prefix(b"-").or_else(|| bytes.strip_prefix(b"+")).unwrap_or(bytes);
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        if let Ok(i) = value.parse::<i64>() {
+            return NodeKind::Int(i);
+        }
+    }
+    if let Some(hex) = value.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return NodeKind::Int(i);
+        }
+    }
+    if let Some(oct) = value.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return NodeKind::Int(i);
+        }
+    }
+    if is_core_float(digits) {
+        if let Ok(f) = value.parse::<f64>() {
+            return NodeKind::Float(f);
+        }
+    }
+    NodeKind::Str(value.to_owned())
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
+fn is_core_float(s: &[u8]) -> bool {
+    let mantissa_end = s.iter().position(|b| *b == b'e' || *b == b'E').unwrap_or(s.len());
+    let (mantissa, exponent) = s.split_at(mantissa_end);
+    let mantissa_ok = match mantissa.iter().position(|b| *b == b'.') {
+        Some(dot) => {
+            let (int, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);
+            int.iter().all(u8::is_ascii_digit)
+                && frac.iter().all(u8::is_ascii_digit)
+                && !(int.is_empty() && frac.is_empty())
+        }
+        None => !mantissa.is_empty() && mantissa.iter().all(u8::is_ascii_digit),
+    };
+    let exponent_ok = match exponent {
+        [] => true,
+        [_, rest @ ..] => {
+            let rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"+")).unwrap_or(rest);
+            !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
+        }
+    };
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let mut docs = parse_documents(text, SourceId(0)).expect("parses");
+        assert_eq!(docs.len(), 1);
+        docs.remove(0)
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let n = one("a: yes\nb: true\nc: 12\nd: 1.5\ne: ~\nf: '12'\ng: 0x1f\nh: 1e3\ni: .5.\n");
+        let kinds: Vec<_> = n.as_map().expect("map").iter().map(|e| e.value.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                NodeKind::Str("yes".into()),
+                NodeKind::Bool(true),
+                NodeKind::Int(12),
+                NodeKind::Float(1.5),
+                NodeKind::Null,
+                NodeKind::Str("12".into()),
+                NodeKind::Int(31),
+                NodeKind::Float(1000.0),
+                NodeKind::Str(".5.".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn locations_are_one_based_and_point_inside_strings() {
+        let n = one("spec:\n  branch: 'main'\n");
+        let v = n.get("spec").and_then(|s| s.get("branch")).expect("branch");
+        assert_eq!((v.loc.line, v.loc.column), (2, 11));
+        assert_eq!(v.loc.content, Some(17));
+    }
+
+    #[test]
+    fn duplicate_keys_name_both_places() {
+        let e = parse_documents("a: 1\nb: 2\na: 3\n", SourceId(0)).expect_err("duplicate");
+        assert_eq!(e.code, codes::DUPLICATE_KEY);
+        assert_eq!(e.location.map(|l| l.line), Some(3));
+        assert_eq!(e.related[0].location.line, 1);
+    }
+
+    #[test]
+    fn billion_laughs_is_an_error() {
+        let mut doc = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = parse_documents(&doc, SourceId(0)).expect_err("bomb");
+        assert_eq!(e.code, codes::TOO_LARGE);
+    }
+
+    #[test]
+    fn aliases_within_budget_expand() {
+        let n = one("base: &b {x: 1}\ncopy: *b\n");
+        assert_eq!(n.get("copy").and_then(|c| c.get("x")).map(|x| &x.kind), Some(&NodeKind::Int(1)));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let e = parse_documents(&text, SourceId(0)).expect_err("deep");
+        assert!(matches!(e.code, codes::TOO_LARGE | codes::SYNTAX), "{e:?}");
+    }
+
+    #[test]
+    fn multi_document_and_json() {
+        let docs = parse_documents("---\na: 1\n---\n{\"b\": [1, 2]}\n---\n", SourceId(0)).expect("ok");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].get("b").map(Node::type_name), Some("a list"));
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_parsing() {
+        let text = "a".repeat(MAX_SOURCE_BYTES + 1);
+        let e = parse_documents(&text, SourceId(0)).expect_err("too large");
+        assert_eq!(e.code, codes::TOO_LARGE);
+    }
+}

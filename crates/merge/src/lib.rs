@@ -1,1 +1,60 @@
-//! placeholder
+//! The Cordium configuration compiler: layers in, one deterministic EffectiveWorkspace out.
+//!
+//! [`compile`] takes at most one document per layer (ClusterConfig, Space, Template,
+//! UserConfig, repository file) and exactly one Workspace, already parsed and validated by
+//! [`cordium_spec`], and:
+//!
+//! 1. projects each layer into the shape of a Workspace spec ([`Layer`] orders them);
+//! 2. folds the trees by the [strategy table](strategy::STRATEGIES) (one place declares how
+//!    every field merges), concatenating tasks in their own order;
+//! 3. resolves and caps [limits] per dimension;
+//! 4. substitutes `${{ vars.NAME }}` in the [eligible fields](substitute::ELIGIBLE), last;
+//! 5. converts the result to the typed [`EffectiveSpec`], re-checking shapes (git refs, URLs)
+//!    on the substituted values.
+//!
+//! Every node keeps its place through every stage, so each leaf's origin (and what it replaced
+//! or what capped it) is known: [`Compiled::provenance`].
+//!
+//! ```
+//! use cordium_merge::{compile, Inputs, Options};
+//! use cordium_spec::{load, SourceMap};
+//!
+//! let text = "spec:\n  image: {registry: {url: python:3.11-slim}}\n  limit: {cpu: {millicores: 16000}}\n";
+//! let mut sources = SourceMap::new();
+//! let id = sources.add("ws.yaml", text);
+//! let docs = load(text, id).documents;
+//! let inputs = Inputs::from_documents(&sources, docs, None, Options::default()).unwrap();
+//! let compiled = compile(inputs).unwrap();
+//! assert_eq!(compiled.limits[0].value, 16000);
+//! assert!(compiled.effective.to_yaml().contains("millicores: 16000"));
+//! ```
+
+pub mod compile;
+pub mod effective;
+pub mod inputs;
+pub mod layer;
+pub mod limits;
+pub mod provenance;
+pub mod strategy;
+pub mod substitute;
+mod tree;
+
+pub use compile::{Compiled, compile};
+pub use effective::{EffectiveMetadata, EffectiveSpec, EffectiveWorkspace};
+pub use inputs::{Inputs, Options};
+pub use layer::{Layer, Origin};
+pub use provenance::{LayerIndex, LeafOrigin};
+
+/// The stable diagnostic codes of the compiler (variable errors use the vars crate's codes).
+pub mod codes {
+    /// Two documents of the same kind were given.
+    pub const DUPLICATE_LAYER: &str = "compile::duplicate-layer";
+    /// No Workspace was given.
+    pub const NO_WORKSPACE: &str = "compile::no-workspace";
+    /// A document that is not a layer (Secret, UserSecret, GitProvider) was given.
+    pub const NOT_A_LAYER: &str = "compile::not-a-layer";
+    /// A reference to a Secret or UserSecret that does not exist.
+    pub const MISSING_SECRET: &str = "compile::missing-secret";
+    /// An undefined variable was replaced by "" (lenient mode).
+    pub const LENIENT_VAR: &str = "compile::undefined-var-lenient";
+}

@@ -56,12 +56,14 @@ enum Frame {
         items: Vec<Node>,
         loc: Location,
         anchor: usize,
+        count: usize,
     },
     Map {
         entries: Vec<Entry>,
         loc: Location,
         anchor: usize,
         key: Option<(String, Location)>,
+        count: usize,
     },
 }
 
@@ -119,6 +121,7 @@ impl<'a> Loader<'a> {
                     items: Vec::new(),
                     loc: self.span_location(&span, None),
                     anchor,
+                    count: 1,
                 })?;
             }
             Event::MappingStart(_, anchor, tag) => {
@@ -128,23 +131,30 @@ impl<'a> Loader<'a> {
                     loc: self.span_location(&span, None),
                     anchor,
                     key: None,
+                    count: 1,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
                     self.written_nodes += 1;
-                    let (node, anchor) = match frame {
-                        Frame::Seq { items, loc, anchor } => {
-                            (Node::new(NodeKind::Seq(items), loc), anchor)
-                        }
+                    let (mut node, anchor, count) = match frame {
+                        Frame::Seq {
+                            items,
+                            loc,
+                            anchor,
+                            count,
+                        } => (Node::new(NodeKind::Seq(items), loc), anchor, count),
                         Frame::Map {
                             entries,
                             loc,
                             anchor,
+                            count,
                             ..
-                        } => (Node::new(NodeKind::Map(entries), loc), anchor),
+                        } => (Node::new(NodeKind::Map(entries), loc), anchor, count),
                     };
-                    let count = count_nodes(&node);
+                    let end = span.end.byte_offset().unwrap_or(0);
+                    node.loc.len = u32::try_from(end.saturating_sub(node.loc.offset as usize))
+                        .unwrap_or(u32::MAX);
                     self.finish(node, anchor, count)?;
                 }
             }
@@ -165,7 +175,7 @@ impl<'a> Loader<'a> {
                     .at(loc)
                     .with_help("this looks like an alias bomb; write the values out instead"));
                 }
-                self.attach(node)?;
+                self.attach(node, count)?;
             }
             _ => {}
         }
@@ -207,10 +217,10 @@ impl<'a> Loader<'a> {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), count));
         }
-        self.attach(node)
+        self.attach(node, count)
     }
 
-    fn attach(&mut self, node: Node) -> Result<(), Diagnostic> {
+    fn attach(&mut self, node: Node, count: usize) -> Result<(), Diagnostic> {
         match self.stack.last_mut() {
             None => {
                 if node.kind != NodeKind::Null {
@@ -218,12 +228,19 @@ impl<'a> Loader<'a> {
                 }
                 Ok(())
             }
-            Some(Frame::Seq { items, .. }) => {
+            Some(Frame::Seq { items, count: total, .. }) => {
+                *total += count;
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                count: total,
+                ..
+            }) => match key.take() {
                 Some((key, key_loc)) => {
+                    *total += count;
                     entries.push(Entry {
                         key,
                         key_loc,
@@ -289,14 +306,6 @@ impl<'a> Loader<'a> {
             loc.content = content.and_then(|c| u32::try_from(c).ok());
         }
         loc
-    }
-}
-
-fn count_nodes(node: &Node) -> usize {
-    match &node.kind {
-        NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|e| count_nodes(&e.value)).sum::<usize>(),
-        _ => 1,
     }
 }
 

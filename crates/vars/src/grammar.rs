@@ -3,8 +3,6 @@
 //! Kept private: the public surface is [`crate::parse`] and the typed
 //! [`crate::Template`]; pest's `Rule` and `Pairs` never leak out of the crate.
 
-
-
 use pest_derive::Parser;
 
 /// The parser for the `${{ vars.NAME }}` language (see `vars.pest`).

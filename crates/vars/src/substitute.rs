@@ -91,16 +91,29 @@ fn undefined(reference: &Reference<'_>, vars: &dyn Lookup) -> Error {
     }
 }
 
+/// Names longer than this (in characters) get no suggestion, which keeps the
+/// quadratic edit distance cheap whatever the input.
+const MAX_SUGGESTION_LEN: usize = 128;
+
 /// The defined name closest to `name`: one that differs only in ASCII case,
 /// or else the nearest by edit distance (optimal string alignment: a swap of
 /// two neighbours counts as one edit) within a third of the name's length
 /// (at least one edit). Ties go to the smallest name, so the answer does not
 /// depend on the lookup's iteration order.
 fn suggest(name: &str, vars: &dyn Lookup) -> Option<String> {
-    let limit = name.chars().count().max(3) / 3;
+    let len = name.chars().count();
+    if len > MAX_SUGGESTION_LEN {
+        return None;
+    }
+    let limit = len.max(3) / 3;
     let mut best: Option<(usize, &str)> = None;
     for candidate in vars.names() {
         if candidate == name {
+            continue;
+        }
+        // The length difference is a lower bound of the distance.
+        let candidate_len = candidate.chars().take(len + limit + 1).count();
+        if candidate_len.abs_diff(len) > limit {
             continue;
         }
         let distance = if candidate.eq_ignore_ascii_case(name) {
@@ -228,9 +241,9 @@ mod tests {
             ("BARNCH", Some("BRANCH")), // a swap counts as one edit
             ("branch", Some("BRANCH")), // ASCII case only
             ("BRANCHES", Some("BRANCH")),
-            ("C", Some("A")),   // one edit on a short name; ties go to the smallest
-            ("ZZZZZZ", None),   // nothing near
-            ("BRxxxx", None),   // too far for its length
+            ("C", Some("A")), // one edit on a short name; ties go to the smallest
+            ("ZZZZZZ", None), // nothing near
+            ("BRxxxx", None), // too far for its length
             ("EMPTYS", Some("EMPTY")),
             ("EMPTIES", None), // three edits; a seven-character name allows two
         ];
@@ -239,19 +252,33 @@ mod tests {
         }
         let none: Vec<(String, String)> = Vec::new();
         assert_eq!(suggest("A", &none), None);
+        // Long names: bounded work, and no suggestion past the cap.
+        let long = "N".repeat(MAX_SUGGESTION_LEN);
+        let defined = [(format!("{long}X"), String::new())];
+        assert_eq!(
+            suggest(&long, &defined).as_deref(),
+            Some(defined[0].0.as_str())
+        );
+        let longer = "N".repeat(MAX_SUGGESTION_LEN + 1);
+        assert_eq!(suggest(&longer, &[(longer.clone() + "X", "")]), None);
+        let huge = [("N".repeat(1_000_000), "")];
+        assert_eq!(suggest("NNN", &huge), None);
     }
 
     #[test]
     fn parse_errors_come_through_render() {
-        assert_eq!(err("${{ secrets.X }}").code(), "vars::unsupported-expression");
+        assert_eq!(
+            err("${{ secrets.X }}").code(),
+            "vars::unsupported-expression"
+        );
         assert_eq!(err("${{ vars.1x }}").code(), "vars::invalid-name");
         assert_eq!(err("${{ vars.A").code(), "vars::unterminated");
     }
 
     #[test]
     fn lenient_replaces_undefined_by_empty_and_warns() {
-        let template =
-            parse("a${{ vars.NOPE }}b${{ vars.A }}c${{vars.NOPE}}").unwrap_or_else(|e| panic!("{e}"));
+        let template = parse("a${{ vars.NOPE }}b${{ vars.A }}c${{vars.NOPE}}")
+            .unwrap_or_else(|e| panic!("{e}"));
         let (out, warnings) = substitute_lenient(&template, &vars());
         assert_eq!(out, "ab1c");
         assert_eq!(

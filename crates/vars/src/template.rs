@@ -317,7 +317,9 @@ mod tests {
                 .map(|segment| match segment {
                     Segment::Literal(Cow::Borrowed(text)) => format!("L{text:?}b"),
                     Segment::Literal(Cow::Owned(text)) => format!("L{text:?}"),
-                    Segment::Reference(r) => format!("R({} {}..{})", r.name, r.span.start, r.span.end),
+                    Segment::Reference(r) => {
+                        format!("R({} {}..{})", r.name, r.span.start, r.span.end)
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
@@ -331,7 +333,8 @@ mod tests {
             .iter()
             .filter_map(|(input, expected)| {
                 let got = dump(input);
-                (got != *expected).then(|| format!("{input:?}\n  expected {expected}\n  got      {got}"))
+                (got != *expected)
+                    .then(|| format!("{input:?}\n  expected {expected}\n  got      {got}"))
             })
             .collect();
         assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -379,7 +382,10 @@ mod tests {
             ("${{\u{c}vars.A\u{c}}}", "R(A 0..13)"),
             ("${{vars.A     }}", "R(A 0..16)"),
             ("${{     vars.A}}", "R(A 0..16)"),
-            (" \t${{ \t\n vars.LONG_name_1 \n\t }}\n", r#"L" \t"b R(LONG_name_1 2..31) L"\n"b"#),
+            (
+                " \t${{ \t\n vars.LONG_name_1 \n\t }}\n",
+                r#"L" \t"b R(LONG_name_1 2..31) L"\n"b"#,
+            ),
         ]);
     }
 
@@ -388,8 +394,14 @@ mod tests {
         check(&[
             ("$${{", r#"L"${{""#),
             ("$${{ vars.A }}", r#"L"${{ vars.A }}""#),
-            ("$${{ vars.A }}${{ vars.A }}", r#"L"${{ vars.A }}" R(A 14..27)"#),
-            ("${{ vars.A }}$${{ vars.A }}", r#"R(A 0..13) L"${{ vars.A }}""#),
+            (
+                "$${{ vars.A }}${{ vars.A }}",
+                r#"L"${{ vars.A }}" R(A 14..27)"#,
+            ),
+            (
+                "${{ vars.A }}$${{ vars.A }}",
+                r#"R(A 0..13) L"${{ vars.A }}""#,
+            ),
             ("a$${{b$${{c", r#"L"a${{b${{c""#),
             ("$$${{ vars.A }}", r#"L"$${{ vars.A }}""#),
             ("$$$${{", r#"L"$$${{""#),
@@ -405,7 +417,10 @@ mod tests {
             ("é${{ vars.A }}ü", r#"L"é"b R(A 2..15) L"ü"b"#),
             ("日本${{vars.X}}語", r#"L"日本"b R(X 6..17) L"語"b"#),
             ("🦀$${{🦀${{ vars.Z }}", r#"L"🦀${{🦀" R(Z 12..25)"#),
-            ("é${{ secrets.X }}", r#"E(UnsupportedExpression { expression: "secrets.X" } 2..18)"#),
+            (
+                "é${{ secrets.X }}",
+                r#"E(UnsupportedExpression { expression: "secrets.X" } 2..18)"#,
+            ),
             ("ü${{ vars.A", "E(Unterminated 2..5)"),
             ("${{ vars.é }}", r#"E(InvalidName { name: "é" } 0..14)"#),
         ]);
@@ -414,19 +429,46 @@ mod tests {
     #[test]
     fn unsupported_expressions() {
         check(&[
-            ("${{ secrets.X }}", r#"E(UnsupportedExpression { expression: "secrets.X" } 0..16)"#),
+            (
+                "${{ secrets.X }}",
+                r#"E(UnsupportedExpression { expression: "secrets.X" } 0..16)"#,
+            ),
             (
                 "${{ vars.A || 'x' }}",
                 r#"E(UnsupportedExpression { expression: "vars.A || 'x'" } 0..20)"#,
             ),
-            ("${{ }}", r#"E(UnsupportedExpression { expression: "" } 0..6)"#),
-            ("${{}}", r#"E(UnsupportedExpression { expression: "" } 0..5)"#),
-            ("${{ vars . A }}", r#"E(UnsupportedExpression { expression: "vars . A" } 0..15)"#),
-            ("${{ vars .A }}", r#"E(UnsupportedExpression { expression: "vars .A" } 0..14)"#),
-            ("${{ VARS.A }}", r#"E(UnsupportedExpression { expression: "VARS.A" } 0..13)"#),
-            ("${{ vars.A.B }}", r#"E(UnsupportedExpression { expression: "vars.A.B" } 0..15)"#),
-            ("${{ vars.A vars.B }}", r#"E(UnsupportedExpression { expression: "vars.A vars.B" } 0..20)"#),
-            ("${{ A }}", r#"E(UnsupportedExpression { expression: "A" } 0..8)"#),
+            (
+                "${{ }}",
+                r#"E(UnsupportedExpression { expression: "" } 0..6)"#,
+            ),
+            (
+                "${{}}",
+                r#"E(UnsupportedExpression { expression: "" } 0..5)"#,
+            ),
+            (
+                "${{ vars . A }}",
+                r#"E(UnsupportedExpression { expression: "vars . A" } 0..15)"#,
+            ),
+            (
+                "${{ vars .A }}",
+                r#"E(UnsupportedExpression { expression: "vars .A" } 0..14)"#,
+            ),
+            (
+                "${{ VARS.A }}",
+                r#"E(UnsupportedExpression { expression: "VARS.A" } 0..13)"#,
+            ),
+            (
+                "${{ vars.A.B }}",
+                r#"E(UnsupportedExpression { expression: "vars.A.B" } 0..15)"#,
+            ),
+            (
+                "${{ vars.A vars.B }}",
+                r#"E(UnsupportedExpression { expression: "vars.A vars.B" } 0..20)"#,
+            ),
+            (
+                "${{ A }}",
+                r#"E(UnsupportedExpression { expression: "A" } 0..8)"#,
+            ),
             // The first error wins, after a valid reference.
             (
                 "${{ vars.A }} ${{ env.B }} ${{",
@@ -437,7 +479,10 @@ mod tests {
                 "${{ vars.A ${{ vars.B }}",
                 r#"E(UnsupportedExpression { expression: "vars.A ${{ vars.B" } 0..24)"#,
             ),
-            ("${{}}}", r#"E(UnsupportedExpression { expression: "" } 0..5)"#),
+            (
+                "${{}}}",
+                r#"E(UnsupportedExpression { expression: "" } 0..5)"#,
+            ),
         ]);
     }
 
@@ -446,7 +491,10 @@ mod tests {
         check(&[
             ("${{ vars.1x }}", r#"E(InvalidName { name: "1x" } 0..14)"#),
             ("${{vars.9}}", r#"E(InvalidName { name: "9" } 0..11)"#),
-            ("${{ vars.my-var }}", r#"E(InvalidName { name: "my-var" } 0..18)"#),
+            (
+                "${{ vars.my-var }}",
+                r#"E(InvalidName { name: "my-var" } 0..18)"#,
+            ),
             ("${{ vars. }}", r#"E(InvalidName { name: "" } 0..12)"#),
             ("${{vars.}}", r#"E(InvalidName { name: "" } 0..10)"#),
             ("a ${{ vars.-A }}", r#"E(InvalidName { name: "-A" } 2..16)"#),
@@ -494,7 +542,8 @@ mod tests {
 
     #[test]
     fn has_references_and_reference_iterators() {
-        let template = parse("$${{ vars.A }}${{ vars.B }}x${{vars.C}}").unwrap_or_else(|e| panic!("{e}"));
+        let template =
+            parse("$${{ vars.A }}${{ vars.B }}x${{vars.C}}").unwrap_or_else(|e| panic!("{e}"));
         assert!(template.has_references());
         let names: Vec<&str> = super::references(&template).map(|r| r.name).collect();
         assert_eq!(names, ["B", "C"]);
@@ -522,7 +571,11 @@ mod tests {
             let source = template.to_source();
             assert_eq!(source, expected, "to_source of {input:?}");
             let reparsed = parse(&source).unwrap_or_else(|e| panic!("{source:?}: {e}"));
-            let names = |t: &Template<'_>| t.references().map(|r| r.name.to_owned()).collect::<Vec<_>>();
+            let names = |t: &Template<'_>| {
+                t.references()
+                    .map(|r| r.name.to_owned())
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(names(&reparsed), names(&template));
         }
     }

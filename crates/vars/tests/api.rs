@@ -33,11 +33,36 @@ fn every_lookup_type_renders() {
 fn errors_point_into_the_input() {
     let vars = [("BRANCH", "main")];
     let cases: [(&str, &str, &str, &str); 5] = [
-        ("x: ${{ vars.BRANHC }}", "vars::undefined", "${{ vars.BRANHC }}", "did you mean `vars.BRANCH`?"),
-        ("é ${{ secrets.TOKEN }}", "vars::unsupported-expression", "${{ secrets.TOKEN }}", "only `${{ vars.NAME }}` is supported; write `$${{` for a literal `${{`"),
-        ("${{ vars.A }} ${{ vars.1x }}", "vars::invalid-name", "${{ vars.1x }}", "a variable name"),
-        ("echo ${{ vars.BRANCH", "vars::unterminated", "${{", "close it with `}}`"),
-        ("${{ vars.BRANCH || 'main' }}", "vars::unsupported-expression", "${{ vars.BRANCH || 'main' }}", "only"),
+        (
+            "x: ${{ vars.BRANHC }}",
+            "vars::undefined",
+            "${{ vars.BRANHC }}",
+            "did you mean `vars.BRANCH`?",
+        ),
+        (
+            "é ${{ secrets.TOKEN }}",
+            "vars::unsupported-expression",
+            "${{ secrets.TOKEN }}",
+            "only `${{ vars.NAME }}` is supported; write `$${{` for a literal `${{`",
+        ),
+        (
+            "${{ vars.A }} ${{ vars.1x }}",
+            "vars::invalid-name",
+            "${{ vars.1x }}",
+            "a variable name",
+        ),
+        (
+            "echo ${{ vars.BRANCH",
+            "vars::unterminated",
+            "${{",
+            "close it with `}}`",
+        ),
+        (
+            "${{ vars.BRANCH || 'main' }}",
+            "vars::unsupported-expression",
+            "${{ vars.BRANCH || 'main' }}",
+            "only",
+        ),
     ];
     for (input, code, pointed, help) in cases {
         let Err(err) = render(input, &vars) else {
@@ -81,7 +106,11 @@ fn static_analysis_without_substituting() {
     );
     assert!(matches!(
         template.segments(),
-        [Segment::Literal(Cow::Borrowed("git clone -b ")), Segment::Reference(_), ..]
+        [
+            Segment::Literal(Cow::Borrowed("git clone -b ")),
+            Segment::Reference(_),
+            ..
+        ]
     ));
 }
 
@@ -101,10 +130,14 @@ fn lenient_mode_reports_every_undefined_name() {
 
 #[test]
 fn large_inputs() {
-    let vars: Vec<(String, String)> = (0..1000).map(|i| (format!("V{i}"), format!("<{i}>"))).collect();
+    let vars: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("V{i}"), format!("<{i}>")))
+        .collect();
 
     // 10 000 references in ~200 KB.
-    let input: String = (0..10_000).map(|i| format!("text {i} ${{{{ vars.V{} }}}} ", i % 1000)).collect();
+    let input: String = (0..10_000)
+        .map(|i| format!("text {i} ${{{{ vars.V{} }}}} ", i % 1000))
+        .collect();
     let template = parse(&input).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(template.references().count(), 10_000);
     let out = substitute(&template, &vars).unwrap_or_else(|e| panic!("{e}"));
@@ -116,7 +149,10 @@ fn large_inputs() {
     let all_dollars = "$".repeat(n);
     assert!(matches!(render(&all_dollars, &vars), Ok(Cow::Borrowed(_))));
     let escapes = "$${{".repeat(n / 4);
-    assert_eq!(render(&escapes, &vars).map(|s| s.len()).ok(), Some(3 * n / 4));
+    assert_eq!(
+        render(&escapes, &vars).map(|s| s.len()).ok(),
+        Some(3 * n / 4)
+    );
     let opens = "${{".repeat(n / 3);
     assert_eq!(render(&opens, &vars).map_err(|e| e.span), Err(0..3));
     let long_name = format!("${{{{ vars.{} }}}}", "A".repeat(n));
@@ -125,9 +161,15 @@ fn large_inputs() {
         Err("vars::undefined")
     );
     let unterminated_name = format!("${{{{ vars.{}", "A".repeat(n));
-    assert_eq!(render(&unterminated_name, &vars).map_err(|e| e.span), Err(0..3));
+    assert_eq!(
+        render(&unterminated_name, &vars).map_err(|e| e.span),
+        Err(0..3)
+    );
     let spaces = format!("${{{{{}", " ".repeat(n));
-    assert_eq!(render(&spaces, &vars).map_err(|e| e.code()), Err("vars::unterminated"));
+    assert_eq!(
+        render(&spaces, &vars).map_err(|e| e.code()),
+        Err("vars::unterminated")
+    );
     let closes = "}}".repeat(n / 2);
     assert!(matches!(render(&closes, &vars), Ok(Cow::Borrowed(_))));
 }

@@ -44,11 +44,11 @@ fn oracle(input: &str) -> Outcome {
         if rest.starts_with("$${{") {
             lit.push_str("${{");
             i += 4;
-        } else if rest.starts_with("${{") {
-            let Some(close) = rest[3..].find("}}") else {
+        } else if let Some(after_open) = rest.strip_prefix("${{") {
+            let Some(close) = after_open.find("}}") else {
                 return Err((ErrorKind::Unterminated, i..i + 3));
             };
-            let inner = &rest[3..3 + close];
+            let inner = &after_open[..close];
             let end = i + 3 + close + 2;
             let trimmed = inner.trim_ascii();
             match trimmed.strip_prefix("vars.") {
@@ -59,7 +59,12 @@ fn oracle(input: &str) -> Outcome {
                     segs.push(Seg::Ref(name.to_owned(), i..end));
                 }
                 Some(name) if is_name_like(name) => {
-                    return Err((ErrorKind::InvalidName { name: name.to_owned() }, i..end));
+                    return Err((
+                        ErrorKind::InvalidName {
+                            name: name.to_owned(),
+                        },
+                        i..end,
+                    ));
                 }
                 _ => {
                     let expression = trimmed.to_owned();
@@ -90,7 +95,9 @@ fn shape(t: &Template<'_>) -> Vec<Seg> {
 }
 
 fn outcome(input: &str) -> Outcome {
-    parse(input).map(|t| shape(&t)).map_err(|e| (e.kind, e.span))
+    parse(input)
+        .map(|t| shape(&t))
+        .map_err(|e| (e.kind, e.span))
 }
 
 /// Segments without spans, to compare templates parsed from different text.
@@ -107,8 +114,8 @@ fn spanless(segs: &[Seg]) -> Vec<Seg> {
 /// escapes, near-misses, whitespace (ASCII and not), multi-byte characters.
 const FRAGMENTS: &[&str] = &[
     "$", "$$", "${{", "$${{", "${", "{", "{{", "}", "}}", " ", "\t", "\n", "\r\n", "\u{c}",
-    "\u{b}", "\u{a0}", "vars.", "vars", "VARS.", "secrets.", ".", "A", "B", "_x1", "1", "-",
-    "||", "'x'", "a", "é", "🦀", "日本",
+    "\u{b}", "\u{a0}", "vars.", "vars", "VARS.", "secrets.", ".", "A", "B", "_x1", "1", "-", "||",
+    "'x'", "a", "é", "🦀", "日本",
 ];
 
 /// Strings made of [`FRAGMENTS`].
@@ -119,9 +126,15 @@ fn fragmented(max: usize) -> impl Strategy<Value = String> {
 /// A piece that looks like an expression: `${{`, whitespace, a head such as
 /// `vars.`, a name-ish word, whitespace and a (possibly missing) close.
 fn expression_like() -> impl Strategy<Value = String> {
-    const WS: &[&str] = &["", "", " ", "  ", "\t", "\n", "\r\n", "\u{c}", "\u{b}", "\u{a0}"];
-    const HEAD: &[&str] = &["vars.", "vars.", "vars.", "vars. ", "vars", "VARS.", "secrets.", "", "$"];
-    const NAME: &[&str] = &["A", "_x1", "Z", "a", "NOPE", "1x", "a-b", "é", "", "A || 'x'", "A.B", "A}"];
+    const WS: &[&str] = &[
+        "", "", " ", "  ", "\t", "\n", "\r\n", "\u{c}", "\u{b}", "\u{a0}",
+    ];
+    const HEAD: &[&str] = &[
+        "vars.", "vars.", "vars.", "vars. ", "vars", "VARS.", "secrets.", "", "$",
+    ];
+    const NAME: &[&str] = &[
+        "A", "_x1", "Z", "a", "NOPE", "1x", "a-b", "é", "", "A || 'x'", "A.B", "A}",
+    ];
     const CLOSE: &[&str] = &["}}", "}}", "}}", "}", "", "}}}", "} }"];
     (
         prop::sample::select(WS),

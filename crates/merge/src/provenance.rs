@@ -1,0 +1,148 @@
+//! Provenance: for every leaf of the result, where it came from and what it replaced or what
+//! capped it.
+
+use crate::layer::{Layer, Origin};
+use crate::limits::{AppliedCap, ResolvedDimension};
+use crate::tree::{LocKey, key};
+use cordium_spec::{Location, Node, NodeKind, SourceId};
+use std::collections::HashMap;
+
+/// The source id given to nodes made from run variables (`--var`).
+pub const RUN_SOURCE: SourceId = SourceId(u32::MAX);
+/// The source id given to nodes the compiler adds itself (defaults).
+pub const BUILT_IN_SOURCE: SourceId = SourceId(u32::MAX - 1);
+
+/// Where one leaf of the EffectiveWorkspace came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeafOrigin {
+    /// The field path, e.g. `spec.runtime.envVars[0].value`.
+    pub path: String,
+    /// The value, as text.
+    pub value: String,
+    /// Where the value was written.
+    pub origin: Origin,
+    /// The lower values it replaced, nearest first.
+    pub replaced: Vec<Origin>,
+    /// The caps that lowered it (limits only).
+    pub caps: Vec<AppliedCap>,
+    /// The variables substituted into it.
+    pub vars: Vec<String>,
+}
+
+/// Maps a location to the layer (and document) whose text contains it.
+#[derive(Debug, Default, Clone)]
+pub struct LayerIndex {
+    spans: Vec<(SourceId, u32, u32, Layer, Option<String>)>,
+}
+
+impl LayerIndex {
+    /// Records that the document whose root is `root` is `layer`.
+    pub fn add(&mut self, layer: Layer, root: &Node, name: Option<&str>) {
+        let start = root.loc.offset;
+        let end = start.saturating_add(root.loc.len.max(1));
+        self.spans.push((root.loc.source, start, end, layer, name.map(str::to_owned)));
+    }
+
+    /// The origin of a node written at `loc`.
+    pub fn origin(&self, loc: &Location) -> Origin {
+        let layer_of_sentinel = match loc.source {
+            RUN_SOURCE => Some(Layer::Run),
+            BUILT_IN_SOURCE => Some(Layer::BuiltIn),
+            _ => None,
+        };
+        if let Some(layer) = layer_of_sentinel {
+            return Origin { layer, document: None, location: None };
+        }
+        let found = self
+            .spans
+            .iter()
+            .find(|(s, start, end, ..)| *s == loc.source && (*start..*end).contains(&loc.offset));
+        match found {
+            Some((_, _, _, layer, name)) => Origin {
+                layer: *layer,
+                document: name.clone(),
+                location: Some(*loc),
+            },
+            None => Origin {
+                layer: Layer::BuiltIn,
+                document: None,
+                location: Some(*loc),
+            },
+        }
+    }
+}
+
+pub(crate) struct Recorder<'a> {
+    pub(crate) index: &'a LayerIndex,
+    pub(crate) replaced: &'a HashMap<LocKey, Vec<Location>>,
+    pub(crate) substituted: &'a HashMap<LocKey, Vec<String>>,
+    pub(crate) limits: &'a [ResolvedDimension; 3],
+    pub(crate) leaves: Vec<LeafOrigin>,
+}
+
+impl Recorder<'_> {
+    /// Records every leaf of the spec tree.
+    pub(crate) fn record(mut self, spec: &Node) -> Vec<LeafOrigin> {
+        let mut path = String::from("spec");
+        self.walk(spec, &mut path, &[]);
+        self.leaves
+    }
+
+    fn walk(&mut self, node: &Node, path: &mut String, inherited: &[Location]) {
+        let own = self.replaced.get(&key(&node.loc));
+        let replaced: Vec<Location> = own.cloned().unwrap_or_else(|| inherited.to_vec());
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                for entry in entries {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(&entry.key);
+                    if path == "spec.limit" {
+                        self.record_limits();
+                    } else {
+                        self.walk(&entry.value, path, &replaced);
+                    }
+                    path.truncate(len);
+                }
+            }
+            NodeKind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    self.walk(item, path, &replaced);
+                    path.truncate(len);
+                }
+            }
+            scalar => {
+                let value = match scalar {
+                    NodeKind::Str(s) => s.clone(),
+                    NodeKind::Bool(b) => b.to_string(),
+                    NodeKind::Int(i) => i.to_string(),
+                    NodeKind::Float(f) => f.to_string(),
+                    _ => "null".into(),
+                };
+                self.leaves.push(LeafOrigin {
+                    path: path.clone(),
+                    value,
+                    origin: self.index.origin(&node.loc),
+                    replaced: replaced.iter().map(|l| self.index.origin(l)).collect(),
+                    caps: Vec::new(),
+                    vars: self.substituted.get(&key(&node.loc)).cloned().unwrap_or_default(),
+                });
+            }
+        }
+    }
+
+    fn record_limits(&mut self) {
+        for dim in self.limits {
+            self.leaves.push(LeafOrigin {
+                path: format!("spec.limit.{}", dim.dimension.field()),
+                value: dim.value.to_string(),
+                origin: dim.source.origin.clone(),
+                replaced: Vec::new(),
+                caps: dim.caps.clone(),
+                vars: Vec::new(),
+            });
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Variable substitution, the last step: `${{ vars.NAME }}` in exactly the eligible fields.
+
+use cordium_spec::{Diagnostic, Location, Node, NodeKind};
+use std::collections::{BTreeMap, HashMap};
+
+/// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
+/// `${{` anywhere else is kept as written.
+pub const ELIGIBLE: &[&str] = &[
+    "image.registry.url",
+    "image.dockerfile.url",
+    "image.git.url",
+    "image.git.checkout",
+    "image.git.dockerfile",
+    "image.git.context",
+    "repository.url",
+    "repository.cloneOptions.branch",
+    "repository.cloneOptions.checkout",
+    "additionalRepositories[].repository.url",
+    "additionalRepositories[].repository.cloneOptions.branch",
+    "additionalRepositories[].repository.cloneOptions.checkout",
+    "runtime.cmd",
+    "runtime.entrypoint",
+    "runtime.envVars[].value",
+    "runtime.tasks[].run",
+    "runtime.tasks[].workingDir",
+    "runtime.tasks[].envVars[].value",
+    "dotfiles.url",
+    "dotfiles.branch",
+];
+
+/// A `${{ vars.NAME }}` reference found in an eligible field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VarReference {
+    /// The variable name.
+    pub name: String,
+    /// The field path, e.g. `spec.repository.cloneOptions.branch`.
+    pub path: String,
+    /// Where the string holding it was written.
+    #[serde(skip)]
+    pub location: Location,
+}
+
+/// What substitution did and found.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) references: Vec<VarReference>,
+    /// For each substituted node: the variables it used.
+    pub(crate) substituted: HashMap<crate::tree::LocKey, Vec<String>>,
+}
+
+/// Substitutes `vars` into the eligible fields of the spec tree (in place), or, with
+/// `apply == false`, only lists the references.
+pub(crate) fn substitute(spec: &mut Node, vars: &BTreeMap<String, String>, lenient: bool, apply: bool) -> Outcome {
+    let mut walker = Walker {
+        vars,
+        lenient,
+        apply,
+        path: String::from("spec"),
+        pattern: String::new(),
+        outcome: Outcome::default(),
+    };
+    walker.walk(spec);
+    walker.outcome
+}
+
+struct Walker<'v> {
+    vars: &'v BTreeMap<String, String>,
+    lenient: bool,
+    apply: bool,
+    path: String,
+    pattern: String,
+    outcome: Outcome,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, node: &mut Node) {
+        match &mut node.kind {
+            NodeKind::Map(entries) => {
+                for entry in entries {
+                    let (plen, qlen) = (self.path.len(), self.pattern.len());
+                    self.path.push('.');
+                    self.path.push_str(&entry.key);
+                    if !self.pattern.is_empty() {
+                        self.pattern.push('.');
+                    }
+                    self.pattern.push_str(&entry.key);
+                    self.walk(&mut entry.value);
+                    self.path.truncate(plen);
+                    self.pattern.truncate(qlen);
+                }
+            }
+            NodeKind::Seq(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    let (plen, qlen) = (self.path.len(), self.pattern.len());
+                    self.path.push_str(&format!("[{i}]"));
+                    self.pattern.push_str("[]");
+                    self.walk(item);
+                    self.path.truncate(plen);
+                    self.pattern.truncate(qlen);
+                }
+            }
+            NodeKind::Str(text) if text.contains("${{") && ELIGIBLE.contains(&self.pattern.as_str()) => {
+                if let Some(new) = self.substitute_one(text, node.loc) {
+                    *text = new;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn substitute_one(&mut self, text: &str, loc: Location) -> Option<String> {
+        let template = match cordium_vars::parse(text) {
+            Ok(t) => t,
+            Err(e) => {
+                self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                return None;
+            }
+        };
+        let names: Vec<String> = template.references().map(|r| r.name.to_owned()).collect();
+        for name in &names {
+            self.outcome.references.push(VarReference {
+                name: name.clone(),
+                path: self.path.clone(),
+                location: loc,
+            });
+        }
+        if !self.apply {
+            return None;
+        }
+        let result = if self.lenient {
+            let (value, warnings) = cordium_vars::substitute_lenient(&template, self.vars);
+            for w in warnings {
+                self.outcome.warnings.push(format!(
+                    "undefined variable `{}` at {} became an empty string",
+                    w.name, self.path
+                ));
+            }
+            value.into_owned()
+        } else {
+            match cordium_vars::substitute(&template, self.vars) {
+                Ok(value) => value.into_owned(),
+                Err(e) => {
+                    self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                    return None;
+                }
+            }
+        };
+        self.outcome
+            .substituted
+            .insert(crate::tree::key(&loc), names);
+        Some(result)
+    }
+
+    fn vars_error(&self, e: &cordium_vars::Error, loc: Location) -> Diagnostic {
+        let undefined = matches!(e.kind, cordium_vars::ErrorKind::UndefinedVariable { .. });
+        let mut d = Diagnostic::error(e.code(), e.to_string())
+            .at(loc)
+            .at_path(self.path.clone())
+            .with_span(loc.span_within(e.span.clone()));
+        if let Some(help) = e.help() {
+            d = d.with_help(help);
+        } else if undefined {
+            d = d.with_help("define it in `spec.vars` of the Template or Workspace, or pass `--var NAME=VALUE`");
+        }
+        d
+    }
+}

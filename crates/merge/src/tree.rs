@@ -1,0 +1,176 @@
+//! The tree merge: folds the layers' located trees by the [strategy table](crate::strategy).
+//!
+//! Every node keeps the location it was written at, so the merged tree still knows where each
+//! leaf came from; what a node replaced is recorded beside it.
+
+use crate::strategy::{Strategy, strategy_for};
+use cordium_spec::{Entry, Location, Node, NodeKind, SourceId};
+use std::collections::HashMap;
+
+/// A key for a node: its file and byte offset (unique per written node).
+pub(crate) type LocKey = (SourceId, u32, u32);
+
+pub(crate) fn key(loc: &Location) -> LocKey {
+    (loc.source, loc.offset, loc.line)
+}
+
+/// Folds trees, recording what replaced what.
+#[derive(Debug, Default)]
+pub(crate) struct Merger {
+    pattern: String,
+    /// For a node that replaced lower values: their locations, nearest first.
+    pub(crate) replaced: HashMap<LocKey, Vec<Location>>,
+}
+
+impl Merger {
+    /// Merges `higher` over `lower` at the current pattern.
+    pub(crate) fn merge(&mut self, lower: Node, higher: Node) -> Node {
+        if higher.kind == NodeKind::Null {
+            return lower;
+        }
+        let both_maps = matches!((&lower.kind, &higher.kind), (NodeKind::Map(_), NodeKind::Map(_)));
+        let strategy = strategy_for(&self.pattern, both_maps);
+        if strategy == Strategy::OneOf && !same_choice(&lower, &higher) {
+            return self.replace(lower, higher);
+        }
+        let loc = lower.loc;
+        match (strategy, lower.kind, higher.kind) {
+            (Strategy::Merge | Strategy::OneOf, NodeKind::Map(a), NodeKind::Map(b)) => {
+                Node::new(NodeKind::Map(self.merge_entries(a, b)), loc)
+            }
+            (Strategy::Keyed(field), NodeKind::Seq(a), NodeKind::Seq(b)) => {
+                Node::new(NodeKind::Seq(self.merge_keyed(a, b, field)), higher.loc)
+            }
+            (Strategy::OrderedSet, NodeKind::Seq(a), NodeKind::Seq(b)) => Node::new(NodeKind::Seq(union(a, b)), loc),
+            (_, lower_kind, higher_kind) => {
+                self.replace(Node::new(lower_kind, loc), Node::new(higher_kind, higher.loc))
+            }
+        }
+    }
+
+    fn replace(&mut self, lower: Node, higher: Node) -> Node {
+        let mut chain = vec![lower.loc];
+        if let Some(earlier) = self.replaced.remove(&key(&lower.loc)) {
+            chain.extend(earlier);
+        }
+        self.replaced.entry(key(&higher.loc)).or_default().extend(chain);
+        higher
+    }
+
+    fn merge_entries(&mut self, mut entries: Vec<Entry>, higher: Vec<Entry>) -> Vec<Entry> {
+        for entry in higher {
+            match entries.iter().position(|e| e.key == entry.key) {
+                Some(i) => {
+                    let old = std::mem::replace(&mut entries[i].value, Node::new(NodeKind::Null, Location::default()));
+                    let len = self.pattern.len();
+                    if !self.pattern.is_empty() {
+                        self.pattern.push('.');
+                    }
+                    self.pattern.push_str(&entry.key);
+                    entries[i].value = self.merge(old, entry.value);
+                    self.pattern.truncate(len);
+                }
+                None => entries.push(entry),
+            }
+        }
+        entries
+    }
+
+    fn merge_keyed(&mut self, mut items: Vec<Node>, higher: Vec<Node>, field: &str) -> Vec<Node> {
+        for item in higher {
+            let existing = item
+                .get(field)
+                .and_then(Node::as_str)
+                .and_then(|k| items.iter().position(|i| i.get(field).and_then(Node::as_str) == Some(k)));
+            match existing {
+                Some(i) => {
+                    let old = std::mem::replace(&mut items[i], Node::new(NodeKind::Null, Location::default()));
+                    items[i] = self.replace(old, item);
+                }
+                None => items.push(item),
+            }
+        }
+        items
+    }
+}
+
+/// Whether two one-of mappings made the same single choice.
+fn same_choice(lower: &Node, higher: &Node) -> bool {
+    match (lower.as_map(), higher.as_map()) {
+        (Some([a]), Some([b])) => a.key == b.key,
+        _ => false,
+    }
+}
+
+fn union(mut items: Vec<Node>, more: Vec<Node>) -> Vec<Node> {
+    for item in more {
+        if !items.iter().any(|i| i.kind == item.kind) {
+            items.push(item);
+        }
+    }
+    items
+}
+
+/// A mapping node at `loc` with these entries.
+pub(crate) fn map(loc: Location, entries: Vec<(&str, Node)>) -> Node {
+    Node::new(
+        NodeKind::Map(
+            entries
+                .into_iter()
+                .map(|(k, value)| Entry {
+                    key: k.to_owned(),
+                    key_loc: value.loc,
+                    value,
+                })
+                .collect(),
+        ),
+        loc,
+    )
+}
+
+/// Removes and returns the node at a dotted path of mapping keys.
+pub(crate) fn take_path(node: &mut Node, path: &str) -> Option<Node> {
+    match path.split_once('.') {
+        None => node.take(path),
+        Some((head, rest)) => {
+            let NodeKind::Map(entries) = &mut node.kind else { return None };
+            let child = entries.iter_mut().find(|e| e.key == head)?;
+            take_path(&mut child.value, rest)
+        }
+    }
+}
+
+/// Sets the node at a dotted path of mapping keys, creating mappings on the way.
+pub(crate) fn set_path(node: &mut Node, path: &str, value: Node) {
+    let NodeKind::Map(entries) = &mut node.kind else { return };
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let index = match entries.iter().position(|e| e.key == head) {
+        Some(i) => i,
+        None => {
+            let loc = value.loc;
+            entries.push(Entry {
+                key: head.to_owned(),
+                key_loc: loc,
+                value: Node::new(NodeKind::Map(Vec::new()), loc),
+            });
+            entries.len() - 1
+        }
+    };
+    match rest {
+        None => entries[index].value = value,
+        Some(rest) => {
+            if !matches!(entries[index].value.kind, NodeKind::Map(_)) {
+                entries[index].value = Node::new(NodeKind::Map(Vec::new()), value.loc);
+            }
+            set_path(&mut entries[index].value, rest, value);
+        }
+    }
+}
+
+/// The node at a dotted path of mapping keys.
+pub(crate) fn get_path<'n>(node: &'n Node, path: &str) -> Option<&'n Node> {
+    path.split('.').try_fold(node, |n, k| n.get(k))
+}

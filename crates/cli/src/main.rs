@@ -1,1 +1,34 @@
-fn main() {}
+//! `cordium`: compile, explain, validate and golden-test workspace configuration.
+
+mod args;
+mod commands;
+mod input;
+mod output;
+mod render;
+
+use clap::Parser as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            });
+        }
+    };
+    let mut out = output::Output::new(cli.color);
+    let status = commands::run(cli.command, &mut out);
+    match out.finish() {
+        Ok(()) => ExitCode::from(status as u8),
+        // A closed pipe (`cordium compile ... | head -1`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(status as u8),
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

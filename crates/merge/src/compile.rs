@@ -126,6 +126,7 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     }
     set_path(&mut spec, "limit", limit_node(&limits));
     ensure_shape(&mut spec);
+    order_like_output(&mut spec);
 
     let vars: BTreeMap<String, String> = spec
         .get("vars")
@@ -158,6 +159,9 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         cx.at("spec", |cx| EffectiveSpec::from_node(&spec, cx))
     };
     for mut d in typed_diagnostics {
+        if d.location.as_ref().is_some_and(|l| outcome.failed.contains(&key(l))) {
+            continue;
+        }
         if let Some(names) = d.location.as_ref().and_then(|l| outcome.substituted.get(&key(l))) {
             let used = names.iter().map(|n| format!("`vars.{n}` = {:?}", vars.get(n).map_or("", String::as_str))).collect::<Vec<_>>().join(", ");
             d.message = format!("{} (after substituting {used})", d.message);
@@ -306,6 +310,22 @@ fn ensure_shape(spec: &mut Node) {
     for path in ["runtime.envVars", "runtime.tasks", "vars"] {
         if get_path(spec, path).is_none() {
             set_path(spec, path, Node::new(NodeKind::Seq(Vec::new()), built_in_at()));
+        }
+    }
+}
+
+/// Orders the tree's fields as the EffectiveWorkspace prints them, so provenance reads in the
+/// same order as the output.
+fn order_like_output(spec: &mut Node) {
+    fn sort(node: &mut Node, fields: &[&str]) {
+        if let NodeKind::Map(entries) = &mut node.kind {
+            entries.sort_by_key(|e| fields.iter().position(|f| *f == e.key).unwrap_or(usize::MAX));
+        }
+    }
+    sort(spec, EffectiveSpec::FIELDS);
+    if let NodeKind::Map(entries) = &mut spec.kind {
+        if let Some(runtime) = entries.iter_mut().find(|e| e.key == "runtime") {
+            sort(&mut runtime.value, crate::effective::EffectiveRuntime::FIELDS);
         }
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct Outcome {
     pub(crate) references: Vec<VarReference>,
     /// For each substituted node: the variables it used.
     pub(crate) substituted: HashMap<crate::tree::LocKey, Vec<String>>,
+    /// Nodes whose substitution failed (already reported; their shape is not checked).
+    pub(crate) failed: std::collections::HashSet<crate::tree::LocKey>,
 }
 
 /// Substitutes `vars` into the eligible fields of the spec tree (in place), or, with
@@ -115,6 +117,7 @@ impl Walker<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                self.outcome.failed.insert(crate::tree::key(&loc));
                 return None;
             }
         };
@@ -143,6 +146,7 @@ impl Walker<'_> {
                 Ok(value) => value.into_owned(),
                 Err(e) => {
                     self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                    self.outcome.failed.insert(crate::tree::key(&loc));
                     return None;
                 }
             }

@@ -110,6 +110,10 @@ pub fn load(text: &str, source: SourceId) -> Loaded {
             loaded.documents.push(document);
         }
     }
+    // Conversion and validation find problems in two passes; people read them in file order.
+    loaded
+        .diagnostics
+        .sort_by_key(|d| d.location.map(|l| (l.source, l.offset)));
     loaded
 }
 

@@ -65,8 +65,8 @@ fn three_mistakes_give_three_diagnostics() {
         found,
         vec![
             (codes::TYPE, "spec.isEphemeral".into(), 6),
-            (codes::URL, "spec.repository.url".into(), 11),
             (codes::TASK_TYPE, "spec.runtime.tasks[0].type".into(), 9),
+            (codes::URL, "spec.repository.url".into(), 11),
         ]
     );
 }

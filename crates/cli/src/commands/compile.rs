@@ -1,0 +1,20 @@
+//! `cordium compile`.
+
+use super::{OK, compile_files, fail, report};
+use crate::args::{CompileCommand, OutputFormat};
+use crate::output::Output;
+
+/// Prints the EffectiveWorkspace, or the diagnostics.
+pub(crate) fn run(command: &CompileCommand, out: &mut Output) -> i32 {
+    match compile_files(&command.args, None, false) {
+        Ok((sources, compiled)) => {
+            report(&compiled.warnings, &sources, command.args.message_format, out);
+            out.out(&match command.output {
+                OutputFormat::Yaml => compiled.effective.to_yaml(),
+                OutputFormat::Json => compiled.effective.to_json(),
+            });
+            OK
+        }
+        Err(failure) => fail(failure, command.args.message_format, out),
+    }
+}

@@ -1,0 +1,56 @@
+//! Reading input files (or standard input) into a source map and typed documents.
+
+use cordium_spec::{Diagnostic, Document, SourceMap, load, yaml::MAX_SOURCE_BYTES};
+use std::io::Read;
+use std::path::Path;
+
+/// A file that could not be read: a usage problem (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {reason}")]
+pub(crate) struct ReadError {
+    /// The path as given.
+    pub(crate) path: String,
+    /// Why.
+    pub(crate) reason: String,
+}
+
+/// Reads one file (`-` is standard input), refusing files over the parser's size limit before
+/// reading them whole.
+pub(crate) fn read(path: &Path, base: Option<&Path>) -> Result<(String, String), ReadError> {
+    let name = base
+        .and_then(|b| path.strip_prefix(b).ok())
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let fail = |reason: String| ReadError { path: name.clone(), reason };
+    let limit = u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX) + 1;
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    file.take(limit).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
+    Ok((name, text))
+}
+
+
+/// Reads and loads files; names in diagnostics are relative to `base` when given.
+pub(crate) fn load_files(
+    paths: &[impl AsRef<Path>],
+    base: Option<&Path>,
+    sources: &mut SourceMap,
+) -> Result<(Vec<Vec<Document>>, Vec<Diagnostic>), ReadError> {
+    let mut documents = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        let (name, text) = read(path.as_ref(), base)?;
+        let id = sources.add(name, text.as_str());
+        let loaded = load(&text, id);
+        documents.push(loaded.documents);
+        diagnostics.extend(loaded.diagnostics);
+    }
+    Ok((documents, diagnostics))
+}

@@ -1,0 +1,53 @@
+//! Where the CLI writes: standard output for results, standard error for diagnostics (coloured
+//! when allowed). The first write error is kept, so a closed pipe ends the output quietly.
+
+use crate::args::ColorChoice;
+use anstream::AutoStream;
+use std::io::{self, Write};
+
+/// The two output streams.
+pub(crate) struct Output {
+    stdout: AutoStream<io::Stdout>,
+    stderr: AutoStream<io::Stderr>,
+    error: Option<io::Error>,
+}
+
+impl Output {
+    /// Streams honouring `choice` (and, for `auto`, NO_COLOR and whether it is a terminal).
+    pub(crate) fn new(choice: ColorChoice) -> Self {
+        let choice = match choice {
+            ColorChoice::Auto => anstream::ColorChoice::Auto,
+            ColorChoice::Always => anstream::ColorChoice::Always,
+            ColorChoice::Never => anstream::ColorChoice::Never,
+        };
+        Self {
+            stdout: AutoStream::new(io::stdout(), choice),
+            stderr: AutoStream::new(io::stderr(), choice),
+            error: None,
+        }
+    }
+
+    /// Writes to standard output.
+    pub(crate) fn out(&mut self, text: &str) {
+        if self.error.is_none() {
+            if let Err(e) = self.stdout.write_all(text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Writes to standard error.
+    pub(crate) fn err(&mut self, text: &str) {
+        // Diagnostics still matter when standard output is closed.
+        let _ = self.stderr.write_all(text.as_bytes());
+    }
+
+    /// Flushes and returns the first write error.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.stdout.flush()?;
+        self.stderr.flush()
+    }
+}

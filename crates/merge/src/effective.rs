@@ -104,9 +104,13 @@ pub struct EffectiveWorkspace {
 }
 
 impl EffectiveWorkspace {
-    /// As YAML, deterministic byte for byte.
+    /// As YAML, deterministic byte for byte. Every string stays on one line, however long
+    /// (multi-line strings are double-quoted with `\n`), so output lines can be searched and
+    /// diffed line by line.
     pub fn to_yaml(&self) -> String {
-        serde_saphyr::to_string(self).unwrap_or_default()
+        let mut options = serde_saphyr::SerializerOptions::default();
+        options.prefer_block_scalars = false;
+        serde_saphyr::to_string_with_options(self, options).unwrap_or_default()
     }
 
     /// As pretty JSON with a trailing newline.

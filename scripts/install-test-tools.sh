@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the external tools the tests run against into .tools/ (idempotent):
+#   - yaml-language-server (npm), driven over LSP by tests/lsp/validate.mjs;
+#   - check-jsonschema (PyPI), an independent JSON Schema validator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .tools
+if [ ! -x .tools/node/node_modules/.bin/yaml-language-server ]; then
+  mkdir -p .tools/node
+  cp tests/tools/package.json .tools/node/package.json
+  (cd .tools/node && npm install --no-fund --no-audit --loglevel=error)
+fi
+if [ ! -x .tools/venv/bin/check-jsonschema ]; then
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --no-cache-dir -r tests/tools/requirements.txt
+fi

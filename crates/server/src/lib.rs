@@ -1,1 +1,22 @@
-//! placeholder
+//! The Cordium gRPC server: resources in a store, identity, write-only secrets, workspace
+//! watches and compilation, over tonic.
+//!
+//! - [`store`]: SQLite (embedded) or PostgreSQL (replicas), transactional, versioned schema.
+//! - [`crypto`]: sealed secret values, hashed API tokens, SSH key pairs.
+//! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
+//! - [`server`]: wiring: health, reflection and the services on one listener.
+
+pub mod crypto;
+pub mod names;
+pub mod server;
+pub mod service;
+pub mod store;
+
+/// The generated protobuf types and gRPC stubs of `cordium.v1`.
+#[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]
+pub mod pb {
+    tonic::include_proto!("cordium.v1");
+
+    /// The encoded descriptor set of `cordium.v1`, for reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cordium_descriptor");
+}

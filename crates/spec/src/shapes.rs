@@ -168,6 +168,17 @@ pub fn check_name(value: &str) -> Result<(), ShapeError> {
     }
 }
 
+/// Checks a Workspace name: like [`check_name`], but it may start with a digit, since the
+/// server generates names such as `x7k` or `88s` (3 to 6 lowercase letters and digits).
+pub fn check_workspace_name(value: &str) -> Result<(), ShapeError> {
+    let first_is_digit = value.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    let rest = if first_is_digit { format!("a{}", &value[1..]) } else { value.to_owned() };
+    check_name(&rest).map_err(|_| {
+        ShapeError::new(codes::NAME, format!("`{value}` is not a valid workspace name"))
+            .help("use 2 to 40 lowercase letters, digits and single dashes")
+    })
+}
+
 /// Checks a resource name of at most `max_segments` dot-separated segments, each a valid
 /// [`Name`], at most 128 characters in all.
 pub fn check_resource_name(value: &str, max_segments: usize) -> Result<(), ShapeError> {
@@ -240,9 +251,10 @@ pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
             codes::URL,
             format!("`{value}` is not an https URL"),
         )
-        .help(match value.split_once("://") {
-            Some((_, rest)) => format!("use `https://{rest}`"),
-            None => format!("use `https://{value}`"),
+        .help(match (value.split_once("://"), scp_like(value)) {
+            (Some((_, rest)), _) => format!("use `https://{rest}`"),
+            (None, Some((host, path))) => format!("use `https://{host}/{path}`"),
+            (None, None) => format!("use `https://{value}`"),
         }));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -255,6 +267,13 @@ pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
         return Err(ShapeError::new(codes::URL, format!("`{value}` has no valid host")));
     }
     Ok(())
+}
+
+/// The host and path of an scp-like git address, `user@host:path`.
+fn scp_like(value: &str) -> Option<(&str, &str)> {
+    let (user_host, path) = value.split_once(':')?;
+    let (_, host) = user_host.split_once('@')?;
+    (!host.is_empty() && !host.contains('/') && !path.is_empty()).then(|| (host, path.trim_start_matches('/')))
 }
 
 /// Exact paths that may not be mount points.
@@ -359,6 +378,8 @@ mod tests {
         }
         let e = check_https_url("http://example.com/a").expect_err("http");
         assert_eq!(e.help.as_deref(), Some("use `https://example.com/a`"));
+        let e = check_https_url("git@github.com:acme/protos.git").expect_err("scp-like");
+        assert_eq!(e.help.as_deref(), Some("use `https://github.com/acme/protos.git`"));
     }
 
     #[test]

@@ -1,0 +1,175 @@
+//! Secrets at rest, API tokens and SSH keys.
+//!
+//! Secret values are sealed with ChaCha20-Poly1305 under a key kept outside the database (a
+//! 32-byte file, mode 0600, created on first start); the resource's identity is the associated
+//! data, so a ciphertext cannot be moved to another secret. API tokens are stored as SHA-256
+//! hashes only.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use sha2::{Digest, Sha256};
+use std::io::Write as _;
+use std::path::Path;
+
+/// Problems with keys and sealed values.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The key file could not be read or written.
+    #[error("secret key file {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file does not hold 32 bytes.
+    #[error("secret key file {0} must hold exactly 32 bytes")]
+    KeyLength(String),
+    /// The system's random source failed.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// A sealed value did not open (wrong key, or tampered).
+    #[error("a sealed value could not be opened")]
+    Open,
+}
+
+fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Seals and opens secret values.
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(..)")
+    }
+}
+
+impl SecretBox {
+    /// Loads the key at `path`, creating it (mode 0600) when it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
+        let name = path.display().to_string();
+        let io = |source| CryptoError::KeyFile { path: name.clone(), source };
+        let key = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = random::<32>()?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(io)?;
+                file.write_all(&key).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                key.to_vec()
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let cipher = ChaCha20Poly1305::new_from_slice(&key).map_err(|_| CryptoError::KeyLength(name.clone()))?;
+        Ok(Self { cipher })
+    }
+
+    /// Seals `plaintext` bound to `identity` (kind, scope and name of the secret).
+    pub fn seal(&self, plaintext: &[u8], identity: &str) -> Result<Vec<u8>, CryptoError> {
+        let nonce_bytes = random::<12>()?;
+        let nonce = Nonce::from(nonce_bytes);
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, Payload { msg: plaintext, aad: identity.as_bytes() })
+            .map_err(|_| CryptoError::Open)?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend(sealed);
+        Ok(out)
+    }
+
+    /// Opens a value sealed for `identity`.
+    pub fn open(&self, sealed: &[u8], identity: &str) -> Result<Vec<u8>, CryptoError> {
+        if sealed.len() < 12 {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, body) = sealed.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| CryptoError::Open)?;
+        self.cipher
+            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: identity.as_bytes() })
+            .map_err(|_| CryptoError::Open)
+    }
+}
+
+/// A new API token: `cdm_` and 43 characters of base64url (256 random bits).
+pub fn new_token() -> Result<String, CryptoError> {
+    use base64::Engine as _;
+    Ok(format!("cdm_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>()?)))
+}
+
+/// The stored form of a token: hex SHA-256.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new ECDSA P-256 key pair: the private scalar (32 bytes, to be sealed) and the public key
+/// in OpenSSH format (`ecdsa-sha2-nistp256 AAAA...`).
+pub fn new_ssh_key(comment: &str) -> Result<(Vec<u8>, String), CryptoError> {
+    use base64::Engine as _;
+    let secret = loop {
+        if let Ok(key) = p256::SecretKey::from_slice(&random::<32>()?) {
+            break key;
+        }
+    };
+    let point = secret.public_key().to_sec1_bytes();
+    let mut blob = Vec::new();
+    for part in [b"ecdsa-sha2-nistp256".as_slice(), b"nistp256".as_slice(), &point] {
+        blob.extend(u32::try_from(part.len()).unwrap_or(0).to_be_bytes());
+        blob.extend(part);
+    }
+    let public = format!(
+        "ecdsa-sha2-nistp256 {} {comment}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    );
+    Ok((secret.to_bytes().to_vec(), public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_for_their_identity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("key");
+        let sb = SecretBox::load_or_create(&path).expect("key");
+        let sealed = sb.seal(b"hunter2", "Secret/space/db").expect("seal");
+        assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
+        assert_eq!(sb.open(&sealed, "Secret/space/db").expect("open"), b"hunter2");
+        assert!(sb.open(&sealed, "Secret/space/other").is_err());
+        let again = SecretBox::load_or_create(&path).expect("reload");
+        assert_eq!(again.open(&sealed, "Secret/space/db").expect("open"), b"hunter2");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, b) = (new_token().expect("a"), new_token().expect("b"));
+        assert_ne!(a, b);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn ssh_public_keys_have_the_openssh_shape() {
+        let (private, public) = new_ssh_key("alice@cordium").expect("key");
+        assert_eq!(private.len(), 32);
+        assert!(public.starts_with("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY"));
+        assert!(public.ends_with(" alice@cordium"));
+    }
+}

@@ -1,0 +1,89 @@
+//! `cordium-server`: serves the Cordium API, and manages its users.
+
+use clap::{Parser, Subcommand};
+use cordium_server::crypto::{hash_token, new_token};
+use cordium_server::server;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The Cordium API server.
+#[derive(Debug, Parser)]
+#[command(name = "cordium-server", version, about)]
+struct Cli {
+    /// Where the SQLite database and the secret key live.
+    #[arg(long, global = true, default_value = "./cordium-data", env = "CORDIUM_DATA_DIR")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host/db`) instead of the embedded SQLite, for several
+    /// replicas.
+    #[arg(long, global = true, env = "CORDIUM_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API.
+    ///
+    /// Example: cordium-server serve --listen 127.0.0.1:50051 --data-dir /var/lib/cordium
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user (or rotate their token) and print a new API token; only its hash is stored.
+    ///
+    /// Example: cordium-server user add alice --admin
+    Add {
+        /// The user name.
+        name: String,
+        /// Let the user administer the cluster (ClusterConfig, organization Spaces).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let api = server::open(&cli.data_dir, cli.database_url.as_deref()).await?;
+    match cli.command {
+        Command::Serve { listen } => {
+            let listener = server::bind(listen).await?;
+            tracing::info!("serving on {}", listener.local_addr()?);
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            server::serve(api, listener, shutdown).await?;
+        }
+        Command::User(UserCommand::Add { name, admin }) => {
+            cordium_spec::shapes::check_name(&name).map_err(|e| e.message)?;
+            let token = new_token()?;
+            api.store().add_user(&name, &hash_token(&token), admin).await?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

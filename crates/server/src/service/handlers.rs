@@ -2,7 +2,8 @@
 
 use super::documents::validate;
 use super::{Caller, not_found};
-use crate::crypto::{SecretBox, hash_token, new_ssh_key};
+use crate::auth::Authenticator;
+use crate::crypto::{SecretBox, new_ssh_key};
 use crate::names::{length_for_attempt, random_name};
 use crate::pb::{self, main_service_server::MainService};
 use crate::store::{Event, EventKind, Record, Store, StoreError, Write};
@@ -24,6 +25,7 @@ pub(crate) const DEFAULT_TEMPLATE: &str = "default";
 pub struct Api {
     pub(crate) store: Store,
     pub(crate) secrets: SecretBox,
+    pub(crate) auth: Authenticator,
 }
 
 /// Messages that carry `Metadata`.
@@ -135,9 +137,9 @@ fn secret_bytes(data: Option<pb::SecretData>) -> Option<Vec<u8>> {
 }
 
 impl Api {
-    /// A service over `store`, sealing secrets with `secrets`.
-    pub fn new(store: Store, secrets: SecretBox) -> Self {
-        Self { store, secrets }
+    /// A service over `store`, sealing secrets with `secrets`, authenticating with `auth`.
+    pub fn new(store: Store, secrets: SecretBox, auth: Authenticator) -> Self {
+        Self { store, secrets, auth }
     }
 
     /// The store.
@@ -145,7 +147,7 @@ impl Api {
         &self.store
     }
 
-    /// The authenticated caller: `authorization: Bearer <API token>`.
+    /// The authenticated caller: `authorization: Bearer <API token or OIDC ID token>`.
     pub(crate) async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
         let header = request
             .metadata()
@@ -156,10 +158,7 @@ impl Api {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or_else(|| Status::unauthenticated("the authorization metadata must be `Bearer <token>`"))?;
-        match self.store.user_by_token_hash(&hash_token(token.trim())).await? {
-            Some((name, admin)) => Ok(Caller { name, admin }),
-            None => Err(Status::unauthenticated("unknown or revoked token")),
-        }
+        self.auth.authenticate(token.trim()).await
     }
 
     /// The Space if the caller owns it or is a member; NotFound otherwise.

@@ -1,0 +1,115 @@
+//! Identity: every call is authenticated, by an API token or an OIDC ID token.
+//!
+//! - API tokens (`cdm_...`, printed by `cordium-server user add`) are looked up by their
+//!   SHA-256 hash; the token itself is never stored.
+//! - OIDC ID tokens (JWTs) are verified against the configured issuer's JWKS (a file, read
+//!   again when a token names a key it does not hold, so rotated keys are picked up): the
+//!   signature, `iss`, `aud` and `exp`. The user name is the `preferred_username` claim (else
+//!   `sub`) and must be a valid Cordium name. An OIDC user is an administrator only when a user
+//!   of that name was added with `--admin`.
+
+use crate::crypto::hash_token;
+use crate::service::Caller;
+use crate::store::Store;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tonic::Status;
+
+/// Where OIDC ID tokens come from.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The expected `iss`.
+    pub issuer: String,
+    /// The expected `aud` (the client id Cordium is registered as).
+    pub audience: String,
+    /// A JWKS file (the issuer's `jwks_uri` document).
+    pub jwks_file: PathBuf,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    preferred_username: Option<String>,
+}
+
+/// Authenticates callers.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    store: Store,
+    oidc: Option<(OidcConfig, Arc<RwLock<JwkSet>>)>,
+}
+
+/// Problems with the OIDC configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("OIDC JWKS file {path}: {reason}")]
+pub struct OidcError {
+    path: String,
+    reason: String,
+}
+
+fn read_jwks(path: &std::path::Path) -> Result<JwkSet, OidcError> {
+    let fail = |reason: String| OidcError { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| fail(e.to_string()))
+}
+
+impl Authenticator {
+    /// API tokens from `store`, and OIDC ID tokens when `oidc` is given.
+    pub fn new(store: Store, oidc: Option<OidcConfig>) -> Result<Self, OidcError> {
+        let oidc = match oidc {
+            Some(config) => {
+                let keys = read_jwks(&config.jwks_file)?;
+                Some((config, Arc::new(RwLock::new(keys))))
+            }
+            None => None,
+        };
+        Ok(Self { store, oidc })
+    }
+
+    /// The caller presenting `token`.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
+        if token.starts_with("cdm_") {
+            return match self.store.user_by_token_hash(&hash_token(token)).await? {
+                Some((name, admin)) => Ok(Caller { name, admin }),
+                None => Err(Status::unauthenticated("unknown or revoked token")),
+            };
+        }
+        let Some((config, keys)) = &self.oidc else {
+            return Err(Status::unauthenticated("unknown token (this server accepts API tokens only)"));
+        };
+        let header = decode_header(token).map_err(|_| Status::unauthenticated("the token is neither an API token nor a JWT"))?;
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = {
+            let find = |set: &JwkSet| set.keys.iter().find(|k| header.kid.is_none() || k.common.key_id.as_deref() == Some(kid.as_str())).cloned();
+            let cached = keys.read().ok().and_then(|set| find(&set));
+            match cached {
+                Some(k) => k,
+                None => {
+                    // The issuer may have rotated its keys: read the JWKS again once.
+                    let fresh = read_jwks(&config.jwks_file).map_err(|e| {
+                        tracing::warn!("{e}");
+                        Status::unavailable("the identity provider's keys are unavailable")
+                    })?;
+                    let found = find(&fresh);
+                    if let Ok(mut set) = keys.write() {
+                        *set = fresh;
+                    }
+                    found.ok_or_else(|| Status::unauthenticated("the token is signed by an unknown key"))?
+                }
+            }
+        };
+        let decoding = DecodingKey::from_jwk(&key).map_err(|_| Status::unauthenticated("the issuer's key is unusable"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[config.issuer.as_str()]);
+        validation.set_audience(&[config.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = decode::<Claims>(token, &decoding, &validation).map_err(|e| Status::unauthenticated(format!("invalid ID token: {e}")))?;
+        let name = data.claims.preferred_username.unwrap_or(data.claims.sub);
+        cordium_spec::shapes::check_name(&name).map_err(|_| Status::unauthenticated(format!("the ID token's user name `{name}` is not a valid Cordium user name")))?;
+        let admin = self.store.user_is_admin(&name).await?;
+        Ok(Caller { name, admin })
+    }
+}

@@ -13,11 +13,5 @@ pub mod server;
 pub mod service;
 pub mod store;
 
-/// The generated protobuf types and gRPC stubs of `cordium.v1`.
-#[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]
-pub mod pb {
-    tonic::include_proto!("cordium.v1");
-
-    /// The encoded descriptor set of `cordium.v1`, for reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cordium_descriptor");
-}
+/// The generated protobuf types and gRPC stubs of `cordium.v1` (the `cordium-api` crate).
+pub use cordium_api as pb;

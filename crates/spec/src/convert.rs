@@ -13,6 +13,14 @@ use indexmap::IndexMap;
 #[derive(Debug)]
 pub struct Cx<'d> {
     diagnostics: &'d mut Vec<Diagnostic>,
+    /// Diagnostics before this index were recorded before this context existed (by another
+    /// document of the same file, say).
+    start: usize,
+    /// Diagnostics from `start` up to this index were recorded by the conversion of the
+    /// document that [`Cx::with_root`] checks.
+    converted: usize,
+    /// The located tree of the document being checked, when known.
+    root: Option<&'d Node>,
     path: String,
     /// When true, shape checks (git refs, URLs) accept values that hold `${{`: they are checked
     /// again after variable substitution. Document validation sets it; the compiler does not.
@@ -23,10 +31,65 @@ impl<'d> Cx<'d> {
     /// A context writing into `diagnostics`, starting at the empty path.
     pub fn new(diagnostics: &'d mut Vec<Diagnostic>) -> Self {
         Self {
+            start: diagnostics.len(),
+            converted: diagnostics.len(),
             diagnostics,
+            root: None,
             path: String::new(),
             defer_templated: true,
         }
+    }
+
+    /// A context for checking a converted document whose located tree is `root`: the
+    /// diagnostics from index `start` on were recorded by its conversion. Rules then see where
+    /// each list entry was written ([`Cx::node`]) and which fields failed to convert.
+    pub fn with_root(diagnostics: &'d mut Vec<Diagnostic>, start: usize, root: &'d Node) -> Self {
+        Self {
+            start: start.min(diagnostics.len()),
+            converted: diagnostics.len(),
+            root: Some(root),
+            ..Self::new(diagnostics)
+        }
+    }
+
+    /// The located node written at `name` under the current path (`name` may hold several
+    /// segments, `dockerfile.inline` or `envVars[2]`); `None` when it is absent or the context
+    /// has no tree.
+    pub fn node(&self, name: &str) -> Option<&'d Node> {
+        let mut node = self.root?;
+        for segment in self
+            .path
+            .split('.')
+            .chain(name.split('.'))
+            .filter(|s| !s.is_empty())
+        {
+            let (key, mut indices) = segment.split_at(segment.find('[').unwrap_or(segment.len()));
+            if !key.is_empty() {
+                node = node.get(key)?;
+            }
+            while let Some(rest) = indices.strip_prefix('[') {
+                let (index, after) = rest.split_once(']')?;
+                let NodeKind::Seq(items) = &node.kind else {
+                    return None;
+                };
+                node = items.get(index.parse::<usize>().ok()?)?;
+                indices = after;
+            }
+        }
+        Some(node)
+    }
+
+    /// Whether converting the document recorded a diagnostic exactly at `name` under the
+    /// current path (the value written there was left out).
+    pub fn conversion_failed_at(&self, name: &str) -> bool {
+        let field = if self.path.is_empty() || name.starts_with('[') {
+            format!("{}{name}", self.path)
+        } else {
+            format!("{}.{name}", self.path)
+        };
+        self.diagnostics[self.start..self.converted]
+            .iter()
+            .any(|d| d.path == field)
     }
 
     /// The current field path in wire names, e.g. `spec.runtime.envVars[2]`.
@@ -45,6 +108,35 @@ impl<'d> Cx<'d> {
         let r = f(self);
         self.path.truncate(len);
         r
+    }
+
+    /// Whether a problem with field `name` of the current path was already recorded in this
+    /// context: a diagnostic at `<path>.name` or beneath it (the field was written but could not
+    /// be converted), or an unknown field of the current mapping whose suggestion is `name` (it
+    /// was written misspelt). Rules about missing fields ask this so that one mistake is
+    /// reported once.
+    pub fn explained(&self, name: &str) -> bool {
+        let field = if self.path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.path)
+        };
+        let suggestion = format!("did you mean `{name}`?");
+        self.diagnostics[self.start..].iter().any(|d| {
+            let beneath = d
+                .path
+                .strip_prefix(field.as_str())
+                .is_some_and(|r| r.is_empty() || r.starts_with(['.', '[']));
+            let key = match d.path.strip_prefix(self.path.as_str()) {
+                Some(rest) if self.path.is_empty() => Some(rest),
+                Some(rest) => rest.strip_prefix('.'),
+                None => None,
+            };
+            let misspelt = d.code == codes::UNKNOWN_FIELD
+                && d.help.as_deref() == Some(suggestion.as_str())
+                && key.is_some_and(|k| !k.contains(['.', '[']));
+            beneath || misspelt
+        })
     }
 
     /// Records a diagnostic at the current path.
@@ -69,10 +161,17 @@ impl<'d> Cx<'d> {
             format!("expected {expected}, found {}", node.type_name()),
         )
         .at(node.loc);
-        if expected.contains("string") && matches!(node.kind, NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)) {
+        if expected.contains("string")
+            && matches!(
+                node.kind,
+                NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)
+            )
+        {
             d = d.with_help("quote the value to make it a string");
         }
-        if expected.contains("boolean") && matches!(&node.kind, NodeKind::Str(s) if ["yes", "no", "on", "off", "y", "n"].contains(&s.to_ascii_lowercase().as_str())) {
+        if expected.contains("boolean")
+            && matches!(&node.kind, NodeKind::Str(s) if ["yes", "no", "on", "off", "y", "n"].contains(&s.to_ascii_lowercase().as_str()))
+        {
             d = d.with_help("YAML 1.2 booleans are written `true` or `false`");
         }
         self.report(d);
@@ -89,11 +188,9 @@ impl<'d> Cx<'d> {
             if !fields.contains(&entry.key.as_str()) {
                 let key = entry.key.clone();
                 self.at(&key, |cx| {
-                    let mut d = Diagnostic::error(
-                        codes::UNKNOWN_FIELD,
-                        format!("unknown field `{key}`"),
-                    )
-                    .at(entry.key_loc);
+                    let mut d =
+                        Diagnostic::error(codes::UNKNOWN_FIELD, format!("unknown field `{key}`"))
+                            .at(entry.key_loc);
                     d = match closest(&key, fields.iter().copied()) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),
                         None => d.with_help(format!("expected one of {}", list(fields))),
@@ -120,7 +217,12 @@ pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= (c.len().max(3) / 3).max(1) || c.eq_ignore_ascii_case(word))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -133,7 +235,10 @@ pub fn list(items: &[&str]) -> String {
         [one] => format!("`{one}`"),
         [init @ .., last] => format!(
             "{} or `{last}`",
-            init.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+            init.iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -227,7 +332,10 @@ impl<T: FromNode> FromNode for IndexMap<String, T> {
         Some(
             entries
                 .iter()
-                .filter_map(|e| cx.at(&e.key, |cx| T::from_node(&e.value, cx)).map(|v| (e.key.clone(), v)))
+                .filter_map(|e| {
+                    cx.at(&e.key, |cx| T::from_node(&e.value, cx))
+                        .map(|v| (e.key.clone(), v))
+                })
                 .collect(),
         )
     }

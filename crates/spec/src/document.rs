@@ -104,9 +104,13 @@ pub fn load(text: &str, source: SourceId) -> Loaded {
         }
     };
     for root in nodes {
-        let mut cx = Cx::new(&mut loaded.diagnostics);
-        if let Some(document) = type_document(root, &mut cx) {
-            validate::document(&document, &mut cx);
+        let start = loaded.diagnostics.len();
+        let typed = type_document(root, &mut Cx::new(&mut loaded.diagnostics));
+        if let Some(document) = typed {
+            validate::document(
+                &document,
+                &mut Cx::with_root(&mut loaded.diagnostics, start, &document.root),
+            );
             loaded.documents.push(document);
         }
     }
@@ -120,7 +124,10 @@ pub fn load(text: &str, source: SourceId) -> Loaded {
 /// Types one located tree: decides its kind, then converts it, recording problems in `cx`.
 pub fn type_document(root: Node, cx: &mut Cx<'_>) -> Option<Document> {
     if root.as_map().is_none() {
-        cx.type_error(&root, "a mapping with `apiVersion`, `kind`, `metadata` and `spec`");
+        cx.type_error(
+            &root,
+            "a mapping with `apiVersion`, `kind`, `metadata` and `spec`",
+        );
         return None;
     }
     let kind = match root.get("kind") {
@@ -137,7 +144,9 @@ pub fn type_document(root: Node, cx: &mut Cx<'_>) -> Option<Document> {
             Some(k) => match Kind::NAMES.iter().position(|n| *n == k) {
                 Some(i) => KINDS[i],
                 None => {
-                    let d = Diagnostic::error(codes::KIND, format!("unknown kind `{k}`")).at(node.loc).at_path("kind");
+                    let d = Diagnostic::error(codes::KIND, format!("unknown kind `{k}`"))
+                        .at(node.loc)
+                        .at_path("kind");
                     cx.report(match closest(k, Kind::NAMES.iter().copied()) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),
                         None => d.with_help(format!("use one of {}", list(Kind::NAMES))),
@@ -153,10 +162,13 @@ pub fn type_document(root: Node, cx: &mut Cx<'_>) -> Option<Document> {
     };
     match root.get("apiVersion") {
         Some(v) if v.as_str() != Some(API_VERSION) => cx.report(
-            Diagnostic::error(codes::KIND, format!("unsupported apiVersion; expected `{API_VERSION}`"))
-                .at(v.loc)
-                .at_path("apiVersion")
-                .with_help(format!("write `apiVersion: {API_VERSION}`")),
+            Diagnostic::error(
+                codes::KIND,
+                format!("unsupported apiVersion; expected `{API_VERSION}`"),
+            )
+            .at(v.loc)
+            .at_path("apiVersion")
+            .with_help(format!("write `apiVersion: {API_VERSION}`")),
         ),
         None if root.get("kind").is_some() => cx.report(
             Diagnostic::error(codes::REQUIRED, "the document has no `apiVersion`")
@@ -176,7 +188,11 @@ pub fn type_document(root: Node, cx: &mut Cx<'_>) -> Option<Document> {
         Kind::UserSecret => Resource::UserSecret(UserSecret::from_node(&root, cx)?),
         Kind::GitProvider => Resource::GitProvider(GitProvider::from_node(&root, cx)?),
     };
-    Some(Document { kind, root, resource })
+    Some(Document {
+        kind,
+        root,
+        resource,
+    })
 }
 
 const KINDS: [Kind; 8] = [

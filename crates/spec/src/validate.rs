@@ -9,8 +9,8 @@ use crate::document::{Document, Kind, Resource};
 use crate::located::Located;
 use crate::node::NodeKind;
 use crate::resources::*;
-use crate::source::Location;
 use crate::shapes::check_resource_name;
+use crate::source::Location;
 
 type Field<T> = Option<Located<T>>;
 
@@ -38,11 +38,19 @@ pub fn document(doc: &Document, cx: &mut Cx<'_>) {
         Resource::ClusterConfig(c) => nested(cx, "spec", &c.spec, cluster_spec),
         Resource::Secret(s) => {
             if s.data.is_none() && !cx.explained("data") {
-                cx.report(required("data", written_at(cx, "data").unwrap_or(root)).with_help("add `data: {value: ...}`"));
+                cx.report(
+                    required("data", written_at(cx, "data").unwrap_or(root))
+                        .with_help("add `data: {value: ...}`"),
+                );
             }
         }
         Resource::UserSecret(s) => {
-            let ssh = s.spec.as_ref().and_then(|sp| sp.secret_type.as_ref()).map(|t| t.value) == Some(UserSecretType::SshKey);
+            let ssh = s
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.secret_type.as_ref())
+                .map(|t| t.value)
+                == Some(UserSecretType::SshKey);
             match (&s.data, ssh) {
                 // A `data` or `spec.type` that was written but is invalid is reported already.
                 (None, false) if cx.explained("data") || cx.explained("spec.type") => {}
@@ -58,17 +66,24 @@ pub fn document(doc: &Document, cx: &mut Cx<'_>) {
         }
         Resource::GitProvider(g) => match &g.spec {
             None if cx.explained("spec") => {}
-            None => cx.report(required("spec", written_at(cx, "spec").unwrap_or(root)).with_help("add one of `github`, `gitlab` or `oauth2`")),
+            None => cx.report(
+                required("spec", written_at(cx, "spec").unwrap_or(root))
+                    .with_help("add one of `github`, `gitlab` or `oauth2`"),
+            ),
             Some(spec) => {
                 if let GitProviderSpec::Oauth2(o) = &spec.value {
                     cx.at("spec.oauth2", |cx| {
-                        if o.scopes.as_ref().is_none_or(|s| s.is_empty()) && !cx.explained("scopes") {
+                        if o.scopes.as_ref().is_none_or(|s| s.is_empty()) && !cx.explained("scopes")
+                        {
                             let at = o.scopes.as_ref().map_or(spec.loc, |s| s.loc);
                             cx.at("scopes", |cx| {
                                 cx.report(
-                                    Diagnostic::error(codes::REQUIRED, "an oauth2 provider needs at least one scope")
-                                        .at(at)
-                                        .with_help("list at least one scope, e.g. `scopes: [openid]`"),
+                                    Diagnostic::error(
+                                        codes::REQUIRED,
+                                        "an oauth2 provider needs at least one scope",
+                                    )
+                                    .at(at)
+                                    .with_help("list at least one scope, e.g. `scopes: [openid]`"),
                                 )
                             });
                         }
@@ -79,7 +94,12 @@ pub fn document(doc: &Document, cx: &mut Cx<'_>) {
     }
 }
 
-fn nested<T>(cx: &mut Cx<'_>, name: &str, field: &Field<T>, f: impl FnOnce(&Located<T>, &mut Cx<'_>)) {
+fn nested<T>(
+    cx: &mut Cx<'_>,
+    name: &str,
+    field: &Field<T>,
+    f: impl FnOnce(&Located<T>, &mut Cx<'_>),
+) {
     if let Some(v) = field {
         cx.at(name, |cx| f(v, cx));
     }
@@ -88,7 +108,11 @@ fn nested<T>(cx: &mut Cx<'_>, name: &str, field: &Field<T>, f: impl FnOnce(&Loca
 /// The entries of list `name` (under the current path) with the index and the place each was
 /// written at. Entries that could not be converted are reported already and missing from the
 /// typed list, so the typed entries are matched with the written ones that converted.
-fn entries<'a, T>(cx: &Cx<'_>, name: &str, list: &'a Located<Vec<T>>) -> Vec<(usize, Location, &'a T)> {
+fn entries<'a, T>(
+    cx: &Cx<'_>,
+    name: &str,
+    list: &'a Located<Vec<T>>,
+) -> Vec<(usize, Location, &'a T)> {
     if let Some(NodeKind::Seq(items)) = cx.node(name).map(|n| &n.kind) {
         let converted: Vec<(usize, Location)> = items
             .iter()
@@ -97,14 +121,27 @@ fn entries<'a, T>(cx: &Cx<'_>, name: &str, list: &'a Located<Vec<T>>) -> Vec<(us
             .map(|(i, n)| (i, n.loc))
             .collect();
         if converted.len() == list.len() {
-            return converted.into_iter().zip(list.iter()).map(|((i, loc), item)| (i, loc, item)).collect();
+            return converted
+                .into_iter()
+                .zip(list.iter())
+                .map(|((i, loc), item)| (i, loc, item))
+                .collect();
         }
     }
-    list.iter().enumerate().map(|(i, item)| (i, list.loc, item)).collect()
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| (i, list.loc, item))
+        .collect()
 }
 
 /// Checks the count of list `name` and runs `f` on each entry with the place it was written at.
-fn each<T>(cx: &mut Cx<'_>, name: &str, list: &Field<Vec<T>>, max: usize, mut f: impl FnMut(&T, Location, &mut Cx<'_>)) {
+fn each<T>(
+    cx: &mut Cx<'_>,
+    name: &str,
+    list: &Field<Vec<T>>,
+    max: usize,
+    mut f: impl FnMut(&T, Location, &mut Cx<'_>),
+) {
     let Some(list) = list else { return };
     let entries = entries(cx, name, list);
     let written = match cx.node(name).map(|n| &n.kind) {
@@ -114,8 +151,11 @@ fn each<T>(cx: &mut Cx<'_>, name: &str, list: &Field<Vec<T>>, max: usize, mut f:
     cx.at(name, |cx| {
         if written > max {
             cx.report(
-                Diagnostic::error(codes::COUNT, format!("{written} entries; at most {max} are allowed"))
-                    .at(list.loc),
+                Diagnostic::error(
+                    codes::COUNT,
+                    format!("{written} entries; at most {max} are allowed"),
+                )
+                .at(list.loc),
             );
         }
         for (i, loc, item) in entries {
@@ -127,11 +167,15 @@ fn each<T>(cx: &mut Cx<'_>, name: &str, list: &Field<Vec<T>>, max: usize, mut f:
 /// Where field `name` (under the current path) was written, when it was written and is not
 /// null: an empty one-of (`data: {}`) is absent from the typed value but present here.
 fn written_at(cx: &Cx<'_>, name: &str) -> Option<Location> {
-    cx.node(name).filter(|n| n.kind != NodeKind::Null).map(|n| n.loc)
+    cx.node(name)
+        .filter(|n| n.kind != NodeKind::Null)
+        .map(|n| n.loc)
 }
 
 fn required(field: &str, parent: Location) -> Diagnostic {
-    Diagnostic::error(codes::REQUIRED, format!("`{field}` is required")).at(parent).at_path(field)
+    Diagnostic::error(codes::REQUIRED, format!("`{field}` is required"))
+        .at(parent)
+        .at_path(field)
 }
 
 /// Reports a missing field as `<path>.<field>`.
@@ -142,7 +186,11 @@ fn require<T>(cx: &mut Cx<'_>, field: &Field<T>, name: &str, parent: Location, h
         }
         let at = written_at(cx, name).unwrap_or(parent);
         cx.at(name, |cx| {
-            cx.report(Diagnostic::error(codes::REQUIRED, format!("`{name}` is required")).at(at).with_help(help));
+            cx.report(
+                Diagnostic::error(codes::REQUIRED, format!("`{name}` is required"))
+                    .at(at)
+                    .with_help(help),
+            );
         });
         return false;
     }
@@ -150,10 +198,22 @@ fn require<T>(cx: &mut Cx<'_>, field: &Field<T>, name: &str, parent: Location, h
 }
 
 fn max_len(cx: &mut Cx<'_>, field: &Field<String>, name: &str, min: usize, max: usize) {
-    max_len_of(cx, field.as_ref().map(|f| (f.value.as_str(), f.loc)), name, min, max);
+    max_len_of(
+        cx,
+        field.as_ref().map(|f| (f.value.as_str(), f.loc)),
+        name,
+        min,
+        max,
+    );
 }
 
-fn max_len_of(cx: &mut Cx<'_>, field: Option<(&str, Location)>, name: &str, min: usize, max: usize) {
+fn max_len_of(
+    cx: &mut Cx<'_>,
+    field: Option<(&str, Location)>,
+    name: &str,
+    min: usize,
+    max: usize,
+) {
     let Some((value, loc)) = field else { return };
     let len = value.len();
     if len < min || len > max {
@@ -172,13 +232,23 @@ fn ascii_key(cx: &mut Cx<'_>, field: &Field<String>, name: &str, parent: Locatio
     if require(cx, field, name, parent, "add the name of the variable") {
         max_len(cx, field, name, 1, max);
         if let Some(k) = field.as_ref().filter(|k| !k.is_ascii()) {
-            cx.at(name, |cx| cx.report(Diagnostic::error(codes::NAME, format!("`{}` is not ASCII", k.value)).at(k.loc)));
+            cx.at(name, |cx| {
+                cx.report(
+                    Diagnostic::error(codes::NAME, format!("`{}` is not ASCII", k.value)).at(k.loc),
+                )
+            });
         }
     }
 }
 
 /// Reports entries of a list whose key appeared before, naming both places.
-fn unique<'a>(cx: &mut Cx<'_>, list_name: &str, keys: impl Iterator<Item = (usize, Option<(&'a str, Location)>)>, key_name: &str, what: &str) {
+fn unique<'a>(
+    cx: &mut Cx<'_>,
+    list_name: &str,
+    keys: impl Iterator<Item = (usize, Option<(&'a str, Location)>)>,
+    key_name: &str,
+    what: &str,
+) {
     let mut seen: Vec<(&str, Location)> = Vec::new();
     for (i, key) in keys {
         let Some((key, loc)) = key else { continue };
@@ -218,24 +288,47 @@ fn metadata(m: &Located<Metadata>, kind: Kind, cx: &mut Cx<'_>) {
     max_len(cx, &m.description, "description", 0, 1024);
     for (field, map) in [("labels", &m.labels), ("annotations", &m.annotations)] {
         if let Some(map) = map.as_ref().filter(|m| m.len() > 64) {
-            cx.at(field, |cx| cx.report(Diagnostic::error(codes::COUNT, format!("{} {field}; at most 64 are allowed", map.len())).at(map.loc)));
+            cx.at(field, |cx| {
+                cx.report(
+                    Diagnostic::error(
+                        codes::COUNT,
+                        format!("{} {field}; at most 64 are allowed", map.len()),
+                    )
+                    .at(map.loc),
+                )
+            });
         }
     }
 }
 
 fn limit(l: &Located<Limit>, cx: &mut Cx<'_>) {
     let dims = [
-        ("cpu.millicores", l.cpu.as_ref().and_then(|c| c.millicores.as_ref()), 1_000_000),
-        ("memory.megabytes", l.memory.as_ref().and_then(|m| m.megabytes.as_ref()), 10_000_000),
-        ("storage.megabytes", l.storage.as_ref().and_then(|m| m.megabytes.as_ref()), 10_000_000),
+        (
+            "cpu.millicores",
+            l.cpu.as_ref().and_then(|c| c.millicores.as_ref()),
+            1_000_000,
+        ),
+        (
+            "memory.megabytes",
+            l.memory.as_ref().and_then(|m| m.megabytes.as_ref()),
+            10_000_000,
+        ),
+        (
+            "storage.megabytes",
+            l.storage.as_ref().and_then(|m| m.megabytes.as_ref()),
+            10_000_000,
+        ),
     ];
     for (name, value, max) in dims {
         if let Some(v) = value.filter(|v| v.value > max) {
             cx.at(name, |cx| {
                 cx.report(
-                    Diagnostic::error(codes::LIMIT, format!("{} is above the maximum of {max}", v.value))
-                        .at(v.loc)
-                        .with_help(format!("use a value from 0 (not set) to {max}")),
+                    Diagnostic::error(
+                        codes::LIMIT,
+                        format!("{} is above the maximum of {max}", v.value),
+                    )
+                    .at(v.loc)
+                    .with_help(format!("use a value from 0 (not set) to {max}")),
                 );
             });
         }
@@ -245,15 +338,32 @@ fn limit(l: &Located<Limit>, cx: &mut Cx<'_>) {
 /// The three dimensions of a limit with their places, for comparisons.
 pub fn limit_dims(l: &Limit) -> [(&'static str, Option<&Located<u32>>); 3] {
     [
-        ("cpu.millicores", l.cpu.as_ref().and_then(|c| c.millicores.as_ref())),
-        ("memory.megabytes", l.memory.as_ref().and_then(|m| m.megabytes.as_ref())),
-        ("storage.megabytes", l.storage.as_ref().and_then(|m| m.megabytes.as_ref())),
+        (
+            "cpu.millicores",
+            l.cpu.as_ref().and_then(|c| c.millicores.as_ref()),
+        ),
+        (
+            "memory.megabytes",
+            l.memory.as_ref().and_then(|m| m.megabytes.as_ref()),
+        ),
+        (
+            "storage.megabytes",
+            l.storage.as_ref().and_then(|m| m.megabytes.as_ref()),
+        ),
     ]
 }
 
 /// Reports each dimension where `lower` (a default) exceeds `upper` (a maximum).
-fn not_above(cx: &mut Cx<'_>, lower_name: &str, lower: &Field<Limit>, upper_name: &str, upper: &Field<Limit>) {
-    let (Some(lower), Some(upper)) = (lower, upper) else { return };
+fn not_above(
+    cx: &mut Cx<'_>,
+    lower_name: &str,
+    lower: &Field<Limit>,
+    upper_name: &str,
+    upper: &Field<Limit>,
+) {
+    let (Some(lower), Some(upper)) = (lower, upper) else {
+        return;
+    };
     for ((dim, l), (_, u)) in limit_dims(lower).into_iter().zip(limit_dims(upper)) {
         let (Some(l), Some(u)) = (l, u) else { continue };
         if u.value != 0 && l.value > u.value {
@@ -261,7 +371,10 @@ fn not_above(cx: &mut Cx<'_>, lower_name: &str, lower: &Field<Limit>, upper_name
                 cx.report(
                     Diagnostic::error(
                         codes::LIMIT,
-                        format!("{lower_name} {dim} is {} but {upper_name} {dim} is {}", l.value, u.value),
+                        format!(
+                            "{lower_name} {dim} is {} but {upper_name} {dim} is {}",
+                            l.value, u.value
+                        ),
                     )
                     .at(l.loc)
                     .with_related(u.loc, format!("{upper_name} set here"))
@@ -278,12 +391,20 @@ fn env_vars(cx: &mut Cx<'_>, list: &Field<Vec<EnvVar>>) {
         env_source(cx, &e.value, &e.from_secret, "fromSecret", parent);
     });
     if let Some(list) = list {
-        let keys = entries(cx, "envVars", list).into_iter().map(|(i, _, e)| (i, e.key.as_ref().map(|k| (k.value.as_str(), k.loc))));
+        let keys = entries(cx, "envVars", list)
+            .into_iter()
+            .map(|(i, _, e)| (i, e.key.as_ref().map(|k| (k.value.as_str(), k.loc))));
         unique(cx, "envVars", keys, "key", "environment variable");
     }
 }
 
-fn env_source(cx: &mut Cx<'_>, value: &Field<String>, secret: &Field<String>, secret_name: &str, parent: Location) {
+fn env_source(
+    cx: &mut Cx<'_>,
+    value: &Field<String>,
+    secret: &Field<String>,
+    secret_name: &str,
+    parent: Location,
+) {
     match (value, secret) {
         (None, None) if cx.explained("value") || cx.explained(secret_name) => {}
         (None, None) => cx.report(
@@ -293,9 +414,12 @@ fn env_source(cx: &mut Cx<'_>, value: &Field<String>, secret: &Field<String>, se
         ),
         (Some(v), Some(s)) => cx.at(secret_name, |cx| {
             cx.report(
-                Diagnostic::error(codes::ONE_OF, format!("`value` and `{secret_name}` are alternatives; set only one"))
-                    .at(s.loc)
-                    .with_related(v.loc, "the other choice"),
+                Diagnostic::error(
+                    codes::ONE_OF,
+                    format!("`value` and `{secret_name}` are alternatives; set only one"),
+                )
+                .at(s.loc)
+                .with_related(v.loc, "the other choice"),
             )
         }),
         (Some(_), None) => max_len(cx, value, "value", 0, 1024),
@@ -343,7 +467,13 @@ fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
     capabilities(cx, &r.capabilities);
     nested(cx, "devcontainers", &r.devcontainers, |d, cx| {
         each(cx, "features", &d.features, 100, |f, parent, cx| {
-            if require(cx, &f.reference, "reference", parent, "add the feature reference") {
+            if require(
+                cx,
+                &f.reference,
+                "reference",
+                parent,
+                "add the feature reference",
+            ) {
                 max_len(cx, &f.reference, "reference", 1, 256);
             }
             each(cx, "options", &f.options, 32, |o, parent, cx| {
@@ -355,7 +485,9 @@ fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
             });
         });
         if let Some(features) = &d.features {
-            let keys = entries(cx, "features", features).into_iter().map(|(i, _, f)| (i, f.reference.as_ref().map(|r| (r.value.as_str(), r.loc))));
+            let keys = entries(cx, "features", features)
+                .into_iter()
+                .map(|(i, _, f)| (i, f.reference.as_ref().map(|r| (r.value.as_str(), r.loc))));
             unique(cx, "features", keys, "reference", "feature");
         }
     });
@@ -366,9 +498,24 @@ fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
         nested(cx, "egress", &n.egress, |e, cx| {
             each(cx, "rules", &e.rules, 128, |rule, parent, cx| {
                 if rule.cidrs.as_ref().is_none_or(|c| c.is_empty()) && !cx.explained("cidrs") {
-                    cx.at("cidrs", |cx| cx.report(Diagnostic::error(codes::REQUIRED, "an egress rule needs at least one CIDR").at(parent).with_help("add `cidrs: [10.0.0.0/8]`")));
+                    cx.at("cidrs", |cx| {
+                        cx.report(
+                            Diagnostic::error(
+                                codes::REQUIRED,
+                                "an egress rule needs at least one CIDR",
+                            )
+                            .at(parent)
+                            .with_help("add `cidrs: [10.0.0.0/8]`"),
+                        )
+                    });
                 }
-                require(cx, &rule.action, "action", parent, "add `action: ALLOW` or `action: DENY`");
+                require(
+                    cx,
+                    &rule.action,
+                    "action",
+                    parent,
+                    "add `action: ALLOW` or `action: DENY`",
+                );
             });
         });
     });
@@ -377,30 +524,69 @@ fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
 
 fn volume_mounts(cx: &mut Cx<'_>, mounts: &Field<Vec<VolumeMount>>) {
     each(cx, "volumeMounts", mounts, 16, |m, parent, cx| {
-        let has_ref = m.volume_ref.as_ref().is_some_and(|r| r.name.is_some() || r.uid.is_some());
+        let has_ref = m
+            .volume_ref
+            .as_ref()
+            .is_some_and(|r| r.name.is_some() || r.uid.is_some());
         if !has_ref && !cx.explained("volumeRef") {
-            cx.at("volumeRef", |cx| cx.report(Diagnostic::error(codes::REQUIRED, "the mount names no Volume").at(m.volume_ref.as_ref().map_or(parent, |r| r.loc)).with_help("add `volumeRef: {name: <volume>}`")));
+            cx.at("volumeRef", |cx| {
+                cx.report(
+                    Diagnostic::error(codes::REQUIRED, "the mount names no Volume")
+                        .at(m.volume_ref.as_ref().map_or(parent, |r| r.loc))
+                        .with_help("add `volumeRef: {name: <volume>}`"),
+                )
+            });
         }
-        require(cx, &m.mount_path, "mountPath", parent, "add an absolute `mountPath`");
+        require(
+            cx,
+            &m.mount_path,
+            "mountPath",
+            parent,
+            "add an absolute `mountPath`",
+        );
     });
     let Some(mounts) = mounts else { return };
-    let entries: Vec<_> = entries(cx, "volumeMounts", mounts).into_iter().filter_map(|(i, _, m)| m.mount_path.as_ref().map(|p| (i, p, m))).collect();
+    let entries: Vec<_> = entries(cx, "volumeMounts", mounts)
+        .into_iter()
+        .filter_map(|(i, _, m)| m.mount_path.as_ref().map(|p| (i, p, m)))
+        .collect();
     for (n, (i, path, mount)) in entries.iter().enumerate() {
         for (_, other_path, other) in &entries[..n] {
             let (a, b) = (path.as_str(), other_path.as_str());
-            let nested = a == b || a.strip_prefix(b).is_some_and(|r| r.starts_with('/')) || b.strip_prefix(a).is_some_and(|r| r.starts_with('/'));
+            let nested = a == b
+                || a.strip_prefix(b).is_some_and(|r| r.starts_with('/'))
+                || b.strip_prefix(a).is_some_and(|r| r.starts_with('/'));
             if nested {
                 cx.at(&format!("volumeMounts[{i}].mountPath"), |cx| {
-                    cx.report(Diagnostic::error(codes::MOUNT_CONFLICT, format!("`{a}` overlaps the mount at `{b}`")).at(path.loc).with_related(other_path.loc, "the other mount").with_help("mount volumes at separate, non-nested paths"));
+                    cx.report(
+                        Diagnostic::error(
+                            codes::MOUNT_CONFLICT,
+                            format!("`{a}` overlaps the mount at `{b}`"),
+                        )
+                        .at(path.loc)
+                        .with_related(other_path.loc, "the other mount")
+                        .with_help("mount volumes at separate, non-nested paths"),
+                    );
                 });
             }
-            let volume = |m: &'_ VolumeMount| m.volume_ref.as_ref().and_then(|r| r.uid.clone().or_else(|| r.name.clone()));
-            if let (Some(v), Some(w)) = (volume(mount), volume(other)) {
-                if v.value == w.value {
-                    cx.at(&format!("volumeMounts[{i}].volumeRef"), |cx| {
-                        cx.report(Diagnostic::error(codes::MOUNT_CONFLICT, format!("volume `{}` is mounted twice", v.value)).at(v.loc).with_related(w.loc, "first mounted here"));
-                    });
-                }
+            let volume = |m: &'_ VolumeMount| {
+                m.volume_ref
+                    .as_ref()
+                    .and_then(|r| r.uid.clone().or_else(|| r.name.clone()))
+            };
+            if let (Some(v), Some(w)) = (volume(mount), volume(other))
+                && v.value == w.value
+            {
+                cx.at(&format!("volumeMounts[{i}].volumeRef"), |cx| {
+                    cx.report(
+                        Diagnostic::error(
+                            codes::MOUNT_CONFLICT,
+                            format!("volume `{}` is mounted twice", v.value),
+                        )
+                        .at(v.loc)
+                        .with_related(w.loc, "first mounted here"),
+                    );
+                });
             }
         }
     }
@@ -409,19 +595,45 @@ fn volume_mounts(cx: &mut Cx<'_>, mounts: &Field<Vec<VolumeMount>>) {
 fn repository(r: &Located<Repository>, cx: &mut Cx<'_>) {
     nested(cx, "authentication", &r.authentication, |a, cx| {
         let RepositoryAuth::Http(h) = &a.value;
-        cx.at("http", |cx| http_auth(cx, &h.username, h.password.as_ref().map(|p| (p.loc, &p.from_secret)), "fromSecret", a.loc));
+        cx.at("http", |cx| {
+            http_auth(
+                cx,
+                &h.username,
+                h.password.as_ref().map(|p| (p.loc, &p.from_secret)),
+                "fromSecret",
+                a.loc,
+            )
+        });
     });
 }
 
-fn http_auth(cx: &mut Cx<'_>, username: &Field<String>, password: Option<(Location, &Field<String>)>, secret_field: &str, parent: Location) {
+fn http_auth(
+    cx: &mut Cx<'_>,
+    username: &Field<String>,
+    password: Option<(Location, &Field<String>)>,
+    secret_field: &str,
+    parent: Location,
+) {
     if require(cx, username, "username", parent, "add the user name") {
         max_len(cx, username, "username", 1, 150);
     }
     match password {
         None if cx.explained("password") => {}
-        None => cx.at("password", |cx| cx.report(Diagnostic::error(codes::REQUIRED, "`password` is required").at(parent).with_help(format!("add `password: {{{secret_field}: <name>}}`")))),
+        None => cx.at("password", |cx| {
+            cx.report(
+                Diagnostic::error(codes::REQUIRED, "`password` is required")
+                    .at(parent)
+                    .with_help(format!("add `password: {{{secret_field}: <name>}}`")),
+            )
+        }),
         Some((loc, secret)) => cx.at("password", |cx| {
-            if require(cx, secret, secret_field, loc, "name the secret holding the password") {
+            if require(
+                cx,
+                secret,
+                secret_field,
+                loc,
+                "name the secret holding the password",
+            ) {
                 max_len(cx, secret, secret_field, 1, 256);
             }
         }),
@@ -431,9 +643,21 @@ fn http_auth(cx: &mut Cx<'_>, username: &Field<String>, password: Option<(Locati
 fn image(i: &Located<Image>, cx: &mut Cx<'_>) {
     match &i.value {
         Image::Registry(r) => cx.at("registry", |cx| {
-            require(cx, &r.url, "url", i.loc, "add the image reference, e.g. `url: python:3.11-slim`");
+            require(
+                cx,
+                &r.url,
+                "url",
+                i.loc,
+                "add the image reference, e.g. `url: python:3.11-slim`",
+            );
             nested(cx, "authentication", &r.authentication, |a, cx| {
-                http_auth(cx, &a.username, a.password.as_ref().map(|p| (p.loc, &p.from_secret)), "fromSecret", a.loc);
+                http_auth(
+                    cx,
+                    &a.username,
+                    a.password.as_ref().map(|p| (p.loc, &p.from_secret)),
+                    "fromSecret",
+                    a.loc,
+                );
             });
         }),
         Image::Dockerfile(DockerfileImage::Inline(text)) => {
@@ -442,7 +666,13 @@ fn image(i: &Located<Image>, cx: &mut Cx<'_>) {
         }
         Image::Dockerfile(DockerfileImage::Url(_)) => {}
         Image::Git(g) => cx.at("git", |cx| {
-            require(cx, &g.url, "url", i.loc, "add the URL of the repository to build from");
+            require(
+                cx,
+                &g.url,
+                "url",
+                i.loc,
+                "add the URL of the repository to build from",
+            );
             max_len(cx, &g.dockerfile, "dockerfile", 0, 256);
             max_len(cx, &g.context, "context", 0, 256);
         }),
@@ -457,7 +687,13 @@ fn image(i: &Located<Image>, cx: &mut Cx<'_>) {
 fn additional_repositories(cx: &mut Cx<'_>, list: &Field<Vec<AdditionalRepository>>) {
     each(cx, "additionalRepositories", list, 32, |a, parent, cx| {
         require(cx, &a.name, "name", parent, "add a unique name");
-        if require(cx, &a.repository, "repository", parent, "add `repository: {url: https://...}`") {
+        if require(
+            cx,
+            &a.repository,
+            "repository",
+            parent,
+            "add `repository: {url: https://...}`",
+        ) {
             nested(cx, "repository", &a.repository, |r, cx| {
                 require(cx, &r.url, "url", r.loc, "add the https URL to clone");
                 repository(r, cx);
@@ -466,8 +702,16 @@ fn additional_repositories(cx: &mut Cx<'_>, list: &Field<Vec<AdditionalRepositor
         max_len(cx, &a.clone_path, "clonePath", 0, 256);
     });
     if let Some(list) = list {
-        let keys = entries(cx, "additionalRepositories", list).into_iter().map(|(i, _, a)| (i, a.name.as_ref().map(|n| (n.as_str(), n.loc))));
-        unique(cx, "additionalRepositories", keys, "name", "additional repository");
+        let keys = entries(cx, "additionalRepositories", list)
+            .into_iter()
+            .map(|(i, _, a)| (i, a.name.as_ref().map(|n| (n.as_str(), n.loc))));
+        unique(
+            cx,
+            "additionalRepositories",
+            keys,
+            "name",
+            "additional repository",
+        );
     }
 }
 
@@ -476,20 +720,55 @@ fn applications(cx: &mut Cx<'_>, list: &Field<Vec<Application>>) {
         require(cx, &a.name, "name", parent, "add a unique name");
         match &a.port {
             Some(p) if (1..=65535).contains(&p.value) => {}
-            Some(p) => cx.at("port", |cx| cx.report(Diagnostic::error(codes::PORT, format!("port {} is outside 1..65535", p.value)).at(p.loc))),
+            Some(p) => cx.at("port", |cx| {
+                cx.report(
+                    Diagnostic::error(codes::PORT, format!("port {} is outside 1..65535", p.value))
+                        .at(p.loc),
+                )
+            }),
             None if cx.explained("port") => {}
-            None => cx.at("port", |cx| cx.report(Diagnostic::error(codes::PORT, "the application has no `port`").at(parent).with_help("add `port: 8080`"))),
+            None => cx.at("port", |cx| {
+                cx.report(
+                    Diagnostic::error(codes::PORT, "the application has no `port`")
+                        .at(parent)
+                        .with_help("add `port: 8080`"),
+                )
+            }),
         }
         max_len(cx, &a.display_name, "displayName", 0, 128);
     });
     let Some(list) = list else { return };
     let written = entries(cx, "applications", list);
-    unique(cx, "applications", written.iter().map(|(i, _, a)| (*i, a.name.as_ref().map(|n| (n.as_str(), n.loc)))), "name", "application");
-    let defaults: Vec<_> = written.iter().filter_map(|(i, _, a)| a.is_default.as_ref().filter(|d| d.value).map(|d| (*i, d.loc))).collect();
+    unique(
+        cx,
+        "applications",
+        written
+            .iter()
+            .map(|(i, _, a)| (*i, a.name.as_ref().map(|n| (n.as_str(), n.loc)))),
+        "name",
+        "application",
+    );
+    let defaults: Vec<_> = written
+        .iter()
+        .filter_map(|(i, _, a)| {
+            a.is_default
+                .as_ref()
+                .filter(|d| d.value)
+                .map(|d| (*i, d.loc))
+        })
+        .collect();
     if let [(_, first), rest @ ..] = defaults.as_slice() {
         for (i, loc) in rest {
             cx.at(&format!("applications[{i}].isDefault"), |cx| {
-                cx.report(Diagnostic::error(codes::DEFAULT_APPLICATION, "more than one application is the default").at(*loc).with_related(*first, "the first default").with_help("keep `isDefault: true` on one application only"));
+                cx.report(
+                    Diagnostic::error(
+                        codes::DEFAULT_APPLICATION,
+                        "more than one application is the default",
+                    )
+                    .at(*loc)
+                    .with_related(*first, "the first default")
+                    .with_help("keep `isDefault: true` on one application only"),
+                );
             });
         }
     }
@@ -499,13 +778,27 @@ fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
     each(cx, "vars", list, 1000, |v, parent, cx| {
         if require(cx, &v.name, "name", parent, "add the variable name") {
             if let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n)) {
-                cx.at("name", |cx| cx.report(Diagnostic::error(codes::NAME, format!("`{}` cannot be referenced as `${{{{ vars.NAME }}}}`", name.value)).at(name.loc).with_help("use letters, digits and `_`, not starting with a digit")));
+                cx.at("name", |cx| {
+                    cx.report(
+                        Diagnostic::error(
+                            codes::NAME,
+                            format!(
+                                "`{}` cannot be referenced as `${{{{ vars.NAME }}}}`",
+                                name.value
+                            ),
+                        )
+                        .at(name.loc)
+                        .with_help("use letters, digits and `_`, not starting with a digit"),
+                    )
+                });
             }
         }
         require(cx, &v.value, "value", parent, "add `value: ...`");
     });
     if let Some(list) = list {
-        let keys = entries(cx, "vars", list).into_iter().map(|(i, _, v)| (i, v.name.as_ref().map(|n| (n.value.as_str(), n.loc))));
+        let keys = entries(cx, "vars", list)
+            .into_iter()
+            .map(|(i, _, v)| (i, v.name.as_ref().map(|n| (n.value.as_str(), n.loc))));
         unique(cx, "vars", keys, "name", "variable");
     }
 }
@@ -513,7 +806,10 @@ fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
 /// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn workspace_spec(s: &Located<WorkspaceSpec>, cx: &mut Cx<'_>) {
@@ -539,7 +835,13 @@ fn space_spec(s: &Located<SpaceSpec>, cx: &mut Cx<'_>) {
     nested(cx, "limit", &s.limit, |l, cx| {
         nested(cx, "defaultLimit", &l.default_limit, limit);
         nested(cx, "maxLimit", &l.max_limit, limit);
-        not_above(cx, "defaultLimit", &l.default_limit, "maxLimit", &l.max_limit);
+        not_above(
+            cx,
+            "defaultLimit",
+            &l.default_limit,
+            "maxLimit",
+            &l.max_limit,
+        );
     });
     nested(cx, "runtime", &s.runtime, |r, cx| {
         env_vars(cx, &r.env_vars);
@@ -554,15 +856,31 @@ fn user_config_spec(s: &Located<UserConfigSpec>, cx: &mut Cx<'_>) {
         env_source(cx, &e.value, &e.from_user_secret, "fromUserSecret", parent);
     });
     if let Some(list) = &s.env_vars {
-        let keys = entries(cx, "envVars", list).into_iter().map(|(i, _, e)| (i, e.key.as_ref().map(|k| (k.value.as_str(), k.loc))));
+        let keys = entries(cx, "envVars", list)
+            .into_iter()
+            .map(|(i, _, e)| (i, e.key.as_ref().map(|k| (k.value.as_str(), k.loc))));
         unique(cx, "envVars", keys, "key", "environment variable");
     }
     tasks(cx, &s.tasks);
     nested(cx, "dotfiles", &s.dotfiles, |d, cx| {
-        require(cx, &d.url, "url", d.loc, "add the URL of the dotfiles repository");
+        require(
+            cx,
+            &d.url,
+            "url",
+            d.loc,
+            "add the URL of the dotfiles repository",
+        );
         nested(cx, "authentication", &d.authentication, |a, cx| {
             let DotfilesAuth::Http(h) = &a.value;
-            cx.at("http", |cx| http_auth(cx, &h.username, h.password.as_ref().map(|p| (p.loc, &p.from_user_secret)), "fromUserSecret", a.loc));
+            cx.at("http", |cx| {
+                http_auth(
+                    cx,
+                    &h.username,
+                    h.password.as_ref().map(|p| (p.loc, &p.from_user_secret)),
+                    "fromUserSecret",
+                    a.loc,
+                )
+            });
         });
     });
 }
@@ -570,10 +888,22 @@ fn user_config_spec(s: &Located<UserConfigSpec>, cx: &mut Cx<'_>) {
 fn cluster_spec(s: &Located<ClusterConfigSpec>, cx: &mut Cx<'_>) {
     nested(cx, "workspace", &s.workspace, |w, cx| {
         nested(cx, "limit", &w.limit, |l, cx| {
-            for (name, field) in [("buildLimit", &l.build_limit), ("defaultOrganizationSpaceLimit", &l.default_organization_space_limit), ("defaultUserSpaceLimit", &l.default_user_space_limit), ("maxLimit", &l.max_limit)] {
+            for (name, field) in [
+                ("buildLimit", &l.build_limit),
+                (
+                    "defaultOrganizationSpaceLimit",
+                    &l.default_organization_space_limit,
+                ),
+                ("defaultUserSpaceLimit", &l.default_user_space_limit),
+                ("maxLimit", &l.max_limit),
+            ] {
                 nested(cx, name, field, limit);
             }
-            for name in ["buildLimit", "defaultOrganizationSpaceLimit", "defaultUserSpaceLimit"] {
+            for name in [
+                "buildLimit",
+                "defaultOrganizationSpaceLimit",
+                "defaultUserSpaceLimit",
+            ] {
                 let field = match name {
                     "buildLimit" => &l.build_limit,
                     "defaultOrganizationSpaceLimit" => &l.default_organization_space_limit,
@@ -583,7 +913,11 @@ fn cluster_spec(s: &Located<ClusterConfigSpec>, cx: &mut Cx<'_>) {
             }
         });
         nested(cx, "defaultImage", &w.default_image, image);
-        nested(cx, "runtime", &w.runtime, |r, cx| capabilities(cx, &r.capabilities));
+        nested(cx, "runtime", &w.runtime, |r, cx| {
+            capabilities(cx, &r.capabilities)
+        });
     });
-    nested(cx, "agent", &s.agent, |a, cx| nested(cx, "limit", &a.limit, limit));
+    nested(cx, "agent", &s.agent, |a, cx| {
+        nested(cx, "limit", &a.limit, limit)
+    });
 }

@@ -96,8 +96,7 @@ impl<'a> Loader<'a> {
             let (event, span) = next.map_err(|e| {
                 let mark = e.marker();
                 let loc = self.location_at(mark.byte_offset(), mark.line(), mark.col(), 0);
-                Diagnostic::error(codes::SYNTAX, format!("invalid YAML: {}", e.info()))
-                    .at(loc)
+                Diagnostic::error(codes::SYNTAX, format!("invalid YAML: {}", e.info())).at(loc)
             })?;
             self.event(event, span)?;
         }
@@ -109,9 +108,8 @@ impl<'a> Loader<'a> {
             Event::DocumentStart(..) => self.anchors.clear(),
             Event::Scalar(value, style, anchor, tag) => {
                 let loc = self.span_location(&span, Some((&value, style)));
-                let kind = resolve_scalar(&value, style, tag.as_deref()).map_err(|m| {
-                    Diagnostic::error(codes::UNSUPPORTED_TAG, m).at(loc)
-                })?;
+                let kind = resolve_scalar(&value, style, tag.as_deref())
+                    .map_err(|m| Diagnostic::error(codes::UNSUPPORTED_TAG, m).at(loc))?;
                 self.written_nodes += 1;
                 self.finish(Node::new(kind, loc), anchor, 1)?;
             }
@@ -161,7 +159,9 @@ impl<'a> Loader<'a> {
             Event::Alias(id) => {
                 let loc = self.span_location(&span, None);
                 let Some((node, count)) = self.anchors.get(&id).cloned() else {
-                    return Err(Diagnostic::error(codes::SYNTAX, "alias to an unknown anchor").at(loc));
+                    return Err(
+                        Diagnostic::error(codes::SYNTAX, "alias to an unknown anchor").at(loc),
+                    );
                 };
                 self.alias_nodes += count;
                 if self.alias_nodes > ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes {
@@ -191,7 +191,15 @@ impl<'a> Loader<'a> {
         match tag {
             Some(t) if t.core_suffix() != Some(expected) => Err(Diagnostic::error(
                 codes::UNSUPPORTED_TAG,
-                format!("unsupported tag `{}` on a {}", t.original(), if expected == "seq" { "sequence" } else { "mapping" }),
+                format!(
+                    "unsupported tag `{}` on a {}",
+                    t.original(),
+                    if expected == "seq" {
+                        "sequence"
+                    } else {
+                        "mapping"
+                    }
+                ),
             )
             .at(self.span_location(span, None))),
             _ => Ok(()),
@@ -228,7 +236,11 @@ impl<'a> Loader<'a> {
                 }
                 Ok(())
             }
-            Some(Frame::Seq { items, count: total, .. }) => {
+            Some(Frame::Seq {
+                items,
+                count: total,
+                ..
+            }) => {
                 *total += count;
                 items.push(node);
                 Ok(())
@@ -293,7 +305,12 @@ impl<'a> Loader<'a> {
     fn span_location(&self, span: &Span, scalar: Option<(&str, ScalarStyle)>) -> Location {
         let start = span.start.byte_offset().unwrap_or(0);
         let end = span.end.byte_offset().unwrap_or(start).max(start);
-        let mut loc = self.location_at(Some(start), span.start.line(), span.start.col(), end - start);
+        let mut loc = self.location_at(
+            Some(start),
+            span.start.line(),
+            span.start.col(),
+            end - start,
+        );
         if let Some((value, style)) = scalar {
             let raw = self.text.get(start..end).unwrap_or("");
             let content = match style {
@@ -344,13 +361,18 @@ fn resolve_plain(value: &str) -> NodeKind {
         "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
         "true" | "True" | "TRUE" => return NodeKind::Bool(true),
         "false" | "False" | "FALSE" => return NodeKind::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return NodeKind::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return NodeKind::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return NodeKind::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return NodeKind::Float(f64::NAN),
         _ => {}
     }
     let bytes = value.as_bytes();
-    let digits = bytes.strip_prefix(b"-").or_else(|| bytes.strip_prefix(b"+")).unwrap_or(bytes);
+    let digits = bytes
+        .strip_prefix(b"-")
+        .or_else(|| bytes.strip_prefix(b"+"))
+        .unwrap_or(bytes);
     if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
         if let Ok(i) = value.parse::<i64>() {
             return NodeKind::Int(i);
@@ -376,7 +398,10 @@ fn resolve_plain(value: &str) -> NodeKind {
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
 fn is_core_float(s: &[u8]) -> bool {
-    let mantissa_end = s.iter().position(|b| *b == b'e' || *b == b'E').unwrap_or(s.len());
+    let mantissa_end = s
+        .iter()
+        .position(|b| *b == b'e' || *b == b'E')
+        .unwrap_or(s.len());
     let (mantissa, exponent) = s.split_at(mantissa_end);
     let mantissa_ok = match mantissa.iter().position(|b| *b == b'.') {
         Some(dot) => {
@@ -390,7 +415,10 @@ fn is_core_float(s: &[u8]) -> bool {
     let exponent_ok = match exponent {
         [] => true,
         [_, rest @ ..] => {
-            let rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"+")).unwrap_or(rest);
+            let rest = rest
+                .strip_prefix(b"-")
+                .or_else(|| rest.strip_prefix(b"+"))
+                .unwrap_or(rest);
             !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
         }
     };
@@ -410,7 +438,12 @@ mod tests {
     #[test]
     fn core_schema_scalars() {
         let n = one("a: yes\nb: true\nc: 12\nd: 1.5\ne: ~\nf: '12'\ng: 0x1f\nh: 1e3\ni: .5.\n");
-        let kinds: Vec<_> = n.as_map().expect("map").iter().map(|e| e.value.kind.clone()).collect();
+        let kinds: Vec<_> = n
+            .as_map()
+            .expect("map")
+            .iter()
+            .map(|e| e.value.kind.clone())
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -457,7 +490,10 @@ mod tests {
     #[test]
     fn aliases_within_budget_expand() {
         let n = one("base: &b {x: 1}\ncopy: *b\n");
-        assert_eq!(n.get("copy").and_then(|c| c.get("x")).map(|x| &x.kind), Some(&NodeKind::Int(1)));
+        assert_eq!(
+            n.get("copy").and_then(|c| c.get("x")).map(|x| &x.kind),
+            Some(&NodeKind::Int(1))
+        );
     }
 
     #[test]
@@ -469,7 +505,8 @@ mod tests {
 
     #[test]
     fn multi_document_and_json() {
-        let docs = parse_documents("---\na: 1\n---\n{\"b\": [1, 2]}\n---\n", SourceId(0)).expect("ok");
+        let docs =
+            parse_documents("---\na: 1\n---\n{\"b\": [1, 2]}\n---\n", SourceId(0)).expect("ok");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].get("b").map(Node::type_name), Some("a list"));
     }

@@ -5,11 +5,18 @@ use cordium_spec::{SourceId, codes, load};
 #[test]
 fn a_50_mb_file_is_refused_before_parsing() {
     let line = "      - {key: K, value: some value here}\n";
-    let text = format!("spec:\n  runtime:\n    envVars:\n{}", line.repeat(50 * 1024 * 1024 / line.len()));
+    let text = format!(
+        "spec:\n  runtime:\n    envVars:\n{}",
+        line.repeat(50 * 1024 * 1024 / line.len())
+    );
     let loaded = load(&text, SourceId(0));
     assert_eq!(loaded.diagnostics.len(), 1);
     assert_eq!(loaded.diagnostics[0].code, codes::TOO_LARGE);
-    assert!(loaded.diagnostics[0].message.contains("the limit is 8388608 bytes"));
+    assert!(
+        loaded.diagnostics[0]
+            .message
+            .contains("the limit is 8388608 bytes")
+    );
 }
 
 #[test]
@@ -37,5 +44,8 @@ fn deep_nesting_is_refused() {
     let text = format!("spec: {}{}\n", "{a: ".repeat(100), "}".repeat(100));
     let loaded = load(&text, SourceId(0));
     assert_eq!(loaded.diagnostics.len(), 1);
-    assert!(matches!(loaded.diagnostics[0].code, codes::TOO_LARGE | codes::SYNTAX));
+    assert!(matches!(
+        loaded.diagnostics[0].code,
+        codes::TOO_LARGE | codes::SYNTAX
+    ));
 }

@@ -31,7 +31,10 @@ fn committed_schemas_match_the_types() {
 fn every_kind_has_a_schema_with_descriptions() {
     for (name, text) in cordium_spec::schema::all_files() {
         let value: serde_json::Value = serde_json::from_str(&text).expect("json");
-        assert_eq!(value["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        assert_eq!(
+            value["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{name}"
+        );
         assert!(text.contains("\"description\""), "{name}");
     }
 }

@@ -91,12 +91,22 @@ pub(crate) fn json(d: &Diagnostic, sources: &SourceMap) -> String {
         let (end_line, end_column, _) = source.line_of(s.end);
         Some(serde_json::json!({"start": {"line": line, "column": column}, "end": {"line": end_line, "column": end_column}, "byteStart": s.start, "byteEnd": s.end}))
     });
+    // The place the human format's `-->` line shows: the start of the primary span (e.g. the
+    // `${{ vars.X }}` inside a string), not the start of the whole node.
+    let location = d.location.as_ref().map(|l| {
+        let mut p = place(l);
+        if let Some(start) = span.as_ref().map(|s| &s["start"]) {
+            p["line"] = start["line"].clone();
+            p["column"] = start["column"].clone();
+        }
+        p
+    });
     let value = serde_json::json!({
         "severity": d.severity,
         "code": d.code,
         "message": d.message,
         "path": d.path,
-        "location": d.location.as_ref().map(place),
+        "location": location,
         "span": span,
         "help": d.help,
         "related": d.related.iter().map(|r| {

@@ -177,15 +177,11 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         vars.keys().filter(|k| !used.contains(k.as_str())).cloned().collect()
     };
 
-    let warnings: Vec<Diagnostic> = outcome
-        .warnings
-        .iter()
-        .map(|w| Diagnostic::warning(codes::LENIENT_VAR, w.clone()))
-        .collect();
+    let warnings: Vec<Diagnostic> = outcome.warnings;
     match typed {
         Some(spec_typed) if diagnostics.iter().all(|d| !d.is_error()) => {
             let mut notes = limits::notes(&limits, sources);
-            notes.extend(outcome.warnings);
+            notes.extend(warnings.iter().map(|w| w.message.clone()));
             let provenance = if options.provenance {
                 Recorder {
                     index: &index,

@@ -44,7 +44,8 @@ pub struct VarReference {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) diagnostics: Vec<Diagnostic>,
-    pub(crate) warnings: Vec<String>,
+    /// Lenient-mode substitutions of undefined variables, at the reference.
+    pub(crate) warnings: Vec<Diagnostic>,
     pub(crate) references: Vec<VarReference>,
     /// For each substituted node: the variables it used.
     pub(crate) substituted: HashMap<crate::tree::LocKey, Vec<String>>,
@@ -135,10 +136,16 @@ impl Walker<'_> {
         let result = if self.lenient {
             let (value, warnings) = cordium_vars::substitute_lenient(&template, self.vars);
             for w in warnings {
-                self.outcome.warnings.push(format!(
-                    "undefined variable `{}` at {} became an empty string",
-                    w.name, self.path
-                ));
+                self.outcome.warnings.push(
+                    Diagnostic::warning(
+                        crate::codes::LENIENT_VAR,
+                        format!("undefined variable `{}` at {} became an empty string", w.name, self.path),
+                    )
+                    .at(loc)
+                    .at_path(self.path.clone())
+                    .with_span(loc.span_within(w.span.clone()))
+                    .with_help("define it, or drop --allow-undefined-vars to make this an error"),
+                );
             }
             value.into_owned()
         } else {

@@ -1,1 +1,81 @@
-//! placeholder
+//! The pure core of the Cordium provisioner, shared by every backend (podman, Kubernetes).
+//!
+//! - [`state`]: the lifecycle states of a Workspace, the structured [`Failure`]s, the one
+//!   [table of legal transitions](state::TRANSITIONS) and a [`StateMachine`] that refuses
+//!   any other move.
+//! - [`fresh`]: upstream's fresh-run rule ([`is_fresh_run`]) and what a fresh run, a run
+//!   restored from a pre-build and a build each do differently ([`RunContext`]).
+//! - [`plan`](mod@plan): from an [`EffectiveWorkspace`](cordium_merge::EffectiveWorkspace) and a
+//!   [`RunContext`], the ordered start plan and stop plan as data ([`plan()`]), and what a
+//!   task's exit code does to the start ([`task_outcome`]).
+//!
+//! Nothing here performs input or output, reads a clock or runs a process: a backend executes
+//! the plan and reports back through the state machine. Secret values never appear: the plan
+//! names Secrets and UserSecrets, and marks the session credential as a placeholder
+//! ([`EnvValue::SessionToken`]) the runtime fills in.
+//!
+//! ```
+//! use cordium_provisioner::{RunContext, RunFacts, State, StateMachine};
+//!
+//! let ctx = RunContext::new(&RunFacts { successful_runs: 3, ..RunFacts::default() });
+//! assert!(!ctx.fresh);
+//!
+//! let mut machine = StateMachine::new();
+//! machine.advance(State::InitRequest).unwrap();
+//! let err = machine.advance(State::Running).unwrap_err();
+//! assert_eq!(err.to_string(), "illegal move from INIT_REQUEST to RUNNING");
+//! ```
+
+pub mod fresh;
+pub mod plan;
+pub mod state;
+
+pub use fresh::{RunContext, RunFacts, is_fresh_run};
+pub use plan::{
+    CloneHistory, CloneStep, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource,
+    DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, RepositoryBuild,
+    SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, TaskOutcome, VolumeOnStop, VolumeSource,
+    VolumeStep, WORKSPACE_DIR, plan, task_outcome,
+};
+pub use state::{
+    Cause, Failure, State, StateMachine, Transition, can_fail, can_move, is_pre_running,
+    is_stopping,
+};
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A move that is not in the transition table.
+    #[error("illegal move from {from} to {to}")]
+    IllegalMove {
+        /// The current state.
+        from: State,
+        /// The state asked for.
+        to: State,
+    },
+    /// A failure asked to move somewhere failures do not go.
+    #[error("illegal move from {from} to {to} on failure ({failure})")]
+    IllegalFailureMove {
+        /// The current state.
+        from: State,
+        /// The state asked for.
+        to: State,
+        /// The failure.
+        failure: Failure,
+    },
+    /// The EffectiveWorkspace lacks a field the plan needs (a compiled workspace always has
+    /// it; a hand-built one may not).
+    #[error("`{field}` is required to provision the workspace")]
+    MissingField {
+        /// The wire path, e.g. `spec.runtime.tasks[2].run`.
+        field: String,
+    },
+    /// An environment variable without exactly one of `value`, `fromSecret`, `fromUserSecret`.
+    #[error("`{field}` (`{key}`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`")]
+    EnvSource {
+        /// The wire path of the variable, e.g. `spec.runtime.envVars[0]`.
+        field: String,
+        /// Its key.
+        key: String,
+    },
+}

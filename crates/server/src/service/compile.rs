@@ -1,7 +1,7 @@
 //! `CompileWorkspace`: the compiler over stored layers, as a dry run.
 
 use super::Caller;
-use super::documents::{invalid, json_to_struct, load_document};
+use super::documents::{bad_field, invalid, json_to_struct, load_document};
 use super::handlers::{Api, DEFAULT_TEMPLATE};
 use crate::pb;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
@@ -22,11 +22,11 @@ pub(crate) async fn compile(api: &Api, caller: &Caller, req: pb::CompileWorkspac
             let (space, template) = match req.template.split_once('/') {
                 Some((s, t)) => (s.to_owned(), t.to_owned()),
                 None if req.template.is_empty() => (format!("default.{}", caller.name), DEFAULT_TEMPLATE.to_owned()),
-                None => return Err(Status::invalid_argument("template: write `<space>/<template>`")),
+                None => return Err(bad_field("template", "write `<space>/<template>`")),
             };
             (String::new(), Some(spec), space, template, Vec::new())
         }
-        None => return Err(Status::invalid_argument("name or spec: say what to compile")),
+        None => return Err(bad_field("name", "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)")),
     };
     vars.extend(req.vars.into_iter().map(|v| (v.name, v.value)));
 

@@ -83,6 +83,14 @@ pub(crate) fn validate(kind: Kind, name: &str, spec: Option<&Struct>) -> Result<
     Ok(())
 }
 
+/// `InvalidArgument` with one BadRequest field violation on `field` (a request field path).
+pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    let mut details = ErrorDetails::new();
+    details.add_bad_request_violation(field, description.clone());
+    Status::with_error_details(tonic::Code::InvalidArgument, format!("{field}: {description}"), details)
+}
+
 /// `InvalidArgument` with one BadRequest field violation per diagnostic.
 pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     let mut details = ErrorDetails::new();

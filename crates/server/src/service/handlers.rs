@@ -1,6 +1,6 @@
 //! `cordium.v1.MainService`: the resource rules, on top of the store.
 
-use super::documents::validate;
+use super::documents::{bad_field, validate};
 use super::{Caller, not_found};
 use crate::auth::Authenticator;
 use crate::crypto::{SecretBox, new_ssh_key};
@@ -124,9 +124,9 @@ fn with_version<M: Resource>(mut m: M, version: i64) -> M {
 
 fn require_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(Status::invalid_argument(format!("metadata.name: a {kind} needs a name")));
+        return Err(bad_field("metadata.name", format!("a {kind} needs a name")));
     }
-    check_name(name).map_err(|e| Status::invalid_argument(format!("metadata.name: {} ({})", e.message, e.help.unwrap_or_default())))
+    check_name(name).map_err(|e| bad_field("metadata.name", format!("{} ({})", e.message, e.help.unwrap_or_default())))
 }
 
 fn secret_bytes(data: Option<pb::SecretData>) -> Option<Vec<u8>> {
@@ -276,10 +276,10 @@ impl MainService for Api {
             Some((_, "cordium")) => pb::SpaceType::Organization,
             Some((_, owner)) if owner == caller.name => pb::SpaceType::User,
             _ => {
-                return Err(Status::invalid_argument(format!(
-                    "metadata.name: a Space is named `<name>.{}` (yours) or `<name>.cordium` (an organization's)",
-                    caller.name
-                )));
+                return Err(bad_field(
+                    "metadata.name",
+                    format!("a Space is named `<name>.{}` (yours) or `<name>.cordium` (an organization's)", caller.name),
+                ));
             }
         };
         if kind == pb::SpaceType::Organization && !caller.admin {
@@ -342,7 +342,7 @@ impl MainService for Api {
         let name = requested_name(&mut req);
         let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
         if space.is_empty() {
-            return Err(Status::invalid_argument("status.space: name the Space the Template belongs to"));
+            return Err(bad_field("status.space", "name the Space the Template belongs to"));
         }
         self.accessible_space(&caller, &space).await?;
         validate(Kind::Template, &name, req.spec.as_ref())?;
@@ -402,7 +402,7 @@ impl MainService for Api {
         let (space, name) = split_template_ref(&req.name)?;
         let (record, mut template) = self.resolve_template(&caller, &space, &name).await?;
         if req.tags.len() > 10 || req.tags.iter().any(|t| !(2..=16).contains(&t.len()) || !t.is_ascii()) {
-            return Err(Status::invalid_argument("tags: at most 10, each 2 to 16 ASCII characters"));
+            return Err(bad_field("tags", "at most 10, each 2 to 16 ASCII characters"));
         }
         self.cancel_running_build(&template).await?;
         let build_id = random_name(6)?;
@@ -614,14 +614,17 @@ impl MainService for Api {
                 if !only.is_empty() && event.name != only {
                     continue;
                 }
-                let allowed = match access.get(&event.space) {
-                    Some(a) => *a,
-                    None => {
-                        let a = api.accessible_space(&caller, &event.space).await.is_ok();
-                        access.insert(event.space.clone(), a);
-                        a
-                    }
-                };
+                // The owner always hears of their workspaces: when a Space is deleted with its
+                // workspaces, the Space is gone by the time its delete events are checked here.
+                let allowed = event.owner == caller.name
+                    || match access.get(&event.space) {
+                        Some(a) => *a,
+                        None => {
+                            let a = api.accessible_space(&caller, &event.space).await.is_ok();
+                            access.insert(event.space.clone(), a);
+                            a
+                        }
+                    };
                 if !allowed {
                     continue;
                 }
@@ -645,7 +648,7 @@ impl MainService for Api {
         let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
         self.accessible_space(&caller, &space).await?;
         require_name("Secret", &name)?;
-        let value = secret_bytes(req.data.take()).ok_or_else(|| Status::invalid_argument("data: a Secret needs a value"))?;
+        let value = secret_bytes(req.data.take()).ok_or_else(|| bad_field("data", "a Secret needs a value"))?;
         let sealed = self.secrets.seal(&value, &format!("Secret/{space}/{name}"))?;
         let out = pb::Secret { metadata: Some(fresh_metadata(req.metadata.take(), &name)?), data: None, status: Some(pb::SecretStatus { space: space.clone(), owner: caller.name.clone() }) };
         self.store.create(Write { record: &new_record("Secret", &space, &name, &caller.name, &space, &out, 0), secret: Some(&sealed), event: false }).await?;
@@ -703,13 +706,13 @@ impl MainService for Api {
         let (sealed, public) = match req.r#type() {
             pb::UserSecretType::SshKey => {
                 if req.data.is_some() {
-                    return Err(Status::invalid_argument("data: an SSH_KEY UserSecret is generated by the server and takes no data"));
+                    return Err(bad_field("data", "an SSH_KEY UserSecret is generated by the server and takes no data"));
                 }
                 let (private, public) = new_ssh_key(&format!("{}@cordium", caller.name))?;
                 (self.secrets.seal(&private, &identity)?, public)
             }
             pb::UserSecretType::Default => {
-                let value = secret_bytes(req.data.take()).ok_or_else(|| Status::invalid_argument("data: a DEFAULT UserSecret needs a value"))?;
+                let value = secret_bytes(req.data.take()).ok_or_else(|| bad_field("data", "a DEFAULT UserSecret needs a value"))?;
                 (self.secrets.seal(&value, &identity)?, String::new())
             }
         };
@@ -742,7 +745,7 @@ impl MainService for Api {
         let record = self.store.get("UserSecret", &caller.name, &name).await?.ok_or_else(|| not_found("UserSecret", &name))?;
         let stored: pb::UserSecret = decode(&record)?;
         let sealed = match secret_bytes(req.data.take()) {
-            Some(_) if stored.r#type() == pb::UserSecretType::SshKey => return Err(Status::invalid_argument("data: an SSH_KEY UserSecret takes no data")),
+            Some(_) if stored.r#type() == pb::UserSecretType::SshKey => return Err(bad_field("data", "an SSH_KEY UserSecret takes no data")),
             Some(v) => Some(self.secrets.seal(&v, &format!("UserSecret/{}/{name}", caller.name))?),
             None => None,
         };
@@ -831,7 +834,7 @@ impl MainService for Api {
 fn split_template_ref(reference: &str) -> Result<(String, String)> {
     match reference.split_once('/') {
         Some((space, name)) if !space.is_empty() && !name.is_empty() => Ok((space.into(), name.into())),
-        _ => Err(Status::invalid_argument("name: write the Template as `<space>/<template>`")),
+        _ => Err(bad_field("name", "write the Template as `<space>/<template>`")),
     }
 }
 
@@ -892,7 +895,7 @@ impl Api {
         let name = spec.map(super::documents::struct_to_json).and_then(|j| j.get("gitProvider").and_then(|g| g.as_str().map(str::to_owned)));
         if let Some(name) = name.filter(|n| !n.is_empty()) {
             if self.store.get("GitProvider", space, &name).await?.is_none() {
-                return Err(Status::invalid_argument(format!("spec.gitProvider: GitProvider `{name}` does not exist in Space `{space}`")));
+                return Err(bad_field("spec.gitProvider", format!("GitProvider `{name}` does not exist in Space `{space}`")));
             }
         }
         Ok(())

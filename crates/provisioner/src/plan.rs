@@ -1,0 +1,727 @@
+//! The start plan and the stop plan of one run, as data.
+//!
+//! [`plan()`] reads an [`EffectiveWorkspace`] and a [`RunContext`] and says what a backend does,
+//! in order:
+//!
+//! 1. **Volume**: `/workspace`, new on fresh runs, restored from the Template's pre-build
+//!    snapshot, or reused ([`VolumeStep`]).
+//! 2. **Image** (`INITIALIZING`, then `PULLING_IMAGE` or `BUILDING_IMAGE`): pull a registry
+//!    image (with its credentials' Secret), build a Dockerfile (inline or at a URL), a git
+//!    repository or the workspace's own repository, pull the backend's default image when no
+//!    layer set one, or reuse the container on runs that are not fresh ([`ImageStep`]).
+//! 3. **Environment**: the EffectiveWorkspace's merged `envVars` (already in the contract's
+//!    precedence: UserConfig < Space < Template < repository file < Workspace), secrets left as
+//!    references, then the system variables on top: `CORDIUM_NAME` and the session credential
+//!    `CORDIUM_SESSION_TOKEN` ([`EnvEntry`]). The image's own environment is below all of it.
+//! 4. **Clones** (`PREPARING`, fresh runs): the primary repository into `/workspace/repo`, then
+//!    every additional repository ([`CloneStep`]).
+//! 5. **Dotfiles**: clone into `~/dotfiles` and run the first executable install script among
+//!    [`DOTFILES_INSTALL_SCRIPTS`] ([`DotfilesStep`]).
+//! 6. **Tasks**: every ON_CREATE task (fresh runs only), then every POST_START task, each
+//!    phase in compiled order ([`PlannedTask`]); then `RUNNING`.
+//!
+//! The stop plan runs the PRE_STOP tasks (none for builds), terminates background tasks and
+//! keeps, deletes or snapshots the volume ([`StopPlan`]).
+
+use crate::Error;
+use crate::fresh::RunContext;
+use crate::state::{Failure, State};
+use cordium_merge::EffectiveWorkspace;
+use cordium_merge::effective::EffectiveEnvVar;
+use cordium_spec::{
+    DockerfileImage, DotfilesAuth, GitImage, Image, Located, OnFailure, RegistryImage, Repository,
+    RepositoryAuth, RepositoryImage, Task, TaskType,
+};
+use std::ops::Deref;
+use std::time::Duration;
+
+/// The workspace volume's mount path.
+pub const WORKSPACE_DIR: &str = "/workspace";
+/// Where the primary repository is cloned.
+pub const REPOSITORY_DIR: &str = "/workspace/repo";
+/// Where additional repositories are cloned by default, each in a folder named after it.
+pub const ADDITIONAL_REPOSITORIES_DIR: &str = "/workspace/additional-repos";
+/// Where dotfiles are cloned, in the workspace user's home.
+pub const DOTFILES_DIR: &str = "~/dotfiles";
+/// The dotfiles install scripts, in upstream's order: the first that exists, is a file and is
+/// executable by its owner runs (as the workspace user).
+pub const DOTFILES_INSTALL_SCRIPTS: [&str; 8] = [
+    "install.sh",
+    "install",
+    "bootstrap.sh",
+    "bootstrap",
+    "script/bootstrap",
+    "setup.sh",
+    "setup",
+    "script/setup",
+];
+/// The environment variable that carries the run's session credential.
+pub const SESSION_TOKEN_VAR: &str = "CORDIUM_SESSION_TOKEN";
+/// The environment variable that carries the Workspace's name.
+pub const WORKSPACE_NAME_VAR: &str = "CORDIUM_NAME";
+/// How long the PRE_STOP phase may take.
+pub const PRE_STOP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The value of an environment variable: a literal or a reference, never a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EnvValue {
+    /// A literal value.
+    Literal(String),
+    /// The value of a Secret of the Space, by name.
+    FromSecret(String),
+    /// The value of a UserSecret of the user, by name.
+    FromUserSecret(String),
+    /// The run's session credential, injected by the runtime.
+    SessionToken,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct EnvEntry {
+    /// The name.
+    pub key: String,
+    /// The value.
+    pub value: EnvValue,
+}
+
+/// Where a password comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SecretSource {
+    /// A Secret of the Space, by name.
+    Secret(String),
+    /// A UserSecret of the user, by name.
+    UserSecret(String),
+}
+
+/// A user name and where its password comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Credentials {
+    /// The user name (may be empty, e.g. for tokens).
+    pub username: String,
+    /// The password.
+    pub password: SecretSource,
+}
+
+/// Where the `/workspace` volume's content comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum VolumeSource {
+    /// A new, empty volume (fresh runs).
+    New,
+    /// Restored from the Template's pre-build snapshot.
+    FromSnapshot,
+    /// The volume of the previous run, as it was left.
+    Reused,
+}
+
+/// The workspace volume.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct VolumeStep {
+    /// The mount path ([`WORKSPACE_DIR`]).
+    pub path: String,
+    /// Where its content comes from.
+    pub source: VolumeSource,
+}
+
+/// A Dockerfile to build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DockerfileSource {
+    /// The Dockerfile's text.
+    Inline(String),
+    /// A URL to fetch it from.
+    Url(String),
+}
+
+/// An image built from the workspace's primary repository (cloned first).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RepositoryBuild {
+    /// From a devcontainer definition.
+    Devcontainer {
+        /// The directory holding `devcontainer.json`; `None`: the usual places.
+        dir_path: Option<String>,
+    },
+    /// From a Dockerfile.
+    Dockerfile {
+        /// The Dockerfile's path; `None`: `Dockerfile`.
+        path: Option<String>,
+        /// The build context; `None`: the repository's root.
+        context: Option<String>,
+    },
+}
+
+/// How the container's image is obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImageStep {
+    /// Pull from a registry.
+    Pull {
+        /// The image reference.
+        url: String,
+        /// Registry credentials, when set.
+        credentials: Option<Credentials>,
+    },
+    /// No layer set an image: pull the backend's default workspace image.
+    PullDefault,
+    /// Build a Dockerfile.
+    BuildDockerfile(DockerfileSource),
+    /// Build from a separate git repository.
+    BuildGit {
+        /// The repository URL.
+        url: String,
+        /// A commit, tag or branch to check out.
+        checkout: Option<String>,
+        /// The Dockerfile's path; `None`: `.devcontainer/devcontainer.json` or
+        /// `.devcontainer.json`.
+        dockerfile: Option<String>,
+        /// The build context.
+        context: Option<String>,
+    },
+    /// Build from the workspace's primary repository.
+    BuildRepository(RepositoryBuild),
+    /// Not a fresh run: start the existing container with its image.
+    Reuse,
+}
+
+impl ImageStep {
+    /// The lifecycle state while this step runs (`None` for [`ImageStep::Reuse`]).
+    pub fn state(&self) -> Option<State> {
+        match self {
+            ImageStep::Pull { .. } | ImageStep::PullDefault => Some(State::PullingImage),
+            ImageStep::BuildDockerfile(_)
+            | ImageStep::BuildGit { .. }
+            | ImageStep::BuildRepository(_) => Some(State::BuildingImage),
+            ImageStep::Reuse => None,
+        }
+    }
+
+    /// The failure this step reports when it fails (`None` for [`ImageStep::Reuse`]).
+    pub fn failure(&self) -> Option<Failure> {
+        self.state().map(|s| {
+            if s == State::PullingImage {
+                Failure::ImagePull
+            } else {
+                Failure::ImageBuild
+            }
+        })
+    }
+}
+
+/// How much history a clone fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CloneHistory {
+    /// The default: a shallow clone first, the full history fetched afterwards.
+    ShallowThenFull,
+    /// `disableLazyUnshallow` without `depth`: the full history at once.
+    Full,
+    /// `disableLazyUnshallow` with `depth`: that many commits.
+    Depth(u32),
+}
+
+/// One `git clone`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct CloneStep {
+    /// The additional repository's name; `None` for the primary repository.
+    pub additional: Option<String>,
+    /// The repository URL.
+    pub url: String,
+    /// Where to clone it.
+    pub path: String,
+    /// The branch; `None`: the repository's default branch.
+    pub branch: Option<String>,
+    /// A commit or tag to check out after cloning.
+    pub checkout: Option<String>,
+    /// How much history to fetch.
+    pub history: CloneHistory,
+    /// Clone only the branch.
+    pub single_branch: bool,
+    /// Shallow-clone submodules.
+    pub shallow_submodules: bool,
+    /// HTTP credentials, when set.
+    pub credentials: Option<Credentials>,
+}
+
+impl CloneStep {
+    /// The failure this clone reports when it fails.
+    pub fn failure(&self) -> Failure {
+        Failure::RepositoryClone {
+            additional: self.additional.clone(),
+        }
+    }
+}
+
+/// The user's dotfiles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct DotfilesStep {
+    /// The repository URL.
+    pub url: String,
+    /// The branch; `None`: the default branch.
+    pub branch: Option<String>,
+    /// HTTP credentials (a UserSecret), when set.
+    pub credentials: Option<Credentials>,
+    /// Where to clone ([`DOTFILES_DIR`]).
+    pub dir: String,
+    /// The install script candidates, in order ([`DOTFILES_INSTALL_SCRIPTS`]).
+    pub install_scripts: Vec<String>,
+}
+
+/// A task as it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct PlannedTask {
+    /// The task's name (`tasks[N]`, its place in the compiled list, when it has none).
+    pub name: String,
+    /// Its phase.
+    pub phase: TaskType,
+    /// The shell command, run as `<shell> -c <run>`.
+    pub run: String,
+    /// The working directory; `None`: the user's home.
+    pub working_dir: Option<String>,
+    /// Its whole environment: the workspace's, with the task's own variables set or replaced
+    /// by key. The runtime sets `HOME` to the user's home (`/root` with `run_as_root`).
+    pub env: Vec<EnvEntry>,
+    /// Runs in the background: the phase does not wait for it.
+    pub background: bool,
+    /// A failure aborts the phase (`ON_FAILURE_ABORT`); otherwise the next task runs.
+    pub abort_on_failure: bool,
+    /// Runs as root instead of the workspace user.
+    pub run_as_root: bool,
+}
+
+/// What a task's exit does to its phase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskOutcome {
+    /// Go on with the next task (it succeeded, or its failure does not abort).
+    Continue,
+    /// Abort the phase with this failure.
+    Abort(Failure),
+}
+
+/// What a task's exit code does: a non-zero exit of an `ON_FAILURE_ABORT` task aborts with
+/// [`Failure::Task`]; anything else continues (`ON_FAILURE_UNSET` behaves as `CONTINUE`).
+pub fn task_outcome(task: &PlannedTask, exit_code: i32) -> TaskOutcome {
+    if exit_code != 0 && task.abort_on_failure {
+        TaskOutcome::Abort(Failure::Task {
+            name: task.name.clone(),
+            exit_code,
+        })
+    } else {
+        TaskOutcome::Continue
+    }
+}
+
+/// What a start does, in field order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct StartPlan {
+    /// The workspace volume.
+    pub volume: VolumeStep,
+    /// The image.
+    pub image: ImageStep,
+    /// The environment of the container and of every task.
+    pub env: Vec<EnvEntry>,
+    /// Repository clones, primary first (fresh runs only).
+    pub clones: Vec<CloneStep>,
+    /// Dotfiles, when the user has them and this run installs them.
+    pub dotfiles: Option<DotfilesStep>,
+    /// Every ON_CREATE task (fresh runs), then every POST_START task, each in compiled order.
+    pub tasks: Vec<PlannedTask>,
+    /// Stop once every foreground task is done (`autoStop`, and every build).
+    pub stop_when_done: bool,
+    /// How long the start may take before [`Failure::StartupTimeout`].
+    pub timeout: Duration,
+}
+
+impl StartPlan {
+    /// The lifecycle states this start passes through, from `INIT_REQUEST` to `RUNNING`.
+    pub fn states(&self) -> Vec<State> {
+        let mut states = vec![State::InitRequest, State::Initializing];
+        states.extend(self.image.state());
+        states.extend([State::StartingRuntime, State::Preparing, State::Running]);
+        states
+    }
+}
+
+/// What happens to the volume once the workspace is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum VolumeOnStop {
+    /// Kept: a persistent workspace resumes where it left off.
+    Keep,
+    /// Deleted: an ephemeral workspace starts fresh every time.
+    Delete,
+    /// Snapshotted as the Template's pre-build (when the build succeeded).
+    Snapshot,
+}
+
+/// What a stop does, in field order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct StopPlan {
+    /// The PRE_STOP tasks in compiled order (none for builds); then every background task is
+    /// terminated.
+    pub pre_stop: Vec<PlannedTask>,
+    /// How long the PRE_STOP phase may take ([`PRE_STOP_TIMEOUT`]).
+    pub timeout: Duration,
+    /// What happens to the volume.
+    pub volume: VolumeOnStop,
+}
+
+/// Both plans of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Plan {
+    /// The start.
+    pub start: StartPlan,
+    /// The stop.
+    pub stop: StopPlan,
+}
+
+/// The start and stop plans of a run of `workspace` in `ctx`.
+///
+/// Fails only when the workspace lacks something the plan uses (a compiled workspace never
+/// does): a task without `type` or `run`, an environment variable without exactly one source,
+/// credentials without a password Secret, a repository image without a repository, an
+/// additional repository without a name or URL.
+pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Error> {
+    let spec = &workspace.spec;
+    let runtime = spec.runtime.as_deref();
+
+    let volume = VolumeStep {
+        path: WORKSPACE_DIR.to_owned(),
+        source: if ctx.fresh {
+            VolumeSource::New
+        } else if ctx.from_snapshot {
+            VolumeSource::FromSnapshot
+        } else {
+            VolumeSource::Reused
+        },
+    };
+
+    let image = if ctx.prepares_image() {
+        image_step(spec.image.as_deref(), spec.repository.as_deref())?
+    } else {
+        ImageStep::Reuse
+    };
+
+    let mut env = Vec::new();
+    for (i, var) in runtime
+        .map_or(&[][..], |r| list(&r.env_vars))
+        .iter()
+        .enumerate()
+    {
+        let (key, value) = env_var(var, i)?;
+        set_env(&mut env, key, value);
+    }
+    if !workspace.metadata.name.is_empty() {
+        set_env(
+            &mut env,
+            WORKSPACE_NAME_VAR.to_owned(),
+            EnvValue::Literal(workspace.metadata.name.clone()),
+        );
+    }
+    if ctx.has_session() {
+        set_env(
+            &mut env,
+            SESSION_TOKEN_VAR.to_owned(),
+            EnvValue::SessionToken,
+        );
+    }
+
+    let mut clones = Vec::new();
+    if ctx.clones_repositories() {
+        if let Some(repo) = spec
+            .repository
+            .as_deref()
+            .filter(|r| nonempty(&r.url).is_some())
+        {
+            clones.push(clone_step(
+                repo,
+                None,
+                REPOSITORY_DIR.to_owned(),
+                "spec.repository",
+            )?);
+        }
+        for (i, extra) in list(&spec.additional_repositories).iter().enumerate() {
+            let field = format!("spec.additionalRepositories[{i}]");
+            let name = text(&extra.name).ok_or_else(|| missing(format!("{field}.name")))?;
+            let path = nonempty(&extra.clone_path)
+                .unwrap_or_else(|| format!("{ADDITIONAL_REPOSITORIES_DIR}/{name}"));
+            let repo = extra
+                .repository
+                .as_deref()
+                .ok_or_else(|| missing(format!("{field}.repository.url")))?;
+            clones.push(clone_step(
+                repo,
+                Some(name),
+                path,
+                &format!("{field}.repository"),
+            )?);
+        }
+    }
+
+    let dotfiles = match spec.dotfiles.as_deref() {
+        Some(d) if ctx.installs_dotfiles() => match text(&d.url) {
+            Some(url) => Some(DotfilesStep {
+                url,
+                branch: nonempty(&d.branch),
+                credentials: match d.authentication.as_deref() {
+                    Some(DotfilesAuth::Http(http)) => Some(Credentials {
+                        username: text(&http.username).unwrap_or_default(),
+                        password: SecretSource::UserSecret(
+                            http.password
+                                .as_deref()
+                                .and_then(|p| nonempty(&p.from_user_secret))
+                                .ok_or_else(|| {
+                                    missing(
+                                        "spec.dotfiles.authentication.http.password.fromUserSecret"
+                                            .to_owned(),
+                                    )
+                                })?,
+                        ),
+                    }),
+                    None => None,
+                },
+                dir: DOTFILES_DIR.to_owned(),
+                install_scripts: DOTFILES_INSTALL_SCRIPTS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+            }),
+            None => None,
+        },
+        _ => None,
+    };
+
+    let mut all_tasks = Vec::new();
+    for (i, task) in runtime
+        .map_or(&[][..], |r| list(&r.tasks))
+        .iter()
+        .enumerate()
+    {
+        all_tasks.push(planned_task(task, i, &env)?);
+    }
+    let background = ctx.runs_background_tasks();
+    let mut tasks: Vec<PlannedTask> = Vec::new();
+    if ctx.runs_on_create() {
+        tasks.extend(in_phase(&all_tasks, TaskType::OnCreate, background));
+    }
+    tasks.extend(in_phase(&all_tasks, TaskType::PostStart, background));
+    let pre_stop: Vec<PlannedTask> = if ctx.runs_pre_stop() {
+        in_phase(&all_tasks, TaskType::PreStop, background).collect()
+    } else {
+        Vec::new()
+    };
+
+    let auto_stop = runtime.is_some_and(|r| flag(&r.auto_stop));
+    let is_ephemeral = flag(&spec.is_ephemeral);
+    Ok(Plan {
+        start: StartPlan {
+            volume,
+            image,
+            env,
+            clones,
+            dotfiles,
+            tasks,
+            stop_when_done: auto_stop || ctx.is_build,
+            timeout: ctx.start_timeout(),
+        },
+        stop: StopPlan {
+            pre_stop,
+            timeout: PRE_STOP_TIMEOUT,
+            volume: if ctx.is_build {
+                VolumeOnStop::Snapshot
+            } else if is_ephemeral {
+                VolumeOnStop::Delete
+            } else {
+                VolumeOnStop::Keep
+            },
+        },
+    })
+}
+
+/// The tasks of one phase, in compiled order; background tasks only when `background`.
+fn in_phase(
+    all: &[PlannedTask],
+    phase: TaskType,
+    background: bool,
+) -> impl Iterator<Item = PlannedTask> + '_ {
+    all.iter()
+        .filter(move |t| t.phase == phase && (background || !t.background))
+        .cloned()
+}
+
+/// A list field, empty when absent.
+fn list<T>(field: &Option<Located<Vec<T>>>) -> &[T] {
+    field.as_ref().map_or(&[], |l| l.value.as_slice())
+}
+
+fn missing(field: String) -> Error {
+    Error::MissingField { field }
+}
+
+/// A set text field.
+fn text<T: Deref<Target = str>>(field: &Option<Located<T>>) -> Option<String> {
+    field.as_ref().map(|l| (*l.value).to_owned())
+}
+
+/// A set, non-empty text field (empty means the default for paths, refs and contexts).
+fn nonempty<T: Deref<Target = str>>(field: &Option<Located<T>>) -> Option<String> {
+    text(field).filter(|s| !s.is_empty())
+}
+
+fn flag(field: &Option<Located<bool>>) -> bool {
+    field.as_deref().copied().unwrap_or(false)
+}
+
+/// Sets `key`, replacing an existing entry in place (so the order is first appearance).
+fn set_env(env: &mut Vec<EnvEntry>, key: String, value: EnvValue) {
+    match env.iter_mut().find(|e| e.key == key) {
+        Some(entry) => entry.value = value,
+        None => env.push(EnvEntry { key, value }),
+    }
+}
+
+fn env_var(var: &EffectiveEnvVar, i: usize) -> Result<(String, EnvValue), Error> {
+    let field = format!("spec.runtime.envVars[{i}]");
+    let key = text(&var.key).ok_or_else(|| missing(format!("{field}.key")))?;
+    let value = match (
+        text(&var.value),
+        text(&var.from_secret),
+        text(&var.from_user_secret),
+    ) {
+        (Some(v), None, None) => EnvValue::Literal(v),
+        (None, Some(s), None) => EnvValue::FromSecret(s),
+        (None, None, Some(s)) => EnvValue::FromUserSecret(s),
+        _ => return Err(Error::EnvSource { field, key }),
+    };
+    Ok((key, value))
+}
+
+fn image_step(image: Option<&Image>, repository: Option<&Repository>) -> Result<ImageStep, Error> {
+    Ok(match image {
+        None => ImageStep::PullDefault,
+        Some(Image::Registry(RegistryImage {
+            url,
+            authentication,
+        })) => ImageStep::Pull {
+            url: nonempty(url).ok_or_else(|| missing("spec.image.registry.url".to_owned()))?,
+            credentials: match authentication.as_deref() {
+                Some(auth) => Some(Credentials {
+                    username: text(&auth.username).unwrap_or_default(),
+                    password: SecretSource::Secret(
+                        auth.password
+                            .as_deref()
+                            .and_then(|p| nonempty(&p.from_secret))
+                            .ok_or_else(|| {
+                                missing(
+                                    "spec.image.registry.authentication.password.fromSecret"
+                                        .to_owned(),
+                                )
+                            })?,
+                    ),
+                }),
+                None => None,
+            },
+        },
+        Some(Image::Dockerfile(DockerfileImage::Inline(text))) => {
+            ImageStep::BuildDockerfile(DockerfileSource::Inline(text.clone()))
+        }
+        Some(Image::Dockerfile(DockerfileImage::Url(url))) => {
+            ImageStep::BuildDockerfile(DockerfileSource::Url(url.as_str().to_owned()))
+        }
+        Some(Image::Git(GitImage {
+            url,
+            checkout,
+            dockerfile,
+            context,
+        })) => ImageStep::BuildGit {
+            url: nonempty(url).ok_or_else(|| missing("spec.image.git.url".to_owned()))?,
+            checkout: nonempty(checkout),
+            dockerfile: nonempty(dockerfile),
+            context: nonempty(context),
+        },
+        Some(Image::Repository(build)) => {
+            if repository.and_then(|r| nonempty(&r.url)).is_none() {
+                return Err(missing("spec.repository.url".to_owned()));
+            }
+            ImageStep::BuildRepository(match build {
+                RepositoryImage::Devcontainer(d) => RepositoryBuild::Devcontainer {
+                    dir_path: nonempty(&d.dir_path),
+                },
+                RepositoryImage::Dockerfile(d) => RepositoryBuild::Dockerfile {
+                    path: nonempty(&d.path),
+                    context: nonempty(&d.context),
+                },
+            })
+        }
+    })
+}
+
+fn clone_step(
+    repo: &Repository,
+    additional: Option<String>,
+    path: String,
+    field: &str,
+) -> Result<CloneStep, Error> {
+    let url = nonempty(&repo.url).ok_or_else(|| missing(format!("{field}.url")))?;
+    let options = repo.clone_options.as_deref();
+    let history = match options {
+        Some(o) if flag(&o.disable_lazy_unshallow) => match o.depth.as_deref().copied() {
+            Some(depth) if depth > 0 => CloneHistory::Depth(depth),
+            _ => CloneHistory::Full,
+        },
+        _ => CloneHistory::ShallowThenFull,
+    };
+    let credentials = match repo.authentication.as_deref() {
+        Some(RepositoryAuth::Http(http)) => Some(Credentials {
+            username: text(&http.username).unwrap_or_default(),
+            password: SecretSource::Secret(
+                http.password
+                    .as_deref()
+                    .and_then(|p| nonempty(&p.from_secret))
+                    .ok_or_else(|| {
+                        missing(format!("{field}.authentication.http.password.fromSecret"))
+                    })?,
+            ),
+        }),
+        None => None,
+    };
+    Ok(CloneStep {
+        additional,
+        url,
+        path,
+        branch: options.and_then(|o| nonempty(&o.branch)),
+        checkout: options.and_then(|o| nonempty(&o.checkout)),
+        history,
+        single_branch: options.is_some_and(|o| flag(&o.single_branch)),
+        shallow_submodules: options.is_some_and(|o| flag(&o.shallow_submodules)),
+        credentials,
+    })
+}
+
+fn planned_task(task: &Task, i: usize, base_env: &[EnvEntry]) -> Result<PlannedTask, Error> {
+    let field = format!("spec.runtime.tasks[{i}]");
+    let phase = task
+        .task_type
+        .as_deref()
+        .copied()
+        .ok_or_else(|| missing(format!("{field}.type")))?;
+    let run = text(&task.run).ok_or_else(|| missing(format!("{field}.run")))?;
+    let mut env = base_env.to_vec();
+    for (j, var) in list(&task.env_vars).iter().enumerate() {
+        let key = text(&var.key).ok_or_else(|| missing(format!("{field}.envVars[{j}].key")))?;
+        let value =
+            text(&var.value).ok_or_else(|| missing(format!("{field}.envVars[{j}].value")))?;
+        set_env(&mut env, key, EnvValue::Literal(value));
+    }
+    Ok(PlannedTask {
+        name: nonempty(&task.name).unwrap_or_else(|| format!("tasks[{i}]")),
+        phase,
+        run,
+        working_dir: nonempty(&task.working_dir),
+        env,
+        background: flag(&task.is_background),
+        abort_on_failure: task.on_failure.as_deref() == Some(&OnFailure::Abort),
+        run_as_root: flag(&task.run_as_root),
+    })
+}

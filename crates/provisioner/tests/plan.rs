@@ -1,0 +1,678 @@
+//! Start and stop plans of EffectiveWorkspaces compiled from small YAML layers.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use cordium_merge::{EffectiveWorkspace, Inputs, Options};
+use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
+use cordium_provisioner::{
+    CloneHistory, CloneStep, Credentials, DockerfileSource, EnvEntry, EnvValue, Error, Failure,
+    ImageStep, Plan, PlannedTask, RepositoryBuild, RunContext, RunFacts, SecretSource, State,
+    TaskOutcome, VolumeOnStop, VolumeSource, can_move, plan, task_outcome,
+};
+use cordium_spec::{SourceMap, TaskType, load};
+use std::time::Duration;
+
+fn compile_with(yaml: &str, build: bool) -> EffectiveWorkspace {
+    let mut sources = SourceMap::new();
+    let id = sources.add("layers.yaml", yaml);
+    let loaded = load(yaml, id);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    let options = Options {
+        build,
+        ..Options::default()
+    };
+    let inputs = Inputs::from_documents(&sources, loaded.documents, None, options).unwrap();
+    cordium_merge::compile(inputs).unwrap().effective
+}
+
+fn compile(yaml: &str) -> EffectiveWorkspace {
+    compile_with(yaml, false)
+}
+
+/// The facts of a run of `ws` after `successful_runs` successful runs.
+fn runs(ws: &EffectiveWorkspace, successful_runs: u32) -> RunFacts {
+    RunFacts {
+        successful_runs,
+        ..RunFacts::for_workspace(ws)
+    }
+}
+
+fn plan_after(ws: &EffectiveWorkspace, successful_runs: u32) -> Plan {
+    plan(ws, &RunContext::new(&runs(ws, successful_runs))).unwrap()
+}
+
+fn plan_for(ws: &EffectiveWorkspace, facts: RunFacts) -> Plan {
+    plan(ws, &RunContext::new(&facts)).unwrap()
+}
+
+fn ephemeral() -> EffectiveWorkspace {
+    compile(&ALL_LAYERS.replace("isEphemeral: false", "isEphemeral: true"))
+}
+
+fn build_facts() -> RunFacts {
+    RunFacts {
+        is_build: true,
+        ..RunFacts::default()
+    }
+}
+
+fn names(tasks: &[PlannedTask]) -> Vec<&str> {
+    tasks.iter().map(|t| t.name.as_str()).collect()
+}
+
+fn lit(key: &str, value: &str) -> EnvEntry {
+    EnvEntry {
+        key: key.into(),
+        value: EnvValue::Literal(value.into()),
+    }
+}
+
+fn entry(key: &str, value: EnvValue) -> EnvEntry {
+    EnvEntry {
+        key: key.into(),
+        value,
+    }
+}
+
+/// Every layer, with tasks of every phase written out of phase order in each layer.
+const ALL_LAYERS: &str = r#"
+apiVersion: cordium/v1
+kind: Space
+metadata: {name: backend.cordium}
+spec:
+  runtime:
+    envVars:
+      - {key: LOG_LEVEL, value: info}
+      - {key: DATABASE_URL, fromSecret: dev-db-url}
+    tasks:
+      - {name: space-post, run: echo space, type: POST_START}
+      - {name: space-create, run: echo space-create, type: ON_CREATE}
+      - {name: space-stop, run: echo bye, type: PRE_STOP}
+---
+apiVersion: cordium/v1
+kind: Template
+metadata: {name: python.backend.cordium}
+spec:
+  image:
+    registry:
+      url: registry.example.com/python:3.11
+      authentication:
+        username: robot
+        password: {fromSecret: registry-token}
+  repository:
+    url: https://github.com/myorg/api
+    cloneOptions: {branch: main, checkout: v1.2.0, depth: 5, disableLazyUnshallow: true, singleBranch: true}
+    authentication:
+      http: {username: oauth2, password: {fromSecret: github-pat}}
+  additionalRepositories:
+    - name: docs
+      repository: {url: https://github.com/myorg/docs}
+    - name: tools
+      clonePath: /opt/tools
+      repository: {url: https://github.com/myorg/tools, cloneOptions: {disableLazyUnshallow: true}}
+  runtime:
+    envVars:
+      - {key: LOG_LEVEL, value: debug}
+      - {key: PYTHONUNBUFFERED, value: "1"}
+    tasks:
+      - {name: tmpl-post, run: echo tmpl, type: POST_START}
+      - name: install
+        run: pip install -r requirements.txt
+        type: ON_CREATE
+        workingDir: /workspace/repo
+        onFailure: ON_FAILURE_ABORT
+        envVars: [{key: PIP_NO_CACHE_DIR, value: "1"}, {key: LOG_LEVEL, value: trace}]
+      - {name: tmpl-stop, run: echo tmpl-stop, type: PRE_STOP}
+---
+apiVersion: cordium/v1
+kind: UserConfig
+metadata: {name: alice}
+spec:
+  dotfiles:
+    url: https://github.com/alice/dotfiles
+    branch: main
+    authentication: {http: {username: alice, password: {fromUserSecret: dotfiles-token}}}
+  envVars:
+    - {key: EDITOR, value: vim}
+    - {key: GH_TOKEN, fromUserSecret: gh}
+  tasks:
+    - {name: tmux, run: tmux new -d -s main, type: POST_START, isBackground: true}
+---
+apiVersion: cordium/v1
+kind: Workspace
+metadata: {name: api}
+spec:
+  isEphemeral: false
+  runtime:
+    envVars:
+      - {key: API_KEY, fromSecret: my-api-key}
+      - {key: CORDIUM_SESSION_TOKEN, value: spoofed}
+    tasks:
+      - {name: serve, run: python -m api, type: POST_START, isBackground: true, runAsRoot: true}
+      - {name: migrate, run: alembic upgrade head, type: ON_CREATE, onFailure: ON_FAILURE_CONTINUE}
+"#;
+
+#[test]
+fn a_later_persistent_run_skips_on_create_clones_and_dotfiles() {
+    let ws = compile(ALL_LAYERS);
+    let p = plan_after(&ws, 4);
+    assert_eq!(p.start.volume.path, "/workspace");
+    assert_eq!(p.start.volume.source, VolumeSource::Reused);
+    assert_eq!(p.start.image, ImageStep::Reuse);
+    assert!(p.start.clones.is_empty());
+    assert_eq!(p.start.dotfiles, None);
+    assert_eq!(
+        names(&p.start.tasks),
+        ["tmpl-post", "serve", "space-post", "tmux"]
+    );
+    assert!(p.start.tasks.iter().all(|t| t.phase == TaskType::PostStart));
+    assert_eq!(names(&p.stop.pre_stop), ["tmpl-stop", "space-stop"]);
+    assert_eq!(p.stop.volume, VolumeOnStop::Keep);
+    assert_eq!(p.start.timeout, Duration::from_secs(20 * 60));
+    assert_eq!(
+        p.start.states(),
+        [
+            State::InitRequest,
+            State::Initializing,
+            State::StartingRuntime,
+            State::Preparing,
+            State::Running
+        ]
+    );
+}
+
+#[test]
+fn an_ephemeral_run_is_fresh_and_runs_everything_in_phase_order() {
+    let ws = ephemeral();
+    let p = plan_after(&ws, 9);
+    assert_eq!(p.start.volume.source, VolumeSource::New);
+    assert_eq!(p.stop.volume, VolumeOnStop::Delete);
+    // Every ON_CREATE task first, then every POST_START task, each in compiled order
+    // (Template, Workspace, Space, UserConfig).
+    assert_eq!(
+        names(&p.start.tasks),
+        [
+            "install",
+            "migrate",
+            "space-create",
+            "tmpl-post",
+            "serve",
+            "space-post",
+            "tmux"
+        ]
+    );
+    let phases: Vec<TaskType> = p.start.tasks.iter().map(|t| t.phase).collect();
+    assert_eq!(phases[..3], [TaskType::OnCreate; 3]);
+    assert_eq!(phases[3..], [TaskType::PostStart; 4]);
+    assert_eq!(p.start.timeout, Duration::from_secs(60 * 60));
+    assert_eq!(
+        p.start.states(),
+        [
+            State::InitRequest,
+            State::Initializing,
+            State::PullingImage,
+            State::StartingRuntime,
+            State::Preparing,
+            State::Running
+        ]
+    );
+}
+
+#[test]
+fn run_facts_take_ephemerality_from_the_workspace() {
+    assert!(RunFacts::for_workspace(&ephemeral()).is_ephemeral);
+    assert_eq!(
+        RunFacts::for_workspace(&compile(ALL_LAYERS)),
+        RunFacts::default()
+    );
+}
+
+#[test]
+fn a_first_persistent_run_is_fresh() {
+    let ws = compile(ALL_LAYERS);
+    let p = plan_after(&ws, 0);
+    assert_eq!(p.start.volume.source, VolumeSource::New);
+    assert_eq!(
+        p.start
+            .tasks
+            .iter()
+            .filter(|t| t.phase == TaskType::OnCreate)
+            .count(),
+        3
+    );
+    assert!(p.start.dotfiles.is_some());
+    assert_eq!(p.stop.volume, VolumeOnStop::Keep);
+}
+
+#[test]
+fn the_image_is_pulled_with_its_credentials_secret() {
+    let p = plan_after(&compile(ALL_LAYERS), 0);
+    assert_eq!(
+        p.start.image,
+        ImageStep::Pull {
+            url: "registry.example.com/python:3.11".into(),
+            credentials: Some(Credentials {
+                username: "robot".into(),
+                password: SecretSource::Secret("registry-token".into())
+            }),
+        }
+    );
+    assert_eq!(p.start.image.failure(), Some(Failure::ImagePull));
+}
+
+#[test]
+fn repositories_are_cloned_primary_first_with_their_options() {
+    let p = plan_after(&compile(ALL_LAYERS), 0);
+    assert_eq!(
+        p.start.clones,
+        [
+            CloneStep {
+                additional: None,
+                url: "https://github.com/myorg/api".into(),
+                path: REPOSITORY_DIR.into(),
+                branch: Some("main".into()),
+                checkout: Some("v1.2.0".into()),
+                history: CloneHistory::Depth(5),
+                single_branch: true,
+                shallow_submodules: false,
+                credentials: Some(Credentials {
+                    username: "oauth2".into(),
+                    password: SecretSource::Secret("github-pat".into())
+                }),
+            },
+            CloneStep {
+                additional: Some("docs".into()),
+                url: "https://github.com/myorg/docs".into(),
+                path: format!("{ADDITIONAL_REPOSITORIES_DIR}/docs"),
+                branch: None,
+                checkout: None,
+                history: CloneHistory::ShallowThenFull,
+                single_branch: false,
+                shallow_submodules: false,
+                credentials: None,
+            },
+            CloneStep {
+                additional: Some("tools".into()),
+                url: "https://github.com/myorg/tools".into(),
+                path: "/opt/tools".into(),
+                branch: None,
+                checkout: None,
+                history: CloneHistory::Full,
+                single_branch: false,
+                shallow_submodules: false,
+                credentials: None,
+            },
+        ]
+    );
+    assert_eq!(p.start.clones[0].path, "/workspace/repo");
+    assert_eq!(p.start.clones[1].path, "/workspace/additional-repos/docs");
+    assert_eq!(
+        p.start.clones[0].failure(),
+        Failure::RepositoryClone { additional: None }
+    );
+    assert_eq!(
+        p.start.clones[1].failure(),
+        Failure::RepositoryClone {
+            additional: Some("docs".into())
+        }
+    );
+}
+
+#[test]
+fn dotfiles_are_cloned_home_and_list_upstreams_install_scripts_in_order() {
+    let p = plan_after(&compile(ALL_LAYERS), 0);
+    let d = p.start.dotfiles.unwrap();
+    assert_eq!(d.url, "https://github.com/alice/dotfiles");
+    assert_eq!(d.branch.as_deref(), Some("main"));
+    assert_eq!(d.dir, "~/dotfiles");
+    assert_eq!(
+        d.credentials,
+        Some(Credentials {
+            username: "alice".into(),
+            password: SecretSource::UserSecret("dotfiles-token".into())
+        })
+    );
+    assert_eq!(
+        d.install_scripts,
+        [
+            "install.sh",
+            "install",
+            "bootstrap.sh",
+            "bootstrap",
+            "script/bootstrap",
+            "setup.sh",
+            "setup",
+            "script/setup"
+        ]
+    );
+}
+
+#[test]
+fn the_environment_keeps_the_contracts_precedence_and_secret_references() {
+    let p = plan_after(&compile(ALL_LAYERS), 4);
+    assert_eq!(
+        p.start.env,
+        [
+            lit("EDITOR", "vim"),
+            entry("GH_TOKEN", EnvValue::FromUserSecret("gh".into())),
+            lit("LOG_LEVEL", "debug"),
+            entry("DATABASE_URL", EnvValue::FromSecret("dev-db-url".into())),
+            lit("PYTHONUNBUFFERED", "1"),
+            entry("API_KEY", EnvValue::FromSecret("my-api-key".into())),
+            entry("CORDIUM_SESSION_TOKEN", EnvValue::SessionToken),
+            lit("CORDIUM_NAME", "api"),
+        ]
+    );
+}
+
+#[test]
+fn tasks_carry_their_settings_and_merged_environment() {
+    let p = plan_after(&compile(ALL_LAYERS), 0);
+    let install = &p.start.tasks[0];
+    assert_eq!(install.name, "install");
+    assert_eq!(install.run, "pip install -r requirements.txt");
+    assert_eq!(install.working_dir.as_deref(), Some("/workspace/repo"));
+    assert!(install.abort_on_failure && !install.background && !install.run_as_root);
+    let env_of =
+        |t: &PlannedTask, k: &str| t.env.iter().find(|e| e.key == k).map(|e| e.value.clone());
+    assert_eq!(
+        env_of(install, "LOG_LEVEL"),
+        Some(EnvValue::Literal("trace".into())),
+        "task env wins"
+    );
+    assert_eq!(
+        env_of(install, "PIP_NO_CACHE_DIR"),
+        Some(EnvValue::Literal("1".into()))
+    );
+    assert_eq!(
+        env_of(install, "CORDIUM_SESSION_TOKEN"),
+        Some(EnvValue::SessionToken)
+    );
+    assert_eq!(install.env.len(), p.start.env.len() + 1);
+
+    let serve = p.start.tasks.iter().find(|t| t.name == "serve").unwrap();
+    assert!(serve.background && serve.run_as_root && !serve.abort_on_failure);
+    assert_eq!(serve.working_dir, None);
+    assert_eq!(serve.env, p.start.env);
+}
+
+#[test]
+fn a_build_has_no_pre_stop_background_tasks_dotfiles_or_session() {
+    let ws = compile_with(ALL_LAYERS, true);
+    let p = plan_for(
+        &ws,
+        RunFacts {
+            successful_runs: 3,
+            ..build_facts()
+        },
+    );
+    assert_eq!(
+        names(&p.start.tasks),
+        [
+            "install",
+            "migrate",
+            "space-create",
+            "tmpl-post",
+            "space-post"
+        ],
+        "ON_CREATE then POST_START, without background tasks"
+    );
+    assert!(p.start.tasks.iter().all(|t| !t.background));
+    assert!(p.stop.pre_stop.is_empty());
+    assert_eq!(p.start.dotfiles, None);
+    assert!(
+        p.start
+            .env
+            .iter()
+            .all(|e| e.value != EnvValue::SessionToken)
+    );
+    assert!(
+        p.start
+            .env
+            .contains(&lit("CORDIUM_SESSION_TOKEN", "spoofed")),
+        "no credential to protect"
+    );
+    assert!(p.start.stop_when_done);
+    assert_eq!(p.start.volume.source, VolumeSource::New);
+    assert_eq!(p.stop.volume, VolumeOnStop::Snapshot);
+    assert_eq!(p.start.clones.len(), 3);
+}
+
+#[test]
+fn a_run_restored_from_a_pre_build_installs_dotfiles_only() {
+    let ws = ephemeral();
+    let restored = RunFacts {
+        template_has_ready_build: true,
+        snapshot_exists: true,
+        ..runs(&ws, 0)
+    };
+    let p = plan_for(&ws, restored);
+    assert_eq!(p.start.volume.source, VolumeSource::FromSnapshot);
+    assert_eq!(p.start.image, ImageStep::Reuse);
+    assert!(p.start.clones.is_empty());
+    assert!(p.start.dotfiles.is_some());
+    assert!(p.start.tasks.iter().all(|t| t.phase == TaskType::PostStart));
+    assert_eq!(p.stop.volume, VolumeOnStop::Delete);
+}
+
+#[test]
+fn auto_stop_stops_once_foreground_tasks_are_done() {
+    let ws = compile("spec:\n  runtime: {autoStop: true}\n");
+    assert!(plan_after(&ws, 0).start.stop_when_done);
+    let ws = compile("spec: {}\n");
+    let p = plan_after(&ws, 0);
+    assert!(!p.start.stop_when_done);
+    assert_eq!(p.stop.timeout, PRE_STOP_TIMEOUT);
+}
+
+#[test]
+fn no_image_anywhere_pulls_the_default_image() {
+    let p = plan_after(&compile("spec: {}\n"), 0);
+    assert_eq!(p.start.image, ImageStep::PullDefault);
+    assert_eq!(p.start.image.state(), Some(State::PullingImage));
+    assert!(p.start.clones.is_empty());
+    assert_eq!(
+        p.start.env,
+        [entry("CORDIUM_SESSION_TOKEN", EnvValue::SessionToken)],
+        "no name, no CORDIUM_NAME"
+    );
+}
+
+#[test]
+fn the_cluster_default_image_is_pulled_like_any_registry_image() {
+    let yaml = "apiVersion: cordium/v1\nkind: ClusterConfig\nmetadata: {name: cluster}\nspec:\n  workspace:\n    defaultImage: {registry: {url: ghcr.io/cordium/base:1}}\n---\nspec: {}\n";
+    let p = plan_after(&compile(yaml), 0);
+    assert_eq!(
+        p.start.image,
+        ImageStep::Pull {
+            url: "ghcr.io/cordium/base:1".into(),
+            credentials: None
+        }
+    );
+}
+
+#[test]
+fn dockerfile_images_are_built() {
+    let p = plan_after(
+        &compile("spec:\n  image: {dockerfile: {inline: \"FROM alpine\"}}\n"),
+        0,
+    );
+    assert_eq!(
+        p.start.image,
+        ImageStep::BuildDockerfile(DockerfileSource::Inline("FROM alpine".into()))
+    );
+    assert_eq!(p.start.image.state(), Some(State::BuildingImage));
+    assert_eq!(p.start.image.failure(), Some(Failure::ImageBuild));
+    assert!(p.start.states().contains(&State::BuildingImage));
+
+    let p = plan_after(
+        &compile("spec:\n  image: {dockerfile: {url: https://example.com/Dockerfile}}\n"),
+        0,
+    );
+    assert_eq!(
+        p.start.image,
+        ImageStep::BuildDockerfile(DockerfileSource::Url(
+            "https://example.com/Dockerfile".into()
+        ))
+    );
+}
+
+#[test]
+fn git_images_are_built() {
+    let ws = compile(
+        "spec:\n  image: {git: {url: https://github.com/myorg/images, checkout: v2, context: base}}\n",
+    );
+    assert_eq!(
+        plan_after(&ws, 0).start.image,
+        ImageStep::BuildGit {
+            url: "https://github.com/myorg/images".into(),
+            checkout: Some("v2".into()),
+            dockerfile: None,
+            context: Some("base".into()),
+        }
+    );
+}
+
+#[test]
+fn repository_images_are_built_from_the_primary_repository() {
+    let ws = compile(
+        "spec:\n  repository: {url: https://github.com/myorg/api}\n  image: {repository: {devcontainer: {dirPath: .devcontainer/py}}}\n",
+    );
+    assert_eq!(
+        plan_after(&ws, 0).start.image,
+        ImageStep::BuildRepository(RepositoryBuild::Devcontainer {
+            dir_path: Some(".devcontainer/py".into())
+        })
+    );
+    let ws = compile(
+        "spec:\n  repository: {url: https://github.com/myorg/api}\n  image: {repository: {dockerfile: {path: docker/Dockerfile}}}\n",
+    );
+    assert_eq!(
+        plan_after(&ws, 0).start.image,
+        ImageStep::BuildRepository(RepositoryBuild::Dockerfile {
+            path: Some("docker/Dockerfile".into()),
+            context: None
+        })
+    );
+}
+
+#[test]
+fn a_repository_image_without_a_repository_is_refused() {
+    let ws = compile("spec:\n  image: {repository: {devcontainer: {}}}\n");
+    assert_eq!(
+        plan(&ws, &RunContext::new(&runs(&ws, 0))),
+        Err(Error::MissingField {
+            field: "spec.repository.url".into()
+        })
+    );
+    assert!(
+        plan(&ws, &RunContext::new(&runs(&ws, 1))).is_ok(),
+        "not fresh: the image is not built"
+    );
+}
+
+#[test]
+fn abort_and_continue_outcomes() {
+    let p = plan_after(&compile(ALL_LAYERS), 0);
+    let find = |n: &str| p.start.tasks.iter().find(|t| t.name == n).unwrap();
+    let install = find("install"); // ON_FAILURE_ABORT
+    let migrate = find("migrate"); // ON_FAILURE_CONTINUE
+    let post = find("tmpl-post"); // ON_FAILURE_UNSET
+    assert_eq!(
+        task_outcome(install, 2),
+        TaskOutcome::Abort(Failure::Task {
+            name: "install".into(),
+            exit_code: 2
+        })
+    );
+    assert_eq!(
+        task_outcome(install, -1),
+        TaskOutcome::Abort(Failure::Task {
+            name: "install".into(),
+            exit_code: -1
+        })
+    );
+    assert_eq!(task_outcome(install, 0), TaskOutcome::Continue);
+    assert_eq!(task_outcome(migrate, 1), TaskOutcome::Continue);
+    assert_eq!(task_outcome(post, 127), TaskOutcome::Continue);
+}
+
+#[test]
+fn the_start_states_are_legal_moves() {
+    let ws = compile(ALL_LAYERS);
+    for facts in [runs(&ws, 0), runs(&ws, 3), build_facts()] {
+        let p = plan_for(&ws, facts);
+        let mut from = State::Stopped;
+        for to in p.start.states() {
+            assert!(can_move(from, to), "{from} -> {to}");
+            from = to;
+        }
+    }
+}
+
+#[test]
+fn unnamed_tasks_are_named_by_their_place() {
+    let ws = compile("spec:\n  runtime:\n    tasks:\n      - {run: make, type: POST_START}\n");
+    assert_eq!(names(&plan_after(&ws, 0).start.tasks), ["tasks[0]"]);
+}
+
+#[test]
+fn hand_built_workspaces_missing_fields_are_refused() {
+    use cordium_merge::effective::{EffectiveEnvVar, EffectiveRuntime};
+    use cordium_spec::{Located, Location, Task};
+    fn at<T>(value: T) -> Option<Located<T>> {
+        Some(Located::new(value, Location::default()))
+    }
+    let ctx = RunContext::new(&RunFacts::default());
+
+    let mut ws = compile("spec: {}\n");
+    ws.spec.runtime = at(EffectiveRuntime {
+        tasks: at(vec![Task {
+            task_type: at(TaskType::PostStart),
+            ..Task::default()
+        }]),
+        ..EffectiveRuntime::default()
+    });
+    assert_eq!(
+        plan(&ws, &ctx),
+        Err(Error::MissingField {
+            field: "spec.runtime.tasks[0].run".into()
+        })
+    );
+
+    ws.spec.runtime = at(EffectiveRuntime {
+        tasks: at(vec![Task {
+            run: at("make".to_owned()),
+            ..Task::default()
+        }]),
+        ..EffectiveRuntime::default()
+    });
+    assert_eq!(
+        plan(&ws, &ctx),
+        Err(Error::MissingField {
+            field: "spec.runtime.tasks[0].type".into()
+        })
+    );
+
+    ws.spec.runtime = at(EffectiveRuntime {
+        env_vars: at(vec![EffectiveEnvVar {
+            key: at("A".to_owned()),
+            value: at("1".to_owned()),
+            from_secret: at("s".to_owned()),
+            ..EffectiveEnvVar::default()
+        }]),
+        ..EffectiveRuntime::default()
+    });
+    let err = plan(&ws, &ctx).unwrap_err();
+    assert_eq!(
+        err,
+        Error::EnvSource {
+            field: "spec.runtime.envVars[0]".into(),
+            key: "A".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "`spec.runtime.envVars[0]` (`A`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`"
+    );
+}

@@ -1,0 +1,637 @@
+//! Errors: bad input is `InvalidArgument` with a `google.rpc.BadRequest` naming the field, never
+//! `Internal`; calls without a valid token are `Unauthenticated`.
+
+use crate::{Auth, Backend, Env, meta, ok, r, space, spec, template, workspace};
+use cordium_server::pb;
+use cordium_server::pb::main_service_client::MainServiceClient;
+use cordium_server::pb::management_service_client::ManagementServiceClient;
+use serde_json::json;
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
+
+crate::on_both_backends!(
+    bad_input_names_the_field,
+    odd_specs_are_never_internal,
+    calls_without_a_valid_token_are_unauthenticated
+);
+
+/// Expects `InvalidArgument` with a BadRequest field violation on `field`.
+#[track_caller]
+fn bad_field<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<tonic::Response<T>, Status>,
+    field: &str,
+) {
+    let status = match result {
+        Ok(r) => panic!(
+            "{what}: expected InvalidArgument on `{field}`, got success: {:?}",
+            r.into_inner()
+        ),
+        Err(s) => s,
+    };
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{what}: {}",
+        status.message()
+    );
+    let details = status.get_error_details();
+    let Some(bad_request) = details.bad_request() else {
+        panic!(
+            "{what}: no google.rpc.BadRequest in the status ({})",
+            status.message()
+        );
+    };
+    let fields: Vec<&str> = bad_request
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert!(
+        fields.contains(&field),
+        "{what}: expected a violation on `{field}`, got {fields:?} ({})",
+        status.message()
+    );
+    assert!(
+        bad_request
+            .field_violations
+            .iter()
+            .all(|v| !v.description.is_empty()),
+        "{what}: every violation says why"
+    );
+}
+
+async fn bad_input_names_the_field(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let mut admin = env.management(&env.admin_token);
+    ok(
+        "CreateSpace",
+        alice.create_space(space("err.alice", None)).await,
+    );
+    let typo = json!({"runtime": {"enVars": []}});
+
+    // Specs, validated as `cordium validate` does.
+    bad_field(
+        "CreateWorkspace typo",
+        alice
+            .create_workspace(workspace("err.alice", "", Some(typo.clone())))
+            .await,
+        "spec.runtime.enVars",
+    );
+    bad_field(
+        "CreateWorkspace type",
+        alice
+            .create_workspace(workspace(
+                "err.alice",
+                "",
+                Some(json!({"isEphemeral": "yes"})),
+            ))
+            .await,
+        "spec.isEphemeral",
+    );
+    bad_field(
+        "CreateSpace typo",
+        alice
+            .create_space(space("typo.alice", Some(typo.clone())))
+            .await,
+        "spec.runtime.enVars",
+    );
+    bad_field(
+        "CreateTemplate typo",
+        alice
+            .create_template(template("err.alice", "tmpl", Some(typo.clone())))
+            .await,
+        "spec.runtime.enVars",
+    );
+    let ws = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(workspace("err.alice", "", None))
+            .await,
+    );
+    bad_field(
+        "UpdateWorkspace typo",
+        alice
+            .update_workspace(pb::Workspace {
+                spec: Some(spec(typo.clone())),
+                ..ws.clone()
+            })
+            .await,
+        "spec.runtime.enVars",
+    );
+    let s = ok("GetSpace", alice.get_space(r("", "err.alice")).await);
+    bad_field(
+        "UpdateSpace typo",
+        alice
+            .update_space(pb::Space {
+                spec: Some(spec(typo.clone())),
+                ..s
+            })
+            .await,
+        "spec.runtime.enVars",
+    );
+    let t = ok(
+        "GetTemplate",
+        alice.get_template(r("err.alice", "default")).await,
+    );
+    bad_field(
+        "UpdateTemplate typo",
+        alice
+            .update_template(pb::Template {
+                spec: Some(spec(typo.clone())),
+                ..t
+            })
+            .await,
+        "spec.runtime.enVars",
+    );
+    bad_field(
+        "UpdateUserConfig typo",
+        alice
+            .update_user_config(pb::UserConfig {
+                metadata: None,
+                spec: Some(spec(json!({"envVar": []}))),
+            })
+            .await,
+        "spec.envVar",
+    );
+    bad_field(
+        "UpdateClusterConfig type",
+        admin
+            .update_cluster_config(pb::ClusterConfig {
+                metadata: None,
+                spec: Some(spec(
+                    json!({"workspace": {"limit": {"maxPerUser": "many"}}}),
+                )),
+            })
+            .await,
+        "spec.workspace.limit.maxPerUser",
+    );
+    bad_field(
+        "CreateGitProvider typo",
+        alice
+            .create_git_provider(pb::GitProvider {
+                spec: Some(spec(json!({"githib": {}}))),
+                ..crate::git_provider("err.alice", "gh")
+            })
+            .await,
+        "spec.githib",
+    );
+    bad_field(
+        "CompileWorkspace inline typo",
+        alice
+            .compile_workspace(pb::CompileWorkspaceRequest {
+                target: Some(pb::compile_workspace_request::Target::Spec(spec(
+                    typo.clone(),
+                ))),
+                ..Default::default()
+            })
+            .await,
+        "spec.runtime.enVars",
+    );
+    // Layers that do not compile together: a reference to a Secret that does not exist.
+    let missing = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(workspace(
+                "err.alice",
+                "",
+                Some(json!({"runtime": {"envVars": [{"key": "A", "fromSecret": "nope"}]}})),
+            ))
+            .await,
+    );
+    let compiled = alice
+        .compile_workspace(pb::CompileWorkspaceRequest {
+            target: Some(pb::compile_workspace_request::Target::Name(crate::name_of(
+                &missing.metadata,
+            ))),
+            ..Default::default()
+        })
+        .await;
+    bad_field(
+        "CompileWorkspace missing secret",
+        compiled,
+        "spec.runtime.envVars[0].fromSecret",
+    );
+
+    // Names, scopes and values the API itself requires.
+    bad_field(
+        "CreateSpace without an owner part",
+        alice.create_space(space("nodot", None)).await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateSpace of another user",
+        alice.create_space(space("x.bob", None)).await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateSpace bad name",
+        alice.create_space(space("Bad_Name.alice", None)).await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateSpace empty first part",
+        alice.create_space(space(".alice", None)).await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateTemplate without a name",
+        alice.create_template(template("err.alice", "", None)).await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateTemplate bad name",
+        alice
+            .create_template(template("err.alice", "No Spaces", None))
+            .await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateTemplate without a Space",
+        alice.create_template(template("", "tmpl", None)).await,
+        "status.space",
+    );
+    bad_field(
+        "CreateTemplate unknown GitProvider",
+        alice
+            .create_template(template(
+                "err.alice",
+                "tmpl",
+                Some(json!({"gitProvider": "nope"})),
+            ))
+            .await,
+        "spec.gitProvider",
+    );
+    bad_field(
+        "CreateSecret without a value",
+        alice
+            .create_secret(pb::Secret {
+                data: None,
+                ..crate::secret("err.alice", "db", "x")
+            })
+            .await,
+        "data",
+    );
+    bad_field(
+        "CreateSecret bad name",
+        alice
+            .create_secret(crate::secret("err.alice", "DB!", "x"))
+            .await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateGitProvider bad name",
+        alice
+            .create_git_provider(crate::git_provider("err.alice", "G"))
+            .await,
+        "metadata.name",
+    );
+    bad_field(
+        "CreateUserSecret without a value",
+        alice
+            .create_user_secret(pb::UserSecret {
+                metadata: meta("tok"),
+                r#type: pb::UserSecretType::Default as i32,
+                data: None,
+                status: None,
+            })
+            .await,
+        "data",
+    );
+    bad_field(
+        "CreateUserSecret SSH_KEY with a value",
+        alice
+            .create_user_secret(pb::UserSecret {
+                metadata: meta("key"),
+                r#type: pb::UserSecretType::SshKey as i32,
+                data: Some(pb::SecretData {
+                    value: Some(pb::secret_data::Value::Text("mine".into())),
+                }),
+                status: None,
+            })
+            .await,
+        "data",
+    );
+    bad_field(
+        "CreateUserSecret without a name",
+        alice
+            .create_user_secret(pb::UserSecret {
+                metadata: None,
+                r#type: pb::UserSecretType::SshKey as i32,
+                data: None,
+                status: None,
+            })
+            .await,
+        "metadata.name",
+    );
+    let key = ok(
+        "CreateUserSecret SSH_KEY",
+        alice
+            .create_user_secret(pb::UserSecret {
+                metadata: meta("key"),
+                r#type: pb::UserSecretType::SshKey as i32,
+                data: None,
+                status: None,
+            })
+            .await,
+    );
+    bad_field(
+        "UpdateUserSecret SSH_KEY with a value",
+        alice
+            .update_user_secret(pb::UserSecret {
+                data: Some(pb::SecretData {
+                    value: Some(pb::secret_data::Value::Bytes(vec![1, 2, 3])),
+                }),
+                ..key
+            })
+            .await,
+        "data",
+    );
+    bad_field(
+        "BuildTemplate without a Space",
+        alice
+            .build_template(pb::BuildTemplateRequest {
+                name: "default".into(),
+                tags: vec![],
+            })
+            .await,
+        "name",
+    );
+    bad_field(
+        "BuildTemplate bad tags",
+        alice
+            .build_template(pb::BuildTemplateRequest {
+                name: "err.alice/default".into(),
+                tags: vec!["x".into()],
+            })
+            .await,
+        "tags",
+    );
+    bad_field(
+        "CompileWorkspace without a target",
+        alice
+            .compile_workspace(pb::CompileWorkspaceRequest::default())
+            .await,
+        "name",
+    );
+    bad_field(
+        "CompileWorkspace bad template reference",
+        alice
+            .compile_workspace(pb::CompileWorkspaceRequest {
+                target: Some(pb::compile_workspace_request::Target::Spec(spec(json!({})))),
+                template: "justaname".into(),
+                ..Default::default()
+            })
+            .await,
+        "template",
+    );
+}
+
+/// Odd but well-formed specs: whatever the answer, it is never `Internal` or `Unknown`.
+async fn odd_specs_are_never_internal(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    // Each level of JSON is two protobuf messages (Struct, Value): 30 levels parse, under
+    // prost's recursion limit of 100.
+    let nest =
+        |levels: usize| (0..levels).fold(json!({"leaf": 1}), |inner, _| json!({ "deeper": inner }));
+    let nested = nest(30);
+    let cases = [
+        json!({}),
+        json!({"runtime": null}),
+        json!({"runtime": {"envVars": null}}),
+        json!({"runtime": {"envVars": [null]}}),
+        json!({"runtime": {"envVars": [{"key": "", "value": ""}]}}),
+        json!({"runtime": {"envVars": [{"key": "A\u{0}B", "value": "\u{1F600}"}]}}),
+        json!({"runtime": {"envVars": [{"key": "A", "value": 1}]}}),
+        json!({"runtime": {"envVars": [{"key": "A", "value": "1", "fromSecret": "x"}]}}),
+        json!({"limit": {"cpu": {"millicores": 1.5}}}),
+        json!({"limit": {"cpu": {"millicores": -1}}}),
+        json!({"limit": {"cpu": {"millicores": 1.0e300}}}),
+        json!({"limit": {"cpu": {"millicores": 4_294_967_296_u64}}}),
+        json!({"limit": {"cpu": "lots"}}),
+        json!({"image": {"registry": {"url": ""}, "dockerfile": {"inline": "FROM x"}}}),
+        json!({"image": []}),
+        json!({"applications": [{"name": "web", "port": 70000}]}),
+        json!({"applications": {"name": "web"}}),
+        json!({"vars": [{"name": "1bad", "value": "x"}]}),
+        json!({"repository": {"url": "${{ vars.NOPE }}"}}),
+        json!({"repository": {"url": "file:///etc/passwd"}}),
+        json!({"isEphemeral": null}),
+        json!({"kind": "Space"}),
+        json!({"": ""}),
+        json!({"x".repeat(10_000): true}),
+        nested,
+    ];
+    let mut invalid = 0;
+    for case in cases {
+        let label = format!("{case}").chars().take(120).collect::<String>();
+        for (what, result) in [
+            (
+                "CreateWorkspace",
+                alice
+                    .create_workspace(workspace("", "", Some(case.clone())))
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "CompileWorkspace",
+                alice
+                    .compile_workspace(pb::CompileWorkspaceRequest {
+                        target: Some(pb::compile_workspace_request::Target::Spec(spec(
+                            case.clone(),
+                        ))),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "UpdateUserConfig",
+                alice
+                    .update_user_config(pb::UserConfig {
+                        metadata: None,
+                        spec: Some(spec(case.clone())),
+                    })
+                    .await
+                    .map(|_| ()),
+            ),
+        ] {
+            if let Err(status) = result {
+                assert!(
+                    !matches!(
+                        status.code(),
+                        Code::Internal | Code::Unknown | Code::Unavailable
+                    ),
+                    "{what} {label}: {:?}: {}",
+                    status.code(),
+                    status.message()
+                );
+                if status.code() == Code::InvalidArgument {
+                    invalid += 1;
+                    let details = status.get_error_details();
+                    let violations = details
+                        .bad_request()
+                        .map(|b| b.field_violations.len())
+                        .unwrap_or(0);
+                    assert!(
+                        violations > 0,
+                        "{what} {label}: InvalidArgument without field violations: {}",
+                        status.message()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        invalid > 20,
+        "most of these are invalid somewhere ({invalid})"
+    );
+
+    // Deeper than prost's recursion limit, the request does not parse as protobuf: tonic
+    // rejects it before any handler runs (with INTERNAL, as gRPC's status-code guide has
+    // libraries do for unparseable requests; the handlers cannot change that). It is rejected,
+    // and the server goes on serving.
+    let status = alice
+        .create_workspace(workspace("", "", Some(nest(60))))
+        .await
+        .expect_err("a spec 60 levels deep");
+    assert!(
+        status.code() == Code::InvalidArgument
+            || (status.code() == Code::Internal
+                && status
+                    .message()
+                    .contains("failed to decode Protobuf message")),
+        "{:?}: {}",
+        status.code(),
+        status.message()
+    );
+    ok(
+        "GetUserConfig after a too-deep spec",
+        alice.get_user_config(pb::Empty {}).await,
+    );
+}
+
+async fn calls_without_a_valid_token_are_unauthenticated(backend: Backend) {
+    let env = Env::new(backend).await;
+    let channel = env.server.channel.clone();
+    let with_header = |value: &str| -> Auth { Auth(Some(value.parse().expect("ascii"))) };
+    let stale_token = env.server.user("carol", false).await;
+    // Adding a user again rotates the token: the old one stops working.
+    let fresh_token = env.server.user("carol", false).await;
+    let auths = [
+        ("no metadata", Auth::none()),
+        ("empty", with_header("")),
+        (
+            "not bearer",
+            with_header(&format!("Basic {}", env.alice_token)),
+        ),
+        ("bare token", with_header(&env.alice_token)),
+        (
+            "unknown API token",
+            Auth::bearer("cdm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        ("garbage", Auth::bearer("not-a-token")),
+        (
+            "a JWT-looking string",
+            Auth::bearer("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."),
+        ),
+        (
+            "a hash of a token",
+            Auth::bearer(&cordium_server::crypto::hash_token(&env.alice_token)),
+        ),
+        ("rotated token", Auth::bearer(&stale_token)),
+    ];
+    let unauthenticated = |what: &str, status: Status| {
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{what}: {}",
+            status.message()
+        );
+    };
+    for (label, auth) in auths {
+        let mut main = MainServiceClient::with_interceptor(channel.clone(), auth.clone());
+        let mut mgmt = ManagementServiceClient::with_interceptor(channel.clone(), auth);
+        unauthenticated(
+            &format!("{label}: GetSpace"),
+            main.get_space(r("", "default.alice"))
+                .await
+                .expect_err("GetSpace"),
+        );
+        unauthenticated(
+            &format!("{label}: ListWorkspace"),
+            main.list_workspace(pb::ListRequest::default())
+                .await
+                .expect_err("ListWorkspace"),
+        );
+        unauthenticated(
+            &format!("{label}: CreateWorkspace"),
+            main.create_workspace(workspace("", "", None))
+                .await
+                .expect_err("CreateWorkspace"),
+        );
+        unauthenticated(
+            &format!("{label}: CreateSecret"),
+            main.create_secret(crate::secret("default.alice", "x", "v"))
+                .await
+                .expect_err("CreateSecret"),
+        );
+        unauthenticated(
+            &format!("{label}: WatchWorkspace"),
+            main.watch_workspace(pb::WatchWorkspaceRequest::default())
+                .await
+                .expect_err("WatchWorkspace"),
+        );
+        unauthenticated(
+            &format!("{label}: GetUserConfig"),
+            main.get_user_config(pb::Empty {})
+                .await
+                .expect_err("GetUserConfig"),
+        );
+        unauthenticated(
+            &format!("{label}: GetClusterConfig"),
+            mgmt.get_cluster_config(pb::Empty {})
+                .await
+                .expect_err("GetClusterConfig"),
+        );
+        unauthenticated(
+            &format!("{label}: UpdateClusterConfig"),
+            mgmt.update_cluster_config(pb::ClusterConfig::default())
+                .await
+                .expect_err("UpdateClusterConfig"),
+        );
+    }
+    // Unauthenticated calls changed nothing.
+    let store = &env.server.store;
+    assert!(
+        store
+            .list("Workspace", None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(store.list("Secret", None).await.expect("list").is_empty());
+    // The current token works; so does lowercase `bearer`.
+    ok(
+        "fresh token",
+        crate::client(&channel, &fresh_token)
+            .get_user_config(pb::Empty {})
+            .await,
+    );
+    let mut lower = MainServiceClient::with_interceptor(
+        channel.clone(),
+        with_header(&format!("bearer {}", env.bob_token)),
+    );
+    assert_eq!(
+        crate::name_of(
+            &ok(
+                "lowercase bearer",
+                lower.get_user_config(pb::Empty {}).await
+            )
+            .metadata
+        ),
+        "bob"
+    );
+}

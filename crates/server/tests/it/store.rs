@@ -1,0 +1,869 @@
+//! Store conformance: the same suite on SQLite and on PostgreSQL, through the store's own
+//! interface and through the API that sits on it.
+
+use crate::{
+    Backend, Data, Env, fails, meta, ok, r, secret, space, spec, template, version_of, workspace,
+};
+use cordium_server::pb;
+use cordium_server::store::{EventKind, Record, Store, StoreError, Write};
+use sqlx::Row as _;
+use std::time::Duration;
+use tonic::Code;
+
+crate::on_both_backends!(
+    crud_and_version_conflicts,
+    stale_updates_are_aborted_over_the_api,
+    create_all_is_atomic,
+    deleting_a_space_cascades,
+    migrations_are_versioned,
+    events_reach_subscribers,
+);
+
+async fn open(data: &Data) -> Store {
+    Store::open(&data.raw_url()).await.expect("open the store")
+}
+
+fn record(kind: &'static str, scope: &str, name: &str, space: &str, body: &[u8]) -> Record {
+    Record {
+        kind,
+        scope: scope.into(),
+        name: name.into(),
+        owner: "alice".into(),
+        space: space.into(),
+        body: body.to_vec(),
+        version: 0,
+    }
+}
+
+fn write(record: &Record) -> Write<'_> {
+    Write {
+        record,
+        secret: None,
+        event: false,
+    }
+}
+
+async fn crud_and_version_conflicts(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+
+    let a = record("Template", "s.alice", "one", "s.alice", b"first");
+    store.create(write(&a)).await.expect("create");
+    assert!(
+        matches!(
+            store.create(write(&a)).await,
+            Err(StoreError::AlreadyExists { .. })
+        ),
+        "a second create of the same key fails"
+    );
+    // The same name under another kind or scope is another resource.
+    store
+        .create(write(&record(
+            "Template",
+            "t.alice",
+            "one",
+            "t.alice",
+            b"other scope",
+        )))
+        .await
+        .expect("other scope");
+    store
+        .create(write(&record(
+            "GitProvider",
+            "s.alice",
+            "one",
+            "s.alice",
+            b"other kind",
+        )))
+        .await
+        .expect("other kind");
+
+    let got = store
+        .get("Template", "s.alice", "one")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        (
+            got.body.as_slice(),
+            got.version,
+            got.owner.as_str(),
+            got.space.as_str()
+        ),
+        (b"first".as_slice(), 1, "alice", "s.alice")
+    );
+    assert!(
+        store
+            .get("Template", "s.alice", "missing")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    store
+        .create(write(&record(
+            "Template", "s.alice", "two", "s.alice", b"second",
+        )))
+        .await
+        .expect("create two");
+    let names = |records: Vec<Record>| records.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list("Template", Some("s.alice")).await.expect("list")),
+        ["one", "two"]
+    );
+    assert_eq!(
+        names(store.list("Template", None).await.expect("list all")),
+        ["one", "two", "one"],
+        "by scope, then name"
+    );
+    assert_eq!(
+        names(
+            store
+                .list_in_space("Template", "t.alice")
+                .await
+                .expect("in space")
+        ),
+        ["one"]
+    );
+    assert_eq!(
+        store.count_owned("Template", "alice").await.expect("count"),
+        3
+    );
+    assert_eq!(
+        store.count_owned("Template", "bob").await.expect("count"),
+        0
+    );
+
+    // Updates: with the current version, then stale, then unconditional.
+    let v2 = store
+        .update(write(&Record {
+            body: b"v2".to_vec(),
+            version: 1,
+            ..a.clone()
+        }))
+        .await
+        .expect("update at version 1");
+    assert_eq!(v2, 2);
+    match store
+        .update(write(&Record {
+            body: b"stale".to_vec(),
+            version: 1,
+            ..a.clone()
+        }))
+        .await
+    {
+        Err(StoreError::Conflict { expected: 1, .. }) => {}
+        other => panic!("a stale update must conflict, got {other:?}"),
+    }
+    let v3 = store
+        .update(write(&Record {
+            body: b"v3".to_vec(),
+            version: 0,
+            ..a.clone()
+        }))
+        .await
+        .expect("unconditional update");
+    assert_eq!(v3, 3);
+    let got = store
+        .get("Template", "s.alice", "one")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        (got.body.as_slice(), got.version),
+        (b"v3".as_slice(), 3),
+        "the stale write changed nothing"
+    );
+    assert!(matches!(
+        store
+            .update(write(&record(
+                "Template", "s.alice", "nope", "s.alice", b"x"
+            )))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Secrets live beside their resource and go with it.
+    let s = record("Secret", "s.alice", "db", "s.alice", b"secret resource");
+    store
+        .create(Write {
+            record: &s,
+            secret: Some(b"ciphertext-1"),
+            event: false,
+        })
+        .await
+        .expect("create secret");
+    assert_eq!(
+        store
+            .secret_ciphertext("Secret", "s.alice", "db")
+            .await
+            .expect("ct")
+            .as_deref(),
+        Some(b"ciphertext-1".as_slice())
+    );
+    store
+        .update(Write {
+            record: &s,
+            secret: Some(b"ciphertext-2"),
+            event: false,
+        })
+        .await
+        .expect("update secret");
+    assert_eq!(
+        store
+            .secret_ciphertext("Secret", "s.alice", "db")
+            .await
+            .expect("ct")
+            .as_deref(),
+        Some(b"ciphertext-2".as_slice())
+    );
+    store
+        .update(write(&s))
+        .await
+        .expect("update without a new value");
+    assert_eq!(
+        store
+            .secret_ciphertext("Secret", "s.alice", "db")
+            .await
+            .expect("ct")
+            .as_deref(),
+        Some(b"ciphertext-2".as_slice()),
+        "kept"
+    );
+
+    // Delete.
+    let deleted = store
+        .delete("Template", "s.alice", "one", false)
+        .await
+        .expect("delete");
+    assert_eq!(deleted.body, b"v3");
+    assert!(
+        store
+            .get("Template", "s.alice", "one")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(matches!(
+        store.delete("Template", "s.alice", "one", false).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    store
+        .delete("Secret", "s.alice", "db", false)
+        .await
+        .expect("delete secret");
+    assert!(
+        store
+            .secret_ciphertext("Secret", "s.alice", "db")
+            .await
+            .expect("ct")
+            .is_none(),
+        "the value went with the Secret"
+    );
+    // A deleted key can be created again, from version 1.
+    store.create(write(&a)).await.expect("re-create");
+    assert_eq!(
+        store
+            .get("Template", "s.alice", "one")
+            .await
+            .expect("get")
+            .expect("present")
+            .version,
+        1
+    );
+}
+
+async fn stale_updates_are_aborted_over_the_api(backend: Backend) {
+    let env = Env::new(backend).await;
+    let (mut alice, mut admin) = (env.alice.clone(), env.management(&env.admin_token));
+
+    let created = ok(
+        "CreateSpace",
+        alice.create_space(space("conf.alice", None)).await,
+    );
+    assert_eq!(version_of(&created.metadata), 1);
+    let got = ok("GetSpace", alice.get_space(r("", "conf.alice")).await);
+    assert_eq!(got.status.as_ref().expect("status").owner, "alice");
+    let listed = ok(
+        "ListSpace",
+        alice.list_space(pb::ListRequest::default()).await,
+    );
+    assert!(
+        listed
+            .items
+            .iter()
+            .any(|s| crate::name_of(&s.metadata) == "conf.alice")
+    );
+
+    let mut update = got.clone();
+    update.metadata.as_mut().expect("metadata").display_name = "Conformance".into();
+    let v2 = ok(
+        "UpdateSpace at v1",
+        alice.update_space(update.clone()).await,
+    );
+    assert_eq!(version_of(&v2.metadata), 2);
+    assert_eq!(
+        v2.metadata.as_ref().expect("metadata").display_name,
+        "Conformance"
+    );
+    assert_eq!(
+        v2.metadata.as_ref().expect("metadata").uid,
+        got.metadata.as_ref().expect("metadata").uid,
+        "identity kept"
+    );
+    fails(
+        "UpdateSpace with a stale version",
+        alice.update_space(update).await,
+        &[Code::Aborted],
+    );
+
+    let t = ok(
+        "CreateTemplate",
+        alice
+            .create_template(template("conf.alice", "tmpl", None))
+            .await,
+    );
+    ok("UpdateTemplate", alice.update_template(t.clone()).await);
+    fails(
+        "UpdateTemplate stale",
+        alice.update_template(t).await,
+        &[Code::Aborted],
+    );
+
+    let ws = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(workspace("conf.alice", "tmpl", None))
+            .await,
+    );
+    ok("UpdateWorkspace", alice.update_workspace(ws.clone()).await);
+    fails(
+        "UpdateWorkspace stale",
+        alice.update_workspace(ws).await,
+        &[Code::Aborted],
+    );
+
+    let s = ok(
+        "CreateSecret",
+        alice
+            .create_secret(secret("conf.alice", "db", "value-1"))
+            .await,
+    );
+    ok(
+        "UpdateSecret",
+        alice
+            .update_secret(pb::Secret {
+                data: None,
+                ..s.clone()
+            })
+            .await,
+    );
+    fails(
+        "UpdateSecret stale",
+        alice.update_secret(pb::Secret { data: None, ..s }).await,
+        &[Code::Aborted],
+    );
+
+    let g = ok(
+        "CreateGitProvider",
+        alice
+            .create_git_provider(crate::git_provider("conf.alice", "gh"))
+            .await,
+    );
+    ok(
+        "UpdateGitProvider",
+        alice.update_git_provider(g.clone()).await,
+    );
+    fails(
+        "UpdateGitProvider stale",
+        alice.update_git_provider(g).await,
+        &[Code::Aborted],
+    );
+
+    let us = pb::UserSecret {
+        metadata: meta("token"),
+        r#type: pb::UserSecretType::Default as i32,
+        data: Some(pb::SecretData {
+            value: Some(pb::secret_data::Value::Text("v".into())),
+        }),
+        status: None,
+    };
+    let us = ok("CreateUserSecret", alice.create_user_secret(us).await);
+    ok(
+        "UpdateUserSecret",
+        alice.update_user_secret(us.clone()).await,
+    );
+    fails(
+        "UpdateUserSecret stale",
+        alice.update_user_secret(us).await,
+        &[Code::Aborted],
+    );
+
+    let uc = ok("GetUserConfig", alice.get_user_config(pb::Empty {}).await);
+    ok(
+        "UpdateUserConfig",
+        alice.update_user_config(uc.clone()).await,
+    );
+    fails(
+        "UpdateUserConfig stale",
+        alice.update_user_config(uc).await,
+        &[Code::Aborted],
+    );
+
+    let cc = pb::ClusterConfig {
+        metadata: None,
+        spec: Some(spec(
+            serde_json::json!({"workspace": {"limit": {"maxPerUser": 50}}}),
+        )),
+    };
+    let cc = ok(
+        "UpdateClusterConfig (creates)",
+        admin.update_cluster_config(cc).await,
+    );
+    assert_eq!(version_of(&cc.metadata), 1);
+    let cc2 = ok(
+        "UpdateClusterConfig at v1",
+        admin.update_cluster_config(cc.clone()).await,
+    );
+    assert_eq!(version_of(&cc2.metadata), 2);
+    fails(
+        "UpdateClusterConfig stale",
+        admin.update_cluster_config(cc).await,
+        &[Code::Aborted],
+    );
+    let got = ok(
+        "GetClusterConfig",
+        admin.get_cluster_config(pb::Empty {}).await,
+    );
+    assert_eq!(version_of(&got.metadata), 2);
+    assert_eq!(
+        crate::json(got.spec.as_ref().expect("spec"))["workspace"]["limit"]["maxPerUser"],
+        50
+    );
+}
+
+async fn create_all_is_atomic(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    let mut events = store.subscribe();
+
+    let taken = record("Template", "s.alice", "taken", "s.alice", b"already here");
+    store.create(write(&taken)).await.expect("create");
+
+    // The first write is fine, the second collides: neither may remain.
+    let first = record("Workspace", "", "abc", "s.alice", b"workspace");
+    let second = Record {
+        body: b"collides".to_vec(),
+        ..taken.clone()
+    };
+    let result = store
+        .create_all(&[
+            Write {
+                record: &first,
+                secret: Some(b"sealed"),
+                event: true,
+            },
+            Write {
+                record: &second,
+                secret: Some(b"sealed-2"),
+                event: false,
+            },
+        ])
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists { .. })),
+        "got {result:?}"
+    );
+    assert!(
+        store
+            .get("Workspace", "", "abc")
+            .await
+            .expect("get")
+            .is_none(),
+        "the first write was rolled back"
+    );
+    assert!(
+        store
+            .secret_ciphertext("Workspace", "", "abc")
+            .await
+            .expect("ct")
+            .is_none(),
+        "its secret value too"
+    );
+    assert_eq!(
+        store
+            .get("Template", "s.alice", "taken")
+            .await
+            .expect("get")
+            .expect("kept")
+            .body,
+        b"already here",
+        "the existing one is untouched"
+    );
+
+    // Two writes of the same new key in one batch: the batch fails as a whole.
+    let twin = record("Space", "", "twin.alice", "", b"twin");
+    assert!(
+        store
+            .create_all(&[write(&twin), write(&twin)])
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .get("Space", "", "twin.alice")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    // No event was announced for the failed batches: the next event is the next success.
+    let ok_ws = record("Workspace", "", "xyz", "s.alice", b"ok");
+    store
+        .create_all(&[
+            Write {
+                record: &ok_ws,
+                secret: None,
+                event: true,
+            },
+            write(&record("Template", "s.alice", "fresh", "s.alice", b"t")),
+        ])
+        .await
+        .expect("a good batch");
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event in time")
+        .expect("event");
+    assert_eq!(
+        (event.kind, event.name.as_str()),
+        (EventKind::Created, "xyz")
+    );
+    assert!(
+        store
+            .get("Template", "s.alice", "fresh")
+            .await
+            .expect("get")
+            .is_some()
+    );
+
+    // And the database holds no event row for the rolled-back workspace.
+    let pool = data.raw_pool().await;
+    let rows = sqlx::query("SELECT name FROM events ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("events");
+    let names: Vec<String> = rows.iter().map(|r| r.try_get(0).expect("name")).collect();
+    assert_eq!(names, ["xyz"]);
+}
+
+async fn deleting_a_space_cascades(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    ok(
+        "CreateSpace",
+        alice.create_space(space("doomed.alice", None)).await,
+    );
+    ok(
+        "CreateSpace",
+        alice.create_space(space("kept.alice", None)).await,
+    );
+    for s in ["doomed.alice", "kept.alice"] {
+        ok(
+            "CreateTemplate",
+            alice.create_template(template(s, "tmpl", None)).await,
+        );
+        ok(
+            "CreateSecret",
+            alice.create_secret(secret(s, "db", "cascade-value")).await,
+        );
+        ok(
+            "CreateGitProvider",
+            alice
+                .create_git_provider(crate::git_provider(s, "gh"))
+                .await,
+        );
+    }
+    let doomed_ws = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(workspace("doomed.alice", "tmpl", None))
+            .await,
+    );
+    let kept_ws = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(workspace("kept.alice", "tmpl", None))
+            .await,
+    );
+    let build = ok(
+        "BuildTemplate",
+        alice
+            .build_template(pb::BuildTemplateRequest {
+                name: "doomed.alice/tmpl".into(),
+                tags: vec![],
+            })
+            .await,
+    );
+    let build_ws = format!(
+        "build-{}",
+        build
+            .status
+            .as_ref()
+            .expect("status")
+            .current_running_build_id
+    );
+    assert!(
+        env.server
+            .store
+            .get("Workspace", "", &build_ws)
+            .await
+            .expect("get")
+            .is_some()
+    );
+    let mut watch = alice
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+
+    ok(
+        "DeleteSpace",
+        alice.delete_space(r("", "doomed.alice")).await,
+    );
+
+    let store = &env.server.store;
+    assert!(
+        store
+            .get("Space", "", "doomed.alice")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let left = store
+        .list_in_space("Template", "doomed.alice")
+        .await
+        .expect("templates");
+    assert!(left.is_empty(), "templates left: {left:?}");
+    for kind in ["Workspace", "Secret", "GitProvider"] {
+        assert!(
+            store
+                .list_in_space(kind, "doomed.alice")
+                .await
+                .expect("list")
+                .is_empty(),
+            "{kind}s left in the deleted Space"
+        );
+    }
+    assert!(
+        store
+            .secret_ciphertext("Secret", "doomed.alice", "db")
+            .await
+            .expect("ct")
+            .is_none(),
+        "the secret value is gone too"
+    );
+    fails(
+        "GetSpace",
+        alice.get_space(r("", "doomed.alice")).await,
+        &[Code::NotFound],
+    );
+    fails(
+        "GetTemplate",
+        alice.get_template(r("doomed.alice", "tmpl")).await,
+        &[Code::NotFound],
+    );
+    fails(
+        "GetWorkspace",
+        alice
+            .get_workspace(r("", &crate::name_of(&doomed_ws.metadata)))
+            .await,
+        &[Code::NotFound],
+    );
+    fails(
+        "GetWorkspace (build)",
+        alice.get_workspace(r("", &build_ws)).await,
+        &[Code::NotFound],
+    );
+    fails(
+        "GetSecret",
+        alice.get_secret(r("doomed.alice", "db")).await,
+        &[Code::NotFound],
+    );
+    fails(
+        "GetGitProvider",
+        alice.get_git_provider(r("doomed.alice", "gh")).await,
+        &[Code::NotFound],
+    );
+
+    // Watchers hear that the workspaces went.
+    let mut deleted = Vec::new();
+    while deleted.len() < 2 {
+        let Some(event) = crate::next_within(&mut watch, Duration::from_secs(10)).await else {
+            panic!("missing delete events, saw {deleted:?}")
+        };
+        if let Some(pb::workspace_event::Event::Deleted(ws)) = event.event {
+            deleted.push(crate::name_of(&ws.metadata));
+        }
+    }
+    deleted.sort();
+    let mut expected = vec![crate::name_of(&doomed_ws.metadata), build_ws];
+    expected.sort();
+    assert_eq!(deleted, expected);
+
+    // The other Space is whole.
+    ok("GetSpace kept", alice.get_space(r("", "kept.alice")).await);
+    ok(
+        "GetTemplate kept",
+        alice.get_template(r("kept.alice", "tmpl")).await,
+    );
+    ok(
+        "GetWorkspace kept",
+        alice
+            .get_workspace(r("", &crate::name_of(&kept_ws.metadata)))
+            .await,
+    );
+    ok(
+        "GetSecret kept",
+        alice.get_secret(r("kept.alice", "db")).await,
+    );
+    ok(
+        "GetGitProvider kept",
+        alice.get_git_provider(r("kept.alice", "gh")).await,
+    );
+    assert!(
+        store
+            .secret_ciphertext("Secret", "kept.alice", "db")
+            .await
+            .expect("ct")
+            .is_some()
+    );
+    // The name is free again, with a fresh default Template.
+    ok(
+        "CreateSpace again",
+        alice.create_space(space("doomed.alice", None)).await,
+    );
+    ok(
+        "GetTemplate default",
+        alice.get_template(r("doomed.alice", "default")).await,
+    );
+    fails(
+        "GetTemplate old",
+        alice.get_template(r("doomed.alice", "tmpl")).await,
+        &[Code::NotFound],
+    );
+}
+
+async fn migrations_are_versioned(backend: Backend) {
+    let data = Data::new(backend).await;
+    // Replicas may start together: both migrate, one after the other.
+    let (a, b) = tokio::join!(open(&data), open(&data));
+    a.create(write(&record(
+        "Template", "s.alice", "kept", "s.alice", b"body",
+    )))
+    .await
+    .expect("create");
+    drop((a, b));
+    let again = open(&data).await;
+    assert_eq!(
+        again
+            .get("Template", "s.alice", "kept")
+            .await
+            .expect("get")
+            .expect("survives a reopen")
+            .body,
+        b"body"
+    );
+    let pool = data.raw_pool().await;
+    let rows = sqlx::query("SELECT version FROM cordium_schema ORDER BY version")
+        .fetch_all(&pool)
+        .await
+        .expect("schema versions");
+    let versions: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get(0).expect("version"))
+        .collect();
+    assert!(!versions.is_empty(), "the schema version is recorded");
+    let mut distinct = versions.clone();
+    distinct.dedup();
+    assert_eq!(versions, distinct, "each migration ran once");
+    assert_eq!(
+        versions,
+        (1..=versions.len() as i64).collect::<Vec<_>>(),
+        "versions are 1..N"
+    );
+}
+
+async fn events_reach_subscribers(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    let mut one = store.subscribe();
+    let mut two = store.subscribe();
+    let ws = record("Workspace", "", "evt", "s.alice", b"v1");
+    store
+        .create(Write {
+            record: &ws,
+            secret: None,
+            event: true,
+        })
+        .await
+        .expect("create");
+    store
+        .update(Write {
+            record: &Record {
+                body: b"v2".to_vec(),
+                ..ws.clone()
+            },
+            secret: None,
+            event: true,
+        })
+        .await
+        .expect("update");
+    // Writes without an event are not announced.
+    store
+        .create(write(&record(
+            "Template", "s.alice", "quiet", "s.alice", b"t",
+        )))
+        .await
+        .expect("quiet");
+    store
+        .delete("Workspace", "", "evt", true)
+        .await
+        .expect("delete");
+    for rx in [&mut one, &mut two] {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("an event in time")
+                .expect("event");
+            seen.push((e.kind, e.name, e.owner, e.space, e.old, e.new));
+        }
+        let id = |s: &str| (String::from("evt"), String::from("alice"), String::from(s));
+        let (n, o, s) = id("s.alice");
+        assert_eq!(
+            seen,
+            [
+                (
+                    EventKind::Created,
+                    n.clone(),
+                    o.clone(),
+                    s.clone(),
+                    None,
+                    Some(b"v1".to_vec())
+                ),
+                (
+                    EventKind::Updated,
+                    n.clone(),
+                    o.clone(),
+                    s.clone(),
+                    Some(b"v1".to_vec()),
+                    Some(b"v2".to_vec())
+                ),
+                (EventKind::Deleted, n, o, s, Some(b"v2".to_vec()), None),
+            ]
+        );
+        assert!(rx.try_recv().is_err(), "nothing else was announced");
+    }
+}

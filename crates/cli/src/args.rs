@@ -3,9 +3,13 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// Compile, explain, validate and golden-test Cordium workspace configuration.
+/// Compile, explain, validate and golden-test Cordium workspace configuration, and manage
+/// resources on a Cordium server.
 ///
 /// Exit codes: 0 success, 1 invalid input, 2 usage error (bad flags, unreadable files).
+/// Server commands: 1 when the server refuses the input (invalid, not found, already exists,
+/// not allowed, conflict), 2 for usage problems (no server configured, a rejected token, an
+/// unreachable server).
 #[derive(Debug, Parser)]
 #[command(name = "cordium", version, about, long_about)]
 pub(crate) struct Cli {
@@ -60,6 +64,285 @@ pub(crate) enum Command {
     ///
     /// Example: cordium schema Workspace > workspace.schema.json
     Schema(SchemaArgs),
+    /// Check an API token against a server and save both for the other server commands.
+    ///
+    /// The login is saved to $CORDIUM_CONFIG, else $XDG_CONFIG_HOME/cordium/config.json, else
+    /// ~/.config/cordium/config.json (readable by you only). Every server command also takes
+    /// --server and --token, or CORDIUM_SERVER and CORDIUM_TOKEN, which override the file.
+    ///
+    /// Example: cordium login --server http://127.0.0.1:50051 --token cdm_...
+    Login(LoginArgs),
+    /// Create a resource on the server from a YAML or JSON document.
+    ///
+    /// The document is checked locally first, like `cordium validate`. Secret values come from
+    /// a file, standard input or the document's `data`, never from the command line.
+    ///
+    /// Example: cordium create workspace -f workspace.yaml --space team.alice --template python
+    Create(WriteArgs),
+    /// Print one resource.
+    ///
+    /// Example: cordium get workspace x7k -o json
+    Get(GetArgs),
+    /// Print the resources of a kind: a YAML stream of documents, or a JSON array.
+    ///
+    /// Example: cordium list template --space team.alice
+    List(ListArgs),
+    /// Replace a resource's metadata and spec with a document's (e.g. one printed by `get`).
+    ///
+    /// A `metadata.resourceVersion` in the document makes the update fail if the resource
+    /// changed since; `status` and other fields the server sets are ignored.
+    ///
+    /// Example: cordium update template -f python.yaml --space team.alice
+    Update(WriteArgs),
+    /// Delete a resource (a Space is deleted with everything in it).
+    ///
+    /// Example: cordium delete secret db-password --space team.alice
+    Delete(DeleteArgs),
+    /// Ask the server to start a stopped workspace.
+    ///
+    /// Example: cordium start x7k --var BRANCH=dev
+    Start(StartArgs),
+    /// Ask the server to stop a workspace.
+    ///
+    /// Example: cordium stop x7k
+    Stop(StopArgs),
+    /// Print workspace events as they happen, one line each, until interrupted:
+    /// `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME STATE`), `deleted NAME
+    /// STATE`.
+    ///
+    /// Example: cordium watch x7k
+    Watch(WatchArgs),
+    /// Start a pre-build of a Template's image.
+    ///
+    /// Example: cordium build team.alice/python
+    Build(BuildArgs),
+}
+
+/// Where the server is and who is calling; flags and environment variables override the
+/// saved login.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServerArgs {
+    /// The server's URL, e.g. `http://127.0.0.1:50051` (default: the saved login).
+    #[arg(long, env = "CORDIUM_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// The API token (`cdm_...`, from `cordium-server user add`) or an OIDC ID token
+    /// (default: the saved login).
+    #[arg(
+        long,
+        env = "CORDIUM_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
+}
+
+/// `login` flags.
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The server and the token to check and save.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// The kinds of resource the server keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ResourceKind {
+    /// Spaces (`<name>.<user>` or `<name>.cordium`).
+    #[value(alias = "spaces")]
+    Space,
+    /// Templates of a Space.
+    #[value(alias = "templates")]
+    Template,
+    /// Workspaces.
+    #[value(alias = "workspaces", alias = "ws")]
+    Workspace,
+    /// Secrets of a Space.
+    #[value(alias = "secrets")]
+    Secret,
+    /// Your own secrets.
+    #[value(alias = "usersecrets", alias = "user-secret", alias = "user-secrets")]
+    Usersecret,
+    /// Git providers of a Space.
+    #[value(
+        alias = "gitproviders",
+        alias = "git-provider",
+        alias = "git-providers"
+    )]
+    Gitprovider,
+}
+
+/// How server commands print resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ResourceFormat {
+    /// YAML documents (`list`: a stream separated by `---`).
+    Yaml,
+    /// JSON (`list`: an array).
+    Json,
+    /// Only the names, one a line.
+    Name,
+}
+
+/// The type of a new UserSecret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SecretTypeArg {
+    /// A value you give.
+    Default,
+    /// An SSH key pair the server generates; the public key is printed.
+    SshKey,
+}
+
+/// `create` and `update` flags.
+#[derive(Debug, Args)]
+pub(crate) struct WriteArgs {
+    /// The kind of resource.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: ResourceKind,
+    /// The name, instead of the document's `metadata.name` (a Workspace's generated name, for
+    /// `update`).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// The document (YAML or JSON, one document); `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The Space of a Template, Secret, GitProvider or Workspace (default for a Workspace:
+    /// your `default.<user>` Space).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// Workspaces: the Template (`NAME`, or `SPACE/NAME`; default: `default`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(crate) template: Option<String>,
+    /// Secrets and UserSecrets: read the value from this file, byte for byte.
+    #[arg(long, value_name = "FILE", conflicts_with = "value_stdin")]
+    pub(crate) value_from_file: Option<PathBuf>,
+    /// Secrets and UserSecrets: read the value from standard input, byte for byte (a trailing
+    /// newline is kept: use `printf`, not `echo`).
+    #[arg(long)]
+    pub(crate) value_stdin: bool,
+    /// UserSecrets: the type (default: the document's `spec.type`, else `default`).
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub(crate) secret_type: Option<SecretTypeArg>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<ResourceFormat>,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `get` flags.
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The kind of resource.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: ResourceKind,
+    /// The name (a Template may be written `SPACE/NAME`).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The Space of a Template, Secret or GitProvider.
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `list` flags.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// The kind of resource.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: ResourceKind,
+    /// Only this Space (Templates, Workspaces, Secrets, GitProviders).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// Workspaces only: only those of this Template.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(crate) template: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `delete` flags.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The kind of resource.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: ResourceKind,
+    /// The name (a Template may be written `SPACE/NAME`).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The Space of a Template, Secret or GitProvider.
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `start` flags.
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// A run variable, highest precedence; repeat for more.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub(crate) vars: Vec<(String, String)>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `stop` flags.
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `watch` flags.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Only this workspace (default: every workspace you can see).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `build` flags.
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// The Template, as `SPACE/TEMPLATE`.
+    #[arg(value_name = "SPACE/TEMPLATE")]
+    pub(crate) template: String,
+    /// A tag for the built image; repeat for more (at most 10).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub(crate) tags: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
 }
 
 /// Flags shared by compile and explain.

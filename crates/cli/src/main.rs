@@ -1,6 +1,8 @@
-//! `cordium`: compile, explain, validate and golden-test workspace configuration.
+//! `cordium`: compile, explain, validate and golden-test workspace configuration, and manage
+//! resources on a Cordium server.
 
 mod args;
+mod client;
 mod commands;
 mod input;
 mod output;

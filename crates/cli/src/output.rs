@@ -42,6 +42,20 @@ impl Output {
         let _ = self.stderr.write_all(text.as_bytes());
     }
 
+    /// Flushes standard output now (for output that streams, like `watch`).
+    pub(crate) fn flush(&mut self) {
+        if self.error.is_none()
+            && let Err(e) = self.stdout.flush()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Whether writing to standard output has failed (e.g. the reader went away).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Flushes and returns the first write error.
     pub(crate) fn finish(mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {

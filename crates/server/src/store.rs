@@ -135,7 +135,8 @@ pub struct Write<'a> {
     pub event: bool,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
     1,
     "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
      CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
@@ -147,7 +148,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
      CREATE INDEX resources_space ON resources (space);
      CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
      CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
-)];
+    ),
+    // Quotas count a user's workspaces on every create.
+    (
+        2,
+        "CREATE INDEX resources_owner ON resources (kind, owner)",
+        "CREATE INDEX resources_owner ON resources (kind, owner)",
+    ),
+];
 
 /// The store.
 #[derive(Debug, Clone)]

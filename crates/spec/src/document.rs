@@ -34,6 +34,10 @@ crate::wire_enum! {
 
 /// A typed resource of any kind.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a run holds a handful of documents, each once; boxing would only add indirection"
+)]
 pub enum Resource {
     /// A Workspace.
     Workspace(Workspace),

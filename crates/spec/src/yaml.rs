@@ -11,6 +11,11 @@
 //! Plain scalars are resolved by the YAML 1.2 core schema: `yes`, `on` and `off` are strings, as
 //! editors using our JSON Schemas also say.
 
+#![expect(
+    clippy::result_large_err,
+    reason = "one diagnostic per rejected file, on the error path only"
+)]
+
 use crate::diagnostic::{Diagnostic, codes};
 use crate::node::{Entry, Node, NodeKind};
 use crate::source::{Location, SourceId};

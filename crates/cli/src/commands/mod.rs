@@ -29,6 +29,16 @@ pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
         Command::Validate(v) => validate::run(&v, out),
         Command::Test(t) => test::run(&t, out),
         Command::Schema(s) => schema::run(&s, out),
+        client @ (Command::Login(_)
+        | Command::Create(_)
+        | Command::Get(_)
+        | Command::List(_)
+        | Command::Update(_)
+        | Command::Delete(_)
+        | Command::Start(_)
+        | Command::Stop(_)
+        | Command::Watch(_)
+        | Command::Build(_)) => crate::client::run(client, out),
     }
 }
 
@@ -41,16 +51,28 @@ pub(crate) enum Failure {
 }
 
 /// Reads, validates and compiles the layers named by `args`.
-pub(crate) fn compile_files(args: &CompileArgs, base: Option<&Path>, provenance: bool) -> Result<(SourceMap, Compiled), Failure> {
+pub(crate) fn compile_files(
+    args: &CompileArgs,
+    base: Option<&Path>,
+    provenance: bool,
+) -> Result<(SourceMap, Compiled), Failure> {
     let mut sources = SourceMap::new();
-    let (documents, mut diagnostics) = load_files(&args.files, base, &mut sources).map_err(Failure::Usage)?;
+    let (documents, mut diagnostics) =
+        load_files(&args.files, base, &mut sources).map_err(Failure::Usage)?;
     let repository_file = match &args.repo_file {
         Some(path) => {
-            let (mut docs, diags) = load_files(std::slice::from_ref(path), base, &mut sources).map_err(Failure::Usage)?;
+            let (mut docs, diags) = load_files(std::slice::from_ref(path), base, &mut sources)
+                .map_err(Failure::Usage)?;
             diagnostics.extend(diags);
             let mut docs = docs.pop().unwrap_or_default();
             if docs.len() > 1 {
-                diagnostics.push(Diagnostic::error("compile::repo-file", "the repository file must hold one Workspace document").at(docs[1].root.loc));
+                diagnostics.push(
+                    Diagnostic::error(
+                        "compile::repo-file",
+                        "the repository file must hold one Workspace document",
+                    )
+                    .at(docs[1].root.loc),
+                );
             }
             docs.drain(..).next()
         }
@@ -61,13 +83,24 @@ pub(crate) fn compile_files(args: &CompileArgs, base: Option<&Path>, provenance:
     }
     let options = Options {
         run_vars: args.vars.clone(),
-        secrets: args.secrets.as_ref().map(|s| s.iter().filter(|n| !n.is_empty()).cloned().collect()),
-        user_secrets: args.user_secrets.as_ref().map(|s| s.iter().filter(|n| !n.is_empty()).cloned().collect()),
+        secrets: args
+            .secrets
+            .as_ref()
+            .map(|s| s.iter().filter(|n| !n.is_empty()).cloned().collect()),
+        user_secrets: args
+            .user_secrets
+            .as_ref()
+            .map(|s| s.iter().filter(|n| !n.is_empty()).cloned().collect()),
         build: args.build,
         allow_undefined_vars: args.allow_undefined_vars,
         provenance,
     };
-    let inputs = match Inputs::from_documents(&sources, documents.into_iter().flatten().collect(), repository_file, options) {
+    let inputs = match Inputs::from_documents(
+        &sources,
+        documents.into_iter().flatten().collect(),
+        repository_file,
+        options,
+    ) {
         Ok(inputs) => inputs,
         Err(d) => return Err(Failure::Invalid(sources, d.0)),
     };
@@ -78,7 +111,12 @@ pub(crate) fn compile_files(args: &CompileArgs, base: Option<&Path>, provenance:
 }
 
 /// Prints diagnostics in the chosen format, with a summary line for people.
-pub(crate) fn report(diagnostics: &[Diagnostic], sources: &SourceMap, format: MessageFormat, out: &mut Output) {
+pub(crate) fn report(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    format: MessageFormat,
+    out: &mut Output,
+) {
     match format {
         MessageFormat::Human => {
             for d in diagnostics {

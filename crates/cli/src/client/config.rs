@@ -1,0 +1,141 @@
+//! The saved login: `{server, token}` in a JSON file only its owner can read, and how flags,
+//! environment variables and the file combine.
+
+use super::ClientError;
+use crate::args::ServerArgs;
+use std::path::{Path, PathBuf};
+
+/// What `cordium login` saves.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Saved {
+    /// The server's URL.
+    pub(crate) server: String,
+    /// The API token.
+    pub(crate) token: String,
+}
+
+/// Where the login is kept: `$CORDIUM_CONFIG`, else `$XDG_CONFIG_HOME/cordium/config.json`,
+/// else `~/.config/cordium/config.json`.
+pub(crate) fn path() -> Result<PathBuf, ClientError> {
+    let set = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(path) = set("CORDIUM_CONFIG") {
+        return Ok(path);
+    }
+    // The XDG specification ignores relative paths.
+    if let Some(dir) = set("XDG_CONFIG_HOME").filter(|d| d.is_absolute()) {
+        return Ok(dir.join("cordium").join("config.json"));
+    }
+    match set("HOME") {
+        Some(home) => Ok(home.join(".config").join("cordium").join("config.json")),
+        None => Err(ClientError::Usage(
+            "no place to keep the login: set CORDIUM_CONFIG, XDG_CONFIG_HOME or HOME".into(),
+        )),
+    }
+}
+
+/// The saved login at `path`, if there is one.
+pub(crate) fn load(path: &Path) -> Result<Option<Saved>, ClientError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ClientError::Usage(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        ClientError::Usage(format!(
+            "{} is not a saved login ({e}); run `cordium login` again",
+            path.display()
+        ))
+    })
+}
+
+/// Saves `login` to `path`, readable and writable by its owner only (mode 0600), replacing
+/// the file in one step.
+pub(crate) fn save(path: &Path, login: &Saved) -> Result<(), ClientError> {
+    let fail = |e: std::io::Error| {
+        ClientError::Usage(format!("cannot save the login to {}: {e}", path.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).map_err(fail)?;
+    }
+    let text = serde_json::to_string_pretty(login).unwrap_or_default() + "\n";
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    write_private(&temporary, text.as_bytes()).map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        fail(e)
+    })
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A file left over from an earlier attempt keeps its mode; make sure.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// The server and token to use: flags and environment variables (clap reads both), else the
+/// saved login.
+pub(crate) fn resolve(args: &ServerArgs) -> Result<Saved, ClientError> {
+    let given = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let (mut server, mut token) = (given(&args.server), given(&args.token));
+    if (server.is_none() || token.is_none())
+        && let Some(saved) = load(&path()?)?
+    {
+        server = server.or(Some(saved.server));
+        token = token.or(Some(saved.token));
+    }
+    let server = server.ok_or_else(|| {
+        ClientError::Usage(
+            "no server configured: run `cordium login --server URL --token TOKEN`, or pass --server (or set CORDIUM_SERVER)".into(),
+        )
+    })?;
+    let token = token.ok_or_else(|| {
+        ClientError::Usage(format!(
+            "no token for {server}: run `cordium login --server {server} --token TOKEN`, or pass --token (or set CORDIUM_TOKEN)"
+        ))
+    })?;
+    Ok(Saved { server, token })
+}

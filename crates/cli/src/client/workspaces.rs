@@ -1,0 +1,160 @@
+//! The workspace commands: `start`, `stop`, `watch`, and `build` (a Template's pre-build).
+
+use super::ClientError;
+use super::resources::client;
+use super::wire::{print_one, state_name};
+use crate::args::{BuildArgs, StartArgs, StopArgs, WatchArgs};
+use crate::output::Output;
+use cordium_api as pb;
+
+/// `cordium start NAME [--var NAME=VALUE]...`.
+pub(super) async fn start(args: &StartArgs, out: &mut Output) -> Result<(), ClientError> {
+    let vars = args
+        .vars
+        .iter()
+        .map(|(name, value)| pb::Var {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let mut client = client(&args.server).await?;
+    let request = pb::StartWorkspaceRequest {
+        name: args.name.clone(),
+        vars,
+    };
+    let ws = client
+        .api
+        .start_workspace(request)
+        .await
+        .map_err(|e| client.error(e))?
+        .into_inner();
+    print_one(out, args.output, &ws);
+    Ok(())
+}
+
+/// `cordium stop NAME`.
+pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), ClientError> {
+    let mut client = client(&args.server).await?;
+    let request = pb::StopWorkspaceRequest {
+        name: args.name.clone(),
+    };
+    let ws = client
+        .api
+        .stop_workspace(request)
+        .await
+        .map_err(|e| client.error(e))?
+        .into_inner();
+    print_one(out, args.output, &ws);
+    Ok(())
+}
+
+/// `cordium build SPACE/TEMPLATE`.
+pub(super) async fn build(args: &BuildArgs, out: &mut Output) -> Result<(), ClientError> {
+    match args.template.split_once('/') {
+        Some((space, name)) if !space.is_empty() && !name.is_empty() => {}
+        _ => {
+            return Err(ClientError::Usage(format!(
+                "`{}`: write the Template as SPACE/TEMPLATE",
+                args.template
+            )));
+        }
+    }
+    let mut client = client(&args.server).await?;
+    let request = pb::BuildTemplateRequest {
+        name: args.template.clone(),
+        tags: args.tags.clone(),
+    };
+    let template = client
+        .api
+        .build_template(request)
+        .await
+        .map_err(|e| client.error(e))?
+        .into_inner();
+    print_one(out, args.output, &template);
+    Ok(())
+}
+
+fn workspace_name(ws: &pb::Workspace) -> &str {
+    ws.metadata.as_ref().map_or("", |m| m.name.as_str())
+}
+
+fn state(ws: &pb::Workspace) -> &'static str {
+    state_name(ws.status.as_ref().map_or(0, |s| s.state))
+}
+
+/// One event as a line: `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME
+/// STATE` when the state did not change), `deleted NAME STATE`.
+pub(crate) fn event_line(event: &pb::WorkspaceEvent) -> Option<String> {
+    use pb::workspace_event::Event;
+    Some(match event.event.as_ref()? {
+        Event::Created(ws) => format!("created {} {}", workspace_name(ws), state(ws)),
+        Event::Deleted(ws) => format!("deleted {} {}", workspace_name(ws), state(ws)),
+        Event::Updated(update) => {
+            let old = update.old.clone().unwrap_or_default();
+            let new = update.new.clone().unwrap_or_default();
+            let name = if workspace_name(&new).is_empty() {
+                workspace_name(&old)
+            } else {
+                workspace_name(&new)
+            };
+            if state(&old) == state(&new) {
+                format!("updated {name} {}", state(&new))
+            } else {
+                format!("updated {name} {} -> {}", state(&old), state(&new))
+            }
+        }
+    })
+}
+
+/// `cordium watch [NAME]`: one line per event, until interrupted or the server ends the
+/// stream.
+pub(super) async fn watch(args: &WatchArgs, out: &mut Output) -> Result<(), ClientError> {
+    let name = args.name.clone().unwrap_or_default();
+    let mut client = client(&args.server).await?;
+    let request = pb::WatchWorkspaceRequest { name: name.clone() };
+    let mut stream = client
+        .api
+        .watch_workspace(request)
+        .await
+        .map_err(|e| client.error(e))?
+        .into_inner();
+    let what = if name.is_empty() {
+        "every workspace you can see".to_owned()
+    } else {
+        format!("workspace {name}")
+    };
+    out.err(&format!(
+        "watching {what} on {} (Ctrl-C to stop)\n",
+        client.server
+    ));
+    // Ctrl-C (SIGINT) ends the watch cleanly, even where the shell started it ignoring SIGINT.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut listening = true;
+    loop {
+        let next = tokio::select! {
+            signal = &mut interrupted, if listening => {
+                if signal.is_ok() {
+                    return Ok(());
+                }
+                listening = false;
+                continue;
+            }
+            next = stream.message() => next,
+        };
+        match next {
+            Ok(Some(event)) => {
+                if let Some(line) = event_line(&event) {
+                    out.out(&(line + "\n"));
+                    out.flush();
+                }
+                // Nobody reads any more (`cordium watch | head -1`).
+                if out.is_closed() {
+                    return Ok(());
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(status) => return Err(client.error(status)),
+        }
+    }
+}

@@ -119,11 +119,10 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         }
     }
     let has_image = spec.get("image").and_then(Node::as_map).is_some_and(|m| !m.is_empty());
-    if !has_image {
-        if let Some(image) = default_image {
+    if !has_image
+        && let Some(image) = default_image {
             set_path(&mut spec, "image", image);
         }
-    }
     set_path(&mut spec, "limit", limit_node(&limits));
     ensure_shape(&mut spec);
     order_like_output(&mut spec);
@@ -325,11 +324,10 @@ fn order_like_output(spec: &mut Node) {
         }
     }
     sort(spec, EffectiveSpec::FIELDS);
-    if let NodeKind::Map(entries) = &mut spec.kind {
-        if let Some(runtime) = entries.iter_mut().find(|e| e.key == "runtime") {
+    if let NodeKind::Map(entries) = &mut spec.kind
+        && let Some(runtime) = entries.iter_mut().find(|e| e.key == "runtime") {
             sort(&mut runtime.value, crate::effective::EffectiveRuntime::FIELDS);
         }
-    }
 }
 
 fn var_definition(spec: &Node, name: &str) -> Option<Location> {

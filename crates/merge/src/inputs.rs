@@ -88,14 +88,13 @@ impl<'s> Inputs<'s> {
                 None => slots[slot] = Some(doc),
             }
         }
-        if let Some(repo) = &repository_file {
-            if repo.kind != Kind::Workspace {
+        if let Some(repo) = &repository_file
+            && repo.kind != Kind::Workspace {
                 problems.push(
                     Diagnostic::error(codes::NOT_A_LAYER, "the repository file must be a Workspace document")
                         .at(repo.root.loc),
                 );
             }
-        }
         let [workspace, template, space, user_config, cluster] = slots;
         let Some(workspace) = workspace else {
             problems.push(

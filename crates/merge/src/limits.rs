@@ -149,7 +149,7 @@ pub fn apply_caps(requested: u32, caps: &[(u32, &LimitSource)]) -> (u32, Vec<App
     (value, applied)
 }
 
-fn dimension_value<'l>(limit: &'l Limit, dim: Dimension) -> Option<&'l Located<u32>> {
+fn dimension_value(limit: &Limit, dim: Dimension) -> Option<&Located<u32>> {
     limit_dims(limit)[dim.index()].1.filter(|v| v.value != 0)
 }
 

@@ -776,8 +776,8 @@ fn applications(cx: &mut Cx<'_>, list: &Field<Vec<Application>>) {
 
 fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
     each(cx, "vars", list, 1000, |v, parent, cx| {
-        if require(cx, &v.name, "name", parent, "add the variable name") {
-            if let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n)) {
+        if require(cx, &v.name, "name", parent, "add the variable name")
+            && let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n)) {
                 cx.at("name", |cx| {
                     cx.report(
                         Diagnostic::error(
@@ -792,7 +792,6 @@ fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
                     )
                 });
             }
-        }
         require(cx, &v.value, "value", parent, "add `value: ...`");
     });
     if let Some(list) = list {

@@ -893,11 +893,10 @@ impl Api {
 
     async fn check_git_provider(&self, space: &str, spec: Option<&prost_types::Struct>) -> Result<()> {
         let name = spec.map(super::documents::struct_to_json).and_then(|j| j.get("gitProvider").and_then(|g| g.as_str().map(str::to_owned)));
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            if self.store.get("GitProvider", space, &name).await?.is_none() {
+        if let Some(name) = name.filter(|n| !n.is_empty())
+            && self.store.get("GitProvider", space, &name).await?.is_none() {
                 return Err(bad_field("spec.gitProvider", format!("GitProvider `{name}` does not exist in Space `{space}`")));
             }
-        }
         Ok(())
     }
 

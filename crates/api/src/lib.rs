@@ -2,9 +2,13 @@
 //! types, tonic clients (for the CLI and other Rust tools) and servers (for `cordium-server`),
 //! and the descriptor set that reflection serves.
 
-#![allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]
+pub mod json;
 
-tonic::include_proto!("cordium.v1");
+#[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]
+mod generated {
+    tonic::include_proto!("cordium.v1");
+}
+pub use generated::*;
 
 /// The encoded descriptor set of `cordium.v1`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cordium_descriptor");

@@ -80,22 +80,7 @@ fn spec() -> prost_types::Struct {
 }
 
 fn to_struct(j: &serde_json::Value) -> prost_types::Struct {
-    use prost_types::value::Kind;
-    fn value(j: &serde_json::Value) -> prost_types::Value {
-        let kind = match j {
-            serde_json::Value::Null => Kind::NullValue(0),
-            serde_json::Value::Bool(b) => Kind::BoolValue(*b),
-            serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-            serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-            serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.iter().map(value).collect() }),
-            serde_json::Value::Object(_) => Kind::StructValue(to_struct(j)),
-        };
-        prost_types::Value { kind: Some(kind) }
-    }
-    match j {
-        serde_json::Value::Object(m) => prost_types::Struct { fields: m.iter().map(|(k, v)| (k.clone(), value(v))).collect() },
-        _ => prost_types::Struct::default(),
-    }
+    cordium_api::json::json_to_struct(j)
 }
 
 async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compile: bool) {

@@ -6,63 +6,10 @@ use crate::args::ResourceFormat;
 use crate::output::Output;
 use cordium_api as pb;
 use cordium_spec::{Kind, Resource};
-use prost_types::{ListValue, Struct, Value, value::Kind as ValueKind};
+use prost_types::Struct;
 use serde_json::{Map, Value as Json};
 
-/// JSON as a Struct (anything but an object becomes an empty Struct).
-pub(crate) fn json_to_struct(json: &Json) -> Struct {
-    match json {
-        Json::Object(map) => Struct {
-            fields: map
-                .iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect(),
-        },
-        _ => Struct::default(),
-    }
-}
-
-fn json_to_value(json: &Json) -> Value {
-    let kind = match json {
-        Json::Null => ValueKind::NullValue(0),
-        Json::Bool(b) => ValueKind::BoolValue(*b),
-        Json::Number(n) => ValueKind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        Json::String(s) => ValueKind::StringValue(s.clone()),
-        Json::Array(items) => ValueKind::ListValue(ListValue {
-            values: items.iter().map(json_to_value).collect(),
-        }),
-        Json::Object(_) => ValueKind::StructValue(json_to_struct(json)),
-    };
-    Value { kind: Some(kind) }
-}
-
-/// A Struct as JSON; whole numbers come back as integers (`2000`, not `2000.0`).
-pub(crate) fn struct_to_json(s: &Struct) -> Json {
-    Json::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect(),
-    )
-}
-
-fn value_to_json(v: &Value) -> Json {
-    match &v.kind {
-        None | Some(ValueKind::NullValue(_)) => Json::Null,
-        Some(ValueKind::BoolValue(b)) => Json::Bool(*b),
-        Some(ValueKind::NumberValue(n)) => {
-            // Exactly representable whole numbers only: the cast below cannot truncate.
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Json::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number)
-            }
-        }
-        Some(ValueKind::StringValue(s)) => Json::String(s.clone()),
-        Some(ValueKind::ListValue(l)) => Json::Array(l.values.iter().map(value_to_json).collect()),
-        Some(ValueKind::StructValue(s)) => struct_to_json(s),
-    }
-}
+pub(crate) use cordium_api::json::{json_to_struct, struct_to_json};
 
 /// A stored spec as JSON, its fields in the order the kind declares them (the order people
 /// write them, and `cordium compile` prints them) rather than the Struct's alphabetical

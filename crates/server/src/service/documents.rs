@@ -3,52 +3,11 @@
 //! back as `InvalidArgument` with one field violation per diagnostic.
 
 use cordium_spec::{Diagnostic, Document, Kind, SourceMap, load};
-use prost_types::{ListValue, Struct, Value, value::Kind as ValueKind};
-use serde_json::Value as Json;
+use prost_types::Struct;
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-/// A Struct as JSON.
-pub(crate) fn struct_to_json(s: &Struct) -> Json {
-    Json::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
-}
-
-fn value_to_json(v: &Value) -> Json {
-    match &v.kind {
-        None | Some(ValueKind::NullValue(_)) => Json::Null,
-        Some(ValueKind::BoolValue(b)) => Json::Bool(*b),
-        Some(ValueKind::NumberValue(n)) => {
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Json::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number)
-            }
-        }
-        Some(ValueKind::StringValue(s)) => Json::String(s.clone()),
-        Some(ValueKind::ListValue(l)) => Json::Array(l.values.iter().map(value_to_json).collect()),
-        Some(ValueKind::StructValue(s)) => struct_to_json(s),
-    }
-}
-
-/// JSON as a Struct (a non-object becomes an empty Struct).
-pub(crate) fn json_to_struct(j: &Json) -> Struct {
-    match j {
-        Json::Object(map) => Struct { fields: map.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() },
-        _ => Struct::default(),
-    }
-}
-
-fn json_to_value(j: &Json) -> Value {
-    let kind = match j {
-        Json::Null => ValueKind::NullValue(0),
-        Json::Bool(b) => ValueKind::BoolValue(*b),
-        Json::Number(n) => ValueKind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        Json::String(s) => ValueKind::StringValue(s.clone()),
-        Json::Array(items) => ValueKind::ListValue(ListValue { values: items.iter().map(json_to_value).collect() }),
-        Json::Object(_) => ValueKind::StructValue(json_to_struct(j)),
-    };
-    Value { kind: Some(kind) }
-}
+pub(crate) use cordium_api::json::{json_to_struct, struct_to_json};
 
 /// The document text of a resource: `apiVersion`, `kind`, `metadata.name` and `spec`.
 pub(crate) fn document_text(kind: Kind, name: &str, spec: Option<&Struct>) -> String {

@@ -1,0 +1,61 @@
+//! `google.protobuf.Struct` to and from JSON: specs travel as Structs holding exactly the JSON
+//! of the YAML document's `spec`.
+
+use prost_types::{ListValue, Struct, Value, value::Kind};
+use serde_json::Value as Json;
+
+/// A Struct as a JSON object.
+pub fn struct_to_json(s: &Struct) -> Json {
+    Json::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
+}
+
+/// A protobuf Value as JSON. Whole numbers that a double holds exactly come back as integers.
+pub fn value_to_json(v: &Value) -> Json {
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => Json::Null,
+        Some(Kind::BoolValue(b)) => Json::Bool(*b),
+        Some(Kind::NumberValue(n)) => {
+            // Exactly representable whole numbers only: the cast below cannot truncate.
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                Json::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number)
+            }
+        }
+        Some(Kind::StringValue(s)) => Json::String(s.clone()),
+        Some(Kind::ListValue(l)) => Json::Array(l.values.iter().map(value_to_json).collect()),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+    }
+}
+
+/// A JSON object as a Struct (anything else becomes an empty Struct).
+pub fn json_to_struct(j: &Json) -> Struct {
+    match j {
+        Json::Object(map) => Struct { fields: map.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() },
+        _ => Struct::default(),
+    }
+}
+
+/// JSON as a protobuf Value.
+pub fn json_to_value(j: &Json) -> Value {
+    let kind = match j {
+        Json::Null => Kind::NullValue(0),
+        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::Array(items) => Kind::ListValue(ListValue { values: items.iter().map(json_to_value).collect() }),
+        Json::Object(_) => Kind::StructValue(json_to_struct(j)),
+    };
+    Value { kind: Some(kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_through_struct() {
+        let j = serde_json::json!({"a": 1, "b": [true, null, "x", 1.5], "c": {"d": -7}});
+        assert_eq!(struct_to_json(&json_to_struct(&j)), j);
+    }
+}

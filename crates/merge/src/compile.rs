@@ -431,7 +431,7 @@ fn check_secret_references(
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    path.push_str(&format!("[{i}]"));
+                    { use std::fmt::Write as _; let _ = write!(path, "[{i}]"); }
                     walk(item, path, f);
                     path.truncate(len);
                 }

@@ -108,7 +108,7 @@ impl Recorder<'_> {
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    path.push_str(&format!("[{i}]"));
+                    { use std::fmt::Write as _; let _ = write!(path, "[{i}]"); }
                     self.walk(item, path, &replaced);
                     path.truncate(len);
                 }

@@ -97,7 +97,7 @@ impl Walker<'_> {
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     let (plen, qlen) = (self.path.len(), self.pattern.len());
-                    self.path.push_str(&format!("[{i}]"));
+                    { use std::fmt::Write as _; let _ = write!(self.path, "[{i}]"); }
                     self.pattern.push_str("[]");
                     self.walk(item);
                     self.path.truncate(plen);

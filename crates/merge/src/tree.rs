@@ -81,11 +81,20 @@ impl Merger {
     }
 
     fn merge_keyed(&mut self, mut items: Vec<Node>, higher: Vec<Node>, field: &str) -> Vec<Node> {
+        let mut index: std::collections::HashMap<String, usize> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((n.get(field)?.as_str()?.to_owned(), i)))
+            .rev()
+            .collect();
         for item in higher {
-            let existing = item
-                .get(field)
-                .and_then(Node::as_str)
-                .and_then(|k| items.iter().position(|i| i.get(field).and_then(Node::as_str) == Some(k)));
+            let key = item.get(field).and_then(Node::as_str).map(str::to_owned);
+            let existing = key.as_ref().and_then(|k| index.get(k).copied());
+            if existing.is_none() {
+                if let Some(k) = key {
+                    index.entry(k).or_insert(items.len());
+                }
+            }
             match existing {
                 Some(i) => {
                     let old = std::mem::replace(&mut items[i], Node::new(NodeKind::Null, Location::default()));

@@ -97,6 +97,21 @@ impl<'d> Cx<'d> {
         &self.path
     }
 
+    /// Runs `f` with the list index `[i]` appended to the path.
+    pub fn at_index<R>(&mut self, i: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        use std::fmt::Write as _;
+        let len = self.path.len();
+        let _ = write!(self.path, "[{i}]");
+        let r = f(self);
+        self.path.truncate(len);
+        r
+    }
+
+    /// Whether conversion recorded any diagnostic.
+    pub fn conversion_clean(&self) -> bool {
+        self.start == self.converted
+    }
+
     /// Runs `f` with `segment` appended to the path (`.name`, or `[i]` when `segment` starts
     /// with `[`).
     pub fn at<R>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> R) -> R {
@@ -311,7 +326,7 @@ impl<T: FromNode> FromNode for Vec<T> {
             items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| cx.at(&format!("[{i}]"), |cx| T::from_node(item, cx)))
+                .filter_map(|(i, item)| cx.at_index(i, |cx| T::from_node(item, cx)))
                 .collect(),
         )
     }

@@ -117,7 +117,7 @@ fn entries<'a, T>(
         let converted: Vec<(usize, Location)> = items
             .iter()
             .enumerate()
-            .filter(|(i, _)| !cx.conversion_failed_at(&format!("{name}[{i}]")))
+            .filter(|(i, _)| cx.conversion_clean() || !cx.conversion_failed_at(&format!("{name}[{i}]")))
             .map(|(i, n)| (i, n.loc))
             .collect();
         if converted.len() == list.len() {
@@ -159,7 +159,7 @@ fn each<T>(
             );
         }
         for (i, loc, item) in entries {
-            cx.at(&format!("[{i}]"), |cx| f(item, loc, cx));
+            cx.at_index(i, |cx| f(item, loc, cx));
         }
     });
 }

@@ -6,7 +6,12 @@ use serde_json::Value as Json;
 
 /// A Struct as a JSON object.
 pub fn struct_to_json(s: &Struct) -> Json {
-    Json::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
+    Json::Object(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
 }
 
 /// A protobuf Value as JSON. Whole numbers that a double holds exactly come back as integers.
@@ -31,7 +36,12 @@ pub fn value_to_json(v: &Value) -> Json {
 /// A JSON object as a Struct (anything else becomes an empty Struct).
 pub fn json_to_struct(j: &Json) -> Struct {
     match j {
-        Json::Object(map) => Struct { fields: map.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() },
+        Json::Object(map) => Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect(),
+        },
         _ => Struct::default(),
     }
 }
@@ -43,7 +53,9 @@ pub fn json_to_value(j: &Json) -> Value {
         Json::Bool(b) => Kind::BoolValue(*b),
         Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
         Json::String(s) => Kind::StringValue(s.clone()),
-        Json::Array(items) => Kind::ListValue(ListValue { values: items.iter().map(json_to_value).collect() }),
+        Json::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
         Json::Object(_) => Kind::StructValue(json_to_struct(j)),
     };
     Value { kind: Some(kind) }

@@ -22,20 +22,27 @@ pub(crate) fn read(path: &Path, base: Option<&Path>) -> Result<(String, String),
         .unwrap_or(path)
         .display()
         .to_string();
-    let fail = |reason: String| ReadError { path: name.clone(), reason };
+    let fail = |reason: String| ReadError {
+        path: name.clone(),
+        reason,
+    };
     let limit = u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX) + 1;
     let mut bytes = Vec::new();
     if path == Path::new("-") {
-        std::io::stdin().take(limit).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+        std::io::stdin()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
         return Ok(("<stdin>".into(), text));
     }
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    file.take(limit).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
     Ok((name, text))
 }
-
 
 /// Reads and loads files; names in diagnostics are relative to `base` when given.
 pub(crate) fn load_files(

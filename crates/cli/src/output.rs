@@ -30,9 +30,10 @@ impl Output {
     /// Writes to standard output.
     pub(crate) fn out(&mut self, text: &str) {
         if self.error.is_none()
-            && let Err(e) = self.stdout.write_all(text.as_bytes()) {
-                self.error = Some(e);
-            }
+            && let Err(e) = self.stdout.write_all(text.as_bytes())
+        {
+            self.error = Some(e);
+        }
     }
 
     /// Writes to standard error.

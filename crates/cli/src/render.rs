@@ -17,7 +17,11 @@ pub(crate) fn human(d: &Diagnostic, sources: &SourceMap) -> String {
         Severity::Error => ("error", ERROR),
         Severity::Warning => ("warning", WARNING),
     };
-    let _ = writeln!(out, "{style}{label}[{}]{style:#}{BOLD}: {}{BOLD:#}", d.code, d.message);
+    let _ = writeln!(
+        out,
+        "{style}{label}[{}]{style:#}{BOLD}: {}{BOLD:#}",
+        d.code, d.message
+    );
     let gutter = d
         .location
         .iter()
@@ -31,7 +35,17 @@ pub(crate) fn human(d: &Diagnostic, sources: &SourceMap) -> String {
         snippet(&mut out, sources, loc, span, "-->", '^', "", style, &pad);
     }
     for related in &d.related {
-        snippet(&mut out, sources, &related.location, related.location.span(), ":::", '-', &related.message, BLUE, &pad);
+        snippet(
+            &mut out,
+            sources,
+            &related.location,
+            related.location.span(),
+            ":::",
+            '-',
+            &related.message,
+            BLUE,
+            &pad,
+        );
     }
     if !d.path.is_empty() {
         let _ = writeln!(out, "{pad} {BLUE}={BLUE:#} {BOLD}field{BOLD:#}: {}", d.path);
@@ -58,21 +72,44 @@ fn snippet(
         return;
     };
     let (line, column, text) = source.line_of(span.start);
-    let _ = writeln!(out, "{pad}{BLUE}{arrow}{BLUE:#} {}:{line}:{column}", source.name);
+    let _ = writeln!(
+        out,
+        "{pad}{BLUE}{arrow}{BLUE:#} {}:{line}:{column}",
+        source.name
+    );
     let _ = writeln!(out, "{pad} {BLUE}|{BLUE:#}");
-    let _ = writeln!(out, "{BLUE}{line:>width$} |{BLUE:#} {text}", width = pad.len());
+    let _ = writeln!(
+        out,
+        "{BLUE}{line:>width$} |{BLUE:#} {text}",
+        width = pad.len()
+    );
     let col0 = column.saturating_sub(1);
     let remaining = text.chars().count().saturating_sub(col0).max(1);
     let (end_line, _, _) = source.line_of(span.end.saturating_sub(1).max(span.start));
     let width = if end_line == line {
-        source.text.get(span.clone()).map_or(1, |s| s.chars().count()).clamp(1, remaining)
+        source
+            .text
+            .get(span.clone())
+            .map_or(1, |s| s.chars().count())
+            .clamp(1, remaining)
     } else {
         remaining
     };
-    let indent: String = text.chars().take(col0).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let indent: String = text
+        .chars()
+        .take(col0)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
     let marks: String = std::iter::repeat_n(mark, width).collect();
-    let label = if label.is_empty() { String::new() } else { format!(" {label}") };
-    let _ = writeln!(out, "{pad} {BLUE}|{BLUE:#} {indent}{style}{marks}{label}{style:#}");
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!(" {label}")
+    };
+    let _ = writeln!(
+        out,
+        "{pad} {BLUE}|{BLUE:#} {indent}{style}{marks}{label}{style:#}"
+    );
 }
 
 /// One diagnostic as a single JSON object (no trailing newline).

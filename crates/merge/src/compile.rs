@@ -66,7 +66,15 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         template: template.as_ref().and_then(|d| d.name()).map(str::to_owned),
     };
 
-    let limits = resolve_limits(&index, &workspace, repository_file.as_ref(), template.as_ref(), space.as_ref(), cluster.as_ref(), options.build);
+    let limits = resolve_limits(
+        &index,
+        &workspace,
+        repository_file.as_ref(),
+        template.as_ref(),
+        space.as_ref(),
+        cluster.as_ref(),
+        options.build,
+    );
     let default_image = cluster
         .as_ref()
         .and_then(|c| get_path(&c.root, "spec.workspace.defaultImage"))
@@ -81,7 +89,11 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     if let Some(doc) = space {
         trees.push((Layer::Space, project_space(doc)));
     }
-    for (layer, doc) in [(Layer::Template, template), (Layer::RepositoryFile, repository_file), (Layer::Workspace, Some(workspace))] {
+    for (layer, doc) in [
+        (Layer::Template, template),
+        (Layer::RepositoryFile, repository_file),
+        (Layer::Workspace, Some(workspace)),
+    ] {
         if let Some(doc) = doc {
             trees.push((layer, project_spec(doc)));
         }
@@ -94,7 +106,11 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     let mut concatenated: Vec<(&str, u8, Vec<Node>)> = Vec::new();
     for (layer, tree) in &mut trees {
         for path in concat_paths() {
-            if let Some(Node { kind: NodeKind::Seq(items), .. }) = take_path(tree, path) {
+            if let Some(Node {
+                kind: NodeKind::Seq(items),
+                ..
+            }) = take_path(tree, path)
+            {
                 concatenated.push((path, layer.concat_rank(), items));
             }
         }
@@ -118,11 +134,13 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
             set_path(&mut spec, path, Node::new(NodeKind::Seq(items), loc));
         }
     }
-    let has_image = spec.get("image").and_then(Node::as_map).is_some_and(|m| !m.is_empty());
-    if !has_image
-        && let Some(image) = default_image {
-            set_path(&mut spec, "image", image);
-        }
+    let has_image = spec
+        .get("image")
+        .and_then(Node::as_map)
+        .is_some_and(|m| !m.is_empty());
+    if !has_image && let Some(image) = default_image {
+        set_path(&mut spec, "image", image);
+    }
     set_path(&mut spec, "limit", limit_node(&limits));
     ensure_shape(&mut spec);
     order_like_output(&mut spec);
@@ -136,7 +154,12 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|i| Some((i.get("name")?.as_str()?.to_owned(), i.get("value")?.as_str()?.to_owned())))
+                .filter_map(|i| {
+                    Some((
+                        i.get("name")?.as_str()?.to_owned(),
+                        i.get("value")?.as_str()?.to_owned(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -149,7 +172,13 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
             d.message = format!("{} (in the {})", d.message, origin.layer.label());
         }
     }
-    check_secret_references(&spec, &options.secrets, &options.user_secrets, &index, &mut diagnostics);
+    check_secret_references(
+        &spec,
+        &options.secrets,
+        &options.user_secrets,
+        &index,
+        &mut diagnostics,
+    );
 
     let mut typed_diagnostics = Vec::new();
     let typed = {
@@ -158,11 +187,22 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         cx.at("spec", |cx| EffectiveSpec::from_node(&spec, cx))
     };
     for mut d in typed_diagnostics {
-        if d.location.as_ref().is_some_and(|l| outcome.failed.contains(&key(l))) {
+        if d.location
+            .as_ref()
+            .is_some_and(|l| outcome.failed.contains(&key(l)))
+        {
             continue;
         }
-        if let Some(names) = d.location.as_ref().and_then(|l| outcome.substituted.get(&key(l))) {
-            let used = names.iter().map(|n| format!("`vars.{n}` = {:?}", vars.get(n).map_or("", String::as_str))).collect::<Vec<_>>().join(", ");
+        if let Some(names) = d
+            .location
+            .as_ref()
+            .and_then(|l| outcome.substituted.get(&key(l)))
+        {
+            let used = names
+                .iter()
+                .map(|n| format!("`vars.{n}` = {:?}", vars.get(n).map_or("", String::as_str)))
+                .collect::<Vec<_>>()
+                .join(", ");
             d.message = format!("{} (after substituting {used})", d.message);
             if let Some(def) = names.first().and_then(|n| var_definition(&spec, n)) {
                 d = d.with_related(def, "the variable is defined here");
@@ -173,7 +213,10 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
 
     let unused_vars: Vec<String> = {
         let used: BTreeSet<&str> = outcome.references.iter().map(|r| r.name.as_str()).collect();
-        vars.keys().filter(|k| !used.contains(k.as_str())).cloned().collect()
+        vars.keys()
+            .filter(|k| !used.contains(k.as_str()))
+            .cloned()
+            .collect()
     };
 
     let warnings: Vec<Diagnostic> = outcome.warnings;
@@ -273,11 +316,20 @@ fn run_vars_tree(vars: &[(String, String)]) -> Node {
             let base = 2 + 3 * i;
             map(
                 at(base),
-                vec![("name", Node::new(NodeKind::Str(name.clone()), at(base + 1))), ("value", Node::new(NodeKind::Str(value.clone()), at(base + 2)))],
+                vec![
+                    ("name", Node::new(NodeKind::Str(name.clone()), at(base + 1))),
+                    (
+                        "value",
+                        Node::new(NodeKind::Str(value.clone()), at(base + 2)),
+                    ),
+                ],
             )
         })
         .collect();
-    map(at(0), vec![("vars", Node::new(NodeKind::Seq(items), at(1)))])
+    map(
+        at(0),
+        vec![("vars", Node::new(NodeKind::Seq(items), at(1)))],
+    )
 }
 
 fn built_in_at() -> Location {
@@ -297,8 +349,14 @@ fn limit_node(limits: &[ResolvedDimension; 3]) -> Node {
         built_in_at(),
         vec![
             ("cpu", map(built_in_at(), vec![("millicores", leaf(cpu))])),
-            ("memory", map(built_in_at(), vec![("megabytes", leaf(memory))])),
-            ("storage", map(built_in_at(), vec![("megabytes", leaf(storage))])),
+            (
+                "memory",
+                map(built_in_at(), vec![("megabytes", leaf(memory))]),
+            ),
+            (
+                "storage",
+                map(built_in_at(), vec![("megabytes", leaf(storage))]),
+            ),
         ],
     )
 }
@@ -306,11 +364,19 @@ fn limit_node(limits: &[ResolvedDimension; 3]) -> Node {
 /// Fields the EffectiveWorkspace always has.
 fn ensure_shape(spec: &mut Node) {
     if spec.get("isEphemeral").is_none() {
-        set_path(spec, "isEphemeral", Node::new(NodeKind::Bool(false), built_in_at()));
+        set_path(
+            spec,
+            "isEphemeral",
+            Node::new(NodeKind::Bool(false), built_in_at()),
+        );
     }
     for path in ["runtime.envVars", "runtime.tasks", "vars"] {
         if get_path(spec, path).is_none() {
-            set_path(spec, path, Node::new(NodeKind::Seq(Vec::new()), built_in_at()));
+            set_path(
+                spec,
+                path,
+                Node::new(NodeKind::Seq(Vec::new()), built_in_at()),
+            );
         }
     }
 }
@@ -320,14 +386,23 @@ fn ensure_shape(spec: &mut Node) {
 fn order_like_output(spec: &mut Node) {
     fn sort(node: &mut Node, fields: &[&str]) {
         if let NodeKind::Map(entries) = &mut node.kind {
-            entries.sort_by_key(|e| fields.iter().position(|f| *f == e.key).unwrap_or(usize::MAX));
+            entries.sort_by_key(|e| {
+                fields
+                    .iter()
+                    .position(|f| *f == e.key)
+                    .unwrap_or(usize::MAX)
+            });
         }
     }
     sort(spec, EffectiveSpec::FIELDS);
     if let NodeKind::Map(entries) = &mut spec.kind
-        && let Some(runtime) = entries.iter_mut().find(|e| e.key == "runtime") {
-            sort(&mut runtime.value, crate::effective::EffectiveRuntime::FIELDS);
-        }
+        && let Some(runtime) = entries.iter_mut().find(|e| e.key == "runtime")
+    {
+        sort(
+            &mut runtime.value,
+            crate::effective::EffectiveRuntime::FIELDS,
+        );
+    }
 }
 
 fn var_definition(spec: &Node, name: &str) -> Option<Location> {
@@ -342,7 +417,10 @@ fn var_definition(spec: &Node, name: &str) -> Option<Location> {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "one argument per layer reads best here")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per layer reads best here"
+)]
 fn resolve_limits(
     index: &LayerIndex,
     workspace: &Document,
@@ -352,11 +430,18 @@ fn resolve_limits(
     cluster: Option<&Document>,
     build: bool,
 ) -> [ResolvedDimension; 3] {
-    fn input<'l>(index: &LayerIndex, label: &str, limit: Option<&'l Located<Limit>>) -> Option<LimitInput<'l>> {
+    fn input<'l>(
+        index: &LayerIndex,
+        label: &str,
+        limit: Option<&'l Located<Limit>>,
+    ) -> Option<LimitInput<'l>> {
         limit.map(|l| LimitInput {
             source: LimitSource {
                 label: label.into(),
-                origin: Origin { location: Some(l.loc), ..index.origin(&l.loc) },
+                origin: Origin {
+                    location: Some(l.loc),
+                    ..index.origin(&l.loc)
+                },
             },
             limit: l,
         })
@@ -374,13 +459,23 @@ fn resolve_limits(
         _ => None,
     };
     let cluster_limit = match cluster.map(|d| &d.resource) {
-        Some(Resource::ClusterConfig(c)) => c.spec.as_ref().and_then(|s| s.workspace.as_ref()).and_then(|w| w.limit.as_ref()),
+        Some(Resource::ClusterConfig(c)) => c
+            .spec
+            .as_ref()
+            .and_then(|s| s.workspace.as_ref())
+            .and_then(|w| w.limit.as_ref()),
         _ => None,
     };
     let space_type = SpaceType::of(space.and_then(Document::name));
     let cluster_default = cluster_limit.and_then(|l| match space_type {
-        SpaceType::User => input("ClusterConfig defaultUserSpaceLimit", l.default_user_space_limit.as_ref()),
-        SpaceType::Organization => input("ClusterConfig defaultOrganizationSpaceLimit", l.default_organization_space_limit.as_ref()),
+        SpaceType::User => input(
+            "ClusterConfig defaultUserSpaceLimit",
+            l.default_user_space_limit.as_ref(),
+        ),
+        SpaceType::Organization => input(
+            "ClusterConfig defaultOrganizationSpaceLimit",
+            l.default_organization_space_limit.as_ref(),
+        ),
     });
     let first = if build {
         cluster_limit.and_then(|l| input("ClusterConfig buildLimit", l.build_limit.as_ref()))
@@ -431,7 +526,10 @@ fn check_secret_references(
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    { use std::fmt::Write as _; let _ = write!(path, "[{i}]"); }
+                    {
+                        use std::fmt::Write as _;
+                        let _ = write!(path, "[{i}]");
+                    }
                     walk(item, path, f);
                     path.truncate(len);
                 }
@@ -446,18 +544,28 @@ fn check_secret_references(
             "fromUserSecret" => (user_secrets, "UserSecret"),
             _ => return,
         };
-        let (Some(known), Some(name)) = (known, node.as_str()) else { return };
+        let (Some(known), Some(name)) = (known, node.as_str()) else {
+            return;
+        };
         if known.contains(name) {
             return;
         }
         let layer = index.origin(&node.loc).layer.label();
-        let mut d = Diagnostic::error(codes::MISSING_SECRET, format!("{what} `{name}` does not exist (referenced in the {layer})"))
-            .at(node.loc)
-            .at_path(path);
+        let mut d = Diagnostic::error(
+            codes::MISSING_SECRET,
+            format!("{what} `{name}` does not exist (referenced in the {layer})"),
+        )
+        .at(node.loc)
+        .at_path(path);
         d = match cordium_spec::convert::closest(name, known.iter().map(String::as_str)) {
             Some(best) => d.with_help(format!("did you mean `{best}`?")),
-            None if known.is_empty() => d.with_help(format!("no {what}s exist; create `{name}` first")),
-            None => d.with_help(format!("create the {what} `{name}`, or use one of: {}", known.iter().cloned().collect::<Vec<_>>().join(", "))),
+            None if known.is_empty() => {
+                d.with_help(format!("no {what}s exist; create `{name}` first"))
+            }
+            None => d.with_help(format!(
+                "create the {what} `{name}`, or use one of: {}",
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            )),
         };
         diagnostics.push(d);
     });

@@ -115,6 +115,8 @@ impl EffectiveWorkspace {
 
     /// As pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).map(|s| s + "\n").unwrap_or_default()
+        serde_json::to_string_pretty(self)
+            .map(|s| s + "\n")
+            .unwrap_or_default()
     }
 }

@@ -89,17 +89,22 @@ impl<'s> Inputs<'s> {
             }
         }
         if let Some(repo) = &repository_file
-            && repo.kind != Kind::Workspace {
-                problems.push(
-                    Diagnostic::error(codes::NOT_A_LAYER, "the repository file must be a Workspace document")
-                        .at(repo.root.loc),
-                );
-            }
+            && repo.kind != Kind::Workspace
+        {
+            problems.push(
+                Diagnostic::error(
+                    codes::NOT_A_LAYER,
+                    "the repository file must be a Workspace document",
+                )
+                .at(repo.root.loc),
+            );
+        }
         let [workspace, template, space, user_config, cluster] = slots;
         let Some(workspace) = workspace else {
             problems.push(
-                Diagnostic::error(codes::NO_WORKSPACE, "no Workspace was given")
-                    .with_help("add a document with `kind: Workspace` (or a kind-less document with `spec:`)"),
+                Diagnostic::error(codes::NO_WORKSPACE, "no Workspace was given").with_help(
+                    "add a document with `kind: Workspace` (or a kind-less document with `spec:`)",
+                ),
             );
             return Err(Diagnostics(problems));
         };

@@ -83,7 +83,9 @@ impl SpaceType {
     /// The type of the Space with this name (none: a USER space).
     pub fn of(space_name: Option<&str>) -> Self {
         match space_name.and_then(|n| n.split_once('.')) {
-            Some((name, "cordium")) if !name.is_empty() && !name.contains('.') => SpaceType::Organization,
+            Some((name, "cordium")) if !name.is_empty() && !name.contains('.') => {
+                SpaceType::Organization
+            }
             _ => SpaceType::User,
         }
     }
@@ -169,7 +171,9 @@ pub fn resolve(requests: &[LimitInput<'_>], caps: &[LimitInput<'_>]) -> [Resolve
     Dimension::ALL.map(|dim| {
         let (requested, source) = requests
             .iter()
-            .find_map(|r| dimension_value(&r.limit.value, dim).map(|v| (v.value, at(&r.source, v.loc))))
+            .find_map(|r| {
+                dimension_value(&r.limit.value, dim).map(|v| (v.value, at(&r.source, v.loc)))
+            })
             .unwrap_or_else(|| {
                 (
                     dim.built_in(),
@@ -185,7 +189,9 @@ pub fn resolve(requests: &[LimitInput<'_>], caps: &[LimitInput<'_>]) -> [Resolve
             });
         let cap_values: Vec<(u32, LimitSource)> = caps
             .iter()
-            .filter_map(|c| dimension_value(&c.limit.value, dim).map(|v| (v.value, at(&c.source, v.loc))))
+            .filter_map(|c| {
+                dimension_value(&c.limit.value, dim).map(|v| (v.value, at(&c.source, v.loc)))
+            })
             .collect();
         let cap_refs: Vec<(u32, &LimitSource)> = cap_values.iter().map(|(v, s)| (*v, s)).collect();
         let (value, caps) = apply_caps(requested, &cap_refs);

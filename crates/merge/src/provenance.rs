@@ -40,7 +40,8 @@ impl LayerIndex {
     pub fn add(&mut self, layer: Layer, root: &Node, name: Option<&str>) {
         let start = root.loc.offset;
         let end = start.saturating_add(root.loc.len.max(1));
-        self.spans.push((root.loc.source, start, end, layer, name.map(str::to_owned)));
+        self.spans
+            .push((root.loc.source, start, end, layer, name.map(str::to_owned)));
     }
 
     /// The origin of a node written at `loc`.
@@ -51,7 +52,11 @@ impl LayerIndex {
             _ => None,
         };
         if let Some(layer) = layer_of_sentinel {
-            return Origin { layer, document: None, location: None };
+            return Origin {
+                layer,
+                document: None,
+                location: None,
+            };
         }
         let found = self
             .spans
@@ -108,7 +113,10 @@ impl Recorder<'_> {
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    { use std::fmt::Write as _; let _ = write!(path, "[{i}]"); }
+                    {
+                        use std::fmt::Write as _;
+                        let _ = write!(path, "[{i}]");
+                    }
                     self.walk(item, path, &replaced);
                     path.truncate(len);
                 }
@@ -127,7 +135,11 @@ impl Recorder<'_> {
                     origin: self.index.origin(&node.loc),
                     replaced: replaced.iter().map(|l| self.index.origin(l)).collect(),
                     caps: Vec::new(),
-                    vars: self.substituted.get(&key(&node.loc)).cloned().unwrap_or_default(),
+                    vars: self
+                        .substituted
+                        .get(&key(&node.loc))
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             }
         }

@@ -39,7 +39,10 @@ pub const STRATEGIES: &[(&str, Strategy)] = &[
     ("image.dockerfile", Strategy::OneOf),
     ("image.repository", Strategy::OneOf),
     ("repository.authentication", Strategy::OneOf),
-    ("additionalRepositories[].repository.authentication", Strategy::OneOf),
+    (
+        "additionalRepositories[].repository.authentication",
+        Strategy::OneOf,
+    ),
     ("dotfiles.authentication", Strategy::OneOf),
     ("runtime.envVars", Strategy::Keyed("key")),
     ("runtime.tasks", Strategy::Concat),
@@ -47,7 +50,10 @@ pub const STRATEGIES: &[(&str, Strategy)] = &[
     ("runtime.capabilities.add", Strategy::OrderedSet),
     ("runtime.capabilities.drop", Strategy::OrderedSet),
     ("runtime.volumeMounts", Strategy::Keyed("mountPath")),
-    ("runtime.devcontainers.features", Strategy::Keyed("reference")),
+    (
+        "runtime.devcontainers.features",
+        Strategy::Keyed("reference"),
+    ),
     ("additionalRepositories", Strategy::Keyed("name")),
     ("applications", Strategy::Keyed("name")),
     ("vars", Strategy::Keyed("name")),
@@ -57,13 +63,20 @@ pub const STRATEGIES: &[(&str, Strategy)] = &[
 /// The strategy of the field at `pattern` (a path with `[]` for indexes), given whether the
 /// value is a mapping.
 pub fn strategy_for(pattern: &str, is_mapping: bool) -> Strategy {
-    STRATEGIES
-        .iter()
-        .find(|(p, _)| *p == pattern)
-        .map_or(if is_mapping { Strategy::Merge } else { Strategy::Replace }, |(_, s)| *s)
+    STRATEGIES.iter().find(|(p, _)| *p == pattern).map_or(
+        if is_mapping {
+            Strategy::Merge
+        } else {
+            Strategy::Replace
+        },
+        |(_, s)| *s,
+    )
 }
 
 /// The paths whose lists are concatenated rather than merged.
 pub fn concat_paths() -> impl Iterator<Item = &'static str> {
-    STRATEGIES.iter().filter(|(_, s)| *s == Strategy::Concat).map(|(p, _)| *p)
+    STRATEGIES
+        .iter()
+        .filter(|(_, s)| *s == Strategy::Concat)
+        .map(|(p, _)| *p)
 }

@@ -55,7 +55,12 @@ pub(crate) struct Outcome {
 
 /// Substitutes `vars` into the eligible fields of the spec tree (in place), or, with
 /// `apply == false`, only lists the references.
-pub(crate) fn substitute(spec: &mut Node, vars: &BTreeMap<String, String>, lenient: bool, apply: bool) -> Outcome {
+pub(crate) fn substitute(
+    spec: &mut Node,
+    vars: &BTreeMap<String, String>,
+    lenient: bool,
+    apply: bool,
+) -> Outcome {
     let mut walker = Walker {
         vars,
         lenient,
@@ -97,14 +102,19 @@ impl Walker<'_> {
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     let (plen, qlen) = (self.path.len(), self.pattern.len());
-                    { use std::fmt::Write as _; let _ = write!(self.path, "[{i}]"); }
+                    {
+                        use std::fmt::Write as _;
+                        let _ = write!(self.path, "[{i}]");
+                    }
                     self.pattern.push_str("[]");
                     self.walk(item);
                     self.path.truncate(plen);
                     self.pattern.truncate(qlen);
                 }
             }
-            NodeKind::Str(text) if text.contains("${{") && ELIGIBLE.contains(&self.pattern.as_str()) => {
+            NodeKind::Str(text)
+                if text.contains("${{") && ELIGIBLE.contains(&self.pattern.as_str()) =>
+            {
                 if let Some(new) = self.substitute_one(text, node.loc) {
                     *text = new;
                 }
@@ -139,7 +149,10 @@ impl Walker<'_> {
                 self.outcome.warnings.push(
                     Diagnostic::warning(
                         crate::codes::LENIENT_VAR,
-                        format!("undefined variable `{}` at {} became an empty string", w.name, self.path),
+                        format!(
+                            "undefined variable `{}` at {} became an empty string",
+                            w.name, self.path
+                        ),
                     )
                     .at(loc)
                     .at_path(self.path.clone())
@@ -173,7 +186,9 @@ impl Walker<'_> {
         if let Some(help) = e.help() {
             d = d.with_help(help);
         } else if undefined {
-            d = d.with_help("define it in `spec.vars` of the Template or Workspace, or pass `--var NAME=VALUE`");
+            d = d.with_help(
+                "define it in `spec.vars` of the Template or Workspace, or pass `--var NAME=VALUE`",
+            );
         }
         d
     }

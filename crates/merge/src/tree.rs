@@ -28,7 +28,10 @@ impl Merger {
         if higher.kind == NodeKind::Null {
             return lower;
         }
-        let both_maps = matches!((&lower.kind, &higher.kind), (NodeKind::Map(_), NodeKind::Map(_)));
+        let both_maps = matches!(
+            (&lower.kind, &higher.kind),
+            (NodeKind::Map(_), NodeKind::Map(_))
+        );
         let strategy = strategy_for(&self.pattern, both_maps);
         if strategy == Strategy::OneOf && makes_no_choice(&higher) {
             // `image: {}` chooses nothing, so it sets nothing: the lower choice stays.
@@ -45,10 +48,13 @@ impl Merger {
             (Strategy::Keyed(field), NodeKind::Seq(a), NodeKind::Seq(b)) => {
                 Node::new(NodeKind::Seq(self.merge_keyed(a, b, field)), higher.loc)
             }
-            (Strategy::OrderedSet, NodeKind::Seq(a), NodeKind::Seq(b)) => Node::new(NodeKind::Seq(union(a, b)), loc),
-            (_, lower_kind, higher_kind) => {
-                self.replace(Node::new(lower_kind, loc), Node::new(higher_kind, higher.loc))
+            (Strategy::OrderedSet, NodeKind::Seq(a), NodeKind::Seq(b)) => {
+                Node::new(NodeKind::Seq(union(a, b)), loc)
             }
+            (_, lower_kind, higher_kind) => self.replace(
+                Node::new(lower_kind, loc),
+                Node::new(higher_kind, higher.loc),
+            ),
         }
     }
 
@@ -57,7 +63,10 @@ impl Merger {
         if let Some(earlier) = self.replaced.remove(&key(&lower.loc)) {
             chain.extend(earlier);
         }
-        self.replaced.entry(key(&higher.loc)).or_default().extend(chain);
+        self.replaced
+            .entry(key(&higher.loc))
+            .or_default()
+            .extend(chain);
         higher
     }
 
@@ -65,7 +74,10 @@ impl Merger {
         for entry in higher {
             match entries.iter().position(|e| e.key == entry.key) {
                 Some(i) => {
-                    let old = std::mem::replace(&mut entries[i].value, Node::new(NodeKind::Null, Location::default()));
+                    let old = std::mem::replace(
+                        &mut entries[i].value,
+                        Node::new(NodeKind::Null, Location::default()),
+                    );
                     let len = self.pattern.len();
                     if !self.pattern.is_empty() {
                         self.pattern.push('.');
@@ -97,7 +109,10 @@ impl Merger {
             }
             match existing {
                 Some(i) => {
-                    let old = std::mem::replace(&mut items[i], Node::new(NodeKind::Null, Location::default()));
+                    let old = std::mem::replace(
+                        &mut items[i],
+                        Node::new(NodeKind::Null, Location::default()),
+                    );
                     items[i] = self.replace(old, item);
                 }
                 None => items.push(item),
@@ -151,7 +166,9 @@ pub(crate) fn take_path(node: &mut Node, path: &str) -> Option<Node> {
     match path.split_once('.') {
         None => node.take(path),
         Some((head, rest)) => {
-            let NodeKind::Map(entries) = &mut node.kind else { return None };
+            let NodeKind::Map(entries) = &mut node.kind else {
+                return None;
+            };
             let child = entries.iter_mut().find(|e| e.key == head)?;
             take_path(&mut child.value, rest)
         }
@@ -160,7 +177,9 @@ pub(crate) fn take_path(node: &mut Node, path: &str) -> Option<Node> {
 
 /// Sets the node at a dotted path of mapping keys, creating mappings on the way.
 pub(crate) fn set_path(node: &mut Node, path: &str, value: Node) {
-    let NodeKind::Map(entries) = &mut node.kind else { return };
+    let NodeKind::Map(entries) = &mut node.kind else {
+        return;
+    };
     let (head, rest) = match path.split_once('.') {
         Some((h, r)) => (h, Some(r)),
         None => (path, None),

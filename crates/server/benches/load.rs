@@ -26,20 +26,40 @@ type Main = pb::main_service_client::MainServiceClient<
 struct Auth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for Auth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
 
 async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (Channel, String) {
-    let api = cordium_server::server::open(data_dir, database_url).await.expect("open the store");
+    let api = cordium_server::server::open(data_dir, database_url)
+        .await
+        .expect("open the store");
     let token = new_token().expect("token");
-    api.store().add_user("bench", &hash_token(&token), true).await.expect("user");
-    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+    api.store()
+        .add_user("bench", &hash_token(&token), true)
+        .await
+        .expect("user");
+    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(cordium_server::server::serve(api, listener, std::future::pending()));
-    let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+    tokio::spawn(cordium_server::server::serve(
+        api,
+        listener,
+        std::future::pending(),
+    ));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
     (channel, token)
 }
 
@@ -71,11 +91,19 @@ where
 }
 
 fn spec() -> prost_types::Struct {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/examples/workspace.yaml")).expect("example");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/examples/workspace.yaml"
+    ))
+    .expect("example");
     let mut sources = cordium_spec::SourceMap::new();
     let id = sources.add("workspace.yaml", text.as_str());
     let doc = cordium_spec::load(&text, id).documents.remove(0);
-    let json = doc.root.get("spec").map(cordium_spec::Node::to_json).unwrap_or_default();
+    let json = doc
+        .root
+        .get("spec")
+        .map(cordium_spec::Node::to_json)
+        .unwrap_or_default();
     to_struct(&json)
 }
 
@@ -87,13 +115,26 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
     let dir = tempfile::tempdir().expect("tempdir");
     let (channel, token) = start(dir.path(), database_url).await;
     let auth = Auth(format!("Bearer {token}").parse().expect("header"));
-    let main: Main = pb::main_service_client::MainServiceClient::with_interceptor(channel.clone(), auth.clone());
-    let mut management = pb::management_service_client::ManagementServiceClient::with_interceptor(channel.clone(), auth.clone());
+    let main: Main =
+        pb::main_service_client::MainServiceClient::with_interceptor(channel.clone(), auth.clone());
+    let mut management = pb::management_service_client::ManagementServiceClient::with_interceptor(
+        channel.clone(),
+        auth.clone(),
+    );
     let quota = serde_json::json!({"workspace": {"limit": {"maxPerUser": 999_999}}});
-    management.update_cluster_config(pb::ClusterConfig { spec: Some(to_struct(&quota)), ..Default::default() }).await.expect("raise the quota");
+    management
+        .update_cluster_config(pb::ClusterConfig {
+            spec: Some(to_struct(&quota)),
+            ..Default::default()
+        })
+        .await
+        .expect("raise the quota");
     let mut setup = main.clone();
     let created = setup
-        .create_workspace(pb::Workspace { spec: Some(spec()), ..Default::default() })
+        .create_workspace(pb::Workspace {
+            spec: Some(spec()),
+            ..Default::default()
+        })
         .await
         .expect("create")
         .into_inner();
@@ -101,14 +142,25 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
     // The example references the Secret `my-api-key`; compiling checks that it exists.
     setup
         .create_secret(pb::Secret {
-            metadata: Some(pb::Metadata { name: "my-api-key".into(), ..Default::default() }),
-            data: Some(pb::SecretData { value: Some(pb::secret_data::Value::Text("bench-value".into())) }),
-            status: Some(pb::SecretStatus { space: "default.bench".into(), owner: String::new() }),
+            metadata: Some(pb::Metadata {
+                name: "my-api-key".into(),
+                ..Default::default()
+            }),
+            data: Some(pb::SecretData {
+                value: Some(pb::secret_data::Value::Text("bench-value".into())),
+            }),
+            status: Some(pb::SecretStatus {
+                space: "default.bench".into(),
+                owner: String::new(),
+            }),
         })
         .await
         .expect("create the secret");
     setup
-        .compile_workspace(pb::CompileWorkspaceRequest { target: Some(pb::compile_workspace_request::Target::Name(name.clone())), ..Default::default() })
+        .compile_workspace(pb::CompileWorkspaceRequest {
+            target: Some(pb::compile_workspace_request::Target::Name(name.clone())),
+            ..Default::default()
+        })
         .await
         .expect("the workspace compiles");
     println!("== {label}");
@@ -118,7 +170,14 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
             let ch = channel.clone();
             health_rate = throughput(concurrency, move || {
                 let mut client = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-                async move { client.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok() }
+                async move {
+                    client
+                        .check(tonic_health::pb::HealthCheckRequest {
+                            service: String::new(),
+                        })
+                        .await
+                        .is_ok()
+                }
             })
             .await;
             let (m, n) = (main.clone(), name.clone());
@@ -126,7 +185,10 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
                 let (mut client, name) = (m.clone(), n.clone());
                 async move {
                     client
-                        .compile_workspace(pb::CompileWorkspaceRequest { target: Some(pb::compile_workspace_request::Target::Name(name)), ..Default::default() })
+                        .compile_workspace(pb::CompileWorkspaceRequest {
+                            target: Some(pb::compile_workspace_request::Target::Name(name)),
+                            ..Default::default()
+                        })
                         .await
                         .is_ok()
                 }
@@ -140,10 +202,22 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
         let m = main.clone();
         let create_rate = throughput(concurrency, move || {
             let mut client = m.clone();
-            async move { client.create_workspace(pb::Workspace { spec: Some(spec()), ..Default::default() }).await.is_ok() }
+            async move {
+                client
+                    .create_workspace(pb::Workspace {
+                        spec: Some(spec()),
+                        ..Default::default()
+                    })
+                    .await
+                    .is_ok()
+            }
         })
         .await;
-        let ratio = if health_rate > 0.0 { format!("  create/health = {:.2}", create_rate / health_rate) } else { String::new() };
+        let ratio = if health_rate > 0.0 {
+            format!("  create/health = {:.2}", create_rate / health_rate)
+        } else {
+            String::new()
+        };
         println!("concurrency {concurrency:>2}: create {create_rate:>8.0}/s{ratio}");
     }
 }
@@ -153,7 +227,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         scenario("SQLite", None, true).await;
         match std::env::var("CORDIUM_TEST_POSTGRES_URL") {
@@ -162,7 +239,9 @@ fn main() {
                 let admin = sqlx_admin(&url, &db).await;
                 scenario("PostgreSQL", Some(&admin), false).await;
             }
-            Err(_) => println!("== PostgreSQL: skipped (set CORDIUM_TEST_POSTGRES_URL; scripts/postgres.sh start)"),
+            Err(_) => println!(
+                "== PostgreSQL: skipped (set CORDIUM_TEST_POSTGRES_URL; scripts/postgres.sh start)"
+            ),
         }
     });
 }
@@ -172,7 +251,9 @@ async fn sqlx_admin(url: &str, db: &str) -> String {
     use sqlx::Executor as _;
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.expect("postgres");
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.expect("create database");
+    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .await
+        .expect("create database");
     match url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{db}"),
         None => url.to_owned(),

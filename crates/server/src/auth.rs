@@ -51,7 +51,10 @@ pub struct OidcError {
 }
 
 fn read_jwks(path: &std::path::Path) -> Result<JwkSet, OidcError> {
-    let fail = |reason: String| OidcError { path: path.display().to_string(), reason };
+    let fail = |reason: String| OidcError {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| fail(e.to_string()))
 }
@@ -78,12 +81,22 @@ impl Authenticator {
             };
         }
         let Some((config, keys)) = &self.oidc else {
-            return Err(Status::unauthenticated("unknown token (this server accepts API tokens only)"));
+            return Err(Status::unauthenticated(
+                "unknown token (this server accepts API tokens only)",
+            ));
         };
-        let header = decode_header(token).map_err(|_| Status::unauthenticated("the token is neither an API token nor a JWT"))?;
+        let header = decode_header(token)
+            .map_err(|_| Status::unauthenticated("the token is neither an API token nor a JWT"))?;
         let kid = header.kid.clone().unwrap_or_default();
         let key = {
-            let find = |set: &JwkSet| set.keys.iter().find(|k| header.kid.is_none() || k.common.key_id.as_deref() == Some(kid.as_str())).cloned();
+            let find = |set: &JwkSet| {
+                set.keys
+                    .iter()
+                    .find(|k| {
+                        header.kid.is_none() || k.common.key_id.as_deref() == Some(kid.as_str())
+                    })
+                    .cloned()
+            };
             let cached = keys.read().ok().and_then(|set| find(&set));
             match cached {
                 Some(k) => k,
@@ -97,18 +110,26 @@ impl Authenticator {
                     if let Ok(mut set) = keys.write() {
                         *set = fresh;
                     }
-                    found.ok_or_else(|| Status::unauthenticated("the token is signed by an unknown key"))?
+                    found.ok_or_else(|| {
+                        Status::unauthenticated("the token is signed by an unknown key")
+                    })?
                 }
             }
         };
-        let decoding = DecodingKey::from_jwk(&key).map_err(|_| Status::unauthenticated("the issuer's key is unusable"))?;
+        let decoding = DecodingKey::from_jwk(&key)
+            .map_err(|_| Status::unauthenticated("the issuer's key is unusable"))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = decode::<Claims>(token, &decoding, &validation).map_err(|e| Status::unauthenticated(format!("invalid ID token: {e}")))?;
+        let data = decode::<Claims>(token, &decoding, &validation)
+            .map_err(|e| Status::unauthenticated(format!("invalid ID token: {e}")))?;
         let name = data.claims.preferred_username.unwrap_or(data.claims.sub);
-        cordium_spec::shapes::check_name(&name).map_err(|_| Status::unauthenticated(format!("the ID token's user name `{name}` is not a valid Cordium user name")))?;
+        cordium_spec::shapes::check_name(&name).map_err(|_| {
+            Status::unauthenticated(format!(
+                "the ID token's user name `{name}` is not a valid Cordium user name"
+            ))
+        })?;
         let admin = self.store.user_is_admin(&name).await?;
         Ok(Caller { name, admin })
     }

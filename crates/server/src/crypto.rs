@@ -55,7 +55,10 @@ impl SecretBox {
     /// Loads the key at `path`, creating it (mode 0600) when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
         let name = path.display().to_string();
-        let io = |source| CryptoError::KeyFile { path: name.clone(), source };
+        let io = |source| CryptoError::KeyFile {
+            path: name.clone(),
+            source,
+        };
         let key = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -71,7 +74,8 @@ impl SecretBox {
             }
             Err(e) => return Err(io(e)),
         };
-        let cipher = ChaCha20Poly1305::new_from_slice(&key).map_err(|_| CryptoError::KeyLength(name.clone()))?;
+        let cipher = ChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|_| CryptoError::KeyLength(name.clone()))?;
         Ok(Self { cipher })
     }
 
@@ -81,7 +85,13 @@ impl SecretBox {
         let nonce = Nonce::from(nonce_bytes);
         let sealed = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: identity.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: identity.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Open)?;
         let mut out = nonce_bytes.to_vec();
         out.extend(sealed);
@@ -96,7 +106,13 @@ impl SecretBox {
         let (nonce, body) = sealed.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| CryptoError::Open)?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: identity.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: identity.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Open)
     }
 }
@@ -104,12 +120,18 @@ impl SecretBox {
 /// A new API token: `cdm_` and 43 characters of base64url (256 random bits).
 pub fn new_token() -> Result<String, CryptoError> {
     use base64::Engine as _;
-    Ok(format!("cdm_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>()?)))
+    Ok(format!(
+        "cdm_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>()?)
+    ))
 }
 
 /// The stored form of a token: hex SHA-256.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A new ECDSA P-256 key pair: the private scalar (32 bytes, to be sealed) and the public key
@@ -123,7 +145,11 @@ pub fn new_ssh_key(comment: &str) -> Result<(Vec<u8>, String), CryptoError> {
     };
     let point = secret.public_key().to_sec1_bytes();
     let mut blob = Vec::new();
-    for part in [b"ecdsa-sha2-nistp256".as_slice(), b"nistp256".as_slice(), &point] {
+    for part in [
+        b"ecdsa-sha2-nistp256".as_slice(),
+        b"nistp256".as_slice(),
+        &point,
+    ] {
         blob.extend(u32::try_from(part.len()).unwrap_or(0).to_be_bytes());
         blob.extend(part);
     }
@@ -145,10 +171,16 @@ mod tests {
         let sb = SecretBox::load_or_create(&path).expect("key");
         let sealed = sb.seal(b"hunter2", "Secret/space/db").expect("seal");
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(sb.open(&sealed, "Secret/space/db").expect("open"), b"hunter2");
+        assert_eq!(
+            sb.open(&sealed, "Secret/space/db").expect("open"),
+            b"hunter2"
+        );
         assert!(sb.open(&sealed, "Secret/space/other").is_err());
         let again = SecretBox::load_or_create(&path).expect("reload");
-        assert_eq!(again.open(&sealed, "Secret/space/db").expect("open"), b"hunter2");
+        assert_eq!(
+            again.open(&sealed, "Secret/space/db").expect("open"),
+            b"hunter2"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

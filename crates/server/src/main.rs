@@ -12,7 +12,12 @@ use std::process::ExitCode;
 #[command(name = "cordium-server", version, about)]
 struct Cli {
     /// Where the SQLite database and the secret key live.
-    #[arg(long, global = true, default_value = "./cordium-data", env = "CORDIUM_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./cordium-data",
+        env = "CORDIUM_DATA_DIR"
+    )]
     data_dir: PathBuf,
     /// A PostgreSQL URL (`postgres://user@host/db`) instead of the embedded SQLite, for several
     /// replicas.
@@ -64,7 +69,9 @@ enum UserCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -79,7 +86,11 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
-        (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig { issuer, audience, jwks_file }),
+        (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig {
+            issuer,
+            audience,
+            jwks_file,
+        }),
         _ => None,
     };
     let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
@@ -95,7 +106,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::User(UserCommand::Add { name, admin }) => {
             cordium_spec::shapes::check_name(&name).map_err(|e| e.message)?;
             let token = new_token()?;
-            api.store().add_user(&name, &hash_token(&token), admin).await?;
+            api.store()
+                .add_user(&name, &hash_token(&token), admin)
+                .await?;
             println!("{token}");
         }
     }

@@ -19,7 +19,10 @@ pub fn random_name(len: usize) -> Result<String, crate::crypto::CryptoError> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| crate::crypto::CryptoError::Random(e.to_string()))?;
     // 36 does not divide 256; the bias (256 % 36 = 4 values) is irrelevant for names.
-    Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect())
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -36,7 +39,10 @@ mod tests {
         for len in 3..=6 {
             let name = random_name(len).expect("name");
             assert_eq!(name.len(), len);
-            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            );
         }
     }
 }

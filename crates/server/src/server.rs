@@ -48,8 +48,15 @@ pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Api, St
 }
 
 /// As [`open`], also accepting OIDC ID tokens verified with `oidc`.
-pub async fn open_with(data_dir: &Path, database_url: Option<&str>, oidc: Option<OidcConfig>) -> Result<Api, StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir { path: data_dir.display().to_string(), source })?;
+pub async fn open_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    oidc: Option<OidcConfig>,
+) -> Result<Api, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
     let url = database_url.map_or_else(|| sqlite_url(data_dir), str::to_owned);
     let store = Store::open(&url).await?;
     let secrets = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
@@ -58,10 +65,18 @@ pub async fn open_with(data_dir: &Path, database_url: Option<&str>, oidc: Option
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(api: Api, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), StartError> {
+pub async fn serve(
+    api: Api,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), StartError> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<pb::main_service_server::MainServiceServer<Api>>().await;
-    reporter.set_serving::<pb::management_service_server::ManagementServiceServer<Management>>().await;
+    reporter
+        .set_serving::<pb::main_service_server::MainServiceServer<Api>>()
+        .await;
+    reporter
+        .set_serving::<pb::management_service_server::ManagementServiceServer<Management>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -74,18 +89,23 @@ pub async fn serve(api: Api, listener: tokio::net::TcpListener, shutdown: impl s
         .map_err(|e| StartError::Reflection(e.to_string()))?;
     // Unary calls answer in several small writes: without TCP_NODELAY, Nagle's algorithm and
     // delayed ACKs stall every such answer by up to 40 ms.
-    let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |accepted| {
-        accepted.inspect(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::warn!("TCP_NODELAY: {e}");
-            }
-        })
-    });
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |accepted| {
+            accepted.inspect(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::warn!("TCP_NODELAY: {e}");
+                }
+            })
+        },
+    );
     tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(pb::management_service_server::ManagementServiceServer::new(Management::new(api.clone())))
+        .add_service(pb::management_service_server::ManagementServiceServer::new(
+            Management::new(api.clone()),
+        ))
         .add_service(pb::main_service_server::MainServiceServer::new(api))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;

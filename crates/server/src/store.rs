@@ -170,7 +170,11 @@ impl Store {
     /// Opens (and migrates) the database at `url`: `sqlite://PATH` or `postgres://...`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let backend = if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
         let options = AnyPoolOptions::new().after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -219,9 +223,13 @@ impl Store {
         let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             // Replicas starting together migrate one at a time.
-            sqlx::query("SELECT pg_advisory_xact_lock(7243)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7243)")
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)").execute(&mut *tx).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
         let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM cordium_schema")
             .fetch_one(&mut *tx)
             .await?
@@ -236,18 +244,31 @@ impl Store {
                 Backend::Postgres => *postgres,
             };
             for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut *tx).await?;
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                    .execute(&mut *tx)
+                    .await?;
             }
-            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)").bind(*version).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Adds a user with the hash of their API token.
-    pub async fn add_user(&self, name: &str, token_hash: &str, admin: bool) -> Result<(), StoreError> {
+    pub async fn add_user(
+        &self,
+        name: &str,
+        token_hash: &str,
+        admin: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_some() {
             sqlx::query("UPDATE users SET token_hash = $1, admin = $2 WHERE name = $3")
                 .bind(token_hash)
@@ -268,7 +289,10 @@ impl Store {
     }
 
     /// The user (name, admin) whose token has this hash.
-    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<(String, bool)>, StoreError> {
+    pub async fn user_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, bool)>, StoreError> {
         let row = sqlx::query("SELECT name, admin FROM users WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&self.pool)
@@ -281,7 +305,10 @@ impl Store {
 
     /// Whether a user of this name was added as an administrator.
     pub async fn user_is_admin(&self, name: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT admin FROM users WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT admin FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get::<i64, _>(0)? != 0,
             None => false,
@@ -301,7 +328,12 @@ impl Store {
     }
 
     /// One resource.
-    pub async fn get(&self, kind: &'static str, scope: &str, name: &str) -> Result<Option<Record>, StoreError> {
+    pub async fn get(
+        &self,
+        kind: &'static str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<Record>, StoreError> {
         let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
             .bind(kind)
             .bind(scope)
@@ -312,7 +344,11 @@ impl Store {
     }
 
     /// Every resource of a kind, optionally only those in one scope, by name.
-    pub async fn list(&self, kind: &'static str, scope: Option<&str>) -> Result<Vec<Record>, StoreError> {
+    pub async fn list(
+        &self,
+        kind: &'static str,
+        scope: Option<&str>,
+    ) -> Result<Vec<Record>, StoreError> {
         let rows = match scope {
             Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
                 .bind(kind)
@@ -324,22 +360,36 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         };
-        Ok(rows.iter().map(|r| Self::record(kind, r)).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(|r| Self::record(kind, r))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Every resource of a kind in a Space, by name.
-    pub async fn list_in_space(&self, kind: &'static str, space: &str) -> Result<Vec<Record>, StoreError> {
+    pub async fn list_in_space(
+        &self,
+        kind: &'static str,
+        space: &str,
+    ) -> Result<Vec<Record>, StoreError> {
         let rows = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
             .bind(kind)
             .bind(space)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| Self::record(kind, r)).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(|r| Self::record(kind, r))
+            .collect::<Result<_, _>>()?)
     }
 
     /// How many resources of a kind a user owns.
     pub async fn count_owned(&self, kind: &'static str, owner: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2").bind(kind).bind(owner).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2")
+            .bind(kind)
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -354,14 +404,18 @@ impl Store {
         let mut events = Vec::new();
         for write in writes {
             let r = write.record;
-            let exists = sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-                .bind(r.kind)
-                .bind(&r.scope)
-                .bind(&r.name)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists =
+                sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+                    .bind(r.kind)
+                    .bind(&r.scope)
+                    .bind(&r.name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_some() {
-                return Err(StoreError::AlreadyExists { kind: r.kind.into(), name: r.name.clone() });
+                return Err(StoreError::AlreadyExists {
+                    kind: r.kind.into(),
+                    name: r.name.clone(),
+                });
             }
             let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
                 .bind(r.kind)
@@ -375,7 +429,12 @@ impl Store {
             if let Err(e) = inserted {
                 // A concurrent creator on another connection won the race for the key.
                 return Err(match &e {
-                    sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::AlreadyExists { kind: r.kind.into(), name: r.name.clone() },
+                    sqlx::Error::Database(d) if d.is_unique_violation() => {
+                        StoreError::AlreadyExists {
+                            kind: r.kind.into(),
+                            name: r.name.clone(),
+                        }
+                    }
                     _ => e.into(),
                 });
             }
@@ -383,7 +442,10 @@ impl Store {
                 Self::put_secret(&mut tx, r, secret).await?;
             }
             if write.event {
-                events.push(self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body)).await?);
+                events.push(
+                    self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body))
+                        .await?,
+                );
             }
         }
         tx.commit().await?;
@@ -398,18 +460,27 @@ impl Store {
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
         let mut tx = self.begin().await?;
-        let current = sqlx::query("SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(r.kind)
-            .bind(&r.scope)
-            .bind(&r.name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let current = sqlx::query(
+            "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
+        )
+        .bind(r.kind)
+        .bind(&r.scope)
+        .bind(&r.name)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(current) = current else {
-            return Err(StoreError::NotFound { kind: r.kind.into(), name: r.name.clone() });
+            return Err(StoreError::NotFound {
+                kind: r.kind.into(),
+                name: r.name.clone(),
+            });
         };
         let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
         if r.version != 0 && r.version != version {
-            return Err(StoreError::Conflict { kind: r.kind.into(), name: r.name.clone(), expected: r.version });
+            return Err(StoreError::Conflict {
+                kind: r.kind.into(),
+                name: r.name.clone(),
+                expected: r.version,
+            });
         }
         sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4 WHERE kind = $5 AND scope = $6 AND name = $7")
             .bind(&r.body)
@@ -424,14 +495,33 @@ impl Store {
         if let Some(secret) = write.secret {
             Self::put_secret(&mut tx, r, secret).await?;
         }
-        let event = if write.event { Some(self.insert_event(&mut tx, EventKind::Updated, r, Some(&old_body), Some(&r.body)).await?) } else { None };
+        let event = if write.event {
+            Some(
+                self.insert_event(
+                    &mut tx,
+                    EventKind::Updated,
+                    r,
+                    Some(&old_body),
+                    Some(&r.body),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         tx.commit().await?;
         self.announce(event);
         Ok(version + 1)
     }
 
     /// Deletes a resource (and its secret value). Returns what was deleted.
-    pub async fn delete(&self, kind: &'static str, scope: &str, name: &str, event: bool) -> Result<Record, StoreError> {
+    pub async fn delete(
+        &self,
+        kind: &'static str,
+        scope: &str,
+        name: &str,
+        event: bool,
+    ) -> Result<Record, StoreError> {
         let mut tx = self.begin().await?;
         let (record, announced) = self.delete_in(&mut tx, kind, scope, name, event).await?;
         tx.commit().await?;
@@ -454,12 +544,32 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else {
-            return Err(StoreError::NotFound { kind: kind.into(), name: name.into() });
+            return Err(StoreError::NotFound {
+                kind: kind.into(),
+                name: name.into(),
+            });
         };
         let record = Self::record(kind, &row)?;
-        sqlx::query("DELETE FROM resources WHERE kind = $1 AND scope = $2 AND name = $3").bind(kind).bind(scope).bind(name).execute(&mut **tx).await?;
-        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3").bind(kind).bind(scope).bind(name).execute(&mut **tx).await?;
-        let event = if event { Some(self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None).await?) } else { None };
+        sqlx::query("DELETE FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind)
+            .bind(scope)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind)
+            .bind(scope)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        let event = if event {
+            Some(
+                self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None)
+                    .await?,
+            )
+        } else {
+            None
+        };
         Ok((record, event))
     }
 
@@ -475,7 +585,9 @@ impl Store {
             let kind: String = row.try_get(0)?;
             let kind = crate::service::kind_name(&kind);
             let (scope, name): (String, String) = (row.try_get(1)?, row.try_get(2)?);
-            let (_, event) = self.delete_in(&mut tx, kind, &scope, &name, kind == "Workspace").await?;
+            let (_, event) = self
+                .delete_in(&mut tx, kind, &scope, &name, kind == "Workspace")
+                .await?;
             events.extend(event);
         }
         let (record, _) = self.delete_in(&mut tx, "Space", "", space, false).await?;
@@ -486,26 +598,44 @@ impl Store {
         Ok(record)
     }
 
-    async fn put_secret(tx: &mut sqlx::Transaction<'static, sqlx::Any>, r: &Record, ciphertext: &[u8]) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3").bind(r.kind).bind(&r.scope).bind(&r.name).execute(&mut **tx).await?;
-        sqlx::query("INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)")
+    async fn put_secret(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        r: &Record,
+        ciphertext: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
             .bind(r.kind)
             .bind(&r.scope)
             .bind(&r.name)
-            .bind(ciphertext)
             .execute(&mut **tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(r.kind)
+        .bind(&r.scope)
+        .bind(&r.name)
+        .bind(ciphertext)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
     /// The encrypted value of a Secret or UserSecret.
-    pub async fn secret_ciphertext(&self, kind: &'static str, scope: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
-            .bind(scope)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn secret_ciphertext(
+        &self,
+        kind: &'static str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3",
+        )
+        .bind(kind)
+        .bind(scope)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
@@ -528,7 +658,10 @@ impl Store {
             .await?;
         let id: i64 = row.try_get(0)?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify('cordium_events', $1)").bind(id.to_string()).execute(&mut **tx).await?;
+            sqlx::query("SELECT pg_notify('cordium_events', $1)")
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(Event {
             id,
@@ -583,7 +716,11 @@ impl Store {
     }
 
     async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => Some(Event {
                 id,

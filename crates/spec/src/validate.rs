@@ -117,7 +117,9 @@ fn entries<'a, T>(
         let converted: Vec<(usize, Location)> = items
             .iter()
             .enumerate()
-            .filter(|(i, _)| cx.conversion_clean() || !cx.conversion_failed_at(&format!("{name}[{i}]")))
+            .filter(|(i, _)| {
+                cx.conversion_clean() || !cx.conversion_failed_at(&format!("{name}[{i}]"))
+            })
             .map(|(i, n)| (i, n.loc))
             .collect();
         if converted.len() == list.len() {
@@ -777,21 +779,22 @@ fn applications(cx: &mut Cx<'_>, list: &Field<Vec<Application>>) {
 fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
     each(cx, "vars", list, 1000, |v, parent, cx| {
         if require(cx, &v.name, "name", parent, "add the variable name")
-            && let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n)) {
-                cx.at("name", |cx| {
-                    cx.report(
-                        Diagnostic::error(
-                            codes::NAME,
-                            format!(
-                                "`{}` cannot be referenced as `${{{{ vars.NAME }}}}`",
-                                name.value
-                            ),
-                        )
-                        .at(name.loc)
-                        .with_help("use letters, digits and `_`, not starting with a digit"),
+            && let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n))
+        {
+            cx.at("name", |cx| {
+                cx.report(
+                    Diagnostic::error(
+                        codes::NAME,
+                        format!(
+                            "`{}` cannot be referenced as `${{{{ vars.NAME }}}}`",
+                            name.value
+                        ),
                     )
-                });
-            }
+                    .at(name.loc)
+                    .with_help("use letters, digits and `_`, not starting with a digit"),
+                )
+            });
+        }
         require(cx, &v.value, "value", parent, "add `value: ...`");
     });
     if let Some(list) = list {

@@ -378,22 +378,27 @@ fn resolve_plain(value: &str) -> NodeKind {
         .strip_prefix(b"-")
         .or_else(|| bytes.strip_prefix(b"+"))
         .unwrap_or(bytes);
-    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
-        && let Ok(i) = value.parse::<i64>() {
-            return NodeKind::Int(i);
-        }
+    if !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && let Ok(i) = value.parse::<i64>()
+    {
+        return NodeKind::Int(i);
+    }
     if let Some(hex) = value.strip_prefix("0x")
-        && let Ok(i) = i64::from_str_radix(hex, 16) {
-            return NodeKind::Int(i);
-        }
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return NodeKind::Int(i);
+    }
     if let Some(oct) = value.strip_prefix("0o")
-        && let Ok(i) = i64::from_str_radix(oct, 8) {
-            return NodeKind::Int(i);
-        }
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return NodeKind::Int(i);
+    }
     if is_core_float(digits)
-        && let Ok(f) = value.parse::<f64>() {
-            return NodeKind::Float(f);
-        }
+        && let Ok(f) = value.parse::<f64>()
+    {
+        return NodeKind::Float(f);
+    }
     NodeKind::Str(value.to_owned())
 }
 

@@ -8,7 +8,12 @@ use crate::output::Output;
 pub(crate) fn run(command: &CompileCommand, out: &mut Output) -> i32 {
     match compile_files(&command.args, None, false) {
         Ok((sources, compiled)) => {
-            report(&compiled.warnings, &sources, command.args.message_format, out);
+            report(
+                &compiled.warnings,
+                &sources,
+                command.args.message_format,
+                out,
+            );
             out.out(&match command.output {
                 OutputFormat::Yaml => compiled.effective.to_yaml(),
                 OutputFormat::Json => compiled.effective.to_json(),

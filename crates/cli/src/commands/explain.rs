@@ -19,7 +19,12 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut Output) -> i32 {
         .iter()
         .filter(|l| match &args.path {
             None => true,
-            Some(p) => l.path == *p || l.path.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with(['.', '['])),
+            Some(p) => {
+                l.path == *p
+                    || l.path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with(['.', '[']))
+            }
         })
         .collect();
     if leaves.is_empty() {
@@ -32,7 +37,13 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut Output) -> i32 {
     let rows: Vec<[String; 4]> = leaves.iter().map(|l| row(l, &sources)).collect();
     let headers = ["FIELD", "VALUE", "FROM", "NOTES"];
     let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: [&str; 4]| {
         let mut s = String::new();
@@ -53,7 +64,11 @@ pub(crate) fn run(args: &ExplainArgs, out: &mut Output) -> i32 {
 }
 
 fn place(origin: &Origin, sources: &SourceMap) -> String {
-    let doc = origin.document.as_ref().map(|d| format!(" {d}")).unwrap_or_default();
+    let doc = origin
+        .document
+        .as_ref()
+        .map(|d| format!(" {d}"))
+        .unwrap_or_default();
     match &origin.location {
         Some(loc) => format!("{}{doc} ({})", origin.layer.label(), sources.display(loc)),
         None => origin.layer.label().to_owned(),
@@ -67,14 +82,34 @@ fn row(leaf: &LeafOrigin, sources: &SourceMap) -> [String; 4] {
     }
     let mut notes = Vec::new();
     if let Some(first) = leaf.replaced.first() {
-        let more = if leaf.replaced.len() > 1 { format!(" (+{} more)", leaf.replaced.len() - 1) } else { String::new() };
+        let more = if leaf.replaced.len() > 1 {
+            format!(" (+{} more)", leaf.replaced.len() - 1)
+        } else {
+            String::new()
+        };
         notes.push(format!("replaced {}{more}", place(first, sources)));
     }
     for cap in &leaf.caps {
-        notes.push(format!("capped from {} by {}", cap.requested, describe(&cap.by, sources)));
+        notes.push(format!(
+            "capped from {} by {}",
+            cap.requested,
+            describe(&cap.by, sources)
+        ));
     }
     if !leaf.vars.is_empty() {
-        notes.push(format!("substituted {}", leaf.vars.iter().map(|v| format!("vars.{v}")).collect::<Vec<_>>().join(", ")));
+        notes.push(format!(
+            "substituted {}",
+            leaf.vars
+                .iter()
+                .map(|v| format!("vars.{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    [leaf.path.clone(), value, place(&leaf.origin, sources), notes.join("; ")]
+    [
+        leaf.path.clone(),
+        value,
+        place(&leaf.origin, sources),
+        notes.join("; "),
+    ]
 }

@@ -28,7 +28,11 @@ enum Verdict {
 /// Runs every case folder of `args.dir`.
 pub(crate) fn run(args: &TestArgs, out: &mut Output) -> i32 {
     let mut cases: Vec<PathBuf> = match std::fs::read_dir(&args.dir) {
-        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect(),
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
         Err(e) => {
             out.err(&format!("error: cannot read {}: {e}\n", args.dir.display()));
             return USAGE;
@@ -37,7 +41,10 @@ pub(crate) fn run(args: &TestArgs, out: &mut Output) -> i32 {
     cases.sort();
     let (mut passed, mut failed) = (0, 0);
     for case in &cases {
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match run_case(case, args.bless) {
             Ok(Verdict::Pass) => {
                 passed += 1;
@@ -68,7 +75,10 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let input_ext = p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+            let input_ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
             input_ext && name != EXPECTED && name != REPOSITORY_FILE
         })
         .collect();
@@ -84,7 +94,11 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
         argv.push(repo.display().to_string());
     }
     if let Ok(extra) = std::fs::read_to_string(case.join(ARGS)) {
-        for line in extra.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in extra
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             match line.split_once(char::is_whitespace) {
                 Some((flag, value)) => {
                     argv.push(flag.into());
@@ -94,7 +108,8 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
             }
         }
     }
-    let args = CaseArgs::try_parse_from(&argv).map_err(|e| format!("bad `args` file: {}", e.to_string().trim()))?;
+    let args = CaseArgs::try_parse_from(&argv)
+        .map_err(|e| format!("bad `args` file: {}", e.to_string().trim()))?;
     let actual = match compile_files(&args.compile, Some(case), false) {
         Ok((_, compiled)) => Ok(compiled.effective.to_yaml()),
         Err(Failure::Usage(e)) => return Err(e.to_string()),
@@ -107,10 +122,13 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
     let expected_path = case.join(EXPECTED);
     let error_path = case.join(EXPECTED_ERROR);
     if bless {
-        let written = match &actual {
-            Ok(yaml) => std::fs::write(&expected_path, yaml).and_then(|()| remove_if_exists(&error_path)),
-            Err(text) => std::fs::write(&error_path, text).and_then(|()| remove_if_exists(&expected_path)),
-        };
+        let written =
+            match &actual {
+                Ok(yaml) => std::fs::write(&expected_path, yaml)
+                    .and_then(|()| remove_if_exists(&error_path)),
+                Err(text) => std::fs::write(&error_path, text)
+                    .and_then(|()| remove_if_exists(&expected_path)),
+            };
         written.map_err(|e| format!("cannot write the expectation: {e}"))?;
         return Ok(Verdict::Blessed);
     }
@@ -118,13 +136,20 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
         return Ok(match actual {
             Ok(yaml) if yaml == expected => Verdict::Pass,
             Ok(yaml) => Verdict::Fail(diff(&expected, &yaml)),
-            Err(errors) => Verdict::Fail(format!("  expected an EffectiveWorkspace, but compile failed:\n{}", indent(&errors))),
+            Err(errors) => Verdict::Fail(format!(
+                "  expected an EffectiveWorkspace, but compile failed:\n{}",
+                indent(&errors)
+            )),
         });
     }
     if let Ok(expected) = std::fs::read_to_string(&error_path) {
         return Ok(match actual {
             Err(errors) => {
-                let missing: Vec<&str> = expected.lines().map(str::trim).filter(|l| !l.is_empty() && !errors.contains(l)).collect();
+                let missing: Vec<&str> = expected
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !errors.contains(l))
+                    .collect();
                 if missing.is_empty() {
                     Verdict::Pass
                 } else {
@@ -135,10 +160,15 @@ fn run_case(case: &Path, bless: bool) -> Result<Verdict, String> {
                     ))
                 }
             }
-            Ok(yaml) => Verdict::Fail(format!("  expected an error, but compile succeeded:\n{}", indent(&yaml))),
+            Ok(yaml) => Verdict::Fail(format!(
+                "  expected an error, but compile succeeded:\n{}",
+                indent(&yaml)
+            )),
         });
     }
-    Err(format!("no {EXPECTED} or {EXPECTED_ERROR}; run with --bless to create one"))
+    Err(format!(
+        "no {EXPECTED} or {EXPECTED_ERROR}; run with --bless to create one"
+    ))
 }
 
 fn remove_if_exists(path: &Path) -> std::io::Result<()> {
@@ -149,7 +179,10 @@ fn remove_if_exists(path: &Path) -> std::io::Result<()> {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn diff(expected: &str, actual: &str) -> String {

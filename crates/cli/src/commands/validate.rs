@@ -21,9 +21,18 @@ pub(crate) fn run(args: &ValidateArgs, out: &mut Output) -> i32 {
         return INVALID;
     }
     for (i, docs) in documents.iter().enumerate() {
-        let name = sources.get(cordium_spec::SourceId(u32::try_from(i).unwrap_or(u32::MAX))).map_or("", |s| &s.name);
+        let name = sources
+            .get(cordium_spec::SourceId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .map_or("", |s| &s.name);
         let kinds: Vec<&str> = docs.iter().map(|d| d.kind.as_str()).collect();
-        out.out(&format!("valid: {name} ({})\n", if kinds.is_empty() { "no documents".into() } else { kinds.join(", ") }));
+        out.out(&format!(
+            "valid: {name} ({})\n",
+            if kinds.is_empty() {
+                "no documents".into()
+            } else {
+                kinds.join(", ")
+            }
+        ));
     }
     OK
 }

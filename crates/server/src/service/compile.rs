@@ -9,35 +9,73 @@ use cordium_spec::{Kind, SourceMap};
 use tonic::Status;
 
 /// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
-pub(crate) async fn compile(api: &Api, caller: &Caller, req: pb::CompileWorkspaceRequest) -> Result<pb::CompileWorkspaceResponse, Status> {
+pub(crate) async fn compile(
+    api: &Api,
+    caller: &Caller,
+    req: pb::CompileWorkspaceRequest,
+) -> Result<pb::CompileWorkspaceResponse, Status> {
     let mut sources = SourceMap::new();
     let (workspace_name, spec, space, template, mut vars) = match req.target {
         Some(pb::compile_workspace_request::Target::Name(name)) => {
             let (_, ws) = api.visible_workspace(caller, &name).await?;
             let status = ws.status.unwrap_or_default();
-            let vars: Vec<(String, String)> = status.run_vars.into_iter().map(|v| (v.name, v.value)).collect();
+            let vars: Vec<(String, String)> = status
+                .run_vars
+                .into_iter()
+                .map(|v| (v.name, v.value))
+                .collect();
             (name, ws.spec, status.space, status.template, vars)
         }
         Some(pb::compile_workspace_request::Target::Spec(spec)) => {
             let (space, template) = match req.template.split_once('/') {
                 Some((s, t)) => (s.to_owned(), t.to_owned()),
-                None if req.template.is_empty() => (format!("default.{}", caller.name), DEFAULT_TEMPLATE.to_owned()),
+                None if req.template.is_empty() => (
+                    format!("default.{}", caller.name),
+                    DEFAULT_TEMPLATE.to_owned(),
+                ),
                 None => return Err(bad_field("template", "write `<space>/<template>`")),
             };
             (String::new(), Some(spec), space, template, Vec::new())
         }
-        None => return Err(bad_field("name", "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)")),
+        None => {
+            return Err(bad_field(
+                "name",
+                "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)",
+            ));
+        }
     };
     vars.extend(req.vars.into_iter().map(|v| (v.name, v.value)));
 
-    let workspace = load_document(&mut sources, format!("Workspace {workspace_name}"), Kind::Workspace, &workspace_name, spec.as_ref())?;
+    let workspace = load_document(
+        &mut sources,
+        format!("Workspace {workspace_name}"),
+        Kind::Workspace,
+        &workspace_name,
+        spec.as_ref(),
+    )?;
     let mut documents = vec![workspace];
     let mut secrets = Vec::new();
     if let Ok((_, stored_space)) = api.accessible_space(caller, &space).await {
-        documents.push(load_document(&mut sources, format!("Space {space}"), Kind::Space, &space, stored_space.spec.as_ref())?);
+        documents.push(load_document(
+            &mut sources,
+            format!("Space {space}"),
+            Kind::Space,
+            &space,
+            stored_space.spec.as_ref(),
+        )?);
         if let Ok((_, stored_template)) = api.resolve_template(caller, &space, &template).await {
-            let name = stored_template.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
-            documents.push(load_document(&mut sources, format!("Template {space}/{name}"), Kind::Template, &name, stored_template.spec.as_ref())?);
+            let name = stored_template
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default();
+            documents.push(load_document(
+                &mut sources,
+                format!("Template {space}/{name}"),
+                Kind::Template,
+                &name,
+                stored_template.spec.as_ref(),
+            )?);
         } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
             return Err(super::not_found("Template", &template));
         }
@@ -49,12 +87,30 @@ pub(crate) async fn compile(api: &Api, caller: &Caller, req: pb::CompileWorkspac
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {
-        documents.push(load_document(&mut sources, format!("UserConfig {}", caller.name), Kind::UserConfig, &caller.name, user_config.spec.as_ref())?);
+        documents.push(load_document(
+            &mut sources,
+            format!("UserConfig {}", caller.name),
+            Kind::UserConfig,
+            &caller.name,
+            user_config.spec.as_ref(),
+        )?);
     }
     if let Some(cluster) = api.cluster_config().await? {
-        documents.push(load_document(&mut sources, "ClusterConfig".into(), Kind::ClusterConfig, "cluster", cluster.spec.as_ref())?);
+        documents.push(load_document(
+            &mut sources,
+            "ClusterConfig".into(),
+            Kind::ClusterConfig,
+            "cluster",
+            cluster.spec.as_ref(),
+        )?);
     }
-    let user_secrets = api.store.list("UserSecret", Some(&caller.name)).await?.into_iter().map(|r| r.name).collect();
+    let user_secrets = api
+        .store
+        .list("UserSecret", Some(&caller.name))
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
 
     let options = Options {
         run_vars: vars,
@@ -64,9 +120,12 @@ pub(crate) async fn compile(api: &Api, caller: &Caller, req: pb::CompileWorkspac
         allow_undefined_vars: req.allow_undefined_vars,
         provenance: true,
     };
-    let inputs = Inputs::from_documents(&sources, documents, None, options).map_err(|d| invalid("the layers do not fit together", &d.0))?;
-    let compiled = compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))?;
-    let effective = serde_json::to_value(&compiled.effective).map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
+    let inputs = Inputs::from_documents(&sources, documents, None, options)
+        .map_err(|d| invalid("the layers do not fit together", &d.0))?;
+    let compiled =
+        compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))?;
+    let effective = serde_json::to_value(&compiled.effective)
+        .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
     let describe = |o: &cordium_merge::Origin| match &o.location {
         Some(loc) => format!("{} ({}:{})", o.layer.label(), loc.line, loc.column),
         None => o.layer.label().to_owned(),
@@ -82,8 +141,16 @@ pub(crate) async fn compile(api: &Api, caller: &Caller, req: pb::CompileWorkspac
             line: leaf.origin.location.map_or(0, |l| l.line),
             column: leaf.origin.location.map_or(0, |l| l.column),
             replaced: leaf.replaced.iter().map(describe).collect(),
-            capped_by: leaf.caps.iter().map(|c| format!("{} (from {})", c.by.label, c.requested)).collect(),
+            capped_by: leaf
+                .caps
+                .iter()
+                .map(|c| format!("{} (from {})", c.by.label, c.requested))
+                .collect(),
         })
         .collect();
-    Ok(pb::CompileWorkspaceResponse { effective: Some(json_to_struct(&effective)), notes: compiled.effective.notes.clone(), provenance })
+    Ok(pb::CompileWorkspaceResponse {
+        effective: Some(json_to_struct(&effective)),
+        notes: compiled.effective.notes.clone(),
+        provenance,
+    })
 }

@@ -11,7 +11,8 @@ pub(crate) use cordium_api::json::{json_to_struct, struct_to_json};
 
 /// The document text of a resource: `apiVersion`, `kind`, `metadata.name` and `spec`.
 pub(crate) fn document_text(kind: Kind, name: &str, spec: Option<&Struct>) -> String {
-    let mut doc = serde_json::json!({"apiVersion": cordium_spec::API_VERSION, "kind": kind.as_str()});
+    let mut doc =
+        serde_json::json!({"apiVersion": cordium_spec::API_VERSION, "kind": kind.as_str()});
     if !name.is_empty() {
         doc["metadata"] = serde_json::json!({ "name": name });
     }
@@ -22,14 +23,26 @@ pub(crate) fn document_text(kind: Kind, name: &str, spec: Option<&Struct>) -> St
 }
 
 /// Loads a resource's document (for compiling) into `sources` under `label`.
-pub(crate) fn load_document(sources: &mut SourceMap, label: String, kind: Kind, name: &str, spec: Option<&Struct>) -> Result<Document, Status> {
+pub(crate) fn load_document(
+    sources: &mut SourceMap,
+    label: String,
+    kind: Kind,
+    name: &str,
+    spec: Option<&Struct>,
+) -> Result<Document, Status> {
     let text = document_text(kind, name, spec);
     let id = sources.add(label, text.as_str());
     let mut loaded = load(&text, id);
     if loaded.has_errors() {
-        return Err(invalid("the stored resource is no longer valid", &loaded.diagnostics));
+        return Err(invalid(
+            "the stored resource is no longer valid",
+            &loaded.diagnostics,
+        ));
     }
-    loaded.documents.pop().ok_or_else(|| Status::internal("the stored resource has no document"))
+    loaded
+        .documents
+        .pop()
+        .ok_or_else(|| Status::internal("the stored resource has no document"))
 }
 
 /// Validates a spec as `cordium validate` would.
@@ -37,7 +50,10 @@ pub(crate) fn validate(kind: Kind, name: &str, spec: Option<&Struct>) -> Result<
     let text = document_text(kind, name, spec);
     let loaded = load(&text, cordium_spec::SourceId(0));
     if loaded.has_errors() {
-        return Err(invalid(&format!("the {} is invalid", kind.as_str()), &loaded.diagnostics));
+        return Err(invalid(
+            &format!("the {} is invalid", kind.as_str()),
+            &loaded.diagnostics,
+        ));
     }
     Ok(())
 }
@@ -47,7 +63,11 @@ pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
     let description = description.into();
     let mut details = ErrorDetails::new();
     details.add_bad_request_violation(field, description.clone());
-    Status::with_error_details(tonic::Code::InvalidArgument, format!("{field}: {description}"), details)
+    Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("{field}: {description}"),
+        details,
+    )
 }
 
 /// `InvalidArgument` with one BadRequest field violation per diagnostic.
@@ -59,8 +79,19 @@ pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
             Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
             None => format!("{} [{}]", d.message, d.code),
         };
-        lines.push(format!("{}: {description}", if d.path.is_empty() { "<document>" } else { &d.path }));
+        lines.push(format!(
+            "{}: {description}",
+            if d.path.is_empty() {
+                "<document>"
+            } else {
+                &d.path
+            }
+        ));
         details.add_bad_request_violation(d.path.clone(), description);
     }
-    Status::with_error_details(tonic::Code::InvalidArgument, format!("{summary}: {}", lines.join("; ")), details)
+    Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("{summary}: {}", lines.join("; ")),
+        details,
+    )
 }

@@ -42,7 +42,16 @@ macro_rules! resource {
         }
     )*};
 }
-resource!(pb::Space, pb::Template, pb::Workspace, pb::Secret, pb::UserSecret, pb::GitProvider, pb::UserConfig, pb::ClusterConfig);
+resource!(
+    pb::Space,
+    pb::Template,
+    pb::Workspace,
+    pb::Secret,
+    pb::UserSecret,
+    pb::GitProvider,
+    pb::UserConfig,
+    pb::ClusterConfig
+);
 
 pub(crate) fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(std::time::SystemTime::now())
@@ -88,7 +97,8 @@ fn updated_metadata(stored: Option<pb::Metadata>, requested: Option<pb::Metadata
 }
 
 pub(crate) fn decode<M: Resource>(record: &Record) -> Result<M> {
-    let mut m = M::decode(record.body.as_slice()).map_err(|e| Status::internal(format!("stored {} is unreadable: {e}", record.kind)))?;
+    let mut m = M::decode(record.body.as_slice())
+        .map_err(|e| Status::internal(format!("stored {} is unreadable: {e}", record.kind)))?;
     if let Some(meta) = m.meta() {
         meta.resource_version = record.version;
     }
@@ -100,10 +110,21 @@ fn requested_version<M: Resource>(m: &mut M) -> i64 {
 }
 
 fn requested_name<M: Resource>(m: &mut M) -> String {
-    m.meta().as_ref().map(|m| m.name.clone()).unwrap_or_default()
+    m.meta()
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default()
 }
 
-fn new_record(kind: &'static str, scope: &str, name: &str, owner: &str, space: &str, body: &impl Message, version: i64) -> Record {
+fn new_record(
+    kind: &'static str,
+    scope: &str,
+    name: &str,
+    owner: &str,
+    space: &str,
+    body: &impl Message,
+    version: i64,
+) -> Record {
     Record {
         kind,
         scope: scope.into(),
@@ -126,7 +147,12 @@ fn require_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(bad_field("metadata.name", format!("a {kind} needs a name")));
     }
-    check_name(name).map_err(|e| bad_field("metadata.name", format!("{} ({})", e.message, e.help.unwrap_or_default())))
+    check_name(name).map_err(|e| {
+        bad_field(
+            "metadata.name",
+            format!("{} ({})", e.message, e.help.unwrap_or_default()),
+        )
+    })
 }
 
 fn secret_bytes(data: Option<pb::SecretData>) -> Option<Vec<u8>> {
@@ -139,7 +165,11 @@ fn secret_bytes(data: Option<pb::SecretData>) -> Option<Vec<u8>> {
 impl Api {
     /// A service over `store`, sealing secrets with `secrets`, authenticating with `auth`.
     pub fn new(store: Store, secrets: SecretBox, auth: Authenticator) -> Self {
-        Self { store, secrets, auth }
+        Self {
+            store,
+            secrets,
+            auth,
+        }
     }
 
     /// The store.
@@ -149,20 +179,28 @@ impl Api {
 
     /// The authenticated caller: `authorization: Bearer <API token or OIDC ID token>`.
     pub(crate) async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("no `authorization: Bearer <token>` metadata"))?;
+        let header = request.metadata().get("authorization").ok_or_else(|| {
+            Status::unauthenticated("no `authorization: Bearer <token>` metadata")
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .ok_or_else(|| Status::unauthenticated("the authorization metadata must be `Bearer <token>`"))?;
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
+            })?;
         self.auth.authenticate(token.trim()).await
     }
 
     /// The Space if the caller owns it or is a member; NotFound otherwise.
-    pub(crate) async fn accessible_space(&self, caller: &Caller, name: &str) -> Result<(Record, pb::Space)> {
+    pub(crate) async fn accessible_space(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Record, pb::Space)> {
         let Some(record) = self.store.get("Space", "", name).await? else {
             return Err(not_found("Space", name));
         };
@@ -177,16 +215,24 @@ impl Api {
     async fn owned_space(&self, caller: &Caller, name: &str) -> Result<(Record, pb::Space)> {
         let (record, space) = self.accessible_space(caller, name).await?;
         if record.owner != caller.name {
-            return Err(Status::permission_denied(format!("only the owner of Space `{name}` may change or delete it")));
+            return Err(Status::permission_denied(format!(
+                "only the owner of Space `{name}` may change or delete it"
+            )));
         }
         Ok((record, space))
     }
 
-    pub(crate) async fn visible_workspace(&self, caller: &Caller, name: &str) -> Result<(Record, pb::Workspace)> {
+    pub(crate) async fn visible_workspace(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Record, pb::Workspace)> {
         let Some(record) = self.store.get("Workspace", "", name).await? else {
             return Err(not_found("Workspace", name));
         };
-        self.accessible_space(caller, &record.space).await.map_err(|_| not_found("Workspace", name))?;
+        self.accessible_space(caller, &record.space)
+            .await
+            .map_err(|_| not_found("Workspace", name))?;
         let ws = decode(&record)?;
         Ok((record, ws))
     }
@@ -196,9 +242,16 @@ impl Api {
         let name = format!("default.{}", caller.name);
         if self.store.get("Space", "", &name).await?.is_none() {
             let space = pb::Space {
-                metadata: Some(pb::Metadata { display_name: "Default Space".into(), ..fresh_metadata(None, &name)? }),
+                metadata: Some(pb::Metadata {
+                    display_name: "Default Space".into(),
+                    ..fresh_metadata(None, &name)?
+                }),
                 spec: None,
-                status: Some(pb::SpaceStatus { owner: caller.name.clone(), r#type: pb::SpaceType::User as i32, members: Vec::new() }),
+                status: Some(pb::SpaceStatus {
+                    owner: caller.name.clone(),
+                    r#type: pb::SpaceType::User as i32,
+                    members: Vec::new(),
+                }),
             };
             match self.create_space_with_template(caller, &name, &space).await {
                 Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
@@ -208,18 +261,43 @@ impl Api {
         Ok(name)
     }
 
-    async fn create_space_with_template(&self, caller: &Caller, name: &str, space: &pb::Space) -> std::result::Result<(), StoreError> {
+    async fn create_space_with_template(
+        &self,
+        caller: &Caller,
+        name: &str,
+        space: &pb::Space,
+    ) -> std::result::Result<(), StoreError> {
         let template = pb::Template {
             metadata: fresh_metadata(None, DEFAULT_TEMPLATE).ok(),
             spec: None,
-            status: Some(pb::TemplateStatus { space: name.into(), owner: caller.name.clone(), ..Default::default() }),
+            status: Some(pb::TemplateStatus {
+                space: name.into(),
+                owner: caller.name.clone(),
+                ..Default::default()
+            }),
         };
         let space_record = new_record("Space", "", name, &caller.name, "", space, 0);
-        let template_record = new_record("Template", name, DEFAULT_TEMPLATE, &caller.name, name, &template, 0);
+        let template_record = new_record(
+            "Template",
+            name,
+            DEFAULT_TEMPLATE,
+            &caller.name,
+            name,
+            &template,
+            0,
+        );
         self.store
             .create_all(&[
-                Write { record: &space_record, secret: None, event: false },
-                Write { record: &template_record, secret: None, event: false },
+                Write {
+                    record: &space_record,
+                    secret: None,
+                    event: false,
+                },
+                Write {
+                    record: &template_record,
+                    secret: None,
+                    event: false,
+                },
             ])
             .await
     }
@@ -232,8 +310,18 @@ impl Api {
     }
 
     async fn quota(&self, field: &str, default: i64) -> Result<i64> {
-        let value = self.cluster_config().await?.and_then(|c| c.spec).map(|s| super::documents::struct_to_json(&s)).and_then(|j| j.pointer(&format!("/workspace/limit/{field}")).and_then(serde_json::Value::as_i64));
-        Ok(value.filter(|v| *v > 0 && *v < 1_000_000).unwrap_or(default))
+        let value = self
+            .cluster_config()
+            .await?
+            .and_then(|c| c.spec)
+            .map(|s| super::documents::struct_to_json(&s))
+            .and_then(|j| {
+                j.pointer(&format!("/workspace/limit/{field}"))
+                    .and_then(serde_json::Value::as_i64)
+            });
+        Ok(value
+            .filter(|v| *v > 0 && *v < 1_000_000)
+            .unwrap_or(default))
     }
 
     async fn set_workspace(&self, record: &Record, ws: &pb::Workspace) -> Result<pb::Workspace> {
@@ -242,12 +330,27 @@ impl Api {
             meta.updated_at = Some(now());
             meta.resource_version = 0;
         }
-        let updated = Record { body: ws.encode_to_vec(), ..record.clone() };
-        let version = self.store.update(Write { record: &updated, secret: None, event: true }).await?;
+        let updated = Record {
+            body: ws.encode_to_vec(),
+            ..record.clone()
+        };
+        let version = self
+            .store
+            .update(Write {
+                record: &updated,
+                secret: None,
+                event: true,
+            })
+            .await?;
         Ok(with_version(ws, version))
     }
 
-    pub(crate) async fn resolve_template(&self, caller: &Caller, space: &str, template: &str) -> Result<(Record, pb::Template)> {
+    pub(crate) async fn resolve_template(
+        &self,
+        caller: &Caller,
+        space: &str,
+        template: &str,
+    ) -> Result<(Record, pb::Template)> {
         self.accessible_space(caller, space).await?;
         let Some(record) = self.store.get("Template", space, template).await? else {
             return Err(not_found("Template", template));
@@ -257,11 +360,16 @@ impl Api {
 }
 
 pub(crate) fn can_access(caller: &Caller, space: &pb::Space) -> bool {
-    space.status.as_ref().is_some_and(|s| s.owner == caller.name || s.members.contains(&caller.name))
+    space
+        .status
+        .as_ref()
+        .is_some_and(|s| s.owner == caller.name || s.members.contains(&caller.name))
 }
 
 fn state_of(ws: &pb::Workspace) -> pb::WorkspaceState {
-    ws.status.as_ref().map_or(pb::WorkspaceState::StateUnknown, |s| s.state())
+    ws.status
+        .as_ref()
+        .map_or(pb::WorkspaceState::StateUnknown, |s| s.state())
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
@@ -278,31 +386,46 @@ impl MainService for Api {
             _ => {
                 return Err(bad_field(
                     "metadata.name",
-                    format!("a Space is named `<name>.{}` (yours) or `<name>.cordium` (an organization's)", caller.name),
+                    format!(
+                        "a Space is named `<name>.{}` (yours) or `<name>.cordium` (an organization's)",
+                        caller.name
+                    ),
                 ));
             }
         };
         if kind == pb::SpaceType::Organization && !caller.admin {
-            return Err(Status::permission_denied("only administrators create organization Spaces (`<name>.cordium`)"));
+            return Err(Status::permission_denied(
+                "only administrators create organization Spaces (`<name>.cordium`)",
+            ));
         }
         validate(Kind::Space, &name, space.spec.as_ref())?;
         let out = pb::Space {
             metadata: Some(fresh_metadata(space.metadata.take(), &name)?),
             spec: space.spec,
-            status: Some(pb::SpaceStatus { owner: caller.name.clone(), r#type: kind as i32, members: Vec::new() }),
+            status: Some(pb::SpaceStatus {
+                owner: caller.name.clone(),
+                r#type: kind as i32,
+                members: Vec::new(),
+            }),
         };
-        self.create_space_with_template(&caller, &name, &out).await?;
+        self.create_space_with_template(&caller, &name, &out)
+            .await?;
         tracing::info!(user = %caller.name, space = %name, "space created");
         Ok(Response::new(with_version(out, 1)))
     }
 
     async fn get_space(&self, request: Request<pb::Ref>) -> Result<Response<pb::Space>> {
         let caller = self.caller(&request).await?;
-        let (_, space) = self.accessible_space(&caller, &request.get_ref().name).await?;
+        let (_, space) = self
+            .accessible_space(&caller, &request.get_ref().name)
+            .await?;
         Ok(Response::new(space))
     }
 
-    async fn list_space(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::SpaceList>> {
+    async fn list_space(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::SpaceList>> {
         let caller = self.caller(&request).await?;
         let mut items = Vec::new();
         for r in self.store.list("Space", Some("")).await? {
@@ -321,13 +444,31 @@ impl MainService for Api {
         let (record, stored) = self.owned_space(&caller, &name).await?;
         validate(Kind::Space, &name, req.spec.as_ref())?;
         let version = requested_version(&mut req);
-        let out = pb::Space { metadata: Some(updated_metadata(stored.metadata, req.metadata)), spec: req.spec, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        let out = pb::Space {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            spec: req.spec,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_space(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_space(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
         let name = request.get_ref().name.clone();
         self.owned_space(&caller, &name).await?;
@@ -336,13 +477,23 @@ impl MainService for Api {
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn create_template(&self, request: Request<pb::Template>) -> Result<Response<pb::Template>> {
+    async fn create_template(
+        &self,
+        request: Request<pb::Template>,
+    ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         if space.is_empty() {
-            return Err(bad_field("status.space", "name the Space the Template belongs to"));
+            return Err(bad_field(
+                "status.space",
+                "name the Space the Template belongs to",
+            ));
         }
         self.accessible_space(&caller, &space).await?;
         validate(Kind::Template, &name, req.spec.as_ref())?;
@@ -351,9 +502,19 @@ impl MainService for Api {
         let out = pb::Template {
             metadata: Some(fresh_metadata(req.metadata.take(), &name)?),
             spec: req.spec,
-            status: Some(pb::TemplateStatus { space: space.clone(), owner: caller.name.clone(), ..Default::default() }),
+            status: Some(pb::TemplateStatus {
+                space: space.clone(),
+                owner: caller.name.clone(),
+                ..Default::default()
+            }),
         };
-        self.store.create(Write { record: &new_record("Template", &space, &name, &caller.name, &space, &out, 0), secret: None, event: false }).await?;
+        self.store
+            .create(Write {
+                record: &new_record("Template", &space, &name, &caller.name, &space, &out, 0),
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, 1)))
     }
 
@@ -364,45 +525,90 @@ impl MainService for Api {
         Ok(Response::new(t))
     }
 
-    async fn list_template(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::TemplateList>> {
+    async fn list_template(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::TemplateList>> {
         let caller = self.caller(&request).await?;
-        let items = self.list_scoped::<pb::Template>(&caller, "Template", &request.get_ref().space).await?;
+        let items = self
+            .list_scoped::<pb::Template>(&caller, "Template", &request.get_ref().space)
+            .await?;
         Ok(Response::new(pb::TemplateList { items }))
     }
 
-    async fn update_template(&self, request: Request<pb::Template>) -> Result<Response<pb::Template>> {
+    async fn update_template(
+        &self,
+        request: Request<pb::Template>,
+    ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         let (record, stored) = self.resolve_template(&caller, &space, &name).await?;
         validate(Kind::Template, &name, req.spec.as_ref())?;
         self.check_git_provider(&space, req.spec.as_ref()).await?;
         let version = requested_version(&mut req);
-        let out = pb::Template { metadata: Some(updated_metadata(stored.metadata, req.metadata)), spec: req.spec, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        let out = pb::Template {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            spec: req.spec,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_template(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_template(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         self.resolve_template(&caller, &r.space, &r.name).await?;
         if r.name == DEFAULT_TEMPLATE {
-            return Err(Status::failed_precondition("the default Template of a Space cannot be deleted"));
+            return Err(Status::failed_precondition(
+                "the default Template of a Space cannot be deleted",
+            ));
         }
-        self.store.delete("Template", &r.space, &r.name, false).await?;
+        self.store
+            .delete("Template", &r.space, &r.name, false)
+            .await?;
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn build_template(&self, request: Request<pb::BuildTemplateRequest>) -> Result<Response<pb::Template>> {
+    async fn build_template(
+        &self,
+        request: Request<pb::BuildTemplateRequest>,
+    ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
         let req = request.into_inner();
         let (space, name) = split_template_ref(&req.name)?;
         let (record, mut template) = self.resolve_template(&caller, &space, &name).await?;
-        if req.tags.len() > 10 || req.tags.iter().any(|t| !(2..=16).contains(&t.len()) || !t.is_ascii()) {
-            return Err(bad_field("tags", "at most 10, each 2 to 16 ASCII characters"));
+        if req.tags.len() > 10
+            || req
+                .tags
+                .iter()
+                .any(|t| !(2..=16).contains(&t.len()) || !t.is_ascii())
+        {
+            return Err(bad_field(
+                "tags",
+                "at most 10, each 2 to 16 ASCII characters",
+            ));
         }
         self.cancel_running_build(&template).await?;
         let build_id = random_name(6)?;
@@ -424,13 +630,33 @@ impl MainService for Api {
             status.current_running_build_id = build_id;
         }
         let ws_record = new_record("Workspace", "", &ws_name, &caller.name, &space, &ws, 0);
-        self.store.create(Write { record: &ws_record, secret: None, event: true }).await?;
-        let new = Record { body: template.encode_to_vec(), version: 0, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        self.store
+            .create(Write {
+                record: &ws_record,
+                secret: None,
+                event: true,
+            })
+            .await?;
+        let new = Record {
+            body: template.encode_to_vec(),
+            version: 0,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(template, v)))
     }
 
-    async fn cancel_build_template(&self, request: Request<pb::Ref>) -> Result<Response<pb::Template>> {
+    async fn cancel_build_template(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         let (record, mut template) = self.resolve_template(&caller, &r.space, &r.name).await?;
@@ -438,24 +664,48 @@ impl MainService for Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id.clear();
         }
-        let new = Record { body: template.encode_to_vec(), version: 0, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        let new = Record {
+            body: template.encode_to_vec(),
+            version: 0,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(template, v)))
     }
 
-    async fn create_workspace(&self, request: Request<pb::Workspace>) -> Result<Response<pb::Workspace>> {
+    async fn create_workspace(
+        &self,
+        request: Request<pb::Workspace>,
+    ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         validate(Kind::Workspace, "", req.spec.as_ref())?;
-        let (mut space, template) = req.status.as_ref().map(|s| (s.space.clone(), s.template.clone())).unwrap_or_default();
+        let (mut space, template) = req
+            .status
+            .as_ref()
+            .map(|s| (s.space.clone(), s.template.clone()))
+            .unwrap_or_default();
         if space.is_empty() {
             space = self.ensure_default_space(&caller).await?;
         }
-        let template = if template.is_empty() { DEFAULT_TEMPLATE.to_owned() } else { template };
+        let template = if template.is_empty() {
+            DEFAULT_TEMPLATE.to_owned()
+        } else {
+            template
+        };
         self.resolve_template(&caller, &space, &template).await?;
         let max = self.quota("maxPerUser", 1000).await?;
         if self.store.count_owned("Workspace", &caller.name).await? >= max {
-            return Err(Status::resource_exhausted(format!("you have {max} workspaces, the most allowed")));
+            return Err(Status::resource_exhausted(format!(
+                "you have {max} workspaces, the most allowed"
+            )));
         }
         let requested = req.metadata.take();
         for attempt in 0..10_000 {
@@ -472,7 +722,15 @@ impl MainService for Api {
                     ..Default::default()
                 }),
             };
-            match self.store.create(Write { record: &new_record("Workspace", "", &name, &caller.name, &space, &ws, 0), secret: None, event: true }).await {
+            match self
+                .store
+                .create(Write {
+                    record: &new_record("Workspace", "", &name, &caller.name, &space, &ws, 0),
+                    secret: None,
+                    event: true,
+                })
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(user = %caller.name, workspace = %name, "workspace created");
                     return Ok(Response::new(with_version(ws, 1)));
@@ -481,16 +739,23 @@ impl MainService for Api {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Status::resource_exhausted("no free workspace name was found; try again"))
+        Err(Status::resource_exhausted(
+            "no free workspace name was found; try again",
+        ))
     }
 
     async fn get_workspace(&self, request: Request<pb::Ref>) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        let (_, ws) = self.visible_workspace(&caller, &request.get_ref().name).await?;
+        let (_, ws) = self
+            .visible_workspace(&caller, &request.get_ref().name)
+            .await?;
         Ok(Response::new(ws))
     }
 
-    async fn list_workspace(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::WorkspaceList>> {
+    async fn list_workspace(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::WorkspaceList>> {
         let caller = self.caller(&request).await?;
         let filter = request.into_inner();
         let mut access: HashMap<String, bool> = HashMap::new();
@@ -512,7 +777,9 @@ impl MainService for Api {
             }
             let ws: pb::Workspace = decode(&r)?;
             let status = ws.status.clone().unwrap_or_default();
-            if status.is_build || (!filter.template.is_empty() && status.template != filter.template) {
+            if status.is_build
+                || (!filter.template.is_empty() && status.template != filter.template)
+            {
                 continue;
             }
             items.push(ws);
@@ -520,20 +787,41 @@ impl MainService for Api {
         Ok(Response::new(pb::WorkspaceList { items }))
     }
 
-    async fn update_workspace(&self, request: Request<pb::Workspace>) -> Result<Response<pb::Workspace>> {
+    async fn update_workspace(
+        &self,
+        request: Request<pb::Workspace>,
+    ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
         let (record, stored) = self.visible_workspace(&caller, &name).await?;
         validate(Kind::Workspace, "", req.spec.as_ref())?;
         let version = requested_version(&mut req);
-        let out = pb::Workspace { metadata: Some(updated_metadata(stored.metadata, req.metadata)), spec: req.spec, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: true }).await?;
+        let out = pb::Workspace {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            spec: req.spec,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: true,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_workspace(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_workspace(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
         let name = request.get_ref().name.clone();
         self.visible_workspace(&caller, &name).await?;
@@ -541,26 +829,41 @@ impl MainService for Api {
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn start_workspace(&self, request: Request<pb::StartWorkspaceRequest>) -> Result<Response<pb::Workspace>> {
+    async fn start_workspace(
+        &self,
+        request: Request<pb::StartWorkspaceRequest>,
+    ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
         let req = request.into_inner();
         let (record, mut ws) = self.visible_workspace(&caller, &req.name).await?;
         match state_of(&ws) {
             pb::WorkspaceState::Stopped => {}
             pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
-                return Err(Status::failed_precondition(format!("workspace `{}` is stopping; start it once it is STOPPED", req.name)));
+                return Err(Status::failed_precondition(format!(
+                    "workspace `{}` is stopping; start it once it is STOPPED",
+                    req.name
+                )));
             }
-            _ => return Err(Status::already_exists(format!("workspace `{}` is already running", req.name))),
+            _ => {
+                return Err(Status::already_exists(format!(
+                    "workspace `{}` is already running",
+                    req.name
+                )));
+            }
         }
         let max_active = self.quota("maxActivePerUser", 128).await?;
         let mut active = 0;
         for r in self.store.list("Workspace", Some("")).await? {
-            if r.owner == caller.name && state_of(&decode::<pb::Workspace>(&r)?) != pb::WorkspaceState::Stopped {
+            if r.owner == caller.name
+                && state_of(&decode::<pb::Workspace>(&r)?) != pb::WorkspaceState::Stopped
+            {
                 active += 1;
             }
         }
         if active >= max_active {
-            return Err(Status::resource_exhausted(format!("you have {max_active} active workspaces, the most allowed")));
+            return Err(Status::resource_exhausted(format!(
+                "you have {max_active} active workspaces, the most allowed"
+            )));
         }
         if let Some(status) = ws.status.as_mut() {
             status.state = pb::WorkspaceState::InitRequest as i32;
@@ -568,30 +871,58 @@ impl MainService for Api {
             status.failure = None;
             status.run_vars = req.vars;
         }
-        let ws = self.set_workspace(&Record { version: 0, ..record }, &ws).await?;
+        let ws = self
+            .set_workspace(
+                &Record {
+                    version: 0,
+                    ..record
+                },
+                &ws,
+            )
+            .await?;
         Ok(Response::new(ws))
     }
 
-    async fn stop_workspace(&self, request: Request<pb::StopWorkspaceRequest>) -> Result<Response<pb::Workspace>> {
+    async fn stop_workspace(
+        &self,
+        request: Request<pb::StopWorkspaceRequest>,
+    ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
         let name = request.get_ref().name.clone();
         let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
         match state_of(&ws) {
-            pb::WorkspaceState::Stopped => return Err(Status::failed_precondition(format!("workspace `{name}` is already stopped"))),
-            pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => return Ok(Response::new(ws)),
+            pb::WorkspaceState::Stopped => {
+                return Err(Status::failed_precondition(format!(
+                    "workspace `{name}` is already stopped"
+                )));
+            }
+            pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
+                return Ok(Response::new(ws));
+            }
             _ => {}
         }
         if let Some(status) = ws.status.as_mut() {
             status.state = pb::WorkspaceState::StoppingRequest as i32;
             status.state_changed_at = Some(now());
         }
-        let ws = self.set_workspace(&Record { version: 0, ..record }, &ws).await?;
+        let ws = self
+            .set_workspace(
+                &Record {
+                    version: 0,
+                    ..record
+                },
+                &ws,
+            )
+            .await?;
         Ok(Response::new(ws))
     }
 
     type WatchWorkspaceStream = WatchStream;
 
-    async fn watch_workspace(&self, request: Request<pb::WatchWorkspaceRequest>) -> Result<Response<Self::WatchWorkspaceStream>> {
+    async fn watch_workspace(
+        &self,
+        request: Request<pb::WatchWorkspaceRequest>,
+    ) -> Result<Response<Self::WatchWorkspaceStream>> {
         let caller = self.caller(&request).await?;
         let only = request.into_inner().name;
         if !only.is_empty() {
@@ -606,7 +937,11 @@ impl MainService for Api {
                 let event = match events.recv().await {
                     Ok(e) => e,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let _ = tx.send(Err(Status::data_loss(format!("{n} events were missed; watch again")))).await;
+                        let _ = tx
+                            .send(Err(Status::data_loss(format!(
+                                "{n} events were missed; watch again"
+                            ))))
+                            .await;
                         return;
                     }
                     Err(_) => return,
@@ -633,25 +968,52 @@ impl MainService for Api {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
-    async fn compile_workspace(&self, request: Request<pb::CompileWorkspaceRequest>) -> Result<Response<pb::CompileWorkspaceResponse>> {
+    async fn compile_workspace(
+        &self,
+        request: Request<pb::CompileWorkspaceRequest>,
+    ) -> Result<Response<pb::CompileWorkspaceResponse>> {
         let caller = self.caller(&request).await?;
-        super::compile::compile(self, &caller, request.into_inner()).await.map(Response::new)
+        super::compile::compile(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn create_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         self.accessible_space(&caller, &space).await?;
         require_name("Secret", &name)?;
-        let value = secret_bytes(req.data.take()).ok_or_else(|| bad_field("data", "a Secret needs a value"))?;
-        let sealed = self.secrets.seal(&value, &format!("Secret/{space}/{name}"))?;
-        let out = pb::Secret { metadata: Some(fresh_metadata(req.metadata.take(), &name)?), data: None, status: Some(pb::SecretStatus { space: space.clone(), owner: caller.name.clone() }) };
-        self.store.create(Write { record: &new_record("Secret", &space, &name, &caller.name, &space, &out, 0), secret: Some(&sealed), event: false }).await?;
+        let value = secret_bytes(req.data.take())
+            .ok_or_else(|| bad_field("data", "a Secret needs a value"))?;
+        let sealed = self
+            .secrets
+            .seal(&value, &format!("Secret/{space}/{name}"))?;
+        let out = pb::Secret {
+            metadata: Some(fresh_metadata(req.metadata.take(), &name)?),
+            data: None,
+            status: Some(pb::SecretStatus {
+                space: space.clone(),
+                owner: caller.name.clone(),
+            }),
+        };
+        self.store
+            .create(Write {
+                record: &new_record("Secret", &space, &name, &caller.name, &space, &out, 0),
+                secret: Some(&sealed),
+                event: false,
+            })
+            .await?;
         tracing::info!(user = %caller.name, space = %space, secret = %name, "secret created");
         Ok(Response::new(with_version(out, 1)))
     }
@@ -660,13 +1022,22 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         self.accessible_space(&caller, &r.space).await?;
-        let record = self.store.get("Secret", &r.space, &r.name).await?.ok_or_else(|| not_found("Secret", &r.name))?;
+        let record = self
+            .store
+            .get("Secret", &r.space, &r.name)
+            .await?
+            .ok_or_else(|| not_found("Secret", &r.name))?;
         Ok(Response::new(decode(&record)?))
     }
 
-    async fn list_secret(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::SecretList>> {
+    async fn list_secret(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::SecretList>> {
         let caller = self.caller(&request).await?;
-        let items = self.list_scoped::<pb::Secret>(&caller, "Secret", &request.get_ref().space).await?;
+        let items = self
+            .list_scoped::<pb::Secret>(&caller, "Secret", &request.get_ref().space)
+            .await?;
         Ok(Response::new(pb::SecretList { items }))
     }
 
@@ -674,30 +1045,61 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         self.accessible_space(&caller, &space).await?;
-        let record = self.store.get("Secret", &space, &name).await?.ok_or_else(|| not_found("Secret", &name))?;
+        let record = self
+            .store
+            .get("Secret", &space, &name)
+            .await?
+            .ok_or_else(|| not_found("Secret", &name))?;
         let stored: pb::Secret = decode(&record)?;
         let sealed = match secret_bytes(req.data.take()) {
             Some(v) => Some(self.secrets.seal(&v, &format!("Secret/{space}/{name}"))?),
             None => None,
         };
         let version = requested_version(&mut req);
-        let out = pb::Secret { metadata: Some(updated_metadata(stored.metadata, req.metadata)), data: None, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: sealed.as_deref(), event: false }).await?;
+        let out = pb::Secret {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            data: None,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: sealed.as_deref(),
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_secret(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         self.accessible_space(&caller, &r.space).await?;
-        self.store.delete("Secret", &r.space, &r.name, false).await?;
+        self.store
+            .delete("Secret", &r.space, &r.name, false)
+            .await?;
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn create_user_secret(&self, request: Request<pb::UserSecret>) -> Result<Response<pb::UserSecret>> {
+    async fn create_user_secret(
+        &self,
+        request: Request<pb::UserSecret>,
+    ) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
@@ -706,13 +1108,17 @@ impl MainService for Api {
         let (sealed, public) = match req.r#type() {
             pb::UserSecretType::SshKey => {
                 if req.data.is_some() {
-                    return Err(bad_field("data", "an SSH_KEY UserSecret is generated by the server and takes no data"));
+                    return Err(bad_field(
+                        "data",
+                        "an SSH_KEY UserSecret is generated by the server and takes no data",
+                    ));
                 }
                 let (private, public) = new_ssh_key(&format!("{}@cordium", caller.name))?;
                 (self.secrets.seal(&private, &identity)?, public)
             }
             pb::UserSecretType::Default => {
-                let value = secret_bytes(req.data.take()).ok_or_else(|| bad_field("data", "a DEFAULT UserSecret needs a value"))?;
+                let value = secret_bytes(req.data.take())
+                    .ok_or_else(|| bad_field("data", "a DEFAULT UserSecret needs a value"))?;
                 (self.secrets.seal(&value, &identity)?, String::new())
             }
         };
@@ -720,132 +1126,285 @@ impl MainService for Api {
             metadata: Some(fresh_metadata(req.metadata.take(), &name)?),
             r#type: req.r#type,
             data: None,
-            status: Some(pb::UserSecretStatus { owner: caller.name.clone(), ssh_public_key: public }),
+            status: Some(pb::UserSecretStatus {
+                owner: caller.name.clone(),
+                ssh_public_key: public,
+            }),
         };
-        self.store.create(Write { record: &new_record("UserSecret", &caller.name, &name, &caller.name, "", &out, 0), secret: Some(&sealed), event: false }).await?;
+        self.store
+            .create(Write {
+                record: &new_record("UserSecret", &caller.name, &name, &caller.name, "", &out, 0),
+                secret: Some(&sealed),
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, 1)))
     }
 
     async fn get_user_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
-        let record = self.store.get("UserSecret", &caller.name, &request.get_ref().name).await?.ok_or_else(|| not_found("UserSecret", &request.get_ref().name))?;
+        let record = self
+            .store
+            .get("UserSecret", &caller.name, &request.get_ref().name)
+            .await?
+            .ok_or_else(|| not_found("UserSecret", &request.get_ref().name))?;
         Ok(Response::new(decode(&record)?))
     }
 
-    async fn list_user_secret(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::UserSecretList>> {
+    async fn list_user_secret(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::UserSecretList>> {
         let caller = self.caller(&request).await?;
-        let items = self.store.list("UserSecret", Some(&caller.name)).await?.iter().map(decode).collect::<Result<_>>()?;
+        let items = self
+            .store
+            .list("UserSecret", Some(&caller.name))
+            .await?
+            .iter()
+            .map(decode)
+            .collect::<Result<_>>()?;
         Ok(Response::new(pb::UserSecretList { items }))
     }
 
-    async fn update_user_secret(&self, request: Request<pb::UserSecret>) -> Result<Response<pb::UserSecret>> {
+    async fn update_user_secret(
+        &self,
+        request: Request<pb::UserSecret>,
+    ) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let record = self.store.get("UserSecret", &caller.name, &name).await?.ok_or_else(|| not_found("UserSecret", &name))?;
+        let record = self
+            .store
+            .get("UserSecret", &caller.name, &name)
+            .await?
+            .ok_or_else(|| not_found("UserSecret", &name))?;
         let stored: pb::UserSecret = decode(&record)?;
         let sealed = match secret_bytes(req.data.take()) {
-            Some(_) if stored.r#type() == pb::UserSecretType::SshKey => return Err(bad_field("data", "an SSH_KEY UserSecret takes no data")),
-            Some(v) => Some(self.secrets.seal(&v, &format!("UserSecret/{}/{name}", caller.name))?),
+            Some(_) if stored.r#type() == pb::UserSecretType::SshKey => {
+                return Err(bad_field("data", "an SSH_KEY UserSecret takes no data"));
+            }
+            Some(v) => Some(
+                self.secrets
+                    .seal(&v, &format!("UserSecret/{}/{name}", caller.name))?,
+            ),
             None => None,
         };
         let version = requested_version(&mut req);
-        let out = pb::UserSecret { metadata: Some(updated_metadata(stored.metadata, req.metadata)), r#type: stored.r#type, data: None, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: sealed.as_deref(), event: false }).await?;
+        let out = pb::UserSecret {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            r#type: stored.r#type,
+            data: None,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: sealed.as_deref(),
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_user_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_user_secret(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
-        self.store.delete("UserSecret", &caller.name, &request.get_ref().name, false).await?;
+        self.store
+            .delete("UserSecret", &caller.name, &request.get_ref().name, false)
+            .await?;
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn create_git_provider(&self, request: Request<pb::GitProvider>) -> Result<Response<pb::GitProvider>> {
+    async fn create_git_provider(
+        &self,
+        request: Request<pb::GitProvider>,
+    ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         self.accessible_space(&caller, &space).await?;
         require_name("GitProvider", &name)?;
         validate(Kind::GitProvider, &name, req.spec.as_ref())?;
-        let out = pb::GitProvider { metadata: Some(fresh_metadata(req.metadata.take(), &name)?), spec: req.spec, status: Some(pb::SecretStatus { space: space.clone(), owner: caller.name.clone() }) };
-        self.store.create(Write { record: &new_record("GitProvider", &space, &name, &caller.name, &space, &out, 0), secret: None, event: false }).await?;
+        let out = pb::GitProvider {
+            metadata: Some(fresh_metadata(req.metadata.take(), &name)?),
+            spec: req.spec,
+            status: Some(pb::SecretStatus {
+                space: space.clone(),
+                owner: caller.name.clone(),
+            }),
+        };
+        self.store
+            .create(Write {
+                record: &new_record("GitProvider", &space, &name, &caller.name, &space, &out, 0),
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, 1)))
     }
 
-    async fn get_git_provider(&self, request: Request<pb::Ref>) -> Result<Response<pb::GitProvider>> {
+    async fn get_git_provider(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         self.accessible_space(&caller, &r.space).await?;
-        let record = self.store.get("GitProvider", &r.space, &r.name).await?.ok_or_else(|| not_found("GitProvider", &r.name))?;
+        let record = self
+            .store
+            .get("GitProvider", &r.space, &r.name)
+            .await?
+            .ok_or_else(|| not_found("GitProvider", &r.name))?;
         Ok(Response::new(decode(&record)?))
     }
 
-    async fn list_git_provider(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::GitProviderList>> {
+    async fn list_git_provider(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::GitProviderList>> {
         let caller = self.caller(&request).await?;
-        let items = self.list_scoped::<pb::GitProvider>(&caller, "GitProvider", &request.get_ref().space).await?;
+        let items = self
+            .list_scoped::<pb::GitProvider>(&caller, "GitProvider", &request.get_ref().space)
+            .await?;
         Ok(Response::new(pb::GitProviderList { items }))
     }
 
-    async fn update_git_provider(&self, request: Request<pb::GitProvider>) -> Result<Response<pb::GitProvider>> {
+    async fn update_git_provider(
+        &self,
+        request: Request<pb::GitProvider>,
+    ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         let name = requested_name(&mut req);
-        let space = req.status.as_ref().map(|s| s.space.clone()).unwrap_or_default();
+        let space = req
+            .status
+            .as_ref()
+            .map(|s| s.space.clone())
+            .unwrap_or_default();
         self.accessible_space(&caller, &space).await?;
-        let record = self.store.get("GitProvider", &space, &name).await?.ok_or_else(|| not_found("GitProvider", &name))?;
+        let record = self
+            .store
+            .get("GitProvider", &space, &name)
+            .await?
+            .ok_or_else(|| not_found("GitProvider", &name))?;
         let stored: pb::GitProvider = decode(&record)?;
         validate(Kind::GitProvider, &name, req.spec.as_ref())?;
         let version = requested_version(&mut req);
-        let out = pb::GitProvider { metadata: Some(updated_metadata(stored.metadata, req.metadata)), spec: req.spec, status: stored.status };
-        let new = Record { body: out.encode_to_vec(), version, ..record };
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        let out = pb::GitProvider {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            spec: req.spec,
+            status: stored.status,
+        };
+        let new = Record {
+            body: out.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 
-    async fn delete_git_provider(&self, request: Request<pb::Ref>) -> Result<Response<pb::DeleteResponse>> {
+    async fn delete_git_provider(
+        &self,
+        request: Request<pb::Ref>,
+    ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         self.accessible_space(&caller, &r.space).await?;
-        self.store.delete("GitProvider", &r.space, &r.name, false).await?;
+        self.store
+            .delete("GitProvider", &r.space, &r.name, false)
+            .await?;
         Ok(Response::new(pb::DeleteResponse {}))
     }
 
-    async fn get_user_config(&self, request: Request<pb::Empty>) -> Result<Response<pb::UserConfig>> {
+    async fn get_user_config(
+        &self,
+        request: Request<pb::Empty>,
+    ) -> Result<Response<pb::UserConfig>> {
         let caller = self.caller(&request).await?;
         Ok(Response::new(self.user_config(&caller).await?))
     }
 
-    async fn update_user_config(&self, request: Request<pb::UserConfig>) -> Result<Response<pb::UserConfig>> {
+    async fn update_user_config(
+        &self,
+        request: Request<pb::UserConfig>,
+    ) -> Result<Response<pb::UserConfig>> {
         let caller = self.caller(&request).await?;
         let mut req = request.into_inner();
         validate(Kind::UserConfig, &caller.name, req.spec.as_ref())?;
         let stored = self.user_config(&caller).await?;
         let version = requested_version(&mut req);
-        let out = pb::UserConfig { metadata: Some(updated_metadata(stored.metadata, req.metadata)), spec: req.spec };
-        let new = new_record("UserConfig", &caller.name, &caller.name, &caller.name, "", &out, version);
-        let v = self.store.update(Write { record: &new, secret: None, event: false }).await?;
+        let out = pb::UserConfig {
+            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            spec: req.spec,
+        };
+        let new = new_record(
+            "UserConfig",
+            &caller.name,
+            &caller.name,
+            &caller.name,
+            "",
+            &out,
+            version,
+        );
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret: None,
+                event: false,
+            })
+            .await?;
         Ok(Response::new(with_version(out, v)))
     }
 }
 
 fn split_template_ref(reference: &str) -> Result<(String, String)> {
     match reference.split_once('/') {
-        Some((space, name)) if !space.is_empty() && !name.is_empty() => Ok((space.into(), name.into())),
-        _ => Err(bad_field("name", "write the Template as `<space>/<template>`")),
+        Some((space, name)) if !space.is_empty() && !name.is_empty() => {
+            Ok((space.into(), name.into()))
+        }
+        _ => Err(bad_field(
+            "name",
+            "write the Template as `<space>/<template>`",
+        )),
     }
 }
 
 fn to_event(event: &Event) -> Result<pb::WorkspaceEvent> {
     let ws = |body: &Option<Vec<u8>>| -> Result<pb::Workspace> {
-        body.as_deref().map_or(Ok(pb::Workspace::default()), |b| pb::Workspace::decode(b).map_err(|e| Status::internal(format!("event {}: {e}", event.id))))
+        body.as_deref().map_or(Ok(pb::Workspace::default()), |b| {
+            pb::Workspace::decode(b)
+                .map_err(|e| Status::internal(format!("event {}: {e}", event.id)))
+        })
     };
     use pb::workspace_event::Event as E;
     let inner = match event.kind {
         EventKind::Created => E::Created(ws(&event.new)?),
-        EventKind::Updated => E::Updated(pb::WorkspaceUpdate { old: Some(ws(&event.old)?), new: Some(ws(&event.new)?) }),
+        EventKind::Updated => E::Updated(pb::WorkspaceUpdate {
+            old: Some(ws(&event.old)?),
+            new: Some(ws(&event.new)?),
+        }),
         EventKind::Deleted => E::Deleted(ws(&event.old)?),
     };
     Ok(pb::WorkspaceEvent { event: Some(inner) })
@@ -854,7 +1413,12 @@ fn to_event(event: &Event) -> Result<pb::WorkspaceEvent> {
 impl Api {
     /// Resources of a Space-scoped kind: in `space` (checked), or in every Space the caller
     /// can see.
-    async fn list_scoped<M: Resource>(&self, caller: &Caller, kind: &'static str, space: &str) -> Result<Vec<M>> {
+    async fn list_scoped<M: Resource>(
+        &self,
+        caller: &Caller,
+        kind: &'static str,
+        space: &str,
+    ) -> Result<Vec<M>> {
         let spaces: Vec<String> = if space.is_empty() {
             let mut names = Vec::new();
             for r in self.store.list("Space", Some("")).await? {
@@ -877,35 +1441,81 @@ impl Api {
     }
 
     pub(crate) async fn user_config(&self, caller: &Caller) -> Result<pb::UserConfig> {
-        if let Some(r) = self.store.get("UserConfig", &caller.name, &caller.name).await? {
+        if let Some(r) = self
+            .store
+            .get("UserConfig", &caller.name, &caller.name)
+            .await?
+        {
             return decode(&r);
         }
-        let config = pb::UserConfig { metadata: Some(fresh_metadata(None, &caller.name)?), spec: None };
-        match self.store.create(Write { record: &new_record("UserConfig", &caller.name, &caller.name, &caller.name, "", &config, 0), secret: None, event: false }).await {
+        let config = pb::UserConfig {
+            metadata: Some(fresh_metadata(None, &caller.name)?),
+            spec: None,
+        };
+        match self
+            .store
+            .create(Write {
+                record: &new_record(
+                    "UserConfig",
+                    &caller.name,
+                    &caller.name,
+                    &caller.name,
+                    "",
+                    &config,
+                    0,
+                ),
+                secret: None,
+                event: false,
+            })
+            .await
+        {
             Ok(()) => Ok(with_version(config, 1)),
             Err(StoreError::AlreadyExists { .. }) => {
-                let r = self.store.get("UserConfig", &caller.name, &caller.name).await?.ok_or_else(|| Status::internal("user config vanished"))?;
+                let r = self
+                    .store
+                    .get("UserConfig", &caller.name, &caller.name)
+                    .await?
+                    .ok_or_else(|| Status::internal("user config vanished"))?;
                 decode(&r)
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn check_git_provider(&self, space: &str, spec: Option<&prost_types::Struct>) -> Result<()> {
-        let name = spec.map(super::documents::struct_to_json).and_then(|j| j.get("gitProvider").and_then(|g| g.as_str().map(str::to_owned)));
+    async fn check_git_provider(
+        &self,
+        space: &str,
+        spec: Option<&prost_types::Struct>,
+    ) -> Result<()> {
+        let name = spec.map(super::documents::struct_to_json).and_then(|j| {
+            j.get("gitProvider")
+                .and_then(|g| g.as_str().map(str::to_owned))
+        });
         if let Some(name) = name.filter(|n| !n.is_empty())
-            && self.store.get("GitProvider", space, &name).await?.is_none() {
-                return Err(bad_field("spec.gitProvider", format!("GitProvider `{name}` does not exist in Space `{space}`")));
-            }
+            && self.store.get("GitProvider", space, &name).await?.is_none()
+        {
+            return Err(bad_field(
+                "spec.gitProvider",
+                format!("GitProvider `{name}` does not exist in Space `{space}`"),
+            ));
+        }
         Ok(())
     }
 
     async fn cancel_running_build(&self, template: &pb::Template) -> Result<()> {
-        let running = template.status.as_ref().map(|s| s.current_running_build_id.clone()).unwrap_or_default();
+        let running = template
+            .status
+            .as_ref()
+            .map(|s| s.current_running_build_id.clone())
+            .unwrap_or_default();
         if running.is_empty() {
             return Ok(());
         }
-        if let Some(r) = self.store.get("Workspace", "", &format!("build-{running}")).await? {
+        if let Some(r) = self
+            .store
+            .get("Workspace", "", &format!("build-{running}"))
+            .await?
+        {
             let mut ws: pb::Workspace = decode(&r)?;
             if state_of(&ws) != pb::WorkspaceState::Stopped {
                 if let Some(status) = ws.status.as_mut() {

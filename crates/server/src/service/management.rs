@@ -23,7 +23,9 @@ impl Management {
     async fn admin<T>(&self, request: &Request<T>) -> Result<super::Caller, Status> {
         let caller = self.api.caller(request).await?;
         if !caller.admin {
-            return Err(Status::permission_denied("the ClusterConfig is for administrators"));
+            return Err(Status::permission_denied(
+                "the ClusterConfig is for administrators",
+            ));
         }
         Ok(caller)
     }
@@ -31,25 +33,61 @@ impl Management {
 
 #[tonic::async_trait]
 impl ManagementService for Management {
-    async fn get_cluster_config(&self, request: Request<pb::Empty>) -> Result<Response<pb::ClusterConfig>, Status> {
+    async fn get_cluster_config(
+        &self,
+        request: Request<pb::Empty>,
+    ) -> Result<Response<pb::ClusterConfig>, Status> {
         self.admin(&request).await?;
-        Ok(Response::new(self.api.cluster_config().await?.unwrap_or_default()))
+        Ok(Response::new(
+            self.api.cluster_config().await?.unwrap_or_default(),
+        ))
     }
 
-    async fn update_cluster_config(&self, request: Request<pb::ClusterConfig>) -> Result<Response<pb::ClusterConfig>, Status> {
+    async fn update_cluster_config(
+        &self,
+        request: Request<pb::ClusterConfig>,
+    ) -> Result<Response<pb::ClusterConfig>, Status> {
         let caller = self.admin(&request).await?;
         let mut req = request.into_inner();
         validate(Kind::ClusterConfig, "cluster", req.spec.as_ref())?;
         let version = req.meta().as_ref().map_or(0, |m| m.resource_version);
         let mut out = pb::ClusterConfig {
-            metadata: Some(pb::Metadata { name: "cluster".into(), updated_at: Some(now()), ..Default::default() }),
+            metadata: Some(pb::Metadata {
+                name: "cluster".into(),
+                updated_at: Some(now()),
+                ..Default::default()
+            }),
             spec: req.spec,
         };
-        let record = Record { kind: "ClusterConfig", scope: String::new(), name: "cluster".into(), owner: caller.name.clone(), space: String::new(), body: out.encode_to_vec(), version };
+        let record = Record {
+            kind: "ClusterConfig",
+            scope: String::new(),
+            name: "cluster".into(),
+            owner: caller.name.clone(),
+            space: String::new(),
+            body: out.encode_to_vec(),
+            version,
+        };
         let v = match self.api.store.get("ClusterConfig", "", "cluster").await? {
-            Some(_) => self.api.store.update(Write { record: &record, secret: None, event: false }).await?,
+            Some(_) => {
+                self.api
+                    .store
+                    .update(Write {
+                        record: &record,
+                        secret: None,
+                        event: false,
+                    })
+                    .await?
+            }
             None => {
-                self.api.store.create(Write { record: &record, secret: None, event: false }).await?;
+                self.api
+                    .store
+                    .create(Write {
+                        record: &record,
+                        secret: None,
+                        event: false,
+                    })
+                    .await?;
                 1
             }
         };

@@ -14,6 +14,7 @@ mod crash;
 mod errors;
 mod isolation;
 mod load;
+mod oidc;
 mod python;
 mod replicas;
 mod secrets;

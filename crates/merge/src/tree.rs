@@ -102,10 +102,10 @@ impl Merger {
         for item in higher {
             let key = item.get(field).and_then(Node::as_str).map(str::to_owned);
             let existing = key.as_ref().and_then(|k| index.get(k).copied());
-            if existing.is_none() {
-                if let Some(k) = key {
-                    index.entry(k).or_insert(items.len());
-                }
+            if existing.is_none()
+                && let Some(k) = key
+            {
+                index.entry(k).or_insert(items.len());
             }
             match existing {
                 Some(i) => {

@@ -324,25 +324,41 @@ impl Api {
             .unwrap_or(default))
     }
 
+    /// Writes `resource` over `record` (only if still at `version`, unless 0), and returns it
+    /// with its new version.
+    async fn replace<M: Resource>(
+        &self,
+        record: Record,
+        resource: M,
+        version: i64,
+        secret: Option<&[u8]>,
+        event: bool,
+    ) -> Result<M> {
+        let new = Record {
+            body: resource.encode_to_vec(),
+            version,
+            ..record
+        };
+        let v = self
+            .store
+            .update(Write {
+                record: &new,
+                secret,
+                event,
+            })
+            .await?;
+        Ok(with_version(resource, v))
+    }
+
+    /// Writes a workspace's new status (any version), with a watch event.
     async fn set_workspace(&self, record: &Record, ws: &pb::Workspace) -> Result<pb::Workspace> {
         let mut ws = ws.clone();
         if let Some(meta) = ws.meta() {
             meta.updated_at = Some(now());
             meta.resource_version = 0;
         }
-        let updated = Record {
-            body: ws.encode_to_vec(),
-            ..record.clone()
-        };
-        let version = self
-            .store
-            .update(Write {
-                record: &updated,
-                secret: None,
-                event: true,
-            })
-            .await?;
-        Ok(with_version(ws, version))
+        self.replace(record.clone(), ws, record.version, None, true)
+            .await
     }
 
     pub(crate) async fn resolve_template(
@@ -449,20 +465,9 @@ impl MainService for Api {
             spec: req.spec,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, None, false).await?,
+        ))
     }
 
     async fn delete_space(
@@ -557,20 +562,9 @@ impl MainService for Api {
             spec: req.spec,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, None, false).await?,
+        ))
     }
 
     async fn delete_template(
@@ -637,20 +631,9 @@ impl MainService for Api {
                 event: true,
             })
             .await?;
-        let new = Record {
-            body: template.encode_to_vec(),
-            version: 0,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(template, v)))
+        Ok(Response::new(
+            self.replace(record, template, 0, None, false).await?,
+        ))
     }
 
     async fn cancel_build_template(
@@ -664,20 +647,9 @@ impl MainService for Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id.clear();
         }
-        let new = Record {
-            body: template.encode_to_vec(),
-            version: 0,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(template, v)))
+        Ok(Response::new(
+            self.replace(record, template, 0, None, false).await?,
+        ))
     }
 
     async fn create_workspace(
@@ -802,20 +774,9 @@ impl MainService for Api {
             spec: req.spec,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: true,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, None, true).await?,
+        ))
     }
 
     async fn delete_workspace(
@@ -1067,20 +1028,10 @@ impl MainService for Api {
             data: None,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: sealed.as_deref(),
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, sealed.as_deref(), false)
+                .await?,
+        ))
     }
 
     async fn delete_secret(
@@ -1196,20 +1147,10 @@ impl MainService for Api {
             data: None,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: sealed.as_deref(),
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, sealed.as_deref(), false)
+                .await?,
+        ))
     }
 
     async fn delete_user_secret(
@@ -1308,20 +1249,9 @@ impl MainService for Api {
             spec: req.spec,
             status: stored.status,
         };
-        let new = Record {
-            body: out.encode_to_vec(),
-            version,
-            ..record
-        };
-        let v = self
-            .store
-            .update(Write {
-                record: &new,
-                secret: None,
-                event: false,
-            })
-            .await?;
-        Ok(Response::new(with_version(out, v)))
+        Ok(Response::new(
+            self.replace(record, out, version, None, false).await?,
+        ))
     }
 
     async fn delete_git_provider(

@@ -1,6 +1,6 @@
 //! The Cordium configuration compiler: layers in, one deterministic EffectiveWorkspace out.
 //!
-//! [`compile`] takes at most one document per layer (ClusterConfig, Space, Template,
+//! [`compile()`] takes at most one document per layer (ClusterConfig, Space, Template,
 //! UserConfig, repository file) and exactly one Workspace, already parsed and validated by
 //! [`cordium_spec`], and:
 //!

@@ -10,7 +10,8 @@
 //! - [`wire_oneof!`]: a one-of choice written as a mapping with exactly one key
 //!   (`image: {registry: {...}}`); an empty mapping is no choice.
 
-/// Declares a wire struct; see the [module docs](self).
+/// Declares a wire struct: a mapping whose fields are all `Option<Located<T>>`, with its
+/// serialization, JSON Schema and located conversion derived from the one declaration.
 #[macro_export]
 macro_rules! wire_struct {
     (
@@ -55,7 +56,8 @@ macro_rules! wire_struct {
     };
 }
 
-/// Declares a string enum written by name; see the [module docs](self).
+/// Declares a string enum written by name (`ON_CREATE`), with its serialization, JSON Schema
+/// and located conversion (unknown names get a "did you mean").
 #[macro_export]
 macro_rules! wire_enum {
     (
@@ -116,7 +118,8 @@ macro_rules! wire_enum {
     };
 }
 
-/// Declares a one-of choice; see the [module docs](self).
+/// Declares a one-of choice written as a mapping with exactly one key; an empty mapping is no
+/// choice, two keys are an error naming both.
 #[macro_export]
 macro_rules! wire_oneof {
     (

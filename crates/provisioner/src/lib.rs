@@ -28,6 +28,7 @@
 
 pub mod fresh;
 pub mod plan;
+pub mod runtime;
 pub mod state;
 
 pub use fresh::{RunContext, RunFacts, is_fresh_run};

@@ -1,0 +1,357 @@
+//! The runtime interface every backend implements (podman on one machine, Kubernetes beyond).
+//!
+//! A [`Runtime`] knows how to make one workspace's objects exist: its image, its `/workspace`
+//! volume, its container, command executions inside it, and the volume snapshots pre-builds
+//! leave behind. It knows nothing about states, plans or the store: the
+//! [lifecycle](crate::lifecycle) drives it step by step and reports each state.
+//!
+//! Secret values travel as [`SecretValue`], whose `Debug` is redacted and which has no
+//! `Display`; a backend must hand them to the container without putting them on a command
+//! line, in a log, or anywhere its own inspection shows (podman: a mounted secret file;
+//! Kubernetes: a Secret referenced by `secretKeyRef`).
+
+use crate::plan::{VolumeOnStop, VolumeSource};
+use std::fmt;
+use std::pin::Pin;
+
+/// A stream of output chunks (logs).
+pub type OutputStream =
+    Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, RuntimeError>> + Send>>;
+
+/// Which workspace's objects: the Space and the Workspace's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkspaceKey {
+    /// The Space, e.g. `team.alice`.
+    pub space: String,
+    /// The Workspace's name, e.g. `k3x9`.
+    pub name: String,
+}
+
+impl WorkspaceKey {
+    /// A key.
+    pub fn new(space: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            space: space.into(),
+            name: name.into(),
+        }
+    }
+
+    /// A name for this workspace's runtime objects, valid as a DNS-1123 label (at most 63
+    /// lowercase alphanumerics and `-`) and as a podman name: `cdm-<space>-<name>`, with
+    /// every other character turned into `-`. Over-long names keep their head and end in a
+    /// hash of the whole key, so two keys never share a name.
+    pub fn object_name(&self) -> String {
+        object_name("cdm", &format!("{}-{}", self.space, self.name))
+    }
+}
+
+/// A DNS-1123 label `<prefix>-<rest>` (see [`WorkspaceKey::object_name`]).
+pub fn object_name(prefix: &str, rest: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + rest.len() + 1);
+    name.push_str(prefix);
+    name.push('-');
+    for c in rest.chars() {
+        name.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        });
+    }
+    if name.len() <= 63 {
+        return name;
+    }
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let hash = rest.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    name.truncate(46);
+    format!("{}-{hash:016x}", name.trim_end_matches('-'))
+}
+
+/// A secret's value. `Debug` prints `<redacted>`; there is no `Display`; read it with
+/// [`SecretValue::expose`] only where it is handed over.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// An environment variable's value once references are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedValue {
+    /// Not secret: may be shown (podman inspect, a Pod spec).
+    Literal(String),
+    /// Secret: must never be shown.
+    Secret(SecretValue),
+}
+
+/// Environment variables in order, each key at most once.
+pub type ResolvedEnv = Vec<(String, ResolvedValue)>;
+
+/// Credentials for a registry or a git server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The user name (may be empty).
+    pub username: String,
+    /// The password or token.
+    pub password: SecretValue,
+}
+
+/// The compute a container may use; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// CPU in millicores.
+    pub cpu_millis: Option<u64>,
+    /// Memory in MiB.
+    pub memory_mib: Option<u64>,
+    /// Storage of the workspace volume in MiB.
+    pub storage_mib: Option<u64>,
+}
+
+/// A port the workspace serves (an application).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// The application's name.
+    pub name: String,
+    /// The container port.
+    pub port: u16,
+}
+
+/// Everything a runtime needs to run a workspace's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Whose container.
+    pub key: WorkspaceKey,
+    /// The image reference, already pulled or built.
+    pub image: String,
+    /// The entrypoint, a shell command; `None`: the image's.
+    pub entrypoint: Option<String>,
+    /// The command, a shell command; `None`: keep the container alive doing nothing.
+    pub cmd: Option<String>,
+    /// The container's environment, secrets included.
+    pub env: ResolvedEnv,
+    /// Compute limits.
+    pub resources: Resources,
+    /// Linux capabilities to add (`CAP_` prefix optional).
+    pub add_capabilities: Vec<String>,
+    /// Linux capabilities to drop.
+    pub drop_capabilities: Vec<String>,
+    /// Ports to expose.
+    pub ports: Vec<Port>,
+    /// Where the volume's content comes from.
+    pub volume: VolumeSource,
+    /// The snapshot to restore for [`VolumeSource::FromSnapshot`].
+    pub snapshot: Option<String>,
+}
+
+/// A command run inside a workspace's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// A shell script, run as `sh -c <script>`.
+    pub script: String,
+    /// Variables set on top of the container's environment.
+    pub env: ResolvedEnv,
+    /// The working directory; `None`: the user's home.
+    pub working_dir: Option<String>,
+    /// Run as root rather than the container's user.
+    pub as_root: bool,
+    /// Send output to the workspace's log ([`Runtime::logs`]) instead of returning it.
+    pub to_log: bool,
+    /// Start it and return at once, without waiting (exit code 0).
+    pub detach: bool,
+}
+
+impl ExecSpec {
+    /// A foreground script whose output goes to the workspace log.
+    pub fn logged(script: impl Into<String>) -> Self {
+        Self {
+            script: script.into(),
+            env: Vec::new(),
+            working_dir: None,
+            as_root: false,
+            to_log: true,
+            detach: false,
+        }
+    }
+
+    /// A foreground script whose output is returned.
+    pub fn captured(script: impl Into<String>) -> Self {
+        Self {
+            to_log: false,
+            ..Self::logged(script)
+        }
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// The exit code (`-1` when killed by a signal).
+    pub exit_code: i32,
+    /// Standard output, when captured.
+    pub stdout: Vec<u8>,
+    /// Standard error, when captured.
+    pub stderr: Vec<u8>,
+}
+
+/// What the runtime says about a workspace's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerState {
+    /// No container.
+    Absent,
+    /// Created or starting, not yet running.
+    Pending,
+    /// Running.
+    Running,
+    /// The image cannot be pulled (Kubernetes: `ImagePullBackOff`, `ErrImagePull`).
+    ImagePullFailed(String),
+    /// The container exited or cannot run.
+    Failed(String),
+}
+
+/// Everything that can go wrong in a runtime.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// The image could not be pulled.
+    #[error("cannot pull image `{image}`: {detail}")]
+    ImagePull {
+        /// The image reference.
+        image: String,
+        /// What the engine said.
+        detail: String,
+    },
+    /// The image could not be built.
+    #[error("cannot build the image: {detail}")]
+    ImageBuild {
+        /// What the engine said.
+        detail: String,
+    },
+    /// The container could not be created or started.
+    #[error("cannot run the container: {detail}")]
+    RunContainer {
+        /// What the engine said.
+        detail: String,
+    },
+    /// The workspace has no running container.
+    #[error("workspace `{name}` has no running container")]
+    NotRunning {
+        /// The object name.
+        name: String,
+    },
+    /// A write conflicted with a concurrent one and retries ran out.
+    #[error("conflict writing {object}: {detail}")]
+    Conflict {
+        /// The object.
+        object: String,
+        /// What the API said.
+        detail: String,
+    },
+    /// The engine or API could not be reached, or failed otherwise.
+    #[error("{operation} failed: {detail}")]
+    Engine {
+        /// What was being done, e.g. `podman volume create`.
+        operation: String,
+        /// What it said.
+        detail: String,
+    },
+}
+
+/// A backend that runs workspaces. See the [module docs](self).
+#[async_trait::async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// The backend's name, e.g. `podman`.
+    fn name(&self) -> &'static str;
+
+    /// The image used when no layer sets one.
+    fn default_image(&self) -> &str;
+
+    /// Makes `image` available to `key`'s container, logging in with `login` when given (a
+    /// backend that pulls at container start, like Kubernetes, records the login instead).
+    async fn pull_image(
+        &self,
+        key: &WorkspaceKey,
+        image: &str,
+        login: Option<&Login>,
+    ) -> Result<(), RuntimeError>;
+
+    /// Builds `dockerfile` for `key` and returns the image reference.
+    async fn build_image(
+        &self,
+        key: &WorkspaceKey,
+        dockerfile: &str,
+    ) -> Result<String, RuntimeError>;
+
+    /// Creates the volume as `spec.volume` says, then creates and starts the container. A
+    /// container left from an earlier run is replaced; the volume is reused only for
+    /// [`VolumeSource::Reused`].
+    async fn start(&self, spec: &ContainerSpec) -> Result<(), RuntimeError>;
+
+    /// The container's state.
+    async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError>;
+
+    /// Runs a command in the running container.
+    async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError>;
+
+    /// Stops and removes the container, then does `volume` to the volume. For
+    /// [`VolumeOnStop::Snapshot`], `snapshot` names the snapshot to write.
+    async fn stop(
+        &self,
+        key: &WorkspaceKey,
+        volume: VolumeOnStop,
+        snapshot: Option<&str>,
+    ) -> Result<(), RuntimeError>;
+
+    /// Removes everything the workspace has: container, volume, stored secrets.
+    async fn delete(&self, key: &WorkspaceKey) -> Result<(), RuntimeError>;
+
+    /// Whether a snapshot exists.
+    async fn snapshot_exists(&self, snapshot: &str) -> Result<bool, RuntimeError>;
+
+    /// Removes a snapshot (absent is fine).
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError>;
+
+    /// The workspace's log: the container's output and every logged execution's, from the
+    /// start; with `follow`, the stream stays open for new output until the container stops.
+    async fn logs(&self, key: &WorkspaceKey, follow: bool) -> Result<OutputStream, RuntimeError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_dns_labels() {
+        let key = WorkspaceKey::new("team.Alice", "k3x9");
+        assert_eq!(key.object_name(), "cdm-team-alice-k3x9");
+        let long = WorkspaceKey::new("a".repeat(80), "x");
+        let other = WorkspaceKey::new("a".repeat(81), "x");
+        let (a, b) = (long.object_name(), other.object_name());
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+    }
+
+    #[test]
+    fn secret_values_are_redacted_in_debug() {
+        let v = ResolvedValue::Secret(SecretValue::new("hunter2"));
+        assert!(!format!("{v:?}").contains("hunter2"));
+    }
+}

@@ -27,7 +27,9 @@
 //! ```
 
 pub mod fresh;
+pub mod lifecycle;
 pub mod plan;
+pub mod podman;
 pub mod runtime;
 pub mod state;
 

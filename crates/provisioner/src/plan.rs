@@ -376,6 +376,54 @@ pub struct Plan {
     pub stop: StopPlan,
 }
 
+impl Plan {
+    /// The Secrets and UserSecrets the run reads, by name: `(secrets, user_secrets)`.
+    pub fn secret_names(
+        &self,
+    ) -> (
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    ) {
+        let (mut secrets, mut user_secrets) = Default::default();
+        let mut source = |s: &SecretSource| match s {
+            SecretSource::Secret(n) => {
+                secrets_insert(&mut secrets, n);
+            }
+            SecretSource::UserSecret(n) => {
+                secrets_insert(&mut user_secrets, n);
+            }
+        };
+        let start = &self.start;
+        let envs = start
+            .env
+            .iter()
+            .chain(start.tasks.iter().flat_map(|t| &t.env))
+            .chain(self.stop.pre_stop.iter().flat_map(|t| &t.env));
+        for entry in envs {
+            match &entry.value {
+                EnvValue::FromSecret(n) => source(&SecretSource::Secret(n.clone())),
+                EnvValue::FromUserSecret(n) => source(&SecretSource::UserSecret(n.clone())),
+                EnvValue::Literal(_) | EnvValue::SessionToken => {}
+            }
+        }
+        let credentials = match &start.image {
+            ImageStep::Pull { credentials, .. } => credentials.as_ref(),
+            _ => None,
+        }
+        .into_iter()
+        .chain(start.clones.iter().filter_map(|c| c.credentials.as_ref()))
+        .chain(start.dotfiles.iter().filter_map(|d| d.credentials.as_ref()));
+        for c in credentials {
+            source(&c.password);
+        }
+        (secrets, user_secrets)
+    }
+}
+
+fn secrets_insert(set: &mut std::collections::BTreeSet<String>, name: &str) {
+    set.insert(name.to_owned());
+}
+
 /// The start and stop plans of a run of `workspace` in `ctx`.
 ///
 /// Fails only when the workspace lacks something the plan uses (a compiled workspace never
@@ -597,7 +645,10 @@ fn env_var(var: &EffectiveEnvVar, i: usize) -> Result<(String, EnvValue), Error>
     Ok((key, value))
 }
 
-fn image_step(image: Option<&Image>, repository: Option<&Repository>) -> Result<ImageStep, Error> {
+pub(crate) fn image_step(
+    image: Option<&Image>,
+    repository: Option<&Repository>,
+) -> Result<ImageStep, Error> {
     Ok(match image {
         None => ImageStep::PullDefault,
         Some(Image::Registry(RegistryImage {

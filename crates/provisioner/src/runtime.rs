@@ -273,7 +273,7 @@ pub enum RuntimeError {
 
 /// A backend that runs workspaces. See the [module docs](self).
 #[async_trait::async_trait]
-pub trait Runtime: Send + Sync + 'static {
+pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// The backend's name, e.g. `podman`.
     fn name(&self) -> &'static str;
 

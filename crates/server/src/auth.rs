@@ -2,6 +2,8 @@
 //!
 //! - API tokens (`cdm_...`, printed by `cordium-server user add`) are looked up by their
 //!   SHA-256 hash; the token itself is never stored.
+//! - Session credentials (`cds_...`) are made for one run of one workspace, stored as hashes
+//!   and revoked when the run stops; they act for that workspace only.
 //! - OIDC ID tokens (JWTs) are verified against the configured issuer's JWKS (a file, read
 //!   again when a token names a key it does not hold, so rotated keys are picked up): the
 //!   signature, `iss`, `aud` and `exp`. The user name is the `preferred_username` claim (else
@@ -16,6 +18,9 @@ use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use tonic::Status;
+
+/// How session credentials (one per workspace run) begin; API tokens begin with `cdm_`.
+pub const SESSION_TOKEN_PREFIX: &str = "cds_";
 
 /// Where OIDC ID tokens come from.
 #[derive(Debug, Clone)]
@@ -76,8 +81,20 @@ impl Authenticator {
     pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
         if token.starts_with("cdm_") {
             return match self.store.user_by_token_hash(&hash_token(token)).await? {
-                Some((name, admin)) => Ok(Caller { name, admin }),
+                Some((name, admin)) => Ok(Caller::user(name, admin)),
                 None => Err(Status::unauthenticated("unknown or revoked token")),
+            };
+        }
+        if token.starts_with(SESSION_TOKEN_PREFIX) {
+            return match self.store.session_by_token_hash(&hash_token(token)).await? {
+                Some((workspace, owner)) => Ok(Caller {
+                    name: owner,
+                    admin: false,
+                    session: Some(workspace),
+                }),
+                None => Err(Status::unauthenticated(
+                    "unknown or revoked session credential (it ends when its run stops)",
+                )),
             };
         }
         let Some((config, keys)) = &self.oidc else {
@@ -131,6 +148,6 @@ impl Authenticator {
             ))
         })?;
         let admin = self.store.user_is_admin(&name).await?;
-        Ok(Caller { name, admin })
+        Ok(Caller::user(name, admin))
     }
 }

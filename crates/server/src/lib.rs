@@ -4,10 +4,12 @@
 //! - [`store`]: SQLite (embedded) or PostgreSQL (replicas), transactional, versioned schema.
 //! - [`crypto`]: sealed secret values, hashed API tokens, SSH key pairs.
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
+//! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
 pub mod auth;
 pub mod crypto;
+pub mod driver;
 pub mod names;
 pub mod server;
 pub mod service;

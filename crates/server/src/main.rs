@@ -1,11 +1,14 @@
 //! `cordium-server`: serves the Cordium API, and manages its users.
 
 use clap::{Parser, Subcommand};
+use cordium_provisioner::podman::{Podman, PodmanOptions};
+use cordium_provisioner::runtime::Runtime;
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// The Cordium API server.
 #[derive(Debug, Parser)]
@@ -46,10 +49,29 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// Where workspaces run: `podman` on this machine, or `none` (this replica only
+        /// serves the API; run the runtime on exactly one replica).
+        #[arg(long, value_enum, default_value_t = RuntimeKind::Podman, env = "CORDIUM_RUNTIME")]
+        runtime: RuntimeKind,
+        /// A registry (`host:port`) podman reaches over plain HTTP; repeat for several.
+        #[arg(long = "podman-insecure-registry", value_name = "HOST:PORT")]
+        insecure_registries: Vec<String>,
+        /// The image of workspaces whose layers set none.
+        #[arg(long, value_name = "IMAGE")]
+        default_image: Option<String>,
     },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+/// The runtimes `serve --runtime` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    /// podman on this machine (state in `<data-dir>/podman`).
+    Podman,
+    /// No runtime: workspaces stay in `INIT_REQUEST` until a replica with one starts them.
+    None,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +117,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            runtime,
+            insecure_registries,
+            default_image,
+        } => {
+            let api = match runtime {
+                RuntimeKind::None => api,
+                RuntimeKind::Podman => {
+                    let mut options = PodmanOptions::new(cli.data_dir.join("podman"));
+                    options.insecure_registries = insecure_registries;
+                    if let Some(image) = default_image {
+                        options.default_image = image;
+                    }
+                    let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options)?);
+                    server::start_driver(api, runtime)
+                }
+            };
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);
             let shutdown = async {

@@ -2,11 +2,14 @@
 
 use crate::auth::{Authenticator, OidcConfig};
 use crate::crypto::SecretBox;
+use crate::driver::Driver;
 use crate::pb;
 use crate::service::{Api, Management};
 use crate::store::Store;
+use cordium_provisioner::runtime::Runtime;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,14 @@ pub async fn open_with(
     let secrets = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
     let auth = Authenticator::new(store.clone(), oidc)?;
     Ok(Api::new(store, secrets, auth))
+}
+
+/// Gives `api` the `runtime` (exec, logs) and starts the [lifecycle driver](crate::driver) on
+/// it in this process; returns the API to serve.
+pub fn start_driver(api: Api, runtime: Arc<dyn Runtime>) -> Api {
+    let api = api.with_runtime(Arc::clone(&runtime));
+    Driver::new(api.clone(), runtime).spawn();
+    api
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

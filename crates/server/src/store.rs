@@ -155,6 +155,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "CREATE INDEX resources_owner ON resources (kind, owner)",
         "CREATE INDEX resources_owner ON resources (kind, owner)",
     ),
+    // Session credentials: one per workspace run, revoked when the run stops.
+    (
+        3,
+        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+         CREATE INDEX sessions_workspace ON sessions (workspace)",
+        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+         CREATE INDEX sessions_workspace ON sessions (workspace)",
+    ),
 ];
 
 /// The store.
@@ -301,6 +309,46 @@ impl Store {
             Some(r) => Some((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0)),
             None => None,
         })
+    }
+
+    /// Records a session credential (by its hash) for a run of `workspace`.
+    pub async fn add_session(
+        &self,
+        token_hash: &str,
+        workspace: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (token_hash, workspace, owner) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(workspace)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The workspace and owner of the session credential with this hash.
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT workspace, owner FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    /// Revokes every session credential of `workspace`.
+    pub async fn revoke_sessions(&self, workspace: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE workspace = $1")
+            .bind(workspace)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Whether a user of this name was added as an administrator.

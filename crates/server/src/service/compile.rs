@@ -14,6 +14,45 @@ pub(crate) async fn compile(
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,
 ) -> Result<pb::CompileWorkspaceResponse, Status> {
+    let compiled = compile_effective(api, caller, req).await?;
+    let effective = serde_json::to_value(&compiled.effective)
+        .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
+    let describe = |o: &cordium_merge::Origin| match &o.location {
+        Some(loc) => format!("{} ({}:{})", o.layer.label(), loc.line, loc.column),
+        None => o.layer.label().to_owned(),
+    };
+    let provenance = compiled
+        .provenance
+        .iter()
+        .map(|leaf| pb::Provenance {
+            path: leaf.path.clone(),
+            value: leaf.value.clone(),
+            layer: leaf.origin.layer.label().into(),
+            document: leaf.origin.document.clone().unwrap_or_default(),
+            line: leaf.origin.location.map_or(0, |l| l.line),
+            column: leaf.origin.location.map_or(0, |l| l.column),
+            replaced: leaf.replaced.iter().map(describe).collect(),
+            capped_by: leaf
+                .caps
+                .iter()
+                .map(|c| format!("{} (from {})", c.by.label, c.requested))
+                .collect(),
+        })
+        .collect();
+    Ok(pb::CompileWorkspaceResponse {
+        effective: Some(json_to_struct(&effective)),
+        notes: compiled.effective.notes.clone(),
+        provenance,
+    })
+}
+
+/// The compiler's result for a stored Workspace or an inline spec, as `caller` sees the
+/// layers (the provisioner compiles as the Workspace's owner).
+pub(crate) async fn compile_effective(
+    api: &Api,
+    caller: &Caller,
+    req: pb::CompileWorkspaceRequest,
+) -> Result<cordium_merge::Compiled, Status> {
     let mut sources = SourceMap::new();
     let (workspace_name, spec, space, template, mut vars) = match req.target {
         Some(pb::compile_workspace_request::Target::Name(name)) => {
@@ -122,35 +161,5 @@ pub(crate) async fn compile(
     };
     let inputs = Inputs::from_documents(&sources, documents, None, options)
         .map_err(|d| invalid("the layers do not fit together", &d.0))?;
-    let compiled =
-        compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))?;
-    let effective = serde_json::to_value(&compiled.effective)
-        .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
-    let describe = |o: &cordium_merge::Origin| match &o.location {
-        Some(loc) => format!("{} ({}:{})", o.layer.label(), loc.line, loc.column),
-        None => o.layer.label().to_owned(),
-    };
-    let provenance = compiled
-        .provenance
-        .iter()
-        .map(|leaf| pb::Provenance {
-            path: leaf.path.clone(),
-            value: leaf.value.clone(),
-            layer: leaf.origin.layer.label().into(),
-            document: leaf.origin.document.clone().unwrap_or_default(),
-            line: leaf.origin.location.map_or(0, |l| l.line),
-            column: leaf.origin.location.map_or(0, |l| l.column),
-            replaced: leaf.replaced.iter().map(describe).collect(),
-            capped_by: leaf
-                .caps
-                .iter()
-                .map(|c| format!("{} (from {})", c.by.label, c.requested))
-                .collect(),
-        })
-        .collect();
-    Ok(pb::CompileWorkspaceResponse {
-        effective: Some(json_to_struct(&effective)),
-        notes: compiled.effective.notes.clone(),
-        provenance,
-    })
+    compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))
 }

@@ -7,11 +7,14 @@ use crate::crypto::{SecretBox, new_ssh_key};
 use crate::names::{length_for_attempt, random_name};
 use crate::pb::{self, main_service_server::MainService};
 use crate::store::{Event, EventKind, Record, Store, StoreError, Write};
+use cordium_provisioner::lifecycle::shell_quote;
+use cordium_provisioner::runtime::{ExecSpec, ResolvedValue, Runtime, RuntimeError, WorkspaceKey};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -26,6 +29,9 @@ pub struct Api {
     pub(crate) store: Store,
     pub(crate) secrets: SecretBox,
     pub(crate) auth: Authenticator,
+    /// The runtime workspaces run on, for exec and logs (`None`: this server provisions
+    /// nothing).
+    pub(crate) runtime: Option<Arc<dyn Runtime>>,
 }
 
 /// Messages that carry `Metadata`.
@@ -169,7 +175,23 @@ impl Api {
             store,
             secrets,
             auth,
+            runtime: None,
         }
+    }
+
+    /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.
+    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// The runtime, or `FailedPrecondition` when this server runs no workspaces.
+    fn runtime(&self) -> Result<&Arc<dyn Runtime>> {
+        self.runtime.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "this server runs no workspaces (start it with `--runtime podman` or `kubernetes`)",
+            )
+        })
     }
 
     /// The store.
@@ -177,8 +199,22 @@ impl Api {
         &self.store
     }
 
-    /// The authenticated caller: `authorization: Bearer <API token or OIDC ID token>`.
+    /// The authenticated user: `authorization: Bearer <API token or OIDC ID token>`. A
+    /// workspace's session credential is refused: it may only use the calls that take
+    /// [`Api::any_caller`].
     pub(crate) async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        let caller = self.any_caller(request).await?;
+        if caller.session.is_some() {
+            return Err(Status::permission_denied(
+                "a session credential may only read its own workspace's effective spec \
+                 (CompileWorkspace) and report its activity (ReportWorkspaceActivity)",
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The authenticated caller, a user or a workspace's session.
+    pub(crate) async fn any_caller<T>(&self, request: &Request<T>) -> Result<Caller> {
         let header = request.metadata().get("authorization").ok_or_else(|| {
             Status::unauthenticated("no `authorization: Bearer <token>` metadata")
         })?;
@@ -386,6 +422,16 @@ fn state_of(ws: &pb::Workspace) -> pb::WorkspaceState {
     ws.status
         .as_ref()
         .map_or(pb::WorkspaceState::StateUnknown, |s| s.state())
+}
+
+type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
+
+/// A runtime error as a status (never carries a secret: runtimes do not put values in errors).
+fn runtime_status(e: RuntimeError) -> Status {
+    match e {
+        RuntimeError::NotRunning { .. } => Status::failed_precondition(e.to_string()),
+        other => Status::unavailable(other.to_string()),
+    }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
@@ -938,10 +984,109 @@ impl MainService for Api {
         &self,
         request: Request<pb::CompileWorkspaceRequest>,
     ) -> Result<Response<pb::CompileWorkspaceResponse>> {
-        let caller = self.caller(&request).await?;
-        super::compile::compile(self, &caller, request.into_inner())
+        let caller = self.any_caller(&request).await?;
+        let req = request.into_inner();
+        if let Some(own) = &caller.session {
+            let named = match &req.target {
+                Some(pb::compile_workspace_request::Target::Name(name)) => name == own,
+                _ => false,
+            };
+            if !named {
+                return Err(Status::permission_denied(format!(
+                    "a session credential may only compile its own workspace `{own}`"
+                )));
+            }
+        }
+        super::compile::compile(self, &caller, req)
             .await
             .map(Response::new)
+    }
+
+    async fn exec_workspace(
+        &self,
+        request: Request<pb::ExecWorkspaceRequest>,
+    ) -> Result<Response<pb::ExecWorkspaceResponse>> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let (record, _) = self.visible_workspace(&caller, &req.name).await?;
+        if req.command.is_empty() {
+            return Err(bad_field("command", "name the program to run"));
+        }
+        let mut env = Vec::new();
+        for (i, pair) in req.env.iter().enumerate() {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(bad_field(&format!("env[{i}]"), "write `KEY=VALUE`"));
+            };
+            env.push((key.to_owned(), ResolvedValue::Literal(value.to_owned())));
+        }
+        let script = format!(
+            "exec {}",
+            req.command
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let exec = ExecSpec {
+            env,
+            working_dir: Some(req.working_dir).filter(|d| !d.is_empty()),
+            ..ExecSpec::captured(script)
+        };
+        let key = WorkspaceKey::new(&record.space, &record.name);
+        let out = self
+            .runtime()?
+            .exec(&key, &exec)
+            .await
+            .map_err(runtime_status)?;
+        Ok(Response::new(pb::ExecWorkspaceResponse {
+            exit_code: out.exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }))
+    }
+
+    type WorkspaceLogsStream = LogStream;
+
+    async fn workspace_logs(
+        &self,
+        request: Request<pb::WorkspaceLogsRequest>,
+    ) -> Result<Response<Self::WorkspaceLogsStream>> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let (record, _) = self.visible_workspace(&caller, &req.name).await?;
+        let key = WorkspaceKey::new(&record.space, &record.name);
+        let stream = self
+            .runtime()?
+            .logs(&key, req.follow)
+            .await
+            .map_err(runtime_status)?;
+        Ok(Response::new(Box::pin(tokio_stream::StreamExt::map(
+            stream,
+            |chunk| {
+                chunk
+                    .map(|data| pb::WorkspaceLogChunk { data })
+                    .map_err(runtime_status)
+            },
+        ))))
+    }
+
+    async fn report_workspace_activity(
+        &self,
+        request: Request<pb::ReportActivityRequest>,
+    ) -> Result<Response<pb::Empty>> {
+        let caller = self.any_caller(&request).await?;
+        let name = request.into_inner().name;
+        if caller.session.as_deref().is_some_and(|own| own != name) {
+            return Err(Status::permission_denied(
+                "a session credential may only report its own workspace's activity",
+            ));
+        }
+        let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
+        if let Some(status) = ws.status.as_mut() {
+            status.last_activity_at = Some(now());
+        }
+        self.set_workspace(&record, &ws).await?;
+        Ok(Response::new(pb::Empty {}))
     }
 
     async fn create_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {

@@ -5,7 +5,9 @@ mod documents;
 mod handlers;
 mod management;
 
+pub(crate) use compile::compile_effective;
 pub use handlers::Api;
+pub(crate) use handlers::{DEFAULT_TEMPLATE, now};
 pub use management::Management;
 
 use crate::store::StoreError;
@@ -18,6 +20,20 @@ pub struct Caller {
     pub name: String,
     /// Whether the user administers the cluster.
     pub admin: bool,
+    /// Set for a workspace's session credential: the workspace it may act for (and nothing
+    /// else: read its own effective spec, report its own activity).
+    pub session: Option<String>,
+}
+
+impl Caller {
+    /// A user.
+    pub fn user(name: impl Into<String>, admin: bool) -> Self {
+        Self {
+            name: name.into(),
+            admin,
+            session: None,
+        }
+    }
 }
 
 /// The `'static` kind name stored in the `kind` column.

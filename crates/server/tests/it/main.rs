@@ -15,6 +15,7 @@ mod errors;
 mod isolation;
 mod load;
 mod oidc;
+mod podman;
 mod python;
 mod replicas;
 mod secrets;
@@ -259,9 +260,21 @@ impl Server {
     }
 
     pub async fn start_on(dir: &Path, database_url: Option<&str>) -> Self {
-        let api = cordium_server::server::open(dir, database_url)
+        Self::start_with(dir, database_url, None).await
+    }
+
+    /// A server that also runs workspaces on `runtime` (the lifecycle driver in process).
+    pub async fn start_with(
+        dir: &Path,
+        database_url: Option<&str>,
+        runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
+    ) -> Self {
+        let mut api = cordium_server::server::open(dir, database_url)
             .await
             .expect("open the server");
+        if let Some(runtime) = runtime {
+            api = cordium_server::server::start_driver(api, runtime);
+        }
         let store = api.store().clone();
         let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
             .await
@@ -613,7 +626,7 @@ impl Process {
     /// Starts `cordium-server serve --listen 127.0.0.1:0` and waits for its address.
     pub fn spawn(dir: &Path, database_url: Option<&str>) -> Self {
         let mut cmd = base_command(dir, database_url);
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--runtime", "none"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());

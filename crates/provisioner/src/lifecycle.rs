@@ -1,0 +1,631 @@
+//! The lifecycle driver: executes a [`Plan`] against a [`Runtime`], one state at a time.
+//!
+//! [`start`] walks `INITIALIZING`, `PULLING_IMAGE` or `BUILDING_IMAGE`, `STARTING_RUNTIME`,
+//! `PREPARING` and `RUNNING`, reporting each state to a [`Progress`] before the work of that
+//! state begins; [`stop`] runs the PRE_STOP tasks and removes the container. A failing step
+//! ends the start with a [`RunFailure`]: a structured [`Failure`] plus a message for people.
+//! The caller (the server) writes the states and the failure to the store, and moves a
+//! failed start on to stopping.
+//!
+//! How each step runs inside the container (every script is `sh -c`, so the image needs a
+//! POSIX shell, and clones need `git` in the image, as upstream's supervisor does):
+//! - clones: `git clone` with the URL, branch and depth from the plan; HTTP credentials go
+//!   through a credential helper reading two variables, so the password is on no command
+//!   line; then `git checkout` when the plan names a commit or tag, and a background
+//!   `git fetch --unshallow` for lazily unshallowed clones;
+//! - git identity: `git config --global user.name` and `user.email` from the GitProvider;
+//! - dotfiles: cloned to `~/dotfiles`, then the first install script of upstream's list that
+//!   exists is run; a dotfiles failure is logged, not fatal (as upstream);
+//! - tasks: in plan order, each with its working directory, environment and user; background
+//!   tasks are started detached; a non-zero exit is judged by [`task_outcome`].
+
+use crate::fresh::RunContext;
+use crate::plan::{
+    CloneHistory, CloneStep, Credentials, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
+    ImageStep, Plan, PlannedTask, SecretSource, StopPlan, TaskOutcome, task_outcome,
+};
+use crate::runtime::{
+    ContainerSpec, ExecSpec, Login, Port, ResolvedEnv, ResolvedValue, Resources, Runtime,
+    RuntimeError, SecretValue, WorkspaceKey,
+};
+use crate::state::{Failure, State};
+use cordium_merge::EffectiveWorkspace;
+use cordium_spec::Located;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Secret values a run needs, fetched and decrypted by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// Secrets of the Space, by name.
+    pub secrets: BTreeMap<String, SecretValue>,
+    /// UserSecrets of the owner, by name.
+    pub user_secrets: BTreeMap<String, SecretValue>,
+    /// The run's session credential.
+    pub session_token: Option<SecretValue>,
+    /// The GitProvider's token, used for clones without their own credentials.
+    pub git_token: Option<SecretValue>,
+}
+
+impl Secrets {
+    fn resolve(&self, value: &EnvValue) -> Result<ResolvedValue, String> {
+        let found = |map: &BTreeMap<String, SecretValue>, kind: &str, name: &str| {
+            map.get(name)
+                .cloned()
+                .map(ResolvedValue::Secret)
+                .ok_or_else(|| format!("{kind} `{name}` does not exist"))
+        };
+        match value {
+            EnvValue::Literal(s) => Ok(ResolvedValue::Literal(s.clone())),
+            EnvValue::FromSecret(name) => found(&self.secrets, "Secret", name),
+            EnvValue::FromUserSecret(name) => found(&self.user_secrets, "UserSecret", name),
+            EnvValue::SessionToken => self
+                .session_token
+                .clone()
+                .map(ResolvedValue::Secret)
+                .ok_or_else(|| "the run has no session credential".to_owned()),
+        }
+    }
+
+    /// The environment of `entries`; the session variable is left out when the run has no
+    /// session (a stop prepared after the session was revoked).
+    fn env(&self, entries: &[EnvEntry]) -> Result<ResolvedEnv, String> {
+        entries
+            .iter()
+            .filter(|e| e.value != EnvValue::SessionToken || self.session_token.is_some())
+            .map(|e| Ok((e.key.clone(), self.resolve(&e.value)?)))
+            .collect()
+    }
+
+    fn login(&self, credentials: &Credentials) -> Result<Login, String> {
+        let password = match &credentials.password {
+            SecretSource::Secret(name) => self.resolve(&EnvValue::FromSecret(name.clone()))?,
+            SecretSource::UserSecret(name) => {
+                self.resolve(&EnvValue::FromUserSecret(name.clone()))?
+            }
+        };
+        let ResolvedValue::Secret(password) = password else {
+            return Err("credentials must come from a secret".to_owned());
+        };
+        Ok(Login {
+            username: credentials.username.clone(),
+            password,
+        })
+    }
+}
+
+/// The git identity commits in the workspace are made with (from the GitProvider).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitIdentity {
+    /// `user.name`.
+    pub name: String,
+    /// `user.email`.
+    pub email: String,
+}
+
+/// Everything one start needs.
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    /// Whose workspace.
+    pub key: &'a WorkspaceKey,
+    /// The compiled workspace.
+    pub workspace: &'a EffectiveWorkspace,
+    /// How this run is provisioned.
+    pub context: RunContext,
+    /// Its plan ([`crate::plan()`] of `workspace` in `context`).
+    pub plan: &'a Plan,
+    /// Secret values.
+    pub secrets: &'a Secrets,
+    /// The snapshot to restore when the plan says so.
+    pub snapshot: Option<&'a str>,
+    /// The git identity, when the workspace has a GitProvider with a profile.
+    pub git_identity: Option<&'a GitIdentity>,
+}
+
+/// Why a start or a stop failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// The structured failure.
+    pub failure: Failure,
+    /// What happened, for people (never a secret value).
+    pub message: String,
+}
+
+impl RunFailure {
+    fn new(failure: Failure, message: impl Into<String>) -> Self {
+        Self {
+            failure,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.failure, self.message)
+    }
+}
+
+/// Receives each state as the driver enters it.
+#[async_trait::async_trait]
+pub trait Progress: Send + Sync {
+    /// The driver is entering `state`.
+    async fn entered(&self, state: State);
+}
+
+/// How a successful start ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// The workspace is running.
+    Running,
+    /// Every foreground task is done and the plan stops when they are (`autoStop`, builds).
+    Done,
+}
+
+/// Starts a workspace: see the [module docs](self). Gives up with
+/// [`Failure::StartupTimeout`] after the plan's timeout.
+pub async fn start<R: Runtime + ?Sized>(
+    runtime: &R,
+    request: &StartRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<Started, RunFailure> {
+    match tokio::time::timeout(
+        request.plan.start.timeout,
+        start_steps(runtime, request, progress),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(RunFailure::new(
+            Failure::StartupTimeout,
+            format!(
+                "the start took longer than {} s",
+                request.plan.start.timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+async fn start_steps<R: Runtime + ?Sized>(
+    runtime: &R,
+    request: &StartRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<Started, RunFailure> {
+    let StartRequest {
+        key,
+        workspace,
+        plan,
+        secrets,
+        ..
+    } = request;
+    let start = &plan.start;
+    progress.entered(State::Initializing).await;
+
+    let image = prepare_image(runtime, key, workspace, &start.image, secrets, progress).await?;
+
+    progress.entered(State::StartingRuntime).await;
+    let env = secrets
+        .env(&start.env)
+        .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
+    let spec = container_spec(
+        key,
+        workspace,
+        image,
+        env,
+        start.volume.source,
+        request.snapshot,
+    );
+    runtime
+        .start(&spec)
+        .await
+        .map_err(|e| RunFailure::new(Failure::RunContainer, e.to_string()))?;
+
+    progress.entered(State::Preparing).await;
+    if let Some(identity) = request.git_identity {
+        let mut exec = ExecSpec::logged(
+            "git config --global user.name \"$CORDIUM_GIT_NAME\" && \
+             git config --global user.email \"$CORDIUM_GIT_EMAIL\"",
+        );
+        exec.env = vec![
+            lit("CORDIUM_GIT_NAME", &identity.name),
+            lit("CORDIUM_GIT_EMAIL", &identity.email),
+        ];
+        // Best effort: an image without git cannot commit anyway.
+        let _ = runtime.exec(key, &exec).await;
+    }
+    for clone in &start.clones {
+        run_clone(runtime, key, clone, secrets).await?;
+    }
+    if let Some(dotfiles) = &start.dotfiles {
+        install_dotfiles(runtime, key, dotfiles, secrets).await;
+    }
+    run_tasks(runtime, key, &start.tasks, secrets).await?;
+
+    if start.stop_when_done {
+        return Ok(Started::Done);
+    }
+    progress.entered(State::Running).await;
+    Ok(Started::Running)
+}
+
+/// Pulls or builds the image; returns its reference.
+async fn prepare_image<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    workspace: &EffectiveWorkspace,
+    step: &ImageStep,
+    secrets: &Secrets,
+    progress: &dyn Progress,
+) -> Result<String, RunFailure> {
+    if let Some(state) = step.state() {
+        progress.entered(state).await;
+    }
+    let pull = |e: RuntimeError| RunFailure::new(Failure::ImagePull, e.to_string());
+    let build = |m: String| RunFailure::new(Failure::ImageBuild, m);
+    match step {
+        ImageStep::Pull { url, credentials } => {
+            let login = credentials
+                .as_ref()
+                .map(|c| secrets.login(c))
+                .transpose()
+                .map_err(|m| RunFailure::new(Failure::ImagePull, m))?;
+            runtime
+                .pull_image(key, url, login.as_ref())
+                .await
+                .map_err(pull)?;
+            Ok(url.clone())
+        }
+        ImageStep::PullDefault => {
+            let image = runtime.default_image().to_owned();
+            runtime.pull_image(key, &image, None).await.map_err(pull)?;
+            Ok(image)
+        }
+        ImageStep::BuildDockerfile(DockerfileSource::Inline(text)) => runtime
+            .build_image(key, text)
+            .await
+            .map_err(|e| build(e.to_string())),
+        ImageStep::BuildDockerfile(DockerfileSource::Url(_)) => Err(build(
+            "building from a Dockerfile URL is not supported yet; inline the Dockerfile \
+             (`spec.image.dockerfile.inline`)"
+                .to_owned(),
+        )),
+        ImageStep::BuildGit { .. } | ImageStep::BuildRepository(_) => Err(build(
+            "building from a git repository is not supported yet; use an image URL or an \
+             inline Dockerfile"
+                .to_owned(),
+        )),
+        ImageStep::Reuse => Ok(reused_image(runtime, key, workspace).await),
+    }
+}
+
+/// The image of a run that reuses the previous one's: the spec's URL, the tag an inline
+/// Dockerfile was built under, or the default image.
+async fn reused_image<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    workspace: &EffectiveWorkspace,
+) -> String {
+    let spec = &workspace.spec;
+    match crate::plan::image_step(spec.image.as_deref(), spec.repository.as_deref()) {
+        Ok(ImageStep::Pull { url, .. }) => return url,
+        Ok(ImageStep::BuildDockerfile(DockerfileSource::Inline(text))) => {
+            // Building again hits the engine's cache; it also repairs a removed image.
+            if let Ok(tag) = runtime.build_image(key, &text).await {
+                return tag;
+            }
+        }
+        _ => {}
+    }
+    runtime.default_image().to_owned()
+}
+
+fn lit(key: &str, value: &str) -> (String, ResolvedValue) {
+    (key.to_owned(), ResolvedValue::Literal(value.to_owned()))
+}
+
+fn value<T: Copy>(field: &Option<Located<T>>) -> Option<T> {
+    field.as_ref().map(|l| l.value)
+}
+
+/// The container of `workspace`: its image, command, environment, limits, capabilities and
+/// ports, as every backend runs it.
+pub fn container_spec(
+    key: &WorkspaceKey,
+    workspace: &EffectiveWorkspace,
+    image: String,
+    env: ResolvedEnv,
+    volume: crate::plan::VolumeSource,
+    snapshot: Option<&str>,
+) -> ContainerSpec {
+    let spec = &workspace.spec;
+    let runtime = spec.runtime.as_deref();
+    let text = |f: Option<&Option<Located<String>>>| {
+        f.and_then(|f| f.as_deref())
+            .filter(|s| !s.is_empty())
+            .cloned()
+    };
+    let limit = spec.limit.as_deref();
+    let nonzero = |v: Option<u32>| v.filter(|v| *v > 0).map(u64::from);
+    let caps = runtime.and_then(|r| r.capabilities.as_deref());
+    let cap_list = |list: Option<&Option<Located<Vec<cordium_spec::shapes::Capability>>>>| {
+        list.and_then(|l| l.as_deref())
+            .map(|l| l.iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default()
+    };
+    ContainerSpec {
+        key: key.clone(),
+        image,
+        entrypoint: text(runtime.map(|r| &r.entrypoint)),
+        cmd: text(runtime.map(|r| &r.cmd)),
+        env,
+        resources: Resources {
+            cpu_millis: nonzero(
+                limit
+                    .and_then(|l| l.cpu.as_deref())
+                    .and_then(|c| value(&c.millicores)),
+            ),
+            memory_mib: nonzero(
+                limit
+                    .and_then(|l| l.memory.as_deref())
+                    .and_then(|m| value(&m.megabytes)),
+            ),
+            storage_mib: nonzero(
+                limit
+                    .and_then(|l| l.storage.as_deref())
+                    .and_then(|m| value(&m.megabytes)),
+            ),
+        },
+        add_capabilities: cap_list(caps.map(|c| &c.add)),
+        drop_capabilities: cap_list(caps.map(|c| &c.drop)),
+        ports: spec
+            .applications
+            .as_deref()
+            .map(|apps| {
+                apps.iter()
+                    .filter_map(|a| {
+                        let name = a.name.as_deref()?.to_string();
+                        let port = u16::try_from(value(&a.port)?).ok()?;
+                        Some(Port { name, port })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        volume,
+        snapshot: snapshot.map(str::to_owned),
+    }
+}
+
+/// Quotes `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A git credential helper answering with two environment variables, so the password is
+/// never on a command line.
+const CREDENTIAL_HELPER: &str = "-c credential.helper= -c 'credential.helper=!f() { \
+     echo \"username=$CORDIUM_GIT_USERNAME\"; echo \"password=$CORDIUM_GIT_PASSWORD\"; }; f'";
+
+fn login_env(login: &Login) -> ResolvedEnv {
+    vec![
+        lit("CORDIUM_GIT_USERNAME", &login.username),
+        (
+            "CORDIUM_GIT_PASSWORD".to_owned(),
+            ResolvedValue::Secret(login.password.clone()),
+        ),
+    ]
+}
+
+/// The `git clone` script of a clone step (URL and credentials come from the environment).
+pub fn clone_script(clone: &CloneStep, authenticated: bool) -> String {
+    let mut args = String::from("git");
+    if authenticated {
+        args.push(' ');
+        args.push_str(CREDENTIAL_HELPER);
+    }
+    args.push_str(" clone --recurse-submodules");
+    if let Some(branch) = &clone.branch {
+        args.push_str(" --branch ");
+        args.push_str(&shell_quote(branch));
+    }
+    if clone.single_branch {
+        args.push_str(" --single-branch");
+    }
+    match clone.history {
+        CloneHistory::ShallowThenFull => args.push_str(" --depth 1"),
+        CloneHistory::Full => {}
+        CloneHistory::Depth(n) => args.push_str(&format!(" --depth {n}")),
+    }
+    if clone.shallow_submodules {
+        args.push_str(" --shallow-submodules");
+    }
+    args.push_str(" -- \"$CORDIUM_CLONE_URL\" ");
+    args.push_str(&shell_quote(&clone.path));
+    if let Some(checkout) = &clone.checkout {
+        args.push_str(" && git -C ");
+        args.push_str(&shell_quote(&clone.path));
+        args.push_str(" checkout ");
+        args.push_str(&shell_quote(checkout));
+    }
+    args
+}
+
+async fn run_clone<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    clone: &CloneStep,
+    secrets: &Secrets,
+) -> Result<(), RunFailure> {
+    let fail = |m: String| RunFailure::new(clone.failure(), m);
+    let login = match &clone.credentials {
+        Some(c) => Some(secrets.login(c).map_err(fail)?),
+        None => secrets.git_token.clone().map(|password| Login {
+            username: "oauth2".to_owned(),
+            password,
+        }),
+    };
+    let mut exec = ExecSpec::logged(clone_script(clone, login.is_some()));
+    exec.env = vec![lit("CORDIUM_CLONE_URL", &clone.url)];
+    if let Some(login) = &login {
+        exec.env.extend(login_env(login));
+    }
+    let out = runtime
+        .exec(key, &exec)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if out.exit_code != 0 {
+        return Err(fail(format!(
+            "`git clone` of {} exited with code {}",
+            clone.url, out.exit_code
+        )));
+    }
+    if clone.history == CloneHistory::ShallowThenFull {
+        let mut unshallow = ExecSpec::logged(format!(
+            "git -C {} fetch --unshallow --quiet",
+            shell_quote(&clone.path)
+        ));
+        unshallow.env = exec.env;
+        unshallow.detach = true;
+        // Best effort: the clone is usable without its history.
+        let _ = runtime.exec(key, &unshallow).await;
+    }
+    Ok(())
+}
+
+/// The script cloning dotfiles and running the first install script that exists.
+pub fn dotfiles_script(dotfiles: &DotfilesStep, authenticated: bool) -> String {
+    let dir = dotfiles.dir.replacen('~', "$HOME", 1);
+    let mut script = String::from("git");
+    if authenticated {
+        script.push(' ');
+        script.push_str(CREDENTIAL_HELPER);
+    }
+    script.push_str(" clone --depth 1");
+    if let Some(branch) = &dotfiles.branch {
+        script.push_str(" --branch ");
+        script.push_str(&shell_quote(branch));
+    }
+    script.push_str(&format!(
+        " -- \"$CORDIUM_CLONE_URL\" \"{dir}\" && cd \"{dir}\" && for s in"
+    ));
+    for candidate in &dotfiles.install_scripts {
+        script.push(' ');
+        script.push_str(&shell_quote(candidate));
+    }
+    script.push_str("; do if [ -f \"$s\" ]; then chmod +x \"$s\"; \"./$s\"; exit $?; fi; done");
+    script
+}
+
+async fn install_dotfiles<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    dotfiles: &DotfilesStep,
+    secrets: &Secrets,
+) {
+    let login = match dotfiles.credentials.as_ref().map(|c| secrets.login(c)) {
+        Some(Ok(login)) => Some(login),
+        Some(Err(message)) => {
+            tracing::warn!(workspace = %key.name, "dotfiles skipped: {message}");
+            return;
+        }
+        None => None,
+    };
+    let mut exec = ExecSpec::logged(dotfiles_script(dotfiles, login.is_some()));
+    exec.env = vec![lit("CORDIUM_CLONE_URL", &dotfiles.url)];
+    if let Some(login) = &login {
+        exec.env.extend(login_env(login));
+    }
+    match runtime.exec(key, &exec).await {
+        Ok(out) if out.exit_code == 0 => {}
+        Ok(out) => {
+            tracing::warn!(workspace = %key.name, code = out.exit_code, "dotfiles install failed")
+        }
+        Err(e) => tracing::warn!(workspace = %key.name, "dotfiles install failed: {e}"),
+    }
+}
+
+/// The execution of one task.
+pub fn task_exec(task: &PlannedTask, env: ResolvedEnv) -> ExecSpec {
+    ExecSpec {
+        script: task.run.clone(),
+        env,
+        working_dir: task.working_dir.clone(),
+        as_root: task.run_as_root,
+        to_log: true,
+        detach: task.background,
+    }
+}
+
+async fn run_tasks<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    tasks: &[PlannedTask],
+    secrets: &Secrets,
+) -> Result<(), RunFailure> {
+    for task in tasks {
+        let abort = |exit_code: i32, message: String| {
+            RunFailure::new(
+                Failure::Task {
+                    name: task.name.clone(),
+                    exit_code,
+                },
+                message,
+            )
+        };
+        let env = secrets.env(&task.env).map_err(|m| abort(-1, m))?;
+        let exit_code = match runtime.exec(key, &task_exec(task, env)).await {
+            Ok(out) => out.exit_code,
+            Err(e) => {
+                tracing::warn!(workspace = %key.name, task = %task.name, "task could not run: {e}");
+                -1
+            }
+        };
+        if let TaskOutcome::Abort(failure) = task_outcome(task, exit_code) {
+            return Err(RunFailure::new(
+                failure,
+                format!("task `{}` exited with code {exit_code}", task.name),
+            ));
+        }
+        if exit_code != 0 {
+            tracing::info!(workspace = %key.name, task = %task.name, exit_code, "task failed; continuing");
+        }
+    }
+    Ok(())
+}
+
+/// Stops a workspace: reports `STOPPING`, runs the PRE_STOP tasks (failures are logged, the
+/// phase gives up after the plan's timeout), then removes the container and does the plan's
+/// volume step, writing `snapshot` for a build.
+pub async fn stop<R: Runtime + ?Sized>(
+    runtime: &R,
+    key: &WorkspaceKey,
+    plan: &StopPlan,
+    secrets: &Secrets,
+    snapshot: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<(), RuntimeError> {
+    progress.entered(State::Stopping).await;
+    let running = matches!(
+        runtime.state(key).await,
+        Ok(crate::runtime::ContainerState::Running)
+    );
+    if running && !plan.pre_stop.is_empty() {
+        let pre_stop = async {
+            for task in &plan.pre_stop {
+                match secrets.env(&task.env) {
+                    Ok(env) => {
+                        if let Err(e) = runtime.exec(key, &task_exec(task, env)).await {
+                            tracing::warn!(workspace = %key.name, task = %task.name, "PRE_STOP task failed: {e}");
+                        }
+                    }
+                    Err(m) => {
+                        tracing::warn!(workspace = %key.name, task = %task.name, "PRE_STOP task skipped: {m}")
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(plan.timeout, pre_stop).await.is_err() {
+            tracing::warn!(workspace = %key.name, "PRE_STOP tasks timed out");
+        }
+    }
+    runtime.stop(key, plan.volume, snapshot).await
+}

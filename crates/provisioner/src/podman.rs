@@ -1,0 +1,712 @@
+//! The podman backend: workspaces as podman containers on one machine.
+//!
+//! It drives the `podman` command line (4.3 or later) rather than its HTTP API: podman's
+//! Docker-compatible API ignores the OCI runtime and cannot pass `--tls-verify`, and the
+//! command line also covers secrets, volume export and import, and builds from standard
+//! input. Every invocation gets `CONTAINERS_CONF` pointing at a file this backend writes into
+//! its state directory (runc, explicit `nofile` and `nproc` ulimits, cgroupfs, file logs), so
+//! podman needs no setup by a person; `CONTAINERS_REGISTRIES_CONF` is set likewise when
+//! insecure (plain HTTP) registries are configured.
+//!
+//! Objects per workspace, all named from [`WorkspaceKey::object_name`] `N`:
+//! - container `N`, labelled `cordium.space` and `cordium.workspace`;
+//! - volume `N-workspace` at `/workspace`;
+//! - podman secret `N-env`, mounted at `/run/secrets/cordium-env`: the secret-valued
+//!   environment as a shell file. The container's command and every execution source it
+//!   before running, so secret values reach the environment of every process in the
+//!   container but never a command line, a log, or `podman inspect` (podman 4 shows
+//!   `type=env` secrets' values there, so they are not used);
+//! - snapshots (pre-builds): `podman volume export` tarballs under `<state>/snapshots/`.
+//!
+//! Known limits: the storage limit is not enforced (podman needs XFS project quotas for
+//! volume sizes); applications are published on 127.0.0.1 on ports podman picks.
+
+use crate::plan::{VolumeOnStop, VolumeSource};
+use crate::runtime::{
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, ResolvedEnv,
+    ResolvedValue, Runtime, RuntimeError, WorkspaceKey,
+};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+/// Where the secret environment file is mounted in every container.
+pub const SECRET_ENV_FILE: &str = "/run/secrets/cordium-env";
+
+/// Sources [`SECRET_ENV_FILE`] (when readable) with every variable exported.
+const PRELUDE: &str =
+    "if [ -r /run/secrets/cordium-env ]; then set -a; . /run/secrets/cordium-env; set +a; fi";
+
+/// Sends the rest of the script's output to the container's output, i.e. its log.
+const TO_LOG: &str = "if [ -w /proc/1/fd/1 ]; then exec >>/proc/1/fd/1 2>&1; fi";
+
+/// Keeps the container alive until it is stopped, exiting at once on SIGTERM.
+const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+/// How the podman backend is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodmanOptions {
+    /// The `podman` program.
+    pub program: PathBuf,
+    /// Where the backend keeps its configuration files and snapshots (created if missing).
+    pub state_dir: PathBuf,
+    /// The image used when no layer sets one.
+    pub default_image: String,
+    /// The OCI runtime (`runc`: crun fails on hybrid cgroup hosts).
+    pub oci_runtime: String,
+    /// `ulimit`s every container gets, e.g. `nofile=1024:1024`.
+    pub ulimits: Vec<String>,
+    /// Registries (`host:port`) reached over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    /// Seconds a container gets to exit on stop before it is killed.
+    pub stop_timeout_secs: u32,
+}
+
+impl PodmanOptions {
+    /// The defaults for this project's machines, keeping state in `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            program: PathBuf::from("podman"),
+            state_dir: state_dir.into(),
+            default_image: "docker.io/library/debian:bookworm".to_owned(),
+            oci_runtime: "runc".to_owned(),
+            ulimits: vec!["nofile=1024:1024".to_owned(), "nproc=1024:1024".to_owned()],
+            insecure_registries: Vec::new(),
+            stop_timeout_secs: 5,
+        }
+    }
+}
+
+/// The podman backend. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Podman {
+    options: PodmanOptions,
+    containers_conf: PathBuf,
+    registries_conf: Option<PathBuf>,
+}
+
+fn engine(operation: &str, detail: impl Into<String>) -> RuntimeError {
+    RuntimeError::Engine {
+        operation: operation.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl Podman {
+    /// Writes the configuration files into the state directory and returns the backend.
+    pub fn new(options: PodmanOptions) -> Result<Self, RuntimeError> {
+        let io = |e: std::io::Error| engine("writing podman configuration", e.to_string());
+        std::fs::create_dir_all(options.state_dir.join("snapshots")).map_err(io)?;
+        std::fs::create_dir_all(options.state_dir.join("build-context")).map_err(io)?;
+        let ulimits: Vec<String> = options.ulimits.iter().map(|u| toml_string(u)).collect();
+        let containers_conf = options.state_dir.join("containers.conf");
+        std::fs::write(
+            &containers_conf,
+            format!(
+                "# Written by cordium; podman reads it through CONTAINERS_CONF.\n\
+                 [containers]\ndefault_ulimits = [{}]\nlog_driver = \"k8s-file\"\n\n\
+                 [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+                ulimits.join(", "),
+                toml_string(&options.oci_runtime),
+            ),
+        )
+        .map_err(io)?;
+        let registries_conf = if options.insecure_registries.is_empty() {
+            None
+        } else {
+            let path = options.state_dir.join("registries.conf");
+            let mut text = String::from(
+                "# Written by cordium.\nunqualified-search-registries = [\"docker.io\"]\n",
+            );
+            for registry in &options.insecure_registries {
+                text.push_str(&format!(
+                    "\n[[registry]]\nlocation = {}\ninsecure = true\n",
+                    toml_string(registry)
+                ));
+            }
+            std::fs::write(&path, text).map_err(io)?;
+            Some(path)
+        };
+        Ok(Self {
+            options,
+            containers_conf,
+            registries_conf,
+        })
+    }
+
+    /// A `podman` command with this backend's configuration.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.options.program);
+        command
+            .env("CONTAINERS_CONF", &self.containers_conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(path) = &self.registries_conf {
+            command.env("CONTAINERS_REGISTRIES_CONF", path);
+        }
+        command
+    }
+
+    /// Runs podman with `args` (and `stdin`), returning its output whatever the exit code.
+    async fn output(
+        &self,
+        mut command: Command,
+        stdin: Option<&[u8]>,
+    ) -> Result<std::process::Output, RuntimeError> {
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command.spawn().map_err(|e| {
+            engine(
+                "running podman",
+                format!("{}: {e}", self.options.program.display()),
+            )
+        })?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data)
+                .await
+                .map_err(|e| engine("writing to podman", e.to_string()))?;
+        }
+        child
+            .wait_with_output()
+            .await
+            .map_err(|e| engine("waiting for podman", e.to_string()))
+    }
+
+    /// Runs `podman <args>`; a non-zero exit is an [`RuntimeError::Engine`] with its stderr.
+    async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<String, RuntimeError> {
+        let mut command = self.command();
+        command.args(args);
+        let out = self.output(command, stdin).await?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(engine(
+                &format!("podman {}", args.first().copied().unwrap_or_default()),
+                last_line(&out.stderr),
+            ))
+        }
+    }
+
+    fn volume(key: &WorkspaceKey) -> String {
+        format!("{}-workspace", key.object_name())
+    }
+
+    fn secret(key: &WorkspaceKey) -> String {
+        format!("{}-env", key.object_name())
+    }
+
+    fn snapshot_path(&self, snapshot: &str) -> PathBuf {
+        let name = crate::runtime::object_name("snap", snapshot);
+        self.options
+            .state_dir
+            .join("snapshots")
+            .join(format!("{name}.tar"))
+    }
+
+    async fn remove_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        let name = key.object_name();
+        let timeout = self.options.stop_timeout_secs.to_string();
+        // `stop` first so the container's TERM handling runs; `rm -f` catches the rest.
+        let _ = self
+            .run(&["stop", "--ignore", "-t", &timeout, &name], None)
+            .await;
+        self.run(&["rm", "--force", "--ignore", "-t", "0", &name], None)
+            .await
+            .map(drop)
+    }
+
+    async fn remove_secret(&self, key: &WorkspaceKey) {
+        let _ = self.run(&["secret", "rm", &Self::secret(key)], None).await;
+    }
+
+    async fn volume_exists(&self, volume: &str) -> Result<bool, RuntimeError> {
+        let mut command = self.command();
+        command.args(["volume", "exists", volume]);
+        let out = self.output(command, None).await?;
+        Ok(out.status.success())
+    }
+
+    async fn prepare_volume(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        let volume = Self::volume(&spec.key);
+        match spec.volume {
+            VolumeSource::Reused if self.volume_exists(&volume).await? => return Ok(()),
+            VolumeSource::Reused => {}
+            VolumeSource::New | VolumeSource::FromSnapshot => {
+                self.run(&["volume", "rm", "--force", &volume], None)
+                    .await?;
+            }
+        }
+        self.run(&["volume", "create", &volume], None).await?;
+        if spec.volume == VolumeSource::FromSnapshot {
+            let snapshot = spec
+                .snapshot
+                .as_deref()
+                .ok_or_else(|| engine("restoring a snapshot", "no snapshot named"))?;
+            let path = self.snapshot_path(snapshot);
+            self.run(
+                &["volume", "import", &volume, &path.to_string_lossy()],
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_login(&self, image: &str, login: &Login) -> Result<PathBuf, RuntimeError> {
+        use base64::Engine as _;
+        let registry = registry_of(image);
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", login.username, login.password.expose()).as_bytes());
+        let json = format!(
+            "{{\"auths\":{{{}:{{\"auth\":\"{auth}\"}}}}}}",
+            json_string(registry)
+        );
+        let dir = self.options.state_dir.join("auth");
+        let path = dir.join(format!(
+            "{}.json",
+            crate::runtime::object_name("pull", image)
+        ));
+        write_private(&dir, &path, json.as_bytes())
+            .await
+            .map_err(|e| engine("writing registry credentials", e.to_string()))?;
+        Ok(path)
+    }
+}
+
+/// The last non-empty line of a command's stderr, which is where podman puts its error.
+fn last_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no error output")
+        .trim()
+        .to_owned()
+}
+
+/// The registry host of an image reference (`docker.io` when it names none).
+fn registry_of(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes `data` to `path` with mode 0600, replacing it atomically.
+async fn write_private(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let tmp = path.with_extension("tmp");
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&tmp).await?;
+    file.write_all(data).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+/// The secret environment file: one line per secret variable, each set only when the
+/// process does not already have it (so an execution's own variables win).
+pub fn secret_env_file(env: &ResolvedEnv) -> String {
+    // Never empty: podman refuses an empty secret.
+    let mut file = String::from("# cordium: the secret environment\n");
+    for (key, value) in env {
+        if let ResolvedValue::Secret(secret) = value {
+            file.push_str(&format!(
+                "[ -n \"${{{key}+x}}\" ] || {key}={}\n",
+                crate::lifecycle::shell_quote(secret.expose())
+            ));
+        }
+    }
+    file
+}
+
+/// `sh -c` script of the container's main process.
+fn main_script(spec: &ContainerSpec) -> String {
+    let command = match (&spec.entrypoint, &spec.cmd) {
+        (None, None) => return format!("{PRELUDE}; {KEEP_ALIVE}"),
+        (Some(e), Some(c)) => format!("{e} {c}"),
+        (Some(one), None) | (None, Some(one)) => one.clone(),
+    };
+    format!(
+        "{PRELUDE}; exec /bin/sh -c {}",
+        crate::lifecycle::shell_quote(&command)
+    )
+}
+
+/// Adds `env` to a podman command: literals as `--env K=V`; secrets as `--env K`, the value
+/// passed through podman's own environment so it is on no command line.
+fn add_env(command: &mut Command, env: &ResolvedEnv, secrets_inline: bool) {
+    for (key, value) in env {
+        match value {
+            ResolvedValue::Literal(v) => {
+                command.arg("--env").arg(format!("{key}={v}"));
+            }
+            ResolvedValue::Secret(s) if secrets_inline => {
+                command.arg("--env").arg(key);
+                command.env(key, s.expose());
+            }
+            ResolvedValue::Secret(_) => {}
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for Podman {
+    fn name(&self) -> &'static str {
+        "podman"
+    }
+
+    fn default_image(&self) -> &str {
+        &self.options.default_image
+    }
+
+    async fn pull_image(
+        &self,
+        _key: &WorkspaceKey,
+        image: &str,
+        login: Option<&Login>,
+    ) -> Result<(), RuntimeError> {
+        let authfile = match login {
+            Some(login) => Some(self.write_login(image, login).await?),
+            None => None,
+        };
+        let mut command = self.command();
+        command.args(["pull", "--quiet"]);
+        if let Some(path) = &authfile {
+            command.arg("--authfile").arg(path);
+        }
+        command.arg(image);
+        let out = self.output(command, None).await;
+        if let Some(path) = &authfile {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        let out = out?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(RuntimeError::ImagePull {
+                image: image.to_owned(),
+                detail: last_line(&out.stderr),
+            })
+        }
+    }
+
+    async fn build_image(
+        &self,
+        key: &WorkspaceKey,
+        dockerfile: &str,
+    ) -> Result<String, RuntimeError> {
+        let tag = format!("localhost/cordium/{}:latest", key.object_name());
+        let context = self.options.state_dir.join("build-context");
+        let mut command = self.command();
+        command
+            .args(["build", "--quiet", "--tag", &tag, "--file", "-"])
+            .arg(&context);
+        let out = self.output(command, Some(dockerfile.as_bytes())).await?;
+        if out.status.success() {
+            Ok(tag)
+        } else {
+            Err(RuntimeError::ImageBuild {
+                detail: last_line(&out.stderr),
+            })
+        }
+    }
+
+    async fn start(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        let key = &spec.key;
+        let name = key.object_name();
+        self.remove_container(key).await?;
+        self.prepare_volume(spec).await?;
+        self.remove_secret(key).await;
+        let secret = Self::secret(key);
+        self.run(
+            &["secret", "create", &secret, "-"],
+            Some(secret_env_file(&spec.env).as_bytes()),
+        )
+        .await?;
+
+        let mut command = self.command();
+        command.args(["run", "--detach", "--name", &name, "--hostname", &key.name]);
+        command
+            .arg("--label")
+            .arg(format!("cordium.space={}", key.space))
+            .arg("--label")
+            .arg(format!("cordium.workspace={}", key.name))
+            .arg("--runtime")
+            .arg(&self.options.oci_runtime);
+        for ulimit in &self.options.ulimits {
+            command.arg("--ulimit").arg(ulimit);
+        }
+        command
+            .arg("--volume")
+            .arg(format!(
+                "{}:{}",
+                Self::volume(key),
+                crate::plan::WORKSPACE_DIR
+            ))
+            .arg("--secret")
+            .arg(format!("{secret},type=mount,target=cordium-env"))
+            .arg("--stop-timeout")
+            .arg(self.options.stop_timeout_secs.to_string());
+        add_env(&mut command, &spec.env, false);
+        if let Some(millis) = spec.resources.cpu_millis {
+            command
+                .arg("--cpus")
+                .arg(format!("{}.{:03}", millis / 1000, millis % 1000));
+        }
+        if let Some(mib) = spec.resources.memory_mib {
+            command.arg("--memory").arg(format!("{mib}m"));
+        }
+        for cap in &spec.add_capabilities {
+            command.arg("--cap-add").arg(cap);
+        }
+        for cap in &spec.drop_capabilities {
+            command.arg("--cap-drop").arg(cap);
+        }
+        for port in &spec.ports {
+            command
+                .arg("--publish")
+                .arg(format!("127.0.0.1::{}", port.port));
+        }
+        command
+            .args(["--entrypoint", "/bin/sh", &spec.image, "-c"])
+            .arg(main_script(spec));
+        let out = self.output(command, None).await?;
+        if !out.status.success() {
+            self.remove_secret(key).await;
+            return Err(RuntimeError::RunContainer {
+                detail: last_line(&out.stderr),
+            });
+        }
+        match self.state(key).await? {
+            ContainerState::Running => Ok(()),
+            other => Err(RuntimeError::RunContainer {
+                detail: format!("the container is not running ({other:?})"),
+            }),
+        }
+    }
+
+    async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError> {
+        let mut command = self.command();
+        command.args([
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &key.object_name(),
+        ]);
+        let out = self.output(command, None).await?;
+        if !out.status.success() {
+            return Ok(ContainerState::Absent);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        Ok(match words.next() {
+            Some("running") => ContainerState::Running,
+            Some("created" | "configured" | "initialized") => ContainerState::Pending,
+            Some(status) => ContainerState::Failed(format!(
+                "{status}, exit code {}",
+                words.next().unwrap_or("unknown")
+            )),
+            None => ContainerState::Absent,
+        })
+    }
+
+    async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError> {
+        let name = key.object_name();
+        let mut command = self.command();
+        command.arg("exec");
+        if exec.detach {
+            command.arg("--detach");
+        }
+        if exec.as_root {
+            command.args(["--user", "root"]);
+        }
+        if let Some(dir) = &exec.working_dir {
+            command.arg("--workdir").arg(dir);
+        }
+        add_env(&mut command, &exec.env, true);
+        let mut script = String::from(PRELUDE);
+        script.push_str("; ");
+        if exec.to_log {
+            script.push_str(TO_LOG);
+            script.push_str("; ");
+        }
+        if exec.working_dir.is_none() {
+            script.push_str("cd \"${HOME:-/}\" 2>/dev/null; ");
+        }
+        script.push_str(&exec.script);
+        command.args([&name, "/bin/sh", "-c", &script]);
+        let out = self.output(command, None).await?;
+        let code = out.status.code().unwrap_or(-1);
+        // 125: podman itself failed (no such container, not running).
+        if code == 125 {
+            return Err(if self.state(key).await? == ContainerState::Running {
+                engine("podman exec", last_line(&out.stderr))
+            } else {
+                RuntimeError::NotRunning { name }
+            });
+        }
+        Ok(ExecOutput {
+            exit_code: if exec.detach { 0 } else { code },
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn stop(
+        &self,
+        key: &WorkspaceKey,
+        volume: VolumeOnStop,
+        snapshot: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        self.remove_container(key).await?;
+        self.remove_secret(key).await;
+        let name = Self::volume(key);
+        match volume {
+            VolumeOnStop::Keep => {}
+            VolumeOnStop::Delete => {
+                self.run(&["volume", "rm", "--force", &name], None).await?;
+            }
+            VolumeOnStop::Snapshot => {
+                if let Some(snapshot) = snapshot {
+                    let path = self.snapshot_path(snapshot);
+                    let tmp = path.with_extension("partial");
+                    self.run(
+                        &[
+                            "volume",
+                            "export",
+                            &name,
+                            "--output",
+                            &tmp.to_string_lossy(),
+                        ],
+                        None,
+                    )
+                    .await?;
+                    tokio::fs::rename(&tmp, &path)
+                        .await
+                        .map_err(|e| engine("writing the snapshot", e.to_string()))?;
+                }
+                self.run(&["volume", "rm", "--force", &name], None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        self.remove_container(key).await?;
+        self.remove_secret(key).await;
+        self.run(&["volume", "rm", "--force", &Self::volume(key)], None)
+            .await
+            .map(drop)
+    }
+
+    async fn snapshot_exists(&self, snapshot: &str) -> Result<bool, RuntimeError> {
+        Ok(tokio::fs::try_exists(self.snapshot_path(snapshot))
+            .await
+            .unwrap_or(false))
+    }
+
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError> {
+        match tokio::fs::remove_file(self.snapshot_path(snapshot)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(engine("removing a snapshot", e.to_string())),
+        }
+    }
+
+    async fn logs(&self, key: &WorkspaceKey, follow: bool) -> Result<OutputStream, RuntimeError> {
+        let name = key.object_name();
+        if self.state(key).await? == ContainerState::Absent {
+            return Err(RuntimeError::NotRunning { name });
+        }
+        let mut command = self.command();
+        command.arg("logs");
+        if follow {
+            command.arg("--follow");
+        }
+        command.arg(&name).stderr(Stdio::inherit());
+        let mut child = command
+            .spawn()
+            .map_err(|e| engine("podman logs", e.to_string()))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| engine("podman logs", "no output pipe"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut buf = vec![0_u8; 8192];
+            loop {
+                match stdout.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(engine("podman logs", e.to_string()))).await;
+                        break;
+                    }
+                }
+            }
+            let _ = child.wait().await;
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::SecretValue;
+
+    #[test]
+    fn registries_are_found_in_image_references() {
+        assert_eq!(registry_of("127.0.0.1:5000/x/y:1"), "127.0.0.1:5000");
+        assert_eq!(registry_of("ghcr.io/a/b"), "ghcr.io");
+        assert_eq!(registry_of("localhost/a"), "localhost");
+        assert_eq!(registry_of("library/debian"), "docker.io");
+        assert_eq!(registry_of("debian"), "docker.io");
+    }
+
+    #[test]
+    fn the_secret_file_quotes_values_and_yields_to_set_variables() {
+        let env = vec![
+            ("PLAIN".to_owned(), ResolvedValue::Literal("x".to_owned())),
+            (
+                "TOKEN".to_owned(),
+                ResolvedValue::Secret(SecretValue::new("it's $HOME")),
+            ),
+        ];
+        assert_eq!(
+            secret_env_file(&env),
+            "# cordium: the secret environment\n[ -n \"${TOKEN+x}\" ] || TOKEN='it'\\''s $HOME'\n"
+        );
+    }
+}

@@ -1,0 +1,595 @@
+//! The lifecycle driver: runs the workspaces whose state asks for it, in the server's process.
+//!
+//! It follows the store's workspace events (and scans every workspace when it starts or falls
+//! behind):
+//! - `INIT_REQUEST`: compile the workspace as its owner, decide the run ([`RunFacts`]), plan
+//!   it, fetch and decrypt the Secrets and UserSecrets the plan names, make a session
+//!   credential, and run [`lifecycle::start`]; every state it enters is written through the
+//!   store, so WatchWorkspace streams it. A failure is written with the state change that
+//!   reports it, then the workspace is stopped.
+//! - `STOPPING_REQUEST`: cancel a start still in progress, run [`lifecycle::stop`], revoke the
+//!   session credential, write `STOPPED`.
+//! - deletion: remove everything the runtime holds for the workspace.
+//!
+//! A pre-build (`status.isBuild`) stops itself when its tasks are done; its volume becomes
+//! the Template's snapshot (`<space>.<template>.<build id>`), the Template's ready build
+//! moves to it, and the previous snapshot is removed.
+//!
+//! One driver per store: with several replicas, run the runtime on exactly one of them.
+
+use crate::crypto::{hash_token, new_token};
+use crate::pb;
+use crate::service::{Api, Caller};
+use crate::store::{EventKind, Record, StoreError};
+use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
+use cordium_provisioner::runtime::{Runtime, SecretValue, WorkspaceKey};
+use cordium_provisioner::{Failure, Plan, RunContext, RunFacts, State};
+use prost::Message;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+
+/// Runs workspaces on a [`Runtime`]. See the [module docs](self).
+#[derive(Debug)]
+pub struct Driver {
+    api: Api,
+    runtime: Arc<dyn Runtime>,
+    /// Starts in progress, by workspace name.
+    starts: Mutex<HashMap<String, JoinHandle<()>>>,
+}
+
+/// Everything a run needs, worked out from the store.
+struct Prepared {
+    key: WorkspaceKey,
+    workspace: cordium_merge::EffectiveWorkspace,
+    context: RunContext,
+    plan: Plan,
+    secrets: Secrets,
+    snapshot: Option<String>,
+    build: Option<BuildInfo>,
+}
+
+/// The Template a pre-build is for.
+struct BuildInfo {
+    template: String,
+    build_id: String,
+}
+
+fn snapshot_name(space: &str, template: &str, build_id: &str) -> String {
+    format!("{space}.{template}.{build_id}")
+}
+
+fn unknown(message: impl std::fmt::Display) -> RunFailure {
+    RunFailure {
+        failure: Failure::Unknown,
+        message: message.to_string(),
+    }
+}
+
+fn pb_state(state: State) -> pb::WorkspaceState {
+    match state {
+        State::Stopped => pb::WorkspaceState::Stopped,
+        State::InitRequest => pb::WorkspaceState::InitRequest,
+        State::Initializing => pb::WorkspaceState::Initializing,
+        State::PullingImage => pb::WorkspaceState::PullingImage,
+        State::BuildingImage => pb::WorkspaceState::BuildingImage,
+        State::StartingRuntime => pb::WorkspaceState::StartingRuntime,
+        State::Preparing => pb::WorkspaceState::Preparing,
+        State::Running => pb::WorkspaceState::Running,
+        State::StoppingRequest => pb::WorkspaceState::StoppingRequest,
+        State::Stopping => pb::WorkspaceState::Stopping,
+    }
+}
+
+/// The protobuf form of a failure.
+pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
+    use pb::failure::Type;
+    let empty = pb::Empty {};
+    pb::Failure {
+        message: failure.message.clone(),
+        r#type: Some(match &failure.failure {
+            Failure::ImagePull => Type::ImagePull(empty),
+            Failure::ImageBuild => Type::ImageBuild(empty),
+            Failure::RepositoryClone { .. } => Type::RepoClone(empty),
+            Failure::Task { name, exit_code } => Type::Task(pb::TaskFailure {
+                name: name.clone(),
+                exit_code: *exit_code,
+            }),
+            Failure::HealthCheck => Type::HealthCheck(empty),
+            Failure::StartupTimeout => Type::StartupTimeout(empty),
+            Failure::RunContainer => Type::RunContainer(empty),
+            Failure::Unknown => Type::Unknown(empty),
+        }),
+    }
+}
+
+/// Writes each state the lifecycle enters, unless a stop overtook the start.
+struct StoreProgress<'a> {
+    driver: &'a Driver,
+    name: &'a str,
+}
+
+#[async_trait::async_trait]
+impl Progress for StoreProgress<'_> {
+    async fn entered(&self, state: State) {
+        let stopping = matches!(state, State::Stopping);
+        let result = self
+            .driver
+            .update(self.name, |status| {
+                let current = status.state();
+                let overtaken = matches!(
+                    current,
+                    pb::WorkspaceState::StoppingRequest
+                        | pb::WorkspaceState::Stopping
+                        | pb::WorkspaceState::Stopped
+                );
+                if overtaken && !stopping {
+                    return false;
+                }
+                status.state = pb_state(state) as i32;
+                if state == State::Running {
+                    // Counted with the state, so a watcher seeing RUNNING sees the count.
+                    status.successful_runs += 1;
+                }
+                true
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(workspace = self.name, "writing state {state}: {e}");
+        }
+    }
+}
+
+impl Driver {
+    /// A driver for the workspaces in `api`'s store.
+    pub fn new(api: Api, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+        Arc::new(Self {
+            api,
+            runtime,
+            starts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Follows the store until it closes.
+    pub fn spawn(self: &Arc<Self>) -> JoinHandle<()> {
+        let driver = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut events = driver.api.store().subscribe();
+            driver.scan(true).await;
+            loop {
+                match events.recv().await {
+                    Ok(event) => match event.kind {
+                        EventKind::Deleted => driver.deleted(&event.space, &event.name),
+                        EventKind::Created | EventKind::Updated => {
+                            if let Some(ws) = event
+                                .new
+                                .as_deref()
+                                .and_then(|b| pb::Workspace::decode(b).ok())
+                            {
+                                driver.act(&event.name, &ws);
+                            }
+                        }
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        driver.scan(false).await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
+    /// Acts on every workspace; at `startup`, also settles runs a previous process left.
+    async fn scan(self: &Arc<Self>, startup: bool) {
+        let records = match self.api.store().list("Workspace", Some("")).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("listing workspaces: {e}");
+                return;
+            }
+        };
+        for record in records {
+            let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
+                continue;
+            };
+            let state = ws.status.as_ref().map(|s| s.state());
+            let interrupted = matches!(
+                state,
+                Some(
+                    pb::WorkspaceState::Initializing
+                        | pb::WorkspaceState::PullingImage
+                        | pb::WorkspaceState::BuildingImage
+                        | pb::WorkspaceState::StartingRuntime
+                        | pb::WorkspaceState::Preparing
+                        | pb::WorkspaceState::Stopping
+                )
+            );
+            if startup && interrupted {
+                let driver = Arc::clone(self);
+                let name = record.name.clone();
+                tokio::spawn(async move {
+                    let failure = unknown("the server restarted during the run");
+                    driver.stop_after(&name, Some(&failure)).await;
+                });
+            } else {
+                self.act(&record.name, &ws);
+            }
+        }
+    }
+
+    /// Starts or stops `name` when its state asks for it.
+    fn act(self: &Arc<Self>, name: &str, ws: &pb::Workspace) {
+        let state = ws
+            .status
+            .as_ref()
+            .map_or(pb::WorkspaceState::StateUnknown, |s| s.state());
+        let Ok(mut starts) = self.starts.lock() else {
+            return;
+        };
+        match state {
+            pb::WorkspaceState::InitRequest => {
+                if starts.get(name).is_some_and(|h| !h.is_finished()) {
+                    return;
+                }
+                let driver = Arc::clone(self);
+                let owned = name.to_owned();
+                starts.insert(
+                    name.to_owned(),
+                    tokio::spawn(async move { driver.run(&owned).await }),
+                );
+            }
+            pb::WorkspaceState::StoppingRequest => {
+                if let Some(start) = starts.remove(name) {
+                    start.abort();
+                }
+                let driver = Arc::clone(self);
+                let owned = name.to_owned();
+                tokio::spawn(async move { driver.stop_after(&owned, None).await });
+            }
+            _ => {}
+        }
+    }
+
+    fn deleted(self: &Arc<Self>, space: &str, name: &str) {
+        if let Ok(mut starts) = self.starts.lock()
+            && let Some(start) = starts.remove(name)
+        {
+            start.abort();
+        }
+        let driver = Arc::clone(self);
+        let key = WorkspaceKey::new(space, name);
+        tokio::spawn(async move {
+            if let Err(e) = driver.api.store().revoke_sessions(&key.name).await {
+                tracing::warn!(workspace = %key.name, "revoking sessions: {e}");
+            }
+            if let Err(e) = driver.runtime.delete(&key).await {
+                tracing::warn!(workspace = %key.name, "removing the workspace: {e}");
+            }
+        });
+    }
+
+    /// Reads, changes and writes a workspace's status, retrying on concurrent writes;
+    /// `change` returns false to write nothing.
+    async fn update(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&mut pb::WorkspaceStatus) -> bool,
+    ) -> Result<Option<pb::Workspace>, StoreError> {
+        for _ in 0..10 {
+            let Some(record) = self.api.store().get("Workspace", "", name).await? else {
+                return Ok(None);
+            };
+            let Ok(mut ws) = pb::Workspace::decode(record.body.as_slice()) else {
+                return Ok(None);
+            };
+            let status = ws.status.get_or_insert_with(Default::default);
+            let before = status.state;
+            if !change(status) {
+                return Ok(Some(ws));
+            }
+            if status.state != before {
+                status.state_changed_at = Some(crate::service::now());
+            }
+            let written = Record {
+                body: ws.encode_to_vec(),
+                ..record.clone()
+            };
+            match self
+                .api
+                .store()
+                .update(crate::store::Write {
+                    record: &written,
+                    secret: None,
+                    event: true,
+                })
+                .await
+            {
+                Ok(_) => return Ok(Some(ws)),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict {
+            kind: "Workspace".to_owned(),
+            name: name.to_owned(),
+            expected: 0,
+        })
+    }
+
+    /// One start, then (for builds and `autoStop`) its stop.
+    async fn run(self: &Arc<Self>, name: &str) {
+        let progress = StoreProgress { driver: self, name };
+        let prepared = match self.prepare(name, true).await {
+            Ok(p) => p,
+            Err(failure) => {
+                self.stop_after(name, Some(&failure)).await;
+                return;
+            }
+        };
+        let request = StartRequest {
+            key: &prepared.key,
+            workspace: &prepared.workspace,
+            context: prepared.context,
+            plan: &prepared.plan,
+            secrets: &prepared.secrets,
+            snapshot: prepared.snapshot.as_deref(),
+            git_identity: None,
+        };
+        match lifecycle::start(self.runtime.as_ref(), &request, &progress).await {
+            Ok(started) => {
+                if started == Started::Done {
+                    progress.entered(State::Running).await;
+                    self.finish(name, &prepared, None).await;
+                }
+            }
+            Err(failure) => {
+                tracing::info!(workspace = name, "start failed: {failure}");
+                self.finish(name, &prepared, Some(&failure)).await;
+            }
+        }
+    }
+
+    /// Stops `name` (after `failure`, when given), preparing the stop from the store.
+    async fn stop_after(self: &Arc<Self>, name: &str, failure: Option<&RunFailure>) {
+        match self.prepare(name, false).await {
+            Ok(prepared) => self.finish(name, &prepared, failure).await,
+            Err(e) => {
+                // Nothing to run PRE_STOP with: remove the container, keep the volume.
+                let Ok(Some(record)) = self.api.store().get("Workspace", "", name).await else {
+                    return;
+                };
+                let key = WorkspaceKey::new(&record.space, &record.name);
+                let _ = self
+                    .runtime
+                    .stop(&key, cordium_provisioner::VolumeOnStop::Keep, None)
+                    .await;
+                self.stopped(name, failure.or(Some(&e))).await;
+            }
+        }
+    }
+
+    /// The stop of a run: PRE_STOP, the container and volume, the session, `STOPPED`.
+    async fn finish(&self, name: &str, prepared: &Prepared, failure: Option<&RunFailure>) {
+        let progress = StoreProgress { driver: self, name };
+        if let Some(failure) = failure {
+            let record = pb_failure(failure);
+            let _ = self
+                .update(name, |s| {
+                    s.failure = Some(record.clone());
+                    true
+                })
+                .await;
+        }
+        let snapshot = prepared
+            .build
+            .as_ref()
+            .map(|b| snapshot_name(&prepared.key.space, &b.template, &b.build_id));
+        // A failed build leaves no snapshot.
+        let mut stop_plan = prepared.plan.stop.clone();
+        if failure.is_some() && stop_plan.volume == cordium_provisioner::VolumeOnStop::Snapshot {
+            stop_plan.volume = cordium_provisioner::VolumeOnStop::Delete;
+        }
+        if let Err(e) = lifecycle::stop(
+            self.runtime.as_ref(),
+            &prepared.key,
+            &stop_plan,
+            &prepared.secrets,
+            snapshot.as_deref(),
+            &progress,
+        )
+        .await
+        {
+            tracing::warn!(workspace = name, "stop: {e}");
+        }
+        if let (Some(build), Some(snapshot), None) = (&prepared.build, &snapshot, failure) {
+            self.build_ready(&prepared.key.space, build, snapshot).await;
+        }
+        self.stopped(name, failure).await;
+    }
+
+    async fn stopped(&self, name: &str, failure: Option<&RunFailure>) {
+        if let Err(e) = self.api.store().revoke_sessions(name).await {
+            tracing::warn!(workspace = name, "revoking sessions: {e}");
+        }
+        let record = failure.map(pb_failure);
+        let _ = self
+            .update(name, |s| {
+                s.state = pb::WorkspaceState::Stopped as i32;
+                if let Some(f) = &record {
+                    s.failure = Some(f.clone());
+                }
+                true
+            })
+            .await;
+    }
+
+    /// Makes `build` the Template's ready pre-build and removes the snapshot it replaces.
+    async fn build_ready(&self, space: &str, build: &BuildInfo, snapshot: &str) {
+        let store = self.api.store();
+        for _ in 0..10 {
+            let Ok(Some(record)) = store.get("Template", space, &build.template).await else {
+                return;
+            };
+            let Ok(mut template) = pb::Template::decode(record.body.as_slice()) else {
+                return;
+            };
+            let status = template.status.get_or_insert_with(Default::default);
+            if status.current_running_build_id != build.build_id {
+                // Cancelled or replaced by a newer build: this snapshot is not used.
+                let _ = self.runtime.delete_snapshot(snapshot).await;
+                return;
+            }
+            let previous =
+                std::mem::replace(&mut status.current_ready_build_id, build.build_id.clone());
+            status.current_running_build_id.clear();
+            let written = Record {
+                body: template.encode_to_vec(),
+                ..record.clone()
+            };
+            match store
+                .update(crate::store::Write {
+                    record: &written,
+                    secret: None,
+                    event: false,
+                })
+                .await
+            {
+                Ok(_) => {
+                    if !previous.is_empty() && previous != build.build_id {
+                        let old = snapshot_name(space, &build.template, &previous);
+                        let _ = self.runtime.delete_snapshot(&old).await;
+                    }
+                    return;
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => {
+                    tracing::warn!("marking build {} ready: {e}", build.build_id);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Works out a run of `name` from the store; `starting` also makes its session.
+    async fn prepare(&self, name: &str, starting: bool) -> Result<Prepared, RunFailure> {
+        let store = self.api.store();
+        let record = store
+            .get("Workspace", "", name)
+            .await
+            .map_err(unknown)?
+            .ok_or_else(|| unknown(format!("workspace `{name}` no longer exists")))?;
+        let ws = pb::Workspace::decode(record.body.as_slice()).map_err(unknown)?;
+        let status = ws.status.clone().unwrap_or_default();
+        let admin = store.user_is_admin(&record.owner).await.map_err(unknown)?;
+        let caller = Caller::user(record.owner.clone(), admin);
+        let compiled = crate::service::compile_effective(
+            &self.api,
+            &caller,
+            pb::CompileWorkspaceRequest {
+                target: Some(pb::compile_workspace_request::Target::Name(name.to_owned())),
+                build: status.is_build,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|s| unknown(format!("the workspace does not compile: {}", s.message())))?;
+        let workspace = compiled.effective;
+
+        let template = if status.template.is_empty() {
+            crate::service::DEFAULT_TEMPLATE.to_owned()
+        } else {
+            status.template.clone()
+        };
+        let template_status = store
+            .get("Template", &record.space, &template)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| pb::Template::decode(r.body.as_slice()).ok())
+            .and_then(|t| t.status)
+            .unwrap_or_default();
+        let ready = template_status.current_ready_build_id;
+        let snapshot = (!ready.is_empty()).then(|| snapshot_name(&record.space, &template, &ready));
+        let snapshot_exists = match &snapshot {
+            Some(s) => self.runtime.snapshot_exists(s).await.unwrap_or(false),
+            None => false,
+        };
+        let facts = RunFacts {
+            is_build: status.is_build,
+            successful_runs: status.successful_runs,
+            template_has_ready_build: snapshot.is_some(),
+            snapshot_exists,
+            ..RunFacts::for_workspace(&workspace)
+        };
+        let context = RunContext::new(&facts);
+        let plan = cordium_provisioner::plan(&workspace, &context).map_err(unknown)?;
+
+        let mut secrets = Secrets::default();
+        let (secret_names, user_secret_names) = plan.secret_names();
+        for name in secret_names {
+            if let Some(value) = self.secret("Secret", &record.space, &name).await? {
+                secrets.secrets.insert(name, value);
+            }
+        }
+        for name in user_secret_names {
+            if let Some(value) = self.secret("UserSecret", &record.owner, &name).await? {
+                secrets.user_secrets.insert(name, value);
+            }
+        }
+        if starting && context.has_session() {
+            let token = new_token().map_err(unknown)?.replacen(
+                "cdm_",
+                crate::auth::SESSION_TOKEN_PREFIX,
+                1,
+            );
+            store
+                .add_session(&hash_token(&token), name, &record.owner)
+                .await
+                .map_err(unknown)?;
+            secrets.session_token = Some(SecretValue::new(token));
+        }
+        let build = status.is_build.then(|| BuildInfo {
+            template: template.clone(),
+            build_id: name.strip_prefix("build-").unwrap_or(name).to_owned(),
+        });
+        Ok(Prepared {
+            key: WorkspaceKey::new(&record.space, &record.name),
+            workspace,
+            context,
+            plan,
+            secrets,
+            snapshot: if context.from_snapshot {
+                snapshot
+            } else {
+                None
+            },
+            build,
+        })
+    }
+
+    /// A Secret's or UserSecret's value, decrypted; `None` when it does not exist.
+    async fn secret(
+        &self,
+        kind: &'static str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<SecretValue>, RunFailure> {
+        let Some(sealed) = self
+            .api
+            .store()
+            .secret_ciphertext(kind, scope, name)
+            .await
+            .map_err(unknown)?
+        else {
+            return Ok(None);
+        };
+        let plain = self
+            .api
+            .secrets
+            .open(&sealed, &format!("{kind}/{scope}/{name}"))
+            .map_err(|_| unknown(format!("{kind} `{name}` could not be decrypted")))?;
+        Ok(Some(SecretValue::new(
+            String::from_utf8_lossy(&plain).into_owned(),
+        )))
+    }
+}

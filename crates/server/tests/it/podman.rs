@@ -1,134 +1,11 @@
-//! End to end on real podman: the lifecycle driver in the server, workspaces as containers.
-//!
-//! The lab, set up once per test process: a busybox-static root filesystem imported with
-//! `podman import` as a small image, pushed to a private `docker-registry` (Debian's package)
-//! started on 127.0.0.1 on a free port, so every pull is a real registry pull with no
-//! internet. The registry runs under a shell that kills it when this process's end of a pipe
-//! closes, so nothing outlives the tests. podman, runc, busybox-static and docker-registry
-//! are required: `.ci/run` installs them; these tests fail (never skip) without them.
+//! End to end on real podman: the lifecycle driver in the server, workspaces as containers,
+//! images pulled from a local registry ([`cordium_testkit::lab`]).
 
 use super::*;
-use cordium_provisioner::podman::{Podman, PodmanOptions};
+use cordium_provisioner::podman::Podman;
 use cordium_provisioner::runtime::Runtime;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
-struct Lab {
-    /// `127.0.0.1:PORT/cordium-test/busybox:1`.
-    image: String,
-    registry: String,
-    podman_state: tempfile::TempDir,
-    _registry_guard: std::process::ChildStdin,
-    _dir: tempfile::TempDir,
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn lab() -> &'static Lab {
-    static LAB: OnceLock<Lab> = OnceLock::new();
-    LAB.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let podman_state = tempfile::tempdir().expect("tempdir");
-        // Writes containers.conf (runc, ulimits) the same way the server does.
-        Podman::new(PodmanOptions::new(podman_state.path())).expect("podman config");
-        let conf = podman_state.path().join("containers.conf");
-        let podman = || {
-            let mut c = Command::new("podman");
-            c.env("CONTAINERS_CONF", &conf);
-            c
-        };
-
-        // The image: busybox-static with every applet linked.
-        let rootfs = dir.path().join("rootfs");
-        for d in ["bin", "tmp", "root", "etc"] {
-            std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
-        }
-        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
-            .expect("busybox-static (apt-get install busybox-static)");
-        let applets = run(Command::new("/bin/busybox").arg("--list"), "busybox --list");
-        for applet in applets.lines().filter(|a| *a != "busybox") {
-            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
-        }
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
-            .expect("passwd");
-        let tar = dir.path().join("rootfs.tar");
-        run(
-            Command::new("tar")
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-            "tar",
-        );
-        run(
-            podman()
-                .args(["import", "--change", "ENV PATH=/bin", "--change", "ENV HOME=/root"])
-                .arg(&tar)
-                .arg("localhost/cordium-test/busybox:1"),
-            "podman import",
-        );
-
-        // The registry.
-        let port = free_port();
-        let registry = format!("127.0.0.1:{port}");
-        let config = dir.path().join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: \"{registry}\"}}\n",
-                dir.path().join("registry-data").display()
-            ),
-        )
-        .expect("registry config");
-        #[allow(clippy::zombie_processes, reason = "the shell ends with this process")]
-        let mut guard = Command::new("sh")
-            .arg("-c")
-            .arg("docker-registry serve \"$1\" >/dev/null 2>&1 & pid=$!; read _; kill $pid")
-            .arg("sh")
-            .arg(&config)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("docker-registry (apt-get install docker-registry)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&registry).is_err() {
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let image = format!("{registry}/cordium-test/busybox:1");
-        run(
-            podman()
-                .args(["push", "--quiet", "--tls-verify=false"])
-                .arg("localhost/cordium-test/busybox:1")
-                .arg(&image),
-            "podman push",
-        );
-        Lab {
-            image,
-            registry,
-            podman_state,
-            _registry_guard: guard.stdin.take().expect("stdin"),
-            _dir: dir,
-        }
-    })
-}
+use cordium_testkit::{lab, run};
+use std::process::Command;
 
 /// A server running workspaces on podman, and a user of it.
 struct PodmanEnv {
@@ -141,10 +18,7 @@ struct PodmanEnv {
 
 impl PodmanEnv {
     async fn new(user: &str) -> Self {
-        let lab = lab();
-        let mut options = PodmanOptions::new(lab.podman_state.path());
-        options.insecure_registries = vec![lab.registry.clone()];
-        options.default_image = lab.image.clone();
+        let options = lab().podman_options();
         let data = Data::new(Backend::Sqlite).await;
         let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
         let server = Server::start_with(data.dir.path(), None, Some(runtime)).await;
@@ -236,12 +110,7 @@ impl PodmanEnv {
     }
 
     fn podman(&self) -> Command {
-        let mut c = Command::new("podman");
-        c.env(
-            "CONTAINERS_CONF",
-            lab().podman_state.path().join("containers.conf"),
-        );
-        c
+        lab().podman()
     }
 
     /// The podman container of workspace `name` (in the user's default Space).

@@ -515,3 +515,44 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
     );
     env.stop(&name).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_stop_stops_the_workspace_when_its_foreground_tasks_are_done() {
+    let env = PodmanEnv::new("autostop").await;
+    let name = env
+        .create(serde_json::json!({
+            "runtime": {
+                "autoStop": true,
+                "tasks": [task("job", "POST_START", "echo job done")],
+            },
+        }))
+        .await;
+    let mut events = env.watch(&name).await;
+    ok(
+        "StartWorkspace",
+        env.user
+            .clone()
+            .start_workspace(pb::StartWorkspaceRequest {
+                name: name.clone(),
+                vars: Vec::new(),
+            })
+            .await,
+    );
+    let seen = until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+    assert_eq!(
+        states(&seen),
+        [
+            pb::WorkspaceState::InitRequest,
+            pb::WorkspaceState::Initializing,
+            pb::WorkspaceState::PullingImage,
+            pb::WorkspaceState::StartingRuntime,
+            pb::WorkspaceState::Preparing,
+            pb::WorkspaceState::Running,
+            pb::WorkspaceState::Stopping,
+            pb::WorkspaceState::Stopped,
+        ]
+    );
+    let end = last(&seen);
+    assert!(end.failure.is_none(), "{:?}", end.failure);
+    assert_eq!(end.successful_runs, 1);
+}

@@ -1,0 +1,312 @@
+//! Provisioning bench on real podman: time to RUNNING, against baselines measured in the same
+//! run.
+//!
+//! ```text
+//! scripts/bench-provision.sh                   # or: cargo bench -p cordium-server --bench provision
+//! BENCH_RUNS=5 scripts/bench-provision.sh      # runs per scenario (default 3)
+//! ```
+//!
+//! Scenarios (the server in process with the podman runtime; images from the local registry
+//! of [`cordium_testkit::lab`]):
+//! - **cold start**: a fresh workspace of a Template whose ON_CREATE does about 10 seconds of
+//!   work (`sleep 10`), from StartWorkspace to RUNNING as WatchWorkspace reports it;
+//! - **pre-built start**: the same Template after `BuildTemplate`: the new workspace starts
+//!   from the build's snapshot and skips ON_CREATE. Target: at most 1/5 of the cold start;
+//! - **our start without tasks** against **plain `podman run`** of the same image (`podman
+//!   run --detach` of a command that stays up, until podman returns with it running), and
+//!   against `podman pull` plus `podman run` (a fresh run of ours pulls too). Target: ours at
+//!   most 1.5× plain plus one second.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "bench"
+)]
+
+use cordium_provisioner::podman::Podman;
+use cordium_provisioner::runtime::Runtime;
+use cordium_server::crypto::{hash_token, new_token};
+use cordium_server::pb;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+type Main = pb::main_service_client::MainServiceClient<
+    tonic::service::interceptor::InterceptedService<Channel, Auth>,
+>;
+
+#[derive(Clone)]
+struct Auth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+fn spec(json: serde_json::Value) -> prost_types::Struct {
+    cordium_api::json::json_to_struct(&json)
+}
+
+async fn server(data_dir: &std::path::Path) -> Main {
+    let api = cordium_server::server::open(data_dir, None)
+        .await
+        .expect("open the store");
+    let token = new_token().expect("token");
+    api.store()
+        .add_user("bench", &hash_token(&token), false)
+        .await
+        .expect("user");
+    let runtime: Arc<dyn Runtime> =
+        Arc::new(Podman::new(cordium_testkit::lab().podman_options()).expect("podman"));
+    let api = cordium_server::server::start_driver(api, runtime);
+    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(cordium_server::server::serve(
+        api,
+        listener,
+        std::future::pending(),
+    ));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let auth = Auth(format!("Bearer {token}").parse().expect("header"));
+    pb::main_service_client::MainServiceClient::with_interceptor(channel, auth)
+}
+
+async fn create(client: &Main, template: &str, json: serde_json::Value) -> String {
+    let ws = client
+        .clone()
+        .create_workspace(pb::Workspace {
+            metadata: None,
+            spec: Some(spec(json)),
+            status: Some(pb::WorkspaceStatus {
+                template: template.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("CreateWorkspace")
+        .into_inner();
+    ws.metadata.expect("metadata").name
+}
+
+/// Starts `name` and returns the time until WatchWorkspace reports RUNNING.
+async fn time_to_running(client: &Main, name: &str) -> Duration {
+    let mut events = client
+        .clone()
+        .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+        .await
+        .expect("WatchWorkspace")
+        .into_inner();
+    let started = Instant::now();
+    client
+        .clone()
+        .start_workspace(pb::StartWorkspaceRequest {
+            name: name.into(),
+            vars: Vec::new(),
+        })
+        .await
+        .expect("StartWorkspace");
+    while let Some(event) = events.message().await.expect("watch") {
+        let Some(pb::workspace_event::Event::Updated(update)) = event.event else {
+            continue;
+        };
+        let status = update.new.and_then(|w| w.status).unwrap_or_default();
+        match status.state() {
+            pb::WorkspaceState::Running => return started.elapsed(),
+            pb::WorkspaceState::Stopped => panic!("{name} stopped: {:?}", status.failure),
+            _ => {}
+        }
+    }
+    panic!("the watch ended before {name} ran")
+}
+
+async fn stop(client: &Main, name: &str) {
+    let mut events = client
+        .clone()
+        .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+        .await
+        .expect("WatchWorkspace")
+        .into_inner();
+    client
+        .clone()
+        .stop_workspace(pb::StopWorkspaceRequest { name: name.into() })
+        .await
+        .expect("StopWorkspace");
+    while let Some(event) = events.message().await.expect("watch") {
+        if let Some(pb::workspace_event::Event::Updated(update)) = event.event
+            && update.new.and_then(|w| w.status).map(|s| s.state())
+                == Some(pb::WorkspaceState::Stopped)
+        {
+            return;
+        }
+    }
+}
+
+fn podman_run(pull: bool) -> Duration {
+    let lab = cordium_testkit::lab();
+    let name = format!("cdm-bench-plain-{}", std::process::id());
+    let started = Instant::now();
+    if pull {
+        cordium_testkit::run(
+            lab.podman()
+                .args(["pull", "--quiet", "--tls-verify=false", &lab.image]),
+            "podman pull",
+        );
+    }
+    cordium_testkit::run(
+        lab.podman().args([
+            "run",
+            "--tls-verify=false",
+            "--detach",
+            "--name",
+            &name,
+            &lab.image,
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
+        ]),
+        "podman run",
+    );
+    let elapsed = started.elapsed();
+    cordium_testkit::run(
+        lab.podman().args(["rm", "--force", "-t", "0", &name]),
+        "podman rm",
+    );
+    elapsed
+}
+
+fn mean(samples: &[Duration]) -> f64 {
+    samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64
+}
+
+fn report(label: &str, samples: &[Duration]) -> f64 {
+    let m = mean(samples);
+    let all: Vec<String> = samples
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
+    println!("{label:<44} mean {m:>6.2} s   runs [{}]", all.join(", "));
+    m
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing else useful.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let data = tempfile::tempdir().expect("tempdir");
+        let client = server(data.path()).await;
+        // The default Space and a Template whose ON_CREATE works for about 10 seconds.
+        create(&client, "", serde_json::json!({})).await;
+        let space = "default.bench";
+        client
+            .clone()
+            .create_template(pb::Template {
+                metadata: Some(pb::Metadata {
+                    name: "slow".into(),
+                    ..Default::default()
+                }),
+                spec: Some(spec(serde_json::json!({
+                    "runtime": {"tasks": [
+                        {"name": "install", "type": "ON_CREATE", "run": "sleep 10; echo done > /workspace/installed"},
+                    ]},
+                }))),
+                status: Some(pb::TemplateStatus {
+                    space: space.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("CreateTemplate");
+
+        println!("provisioning on podman, {runs} runs per scenario");
+        podman_run(true); // warm-up: the image is local from here on
+        let mut plain = Vec::new();
+        let mut pull_plain = Vec::new();
+        let mut ours = Vec::new();
+        for _ in 0..runs {
+            plain.push(podman_run(false));
+            pull_plain.push(podman_run(true));
+            let name = create(&client, "", serde_json::json!({"isEphemeral": true})).await;
+            ours.push(time_to_running(&client, &name).await);
+            stop(&client, &name).await;
+        }
+        let mut cold = Vec::new();
+        for _ in 0..runs {
+            let name = create(&client, "slow", serde_json::json!({"isEphemeral": true})).await;
+            cold.push(time_to_running(&client, &name).await);
+            stop(&client, &name).await;
+        }
+        client
+            .clone()
+            .build_template(pb::BuildTemplateRequest {
+                name: format!("{space}/slow"),
+                tags: Vec::new(),
+            })
+            .await
+            .expect("BuildTemplate");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let t = client
+                .clone()
+                .get_template(pb::Ref {
+                    name: "slow".into(),
+                    space: space.into(),
+                })
+                .await
+                .expect("GetTemplate")
+                .into_inner();
+            if !t.status.unwrap_or_default().current_ready_build_id.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the pre-build never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut prebuilt = Vec::new();
+        for _ in 0..runs {
+            let name = create(&client, "slow", serde_json::json!({"isEphemeral": true})).await;
+            prebuilt.push(time_to_running(&client, &name).await);
+            stop(&client, &name).await;
+        }
+
+        let plain_mean = report("plain `podman run` (baseline)", &plain);
+        let pull_mean = report("`podman pull` + `podman run` (baseline)", &pull_plain);
+        let ours_mean = report("our start, no tasks (StartWorkspace→RUNNING)", &ours);
+        let cold_mean = report("cold start, ON_CREATE sleeps 10 s", &cold);
+        let prebuilt_mean = report("pre-built start of the same Template", &prebuilt);
+        println!();
+        println!(
+            "pre-built / cold          {:.3}   (target ≤ 0.200)",
+            prebuilt_mean / cold_mean
+        );
+        println!(
+            "ours / plain podman run   {:.2}×  (target ≤ 1.5× + 1 s: ours {:.2} s against {:.2} s)",
+            ours_mean / plain_mean,
+            ours_mean,
+            plain_mean * 1.5 + 1.0
+        );
+        println!("ours / pull + run         {:.2}×", ours_mean / pull_mean);
+    });
+}

@@ -1,5 +1,6 @@
 //! The command line, declared with clap.
 
+use crate::flags::{self, Port};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -104,8 +105,32 @@ pub(crate) enum Command {
     Start(StartArgs),
     /// Ask the server to stop a workspace.
     ///
-    /// Example: cordium stop x7k
+    /// Returns once the stop is requested (the workspace is then STOPPING_REQUEST); with
+    /// --wait, follows it until it is STOPPED.
+    ///
+    /// Example: cordium stop x7k --wait
     Stop(StopArgs),
+    /// Create a workspace from flags (and, optionally, a document), start it, and follow it
+    /// until it is RUNNING; or run an existing one (NAME).
+    ///
+    /// Prints one progress line per lifecycle state on standard error (a live line on a
+    /// terminal), then the workspace's name on standard output. If the start fails, explains
+    /// why and exits with 1. With --rm, follows the workspace until it stops, then deletes it.
+    /// Ctrl-C stops following and leaves the workspace as it is (with --rm: deletes it).
+    ///
+    /// Example: cordium run --image node:20-bookworm --repository https://github.com/myorg/api-service --env-from-secret DATABASE_URL=dev-db-url --port web:3000:default
+    Run(RunArgs),
+    /// Run a command in a running workspace, and exit with its exit code.
+    ///
+    /// Not interactive: the command gets no input, and its output is printed when it ends.
+    ///
+    /// Example: cordium exec x7k -- sh -c 'cd /workspace/repo && git status'
+    Exec(ExecArgs),
+    /// Print a running workspace's output (its container log: lifecycle tasks and the
+    /// main process).
+    ///
+    /// Example: cordium logs x7k --follow
+    Logs(LogsArgs),
     /// Print workspace events as they happen, one line each, until interrupted:
     /// `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME STATE`), `deleted NAME
     /// STATE`.
@@ -309,9 +334,116 @@ pub(crate) struct StopArgs {
     /// The workspace.
     #[arg(value_name = "NAME")]
     pub(crate) name: String,
+    /// Wait until the workspace is STOPPED, showing its progress, and print it then.
+    #[arg(long)]
+    pub(crate) wait: bool,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
     pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `run` flags. The spec flags are applied on top of the --file document; see
+/// `client::overlay` for exactly how.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// An existing workspace to run (start it if it is stopped, follow it if it is
+    /// starting) instead of a new one; the spec flags, --file, --space and --template are
+    /// then refused.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// A Workspace document (YAML or JSON, one document) to start from; the flags below are
+    /// applied on top of it. `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// The image to pull (`spec.image.registry.url`), replacing the document's image.
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// The repository to clone into /workspace/repo (`spec.repository.url`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) repository: Option<String>,
+    /// The branch to clone (`spec.repository.cloneOptions.branch`).
+    #[arg(short = 'b', long, value_name = "BRANCH")]
+    pub(crate) branch: Option<String>,
+    /// An environment variable (`spec.runtime.envVars`), replacing the document's variable
+    /// of the same key; repeat for more.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
+    pub(crate) env: Vec<(String, String)>,
+    /// An environment variable whose value is the Secret SECRET of the workspace's Space;
+    /// repeat for more.
+    #[arg(long = "env-from-secret", value_name = "KEY=SECRET", value_parser = flags::key_value)]
+    pub(crate) env_from_secret: Vec<(String, String)>,
+    /// An application (`spec.applications`): `PORT` (named `port-PORT`), `NAME:PORT`, or
+    /// `NAME:PORT:default` for the default application; repeat for more.
+    #[arg(long = "port", value_name = "[NAME:]PORT[:default]", value_parser = flags::port)]
+    pub(crate) ports: Vec<Port>,
+    /// A run variable for `${{ vars.NAME }}`, highest precedence; repeat for more.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub(crate) vars: Vec<(String, String)>,
+    /// Make the workspace ephemeral (`spec.isEphemeral: true`): its storage is deleted on
+    /// stop and every start is fresh. Without it, the document's value stands.
+    #[arg(long)]
+    pub(crate) ephemeral: bool,
+    /// Follow the workspace until it stops (a failure, `autoStop`, `cordium stop`), then
+    /// delete it; Ctrl-C deletes it at once.
+    #[arg(long)]
+    pub(crate) rm: bool,
+    /// CPU (`spec.limit.cpu.millicores`): millicores (`1500`, `1500m`) or cores with a
+    /// decimal point (`1.5`).
+    #[arg(long, value_name = "CPU", value_parser = flags::cpu)]
+    pub(crate) cpu: Option<u32>,
+    /// Memory (`spec.limit.memory.megabytes`): megabytes (`512`, `512M`, `512Mi`) or
+    /// gigabytes of 1024 megabytes (`2G`, `1.5Gi`).
+    #[arg(long, value_name = "MEMORY", value_parser = flags::memory)]
+    pub(crate) memory: Option<u32>,
+    /// The Template (`NAME`, or `SPACE/NAME`; default: `default`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(crate) template: Option<String>,
+    /// The Space (default: your `default.<user>` Space).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `exec` flags.
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// An extra environment variable for the command; repeat for more.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
+    pub(crate) env: Vec<(String, String)>,
+    /// The working directory (default: the user's home).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub(crate) workdir: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The program and its arguments, best after `--` (everything after the program is its).
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) command: Vec<String>,
+}
+
+/// `logs` flags.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// Keep printing new output until the workspace stops (or Ctrl-C).
+    #[arg(short = 'f', long)]
+    pub(crate) follow: bool,
     /// The server.
     #[command(flatten)]
     pub(crate) server: ServerArgs,

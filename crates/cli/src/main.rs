@@ -4,6 +4,7 @@
 mod args;
 mod client;
 mod commands;
+mod flags;
 mod input;
 mod output;
 mod render;

@@ -42,6 +42,28 @@ impl Output {
         let _ = self.stderr.write_all(text.as_bytes());
     }
 
+    /// Writes bytes to standard output exactly as they are (a workspace's output: nothing
+    /// is stripped, added or decoded), and flushes them.
+    pub(crate) fn out_raw(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            let mut raw = io::stdout();
+            let result = self
+                .stdout
+                .flush()
+                .and_then(|()| raw.write_all(bytes))
+                .and_then(|()| raw.flush());
+            if let Err(e) = result {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Writes bytes to standard error exactly as they are.
+    pub(crate) fn err_raw(&mut self, bytes: &[u8]) {
+        let _ = self.stderr.flush();
+        let _ = io::stderr().write_all(bytes);
+    }
+
     /// Flushes standard output now (for output that streams, like `watch`).
     pub(crate) fn flush(&mut self) {
         if self.error.is_none()

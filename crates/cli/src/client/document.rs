@@ -60,6 +60,17 @@ pub(crate) fn read(
 ) -> Result<Input, ClientError> {
     let (name, text) =
         crate::input::read(path, None).map_err(|e| ClientError::Usage(e.to_string()))?;
+    parse(name, text, kind, out)
+}
+
+/// Checks the one document of `text` (named `name` in messages), which must be a `kind`,
+/// exactly as [`read`] does.
+pub(crate) fn parse(
+    name: String,
+    text: String,
+    kind: ResourceKind,
+    out: &mut Output,
+) -> Result<Input, ClientError> {
     let mut sources = SourceMap::new();
     let id = sources.add(name.clone(), text.as_str());
     let mut roots = match cordium_spec::yaml::parse_documents(&text, id) {

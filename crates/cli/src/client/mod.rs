@@ -1,5 +1,6 @@
 //! The commands that talk to a Cordium server over gRPC: `login`, `create`, `get`, `list`,
-//! `update`, `delete`, `start`, `stop`, `watch` and `build`.
+//! `update`, `delete`, `start`, `stop`, `watch` and `build`, and the ones that run
+//! workspaces: `run`, `exec` and `logs`.
 //!
 //! Only these commands start an async runtime (one thread), and only once their arguments and
 //! files have been checked, so the offline commands pay nothing for the client.
@@ -7,7 +8,13 @@
 mod config;
 mod connect;
 mod document;
+mod exec;
+mod failure;
+mod follow;
+mod overlay;
+mod progress;
 mod resources;
+mod run;
 mod wire;
 mod workspaces;
 
@@ -57,13 +64,18 @@ pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
     };
     let result = runtime.block_on(dispatch(command, out));
     match result {
-        Ok(()) => OK,
+        Ok(code) => code,
         Err(e) => report(e, out),
     }
 }
 
-async fn dispatch(command: Command, out: &mut Output) -> Result<(), ClientError> {
-    match command {
+/// Runs a command; `Ok` holds its exit code (`exec` passes on the command's, `run` exits
+/// with 1 after explaining a failed start).
+async fn dispatch(command: Command, out: &mut Output) -> Result<i32, ClientError> {
+    let done = match command {
+        Command::Run(args) => return run::run(&args, out).await,
+        Command::Exec(args) => return exec::exec(&args, out).await,
+        Command::Logs(args) => exec::logs(&args, out).await,
         Command::Login(args) => resources::login(&args, out).await,
         Command::Create(args) => resources::create(&args, out).await,
         Command::Get(args) => resources::get(&args, out).await,
@@ -81,7 +93,8 @@ async fn dispatch(command: Command, out: &mut Output) -> Result<(), ClientError>
         | Command::Schema(_) => Err(ClientError::Usage(
             "this command does not talk to a server".into(),
         )),
-    }
+    };
+    done.map(|()| OK)
 }
 
 /// The exit code for a status: 2 when the caller must fix how they call (the token, the

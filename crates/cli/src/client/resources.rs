@@ -277,7 +277,8 @@ pub(super) async fn create(args: &WriteArgs, out: &mut Output) -> Result<(), Cli
             print_one(out, format, &created);
         }
         ResourceKind::Workspace => {
-            let (space, template) = workspace_target(args, &input)?;
+            let (space, template) =
+                workspace_target(args.template.as_deref(), args.space.as_deref(), &input)?;
             let mut client = client(&args.server).await?;
             let status = pb::WorkspaceStatus {
                 space,
@@ -391,8 +392,12 @@ pub(super) async fn create(args: &WriteArgs, out: &mut Output) -> Result<(), Cli
 
 /// The Space and Template of a new workspace: `--template` (`NAME` or `SPACE/NAME`) and
 /// `--space`, else the document's `status`; empty means the server's defaults.
-fn workspace_target(args: &WriteArgs, input: &Input) -> Result<(String, String), ClientError> {
-    let (template_space, template) = match args.template.as_deref() {
+pub(super) fn workspace_target(
+    template_flag: Option<&str>,
+    space_flag: Option<&str>,
+    input: &Input,
+) -> Result<(String, String), ClientError> {
+    let (template_space, template) = match template_flag {
         Some(t) => match t.split_once('/') {
             Some((s, n)) if !s.is_empty() && !n.is_empty() => (Some(s), Some(n)),
             Some(_) => {
@@ -404,16 +409,14 @@ fn workspace_target(args: &WriteArgs, input: &Input) -> Result<(String, String),
         },
         None => (None, None),
     };
-    if let (Some(flag), Some(named)) = (args.space.as_deref(), template_space)
+    if let (Some(flag), Some(named)) = (space_flag, template_space)
         && flag != named
     {
         return Err(ClientError::Usage(format!(
             "--template names Space `{named}`, but --space says `{flag}`"
         )));
     }
-    let space = args
-        .space
-        .as_deref()
+    let space = space_flag
         .or(template_space)
         .or(input.space.as_deref())
         .unwrap_or_default();

@@ -1,6 +1,8 @@
 //! The workspace commands: `start`, `stop`, `watch`, and `build` (a Template's pre-build).
 
 use super::ClientError;
+use super::follow::{End, Interrupt, Target, follow};
+use super::progress::Progress;
 use super::resources::client;
 use super::wire::{print_one, state_name};
 use crate::args::{BuildArgs, StartArgs, StopArgs, WatchArgs};
@@ -32,9 +34,26 @@ pub(super) async fn start(args: &StartArgs, out: &mut Output) -> Result<(), Clie
     Ok(())
 }
 
-/// `cordium stop NAME`.
+/// `cordium stop NAME [--wait]`: asks for the stop and prints the workspace as it is then
+/// (`STOPPING_REQUEST`). With `--wait`, follows it with progress lines on standard error
+/// until it is `STOPPED` and prints it then; Ctrl-C stops waiting (the stop goes on).
 pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), ClientError> {
     let mut client = client(&args.server).await?;
+    // Opened before the stop is asked for, so the end cannot be missed.
+    let mut events = if args.wait {
+        let request = pb::WatchWorkspaceRequest {
+            name: args.name.clone(),
+        };
+        let stream = client
+            .api
+            .watch_workspace(request)
+            .await
+            .map_err(|e| client.error(e))?
+            .into_inner();
+        Some((stream, Interrupt::listen()))
+    } else {
+        None
+    };
     let request = pb::StopWorkspaceRequest {
         name: args.name.clone(),
     };
@@ -44,8 +63,38 @@ pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), Client
         .await
         .map_err(|e| client.error(e))?
         .into_inner();
-    print_one(out, args.output, &ws);
-    Ok(())
+    let Some((stream, interrupt)) = events.as_mut() else {
+        print_one(out, args.output, &ws);
+        return Ok(());
+    };
+    let mut progress = Progress::for_stderr();
+    progress.enter(out, ws.status.as_ref().map_or(0, |s| s.state));
+    let target = Target {
+        name: &args.name,
+        until: pb::WorkspaceState::Stopped,
+        tail_on_failure: false,
+    };
+    match follow(&mut client, stream, &target, interrupt, &mut progress, out)
+        .await?
+        .end
+    {
+        End::Reached(ws) | End::Stopped(ws) => {
+            progress.settle(out);
+            print_one(out, args.output, ws.as_ref());
+            Ok(())
+        }
+        End::Deleted => Err(ClientError::Input(format!(
+            "workspace {} was deleted while stopping",
+            args.name
+        ))),
+        End::Interrupted => {
+            out.err(&format!(
+                "stopped waiting; workspace {} goes on stopping\n",
+                args.name
+            ));
+            Ok(())
+        }
+    }
 }
 
 /// `cordium build SPACE/TEMPLATE`.

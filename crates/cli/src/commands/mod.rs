@@ -37,6 +37,9 @@ pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
         | Command::Delete(_)
         | Command::Start(_)
         | Command::Stop(_)
+        | Command::Run(_)
+        | Command::Exec(_)
+        | Command::Logs(_)
         | Command::Watch(_)
         | Command::Build(_)) => crate::client::run(client, out),
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests run against, when any is missing (idempotent):
+#   - podman with runc (crun fails on hybrid cgroup hosts; the podman backend's own
+#     containers.conf selects runc and sets the ulimits), its networking and fuse-overlayfs;
+#   - busybox-static (the test image's root filesystem), docker-registry (a local registry
+#     the tests start on 127.0.0.1) and git;
+#   - PostgreSQL, for the store conformance and replica tests (scripts/postgres.sh starts a
+#     throwaway cluster of it).
+# Needs root (CI runs as root); otherwise it prints the apt-get command and fails.
+set -euo pipefail
+packages=(podman runc uidmap slirp4netns netavark aardvark-dns conmon containernetworking-plugins
+  fuse-overlayfs catatonit busybox-static docker-registry git postgresql)
+missing=()
+for tool in podman runc docker-registry git; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ -x /bin/busybox ] || missing+=(busybox-static)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+command=(apt-get install -y --no-install-recommends "${packages[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing: ${missing[*]}; install them as root: apt-get update && ${command[*]}" >&2
+  exit 1
+fi
+apt-get update
+DEBIAN_FRONTEND=noninteractive "${command[@]}"

@@ -10,6 +10,9 @@
 //! - `STOPPING_REQUEST`: cancel a start still in progress, run [`lifecycle::stop`], revoke the
 //!   session credential, write `STOPPED`.
 //! - deletion: remove everything the runtime holds for the workspace.
+//! - health: every [`HEALTH_INTERVAL`], each `RUNNING` workspace's container is checked; one
+//!   that no longer runs is stopped with a health-check failure (also at startup, for
+//!   workspaces a previous process left `RUNNING`).
 //!
 //! A pre-build (`status.isBuild`) stops itself when its tasks are done; its volume becomes
 //! the Template's snapshot (`<space>.<template>.<build id>`), the Template's ready build
@@ -22,20 +25,27 @@ use crate::pb;
 use crate::service::{Api, Caller};
 use crate::store::{EventKind, Record, StoreError};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
-use cordium_provisioner::runtime::{Runtime, SecretValue, WorkspaceKey};
+use cordium_provisioner::runtime::{ContainerState, Runtime, SecretValue, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, RunContext, RunFacts, State};
 use prost::Message;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// How often the driver checks that running workspaces still run.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Runs workspaces on a [`Runtime`]. See the [module docs](self).
 #[derive(Debug)]
 pub struct Driver {
     api: Api,
     runtime: Arc<dyn Runtime>,
+    health_interval: Duration,
     /// Starts in progress, by workspace name.
     starts: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Stops in progress, by workspace name.
+    stops: Mutex<HashSet<String>>,
 }
 
 /// Everything a run needs, worked out from the store.
@@ -103,6 +113,21 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
     }
 }
 
+/// A stop in progress (see [`Driver::begin_stop`]); ends when dropped, even if the stop's task
+/// is aborted.
+struct StopGuard<'a> {
+    driver: &'a Driver,
+    name: String,
+}
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut stops) = self.driver.stops.lock() {
+            stops.remove(&self.name);
+        }
+    }
+}
+
 /// Writes each state the lifecycle enters, unless a stop overtook the start.
 struct StoreProgress<'a> {
     driver: &'a Driver,
@@ -141,13 +166,52 @@ impl Progress for StoreProgress<'_> {
 }
 
 impl Driver {
-    /// A driver for the workspaces in `api`'s store.
+    /// A driver for the workspaces in `api`'s store, checking health every
+    /// [`HEALTH_INTERVAL`].
     pub fn new(api: Api, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+        Self::with_health_interval(api, runtime, HEALTH_INTERVAL)
+    }
+
+    /// As [`Driver::new`], checking health every `interval`.
+    pub fn with_health_interval(
+        api: Api,
+        runtime: Arc<dyn Runtime>,
+        interval: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             api,
             runtime,
+            health_interval: interval,
             starts: Mutex::new(HashMap::new()),
+            stops: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Stops every `RUNNING` workspace whose container no longer runs, with a health-check
+    /// failure.
+    async fn check_health(self: &Arc<Self>) {
+        let Ok(records) = self.api.store().list("Workspace", Some("")).await else {
+            return;
+        };
+        for record in records {
+            let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
+                continue;
+            };
+            if ws.status.as_ref().map(|s| s.state()) != Some(pb::WorkspaceState::Running) {
+                continue;
+            }
+            let key = WorkspaceKey::new(&record.space, &record.name);
+            let state = self.runtime.state(&key).await;
+            if matches!(state, Ok(ContainerState::Running) | Err(_)) {
+                continue;
+            }
+            let failure = RunFailure {
+                failure: Failure::HealthCheck,
+                message: format!("the workspace's container stopped running ({state:?})"),
+            };
+            let driver = Arc::clone(self);
+            tokio::spawn(async move { driver.stop_after(&record.name, Some(&failure)).await });
+        }
     }
 
     /// Follows the store until it closes.
@@ -156,6 +220,15 @@ impl Driver {
         tokio::spawn(async move {
             let mut events = driver.api.store().subscribe();
             driver.scan(true).await;
+            let health = Arc::clone(&driver);
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(health.health_interval);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    health.check_health().await;
+                }
+            });
             loop {
                 match events.recv().await {
                     Ok(event) => match event.kind {
@@ -204,6 +277,10 @@ impl Driver {
                         | pb::WorkspaceState::Stopping
                 )
             );
+            if startup && state == Some(pb::WorkspaceState::Running) {
+                // Checked by the first health check, which runs at once.
+                continue;
+            }
             if startup && interrupted {
                 let driver = Arc::clone(self);
                 let name = record.name.clone();
@@ -339,18 +416,26 @@ impl Driver {
             Ok(started) => {
                 if started == Started::Done {
                     progress.entered(State::Running).await;
-                    self.finish(name, &prepared, None).await;
+                    if let Some(_stopping) = self.begin_stop(name) {
+                        self.finish(name, &prepared, None).await;
+                    }
                 }
             }
             Err(failure) => {
                 tracing::info!(workspace = name, "start failed: {failure}");
-                self.finish(name, &prepared, Some(&failure)).await;
+                if let Some(_stopping) = self.begin_stop(name) {
+                    self.finish(name, &prepared, Some(&failure)).await;
+                }
             }
         }
     }
 
-    /// Stops `name` (after `failure`, when given), preparing the stop from the store.
+    /// Stops `name` (after `failure`, when given), preparing the stop from the store; a stop
+    /// already in progress makes this one a no-op.
     async fn stop_after(self: &Arc<Self>, name: &str, failure: Option<&RunFailure>) {
+        let Some(_stopping) = self.begin_stop(name) else {
+            return;
+        };
         match self.prepare(name, false).await {
             Ok(prepared) => self.finish(name, &prepared, failure).await,
             Err(e) => {
@@ -366,6 +451,15 @@ impl Driver {
                 self.stopped(name, failure.or(Some(&e))).await;
             }
         }
+    }
+
+    /// Marks a stop of `name` as in progress until the guard drops; `None` when one already is.
+    fn begin_stop(&self, name: &str) -> Option<StopGuard<'_>> {
+        let mut stops = self.stops.lock().ok()?;
+        stops.insert(name.to_owned()).then(|| StopGuard {
+            driver: self,
+            name: name.to_owned(),
+        })
     }
 
     /// The stop of a run: PRE_STOP, the container and volume, the session, `STOPPED`.

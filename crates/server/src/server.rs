@@ -70,8 +70,17 @@ pub async fn open_with(
 /// Gives `api` the `runtime` (exec, logs) and starts the [lifecycle driver](crate::driver) on
 /// it in this process; returns the API to serve.
 pub fn start_driver(api: Api, runtime: Arc<dyn Runtime>) -> Api {
+    start_driver_with(api, runtime, crate::driver::HEALTH_INTERVAL)
+}
+
+/// As [`start_driver`], checking running workspaces' health every `health_interval`.
+pub fn start_driver_with(
+    api: Api,
+    runtime: Arc<dyn Runtime>,
+    health_interval: std::time::Duration,
+) -> Api {
     let api = api.with_runtime(Arc::clone(&runtime));
-    Driver::new(api.clone(), runtime).spawn();
+    Driver::with_health_interval(api.clone(), runtime, health_interval).spawn();
     api
 }
 

@@ -273,7 +273,7 @@ impl Server {
             .await
             .expect("open the server");
         if let Some(runtime) = runtime {
-            api = cordium_server::server::start_driver(api, runtime);
+            api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
         }
         let store = api.store().clone();
         let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))

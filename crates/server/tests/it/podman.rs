@@ -556,3 +556,24 @@ async fn auto_stop_stops_the_workspace_when_its_foreground_tasks_are_done() {
     assert!(end.failure.is_none(), "{:?}", end.failure);
     assert_eq!(end.successful_runs, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_that_dies_is_a_health_check_failure() {
+    let env = PodmanEnv::new("health").await;
+    let name = env.create(serde_json::json!({})).await;
+    env.start(&name).await;
+    let mut events = env.watch(&name).await;
+    run(
+        env.podman()
+            .args(["rm", "--force", "-t", "0", &env.container(&name)]),
+        "podman rm",
+    );
+    let seen = until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+    let failure = last(&seen).failure.clone().expect("a failure");
+    assert_eq!(
+        failure.r#type,
+        Some(pb::failure::Type::HealthCheck(pb::Empty {})),
+        "{}",
+        failure.message
+    );
+}

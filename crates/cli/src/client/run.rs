@@ -194,14 +194,7 @@ async fn start_and_follow(
         return ended(client, args, name, End::Interrupted, None, progress, out).await;
     }
     if state == pb::WorkspaceState::Stopped {
-        let vars = args
-            .vars
-            .iter()
-            .map(|(name, value)| pb::Var {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect();
+        let vars = super::workspaces::run_vars(&args.vars);
         let started = client
             .api
             .start_workspace(pb::StartWorkspaceRequest {

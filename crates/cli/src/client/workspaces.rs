@@ -9,16 +9,19 @@ use crate::args::{BuildArgs, StartArgs, StopArgs, WatchArgs};
 use crate::output::Output;
 use cordium_api as pb;
 
-/// `cordium start NAME [--var NAME=VALUE]...`.
-pub(super) async fn start(args: &StartArgs, out: &mut Output) -> Result<(), ClientError> {
-    let vars = args
-        .vars
-        .iter()
+/// `--var NAME=VALUE` pairs as the API's run variables.
+pub(super) fn run_vars(vars: &[(String, String)]) -> Vec<pb::Var> {
+    vars.iter()
         .map(|(name, value)| pb::Var {
             name: name.clone(),
             value: value.clone(),
         })
-        .collect();
+        .collect()
+}
+
+/// `cordium start NAME [--var NAME=VALUE]...`.
+pub(super) async fn start(args: &StartArgs, out: &mut Output) -> Result<(), ClientError> {
+    let vars = run_vars(&args.vars);
     let mut client = client(&args.server).await?;
     let request = pb::StartWorkspaceRequest {
         name: args.name.clone(),

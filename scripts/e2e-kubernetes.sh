@@ -23,4 +23,4 @@ for file in ${KUBECONFIG//:/ }; do
   [ -r "$file" ] || { echo "KUBECONFIG names $file, which cannot be read" >&2; exit 2; }
 done
 export KUBECONFIG
-exec cargo test -p cordium-kubernetes --test it e2e -- --ignored --nocapture "$@"
+exec cargo run -p cordium-kubernetes --example e2e "$@"

@@ -4,11 +4,11 @@
 //!   k8s-openapi types, and their strict validation against the Kubernetes 1.33 JSON Schemas
 //!   (kubernetes-validate) and the VolumeSnapshot CRD's schema (check-jsonschema);
 //! - `exec`: the exec wrapper, run by a real `/bin/sh`, and exit codes from exec statuses;
-//! - `reconcile`: the runtime against a scripted mock API server (tower-test);
-//! - `e2e`: the same scenario against a real cluster, `#[ignore]`d; run by
-//!   `scripts/e2e-kubernetes.sh` when `KUBECONFIG` names one.
+//! - `reconcile`: the runtime against a scripted mock API server (tower-test).
+//!
+//! The same scenario against a real cluster is `examples/e2e.rs`, run by
+//! `scripts/e2e-kubernetes.sh` when `KUBECONFIG` names one.
 
-mod e2e;
 mod exec;
 mod objects;
 mod reconcile;

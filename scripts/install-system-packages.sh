@@ -3,15 +3,16 @@
 #   - podman with runc (crun fails on hybrid cgroup hosts; the podman backend's own
 #     containers.conf selects runc and sets the ulimits), its networking and fuse-overlayfs;
 #   - busybox-static (the test image's root filesystem), docker-registry (a local registry
-#     the tests start on 127.0.0.1) and git;
+#     the tests start on 127.0.0.1), git (also copied into the clone tests' image, and served
+#     over HTTPS by `git http-backend`) and openssl (that server's certificate);
 #   - PostgreSQL, for the store conformance and replica tests (scripts/postgres.sh starts a
 #     throwaway cluster of it).
 # Needs root (CI runs as root); otherwise it prints the apt-get command and fails.
 set -euo pipefail
 packages=(podman runc uidmap slirp4netns netavark aardvark-dns conmon containernetworking-plugins
-  fuse-overlayfs catatonit busybox-static docker-registry git postgresql)
+  fuse-overlayfs catatonit busybox-static docker-registry git openssl postgresql)
 missing=()
-for tool in podman runc docker-registry git; do
+for tool in podman runc docker-registry git openssl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)

@@ -6,7 +6,12 @@
 //! `CORDIUM_E2E_IMAGE` (default `docker.io/library/busybox:1.36`). The pre-build part runs
 //! only with `CORDIUM_E2E_SNAPSHOTS=1` (the cluster needs the CSI snapshot controller).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test scenario")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test scenario"
+)]
 
 use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::runtime::{

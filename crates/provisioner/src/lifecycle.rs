@@ -11,11 +11,16 @@
 //! POSIX shell, and clones need `git` in the image, as upstream's supervisor does):
 //! - clones: `git clone` with the URL, branch and depth from the plan; HTTP credentials go
 //!   through a credential helper reading two variables, so the password is on no command
-//!   line; then `git checkout` when the plan names a commit or tag, and a background
+//!   line (and every git command of the clone, the background unshallow included, uses it;
+//!   git never prompts); then `git checkout` when the plan names a commit or tag, fetching
+//!   that commit or tag first when a shallow clone lacks it, and a background
 //!   `git fetch --unshallow` for lazily unshallowed clones;
-//! - git identity: `git config --global user.name` and `user.email` from the GitProvider;
+//! - git identity: `git config --global user.name` and `user.email`, when the request has one
+//!   ([`StartRequest::git_identity`]; the server has none to give: a GitProvider is an OAuth2
+//!   configuration, and the user profile would come from the OAuth connection);
 //! - dotfiles: cloned to `~/dotfiles`, then the first install script of upstream's list that
-//!   exists is run; a dotfiles failure is logged, not fatal (as upstream);
+//!   is an executable file is run (a script without its executable bit is skipped, as
+//!   upstream); a dotfiles failure is logged, not fatal (as upstream);
 //! - tasks: in plan order, each with its working directory, environment and user; background
 //!   tasks are started detached; a non-zero exit is judged by [`task_outcome`].
 
@@ -405,6 +410,23 @@ pub fn shell_quote(s: &str) -> String {
 const CREDENTIAL_HELPER: &str = "-c credential.helper= -c 'credential.helper=!f() { \
      echo \"username=$CORDIUM_GIT_USERNAME\"; echo \"password=$CORDIUM_GIT_PASSWORD\"; }; f'";
 
+/// `git`, with the credential helper when `authenticated`.
+fn git_command(authenticated: bool) -> String {
+    if authenticated {
+        format!("git {CREDENTIAL_HELPER}")
+    } else {
+        "git".to_owned()
+    }
+}
+
+/// The environment of a clone of `url`: git fails where it would ask for a user name.
+fn clone_env(url: &str) -> ResolvedEnv {
+    vec![
+        lit("CORDIUM_CLONE_URL", url),
+        lit("GIT_TERMINAL_PROMPT", "0"),
+    ]
+}
+
 fn login_env(login: &Login) -> ResolvedEnv {
     vec![
         lit("CORDIUM_GIT_USERNAME", &login.username),
@@ -416,12 +438,13 @@ fn login_env(login: &Login) -> ResolvedEnv {
 }
 
 /// The `git clone` script of a clone step (URL and credentials come from the environment).
+///
+/// A checkout is tried as is; when the clone lacks it (a shallow or single-branch clone of a
+/// tag or commit off the branch's tip), that tag or commit is fetched (depth 1) and checked
+/// out.
 pub fn clone_script(clone: &CloneStep, authenticated: bool) -> String {
-    let mut args = String::from("git");
-    if authenticated {
-        args.push(' ');
-        args.push_str(CREDENTIAL_HELPER);
-    }
+    let git = git_command(authenticated);
+    let mut args = git.clone();
     args.push_str(" clone --recurse-submodules");
     if let Some(branch) = &clone.branch {
         args.push_str(" --branch ");
@@ -441,10 +464,13 @@ pub fn clone_script(clone: &CloneStep, authenticated: bool) -> String {
     args.push_str(" -- \"$CORDIUM_CLONE_URL\" ");
     args.push_str(&shell_quote(&clone.path));
     if let Some(checkout) = &clone.checkout {
-        args.push_str(" && git -C ");
-        args.push_str(&shell_quote(&clone.path));
-        args.push_str(" checkout ");
-        args.push_str(&shell_quote(checkout));
+        let path = shell_quote(&clone.path);
+        let checkout = shell_quote(checkout);
+        args.push_str(&format!(
+            " && {{ git -C {path} checkout --quiet {checkout} 2>/dev/null || \
+             {{ {git} -C {path} fetch --quiet --depth 1 origin {checkout} && \
+             git -C {path} checkout --quiet FETCH_HEAD; }}; }}"
+        ));
     }
     args
 }
@@ -464,7 +490,7 @@ async fn run_clone<R: Runtime + ?Sized>(
         }),
     };
     let mut exec = ExecSpec::logged(clone_script(clone, login.is_some()));
-    exec.env = vec![lit("CORDIUM_CLONE_URL", &clone.url)];
+    exec.env = clone_env(&clone.url);
     if let Some(login) = &login {
         exec.env.extend(login_env(login));
     }
@@ -480,7 +506,8 @@ async fn run_clone<R: Runtime + ?Sized>(
     }
     if clone.history == CloneHistory::ShallowThenFull {
         let mut unshallow = ExecSpec::logged(format!(
-            "git -C {} fetch --unshallow --quiet",
+            "{} -C {} fetch --unshallow --quiet",
+            git_command(login.is_some()),
             shell_quote(&clone.path)
         ));
         unshallow.env = exec.env;
@@ -491,14 +518,11 @@ async fn run_clone<R: Runtime + ?Sized>(
     Ok(())
 }
 
-/// The script cloning dotfiles and running the first install script that exists.
+/// The script cloning dotfiles and running the first install script that is an executable
+/// file.
 pub fn dotfiles_script(dotfiles: &DotfilesStep, authenticated: bool) -> String {
     let dir = dotfiles.dir.replacen('~', "$HOME", 1);
-    let mut script = String::from("git");
-    if authenticated {
-        script.push(' ');
-        script.push_str(CREDENTIAL_HELPER);
-    }
+    let mut script = git_command(authenticated);
     script.push_str(" clone --depth 1");
     if let Some(branch) = &dotfiles.branch {
         script.push_str(" --branch ");
@@ -511,7 +535,7 @@ pub fn dotfiles_script(dotfiles: &DotfilesStep, authenticated: bool) -> String {
         script.push(' ');
         script.push_str(&shell_quote(candidate));
     }
-    script.push_str("; do if [ -f \"$s\" ]; then chmod +x \"$s\"; \"./$s\"; exit $?; fi; done");
+    script.push_str("; do if [ -f \"$s\" ] && [ -x \"$s\" ]; then \"./$s\"; exit $?; fi; done");
     script
 }
 
@@ -530,7 +554,7 @@ async fn install_dotfiles<R: Runtime + ?Sized>(
         None => None,
     };
     let mut exec = ExecSpec::logged(dotfiles_script(dotfiles, login.is_some()));
-    exec.env = vec![lit("CORDIUM_CLONE_URL", &dotfiles.url)];
+    exec.env = clone_env(&dotfiles.url);
     if let Some(login) = &login {
         exec.env.extend(login_env(login));
     }

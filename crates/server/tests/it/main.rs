@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub, missing_docs, reason = "tests")]
 
+mod clone;
 mod crash;
 mod errors;
 mod isolation;

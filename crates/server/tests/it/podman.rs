@@ -8,16 +8,16 @@ use cordium_testkit::{lab, run};
 use std::process::Command;
 
 /// A server running workspaces on podman, and a user of it.
-struct PodmanEnv {
+pub(super) struct PodmanEnv {
     _data: Data,
-    server: Server,
-    user: Client,
+    pub(super) server: Server,
+    pub(super) user: Client,
     token: String,
     user_name: String,
 }
 
 impl PodmanEnv {
-    async fn new(user: &str) -> Self {
+    pub(super) async fn new(user: &str) -> Self {
         let options = lab().podman_options();
         let data = Data::new(Backend::Sqlite).await;
         let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
@@ -32,7 +32,7 @@ impl PodmanEnv {
         }
     }
 
-    async fn create(&self, spec_json: serde_json::Value) -> String {
+    pub(super) async fn create(&self, spec_json: serde_json::Value) -> String {
         self.create_from("", spec_json).await
     }
 
@@ -47,7 +47,7 @@ impl PodmanEnv {
         name_of(&ws.metadata)
     }
 
-    async fn start(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
+    pub(super) async fn start(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
         let mut events = self.watch(name).await;
         ok(
             "StartWorkspace",
@@ -68,7 +68,7 @@ impl PodmanEnv {
         .await
     }
 
-    async fn stop(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
+    pub(super) async fn stop(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
         let mut events = self.watch(name).await;
         ok(
             "StopWorkspace",
@@ -80,7 +80,7 @@ impl PodmanEnv {
         until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await
     }
 
-    async fn watch(&self, name: &str) -> tonic::Streaming<pb::WorkspaceEvent> {
+    pub(super) async fn watch(&self, name: &str) -> tonic::Streaming<pb::WorkspaceEvent> {
         ok(
             "WatchWorkspace",
             self.user
@@ -91,7 +91,7 @@ impl PodmanEnv {
     }
 
     /// Runs `script` in the workspace; returns (exit code, stdout).
-    async fn sh(&self, name: &str, script: &str) -> (i32, String) {
+    pub(super) async fn sh(&self, name: &str, script: &str) -> (i32, String) {
         let out = ok(
             "ExecWorkspace",
             self.user
@@ -109,12 +109,12 @@ impl PodmanEnv {
         )
     }
 
-    fn podman(&self) -> Command {
+    pub(super) fn podman(&self) -> Command {
         lab().podman()
     }
 
     /// The podman container of workspace `name` (in the user's default Space).
-    fn container(&self, name: &str) -> String {
+    pub(super) fn container(&self, name: &str) -> String {
         cordium_provisioner::runtime::WorkspaceKey::new(format!("default.{}", self.user_name), name)
             .object_name()
     }
@@ -122,7 +122,7 @@ impl PodmanEnv {
 
 /// Statuses from `events` (the new side of each), up to and including the first that
 /// satisfies `done`; panics after two minutes.
-async fn until(
+pub(super) async fn until(
     events: &mut tonic::Streaming<pb::WorkspaceEvent>,
     done: impl Fn(&pb::WorkspaceStatus) -> bool,
 ) -> Vec<pb::WorkspaceStatus> {
@@ -147,17 +147,17 @@ async fn until(
     }
 }
 
-fn states(seen: &[pb::WorkspaceStatus]) -> Vec<pb::WorkspaceState> {
+pub(super) fn states(seen: &[pb::WorkspaceStatus]) -> Vec<pb::WorkspaceState> {
     let mut states: Vec<pb::WorkspaceState> = seen.iter().map(|s| s.state()).collect();
     states.dedup();
     states
 }
 
-fn last(seen: &[pb::WorkspaceStatus]) -> &pb::WorkspaceStatus {
+pub(super) fn last(seen: &[pb::WorkspaceStatus]) -> &pb::WorkspaceStatus {
     seen.last().expect("at least one status")
 }
 
-fn task(name: &str, phase: &str, run: &str) -> serde_json::Value {
+pub(super) fn task(name: &str, phase: &str, run: &str) -> serde_json::Value {
     serde_json::json!({"name": name, "type": phase, "run": run})
 }
 

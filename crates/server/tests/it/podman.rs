@@ -577,3 +577,170 @@ async fn a_container_that_dies_is_a_health_check_failure() {
         failure.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
+    let env = PodmanEnv::new("dockerfile").await;
+    let dockerfile = format!("FROM {}\nRUN echo baked > /baked\n", lab().image);
+    let name = env
+        .create(serde_json::json!({
+            "image": {"dockerfile": {"inline": dockerfile}},
+            "limit": {"cpu": {"millicores": 500}, "memory": {"megabytes": 256}},
+        }))
+        .await;
+    let seen = env.start(&name).await;
+    assert_eq!(
+        last(&seen).state(),
+        pb::WorkspaceState::Running,
+        "{:?}",
+        last(&seen).failure
+    );
+    assert!(states(&seen).contains(&pb::WorkspaceState::BuildingImage));
+    assert!(!states(&seen).contains(&pb::WorkspaceState::PullingImage));
+    assert_eq!(env.sh(&name, "cat /baked").await.1, "baked\n");
+    let limits = run(
+        env.podman().args([
+            "inspect",
+            "--format",
+            "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}",
+            &env.container(&name),
+        ]),
+        "podman inspect",
+    );
+    assert_eq!(limits.trim(), format!("500000000 {}", 256 * 1024 * 1024));
+    env.stop(&name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tasks_get_their_directory_environment_user_and_background() {
+    let env = PodmanEnv::new("tasks").await;
+    env.create(serde_json::json!({})).await; // makes the default Space
+    ok(
+        "CreateSecret",
+        env.user
+            .clone()
+            .create_secret(secret("default.tasks", "task-token", "t0k3n"))
+            .await,
+    );
+    let name = env
+        .create(serde_json::json!({
+            "runtime": {
+                "envVars": [{"key": "WHO", "value": "workspace"}, {"key": "TOKEN", "fromSecret": "task-token"}],
+                "tasks": [
+                    {"name": "dir", "type": "POST_START", "workingDir": "/tmp",
+                     "run": "pwd > /workspace/dir"},
+                    {"name": "env", "type": "POST_START",
+                     "envVars": [{"key": "WHO", "value": "task"}],
+                     "run": "echo \"$WHO $TOKEN\" > /workspace/env"},
+                    {"name": "root", "type": "POST_START", "runAsRoot": true,
+                     "run": "id -u > /workspace/uid"},
+                    {"name": "bg", "type": "POST_START", "isBackground": true,
+                     "run": "sleep 1; echo later > /workspace/bg"},
+                ],
+            },
+        }))
+        .await;
+    let seen = env.start(&name).await;
+    assert_eq!(
+        last(&seen).state(),
+        pb::WorkspaceState::Running,
+        "{:?}",
+        last(&seen).failure
+    );
+    let (_, out) = env
+        .sh(
+            &name,
+            "cat /workspace/dir /workspace/env /workspace/uid; test -e /workspace/bg && echo early",
+        )
+        .await;
+    assert_eq!(
+        out, "/tmp\ntask t0k3n\n0\n",
+        "the background task did not hold up RUNNING"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.sh(&name, "test -e /workspace/bg").await.0 != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the background task never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.stop(&name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_prebuild_cancels_the_running_one() {
+    let env = PodmanEnv::new("rebuild").await;
+    let space = "default.rebuild";
+    env.create(serde_json::json!({})).await;
+    ok(
+        "CreateTemplate",
+        env.user
+            .clone()
+            .create_template(template(
+                space,
+                "slow",
+                Some(serde_json::json!({
+                    "runtime": {"tasks": [task("install", "ON_CREATE", "sleep 3; date +%s%N > /workspace/stamp")]},
+                })),
+            ))
+            .await,
+    );
+    let build = || pb::BuildTemplateRequest {
+        name: format!("{space}/slow"),
+        ..Default::default()
+    };
+    let first = ok(
+        "BuildTemplate",
+        env.user.clone().build_template(build()).await,
+    )
+    .status
+    .unwrap_or_default()
+    .current_running_build_id;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = ok(
+        "BuildTemplate",
+        env.user.clone().build_template(build()).await,
+    )
+    .status
+    .unwrap_or_default()
+    .current_running_build_id;
+    assert_ne!(first, second);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let ready = loop {
+        let t = ok(
+            "GetTemplate",
+            env.user.clone().get_template(r(space, "slow")).await,
+        );
+        let status = t.status.unwrap_or_default();
+        if !status.current_ready_build_id.is_empty() {
+            break status.current_ready_build_id;
+        }
+        assert!(Instant::now() < deadline, "no pre-build became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ready, second, "the second build is the ready one");
+    let old = env
+        .server
+        .store
+        .get("Workspace", "", &format!("build-{first}"))
+        .await
+        .unwrap()
+        .expect("the first build workspace");
+    let old: pb::Workspace = prost::Message::decode(old.body.as_slice()).unwrap();
+    assert_eq!(
+        old.status.unwrap_or_default().state(),
+        pb::WorkspaceState::Stopped
+    );
+    let snapshots = std::fs::read_dir(lab().state_dir().join("snapshots"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap-default-rebuild-"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        snapshots.len(),
+        1,
+        "only the ready build keeps a snapshot: {snapshots:?}"
+    );
+}

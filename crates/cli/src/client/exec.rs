@@ -49,31 +49,12 @@ pub(super) async fn logs(args: &LogsArgs, out: &mut Output) -> Result<(), Client
         .await
         .map_err(|e| client.error(e))?
         .into_inner();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
-    let mut listening = true;
-    loop {
-        let next = tokio::select! {
-            signal = &mut interrupted, if listening => {
-                if signal.is_ok() {
-                    return Ok(());
-                }
-                listening = false;
-                continue;
-            }
-            next = stream.message() => next,
-        };
-        match next {
-            Ok(Some(chunk)) => {
-                out.out_raw(&chunk.data);
-                if out.is_closed() {
-                    return Ok(());
-                }
-            }
-            Ok(None) => return Ok(()),
-            Err(status) => return Err(client.error(status)),
-        }
-    }
+    let done = super::workspaces::each_until_interrupted(&mut stream, |chunk| {
+        out.out_raw(&chunk.data);
+        !out.is_closed()
+    })
+    .await;
+    done.map_err(|status| client.error(status))
 }
 
 /// Collects the last `lines` lines of a workspace's log as it is now, giving up after

@@ -179,7 +179,25 @@ pub(super) async fn watch(args: &WatchArgs, out: &mut Output) -> Result<(), Clie
         "watching {what} on {} (Ctrl-C to stop)\n",
         client.server
     ));
-    // Ctrl-C (SIGINT) ends the watch cleanly, even where the shell started it ignoring SIGINT.
+    let done = each_until_interrupted(&mut stream, |event| {
+        if let Some(line) = event_line(&event) {
+            out.out(&(line + "\n"));
+            out.flush();
+        }
+        // Nobody reads any more (`cordium watch | head -1`).
+        !out.is_closed()
+    })
+    .await;
+    done.map_err(|status| client.error(status))
+}
+
+/// Hands every message of `stream` to `each` until the stream ends, `each` returns false, or
+/// Ctrl-C (SIGINT) is pressed: all clean ends. Where no SIGINT handler can be installed (the
+/// shell started the command ignoring SIGINT), reading goes on.
+pub(super) async fn each_until_interrupted<T>(
+    stream: &mut tonic::Streaming<T>,
+    mut each: impl FnMut(T) -> bool,
+) -> Result<(), tonic::Status> {
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut listening = true;
@@ -194,19 +212,11 @@ pub(super) async fn watch(args: &WatchArgs, out: &mut Output) -> Result<(), Clie
             }
             next = stream.message() => next,
         };
-        match next {
-            Ok(Some(event)) => {
-                if let Some(line) = event_line(&event) {
-                    out.out(&(line + "\n"));
-                    out.flush();
-                }
-                // Nobody reads any more (`cordium watch | head -1`).
-                if out.is_closed() {
-                    return Ok(());
-                }
-            }
-            Ok(None) => return Ok(()),
-            Err(status) => return Err(client.error(status)),
+        let Some(message) = next? else {
+            return Ok(());
+        };
+        if !each(message) {
+            return Ok(());
         }
     }
 }

@@ -345,6 +345,33 @@ pub fn secret_env_file(env: &ResolvedEnv) -> String {
     file
 }
 
+/// Whether `name` is a POSIX shell variable name: only those can be set from the secret file.
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Refuses variable names podman or the shell would misread: `=` or NUL in any name, and
+/// secret variables whose names are not shell names (they are set by sourcing a file).
+fn check_env(env: &ResolvedEnv) -> Result<(), RuntimeError> {
+    for (key, value) in env {
+        let secret = matches!(value, ResolvedValue::Secret(_));
+        if key.contains(['=', '\0']) || (secret && !is_shell_name(key)) {
+            return Err(RuntimeError::RunContainer {
+                detail: format!(
+                    "the environment variable `{key}` cannot be set{}: use letters, digits and `_`, \
+                     not starting with a digit",
+                    if secret { " from a secret" } else { "" }
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `sh -c` script of the container's main process.
 fn main_script(spec: &ContainerSpec) -> String {
     let command = match (&spec.entrypoint, &spec.cmd) {
@@ -440,6 +467,7 @@ impl Runtime for Podman {
     async fn start(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         let key = &spec.key;
         let name = key.object_name();
+        check_env(&spec.env)?;
         self.remove_container(key).await?;
         self.prepare_volume(spec).await?;
         self.remove_secret(key).await;
@@ -539,6 +567,7 @@ impl Runtime for Podman {
 
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError> {
         let name = key.object_name();
+        check_env(&exec.env)?;
         let mut command = self.command();
         command.arg("exec");
         if exec.detach {
@@ -685,6 +714,18 @@ impl Runtime for Podman {
 mod tests {
     use super::*;
     use crate::runtime::SecretValue;
+
+    #[test]
+    fn secret_variables_need_shell_names() {
+        let secret = |k: &str| vec![(k.to_owned(), ResolvedValue::Secret(SecretValue::new("v")))];
+        let literal = |k: &str| vec![(k.to_owned(), ResolvedValue::Literal("v".to_owned()))];
+        assert!(check_env(&secret("API_KEY_2")).is_ok());
+        assert!(check_env(&secret("DB PASSWORD")).is_err());
+        assert!(check_env(&secret("X}\"; touch /pwned; : \"${Y")).is_err());
+        assert!(check_env(&secret("2FA")).is_err());
+        assert!(check_env(&literal("DB PASSWORD")).is_ok());
+        assert!(check_env(&literal("A=B")).is_err());
+    }
 
     #[test]
     fn registries_are_found_in_image_references() {

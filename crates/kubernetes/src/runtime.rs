@@ -38,7 +38,7 @@ impl Debug for KubernetesRuntime {
     }
 }
 
-/// What an object is called in messages: `Pod/cdm-team-k3x9`.
+/// What an object is called in messages: `Pod/cdm-k3x9`.
 fn describe<K: Resource<DynamicType = ()>>(name: &str) -> String {
     format!("{}/{name}", K::kind(&()))
 }

@@ -37,11 +37,12 @@ impl WorkspaceKey {
     }
 
     /// A name for this workspace's runtime objects, valid as a DNS-1123 label (at most 63
-    /// lowercase alphanumerics and `-`) and as a podman name: `cdm-<space>-<name>`, with
-    /// every other character turned into `-`. Over-long names keep their head and end in a
-    /// hash of the whole key, so two keys never share a name.
+    /// lowercase alphanumerics and `-`) and as a podman name: `cdm-<name>`. Workspace names
+    /// are unique across every Space of a store, so no two workspaces share one; the Space is
+    /// left out on purpose, since joining it with `-` would let `a.b`/`c-d` and `a-b.c`/`d`
+    /// collide. (Runtimes label objects with the Space instead.)
     pub fn object_name(&self) -> String {
-        object_name("cdm", &format!("{}-{}", self.space, self.name))
+        object_name("cdm", &self.name)
     }
 }
 
@@ -336,10 +337,10 @@ mod tests {
 
     #[test]
     fn object_names_are_dns_labels() {
-        let key = WorkspaceKey::new("team.Alice", "k3x9");
-        assert_eq!(key.object_name(), "cdm-team-alice-k3x9");
-        let long = WorkspaceKey::new("a".repeat(80), "x");
-        let other = WorkspaceKey::new("a".repeat(81), "x");
+        let key = WorkspaceKey::new("team.Alice", "k3X9");
+        assert_eq!(key.object_name(), "cdm-k3x9");
+        let long = WorkspaceKey::new("s", "a".repeat(80));
+        let other = WorkspaceKey::new("s", "a".repeat(81));
         let (a, b) = (long.object_name(), other.object_name());
         assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
         assert_ne!(a, b);

@@ -15,7 +15,7 @@
 //!   workspaces a previous process left `RUNNING`).
 //!
 //! A pre-build (`status.isBuild`) stops itself when its tasks are done; its volume becomes
-//! the Template's snapshot (`<space>.<template>.<build id>`), the Template's ready build
+//! the Template's snapshot (named after the build workspace, `build-<id>`), the Template's ready build
 //! moves to it, and the previous snapshot is removed.
 //!
 //! One driver per store: with several replicas, run the runtime on exactly one of them.
@@ -65,8 +65,10 @@ struct BuildInfo {
     build_id: String,
 }
 
-fn snapshot_name(space: &str, template: &str, build_id: &str) -> String {
-    format!("{space}.{template}.{build_id}")
+/// The snapshot a pre-build leaves: named after its build workspace (`build-<id>`), which is
+/// unique across the store.
+fn snapshot_name(build_id: &str) -> String {
+    format!("build-{build_id}")
 }
 
 fn unknown(message: impl std::fmt::Display) -> RunFailure {
@@ -474,10 +476,7 @@ impl Driver {
                 })
                 .await;
         }
-        let snapshot = prepared
-            .build
-            .as_ref()
-            .map(|b| snapshot_name(&prepared.key.space, &b.template, &b.build_id));
+        let snapshot = prepared.build.as_ref().map(|b| snapshot_name(&b.build_id));
         // A failed build leaves no snapshot.
         let mut stop_plan = prepared.plan.stop.clone();
         if failure.is_some() && stop_plan.volume == cordium_provisioner::VolumeOnStop::Snapshot {
@@ -550,7 +549,7 @@ impl Driver {
             {
                 Ok(_) => {
                     if !previous.is_empty() && previous != build.build_id {
-                        let old = snapshot_name(space, &build.template, &previous);
+                        let old = snapshot_name(&previous);
                         let _ = self.runtime.delete_snapshot(&old).await;
                     }
                     return;
@@ -603,7 +602,7 @@ impl Driver {
             .and_then(|t| t.status)
             .unwrap_or_default();
         let ready = template_status.current_ready_build_id;
-        let snapshot = (!ready.is_empty()).then(|| snapshot_name(&record.space, &template, &ready));
+        let snapshot = (!ready.is_empty()).then(|| snapshot_name(&ready));
         let snapshot_exists = match &snapshot {
             Some(s) => self.runtime.snapshot_exists(s).await.unwrap_or(false),
             None => false,

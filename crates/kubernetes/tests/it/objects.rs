@@ -190,7 +190,7 @@ fn secret_values_appear_only_in_secrets() {
     assert_eq!(
         env[2],
         serde_json::json!({"name": "DB PASSWORD", "valueFrom": {"secretKeyRef": {
-            "key": "env-2", "name": "cdm-team-alice-secrets-env", "optional": false}}})
+            "key": "env-2", "name": "cdm-secrets-env", "optional": false}}})
     );
 }
 

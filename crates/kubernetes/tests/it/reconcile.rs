@@ -115,7 +115,7 @@ fn snapshot_read(ready: bool) -> Expect {
             200,
             json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
                    "metadata": {"name": name, "namespace": "cordium"},
-                   "spec": {"source": {"persistentVolumeClaimName": "cdm-team-alice-k3x9"}},
+                   "spec": {"source": {"persistentVolumeClaimName": "cdm-k3x9"}},
                    "status": {"readyToUse": ready}}),
         ),
     )
@@ -201,7 +201,7 @@ async fn finish(runtime: KubernetesRuntime, server: JoinHandle<Vec<Seen>>) -> Ve
         .expect("the mock server's assertions held")
 }
 
-const K3X9: &str = "cdm-team-alice-k3x9";
+const K3X9: &str = "cdm-k3x9";
 
 /// Every request of a start of `name` up to the Pod's first poll, for a spec without secrets
 /// or ports, when nothing is left from an earlier run.
@@ -232,7 +232,7 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
         name: "web".to_owned(),
         port: 8080,
     }];
-    let name = "cdm-team-alice-secrets";
+    let name = "cdm-secrets";
     let (runtime, server) = mock(vec![
         apply(format!("{NS}/configmaps/{name}-owner")),
         not_found(Method::DELETE, format!("{NS}/pods/{name}")),
@@ -437,7 +437,7 @@ async fn states_follow_the_pod() {
 #[tokio::test]
 async fn an_ephemeral_stop_deletes_the_volume_and_delete_removes_everything() {
     let key = support::ephemeral().key;
-    let name = "cdm-team-bob-scratch";
+    let name = "cdm-scratch";
     let (runtime, server) = mock(vec![
         not_found(Method::DELETE, format!("{NS}/pods/{name}")),
         deleted(format!("{NS}/persistentvolumeclaims/{name}")),
@@ -472,7 +472,7 @@ async fn a_prebuild_snapshot_is_taken_then_restored() {
     let build = support::persistent();
     let snapshot = format!("cdm-snap-{PREBUILD}");
     let restored = support::prebuilt();
-    let name = "cdm-team-alice-from-build";
+    let name = "cdm-from-build";
     let mut script = vec![
         // The build's stop: Pod gone, volume snapshotted, readiness awaited.
         not_found(Method::DELETE, format!("{NS}/pods/{K3X9}")),

@@ -732,15 +732,15 @@ async fn a_new_prebuild_cancels_the_running_one() {
         old.status.unwrap_or_default().state(),
         pb::WorkspaceState::Stopped
     );
-    let snapshots = std::fs::read_dir(lab().state_dir().join("snapshots"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("snap-default-rebuild-"))
-        .collect::<Vec<_>>();
-    assert_eq!(
-        snapshots.len(),
-        1,
-        "only the ready build keeps a snapshot: {snapshots:?}"
+    let snapshot = |id: &str| {
+        lab()
+            .state_dir()
+            .join("snapshots")
+            .join(format!("snap-build-{id}.tar"))
+    };
+    assert!(snapshot(&second).exists(), "the ready build's snapshot");
+    assert!(
+        !snapshot(&first).exists(),
+        "the cancelled build left no snapshot"
     );
 }

@@ -299,29 +299,46 @@ async fn prepare_image<R: Runtime + ?Sized>(
              inline Dockerfile"
                 .to_owned(),
         )),
-        ImageStep::Reuse => Ok(reused_image(runtime, key, workspace).await),
+        ImageStep::Reuse { credentials } => {
+            reused_image(runtime, key, workspace, credentials.as_ref(), secrets).await
+        }
     }
 }
 
 /// The image of a run that reuses the previous one's: the spec's URL, the tag an inline
-/// Dockerfile was built under, or the default image.
+/// Dockerfile was built under, or the default image. An image with registry credentials is
+/// pulled again with them: a cached copy must not stand in for a login (another workspace
+/// may have pulled it), and a runtime that pulls at start (Kubernetes) needs the login.
 async fn reused_image<R: Runtime + ?Sized>(
     runtime: &R,
     key: &WorkspaceKey,
     workspace: &EffectiveWorkspace,
-) -> String {
+    credentials: Option<&Credentials>,
+    secrets: &Secrets,
+) -> Result<String, RunFailure> {
     let spec = &workspace.spec;
     match crate::plan::image_step(spec.image.as_deref(), spec.repository.as_deref()) {
-        Ok(ImageStep::Pull { url, .. }) => return url,
+        Ok(ImageStep::Pull { url, .. }) => {
+            if let Some(credentials) = credentials {
+                let login = secrets
+                    .login(credentials)
+                    .map_err(|m| RunFailure::new(Failure::ImagePull, m))?;
+                runtime
+                    .pull_image(key, &url, Some(&login))
+                    .await
+                    .map_err(|e| RunFailure::new(Failure::ImagePull, e.to_string()))?;
+            }
+            return Ok(url);
+        }
         Ok(ImageStep::BuildDockerfile(DockerfileSource::Inline(text))) => {
             // Building again hits the engine's cache; it also repairs a removed image.
             if let Ok(tag) = runtime.build_image(key, &text).await {
-                return tag;
+                return Ok(tag);
             }
         }
         _ => {}
     }
-    runtime.default_image().to_owned()
+    Ok(runtime.default_image().to_owned())
 }
 
 fn lit(key: &str, value: &str) -> (String, ResolvedValue) {
@@ -419,12 +436,31 @@ fn git_command(authenticated: bool) -> String {
     }
 }
 
-/// The environment of a clone of `url`: git fails where it would ask for a user name.
+/// The environment of a clone of `url`: git fails where it would ask for a user name. The
+/// URL travels like a secret (it may hold a token), so it is on no command line.
 fn clone_env(url: &str) -> ResolvedEnv {
     vec![
-        lit("CORDIUM_CLONE_URL", url),
+        (
+            "CORDIUM_CLONE_URL".to_owned(),
+            ResolvedValue::Secret(SecretValue::new(url)),
+        ),
         lit("GIT_TERMINAL_PROMPT", "0"),
     ]
+}
+
+/// `url` without its user information (`https://user:token@host/x` → `https://host/x`), for
+/// messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 fn login_env(login: &Login) -> ResolvedEnv {
@@ -501,7 +537,8 @@ async fn run_clone<R: Runtime + ?Sized>(
     if out.exit_code != 0 {
         return Err(fail(format!(
             "`git clone` of {} exited with code {}",
-            clone.url, out.exit_code
+            redact_url(&clone.url),
+            out.exit_code
         )));
     }
     if clone.history == CloneHistory::ShallowThenFull {

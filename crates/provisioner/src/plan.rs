@@ -182,7 +182,11 @@ pub enum ImageStep {
     /// Build from the workspace's primary repository.
     BuildRepository(RepositoryBuild),
     /// Not a fresh run: start the existing container with its image.
-    Reuse,
+    Reuse {
+        /// The image's registry login, when it has one: the image is pulled again with it, so
+        /// a copy cached by another workspace never stands in for a login.
+        credentials: Option<Credentials>,
+    },
 }
 
 impl ImageStep {
@@ -193,7 +197,7 @@ impl ImageStep {
             ImageStep::BuildDockerfile(_)
             | ImageStep::BuildGit { .. }
             | ImageStep::BuildRepository(_) => Some(State::BuildingImage),
-            ImageStep::Reuse => None,
+            ImageStep::Reuse { .. } => None,
         }
     }
 
@@ -407,7 +411,9 @@ impl Plan {
             }
         }
         let credentials = match &start.image {
-            ImageStep::Pull { credentials, .. } => credentials.as_ref(),
+            ImageStep::Pull { credentials, .. } | ImageStep::Reuse { credentials } => {
+                credentials.as_ref()
+            }
             _ => None,
         }
         .into_iter()
@@ -445,10 +451,17 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
         },
     };
 
+    let prepared = image_step(spec.image.as_deref(), spec.repository.as_deref());
     let image = if ctx.prepares_image() {
-        image_step(spec.image.as_deref(), spec.repository.as_deref())?
+        prepared?
     } else {
-        ImageStep::Reuse
+        // Nothing is built on a reused run, so a build's missing inputs do not matter here.
+        ImageStep::Reuse {
+            credentials: match prepared {
+                Ok(ImageStep::Pull { credentials, .. }) => credentials,
+                _ => None,
+            },
+        }
     };
 
     let mut env = Vec::new();

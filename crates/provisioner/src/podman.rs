@@ -28,6 +28,7 @@ use crate::runtime::{
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
@@ -260,7 +261,9 @@ impl Podman {
         Ok(())
     }
 
-    async fn write_login(&self, image: &str, login: &Login) -> Result<PathBuf, RuntimeError> {
+    /// Writes `login` for `image`'s registry to a file of its own (mode 0600), removed when
+    /// the returned guard drops, even if the pull is cancelled.
+    async fn write_login(&self, image: &str, login: &Login) -> Result<AuthFile, RuntimeError> {
         use base64::Engine as _;
         let registry = registry_of(image);
         let auth = base64::engine::general_purpose::STANDARD
@@ -269,15 +272,29 @@ impl Podman {
             "{{\"auths\":{{{}:{{\"auth\":\"{auth}\"}}}}}}",
             json_string(registry)
         );
+        // One file per pull: two users pulling the same image never share credentials.
+        static PULLS: AtomicU64 = AtomicU64::new(0);
         let dir = self.options.state_dir.join("auth");
         let path = dir.join(format!(
-            "{}.json",
-            crate::runtime::object_name("pull", image)
+            "pull-{}-{}.json",
+            std::process::id(),
+            PULLS.fetch_add(1, Ordering::Relaxed)
         ));
-        write_private(&dir, &path, json.as_bytes())
+        let file = AuthFile(path);
+        write_private(&dir, &file.0, json.as_bytes())
             .await
             .map_err(|e| engine("writing registry credentials", e.to_string()))?;
-        Ok(path)
+        Ok(file)
+    }
+}
+
+/// A registry credentials file, removed when dropped.
+struct AuthFile(PathBuf);
+
+impl Drop for AuthFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("tmp"));
     }
 }
 
@@ -424,14 +441,12 @@ impl Runtime for Podman {
         };
         let mut command = self.command();
         command.args(["pull", "--quiet"]);
-        if let Some(path) = &authfile {
-            command.arg("--authfile").arg(path);
+        if let Some(file) = &authfile {
+            command.arg("--authfile").arg(&file.0);
         }
         command.arg(image);
         let out = self.output(command, None).await;
-        if let Some(path) = &authfile {
-            let _ = tokio::fs::remove_file(path).await;
-        }
+        drop(authfile);
         let out = out?;
         if out.status.success() {
             Ok(())
@@ -550,7 +565,13 @@ impl Runtime for Podman {
         ]);
         let out = self.output(command, None).await?;
         if !out.status.success() {
-            return Ok(ContainerState::Absent);
+            let detail = last_line(&out.stderr);
+            // Anything else (a locked database, say) is not evidence the container is gone.
+            return if detail.contains("no such container") || detail.contains("no such object") {
+                Ok(ContainerState::Absent)
+            } else {
+                Err(engine("podman container inspect", detail))
+            };
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut words = text.split_whitespace();
@@ -679,34 +700,57 @@ impl Runtime for Podman {
         if follow {
             command.arg("--follow");
         }
-        command.arg(&name).stderr(Stdio::inherit());
+        // podman logs replays the container's stdout and stderr on its own two: both are
+        // the workspace's log, merged in the order they arrive.
+        command.arg(&name);
         let mut child = command
             .spawn()
             .map_err(|e| engine("podman logs", e.to_string()))?;
-        let mut stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| engine("podman logs", "no output pipe"))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(engine("podman logs", "no output pipes"));
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(16);
+        for pipe in [
+            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box::new(stderr),
+        ] {
+            tokio::spawn(forward(pipe, tx.clone()));
+        }
         tokio::spawn(async move {
-            let mut buf = vec![0_u8; 8192];
-            loop {
-                match stdout.read(&mut buf).await {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(engine("podman logs", e.to_string()))).await;
-                        break;
-                    }
-                }
+            // Ends (killing podman logs, which is kill_on_drop) once the reader goes away,
+            // even while a quiet container writes nothing.
+            tokio::select! {
+                _ = child.wait() => {}
+                () = tx.closed() => {}
             }
-            let _ = child.wait().await;
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+}
+
+/// Sends what `pipe` yields to `tx` until either ends.
+async fn forward(
+    mut pipe: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, RuntimeError>>,
+) {
+    let mut buf = vec![0_u8; 8192];
+    loop {
+        let read = tokio::select! {
+            read = pipe.read(&mut buf) => read,
+            () = tx.closed() => return,
+        };
+        match read {
+            Ok(0) => return,
+            Ok(n) => {
+                if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(engine("podman logs", e.to_string()))).await;
+                return;
+            }
+        }
     }
 }
 

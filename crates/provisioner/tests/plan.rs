@@ -158,7 +158,16 @@ fn a_later_persistent_run_skips_on_create_clones_and_dotfiles() {
     let p = plan_after(&ws, 4);
     assert_eq!(p.start.volume.path, "/workspace");
     assert_eq!(p.start.volume.source, VolumeSource::Reused);
-    assert_eq!(p.start.image, ImageStep::Reuse);
+    assert_eq!(
+        p.start.image,
+        ImageStep::Reuse {
+            credentials: Some(Credentials {
+                username: "robot".into(),
+                password: SecretSource::Secret("registry-token".into()),
+            })
+        },
+        "a reused image is pulled again with its login"
+    );
     assert!(p.start.clones.is_empty());
     assert_eq!(p.start.dotfiles, None);
     assert_eq!(
@@ -448,7 +457,16 @@ fn a_run_restored_from_a_pre_build_installs_dotfiles_only() {
     };
     let p = plan_for(&ws, restored);
     assert_eq!(p.start.volume.source, VolumeSource::FromSnapshot);
-    assert_eq!(p.start.image, ImageStep::Reuse);
+    assert_eq!(
+        p.start.image,
+        ImageStep::Reuse {
+            credentials: Some(Credentials {
+                username: "robot".into(),
+                password: SecretSource::Secret("registry-token".into()),
+            })
+        },
+        "a reused image is pulled again with its login"
+    );
     assert!(p.start.clones.is_empty());
     assert!(p.start.dotfiles.is_some());
     assert!(p.start.tasks.iter().all(|t| t.phase == TaskType::PostStart));

@@ -115,6 +115,14 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
     }
 }
 
+/// Whether a run's foreground tasks all ran (a build is complete only then).
+#[derive(Debug, Clone, Copy)]
+struct TasksDone(bool);
+
+/// When a health check saw a run's `RUNNING` state begin: it stops that run only.
+#[derive(Debug, Clone)]
+struct Seen(Option<prost_types::Timestamp>);
+
 /// A stop in progress (see [`Driver::begin_stop`]); ends when dropped, even if the stop's task
 /// is aborted.
 struct StopGuard<'a> {
@@ -199,9 +207,12 @@ impl Driver {
             let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
                 continue;
             };
-            if ws.status.as_ref().map(|s| s.state()) != Some(pb::WorkspaceState::Running) {
+            let Some(status) = ws
+                .status
+                .filter(|s| s.state() == pb::WorkspaceState::Running)
+            else {
                 continue;
-            }
+            };
             let key = WorkspaceKey::new(&record.space, &record.name);
             let state = self.runtime.state(&key).await;
             if matches!(state, Ok(ContainerState::Running) | Err(_)) {
@@ -212,7 +223,13 @@ impl Driver {
                 message: format!("the workspace's container stopped running ({state:?})"),
             };
             let driver = Arc::clone(self);
-            tokio::spawn(async move { driver.stop_after(&record.name, Some(&failure)).await });
+            // Only the run that was seen dead: not one started since.
+            let seen = Seen(status.state_changed_at);
+            tokio::spawn(async move {
+                driver
+                    .stop_after(&record.name, Some(&failure), Some(&seen))
+                    .await
+            });
         }
     }
 
@@ -288,7 +305,7 @@ impl Driver {
                 let name = record.name.clone();
                 tokio::spawn(async move {
                     let failure = unknown("the server restarted during the run");
-                    driver.stop_after(&name, Some(&failure)).await;
+                    driver.stop_after(&name, Some(&failure), None).await;
                 });
             } else {
                 self.act(&record.name, &ws);
@@ -307,23 +324,37 @@ impl Driver {
         };
         match state {
             pb::WorkspaceState::InitRequest => {
-                if starts.get(name).is_some_and(|h| !h.is_finished()) {
-                    return;
-                }
+                // After the previous run's task (which may be writing its last state); a
+                // repeated event finds the workspace past INIT_REQUEST and does nothing.
+                let previous = starts.remove(name);
                 let driver = Arc::clone(self);
                 let owned = name.to_owned();
                 starts.insert(
                     name.to_owned(),
-                    tokio::spawn(async move { driver.run(&owned).await }),
+                    tokio::spawn(async move {
+                        if let Some(previous) = previous {
+                            let _ = previous.await;
+                        }
+                        driver.run(&owned).await;
+                    }),
                 );
             }
             pb::WorkspaceState::StoppingRequest => {
-                if let Some(start) = starts.remove(name) {
-                    start.abort();
+                if self.stops.lock().is_ok_and(|stops| stops.contains(name)) {
+                    // A stop is under way (autoStop, a failure, a build's end): it ends at
+                    // STOPPED; cutting it short would leave it half done.
+                    return;
                 }
+                let start = starts.remove(name);
                 let driver = Arc::clone(self);
                 let owned = name.to_owned();
-                tokio::spawn(async move { driver.stop_after(&owned, None).await });
+                tokio::spawn(async move {
+                    if let Some(start) = start {
+                        start.abort();
+                        let _ = start.await;
+                    }
+                    driver.stop_after(&owned, None, None).await;
+                });
             }
             _ => {}
         }
@@ -395,13 +426,24 @@ impl Driver {
         })
     }
 
-    /// One start, then (for builds and `autoStop`) its stop.
+    /// One start, then (for builds and `autoStop`) its stop; nothing unless the workspace is
+    /// in `INIT_REQUEST`.
     async fn run(self: &Arc<Self>, name: &str) {
+        let requested = match self.api.store().get("Workspace", "", name).await {
+            Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
+                .ok()
+                .and_then(|ws| ws.status)
+                .is_some_and(|s| s.state() == pb::WorkspaceState::InitRequest),
+            _ => false,
+        };
+        if !requested {
+            return;
+        }
         let progress = StoreProgress { driver: self, name };
         let prepared = match self.prepare(name, true).await {
             Ok(p) => p,
             Err(failure) => {
-                self.stop_after(name, Some(&failure)).await;
+                self.stop_after(name, Some(&failure), None).await;
                 return;
             }
         };
@@ -419,27 +461,52 @@ impl Driver {
                 if started == Started::Done {
                     progress.entered(State::Running).await;
                     if let Some(_stopping) = self.begin_stop(name) {
-                        self.finish(name, &prepared, None).await;
+                        self.finish(name, &prepared, None, TasksDone(true)).await;
                     }
                 }
             }
             Err(failure) => {
                 tracing::info!(workspace = name, "start failed: {failure}");
                 if let Some(_stopping) = self.begin_stop(name) {
-                    self.finish(name, &prepared, Some(&failure)).await;
+                    self.finish(name, &prepared, Some(&failure), TasksDone(false))
+                        .await;
                 }
             }
         }
     }
 
     /// Stops `name` (after `failure`, when given), preparing the stop from the store; a stop
-    /// already in progress makes this one a no-op.
-    async fn stop_after(self: &Arc<Self>, name: &str, failure: Option<&RunFailure>) {
+    /// already in progress makes this one a no-op, and so does a run other than the one
+    /// `seen` (a health check's stop of a run that has since been replaced).
+    async fn stop_after(
+        self: &Arc<Self>,
+        name: &str,
+        failure: Option<&RunFailure>,
+        seen: Option<&Seen>,
+    ) {
         let Some(_stopping) = self.begin_stop(name) else {
             return;
         };
+        if let Some(Seen(changed_at)) = seen {
+            let same_run = match self.api.store().get("Workspace", "", name).await {
+                Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
+                    .ok()
+                    .and_then(|ws| ws.status)
+                    .is_some_and(|s| {
+                        s.state() == pb::WorkspaceState::Running
+                            && &s.state_changed_at == changed_at
+                    }),
+                _ => false,
+            };
+            if !same_run {
+                return;
+            }
+        }
         match self.prepare(name, false).await {
-            Ok(prepared) => self.finish(name, &prepared, failure).await,
+            Ok(prepared) => {
+                self.finish(name, &prepared, failure, TasksDone(false))
+                    .await
+            }
             Err(e) => {
                 // Nothing to run PRE_STOP with: remove the container, keep the volume.
                 let Ok(Some(record)) = self.api.store().get("Workspace", "", name).await else {
@@ -464,8 +531,16 @@ impl Driver {
         })
     }
 
-    /// The stop of a run: PRE_STOP, the container and volume, the session, `STOPPED`.
-    async fn finish(&self, name: &str, prepared: &Prepared, failure: Option<&RunFailure>) {
+    /// The stop of a run: PRE_STOP, the container and volume, the session, `STOPPED`. A
+    /// build's volume becomes the Template's snapshot only when its tasks are done and nothing
+    /// failed; otherwise it is deleted.
+    async fn finish(
+        &self,
+        name: &str,
+        prepared: &Prepared,
+        failure: Option<&RunFailure>,
+        TasksDone(tasks_done): TasksDone,
+    ) {
         let progress = StoreProgress { driver: self, name };
         if let Some(failure) = failure {
             let record = pb_failure(failure);
@@ -477,12 +552,13 @@ impl Driver {
                 .await;
         }
         let snapshot = prepared.build.as_ref().map(|b| snapshot_name(&b.build_id));
-        // A failed build leaves no snapshot.
+        // A failed, cancelled or stopped build leaves no snapshot.
+        let complete_build = prepared.build.is_some() && tasks_done && failure.is_none();
         let mut stop_plan = prepared.plan.stop.clone();
-        if failure.is_some() && stop_plan.volume == cordium_provisioner::VolumeOnStop::Snapshot {
+        if !complete_build && stop_plan.volume == cordium_provisioner::VolumeOnStop::Snapshot {
             stop_plan.volume = cordium_provisioner::VolumeOnStop::Delete;
         }
-        if let Err(e) = lifecycle::stop(
+        let stopped = lifecycle::stop(
             self.runtime.as_ref(),
             &prepared.key,
             &stop_plan,
@@ -490,11 +566,13 @@ impl Driver {
             snapshot.as_deref(),
             &progress,
         )
-        .await
-        {
+        .await;
+        if let Err(e) = &stopped {
             tracing::warn!(workspace = name, "stop: {e}");
         }
-        if let (Some(build), Some(snapshot), None) = (&prepared.build, &snapshot, failure) {
+        if let (true, Ok(()), Some(build), Some(snapshot)) =
+            (complete_build, &stopped, &prepared.build, &snapshot)
+        {
             self.build_ready(&prepared.key.space, build, snapshot).await;
         }
         self.stopped(name, failure).await;

@@ -52,9 +52,10 @@ enum Command {
         listen: SocketAddr,
         /// Where workspaces run: `podman` on this machine, `kubernetes` on the cluster of
         /// KUBECONFIG, or `none` (this replica only serves the API; run the runtime on exactly
-        /// one replica).
-        #[arg(long, value_enum, default_value_t = RuntimeKind::Podman, env = "CORDIUM_RUNTIME")]
-        runtime: RuntimeKind,
+        /// one replica). Default: `podman` with SQLite, `none` with --database-url (replicas
+        /// share the store: name the one replica that runs workspaces explicitly).
+        #[arg(long, value_enum, env = "CORDIUM_RUNTIME")]
+        runtime: Option<RuntimeKind>,
         /// A registry (`host:port`) podman reaches over plain HTTP; repeat for several.
         #[arg(long = "podman-insecure-registry", value_name = "HOST:PORT")]
         insecure_registries: Vec<String>,
@@ -136,6 +137,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kube_namespace,
             kube_storage_class,
         } => {
+            let runtime = runtime.unwrap_or(if cli.database_url.is_some() {
+                tracing::info!(
+                    "no --runtime with --database-url: this replica only serves the API"
+                );
+                RuntimeKind::None
+            } else {
+                RuntimeKind::Podman
+            });
             let api = match runtime {
                 RuntimeKind::None => api,
                 RuntimeKind::Podman => {

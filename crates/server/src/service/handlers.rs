@@ -8,7 +8,9 @@ use crate::names::{length_for_attempt, random_name};
 use crate::pb::{self, main_service_server::MainService};
 use crate::store::{Event, EventKind, Record, Store, StoreError, Write};
 use cordium_provisioner::lifecycle::shell_quote;
-use cordium_provisioner::runtime::{ExecSpec, ResolvedValue, Runtime, RuntimeError, WorkspaceKey};
+use cordium_provisioner::runtime::{
+    ExecSpec, ResolvedValue, Runtime, RuntimeError, SecretValue, WorkspaceKey,
+};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
@@ -271,6 +273,19 @@ impl Api {
             .map_err(|_| not_found("Workspace", name))?;
         let ws = decode(&record)?;
         Ok((record, ws))
+    }
+
+    /// A workspace the caller owns (or administers): what runs inside it sees the owner's
+    /// secrets and session credential, so other members of its Space may not exec into it or
+    /// read its log.
+    async fn own_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
+        let (record, _) = self.visible_workspace(caller, name).await?;
+        if record.owner != caller.name && !caller.admin {
+            return Err(Status::permission_denied(format!(
+                "only the owner of workspace `{name}` may run commands in it or read its log"
+            )));
+        }
+        Ok(record)
     }
 
     /// Creates `default.<user>` with its default Template when it does not exist.
@@ -669,6 +684,10 @@ impl MainService for Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id = build_id;
         }
+        // The Template first, at the version read: a build finishing meanwhile (which moves
+        // `currentReadyBuildId`) makes this call fail with Aborted instead of being undone.
+        let version = record.version;
+        let template = self.replace(record, template, version, None, false).await?;
         let ws_record = new_record("Workspace", "", &ws_name, &caller.name, &space, &ws, 0);
         self.store
             .create(Write {
@@ -677,9 +696,7 @@ impl MainService for Api {
                 event: true,
             })
             .await?;
-        Ok(Response::new(
-            self.replace(record, template, 0, None, false).await?,
-        ))
+        Ok(Response::new(template))
     }
 
     async fn cancel_build_template(
@@ -693,8 +710,9 @@ impl MainService for Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id.clear();
         }
+        let version = record.version;
         Ok(Response::new(
-            self.replace(record, template, 0, None, false).await?,
+            self.replace(record, template, version, None, false).await?,
         ))
     }
 
@@ -1008,7 +1026,7 @@ impl MainService for Api {
     ) -> Result<Response<pb::ExecWorkspaceResponse>> {
         let caller = self.caller(&request).await?;
         let req = request.into_inner();
-        let (record, _) = self.visible_workspace(&caller, &req.name).await?;
+        let record = self.own_workspace(&caller, &req.name).await?;
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
         }
@@ -1017,7 +1035,12 @@ impl MainService for Api {
             let Some((key, value)) = pair.split_once('=') else {
                 return Err(bad_field(&format!("env[{i}]"), "write `KEY=VALUE`"));
             };
-            env.push((key.to_owned(), ResolvedValue::Literal(value.to_owned())));
+            // Passed like a secret (through podman's environment), so the value is on no
+            // command line of the host.
+            env.push((
+                key.to_owned(),
+                ResolvedValue::Secret(SecretValue::new(value)),
+            ));
         }
         let script = format!(
             "exec {}",
@@ -1053,7 +1076,7 @@ impl MainService for Api {
     ) -> Result<Response<Self::WorkspaceLogsStream>> {
         let caller = self.caller(&request).await?;
         let req = request.into_inner();
-        let (record, _) = self.visible_workspace(&caller, &req.name).await?;
+        let record = self.own_workspace(&caller, &req.name).await?;
         let key = WorkspaceKey::new(&record.space, &record.name);
         let stream = self
             .runtime()?
@@ -1592,7 +1615,14 @@ impl Api {
             .await?
         {
             let mut ws: pb::Workspace = decode(&r)?;
-            if state_of(&ws) != pb::WorkspaceState::Stopped {
+            // A build already stopping finishes its stop (and leaves no snapshot, since it is
+            // no longer the running build).
+            if !matches!(
+                state_of(&ws),
+                pb::WorkspaceState::Stopped
+                    | pb::WorkspaceState::StoppingRequest
+                    | pb::WorkspaceState::Stopping
+            ) {
                 if let Some(status) = ws.status.as_mut() {
                     status.state = pb::WorkspaceState::StoppingRequest as i32;
                     status.state_changed_at = Some(now());

@@ -7,16 +7,18 @@
 //!   credential, and run [`lifecycle::start`]; every state it enters is written through the
 //!   store, so WatchWorkspace streams it. A failure is written with the state change that
 //!   reports it, then the workspace is stopped.
-//! - `STOPPING_REQUEST`: cancel a start still in progress, run [`lifecycle::stop`], revoke the
-//!   session credential, write `STOPPED`.
+//! - `STOPPING_REQUEST`: cancel a start still in progress (and wait for it to end), run
+//!   [`lifecycle::stop`], revoke the session credential, write `STOPPED`. A stop already
+//!   under way (autoStop, a failure, a build's end) is left to finish.
 //! - deletion: remove everything the runtime holds for the workspace.
 //! - health: every [`HEALTH_INTERVAL`], each `RUNNING` workspace's container is checked; one
 //!   that no longer runs is stopped with a health-check failure (also at startup, for
 //!   workspaces a previous process left `RUNNING`).
 //!
 //! A pre-build (`status.isBuild`) stops itself when its tasks are done; its volume becomes
-//! the Template's snapshot (named after the build workspace, `build-<id>`), the Template's ready build
-//! moves to it, and the previous snapshot is removed.
+//! the Template's snapshot (named after the build workspace, `build-<id>`), the Template's
+//! ready build moves to it, and the previous snapshot is removed. A build that fails, is
+//! cancelled or is stopped early leaves no snapshot.
 //!
 //! One driver per store: with several replicas, run the runtime on exactly one of them.
 

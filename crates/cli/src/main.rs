@@ -1,7 +1,10 @@
 //! `cordium`: compile, explain, validate and golden-test workspace configuration, and manage
 //! resources on a Cordium server.
 
-#![allow(rustdoc::bare_urls, reason = "doc comments are clap help text, read in a terminal")]
+#![allow(
+    rustdoc::bare_urls,
+    reason = "doc comments are clap help text, read in a terminal"
+)]
 
 mod args;
 mod client;

@@ -403,6 +403,10 @@ impl Runtime for KubernetesRuntime {
         let names = Names::of(key);
         self.delete_and_wait::<Pod>(&names.pod, self.options.stop_timeout)
             .await?;
+        // Secret values leave the cluster with the Pod (as podman removes its secret); the
+        // next start writes them again, and pulls again with the login.
+        self.delete_if_present::<Secret>(&names.secret).await?;
+        self.delete_if_present::<Secret>(&names.pull_secret).await?;
         match volume {
             VolumeOnStop::Keep => {}
             VolumeOnStop::Delete => {

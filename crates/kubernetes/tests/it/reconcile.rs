@@ -290,10 +290,12 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
 async fn a_persistent_workspace_restarts_on_its_kept_volume() {
     let spec = support::persistent();
     let mut script = vec![
-        // stop: the Pod is deleted and waited for; the volume is kept.
+        // stop: the Pod is deleted and waited for, the Secrets go; the volume is kept.
         deleted(format!("{NS}/pods/{K3X9}")),
         running(K3X9),
         not_found(Method::GET, format!("{NS}/pods/{K3X9}")),
+        deleted(format!("{NS}/secrets/{K3X9}-env")),
+        not_found(Method::DELETE, format!("{NS}/secrets/{K3X9}-pull")),
     ];
     script.extend(start_script(K3X9, VolumeSource::Reused));
     script.push(running(K3X9));
@@ -440,6 +442,8 @@ async fn an_ephemeral_stop_deletes_the_volume_and_delete_removes_everything() {
     let name = "cdm-scratch";
     let (runtime, server) = mock(vec![
         not_found(Method::DELETE, format!("{NS}/pods/{name}")),
+        deleted(format!("{NS}/secrets/{name}-env")),
+        not_found(Method::DELETE, format!("{NS}/secrets/{name}-pull")),
         deleted(format!("{NS}/persistentvolumeclaims/{name}")),
         // delete: the owner first (garbage-collecting the rest), then each object.
         deleted(format!("{NS}/configmaps/{name}-owner")),
@@ -460,10 +464,10 @@ async fn an_ephemeral_stop_deletes_the_volume_and_delete_removes_everything() {
     let seen = finish(runtime, server).await;
     // Deletion propagates in the background, so owned objects go too.
     assert!(
-        seen[2].query.contains("propagationPolicy=Background")
-            || seen[2].body["propagationPolicy"] == "Background",
+        seen[4].query.contains("propagationPolicy=Background")
+            || seen[4].body["propagationPolicy"] == "Background",
         "{:?}",
-        seen[2]
+        seen[4]
     );
 }
 
@@ -476,6 +480,8 @@ async fn a_prebuild_snapshot_is_taken_then_restored() {
     let mut script = vec![
         // The build's stop: Pod gone, volume snapshotted, readiness awaited.
         not_found(Method::DELETE, format!("{NS}/pods/{K3X9}")),
+        not_found(Method::DELETE, format!("{NS}/secrets/{K3X9}-env")),
+        not_found(Method::DELETE, format!("{NS}/secrets/{K3X9}-pull")),
         apply(format!("{SNAPSHOTS}/{snapshot}")),
         snapshot_read(false),
         snapshot_read(true),
@@ -497,7 +503,7 @@ async fn a_prebuild_snapshot_is_taken_then_restored() {
         .await
         .expect("delete snapshot");
     let seen = finish(runtime, server).await;
-    let taken = &seen[1].body;
+    let taken = &seen[3].body;
     assert_eq!(taken["spec"]["source"]["persistentVolumeClaimName"], K3X9);
     assert_eq!(taken["spec"]["volumeSnapshotClassName"], "csi-snapclass");
     assert!(

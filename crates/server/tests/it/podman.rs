@@ -744,3 +744,61 @@ async fn a_new_prebuild_cancels_the_running_one() {
         "the cancelled build left no snapshot"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_owner_may_exec_into_a_workspace_or_read_its_log() {
+    let env = PodmanEnv::new("holder").await;
+    let name = env.create(serde_json::json!({})).await;
+    // Make `peer` a member of the owner's Space (no RPC manages members yet).
+    let record = env
+        .server
+        .store
+        .get("Space", "", "default.holder")
+        .await
+        .unwrap()
+        .expect("the default Space");
+    let mut space: pb::Space = prost::Message::decode(record.body.as_slice()).unwrap();
+    space
+        .status
+        .get_or_insert_with(Default::default)
+        .members
+        .push("peer".into());
+    let written = cordium_server::store::Record {
+        body: prost::Message::encode_to_vec(&space),
+        ..record
+    };
+    env.server
+        .store
+        .update(cordium_server::store::Write {
+            record: &written,
+            secret: None,
+            event: false,
+        })
+        .await
+        .unwrap();
+    let peer = env.server.client(&env.server.user("peer", false).await);
+
+    ok(
+        "GetWorkspace (member)",
+        peer.clone().get_workspace(r("", &name)).await,
+    );
+    let exec = peer
+        .clone()
+        .exec_workspace(pb::ExecWorkspaceRequest {
+            name: name.clone(),
+            command: vec!["true".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(exec.code(), Code::PermissionDenied, "{}", exec.message());
+    let logs = peer
+        .clone()
+        .workspace_logs(pb::WorkspaceLogsRequest {
+            name: name.clone(),
+            follow: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(logs.code(), Code::PermissionDenied, "{}", logs.message());
+}

@@ -32,6 +32,7 @@ use cordium_spec::{
     DockerfileImage, DotfilesAuth, GitImage, Image, Located, OnFailure, RegistryImage, Repository,
     RepositoryAuth, RepositoryImage, Task, TaskType,
 };
+use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -382,52 +383,38 @@ pub struct Plan {
 
 impl Plan {
     /// The Secrets and UserSecrets the run reads, by name: `(secrets, user_secrets)`.
-    pub fn secret_names(
-        &self,
-    ) -> (
-        std::collections::BTreeSet<String>,
-        std::collections::BTreeSet<String>,
-    ) {
-        let (mut secrets, mut user_secrets) = Default::default();
-        let mut source = |s: &SecretSource| match s {
-            SecretSource::Secret(n) => {
-                secrets_insert(&mut secrets, n);
-            }
-            SecretSource::UserSecret(n) => {
-                secrets_insert(&mut user_secrets, n);
-            }
-        };
+    pub fn secret_names(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let start = &self.start;
-        let envs = start
+        let from_env = start
             .env
             .iter()
             .chain(start.tasks.iter().flat_map(|t| &t.env))
-            .chain(self.stop.pre_stop.iter().flat_map(|t| &t.env));
-        for entry in envs {
-            match &entry.value {
-                EnvValue::FromSecret(n) => source(&SecretSource::Secret(n.clone())),
-                EnvValue::FromUserSecret(n) => source(&SecretSource::UserSecret(n.clone())),
-                EnvValue::Literal(_) | EnvValue::SessionToken => {}
-            }
-        }
-        let credentials = match &start.image {
+            .chain(self.stop.pre_stop.iter().flat_map(|t| &t.env))
+            .filter_map(|entry| match &entry.value {
+                EnvValue::FromSecret(n) => Some(SecretSource::Secret(n.clone())),
+                EnvValue::FromUserSecret(n) => Some(SecretSource::UserSecret(n.clone())),
+                EnvValue::Literal(_) | EnvValue::SessionToken => None,
+            });
+        let image_login = match &start.image {
             ImageStep::Pull { credentials, .. } | ImageStep::Reuse { credentials } => {
                 credentials.as_ref()
             }
             _ => None,
-        }
-        .into_iter()
-        .chain(start.clones.iter().filter_map(|c| c.credentials.as_ref()))
-        .chain(start.dotfiles.iter().filter_map(|d| d.credentials.as_ref()));
-        for c in credentials {
-            source(&c.password);
+        };
+        let from_credentials = image_login
+            .into_iter()
+            .chain(start.clones.iter().filter_map(|c| c.credentials.as_ref()))
+            .chain(start.dotfiles.iter().filter_map(|d| d.credentials.as_ref()))
+            .map(|c| c.password.clone());
+        let (mut secrets, mut user_secrets) = (BTreeSet::new(), BTreeSet::new());
+        for source in from_env.chain(from_credentials) {
+            match source {
+                SecretSource::Secret(n) => secrets.insert(n),
+                SecretSource::UserSecret(n) => user_secrets.insert(n),
+            };
         }
         (secrets, user_secrets)
     }
-}
-
-fn secrets_insert(set: &mut std::collections::BTreeSet<String>, name: &str) {
-    set.insert(name.to_owned());
 }
 
 /// The start and stop plans of a run of `workspace` in `ctx`.

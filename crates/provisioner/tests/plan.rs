@@ -694,3 +694,22 @@ fn hand_built_workspaces_missing_fields_are_refused() {
         "`spec.runtime.envVars[0]` (`A`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`"
     );
 }
+
+#[test]
+fn secret_names_are_every_secret_a_run_reads() {
+    let ws = compile(ALL_LAYERS);
+    let names = |set: std::collections::BTreeSet<String>| set.into_iter().collect::<Vec<_>>();
+    let (secrets, user_secrets) = plan_after(&ws, 0).secret_names();
+    assert_eq!(
+        names(secrets),
+        ["dev-db-url", "github-pat", "my-api-key", "registry-token"]
+    );
+    assert_eq!(names(user_secrets), ["dotfiles-token", "gh"]);
+    // A later run clones nothing and installs no dotfiles, but pulls its image with the login.
+    let (secrets, user_secrets) = plan_after(&ws, 1).secret_names();
+    assert_eq!(
+        names(secrets),
+        ["dev-db-url", "my-api-key", "registry-token"]
+    );
+    assert_eq!(names(user_secrets), ["gh"]);
+}

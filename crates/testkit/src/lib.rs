@@ -160,9 +160,7 @@ impl Lab {
 
     /// A `podman` command configured like the backend's.
     pub fn podman(&self) -> Command {
-        let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", self.containers_conf());
-        c
+        podman_command(&self.containers_conf())
     }
 
     /// The git server, started on first use.
@@ -228,37 +226,6 @@ fn set_up() -> Lab {
     // Writes containers.conf (runc, ulimits) exactly as the server does.
     Podman::new(PodmanOptions::new(state.path())).expect("podman configuration");
     let conf = state.path().join("containers.conf");
-    let podman = || {
-        let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", &conf);
-        c
-    };
-
-    let rootfs = dir.path().join("rootfs");
-    busybox_rootfs(&rootfs);
-    let tar = dir.path().join("rootfs.tar");
-    run(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg("."),
-        "tar",
-    );
-    run(
-        podman()
-            .args([
-                "import",
-                "--change",
-                "ENV PATH=/bin",
-                "--change",
-                "ENV HOME=/root",
-            ])
-            .arg(&tar)
-            .arg("localhost/cordium-test/busybox:1"),
-        "podman import (apt-get install podman runc)",
-    );
 
     // The registry.
     let registry = format!("127.0.0.1:{}", free_port());
@@ -271,30 +238,23 @@ fn set_up() -> Lab {
         ),
     )
     .expect("registry config");
-    #[allow(clippy::zombie_processes, reason = "the shell ends with this process")]
-    let mut guard = Command::new("sh")
-        .arg("-c")
-        .arg("docker-registry serve \"$1\" >/dev/null 2>&1 & pid=$!; read _; kill $pid")
-        .arg("sh")
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("sh");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&registry).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the registry did not start (apt-get install docker-registry)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let image = format!("{registry}/cordium-test/busybox:1");
-    run(
-        podman()
-            .args(["push", "--quiet", "--tls-verify=false"])
-            .arg("localhost/cordium-test/busybox:1")
-            .arg(&image),
-        "podman push",
+    let guard = serve(
+        "docker-registry serve \"$1\" >/dev/null 2>&1",
+        &[&config],
+        &[],
+        &registry,
+        "the registry (apt-get install docker-registry)",
+    );
+
+    // The image: busybox-static with every applet linked.
+    let rootfs = dir.path().join("rootfs");
+    busybox_rootfs(&rootfs);
+    let image = publish_image(
+        &conf,
+        &rootfs,
+        "busybox",
+        &["ENV PATH=/bin".to_owned(), "ENV HOME=/root".to_owned()],
+        &registry,
     );
     Lab {
         image,
@@ -302,12 +262,59 @@ fn set_up() -> Lab {
         state,
         registry_data: dir.path().join("registry-data"),
         auth_registry_addr: format!("127.0.0.1:{}", free_port()),
-        _registry_guard: guard.stdin.take().expect("stdin"),
+        _registry_guard: guard,
         _dir: dir,
         git_server: OnceLock::new(),
         git_image: OnceLock::new(),
         auth_registry: OnceLock::new(),
     }
+}
+
+/// A `podman` command reading `conf` (the lab's `containers.conf`).
+fn podman_command(conf: &Path) -> Command {
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", conf);
+    c
+}
+
+/// Imports `rootfs` as `localhost/cordium-test/<name>:1` with the Dockerfile instructions
+/// `changes`, pushes it to `registry` and returns the pushed reference.
+fn publish_image(
+    conf: &Path,
+    rootfs: &Path,
+    name: &str,
+    changes: &[String],
+    registry: &str,
+) -> String {
+    let tar = rootfs.with_extension("tar");
+    run(
+        Command::new("tar")
+            .arg("-C")
+            .arg(rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        "tar",
+    );
+    let local = format!("localhost/cordium-test/{name}:1");
+    let mut import = podman_command(conf);
+    import.arg("import");
+    for change in changes {
+        import.arg("--change").arg(change);
+    }
+    run(
+        import.arg(&tar).arg(&local),
+        "podman import (apt-get install podman runc)",
+    );
+    let image = format!("{registry}/cordium-test/{name}:1");
+    run(
+        podman_command(conf)
+            .args(["push", "--quiet", "--tls-verify=false"])
+            .arg(&local)
+            .arg(&image),
+        "podman push",
+    );
+    image
 }
 
 /// Runs `script` (with `$1`... from `args`) under `sh`, in the background; the returned pipe
@@ -569,40 +576,17 @@ fn build_git_image(lab: &Lab) -> String {
     let certs = rootfs.join("etc/ssl/certs");
     std::fs::create_dir_all(&certs).expect("mkdir");
     std::fs::copy(&server.certificate, certs.join("ca-certificates.crt")).expect("certificate");
-    let tar = dir.path().join("rootfs.tar");
-    run(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg("."),
-        "tar",
-    );
-    let local = "localhost/cordium-test/git:1";
-    run(
-        lab.podman()
-            .args([
-                "import",
-                "--change",
-                "ENV PATH=/bin:/usr/bin:/usr/local/bin",
-                "--change",
-                "ENV HOME=/root",
-                "--change",
-            ])
-            .arg(format!("ENV GIT_EXEC_PATH={}", exec_path.display()))
-            .arg(&tar)
-            .arg(local),
-        "podman import",
-    );
-    let image = format!("{}/cordium-test/git:1", lab.registry);
-    run(
-        lab.podman()
-            .args(["push", "--quiet", "--tls-verify=false", local])
-            .arg(&image),
-        "podman push",
-    );
-    image
+    publish_image(
+        &lab.containers_conf(),
+        &rootfs,
+        "git",
+        &[
+            "ENV PATH=/bin:/usr/bin:/usr/local/bin".to_owned(),
+            "ENV HOME=/root".to_owned(),
+            format!("ENV GIT_EXEC_PATH={}", exec_path.display()),
+        ],
+        &lab.registry,
+    )
 }
 
 fn start_auth_registry(lab: &Lab) -> AuthRegistry {

@@ -9,58 +9,22 @@
 //! the health check (the floor: a no-op RPC), CompileWorkspace of a stored workspace (target: at
 //! least half the health check's throughput), and CreateWorkspace on SQLite and PostgreSQL.
 
-use cordium_server::crypto::{hash_token, new_token};
+mod support;
+
 use cordium_server::pb;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use support::{Auth, Main};
 use tonic::transport::Channel;
 
 const SECONDS: f64 = 3.0;
-
-type Main = pb::main_service_client::MainServiceClient<
-    tonic::service::interceptor::InterceptedService<Channel, Auth>,
->;
-
-#[derive(Clone)]
-struct Auth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Auth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (Channel, String) {
     let api = cordium_server::server::open(data_dir, database_url)
         .await
         .expect("open the store");
-    let token = new_token().expect("token");
-    api.store()
-        .add_user("bench", &hash_token(&token), true)
-        .await
-        .expect("user");
-    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(cordium_server::server::serve(
-        api,
-        listener,
-        std::future::pending(),
-    ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
-    (channel, token)
+    support::serve(api, true).await
 }
 
 /// Runs `call` from `concurrency` tasks for SECONDS and returns calls per second.
@@ -114,7 +78,7 @@ fn to_struct(j: &serde_json::Value) -> prost_types::Struct {
 async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compile: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (channel, token) = start(dir.path(), database_url).await;
-    let auth = Auth(format!("Bearer {token}").parse().expect("header"));
+    let auth = Auth::bearer(&token);
     let main: Main =
         pb::main_service_client::MainServiceClient::with_interceptor(channel.clone(), auth.clone());
     let mut management = pb::management_service_client::ManagementServiceClient::with_interceptor(

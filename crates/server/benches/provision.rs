@@ -24,32 +24,14 @@
     reason = "bench"
 )]
 
+mod support;
+
 use cordium_provisioner::podman::Podman;
 use cordium_provisioner::runtime::Runtime;
-use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::pb;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-type Main = pb::main_service_client::MainServiceClient<
-    tonic::service::interceptor::InterceptedService<Channel, Auth>,
->;
-
-#[derive(Clone)]
-struct Auth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Auth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
+use support::{Auth, Main};
 
 fn spec(json: serde_json::Value) -> prost_types::Struct {
     cordium_api::json::json_to_struct(&json)
@@ -59,30 +41,11 @@ async fn server(data_dir: &std::path::Path) -> Main {
     let api = cordium_server::server::open(data_dir, None)
         .await
         .expect("open the store");
-    let token = new_token().expect("token");
-    api.store()
-        .add_user("bench", &hash_token(&token), false)
-        .await
-        .expect("user");
     let runtime: Arc<dyn Runtime> =
         Arc::new(Podman::new(cordium_testkit::lab().podman_options()).expect("podman"));
     let api = cordium_server::server::start_driver(api, runtime);
-    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(cordium_server::server::serve(
-        api,
-        listener,
-        std::future::pending(),
-    ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
-    let auth = Auth(format!("Bearer {token}").parse().expect("header"));
-    pb::main_service_client::MainServiceClient::with_interceptor(channel, auth)
+    let (channel, token) = support::serve(api, false).await;
+    pb::main_service_client::MainServiceClient::with_interceptor(channel, Auth::bearer(&token))
 }
 
 async fn create(client: &Main, template: &str, json: serde_json::Value) -> String {

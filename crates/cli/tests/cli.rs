@@ -5,14 +5,12 @@
 //! the colour variables (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`) removed so the developer's
 //! shell cannot change the result; standard output and standard error are pipes.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod support;
 
-/// The repository root, where the `fixtures/` folder is.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use support::{Run, root, run_with};
 
 /// `cordium` in the repository root, with a clean colour environment.
 fn cordium() -> Command {
@@ -23,36 +21,6 @@ fn cordium() -> Command {
         .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null());
     cmd
-}
-
-/// What a finished run printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cmd` with `args`, feeding `stdin` when given.
-fn run_with(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.spawn().expect("cordium starts");
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(text.as_bytes()).expect("stdin is written");
-    }
-    let output = child.wait_with_output().expect("cordium finishes");
-    Run {
-        code: output
-            .status
-            .code()
-            .expect("cordium exits, not killed by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
 }
 
 /// Runs `cordium ARGS`.

@@ -8,18 +8,16 @@
 //! does. Every `cordium` run gets its own `CORDIUM_CONFIG` and `HOME`, no `CORDIUM_SERVER` or
 //! `CORDIUM_TOKEN` from the developer's shell, and `NO_COLOR`.
 
+mod support;
+
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::server;
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// The repository root, where the `fixtures/` folder is.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::{Run, root};
 
 /// A server on a free port with a fresh data directory, and the tokens of its users.
 struct Server {
@@ -93,14 +91,6 @@ struct User {
     home: tempfile::TempDir,
 }
 
-/// What a finished run printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl User {
     fn new() -> Self {
         Self {
@@ -129,22 +119,7 @@ impl User {
 
     /// Runs `cordium ARGS`, feeding `stdin` when given.
     fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = self.command();
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        if stdin.is_some() {
-            cmd.stdin(Stdio::piped());
-        }
-        let mut child = cmd.spawn().expect("cordium starts");
-        if let Some(text) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(text.as_bytes()).expect("stdin is written");
-        }
-        let output = child.wait_with_output().expect("cordium finishes");
-        Run {
-            code: output.status.code().expect("cordium exits by itself"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
+        support::run_with(self.command(), args, stdin)
     }
 
     fn run(&self, args: &[&str]) -> Run {

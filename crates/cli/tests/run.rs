@@ -7,16 +7,19 @@
 //! workspaces (and default Spaces) never meet. podman, runc, busybox-static and
 //! docker-registry must be installed: the tests fail, not skip, without them.
 
+mod support;
+
 use cordium_provisioner::podman::Podman;
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::server;
 use cordium_testkit::lab;
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
+use support::{Run, finish};
 
 /// The users the tests log in as, one per test.
 const USERS: [&str; 5] = ["runner", "missing", "failing", "secretive", "interrupted"];
@@ -83,14 +86,6 @@ struct User {
     home: tempfile::TempDir,
 }
 
-/// What a finished run printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl User {
     fn new(name: &'static str) -> Self {
         Self {
@@ -117,17 +112,7 @@ impl User {
     }
 
     fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = self.command();
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        if stdin.is_some() {
-            cmd.stdin(Stdio::piped());
-        }
-        let mut child = cmd.spawn().expect("cordium starts");
-        if let Some(text) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(text.as_bytes()).expect("stdin is written");
-        }
-        finish(child)
+        support::run_with(self.command(), args, stdin)
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -162,15 +147,6 @@ impl User {
         let path: PathBuf = self.home.path().join(name);
         std::fs::write(&path, text).expect("the file is written");
         path.to_str().expect("a UTF-8 path").to_owned()
-    }
-}
-
-fn finish(child: Child) -> Run {
-    let output = child.wait_with_output().expect("cordium finishes");
-    Run {
-        code: output.status.code().expect("cordium exits by itself"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
 }
 

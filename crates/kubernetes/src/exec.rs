@@ -17,6 +17,7 @@
 //!
 //! [`Runtime::logs`]: cordium_provisioner::runtime::Runtime::logs
 
+use cordium_provisioner::lifecycle::shell_quote;
 use cordium_provisioner::runtime::{ExecSpec, ResolvedValue};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
@@ -75,7 +76,7 @@ pub fn exec_command(exec: &ExecSpec) -> ExecCommand {
             ResolvedValue::Secret(value) => value.expose(),
         };
         stdin.push_str("export ");
-        stdin.push_str(&quote(&format!("{key}={value}")));
+        stdin.push_str(&shell_quote(&format!("{key}={value}")));
         stdin.push('\n');
     }
     ExecCommand {
@@ -89,11 +90,6 @@ pub fn exec_command(exec: &ExecSpec) -> ExecCommand {
         ],
         stdin: stdin.into_bytes(),
     }
-}
-
-/// `text` single-quoted for the shell.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The exit code an exec's final status reports: `Success` is 0, a `NonZeroExitCode`

@@ -16,7 +16,7 @@ use crate::snapshot::{VolumeSnapshot, VolumeSnapshotSource, VolumeSnapshotSpec};
 use base64::Engine as _;
 use cordium_provisioner::VolumeSource;
 use cordium_provisioner::runtime::{
-    ContainerSpec, Login, ResolvedValue, WorkspaceKey, object_name,
+    ContainerSpec, KEEP_ALIVE, Login, ResolvedValue, WorkspaceKey, object_name, registry_host,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
@@ -39,8 +39,6 @@ pub const CONTAINER: &str = "workspace";
 pub const USER_ID: i64 = 1000;
 /// The label every workspace object carries, valued with the workspace's object name.
 pub const WORKSPACE_LABEL: &str = "cordium.dev/workspace";
-/// The command that keeps a container without a command alive, and stops at once on SIGTERM.
-pub const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
 /// The names of one workspace's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -381,11 +379,7 @@ fn pod(input: &ObjectsInput<'_>, names: &Names, keys: &BTreeMap<usize, String>) 
 /// shell commands), of the one that is set, or of [`KEEP_ALIVE`] when neither is. As with
 /// podman, the image's own entrypoint does not run: `/bin/sh` replaces it.
 pub fn command(spec: &ContainerSpec) -> Vec<String> {
-    let script = match (&spec.entrypoint, &spec.cmd) {
-        (None, None) => KEEP_ALIVE.to_owned(),
-        (Some(entrypoint), Some(cmd)) => format!("{entrypoint} {cmd}"),
-        (Some(one), None) | (None, Some(one)) => one.clone(),
-    };
+    let script = spec.main_command().unwrap_or_else(|| KEEP_ALIVE.to_owned());
     vec!["/bin/sh".to_owned(), "-c".to_owned(), script]
 }
 
@@ -497,15 +491,9 @@ pub fn volume_snapshot(
 
 /// The registry an image reference is pulled from, as a docker config names it.
 pub fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((host, _)) if host.contains('.') || host.contains(':') || host == "localhost" => {
-            if host == "docker.io" {
-                "https://index.docker.io/v1/".to_owned()
-            } else {
-                host.to_owned()
-            }
-        }
-        _ => "https://index.docker.io/v1/".to_owned(),
+    match registry_host(image) {
+        "docker.io" => "https://index.docker.io/v1/".to_owned(),
+        host => host.to_owned(),
     }
 }
 

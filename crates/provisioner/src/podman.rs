@@ -23,8 +23,8 @@
 
 use crate::plan::{VolumeOnStop, VolumeSource};
 use crate::runtime::{
-    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, ResolvedEnv,
-    ResolvedValue, Runtime, RuntimeError, WorkspaceKey,
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, KEEP_ALIVE, Login, OutputStream,
+    ResolvedEnv, ResolvedValue, Runtime, RuntimeError, WorkspaceKey, registry_host,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -41,9 +41,6 @@ const PRELUDE: &str =
 
 /// Sends the rest of the script's output to the container's output, i.e. its log.
 const TO_LOG: &str = "if [ -w /proc/1/fd/1 ]; then exec >>/proc/1/fd/1 2>&1; fi";
-
-/// Keeps the container alive until it is stopped, exiting at once on SIGTERM.
-const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
 /// How the podman backend is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +262,7 @@ impl Podman {
     /// the returned guard drops, even if the pull is cancelled.
     async fn write_login(&self, image: &str, login: &Login) -> Result<AuthFile, RuntimeError> {
         use base64::Engine as _;
-        let registry = registry_of(image);
+        let registry = registry_host(image);
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", login.username, login.password.expose()).as_bytes());
         let json = format!(
@@ -309,14 +306,7 @@ fn last_line(stderr: &[u8]) -> String {
         .to_owned()
 }
 
-/// The registry host of an image reference (`docker.io` when it names none).
-fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => "docker.io",
-    }
-}
-
+/// `s` as a JSON string.
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -391,15 +381,13 @@ fn check_env(env: &ResolvedEnv) -> Result<(), RuntimeError> {
 
 /// `sh -c` script of the container's main process.
 fn main_script(spec: &ContainerSpec) -> String {
-    let command = match (&spec.entrypoint, &spec.cmd) {
-        (None, None) => return format!("{PRELUDE}; {KEEP_ALIVE}"),
-        (Some(e), Some(c)) => format!("{e} {c}"),
-        (Some(one), None) | (None, Some(one)) => one.clone(),
-    };
-    format!(
-        "{PRELUDE}; exec /bin/sh -c {}",
-        crate::lifecycle::shell_quote(&command)
-    )
+    match spec.main_command() {
+        Some(command) => format!(
+            "{PRELUDE}; exec /bin/sh -c {}",
+            crate::lifecycle::shell_quote(&command)
+        ),
+        None => format!("{PRELUDE}; {KEEP_ALIVE}"),
+    }
 }
 
 /// Adds `env` to a podman command: literals as `--env K=V`; secrets as `--env K`, the value
@@ -769,15 +757,6 @@ mod tests {
         assert!(check_env(&secret("2FA")).is_err());
         assert!(check_env(&literal("DB PASSWORD")).is_ok());
         assert!(check_env(&literal("A=B")).is_err());
-    }
-
-    #[test]
-    fn registries_are_found_in_image_references() {
-        assert_eq!(registry_of("127.0.0.1:5000/x/y:1"), "127.0.0.1:5000");
-        assert_eq!(registry_of("ghcr.io/a/b"), "ghcr.io");
-        assert_eq!(registry_of("localhost/a"), "localhost");
-        assert_eq!(registry_of("library/debian"), "docker.io");
-        assert_eq!(registry_of("debian"), "docker.io");
     }
 
     #[test]

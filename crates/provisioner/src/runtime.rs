@@ -160,6 +160,31 @@ pub struct ContainerSpec {
     pub snapshot: Option<String>,
 }
 
+/// The container's main process when the spec sets no command: it stays up doing nothing and
+/// exits at once on SIGTERM.
+pub const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+impl ContainerSpec {
+    /// The shell command the container runs: the entrypoint and the command joined (both are
+    /// shell commands), or the one that is set; `None` when neither is (run [`KEEP_ALIVE`]).
+    /// Every backend runs it as `/bin/sh -c`, so the image's own entrypoint does not run.
+    pub fn main_command(&self) -> Option<String> {
+        match (&self.entrypoint, &self.cmd) {
+            (None, None) => None,
+            (Some(entrypoint), Some(cmd)) => Some(format!("{entrypoint} {cmd}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        }
+    }
+}
+
+/// The registry host an image reference names (`docker.io` when it names none).
+pub fn registry_host(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
 /// A command run inside a workspace's container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecSpec {
@@ -348,6 +373,15 @@ mod tests {
             a.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         );
+    }
+
+    #[test]
+    fn registries_are_found_in_image_references() {
+        assert_eq!(registry_host("127.0.0.1:5000/x/y:1"), "127.0.0.1:5000");
+        assert_eq!(registry_host("ghcr.io/a/b"), "ghcr.io");
+        assert_eq!(registry_host("localhost/a"), "localhost");
+        assert_eq!(registry_host("library/debian"), "docker.io");
+        assert_eq!(registry_host("debian"), "docker.io");
     }
 
     #[test]

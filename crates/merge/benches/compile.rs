@@ -22,6 +22,11 @@
 //! per-compile times are equal. `scripts/bench.sh` prints every ratio (`--instructions`: the
 //! same from callgrind instruction counts, see `crates/spec/benches/harness/mod.rs`; the loop
 //! is left out there).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests and benches read fixtures and time runs; the purity rule (clippy.toml) is for the library"
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -7,6 +7,11 @@
 //! - the provenance of each leaf names the highest layer that sets it;
 //!
 //! plus the seed example against its golden case.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests and benches read fixtures and time runs; the purity rule (clippy.toml) is for the library"
+)]
 
 use cordium_merge::layer::Origin;
 use cordium_merge::limits::{LimitSource, apply_caps};

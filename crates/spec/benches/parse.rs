@@ -15,6 +15,11 @@
 //!
 //! Issue target: `located_tree` ≤ 1.5 × `floor_saphyr_value`. `scripts/bench.sh` prints the
 //! ratios (`--instructions`: the same from callgrind instruction counts, see `harness/mod.rs`).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests and benches read fixtures and time runs; the purity rule (clippy.toml) is for the library"
+)]
 
 use std::hint::black_box;
 

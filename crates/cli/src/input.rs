@@ -1,6 +1,7 @@
 //! Reading input files (or standard input) into a source map and typed documents.
 
-use cordium_spec::{Diagnostic, Document, SourceMap, load, yaml::MAX_SOURCE_BYTES};
+use cordium_spec::yaml::{MAX_SOURCE_BYTES, NotUtf8, decode};
+use cordium_spec::{Diagnostic, Document, SourceMap, load};
 use std::io::Read;
 use std::path::Path;
 
@@ -15,8 +16,12 @@ pub(crate) struct ReadError {
 }
 
 /// Reads one file (`-` is standard input), refusing files over the parser's size limit before
-/// reading them whole.
-pub(crate) fn read(path: &Path, base: Option<&Path>) -> Result<(String, String), ReadError> {
+/// reading them whole. Returns the name to show and the decoded text; bytes that are not
+/// UTF-8 are invalid input (exit 1, a diagnostic at the first bad byte), not a usage error.
+pub(crate) fn read(
+    path: &Path,
+    base: Option<&Path>,
+) -> Result<(String, Result<String, NotUtf8>), ReadError> {
     let name = base
         .and_then(|b| path.strip_prefix(b).ok())
         .unwrap_or(path)
@@ -33,15 +38,13 @@ pub(crate) fn read(path: &Path, base: Option<&Path>) -> Result<(String, String),
             .take(limit)
             .read_to_end(&mut bytes)
             .map_err(|e| fail(e.to_string()))?;
-        let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
-        return Ok(("<stdin>".into(), text));
+        return Ok(("<stdin>".into(), decode(bytes)));
     }
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
-    Ok((name, text))
+    Ok((name, decode(bytes)))
 }
 
 /// Reads and loads files; names in diagnostics are relative to `base` when given.
@@ -53,11 +56,19 @@ pub(crate) fn load_files(
     let mut documents = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
-        let (name, text) = read(path.as_ref(), base)?;
-        let id = sources.add(name, text.as_str());
-        let loaded = load(&text, id);
-        documents.push(loaded.documents);
-        diagnostics.extend(loaded.diagnostics);
+        match read(path.as_ref(), base)? {
+            (name, Ok(text)) => {
+                let id = sources.add(name, text.as_str());
+                let loaded = load(&text, id);
+                documents.push(loaded.documents);
+                diagnostics.extend(loaded.diagnostics);
+            }
+            (name, Err(bad)) => {
+                let id = sources.add(name, bad.text());
+                diagnostics.push(bad.diagnostic(id));
+                documents.push(Vec::new());
+            }
+        }
     }
     Ok((documents, diagnostics))
 }

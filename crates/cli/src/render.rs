@@ -78,28 +78,35 @@ fn snippet(
         source.name
     );
     let _ = writeln!(out, "{pad} {BLUE}|{BLUE:#}");
-    let _ = writeln!(
-        out,
-        "{BLUE}{line:>width$} |{BLUE:#} {text}",
-        width = pad.len()
-    );
     let col0 = column.saturating_sub(1);
-    let remaining = text.chars().count().saturating_sub(col0).max(1);
     let (end_line, _, _) = source.line_of(span.end.saturating_sub(1).max(span.start));
-    let width = if end_line == line {
+    let span_chars = if end_line == line {
         source
             .text
             .get(span.clone())
             .map_or(1, |s| s.chars().count())
-            .clamp(1, remaining)
     } else {
-        remaining
+        usize::MAX
     };
-    let indent: String = text
-        .chars()
-        .take(col0)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+    let window = Window::around(text, col0, span_chars);
+    let _ = writeln!(
+        out,
+        "{BLUE}{line:>width$} |{BLUE:#} {}{}{}",
+        window.before,
+        window.text,
+        window.after,
+        width = pad.len()
+    );
+    let indent: String = std::iter::repeat_n(' ', window.before.chars().count())
+        .chain(
+            window
+                .text
+                .chars()
+                .take(window.caret)
+                .map(|c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
+    let width = window.marks;
     let marks: String = std::iter::repeat_n(mark, width).collect();
     let label = if label.is_empty() {
         String::new()
@@ -110,6 +117,54 @@ fn snippet(
         out,
         "{pad} {BLUE}|{BLUE:#} {indent}{style}{marks}{label}{style:#}"
     );
+}
+
+/// The most characters of a source line a snippet shows: a minified JSON file or a long
+/// generated line is cut around the caret, as rustc does, so one diagnostic stays a few lines
+/// long whatever the input.
+const MAX_LINE_CHARS: usize = 120;
+/// How many characters of context a cut line keeps before the caret.
+const CONTEXT_BEFORE: usize = 40;
+
+/// The part of a source line a snippet prints, and where its caret goes.
+#[derive(Debug, PartialEq)]
+struct Window<'a> {
+    /// `…` when the line was cut before the window, else empty.
+    before: &'static str,
+    /// The characters shown.
+    text: &'a str,
+    /// `…` when the line was cut after the window, else empty.
+    after: &'static str,
+    /// Characters of `text` before the caret.
+    caret: usize,
+    /// How many marks to draw (at least one, never past the window).
+    marks: usize,
+}
+
+impl<'a> Window<'a> {
+    /// The window of `line` around the span starting `caret` characters in and `span_chars`
+    /// long (`usize::MAX` when it runs past the line).
+    fn around(line: &'a str, caret: usize, span_chars: usize) -> Self {
+        let total = line.chars().count();
+        let (start, end) = if total <= MAX_LINE_CHARS {
+            (0, total)
+        } else {
+            let start = caret
+                .saturating_sub(CONTEXT_BEFORE)
+                .min(total - MAX_LINE_CHARS);
+            (start, start + MAX_LINE_CHARS)
+        };
+        let byte = |n: usize| line.char_indices().nth(n).map_or(line.len(), |(i, _)| i);
+        let caret = caret.clamp(start, end) - start;
+        let room = (end - start).saturating_sub(caret).max(1);
+        Window {
+            before: if start > 0 { "…" } else { "" },
+            text: &line[byte(start)..byte(end)],
+            after: if end < total { "…" } else { "" },
+            caret,
+            marks: span_chars.clamp(1, room),
+        }
+    }
 }
 
 /// One diagnostic as a single JSON object (no trailing newline).
@@ -164,4 +219,61 @@ pub(crate) fn summary(diagnostics: &[Diagnostic]) -> Option<String> {
             if errors == 1 { "" } else { "s" }
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lines_are_shown_whole() {
+        let w = Window::around("key: value", 5, 5);
+        assert_eq!(
+            (w.before, w.text, w.after, w.caret, w.marks),
+            ("", "key: value", "", 5, 5)
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("{}BAD{}", "a".repeat(5_000), "b".repeat(5_000));
+        let w = Window::around(&line, 5_000, 3);
+        assert_eq!((w.before, w.after), ("…", "…"));
+        assert_eq!(w.text.chars().count(), MAX_LINE_CHARS);
+        assert_eq!(&w.text[w.caret..w.caret + 3], "BAD");
+        assert_eq!(w.marks, 3);
+    }
+
+    #[test]
+    fn a_caret_near_either_end_keeps_the_window_full() {
+        let line = "x".repeat(1_000);
+        let start = Window::around(&line, 0, usize::MAX);
+        assert_eq!((start.before, start.after, start.caret), ("", "…", 0));
+        assert_eq!(start.marks, MAX_LINE_CHARS);
+        let end = Window::around(&line, 999, 1);
+        assert_eq!((end.before, end.after), ("…", ""));
+        assert_eq!(end.text.chars().count(), MAX_LINE_CHARS);
+        assert_eq!(end.caret, MAX_LINE_CHARS - 1);
+    }
+
+    #[test]
+    fn a_rendered_diagnostic_stays_short_on_a_huge_line() {
+        let mut sources = SourceMap::new();
+        let text = format!(
+            "spec: {{image: {{registry: {{url: 5}}}}, x: \"{}\"}}",
+            "y".repeat(1 << 20)
+        );
+        let id = sources.add("big.yaml", text.as_str());
+        let d = Diagnostic::error("spec::type", "expected a string").at(Location {
+            source: id,
+            line: 1,
+            column: 33,
+            offset: 32,
+            len: 1,
+            content: None,
+        });
+        let rendered = human(&d, &sources);
+        assert!(rendered.len() < 1_000, "{} bytes", rendered.len());
+        assert!(rendered.contains("big.yaml:1:33"), "{rendered}");
+    }
 }

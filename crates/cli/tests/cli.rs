@@ -869,13 +869,45 @@ fn a_missing_file_is_a_usage_error() {
 }
 
 #[test]
-fn a_file_that_is_not_utf8_is_a_usage_error() {
+fn a_file_that_is_not_utf8_is_invalid_input_at_its_first_bad_byte() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("latin1.yaml");
-    std::fs::write(&path, b"spec: {image: \xe9}\n").expect("the file");
+    std::fs::write(&path, b"kind: Workspace\nspec: {image: \xe9}\n").expect("the file");
+    let path = path.to_str().expect("a UTF-8 path");
+    for args in [&["validate", path][..], &["compile", "-f", path]] {
+        let command = args[0];
+        let r = run(args);
+        assert_eq!(r.code, 1, "{command}: {r:?}");
+        assert!(
+            r.stderr.contains(
+                "error[spec::encoding]: the file is not UTF-8 text: byte 0xE9 at offset 30"
+            ),
+            "{command}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("latin1.yaml:2:15"),
+            "{command}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_diagnostic_on_a_huge_line_shows_the_part_around_the_caret() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("minified.json");
+    let padding = "x".repeat(1 << 20);
+    std::fs::write(
+        &path,
+        format!(r#"{{"kind": "Workspace", "metadata": {{"displayName": "{padding}"}}, "spec": {{"image": 5}}}}"#),
+    )
+    .expect("the file");
     let r = run(&["validate", path.to_str().expect("a UTF-8 path")]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("it is not UTF-8 text"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.len() < 2_000, "{} bytes of stderr", r.stderr.len());
+    assert!(r.stderr.contains("minified.json:1:"), "{}", r.stderr);
+    assert!(r.stderr.contains("…"), "{}", r.stderr);
 }
 
 #[test]

@@ -148,6 +148,8 @@ pub mod codes {
     pub const SYNTAX: &str = "spec::syntax";
     /// The input is larger, deeper or expands further than the parser allows.
     pub const TOO_LARGE: &str = "spec::too-large";
+    /// The bytes are not UTF-8, the one encoding the loader reads.
+    pub const ENCODING: &str = "spec::encoding";
     /// A mapping has the same key twice.
     pub const DUPLICATE_KEY: &str = "spec::duplicate-key";
     /// A YAML tag the parser does not support.

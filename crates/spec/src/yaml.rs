@@ -31,6 +31,62 @@ pub const ALIAS_SLACK: usize = 10_000;
 /// How many times the written-out nodes aliases may add on top of [`ALIAS_SLACK`].
 pub const ALIAS_FACTOR: usize = 10;
 
+/// Source bytes that are not UTF-8, the one encoding the loader reads (YAML 1.2 also allows
+/// UTF-16 and UTF-32, which no editor writes for configuration). Invalid input, not a usage
+/// error: it is reported like any other mistake, at the first invalid byte.
+#[derive(Debug, Clone)]
+pub struct NotUtf8 {
+    text: String,
+    offset: usize,
+    byte: u8,
+}
+
+impl NotUtf8 {
+    /// The bytes with every invalid sequence replaced by U+FFFD: what a source map holds, so a
+    /// diagnostic can still show the line around the bad byte. Bytes before the first invalid
+    /// one keep their offsets.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The diagnostic at the first invalid byte, in `source` (which holds [`Self::text`]).
+    pub fn diagnostic(&self, source: SourceId) -> Diagnostic {
+        let before = self.text.get(..self.offset).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Diagnostic::error(
+            codes::ENCODING,
+            format!(
+                "the file is not UTF-8 text: byte 0x{:02X} at offset {} is not valid",
+                self.byte, self.offset
+            ),
+        )
+        .at(Location {
+            source,
+            line: count(before.matches('\n').count() + 1),
+            column: count(before[line_start..].chars().count() + 1),
+            offset: count(self.offset),
+            len: count(char::REPLACEMENT_CHARACTER.len_utf8()),
+            content: None,
+        })
+        .with_help("save the file as UTF-8")
+    }
+}
+
+/// Decodes source bytes for [`parse_documents`]. Linear in the input: one validation pass, and
+/// on failure one lossy copy.
+pub fn decode(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes().get(offset).copied().unwrap_or_default();
+        NotUtf8 {
+            text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            offset,
+            byte,
+        }
+    })
+}
+
 /// Parses every document of a YAML or JSON text into located trees.
 ///
 /// Empty documents (a lone `---`, or only comments) are skipped. On a syntax error, or when a
@@ -515,6 +571,21 @@ mod tests {
             parse_documents("---\na: 1\n---\n{\"b\": [1, 2]}\n---\n", SourceId(0)).expect("ok");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].get("b").map(Node::type_name), Some("a list"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_its_first_bad_byte() {
+        let bad = decode(b"a: 1\nb: x\xffy\xfe\n".to_vec()).expect_err("not UTF-8");
+        let d = bad.diagnostic(SourceId(0));
+        assert_eq!(d.code, codes::ENCODING);
+        let loc = d.location.expect("located");
+        assert_eq!((loc.line, loc.column, loc.offset), (2, 5, 9));
+        assert!(d.message.contains("0xFF at offset 9"), "{}", d.message);
+        assert_eq!(&bad.text()[9..12], "\u{FFFD}");
+        assert_eq!(
+            decode(b"ok: \xc3\xa9".to_vec()).expect("UTF-8"),
+            "ok: \u{e9}"
+        );
     }
 
     #[test]

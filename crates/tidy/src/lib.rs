@@ -90,7 +90,10 @@ mod tests {
                     folder: "crates/spec".into(),
                     depends_on: vec!["granit-parser".into(), "serde".into()]
                 },
-                CrateRow { folder: "crates/tidy".into(), depends_on: vec![] },
+                CrateRow {
+                    folder: "crates/tidy".into(),
+                    depends_on: vec![]
+                },
             ]
         );
     }

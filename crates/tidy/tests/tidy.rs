@@ -21,9 +21,11 @@ fn crate_folders() -> BTreeSet<String> {
         .expect("crates/")
         .filter_map(|entry| {
             let entry = entry.ok()?;
-            entry.path().join("Cargo.toml").is_file().then(|| {
-                format!("crates/{}", entry.file_name().to_string_lossy())
-            })
+            entry
+                .path()
+                .join("Cargo.toml")
+                .is_file()
+                .then(|| format!("crates/{}", entry.file_name().to_string_lossy()))
         })
         .collect()
 }
@@ -53,7 +55,11 @@ fn architecture_table_matches_every_manifest() {
     let architecture = read(&root().join("ARCHITECTURE.md"));
     let rows = architecture_rows(&architecture);
     let documented: BTreeSet<String> = rows.iter().map(|row| row.folder.clone()).collect();
-    assert_eq!(documented, crate_folders(), "ARCHITECTURE.md's table must list every crate once");
+    assert_eq!(
+        documented,
+        crate_folders(),
+        "ARCHITECTURE.md's table must list every crate once"
+    );
 
     let siblings: BTreeSet<String> = crate_folders()
         .iter()
@@ -61,8 +67,10 @@ fn architecture_table_matches_every_manifest() {
         .collect();
     for row in rows {
         let manifest = manifest_dependencies(&read(&root().join(&row.folder).join("Cargo.toml")));
-        let actual_siblings: BTreeSet<&String> =
-            manifest.iter().filter(|name| siblings.contains(*name)).collect();
+        let actual_siblings: BTreeSet<&String> = manifest
+            .iter()
+            .filter(|name| siblings.contains(*name))
+            .collect();
         let mut documented_siblings = BTreeSet::new();
         for name in &row.depends_on {
             let package = sibling_package(name);
@@ -127,7 +135,9 @@ fn core_crates_are_pure() {
 #[test]
 fn provisioner_pure_modules_are_pure() {
     for module in ["state", "fresh", "plan"] {
-        let file = root().join("crates/provisioner/src").join(format!("{module}.rs"));
+        let file = root()
+            .join("crates/provisioner/src")
+            .join(format!("{module}.rs"));
         let dir = root().join("crates/provisioner/src").join(module);
         if file.is_file() {
             assert_pure(&file);
@@ -135,7 +145,10 @@ fn provisioner_pure_modules_are_pure() {
         if dir.is_dir() {
             rust_files(&dir).iter().for_each(|file| assert_pure(file));
         }
-        assert!(file.is_file() || dir.is_dir(), "crates/provisioner/src/{module} is gone");
+        assert!(
+            file.is_file() || dir.is_dir(),
+            "crates/provisioner/src/{module} is gone"
+        );
     }
 }
 
@@ -149,11 +162,18 @@ fn only_the_edges_depend_on_tokio() {
             manifest_dependencies(&read(&root().join(folder).join("Cargo.toml"))).contains("tokio")
         })
         .collect();
-    let allowed: BTreeSet<String> =
-        ["crates/cli", "crates/kubernetes", "crates/provisioner", "crates/server"]
-            .map(String::from)
-            .into();
-    assert!(users.is_subset(&allowed), "tokio is used by {users:?}; ARCHITECTURE.md allows {allowed:?}");
+    let allowed: BTreeSet<String> = [
+        "crates/cli",
+        "crates/kubernetes",
+        "crates/provisioner",
+        "crates/server",
+    ]
+    .map(String::from)
+    .into();
+    assert!(
+        users.is_subset(&allowed),
+        "tokio is used by {users:?}; ARCHITECTURE.md allows {allowed:?}"
+    );
 }
 
 /// The core crates' clippy configuration (which denies IO methods and types) is one file in
@@ -168,7 +188,15 @@ fn core_crates_share_one_clippy_toml() {
             "{folder}/clippy.toml differs from crates/merge/clippy.toml"
         );
     }
-    for banned in ["std::fs::read_to_string", "std::env::var", "std::net::TcpStream", "std::time::Instant"] {
-        assert!(merge.contains(banned), "crates/merge/clippy.toml no longer bans {banned}");
+    for banned in [
+        "std::fs::read_to_string",
+        "std::env::var",
+        "std::net::TcpStream",
+        "std::time::Instant",
+    ] {
+        assert!(
+            merge.contains(banned),
+            "crates/merge/clippy.toml no longer bans {banned}"
+        );
     }
 }

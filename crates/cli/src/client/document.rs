@@ -58,9 +58,14 @@ pub(crate) fn read(
     kind: ResourceKind,
     out: &mut Output,
 ) -> Result<Input, ClientError> {
-    let (name, text) =
-        crate::input::read(path, None).map_err(|e| ClientError::Usage(e.to_string()))?;
-    parse(name, text, kind, out)
+    match crate::input::read(path, None).map_err(|e| ClientError::Usage(e.to_string()))? {
+        (name, Ok(text)) => parse(name, text, kind, out),
+        (name, Err(bad)) => {
+            let mut sources = SourceMap::new();
+            let id = sources.add(name, bad.text());
+            Err(ClientError::Diagnostics(sources, vec![bad.diagnostic(id)]))
+        }
+    }
 }
 
 /// Checks the one document of `text` (named `name` in messages), which must be a `kind`,

@@ -11,6 +11,7 @@ use crate::node::NodeKind;
 use crate::resources::*;
 use crate::shapes::check_resource_name;
 use crate::source::Location;
+use std::collections::HashMap;
 
 type Field<T> = Option<Located<T>>;
 
@@ -251,10 +252,11 @@ fn unique<'a>(
     key_name: &str,
     what: &str,
 ) {
-    let mut seen: Vec<(&str, Location)> = Vec::new();
+    // A map, not a list: a hostile list of many thousand keys costs linear time, not quadratic.
+    let mut seen: HashMap<&str, Location> = HashMap::new();
     for (i, key) in keys {
         let Some((key, loc)) = key else { continue };
-        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+        if let Some(first) = seen.get(key) {
             cx.at(&format!("{list_name}[{i}].{key_name}"), |cx| {
                 cx.report(
                     Diagnostic::error(codes::DUPLICATE, format!("{what} `{key}` is defined twice"))
@@ -264,7 +266,7 @@ fn unique<'a>(
                 );
             });
         } else {
-            seen.push((key, loc));
+            seen.insert(key, loc);
         }
     }
 }

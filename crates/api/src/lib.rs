@@ -2,6 +2,7 @@
 //! types, tonic clients (for the CLI and other Rust tools) and servers (for `cordium-server`),
 //! and the descriptor set that reflection serves.
 
+pub mod codec;
 pub mod json;
 
 #[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]

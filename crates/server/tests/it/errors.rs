@@ -12,6 +12,7 @@ use tonic_types::StatusExt as _;
 crate::on_both_backends!(
     bad_input_names_the_field,
     odd_specs_are_never_internal,
+    undecodable_requests_are_invalid_argument,
     calls_without_a_valid_token_are_unauthenticated
 );
 
@@ -489,27 +490,114 @@ async fn odd_specs_are_never_internal(backend: Backend) {
         "most of these are invalid somewhere ({invalid})"
     );
 
-    // Deeper than prost's recursion limit, the request does not parse as protobuf: tonic
-    // rejects it before any handler runs (with INTERNAL, as gRPC's status-code guide has
-    // libraries do for unparseable requests; the handlers cannot change that). It is rejected,
+    // Deeper than prost's recursion limit, the request does not parse as protobuf: the
+    // caller's mistake, answered InvalidArgument before any handler runs (cordium_api::codec),
     // and the server goes on serving.
     let status = alice
         .create_workspace(workspace("", "", Some(nest(60))))
         .await
         .expect_err("a spec 60 levels deep");
+    assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
     assert!(
-        status.code() == Code::InvalidArgument
-            || (status.code() == Code::Internal
-                && status
-                    .message()
-                    .contains("failed to decode Protobuf message")),
-        "{:?}: {}",
-        status.code(),
+        status.message().contains("not a valid protobuf message"),
+        "{}",
         status.message()
     );
     ok(
         "GetUserConfig after a too-deep spec",
         alice.get_user_config(pb::Empty {}).await,
+    );
+}
+
+/// Sends bytes as they are, so a test can send what no typed client would.
+#[derive(Clone, Default)]
+struct RawBytes;
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawBytes
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawBytes
+    }
+}
+
+impl tonic::codec::Encoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        prost::bytes::BufMut::put_slice(buf, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytes {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        let remaining = prost::bytes::Buf::remaining(buf);
+        prost::bytes::Buf::advance(buf, remaining);
+        Ok(Some(()))
+    }
+}
+
+/// Bytes that are not a message (a string that is not UTF-8, garbage, a truncated message)
+/// are the caller's mistake: InvalidArgument with a short message, never Internal.
+async fn undecodable_requests_are_invalid_argument(backend: Backend) {
+    let env = Env::new(backend).await;
+    let token = env.server.user("mallory", false).await;
+    let cases: [(&str, Vec<u8>); 3] = [
+        // Workspace { metadata: Metadata { name: b"\xff" } }
+        (
+            "a name that is not UTF-8",
+            vec![0x0a, 0x03, 0x0a, 0x01, 0xff],
+        ),
+        ("garbage", vec![0xff; 64]),
+        ("a truncated message", vec![0x0a, 0x10, 0x0a]),
+    ];
+    for (what, bytes) in cases {
+        let mut grpc =
+            tonic::client::Grpc::new(tonic::service::interceptor::InterceptedService::new(
+                env.server.channel.clone(),
+                Auth::bearer(&token),
+            ));
+        grpc.ready().await.expect("ready");
+        let status = grpc
+            .unary(
+                tonic::Request::new(bytes),
+                tonic::codegen::http::uri::PathAndQuery::from_static(
+                    "/cordium.v1.MainService/CreateWorkspace",
+                ),
+                RawBytes,
+            )
+            .await
+            .expect_err(what);
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{what}: {}",
+            status.message()
+        );
+        assert!(status.message().len() < 400, "{what}: {}", status.message());
+    }
+    ok(
+        "GetUserConfig after undecodable requests",
+        env.server
+            .client(&token)
+            .get_user_config(pb::Empty {})
+            .await,
     );
 }
 

@@ -46,6 +46,29 @@ pub fn json_to_struct(j: &Json) -> Struct {
     }
 }
 
+/// The path (`runtime.envVars[0].value`) of the first number in `s` that JSON cannot hold, NaN
+/// or an infinity: protobuf's double can carry one, no spec field means one, and
+/// [`struct_to_json`] would silently turn it into null. Recursion is bounded by prost's decode
+/// limit on nesting.
+pub fn non_finite_number(s: &Struct) -> Option<String> {
+    s.fields
+        .iter()
+        .find_map(|(key, value)| non_finite_in_value(value).map(|rest| format!("{key}{rest}")))
+}
+
+fn non_finite_in_value(v: &Value) -> Option<String> {
+    match &v.kind {
+        Some(Kind::NumberValue(n)) if !n.is_finite() => Some(String::new()),
+        Some(Kind::ListValue(l)) => l
+            .values
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| non_finite_in_value(item).map(|rest| format!("[{i}]{rest}"))),
+        Some(Kind::StructValue(s)) => non_finite_number(s).map(|rest| format!(".{rest}")),
+        _ => None,
+    }
+}
+
 /// JSON as a protobuf Value.
 pub fn json_to_value(j: &Json) -> Value {
     let kind = match j {
@@ -64,6 +87,26 @@ pub fn json_to_value(j: &Json) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_numbers_are_found_with_their_path() {
+        let mut s = json_to_struct(&serde_json::json!({"a": [1, {"b": 2.5}], "c": 1}));
+        assert_eq!(non_finite_number(&s), None);
+        let Some(Kind::ListValue(list)) = s.fields.get_mut("a").and_then(|v| v.kind.as_mut())
+        else {
+            panic!("a list");
+        };
+        let Some(Kind::StructValue(inner)) = list.values[1].kind.as_mut() else {
+            panic!("a struct");
+        };
+        inner.fields.insert(
+            "b".into(),
+            Value {
+                kind: Some(Kind::NumberValue(f64::NAN)),
+            },
+        );
+        assert_eq!(non_finite_number(&s).as_deref(), Some("a[1].b"));
+    }
 
     #[test]
     fn json_round_trips_through_struct() {

@@ -47,6 +47,13 @@ pub(crate) fn load_document(
 
 /// Validates a spec as `cordium validate` would.
 pub(crate) fn validate(kind: Kind, name: &str, spec: Option<&Struct>) -> Result<(), Status> {
+    // JSON has no NaN or infinity: converted, they would silently become null (absent).
+    if let Some(path) = spec.and_then(cordium_api::json::non_finite_number) {
+        return Err(bad_field(
+            &format!("spec.{path}"),
+            "a number must be finite (not NaN or an infinity)",
+        ));
+    }
     let text = document_text(kind, name, spec);
     let loaded = load(&text, cordium_spec::SourceId(0));
     if loaded.has_errors() {
@@ -70,28 +77,46 @@ pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
     )
 }
 
-/// `InvalidArgument` with one BadRequest field violation per diagnostic.
+/// How many diagnostics an error answer carries: the first ones, then "and K more". A hostile
+/// spec can produce one diagnostic per entry (100,000 of them); the answer must stay well under
+/// what clients accept in one message and in trailers (4 MB and 8 KB by default for many).
+const MAX_VIOLATIONS: usize = 20;
+/// The longest description of one violation; the rest is cut with `…` (a diagnostic may quote
+/// a value, and values are as long as the caller makes them).
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
+/// `InvalidArgument` with one BadRequest field violation per diagnostic, for the first
+/// [`MAX_VIOLATIONS`] errors.
 pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     let mut details = ErrorDetails::new();
     let mut lines = Vec::new();
-    for d in diagnostics.iter().filter(|d| d.is_error()) {
-        let description = match &d.help {
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    for d in errors.iter().take(MAX_VIOLATIONS) {
+        let description = truncate(&match &d.help {
             Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
             None => format!("{} [{}]", d.message, d.code),
-        };
+        });
+        let path = truncate(&d.path);
         lines.push(format!(
             "{}: {description}",
-            if d.path.is_empty() {
-                "<document>"
-            } else {
-                &d.path
-            }
+            if path.is_empty() { "<document>" } else { &path }
         ));
-        details.add_bad_request_violation(d.path.clone(), description);
+        details.add_bad_request_violation(path, description);
+    }
+    if let Some(more) = errors.len().checked_sub(MAX_VIOLATIONS).filter(|n| *n > 0) {
+        lines.push(format!("and {more} more"));
     }
     Status::with_error_details(
         tonic::Code::InvalidArgument,
         format!("{summary}: {}", lines.join("; ")),
         details,
     )
+}
+
+/// `text`, cut to [`MAX_DESCRIPTION_CHARS`] characters.
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MAX_DESCRIPTION_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }

@@ -13,6 +13,8 @@ crate::on_both_backends!(
     bad_input_names_the_field,
     odd_specs_are_never_internal,
     undecodable_requests_are_invalid_argument,
+    non_finite_numbers_are_refused,
+    thousands_of_mistakes_make_a_short_answer,
     calls_without_a_valid_token_are_unauthenticated
 );
 
@@ -507,6 +509,81 @@ async fn odd_specs_are_never_internal(backend: Backend) {
         "GetUserConfig after a too-deep spec",
         alice.get_user_config(pb::Empty {}).await,
     );
+}
+
+/// NaN has no JSON form: converted, it would become null and pass as "absent" (and be stored).
+async fn non_finite_numbers_are_refused(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    for number in [f64::NAN, f64::INFINITY] {
+        let mut request = workspace(
+            "",
+            "",
+            Some(
+                json!({"image": {"registry": {"url": "busybox"}}, "limit": {"cpu": {"millicores": 1}}}),
+            ),
+        );
+        let limit = request
+            .spec
+            .as_mut()
+            .and_then(|s| s.fields.get_mut("limit"))
+            .and_then(|v| v.kind.as_mut());
+        let Some(prost_types::value::Kind::StructValue(limit)) = limit else {
+            panic!("the limit");
+        };
+        let Some(prost_types::value::Kind::StructValue(cpu)) =
+            limit.fields.get_mut("cpu").and_then(|v| v.kind.as_mut())
+        else {
+            panic!("the cpu limit");
+        };
+        cpu.fields.insert(
+            "millicores".into(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::NumberValue(number)),
+            },
+        );
+        bad_field(
+            &format!("CreateWorkspace with {number}"),
+            alice.create_workspace(request).await,
+            "spec.limit.cpu.millicores",
+        );
+    }
+}
+
+/// One mistake per entry of a huge list still makes an answer of a few kilobytes: the first
+/// diagnostics, each cut short, then "and K more".
+async fn thousands_of_mistakes_make_a_short_answer(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let long_key = "k".repeat(1_000);
+    let env_vars: Vec<_> = (0..2_000)
+        .map(|i| json!({"key": format!("{i}{long_key}"), "value": "v"}))
+        .collect();
+    let status = alice
+        .create_workspace(workspace(
+            "",
+            "",
+            Some(json!({"image": {"registry": {"url": "busybox"}}, "runtime": {"envVars": env_vars}})),
+        ))
+        .await
+        .expect_err("2,000 bad keys");
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{}",
+        &status.message()[..200]
+    );
+    assert!(
+        status.message().len() < 16_384,
+        "{} bytes",
+        status.message().len()
+    );
+    assert!(status.message().contains(" more"), "{}", status.message());
+    let details = status.get_error_details();
+    let violations = details
+        .bad_request()
+        .map_or(0, |b| b.field_violations.len());
+    assert!((1..=20).contains(&violations), "{violations} violations");
 }
 
 /// Sends bytes as they are, so a test can send what no typed client would.

@@ -5,9 +5,11 @@
 //! - [`crypto`]: sealed secret values, hashed API tokens, SSH key pairs.
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
+//! - [`connections`]: caps and deadlines for connections on an open port.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
 pub mod auth;
+pub mod connections;
 pub mod crypto;
 pub mod driver;
 pub mod names;

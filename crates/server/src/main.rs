@@ -4,12 +4,14 @@ use clap::{Parser, Subcommand};
 use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::podman::{Podman, PodmanOptions};
 use cordium_provisioner::runtime::Runtime;
+use cordium_server::connections::ConnectionLimits;
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The Cordium API server.
 #[derive(Debug, Parser)]
@@ -69,10 +71,43 @@ enum Command {
         /// cluster's.
         #[arg(long, value_name = "CLASS")]
         kube_storage_class: Option<String>,
+        #[command(flatten)]
+        connections: ConnectionFlags,
     },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+/// How many connections `serve` accepts and how long a silent one may stay
+/// (`cordium_server::connections`).
+#[derive(Debug, clap::Args)]
+struct ConnectionFlags {
+    /// Open connections at most; past it, new connections are closed at once.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Open connections at most from one IP address.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::default().max_connections_per_peer)]
+    max_connections_per_peer: usize,
+    /// Seconds a new connection has to start speaking HTTP/2.
+    #[arg(long, value_name = "SECONDS", default_value_t = ConnectionLimits::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Seconds an established connection may send nothing (clients answer the server's
+    /// pings, every 30 s, so only a vanished peer is ever this quiet).
+    #[arg(long, value_name = "SECONDS", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+}
+
+impl ConnectionFlags {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_peer: self.max_connections_per_peer,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 /// The runtimes `serve --runtime` offers.
@@ -136,6 +171,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             default_image,
             kube_namespace,
             kube_storage_class,
+            connections,
         } => {
             let runtime = runtime.unwrap_or(if cli.database_url.is_some() {
                 tracing::info!(
@@ -175,7 +211,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            server::serve(api, listener, shutdown).await?;
+            server::serve_with(api, listener, connections.limits(), shutdown).await?;
         }
         Command::User(UserCommand::Add { name, admin }) => {
             cordium_spec::shapes::check_name(&name).map_err(|e| e.message)?;

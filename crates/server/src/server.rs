@@ -1,6 +1,7 @@
 //! Wiring: the services, gRPC health and reflection on one listener.
 
 use crate::auth::{Authenticator, OidcConfig};
+use crate::connections::{self, ConnectionLimits};
 use crate::crypto::SecretBox;
 use crate::driver::Driver;
 use crate::pb;
@@ -84,10 +85,21 @@ pub fn start_driver_with(
     api
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, under the default
+/// [`ConnectionLimits`].
 pub async fn serve(
     api: Api,
     listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), StartError> {
+    serve_with(api, listener, ConnectionLimits::default(), shutdown).await
+}
+
+/// As [`serve`], accepting connections under `limits`.
+pub async fn serve_with(
+    api: Api,
+    listener: tokio::net::TcpListener,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -107,19 +119,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| StartError::Reflection(e.to_string()))?;
-    // Unary calls answer in several small writes: without TCP_NODELAY, Nagle's algorithm and
-    // delayed ACKs stall every such answer by up to 40 ms.
-    let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |accepted| {
-            accepted.inspect(|stream| {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::warn!("TCP_NODELAY: {e}");
-                }
-            })
-        },
-    );
     tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_streams_per_connection)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -127,7 +130,7 @@ pub async fn serve(
             Management::new(api.clone()),
         ))
         .add_service(pb::main_service_server::MainServiceServer::new(api))
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(connections::incoming(listener, limits), shutdown)
         .await?;
     Ok(())
 }

@@ -1,0 +1,299 @@
+//! Accepting connections on an open port: how many, from whom, and for how long a connection
+//! that does nothing may stay.
+//!
+//! A connection is only worth its file descriptor while its peer speaks HTTP/2. Four rules keep
+//! idle or hostile peers from using up the server:
+//! - **A cap on connections**, overall and per peer address: past it, a new connection is
+//!   closed at once (and a warning logged, at most every few seconds), so the listener's backlog
+//!   never fills and the connections already open, health checks among them, keep answering.
+//! - **A handshake deadline**: the client preface and the first frame header must arrive within
+//!   [`ConnectionLimits::handshake_timeout`] of the accept, however slowly they trickle in.
+//! - **An idle deadline** afterwards: a connection from which nothing is read for
+//!   [`ConnectionLimits::idle_timeout`] is closed. The server pings every
+//!   [`ConnectionLimits::keepalive_interval`] and a live client answers every ping, so a quiet
+//!   watch stream is never idle; a peer that stopped answering is.
+//! - **Accept errors back off** (a full file-descriptor table answers every accept with an
+//!   error at once; retrying at once spins the CPU).
+//!
+//! Streams per connection are capped by HTTP/2's own `SETTINGS_MAX_CONCURRENT_STREAMS`, set
+//! from [`ConnectionLimits::max_streams_per_connection`] in [`crate::server`].
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::{Instant, Sleep};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// The bytes a client sends before anything else: the 24-byte HTTP/2 preface and the 9-byte
+/// header of its SETTINGS frame. Until they have arrived, the handshake deadline applies.
+const HANDSHAKE_BYTES: usize = 24 + 9;
+/// How long the accept loop waits after an accept error before it tries again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// At most one "limit reached" warning per this interval: an attack would otherwise flood the
+/// log it is meant to show up in.
+const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the server accepts; [`Default`] is what `cordium-server serve` uses unless told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections at most, from everyone together.
+    pub max_connections: usize,
+    /// Open connections at most from one peer IP address.
+    pub max_connections_per_peer: usize,
+    /// How long a new connection has to send the HTTP/2 preface and its first frame header.
+    pub handshake_timeout: Duration,
+    /// How long an established connection may go without sending a byte (a live client
+    /// answers the server's pings, so this only ends connections whose peer went away).
+    pub idle_timeout: Duration,
+    /// How often the server pings each connection.
+    pub keepalive_interval: Duration,
+    /// How long the server waits for a ping's answer before it closes the connection.
+    pub keepalive_timeout: Duration,
+    /// Concurrent streams (calls) at most on one connection.
+    pub max_streams_per_connection: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_connections_per_peer: 512,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+            max_streams_per_connection: 128,
+        }
+    }
+}
+
+/// Accepts connections from `listener` under `limits`, in a task of its own, and hands them
+/// out as a stream for tonic's `serve_with_incoming`. The task ends when the stream is dropped.
+pub fn incoming(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<Connection>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(accept_loop(listener, limits, tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    tx: mpsc::Sender<io::Result<Connection>>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let peers = PeerCounts::default();
+    let mut warned: Option<Instant> = None;
+    let mut warn = |message: std::fmt::Arguments<'_>| {
+        if warned.is_none_or(|at| at.elapsed() >= WARN_INTERVAL) {
+            tracing::warn!("{message}");
+            warned = Some(Instant::now());
+        }
+    };
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn(format_args!("accepting a connection: {e}; retrying in {ACCEPT_BACKOFF:?}"));
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = tx.closed() => return,
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            warn(format_args!(
+                "connection limit reached ({} open); closing new connections until some end",
+                limits.max_connections
+            ));
+            continue;
+        };
+        let Some(peer_slot) = peers.claim(peer.ip(), limits.max_connections_per_peer) else {
+            warn(format_args!(
+                "{} has {} connections open, the most one address may have; closing its new ones",
+                peer.ip(),
+                limits.max_connections_per_peer
+            ));
+            continue;
+        };
+        // Unary calls answer in several small writes: without TCP_NODELAY, Nagle's algorithm
+        // and delayed ACKs stall every such answer by up to 40 ms.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+        let connection = Connection {
+            stream,
+            deadline: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
+            read: 0,
+            idle_timeout: limits.idle_timeout,
+            _slots: (slot, peer_slot),
+        };
+        if tx.send(Ok(connection)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Clone, Default)]
+struct PeerCounts(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PeerCounts {
+    /// Counts one more connection from `ip`, unless it has `max` already.
+    fn claim(&self, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in [`PeerCounts`], given back when the connection closes.
+#[derive(Debug)]
+struct PeerSlot {
+    counts: PeerCounts,
+    ip: IpAddr,
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// An accepted TCP connection that fails its reads when its peer keeps silent past the
+/// handshake or idle deadline (hyper then closes it), and holds its places under the caps
+/// until it is dropped.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    deadline: Pin<Box<Sleep>>,
+    read: usize,
+    idle_timeout: Duration,
+    _slots: (OwnedSemaphorePermit, PeerSlot),
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                self.read = self.read.saturating_add(buf.filled().len() - before);
+                // The handshake deadline stays fixed however slowly bytes trickle in; after
+                // it, each read pushes the idle deadline back.
+                if self.read >= HANDSHAKE_BYTES {
+                    let next = Instant::now() + self.idle_timeout;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    if self.read < HANDSHAKE_BYTES {
+                        "no HTTP/2 handshake in time"
+                    } else {
+                        "the connection was idle too long"
+                    },
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            ready_err => ready_err,
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl Connected for Connection {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_slots_are_counted_and_given_back() {
+        let peers = PeerCounts::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let first = peers.claim(ip, 2).expect("first");
+        let second = peers.claim(ip, 2).expect("second");
+        assert!(peers.claim(ip, 2).is_none(), "a third is over the cap");
+        assert!(
+            peers.claim([10, 0, 0, 2].into(), 2).is_some(),
+            "another peer is not"
+        );
+        drop(first);
+        assert!(
+            peers.claim(ip, 2).is_some(),
+            "a closed connection frees its place"
+        );
+        drop(second);
+    }
+}

@@ -6,7 +6,7 @@
 //!   and revoked when the run stops; they act for that workspace only.
 //! - OIDC ID tokens (JWTs) are verified against the configured issuer's JWKS (a file, read
 //!   again when a token names a key it does not hold, so rotated keys are picked up): the
-//!   signature, `iss`, `aud` and `exp`. The user name is the `preferred_username` claim (else
+//!   signature, `iss`, `aud`, `exp`, `nbf` and `iat` (with [`CLOCK_LEEWAY_SECS`] of skew). The user name is the `preferred_username` claim (else
 //!   `sub`) and must be a valid Cordium name. An OIDC user is an administrator only when a user
 //!   of that name was added with `--admin`.
 
@@ -33,9 +33,17 @@ pub struct OidcConfig {
     pub jwks_file: PathBuf,
 }
 
+/// The clock skew allowed between the identity provider and this server when checking `exp`,
+/// `nbf` and `iat`: small enough that a token is not honoured long after it expired or long
+/// before it is meant to be used.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
+
 #[derive(Debug, serde::Deserialize)]
 struct Claims {
     sub: String,
+    /// Issued at (seconds since the epoch); a token issued in the future is refused.
+    #[serde(default)]
+    iat: Option<u64>,
     #[serde(default)]
     preferred_username: Option<String>,
 }
@@ -53,6 +61,13 @@ pub struct Authenticator {
 pub struct OidcError {
     path: String,
     reason: String,
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn read_jwks(path: &std::path::Path) -> Result<JwkSet, OidcError> {
@@ -139,8 +154,19 @@ impl Authenticator {
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS;
         let data = decode::<Claims>(token, &decoding, &validation)
             .map_err(|e| Status::unauthenticated(format!("invalid ID token: {e}")))?;
+        if data
+            .claims
+            .iat
+            .is_some_and(|iat| iat > now_secs() + CLOCK_LEEWAY_SECS)
+        {
+            return Err(Status::unauthenticated(
+                "invalid ID token: issued in the future (`iat`); check the clocks",
+            ));
+        }
         let name = data.claims.preferred_username.unwrap_or(data.claims.sub);
         cordium_spec::shapes::check_name(&name).map_err(|_| {
             Status::unauthenticated(format!(

@@ -116,6 +116,20 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
             first.sign(&claims("Not A Name", AUDIENCE, now() + 600)),
         ),
         ("not a JWT", "garbage".to_owned()),
+        ("not valid before an hour from now", {
+            let mut early = claims("alice", AUDIENCE, now() + 7200);
+            early["nbf"] = (now() + 3600).into();
+            first.sign(&early)
+        }),
+        ("issued an hour from now", {
+            let mut future = claims("alice", AUDIENCE, now() + 7200);
+            future["iat"] = (now() + 3600).into();
+            first.sign(&future)
+        }),
+        (
+            "expired a minute ago (past the leeway)",
+            first.sign(&claims("alice", AUDIENCE, now() - 60)),
+        ),
     ] {
         let e = auth.authenticate(&token).await.expect_err(why);
         assert_eq!(e.code(), Code::Unauthenticated, "{why}: {e:?}");

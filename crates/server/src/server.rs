@@ -57,7 +57,7 @@ pub async fn open_with(
     database_url: Option<&str>,
     oidc: Option<OidcConfig>,
 ) -> Result<Api, StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+    private_files(data_dir, database_url.is_none()).map_err(|source| StartError::DataDir {
         path: data_dir.display().to_string(),
         source,
     })?;
@@ -66,6 +66,25 @@ pub async fn open_with(
     let secrets = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
     let auth = Authenticator::new(store.clone(), oidc)?;
     Ok(Api::new(store, secrets, auth))
+}
+
+/// Creates the data directory (mode 0700) and, with `sqlite`, the database file (mode 0600),
+/// or narrows their modes: the database holds token hashes, sealed secrets and everyone's
+/// resources, and SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn private_files(data_dir: &Path, sqlite: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    if !sqlite {
+        return Ok(());
+    }
+    let database = data_dir.join("cordium.db");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&database)?;
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o600))
 }
 
 /// Gives `api` the `runtime` (exec, logs) and starts the [lifecycle driver](crate::driver) on

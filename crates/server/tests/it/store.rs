@@ -867,3 +867,37 @@ async fn events_reach_subscribers(backend: Backend) {
         assert!(rx.try_recv().is_err(), "nothing else was announced");
     }
 }
+
+/// The data directory and the SQLite files (database, WAL, shared memory) are the server's
+/// alone: token hashes and sealed secrets are in them.
+#[tokio::test]
+async fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let api = cordium_server::server::open(&data, None)
+        .await
+        .expect("open");
+    api.store()
+        .add_user("dora", &cordium_server::crypto::hash_token("cdm_x"), false)
+        .await
+        .expect("a write, so the WAL exists");
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for file in [
+        "cordium.db",
+        "cordium.db-wal",
+        "cordium.db-shm",
+        "secret.key",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+}

@@ -93,3 +93,123 @@ impl Strategy {
 pub fn set_aside() -> impl Iterator<Item = (&'static str, Strategy)> {
     STRATEGIES.iter().copied().filter(|(_, s)| s.is_set_aside())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The tables are text; these tests hold them to the types, through the JSON Schemas the
+    //! types generate.
+
+    use super::{STRATEGIES, Strategy};
+    use crate::substitute::ELIGIBLE;
+    use cordium_spec::Kind;
+    use cordium_spec::path::{PatternStep, parse};
+    use serde_json::Value;
+
+    /// The layers whose spec makes up the merged tree: the Workspace's shape (the Space's and
+    /// the UserConfig's fields are projected into it), `gitProvider` from the Template and
+    /// `dotfiles` from the UserConfig.
+    const SHAPES: [Kind; 3] = [Kind::Workspace, Kind::Template, Kind::UserConfig];
+
+    /// `schema` and every schema it stands for (`$ref`, `allOf`, `anyOf`, `oneOf`).
+    fn alternatives<'s>(root: &'s Value, schema: &'s Value) -> Vec<&'s Value> {
+        let mut found = vec![schema];
+        if let Some(name) = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+        {
+            found.extend(alternatives(root, &root["$defs"][name]));
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for part in schema[key].as_array().into_iter().flatten() {
+                found.extend(alternatives(root, part));
+            }
+        }
+        found
+    }
+
+    /// The schemas of the field at `pattern` below `spec`, in every layer's document schema.
+    fn field_schemas(pattern: &str) -> Vec<(Value, Value)> {
+        let mut found = Vec::new();
+        for kind in SHAPES {
+            let root = cordium_spec::schema::for_kind(kind);
+            let mut here = vec![root["properties"]["spec"].clone()];
+            for step in parse(pattern) {
+                here = here
+                    .iter()
+                    .flat_map(|s| alternatives(&root, s))
+                    .filter_map(|s| match step {
+                        PatternStep::Field(name) => s["properties"].get(name),
+                        PatternStep::Index(_) => s.get("items"),
+                    })
+                    .cloned()
+                    .collect();
+            }
+            found.extend(here.into_iter().map(|s| (root.clone(), s)));
+        }
+        found
+    }
+
+    fn has_type(root: &Value, schema: &Value, wanted: &str) -> bool {
+        alternatives(root, schema).iter().any(|s| match &s["type"] {
+            Value::String(t) => t == wanted,
+            Value::Array(types) => types.iter().any(|t| t == wanted),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn every_strategy_path_is_a_field_of_its_kind() {
+        for (pattern, strategy) in STRATEGIES {
+            let schemas = field_schemas(pattern);
+            assert!(!schemas.is_empty(), "`{pattern}` is no field of any layer");
+            let fits = |(root, schema): &(Value, Value)| match strategy {
+                Strategy::OneOf => alternatives(root, schema)
+                    .iter()
+                    .any(|s| s["maxProperties"] == 1),
+                Strategy::Keyed(key) => {
+                    let items = alternatives(root, schema)
+                        .into_iter()
+                        .filter_map(|s| s.get("items"))
+                        .flat_map(|i| alternatives(root, i))
+                        .collect::<Vec<_>>();
+                    items.iter().any(|i| i["properties"].get(*key).is_some())
+                }
+                Strategy::Concat | Strategy::OrderedSet => has_type(root, schema, "array"),
+                Strategy::Limits | Strategy::Merge => has_type(root, schema, "object"),
+                Strategy::Replace => true,
+            };
+            assert!(
+                schemas.iter().any(fits),
+                "`{pattern}` is not of the shape {strategy:?} needs"
+            );
+        }
+    }
+
+    #[test]
+    fn every_eligible_path_is_a_string_field() {
+        for pattern in ELIGIBLE {
+            let schemas = field_schemas(pattern);
+            assert!(
+                schemas.iter().any(|(root, s)| has_type(root, s, "string")),
+                "`{pattern}` is no string field of any layer"
+            );
+        }
+    }
+
+    #[test]
+    fn a_path_that_is_no_field_is_found_out() {
+        assert!(field_schemas("runtime.envVar").is_empty());
+        assert!(field_schemas("runtime.envVars[].nope").is_empty());
+        assert!(!field_schemas("runtime.envVars[].value").is_empty());
+    }
+
+    #[test]
+    fn set_aside_paths_hold_no_index() {
+        for (pattern, _) in super::set_aside() {
+            assert!(
+                parse(pattern).all(|s| matches!(s, PatternStep::Field(_))),
+                "`{pattern}` is placed by mapping keys only"
+            );
+        }
+    }
+}

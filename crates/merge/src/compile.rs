@@ -2,16 +2,16 @@
 
 use crate::codes;
 use crate::effective::{EffectiveMetadata, EffectiveSpec, EffectiveWorkspace};
-use crate::inputs::Inputs;
+use crate::inputs::{Inputs, Options};
 use crate::layer::{Layer, Origin};
 use crate::limits::{self, LimitInput, LimitSource, ResolvedDimension, SpaceType};
-use crate::provenance::{BUILT_IN_SOURCE, LayerIndex, LeafOrigin, RUN_SOURCE, Recorder};
-use crate::strategy::concat_paths;
-use crate::substitute::{VarReference, substitute};
-use crate::tree::{Merger, get_path, key, map, set_path, take_path};
+use crate::provenance::{LayerIndex, LeafOrigin, RUN_SOURCE, Recorder, built_in_at};
+use crate::substitute::{Outcome, VarReference, substitute};
+use crate::tree::{Folded, fold, key, map, set_path};
+use cordium_spec::path::{Step, parse, walk};
 use cordium_spec::{
-    API_VERSION, Cx, Diagnostic, Diagnostics, Document, FromNode, Limit, Located, Location, Node,
-    NodeKind, Resource,
+    API_VERSION, Cx, Diagnostic, Diagnostics, Document, FieldPath, FromNode, Limit, Located,
+    Location, Node, NodeKind, Resource,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,157 +34,190 @@ pub struct Compiled {
 
 /// Compiles the layers into one EffectiveWorkspace, reporting every problem at once.
 ///
-/// Pure and deterministic: the same inputs give the same bytes.
-pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
-    let Inputs {
-        sources,
-        workspace,
-        repository_file,
-        template,
-        space,
-        user_config,
-        cluster,
-        options,
-    } = inputs;
+/// Pure and deterministic: the same inputs give the same bytes. The stages, in order: index
+/// the layers, resolve limits, project each layer to a spec tree, fold the trees by the
+/// strategy table, complete the shape, substitute variables, check secret references, convert
+/// to the typed [`EffectiveSpec`], record provenance.
+pub fn compile(mut inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
+    let options = std::mem::take(&mut inputs.options);
+    let sources = inputs.sources;
+    let index = index_layers(&inputs);
+    let metadata = metadata(&inputs);
+    let limits = resolve_limits(&index, &inputs, options.build);
+    let default_image = default_image(inputs.cluster.as_ref());
+    let trees = project(inputs, &options.run_vars);
+    let Folded { mut spec, replaced } = fold(trees, &limits);
+    complete_shape(&mut spec, default_image);
 
+    let vars = vars_of(&spec);
+    let mut outcome = substitute(&mut spec, &vars, options.allow_undefined_vars, true);
+    let mut diagnostics = naming_layers(std::mem::take(&mut outcome.diagnostics), &index);
+    check_secret_references(&spec, &options, &index, &mut diagnostics);
+    let typed = convert(&spec, &outcome, &vars, &mut diagnostics);
+    let unused_vars = unused_vars(&vars, &outcome.references);
+
+    let warnings = outcome.warnings;
+    match typed {
+        Some(typed) if diagnostics.iter().all(|d| !d.is_error()) => {
+            let mut notes = limits::notes(&limits, sources);
+            notes.extend(warnings.iter().map(|w| w.message.clone()));
+            let provenance = if options.provenance {
+                Recorder {
+                    index: &index,
+                    replaced: &replaced,
+                    substituted: &outcome.substituted,
+                    limits: &limits,
+                    leaves: Vec::new(),
+                }
+                .record(&spec)
+            } else {
+                Vec::new()
+            };
+            Ok(Compiled {
+                effective: EffectiveWorkspace {
+                    api_version: API_VERSION.into(),
+                    kind: "EffectiveWorkspace".into(),
+                    metadata,
+                    spec: typed,
+                    notes,
+                },
+                warnings,
+                provenance,
+                limits,
+                references: outcome.references,
+                unused_vars,
+            })
+        }
+        _ => {
+            diagnostics.extend(warnings);
+            Err(Diagnostics(diagnostics))
+        }
+    }
+}
+
+/// Every layer given, by the place of its document, so any location names its layer.
+fn index_layers(inputs: &Inputs<'_>) -> LayerIndex {
     let mut index = LayerIndex::default();
     for (layer, doc) in [
-        (Layer::Workspace, Some(&workspace)),
-        (Layer::RepositoryFile, repository_file.as_ref()),
-        (Layer::Template, template.as_ref()),
-        (Layer::Space, space.as_ref()),
-        (Layer::UserConfig, user_config.as_ref()),
-        (Layer::Cluster, cluster.as_ref()),
+        (Layer::Workspace, Some(&inputs.workspace)),
+        (Layer::RepositoryFile, inputs.repository_file.as_ref()),
+        (Layer::Template, inputs.template.as_ref()),
+        (Layer::Space, inputs.space.as_ref()),
+        (Layer::UserConfig, inputs.user_config.as_ref()),
+        (Layer::Cluster, inputs.cluster.as_ref()),
     ] {
         if let Some(doc) = doc {
             index.add(layer, &doc.root, doc.name());
         }
     }
-    let metadata = EffectiveMetadata {
-        name: workspace.name().unwrap_or_default().to_owned(),
-        space: space.as_ref().and_then(|d| d.name()).map(str::to_owned),
-        template: template.as_ref().and_then(|d| d.name()).map(str::to_owned),
-    };
+    index
+}
 
-    let limits = resolve_limits(
-        &index,
-        &workspace,
-        repository_file.as_ref(),
-        template.as_ref(),
-        space.as_ref(),
-        cluster.as_ref(),
-        options.build,
-    );
-    let default_image = cluster
-        .as_ref()
-        .and_then(|c| get_path(&c.root, "spec.workspace.defaultImage"))
+/// The names of the Workspace, its Space and its Template.
+fn metadata(inputs: &Inputs<'_>) -> EffectiveMetadata {
+    EffectiveMetadata {
+        name: inputs.workspace.name().unwrap_or_default().to_owned(),
+        space: inputs
+            .space
+            .as_ref()
+            .and_then(|d| d.name())
+            .map(str::to_owned),
+        template: inputs
+            .template
+            .as_ref()
+            .and_then(|d| d.name())
+            .map(str::to_owned),
+    }
+}
+
+/// The Cluster's `defaultImage`, when it makes a choice.
+fn default_image(cluster: Option<&Document>) -> Option<Node> {
+    cluster
+        .and_then(|c| c.root.lookup(parse("spec.workspace.defaultImage")))
         .filter(|n| n.as_map().is_some_and(|m| !m.is_empty()))
-        .cloned();
+        .cloned()
+}
 
-    // Project every layer into the shape of a Workspace spec, lowest precedence first.
+/// Every layer projected into the shape of a Workspace spec, lowest precedence first; the run
+/// variables last.
+fn project(inputs: Inputs<'_>, run_vars: &[(String, String)]) -> Vec<(Layer, Node)> {
     let mut trees: Vec<(Layer, Node)> = Vec::new();
-    if let Some(doc) = user_config {
+    if let Some(doc) = inputs.user_config {
         trees.push((Layer::UserConfig, project_user_config(doc)));
     }
-    if let Some(doc) = space {
+    if let Some(doc) = inputs.space {
         trees.push((Layer::Space, project_space(doc)));
     }
     for (layer, doc) in [
-        (Layer::Template, template),
-        (Layer::RepositoryFile, repository_file),
-        (Layer::Workspace, Some(workspace)),
+        (Layer::Template, inputs.template),
+        (Layer::RepositoryFile, inputs.repository_file),
+        (Layer::Workspace, Some(inputs.workspace)),
     ] {
         if let Some(doc) = doc {
             trees.push((layer, project_spec(doc)));
         }
     }
-    if !options.run_vars.is_empty() {
-        trees.push((Layer::Run, run_vars_tree(&options.run_vars)));
+    if !run_vars.is_empty() {
+        trees.push((Layer::Run, run_vars_tree(run_vars)));
     }
+    trees
+}
 
-    // Lists that are concatenated in task order rather than merged by precedence.
-    let mut concatenated: Vec<(&str, u8, Vec<Node>)> = Vec::new();
-    for (layer, tree) in &mut trees {
-        for path in concat_paths() {
-            if let Some(Node {
-                kind: NodeKind::Seq(items),
-                ..
-            }) = take_path(tree, path)
-            {
-                concatenated.push((path, layer.concat_rank(), items));
-            }
-        }
-    }
-    concatenated.sort_by_key(|(_, rank, _)| *rank);
-
-    let mut merger = Merger::default();
-    let spec_loc = trees.last().map(|(_, t)| t.loc).unwrap_or_default();
-    let mut spec = Node::new(NodeKind::Map(Vec::new()), spec_loc);
-    for (_, tree) in trees {
-        spec = merger.merge(spec, tree);
-    }
-    for path in concat_paths() {
-        let items: Vec<Node> = concatenated
-            .iter_mut()
-            .filter(|(p, ..)| *p == path)
-            .flat_map(|(_, _, items)| std::mem::take(items))
-            .collect();
-        if !items.is_empty() {
-            let loc = items[0].loc;
-            set_path(&mut spec, path, Node::new(NodeKind::Seq(items), loc));
-        }
-    }
+/// The merged tree made whole: the Cluster's default image when no layer chose one, the fields
+/// the EffectiveWorkspace always has, and the output's field order.
+fn complete_shape(spec: &mut Node, default_image: Option<Node>) {
     let has_image = spec
         .get("image")
         .and_then(Node::as_map)
         .is_some_and(|m| !m.is_empty());
     if !has_image && let Some(image) = default_image {
-        set_path(&mut spec, "image", image);
+        set_path(spec, "image", image);
     }
-    set_path(&mut spec, "limit", limit_node(&limits));
-    ensure_shape(&mut spec);
-    order_like_output(&mut spec);
+    ensure_shape(spec);
+    order_like_output(spec);
+}
 
-    let vars: BTreeMap<String, String> = spec
-        .get("vars")
-        .and_then(|v| match &v.kind {
-            NodeKind::Seq(items) => Some(items),
-            _ => None,
+/// The effective variables: `spec.vars` of the merged tree, by name.
+fn vars_of(spec: &Node) -> BTreeMap<String, String> {
+    let Some(NodeKind::Seq(items)) = spec.get("vars").map(|v| &v.kind) else {
+        return BTreeMap::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.get("name")?.as_str()?.to_owned(),
+                i.get("value")?.as_str()?.to_owned(),
+            ))
         })
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| {
-                    Some((
-                        i.get("name")?.as_str()?.to_owned(),
-                        i.get("value")?.as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .collect()
+}
 
-    let outcome = substitute(&mut spec, &vars, options.allow_undefined_vars, true);
-    let mut diagnostics = outcome.diagnostics;
+/// Substitution diagnostics, each naming the layer the failing string was written in.
+fn naming_layers(mut diagnostics: Vec<Diagnostic>, index: &LayerIndex) -> Vec<Diagnostic> {
     for d in &mut diagnostics {
         if let Some(loc) = &d.location {
             let origin = index.origin(loc);
             d.message = format!("{} (in the {})", d.message, origin.layer.label());
         }
     }
-    check_secret_references(
-        &spec,
-        &options.secrets,
-        &options.user_secrets,
-        &index,
-        &mut diagnostics,
-    );
+    diagnostics
+}
 
+/// The last stage: the merged, substituted tree to the typed [`EffectiveSpec`], shapes checked
+/// on the substituted values. Diagnostics at strings whose substitution failed are dropped
+/// (already reported); those at substituted strings name the variables used.
+fn convert(
+    spec: &Node,
+    outcome: &Outcome,
+    vars: &BTreeMap<String, String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<EffectiveSpec> {
     let mut typed_diagnostics = Vec::new();
     let typed = {
         let mut cx = Cx::new(&mut typed_diagnostics);
         cx.defer_templated = false;
-        cx.at("spec", |cx| EffectiveSpec::from_node(&spec, cx))
+        cx.at("spec", |cx| EffectiveSpec::from_node(spec, cx))
     };
     for mut d in typed_diagnostics {
         if d.location
@@ -204,70 +237,33 @@ pub fn compile(inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
                 .collect::<Vec<_>>()
                 .join(", ");
             d.message = format!("{} (after substituting {used})", d.message);
-            if let Some(def) = names.first().and_then(|n| var_definition(&spec, n)) {
+            if let Some(def) = names.first().and_then(|n| var_definition(spec, n)) {
                 d = d.with_related(def, "the variable is defined here");
             }
         }
         diagnostics.push(d);
     }
+    typed
+}
 
-    let unused_vars: Vec<String> = {
-        let used: BTreeSet<&str> = outcome.references.iter().map(|r| r.name.as_str()).collect();
-        vars.keys()
-            .filter(|k| !used.contains(k.as_str()))
-            .cloned()
-            .collect()
-    };
-
-    let warnings: Vec<Diagnostic> = outcome.warnings;
-    match typed {
-        Some(spec_typed) if diagnostics.iter().all(|d| !d.is_error()) => {
-            let mut notes = limits::notes(&limits, sources);
-            notes.extend(warnings.iter().map(|w| w.message.clone()));
-            let provenance = if options.provenance {
-                Recorder {
-                    index: &index,
-                    replaced: &merger.replaced,
-                    substituted: &outcome.substituted,
-                    limits: &limits,
-                    leaves: Vec::new(),
-                }
-                .record(&spec)
-            } else {
-                Vec::new()
-            };
-            Ok(Compiled {
-                effective: EffectiveWorkspace {
-                    api_version: API_VERSION.into(),
-                    kind: "EffectiveWorkspace".into(),
-                    metadata,
-                    spec: spec_typed,
-                    notes,
-                },
-                warnings,
-                provenance,
-                limits,
-                references: outcome.references,
-                unused_vars,
-            })
-        }
-        _ => {
-            diagnostics.extend(warnings);
-            Err(Diagnostics(diagnostics))
-        }
-    }
+/// Variables defined by some layer but referenced nowhere.
+fn unused_vars(vars: &BTreeMap<String, String>, references: &[VarReference]) -> Vec<String> {
+    let used: BTreeSet<&str> = references.iter().map(|r| r.name.as_str()).collect();
+    vars.keys()
+        .filter(|k| !used.contains(k.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn spec_of(mut doc: Document) -> Option<Node> {
     doc.root.take("spec").filter(|s| s.as_map().is_some())
 }
 
-/// A Workspace, repository file or Template: its spec, without `limit` (resolved apart).
+/// A Workspace, repository file or Template: its spec (the fold leaves `limit` to
+/// [`limits`]).
 fn project_spec(doc: Document) -> Node {
     let loc = doc.root.loc;
-    let mut spec = spec_of(doc).unwrap_or_else(|| Node::new(NodeKind::Map(Vec::new()), loc));
-    spec.take("limit");
-    spec
+    spec_of(doc).unwrap_or_else(|| Node::new(NodeKind::Map(Vec::new()), loc))
 }
 
 /// A Space contributes `runtime` (envVars, tasks, capabilities).
@@ -332,35 +328,6 @@ fn run_vars_tree(vars: &[(String, String)]) -> Node {
     )
 }
 
-fn built_in_at() -> Location {
-    Location {
-        source: BUILT_IN_SOURCE,
-        ..Location::default()
-    }
-}
-
-fn limit_node(limits: &[ResolvedDimension; 3]) -> Node {
-    let leaf = |d: &ResolvedDimension| {
-        let loc = d.source.origin.location.unwrap_or_else(built_in_at);
-        Node::new(NodeKind::Int(i64::from(d.value)), loc)
-    };
-    let [cpu, memory, storage] = limits;
-    map(
-        built_in_at(),
-        vec![
-            ("cpu", map(built_in_at(), vec![("millicores", leaf(cpu))])),
-            (
-                "memory",
-                map(built_in_at(), vec![("megabytes", leaf(memory))]),
-            ),
-            (
-                "storage",
-                map(built_in_at(), vec![("megabytes", leaf(storage))]),
-            ),
-        ],
-    )
-}
-
 /// Fields the EffectiveWorkspace always has.
 fn ensure_shape(spec: &mut Node) {
     if spec.get("isEphemeral").is_none() {
@@ -371,7 +338,7 @@ fn ensure_shape(spec: &mut Node) {
         );
     }
     for path in ["runtime.envVars", "runtime.tasks", "vars"] {
-        if get_path(spec, path).is_none() {
+        if spec.lookup(parse(path)).is_none() {
             set_path(
                 spec,
                 path,
@@ -417,19 +384,14 @@ fn var_definition(spec: &Node, name: &str) -> Option<Location> {
     }
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one argument per layer reads best here"
-)]
-fn resolve_limits(
-    index: &LayerIndex,
-    workspace: &Document,
-    repository_file: Option<&Document>,
-    template: Option<&Document>,
-    space: Option<&Document>,
-    cluster: Option<&Document>,
-    build: bool,
-) -> [ResolvedDimension; 3] {
+/// Every dimension of the limits, from the layers' typed limits ([`limits::resolve`]).
+fn resolve_limits(index: &LayerIndex, inputs: &Inputs<'_>, build: bool) -> [ResolvedDimension; 3] {
+    let (workspace, repository_file, template) = (
+        &inputs.workspace,
+        inputs.repository_file.as_ref(),
+        inputs.template.as_ref(),
+    );
+    let (space, cluster) = (inputs.space.as_ref(), inputs.cluster.as_ref());
     fn input<'l>(
         index: &LayerIndex,
         label: &str,
@@ -502,71 +464,51 @@ fn resolve_limits(
     limits::resolve(&requests, &caps)
 }
 
+/// Reports every `fromSecret` and `fromUserSecret` naming a secret that does not exist, when
+/// the names of the existing ones are known.
 fn check_secret_references(
     spec: &Node,
-    secrets: &Option<BTreeSet<String>>,
-    user_secrets: &Option<BTreeSet<String>>,
+    options: &Options,
     index: &LayerIndex,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    fn walk(node: &Node, path: &mut String, f: &mut dyn FnMut(&str, &Node, &str)) {
-        match &node.kind {
-            NodeKind::Map(entries) => {
-                for e in entries {
-                    let len = path.len();
-                    path.push('.');
-                    path.push_str(&e.key);
-                    if let NodeKind::Str(_) = e.value.kind {
-                        f(&e.key, &e.value, path);
-                    }
-                    walk(&e.value, path, f);
-                    path.truncate(len);
-                }
-            }
-            NodeKind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    {
-                        use std::fmt::Write as _;
-                        let _ = write!(path, "[{i}]");
-                    }
-                    walk(item, path, f);
-                    path.truncate(len);
-                }
-            }
-            _ => {}
+    walk(spec, &FieldPath::root("spec"), (), &mut |node, path, ()| {
+        let (known, what) = match path.last() {
+            Some(Step::Field("fromSecret")) => (&options.secrets, "Secret"),
+            Some(Step::Field("fromUserSecret")) => (&options.user_secrets, "UserSecret"),
+            _ => return Some(()),
+        };
+        if let (Some(known), Some(name)) = (known, node.as_str())
+            && !known.contains(name)
+        {
+            diagnostics
+                .push(missing_secret(name, known, what, node.loc, index).at_path(path.to_string()));
         }
-    }
-    let mut path = String::from("spec");
-    walk(spec, &mut path, &mut |field, node, path| {
-        let (known, what) = match field {
-            "fromSecret" => (secrets, "Secret"),
-            "fromUserSecret" => (user_secrets, "UserSecret"),
-            _ => return,
-        };
-        let (Some(known), Some(name)) = (known, node.as_str()) else {
-            return;
-        };
-        if known.contains(name) {
-            return;
-        }
-        let layer = index.origin(&node.loc).layer.label();
-        let mut d = Diagnostic::error(
-            codes::MISSING_SECRET,
-            format!("{what} `{name}` does not exist (referenced in the {layer})"),
-        )
-        .at(node.loc)
-        .at_path(path);
-        d = match cordium_spec::convert::closest(name, known.iter().map(String::as_str)) {
-            Some(best) => d.with_help(format!("did you mean `{best}`?")),
-            None if known.is_empty() => {
-                d.with_help(format!("no {what}s exist; create `{name}` first"))
-            }
-            None => d.with_help(format!(
-                "create the {what} `{name}`, or use one of: {}",
-                known.iter().cloned().collect::<Vec<_>>().join(", ")
-            )),
-        };
-        diagnostics.push(d);
+        Some(())
     });
+}
+
+/// The error for a reference to the `what` (Secret or UserSecret) `name`, which is not among
+/// `known`.
+fn missing_secret(
+    name: &str,
+    known: &BTreeSet<String>,
+    what: &str,
+    loc: Location,
+    index: &LayerIndex,
+) -> Diagnostic {
+    let layer = index.origin(&loc).layer.label();
+    let d = Diagnostic::error(
+        codes::MISSING_SECRET,
+        format!("{what} `{name}` does not exist (referenced in the {layer})"),
+    )
+    .at(loc);
+    match cordium_spec::convert::closest(name, known.iter().map(String::as_str)) {
+        Some(best) => d.with_help(format!("did you mean `{best}`?")),
+        None if known.is_empty() => d.with_help(format!("no {what}s exist; create `{name}` first")),
+        None => d.with_help(format!(
+            "create the {what} `{name}`, or use one of: {}",
+            known.iter().cloned().collect::<Vec<_>>().join(", ")
+        )),
+    }
 }

@@ -7,8 +7,10 @@
 //! Cluster `maxLimit`. Every cap that lowers a value is reported.
 
 use crate::layer::{Layer, Origin};
+use crate::provenance::built_in_at;
+use crate::tree::map;
 use cordium_spec::validate::limit_dims;
-use cordium_spec::{Limit, Located, Location, SourceMap};
+use cordium_spec::{Limit, Located, Location, Node, NodeKind, SourceMap};
 
 /// One of the three limit dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -230,4 +232,28 @@ pub fn notes(resolved: &[ResolvedDimension; 3], sources: &SourceMap) -> Vec<Stri
             })
         })
         .collect()
+}
+
+/// The resolved limits as the `limit` tree of the spec, each value at the place it was written
+/// (built-in values at the built-in place).
+pub(crate) fn tree(resolved: &[ResolvedDimension; 3]) -> Node {
+    let leaf = |d: &ResolvedDimension| {
+        let loc = d.source.origin.location.unwrap_or_else(built_in_at);
+        Node::new(NodeKind::Int(i64::from(d.value)), loc)
+    };
+    let [cpu, memory, storage] = resolved;
+    map(
+        built_in_at(),
+        vec![
+            ("cpu", map(built_in_at(), vec![("millicores", leaf(cpu))])),
+            (
+                "memory",
+                map(built_in_at(), vec![("megabytes", leaf(memory))]),
+            ),
+            (
+                "storage",
+                map(built_in_at(), vec![("megabytes", leaf(storage))]),
+            ),
+        ],
+    )
 }

@@ -3,14 +3,24 @@
 
 use crate::layer::{Layer, Origin};
 use crate::limits::{AppliedCap, ResolvedDimension};
+use crate::strategy::{Strategy, declared};
 use crate::tree::{LocKey, key};
-use cordium_spec::{Location, Node, NodeKind, SourceId};
+use cordium_spec::path::walk;
+use cordium_spec::{FieldPath, Location, Node, NodeKind, SourceId};
 use std::collections::HashMap;
 
 /// The source id given to nodes made from run variables (`--var`).
 pub const RUN_SOURCE: SourceId = SourceId(u32::MAX);
 /// The source id given to nodes the compiler adds itself (defaults).
 pub const BUILT_IN_SOURCE: SourceId = SourceId(u32::MAX - 1);
+
+/// The place given to nodes the compiler adds itself.
+pub(crate) fn built_in_at() -> Location {
+    Location {
+        source: BUILT_IN_SOURCE,
+        ..Location::default()
+    }
+}
 
 /// Where one leaf of the EffectiveWorkspace came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -86,63 +96,52 @@ pub(crate) struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    /// Records every leaf of the spec tree.
+    /// Records every leaf of the spec tree, in tree order. A leaf inherits what its nearest
+    /// ancestor that replaced something replaced; limits are reported from their resolution.
     pub(crate) fn record(mut self, spec: &Node) -> Vec<LeafOrigin> {
-        let mut path = String::from("spec");
-        self.walk(spec, &mut path, &[]);
+        let replaced = self.replaced;
+        let none: &[Location] = &[];
+        walk(
+            spec,
+            &FieldPath::root("spec"),
+            none,
+            &mut |node, path, inherited| {
+                if declared(path) == Some(Strategy::Limits) {
+                    self.record_limits();
+                    return None;
+                }
+                let replaced = replaced
+                    .get(&key(&node.loc))
+                    .map_or(inherited, Vec::as_slice);
+                if !matches!(node.kind, NodeKind::Map(_) | NodeKind::Seq(_)) {
+                    self.record_leaf(node, path, replaced);
+                }
+                Some(replaced)
+            },
+        );
         self.leaves
     }
 
-    fn walk(&mut self, node: &Node, path: &mut String, inherited: &[Location]) {
-        let own = self.replaced.get(&key(&node.loc));
-        let replaced: Vec<Location> = own.cloned().unwrap_or_else(|| inherited.to_vec());
-        match &node.kind {
-            NodeKind::Map(entries) => {
-                for entry in entries {
-                    let len = path.len();
-                    path.push('.');
-                    path.push_str(&entry.key);
-                    if path == "spec.limit" {
-                        self.record_limits();
-                    } else {
-                        self.walk(&entry.value, path, &replaced);
-                    }
-                    path.truncate(len);
-                }
-            }
-            NodeKind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    {
-                        use std::fmt::Write as _;
-                        let _ = write!(path, "[{i}]");
-                    }
-                    self.walk(item, path, &replaced);
-                    path.truncate(len);
-                }
-            }
-            scalar => {
-                let value = match scalar {
-                    NodeKind::Str(s) => s.clone(),
-                    NodeKind::Bool(b) => b.to_string(),
-                    NodeKind::Int(i) => i.to_string(),
-                    NodeKind::Float(f) => f.to_string(),
-                    _ => "null".into(),
-                };
-                self.leaves.push(LeafOrigin {
-                    path: path.clone(),
-                    value,
-                    origin: self.index.origin(&node.loc),
-                    replaced: replaced.iter().map(|l| self.index.origin(l)).collect(),
-                    caps: Vec::new(),
-                    vars: self
-                        .substituted
-                        .get(&key(&node.loc))
-                        .cloned()
-                        .unwrap_or_default(),
-                });
-            }
-        }
+    fn record_leaf(&mut self, node: &Node, path: &FieldPath<'_>, replaced: &[Location]) {
+        let value = match &node.kind {
+            NodeKind::Str(s) => s.clone(),
+            NodeKind::Bool(b) => b.to_string(),
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Float(f) => f.to_string(),
+            _ => "null".into(),
+        };
+        self.leaves.push(LeafOrigin {
+            path: path.to_string(),
+            value,
+            origin: self.index.origin(&node.loc),
+            replaced: replaced.iter().map(|l| self.index.origin(l)).collect(),
+            caps: Vec::new(),
+            vars: self
+                .substituted
+                .get(&key(&node.loc))
+                .cloned()
+                .unwrap_or_default(),
+        });
     }
 
     fn record_limits(&mut self) {

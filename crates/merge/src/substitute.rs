@@ -1,6 +1,7 @@
 //! Variable substitution, the last step: `${{ vars.NAME }}` in exactly the eligible fields.
 
-use cordium_spec::{Diagnostic, Location, Node, NodeKind};
+use cordium_spec::path::walk_strings_mut;
+use cordium_spec::{Diagnostic, FieldPath, Location, Node};
 use std::collections::{BTreeMap, HashMap};
 
 /// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
@@ -61,73 +62,37 @@ pub(crate) fn substitute(
     lenient: bool,
     apply: bool,
 ) -> Outcome {
-    let mut walker = Walker {
+    let mut substitution = Substitution {
         vars,
         lenient,
         apply,
-        path: String::from("spec"),
-        pattern: String::new(),
         outcome: Outcome::default(),
     };
-    walker.walk(spec);
-    walker.outcome
+    walk_strings_mut(spec, &FieldPath::root("spec"), &mut |text, loc, path| {
+        if text.contains("${{")
+            && ELIGIBLE.iter().any(|field| path.matches(field))
+            && let Some(new) = substitution.substitute_one(text, loc, &path.to_string())
+        {
+            *text = new;
+        }
+    });
+    substitution.outcome
 }
 
-struct Walker<'v> {
+/// One substitution run: the variables, the mode, and what it found so far.
+struct Substitution<'v> {
     vars: &'v BTreeMap<String, String>,
     lenient: bool,
     apply: bool,
-    path: String,
-    pattern: String,
     outcome: Outcome,
 }
 
-impl Walker<'_> {
-    fn walk(&mut self, node: &mut Node) {
-        match &mut node.kind {
-            NodeKind::Map(entries) => {
-                for entry in entries {
-                    let (plen, qlen) = (self.path.len(), self.pattern.len());
-                    self.path.push('.');
-                    self.path.push_str(&entry.key);
-                    if !self.pattern.is_empty() {
-                        self.pattern.push('.');
-                    }
-                    self.pattern.push_str(&entry.key);
-                    self.walk(&mut entry.value);
-                    self.path.truncate(plen);
-                    self.pattern.truncate(qlen);
-                }
-            }
-            NodeKind::Seq(items) => {
-                for (i, item) in items.iter_mut().enumerate() {
-                    let (plen, qlen) = (self.path.len(), self.pattern.len());
-                    {
-                        use std::fmt::Write as _;
-                        let _ = write!(self.path, "[{i}]");
-                    }
-                    self.pattern.push_str("[]");
-                    self.walk(item);
-                    self.path.truncate(plen);
-                    self.pattern.truncate(qlen);
-                }
-            }
-            NodeKind::Str(text)
-                if text.contains("${{") && ELIGIBLE.contains(&self.pattern.as_str()) =>
-            {
-                if let Some(new) = self.substitute_one(text, node.loc) {
-                    *text = new;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn substitute_one(&mut self, text: &str, loc: Location) -> Option<String> {
+impl Substitution<'_> {
+    fn substitute_one(&mut self, text: &str, loc: Location, path: &str) -> Option<String> {
         let template = match cordium_vars::parse(text) {
             Ok(t) => t,
             Err(e) => {
-                self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                self.outcome.diagnostics.push(vars_error(&e, loc, path));
                 self.outcome.failed.insert(crate::tree::key(&loc));
                 return None;
             }
@@ -136,7 +101,7 @@ impl Walker<'_> {
         for name in &names {
             self.outcome.references.push(VarReference {
                 name: name.clone(),
-                path: self.path.clone(),
+                path: path.to_owned(),
                 location: loc,
             });
         }
@@ -151,11 +116,11 @@ impl Walker<'_> {
                         crate::codes::LENIENT_VAR,
                         format!(
                             "undefined variable `{}` at {} became an empty string",
-                            w.name, self.path
+                            w.name, path
                         ),
                     )
                     .at(loc)
-                    .at_path(self.path.clone())
+                    .at_path(path)
                     .with_span(loc.span_within(w.span.clone()))
                     .with_help("define it, or drop --allow-undefined-vars to make this an error"),
                 );
@@ -165,7 +130,7 @@ impl Walker<'_> {
             match cordium_vars::substitute(&template, self.vars) {
                 Ok(value) => value.into_owned(),
                 Err(e) => {
-                    self.outcome.diagnostics.push(self.vars_error(&e, loc));
+                    self.outcome.diagnostics.push(vars_error(&e, loc, path));
                     self.outcome.failed.insert(crate::tree::key(&loc));
                     return None;
                 }
@@ -176,20 +141,21 @@ impl Walker<'_> {
             .insert(crate::tree::key(&loc), names);
         Some(result)
     }
+}
 
-    fn vars_error(&self, e: &cordium_vars::Error, loc: Location) -> Diagnostic {
-        let undefined = matches!(e.kind, cordium_vars::ErrorKind::UndefinedVariable { .. });
-        let mut d = Diagnostic::error(e.code(), e.to_string())
-            .at(loc)
-            .at_path(self.path.clone())
-            .with_span(loc.span_within(e.span.clone()));
-        if let Some(help) = e.help() {
-            d = d.with_help(help);
-        } else if undefined {
-            d = d.with_help(
-                "define it in `spec.vars` of the Template or Workspace, or pass `--var NAME=VALUE`",
-            );
-        }
-        d
+/// A variable error at the string written at `loc`, field `path`.
+fn vars_error(e: &cordium_vars::Error, loc: Location, path: &str) -> Diagnostic {
+    let undefined = matches!(e.kind, cordium_vars::ErrorKind::UndefinedVariable { .. });
+    let mut d = Diagnostic::error(e.code(), e.to_string())
+        .at(loc)
+        .at_path(path)
+        .with_span(loc.span_within(e.span.clone()));
+    if let Some(help) = e.help() {
+        d = d.with_help(help);
+    } else if undefined {
+        d = d.with_help(
+            "define it in `spec.vars` of the Template or Workspace, or pass `--var NAME=VALUE`",
+        );
     }
+    d
 }

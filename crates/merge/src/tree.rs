@@ -3,8 +3,10 @@
 //! Every node keeps the location it was written at, so the merged tree still knows where each
 //! leaf came from; what a node replaced is recorded beside it.
 
-use crate::strategy::{Strategy, strategy_for};
-use cordium_spec::{Entry, Location, Node, NodeKind, SourceId};
+use crate::layer::Layer;
+use crate::limits::{self, ResolvedDimension};
+use crate::strategy::{self, Strategy, strategy_for};
+use cordium_spec::{Entry, FieldPath, Location, Node, NodeKind, SourceId};
 use std::collections::HashMap;
 
 /// A key for a node: its file and byte offset (unique per written node).
@@ -14,17 +16,78 @@ pub(crate) fn key(loc: &Location) -> LocKey {
     (loc.source, loc.offset, loc.line)
 }
 
-/// Folds trees, recording what replaced what.
-#[derive(Debug, Default)]
-pub(crate) struct Merger {
-    pattern: String,
+/// The merged tree and what each of its nodes replaced.
+#[derive(Debug)]
+pub(crate) struct Folded {
+    /// The merged `spec`.
+    pub(crate) spec: Node,
     /// For a node that replaced lower values: their locations, nearest first.
     pub(crate) replaced: HashMap<LocKey, Vec<Location>>,
 }
 
+/// Folds the layers' trees (lowest precedence first) by the strategy table, into a mapping at
+/// the place of the highest tree. Fields the table sets aside are taken out of every tree first
+/// and placed after merging: concatenated lists in [`Layer::concat_rank`] order (only when some
+/// layer gives an item), `limits` where the table says `Limits`.
+pub(crate) fn fold(trees: Vec<(Layer, Node)>, limits: &[ResolvedDimension; 3]) -> Folded {
+    let loc = trees.last().map(|(_, t)| t.loc).unwrap_or_default();
+    let mut set_aside: Vec<(&str, u8, Vec<Node>)> = Vec::new();
+    let mut merger = Merger::default();
+    let mut spec = Node::new(NodeKind::Map(Vec::new()), loc);
+    for (layer, mut tree) in trees {
+        for (path, strategy) in strategy::set_aside() {
+            let taken = take_path(&mut tree, path);
+            if let (
+                Strategy::Concat,
+                Some(Node {
+                    kind: NodeKind::Seq(items),
+                    ..
+                }),
+            ) = (strategy, taken)
+            {
+                set_aside.push((path, layer.concat_rank(), items));
+            }
+        }
+        spec = merger.merge(spec, tree, &FieldPath::root("spec"));
+    }
+    set_aside.sort_by_key(|(_, rank, _)| *rank);
+    for (path, strategy) in strategy::set_aside() {
+        let placed = match strategy {
+            Strategy::Limits => Some(limits::tree(limits)),
+            _ => concatenation(&mut set_aside, path),
+        };
+        if let Some(node) = placed {
+            set_path(&mut spec, path, node);
+        }
+    }
+    Folded {
+        spec,
+        replaced: merger.replaced,
+    }
+}
+
+/// Every set-aside item of `path`, in order, as one list at the first item's place; `None`
+/// when there is none.
+fn concatenation(set_aside: &mut [(&str, u8, Vec<Node>)], path: &str) -> Option<Node> {
+    let items: Vec<Node> = set_aside
+        .iter_mut()
+        .filter(|(p, ..)| *p == path)
+        .flat_map(|(_, _, items)| std::mem::take(items))
+        .collect();
+    let loc = items.first()?.loc;
+    Some(Node::new(NodeKind::Seq(items), loc))
+}
+
+/// Merges pairs of trees, recording what replaced what.
+#[derive(Debug, Default)]
+struct Merger {
+    /// For a node that replaced lower values: their locations, nearest first.
+    replaced: HashMap<LocKey, Vec<Location>>,
+}
+
 impl Merger {
-    /// Merges `higher` over `lower` at the current pattern.
-    pub(crate) fn merge(&mut self, lower: Node, higher: Node) -> Node {
+    /// Merges `higher` over `lower`, both at `path`.
+    fn merge(&mut self, lower: Node, higher: Node, path: &FieldPath<'_>) -> Node {
         if higher.kind == NodeKind::Null {
             return lower;
         }
@@ -32,7 +95,7 @@ impl Merger {
             (&lower.kind, &higher.kind),
             (NodeKind::Map(_), NodeKind::Map(_))
         );
-        let strategy = strategy_for(&self.pattern, both_maps);
+        let strategy = strategy_for(path, both_maps);
         if strategy == Strategy::OneOf && makes_no_choice(&higher) {
             // `image: {}` chooses nothing, so it sets nothing: the lower choice stays.
             return lower;
@@ -43,7 +106,7 @@ impl Merger {
         let loc = lower.loc;
         match (strategy, lower.kind, higher.kind) {
             (Strategy::Merge | Strategy::OneOf, NodeKind::Map(a), NodeKind::Map(b)) => {
-                Node::new(NodeKind::Map(self.merge_entries(a, b)), loc)
+                Node::new(NodeKind::Map(self.merge_entries(a, b, path)), loc)
             }
             (Strategy::Keyed(field), NodeKind::Seq(a), NodeKind::Seq(b)) => {
                 Node::new(NodeKind::Seq(self.merge_keyed(a, b, field)), higher.loc)
@@ -70,7 +133,12 @@ impl Merger {
         higher
     }
 
-    fn merge_entries(&mut self, mut entries: Vec<Entry>, higher: Vec<Entry>) -> Vec<Entry> {
+    fn merge_entries(
+        &mut self,
+        mut entries: Vec<Entry>,
+        higher: Vec<Entry>,
+        path: &FieldPath<'_>,
+    ) -> Vec<Entry> {
         for entry in higher {
             match entries.iter().position(|e| e.key == entry.key) {
                 Some(i) => {
@@ -78,13 +146,8 @@ impl Merger {
                         &mut entries[i].value,
                         Node::new(NodeKind::Null, Location::default()),
                     );
-                    let len = self.pattern.len();
-                    if !self.pattern.is_empty() {
-                        self.pattern.push('.');
-                    }
-                    self.pattern.push_str(&entry.key);
-                    entries[i].value = self.merge(old, entry.value);
-                    self.pattern.truncate(len);
+                    let Entry { key, value, .. } = entry;
+                    entries[i].value = self.merge(old, value, &path.field(&key));
                 }
                 None => entries.push(entry),
             }
@@ -205,9 +268,4 @@ pub(crate) fn set_path(node: &mut Node, path: &str, value: Node) {
             set_path(&mut entries[index].value, rest, value);
         }
     }
-}
-
-/// The node at a dotted path of mapping keys.
-pub(crate) fn get_path<'n>(node: &'n Node, path: &str) -> Option<&'n Node> {
-    path.split('.').try_fold(node, |n, k| n.get(k))
 }

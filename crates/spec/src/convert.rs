@@ -56,27 +56,8 @@ impl<'d> Cx<'d> {
     /// segments, `dockerfile.inline` or `envVars[2]`); `None` when it is absent or the context
     /// has no tree.
     pub fn node(&self, name: &str) -> Option<&'d Node> {
-        let mut node = self.root?;
-        for segment in self
-            .path
-            .split('.')
-            .chain(name.split('.'))
-            .filter(|s| !s.is_empty())
-        {
-            let (key, mut indices) = segment.split_at(segment.find('[').unwrap_or(segment.len()));
-            if !key.is_empty() {
-                node = node.get(key)?;
-            }
-            while let Some(rest) = indices.strip_prefix('[') {
-                let (index, after) = rest.split_once(']')?;
-                let NodeKind::Seq(items) = &node.kind else {
-                    return None;
-                };
-                node = items.get(index.parse::<usize>().ok()?)?;
-                indices = after;
-            }
-        }
-        Some(node)
+        let root: &'d Node = self.root?;
+        root.lookup(crate::path::parse(&self.path).chain(crate::path::parse(name)))
     }
 
     /// Whether converting the document recorded a diagnostic exactly at `name` under the

@@ -35,10 +35,10 @@ pub mod state;
 
 pub use fresh::{RunContext, RunFacts, is_fresh_run};
 pub use plan::{
-    CloneHistory, CloneStep, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource,
-    DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, RepositoryBuild,
-    SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, TaskOutcome, VolumeOnStop, VolumeSource,
-    VolumeStep, WORKSPACE_DIR, plan, task_outcome,
+    CloneHistory, CloneStep, ContainerPlan, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS,
+    DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, Port,
+    RepositoryBuild, Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan,
+    TaskOutcome, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, plan, task_outcome,
 };
 pub use state::{
     Cause, Failure, State, StateMachine, Transition, can_fail, can_move, is_pre_running,
@@ -66,19 +66,11 @@ pub enum Error {
         /// The failure.
         failure: Failure,
     },
-    /// The EffectiveWorkspace lacks a field the plan needs (a compiled workspace always has
-    /// it; a hand-built one may not).
-    #[error("`{field}` is required to provision the workspace")]
-    MissingField {
-        /// The wire path, e.g. `spec.runtime.tasks[2].run`.
-        field: String,
-    },
-    /// An environment variable without exactly one of `value`, `fromSecret`, `fromUserSecret`.
-    #[error("`{field}` (`{key}`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`")]
-    EnvSource {
-        /// The wire path of the variable, e.g. `spec.runtime.envVars[0]`.
-        field: String,
-        /// Its key.
-        key: String,
-    },
+    /// A fresh run builds the image from the primary repository (`spec.image.repository`),
+    /// but the workspace has no repository URL: the compiler accepts that workspace (a run
+    /// that reuses its image never builds it), so the start is refused here.
+    #[error(
+        "`spec.image.repository` builds the image from the primary repository, but `spec.repository.url` is not set"
+    )]
+    NoRepositoryToBuild,
 }

@@ -6,8 +6,8 @@ use cordium_merge::{EffectiveWorkspace, Inputs, Options};
 use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
 use cordium_provisioner::{
     CloneHistory, CloneStep, Credentials, DockerfileSource, EnvEntry, EnvValue, Error, Failure,
-    ImageStep, Plan, PlannedTask, RepositoryBuild, RunContext, RunFacts, SecretSource, State,
-    TaskOutcome, VolumeOnStop, VolumeSource, can_move, plan, task_outcome,
+    ImageStep, Plan, PlannedTask, RepositoryBuild, ReusedImage, RunContext, RunFacts, SecretSource,
+    State, TaskOutcome, VolumeOnStop, VolumeSource, can_move, plan, task_outcome,
 };
 use cordium_spec::{SourceMap, TaskType, load};
 use std::time::Duration;
@@ -161,6 +161,7 @@ fn a_later_persistent_run_skips_on_create_clones_and_dotfiles() {
     assert_eq!(
         p.start.image,
         ImageStep::Reuse {
+            image: ReusedImage::Url("registry.example.com/python:3.11".into()),
             credentials: Some(Credentials {
                 username: "robot".into(),
                 password: SecretSource::Secret("registry-token".into()),
@@ -460,6 +461,7 @@ fn a_run_restored_from_a_pre_build_installs_dotfiles_only() {
     assert_eq!(
         p.start.image,
         ImageStep::Reuse {
+            image: ReusedImage::Url("registry.example.com/python:3.11".into()),
             credentials: Some(Credentials {
                 username: "robot".into(),
                 password: SecretSource::Secret("registry-token".into()),
@@ -579,9 +581,7 @@ fn a_repository_image_without_a_repository_is_refused() {
     let ws = compile("spec:\n  image: {repository: {devcontainer: {}}}\n");
     assert_eq!(
         plan(&ws, &RunContext::new(&runs(&ws, 0))),
-        Err(Error::MissingField {
-            field: "spec.repository.url".into()
-        })
+        Err(Error::NoRepositoryToBuild)
     );
     assert!(
         plan(&ws, &RunContext::new(&runs(&ws, 1))).is_ok(),
@@ -632,67 +632,6 @@ fn the_start_states_are_legal_moves() {
 fn unnamed_tasks_are_named_by_their_place() {
     let ws = compile("spec:\n  runtime:\n    tasks:\n      - {run: make, type: POST_START}\n");
     assert_eq!(names(&plan_after(&ws, 0).start.tasks), ["tasks[0]"]);
-}
-
-#[test]
-fn hand_built_workspaces_missing_fields_are_refused() {
-    use cordium_merge::effective::{EffectiveEnvVar, EffectiveRuntime};
-    use cordium_spec::{Located, Location, Task};
-    fn at<T>(value: T) -> Option<Located<T>> {
-        Some(Located::new(value, Location::default()))
-    }
-    let ctx = RunContext::new(&RunFacts::default());
-
-    let mut ws = compile("spec: {}\n");
-    ws.spec.runtime = at(EffectiveRuntime {
-        tasks: at(vec![Task {
-            task_type: at(TaskType::PostStart),
-            ..Task::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    assert_eq!(
-        plan(&ws, &ctx),
-        Err(Error::MissingField {
-            field: "spec.runtime.tasks[0].run".into()
-        })
-    );
-
-    ws.spec.runtime = at(EffectiveRuntime {
-        tasks: at(vec![Task {
-            run: at("make".to_owned()),
-            ..Task::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    assert_eq!(
-        plan(&ws, &ctx),
-        Err(Error::MissingField {
-            field: "spec.runtime.tasks[0].type".into()
-        })
-    );
-
-    ws.spec.runtime = at(EffectiveRuntime {
-        env_vars: at(vec![EffectiveEnvVar {
-            key: at("A".to_owned()),
-            value: at("1".to_owned()),
-            from_secret: at("s".to_owned()),
-            ..EffectiveEnvVar::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    let err = plan(&ws, &ctx).unwrap_err();
-    assert_eq!(
-        err,
-        Error::EnvSource {
-            field: "spec.runtime.envVars[0]".into(),
-            key: "A".into()
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "`spec.runtime.envVars[0]` (`A`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`"
-    );
 }
 
 #[test]

@@ -53,7 +53,6 @@ pub struct Driver {
 /// Everything a run needs, worked out from the store.
 struct Prepared {
     key: WorkspaceKey,
-    workspace: cordium_merge::EffectiveWorkspace,
     context: RunContext,
     plan: Plan,
     secrets: Secrets,
@@ -451,7 +450,6 @@ impl Driver {
         };
         let request = StartRequest {
             key: &prepared.key,
-            workspace: &prepared.workspace,
             context: prepared.context,
             plan: &prepared.plan,
             secrets: &prepared.secrets,
@@ -727,7 +725,6 @@ impl Driver {
         });
         Ok(Prepared {
             key: WorkspaceKey::new(&record.space, &record.name),
-            workspace,
             context,
             plan,
             secrets,

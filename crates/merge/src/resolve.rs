@@ -455,3 +455,78 @@ impl Resolver<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use cordium_spec::SourceMap;
+
+    /// Resolves a spec written as YAML (a merged tree, as `compile` would hand over).
+    fn resolve(yaml: &str) -> (Option<EffectiveSpec>, Vec<Diagnostic>) {
+        let mut sources = SourceMap::new();
+        let id = sources.add("merged.yaml", yaml);
+        let root = cordium_spec::yaml::parse_documents(yaml, id)
+            .unwrap()
+            .into_iter()
+            .next()
+            .unwrap();
+        let mut diagnostics = Vec::new();
+        let mut cx = Cx::new(&mut diagnostics);
+        cx.defer_templated = false;
+        let spec = cx.at("spec", |cx| EffectiveSpec::from_node(&root, cx));
+        (spec, diagnostics)
+    }
+
+    const SHAPE: &str = "isEphemeral: false\nlimit: {cpu: {millicores: 1}, memory: {megabytes: 2}, storage: {megabytes: 3}}\nvars: []\n";
+
+    #[test]
+    fn guaranteed_values_come_out_plain() {
+        let (spec, diagnostics) = resolve(&format!(
+            "{SHAPE}runtime:\n  envVars: [{{key: A, fromSecret: s}}]\n  tasks: [{{run: make, type: POST_START}}]\n"
+        ));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let spec = spec.unwrap();
+        assert_eq!(
+            spec.limit,
+            Limits {
+                cpu_millicores: 1,
+                memory_megabytes: 2,
+                storage_megabytes: 3
+            }
+        );
+        assert_eq!(
+            spec.runtime.env_vars,
+            [EnvVar {
+                key: "A".into(),
+                source: EnvSource::FromSecret("s".into())
+            }]
+        );
+        assert_eq!(spec.runtime.tasks[0].run, "make");
+    }
+
+    /// States the layers' validation excludes are refused here, at the field, instead of
+    /// reaching the provisioner.
+    #[test]
+    fn a_missing_guaranteed_value_is_an_error_at_its_field() {
+        let (spec, diagnostics) = resolve(&format!(
+            "{SHAPE}runtime:\n  envVars: [{{key: A, value: '1', fromSecret: s}}]\n  tasks: [{{type: POST_START}}, {{run: make}}]\n"
+        ));
+        assert_eq!(spec, None);
+        let paths: Vec<&str> = diagnostics.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.runtime.envVars[0].value",
+                "spec.runtime.tasks[0].run",
+                "spec.runtime.tasks[1].type"
+            ]
+        );
+        assert!(diagnostics.iter().all(|d| d.code == codes::REQUIRED));
+
+        let (spec, diagnostics) = resolve("runtime: {envVars: [], tasks: []}\nvars: []\n");
+        assert_eq!(spec, None);
+        let paths: Vec<&str> = diagnostics.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["spec.isEphemeral", "spec.limit"]);
+    }
+}

@@ -5,9 +5,10 @@
 use cordium_merge::{EffectiveWorkspace, Inputs, Options};
 use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
 use cordium_provisioner::{
-    CloneHistory, CloneStep, Credentials, DockerfileSource, EnvEntry, EnvValue, Error, Failure,
-    ImageStep, Plan, PlannedTask, RepositoryBuild, ReusedImage, RunContext, RunFacts, SecretSource,
-    State, TaskOutcome, VolumeOnStop, VolumeSource, can_move, plan, task_outcome,
+    CloneHistory, CloneStep, ContainerPlan, Credentials, DockerfileSource, EnvEntry, EnvValue,
+    Error, Failure, ImageStep, Plan, PlannedTask, Port, RepositoryBuild, Resources, ReusedImage,
+    RunContext, RunFacts, SecretSource, State, TaskOutcome, VolumeOnStop, VolumeSource, can_move,
+    plan, task_outcome,
 };
 use cordium_spec::{SourceMap, TaskType, load};
 use std::time::Duration;
@@ -651,4 +652,41 @@ fn secret_names_are_every_secret_a_run_reads() {
         ["dev-db-url", "my-api-key", "registry-token"]
     );
     assert_eq!(names(user_secrets), ["gh"]);
+}
+
+#[test]
+fn the_container_is_part_of_the_plan() {
+    let ws = compile(
+        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n",
+    );
+    let p = plan_after(&ws, 0);
+    assert_eq!(
+        p.start.container,
+        ContainerPlan {
+            entrypoint: Some("/usr/bin/init".into()),
+            cmd: None,
+            resources: Resources {
+                cpu_millis: Some(1500),
+                memory_mib: Some(2048),
+                storage_mib: Some(20000),
+            },
+            add_capabilities: vec!["NET_ADMIN".into()],
+            drop_capabilities: vec!["CAP_MKNOD".into()],
+            ports: vec![
+                Port {
+                    name: "web".into(),
+                    port: 3000
+                },
+                Port {
+                    name: "docs".into(),
+                    port: 8080
+                },
+            ],
+        }
+    );
+    assert_eq!(
+        plan_after(&ws, 3).start.container,
+        p.start.container,
+        "a later run runs the same container"
+    );
 }

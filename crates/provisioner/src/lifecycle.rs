@@ -24,7 +24,6 @@
 //! - tasks: in plan order, each with its working directory, environment and user; background
 //!   tasks are started detached; a non-zero exit is judged by [`task_outcome`].
 
-use crate::fresh::RunContext;
 use crate::plan::{
     CloneHistory, CloneStep, Credentials, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
     ImageStep, Plan, PlannedTask, ReusedImage, SecretSource, StopPlan, TaskOutcome, task_outcome,
@@ -111,10 +110,7 @@ pub struct GitIdentity {
 pub struct StartRequest<'a> {
     /// Whose workspace.
     pub key: &'a WorkspaceKey,
-    /// How this run is provisioned.
-    pub context: RunContext,
-    /// Its plan ([`crate::plan()`] of the compiled workspace in `context`): everything the
-    /// run does.
+    /// Its plan ([`crate::plan()`] of the compiled workspace): everything the run does.
     pub plan: &'a Plan,
     /// Secret values.
     pub secrets: &'a Secrets,

@@ -1,6 +1,7 @@
 //! The start plan and the stop plan of one run, as data.
 //!
-//! [`plan()`] reads an [`EffectiveWorkspace`] and a [`RunContext`] and says what a backend does,
+//! [`plan()`] reads an [`EffectiveWorkspace`](cordium_merge::EffectiveWorkspace) and a
+//! [`RunContext`](crate::RunContext) and says what a backend does,
 //! in order:
 //!
 //! 1. **Volume**: `/workspace`, new on fresh runs, restored from the Template's pre-build
@@ -22,6 +23,11 @@
 //!
 //! The stop plan runs the PRE_STOP tasks (none for builds), terminates background tasks and
 //! keeps, deletes or snapshots the volume ([`StopPlan`]).
+//!
+//! The [`Plan`] is the whole contract between the compiler and the runtime: the
+//! [lifecycle](crate::lifecycle) reads nothing else of the workspace (the container it runs,
+//! [`ContainerPlan`], included). It names secrets and never holds a value: values are fetched
+//! by the caller and reach the runtime as [`SecretValue`](crate::runtime::SecretValue)s.
 
 use crate::state::{Failure, State};
 use cordium_spec::TaskType;

@@ -53,7 +53,6 @@ pub struct Driver {
 /// Everything a run needs, worked out from the store.
 struct Prepared {
     key: WorkspaceKey,
-    context: RunContext,
     plan: Plan,
     secrets: Secrets,
     snapshot: Option<String>,
@@ -450,7 +449,6 @@ impl Driver {
         };
         let request = StartRequest {
             key: &prepared.key,
-            context: prepared.context,
             plan: &prepared.plan,
             secrets: &prepared.secrets,
             snapshot: prepared.snapshot.as_deref(),
@@ -725,7 +723,6 @@ impl Driver {
         });
         Ok(Prepared {
             key: WorkspaceKey::new(&record.space, &record.name),
-            context,
             plan,
             secrets,
             snapshot: if context.from_snapshot {

@@ -41,8 +41,8 @@ pub use plan::{
     TaskOutcome, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, plan, task_outcome,
 };
 pub use state::{
-    Cause, Failure, State, StateMachine, Transition, can_fail, can_move, is_pre_running,
-    is_stopping,
+    Cause, Failure, State, StateMachine, Transition, can_fail, can_move, check, is_pre_running,
+    is_stopping, start_path,
 };
 
 /// Everything that can go wrong in this crate.

@@ -184,6 +184,10 @@ pub async fn start<R: Runtime + ?Sized>(
     }
 }
 
+/// Walks the plan's states ([`crate::StartPlan::states`], the transition table's order),
+/// entering each and doing its work: the image in its own state (or in `INITIALIZING` when the
+/// run reuses it), the container in `STARTING_RUNTIME`, clones, dotfiles and tasks in
+/// `PREPARING`. A plan that stops when its tasks are done ends before `RUNNING`.
 async fn start_steps<R: Runtime + ?Sized>(
     runtime: &R,
     request: &StartRequest<'_>,
@@ -193,28 +197,62 @@ async fn start_steps<R: Runtime + ?Sized>(
         key, plan, secrets, ..
     } = request;
     let start = &plan.start;
-    progress.entered(State::Initializing).await;
+    let image_state = start.image.state().unwrap_or(State::Initializing);
+    let mut image = None;
+    for state in start.states() {
+        match state {
+            // The API's state: the request this start answers.
+            State::InitRequest => continue,
+            State::Running if start.stop_when_done => return Ok(Started::Done),
+            _ => progress.entered(state).await,
+        }
+        if state == image_state {
+            image = Some(prepare_image(runtime, key, &start.image, secrets).await?);
+        }
+        match state {
+            State::StartingRuntime => {
+                let Some(image) = image.take() else {
+                    return Err(RunFailure::new(
+                        Failure::Unknown,
+                        "the plan starts the container before its image",
+                    ));
+                };
+                let env = secrets
+                    .env(&start.env)
+                    .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
+                let spec = ContainerSpec::new(
+                    key,
+                    &start.container,
+                    image,
+                    env,
+                    start.volume.source,
+                    request.snapshot,
+                );
+                runtime
+                    .start(&spec)
+                    .await
+                    .map_err(|e| RunFailure::new(Failure::RunContainer, e.to_string()))?;
+            }
+            State::Preparing => prepare(runtime, request).await?,
+            State::Running => return Ok(Started::Running),
+            _ => {}
+        }
+    }
+    Err(RunFailure::new(
+        Failure::Unknown,
+        "the plan's states do not reach RUNNING",
+    ))
+}
 
-    let image = prepare_image(runtime, key, &start.image, secrets, progress).await?;
-
-    progress.entered(State::StartingRuntime).await;
-    let env = secrets
-        .env(&start.env)
-        .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
-    let spec = ContainerSpec::new(
-        key,
-        &start.container,
-        image,
-        env,
-        start.volume.source,
-        request.snapshot,
-    );
-    runtime
-        .start(&spec)
-        .await
-        .map_err(|e| RunFailure::new(Failure::RunContainer, e.to_string()))?;
-
-    progress.entered(State::Preparing).await;
+/// `PREPARING`: the git identity, clones, dotfiles, then the ON_CREATE and POST_START tasks.
+async fn prepare<R: Runtime + ?Sized>(
+    runtime: &R,
+    request: &StartRequest<'_>,
+) -> Result<(), RunFailure> {
+    let StartRequest {
+        key, plan, secrets, ..
+    } = request;
+    let start = &plan.start;
     if let Some(identity) = request.git_identity {
         let mut exec = ExecSpec::logged(
             "git config --global user.name \"$CORDIUM_GIT_NAME\" && \
@@ -233,13 +271,7 @@ async fn start_steps<R: Runtime + ?Sized>(
     if let Some(dotfiles) = &start.dotfiles {
         install_dotfiles(runtime, key, dotfiles, secrets).await;
     }
-    run_tasks(runtime, key, &start.tasks, secrets).await?;
-
-    if start.stop_when_done {
-        return Ok(Started::Done);
-    }
-    progress.entered(State::Running).await;
-    Ok(Started::Running)
+    run_tasks(runtime, key, &start.tasks, secrets).await
 }
 
 /// Pulls or builds the image; returns its reference.
@@ -248,11 +280,7 @@ async fn prepare_image<R: Runtime + ?Sized>(
     key: &WorkspaceKey,
     step: &ImageStep,
     secrets: &Secrets,
-    progress: &dyn Progress,
 ) -> Result<String, RunFailure> {
-    if let Some(state) = step.state() {
-        progress.entered(state).await;
-    }
     let pull = |e: RuntimeError| RunFailure::new(Failure::ImagePull, e.to_string());
     let build = |m: String| RunFailure::new(Failure::ImageBuild, m);
     match step {

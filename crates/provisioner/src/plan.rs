@@ -399,11 +399,9 @@ pub struct StartPlan {
 
 impl StartPlan {
     /// The lifecycle states this start passes through, from `INIT_REQUEST` to `RUNNING`.
+    /// The order is the transition table's ([`crate::state::start_path`]).
     pub fn states(&self) -> Vec<State> {
-        let mut states = vec![State::InitRequest, State::Initializing];
-        states.extend(self.image.state());
-        states.extend([State::StartingRuntime, State::Preparing, State::Running]);
-        states
+        crate::state::start_path(self.image.state())
     }
 }
 

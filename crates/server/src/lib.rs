@@ -5,6 +5,8 @@
 //! - [`crypto`]: sealed secret values, hashed API tokens, SSH key pairs.
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
+//! - [`workspace_state`]: protobuf workspace states to and from the provisioner's, and the
+//!   one table-checked way to change a workspace's state.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
 pub mod auth;
@@ -14,6 +16,7 @@ pub mod names;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod workspace_state;
 
 /// The generated protobuf types and gRPC stubs of `cordium.v1` (the `cordium-api` crate).
 pub use cordium_api as pb;

@@ -1,12 +1,14 @@
 //! The pure core of the Cordium provisioner, shared by every backend (podman, Kubernetes).
 //!
 //! - [`state`]: the lifecycle states of a Workspace, the structured [`Failure`]s, the one
-//!   [table of legal transitions](state::TRANSITIONS) and a [`StateMachine`] that refuses
-//!   any other move.
+//!   [table of legal transitions](state::TRANSITIONS), the check every state write goes
+//!   through ([`check`]), the order of a start's states read off the table ([`start_path`]),
+//!   and a [`StateMachine`] that refuses any other move.
 //! - [`fresh`]: upstream's fresh-run rule ([`is_fresh_run`]) and what a fresh run, a run
 //!   restored from a pre-build and a build each do differently ([`RunContext`]).
 //! - [`plan`](mod@plan): from an [`EffectiveWorkspace`](cordium_merge::EffectiveWorkspace) and a
-//!   [`RunContext`], the ordered start plan and stop plan as data ([`plan()`]), and what a
+//!   [`RunContext`], the ordered start plan (the container included) and stop plan as data
+//!   ([`plan()`]): the whole contract between the compiler and the runtime; and what a
 //!   task's exit code does to the start ([`task_outcome`]).
 //!
 //! Nothing here performs input or output, reads a clock or runs a process: a backend executes

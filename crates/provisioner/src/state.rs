@@ -12,6 +12,9 @@
 //! yet, the supervisor is unreachable, or the stop itself failed). Those are
 //! [`Cause::Failure`] moves, checked by [`can_fail`]. The only progress move into `STOPPED` is
 //! from `STOPPING`, so every way back to `STOPPED` passes through `STOPPING` or a failure.
+//!
+//! The table drives the run: a start walks [`start_path`] (its order is the table's), and the
+//! server writes every state only after [`check`] accepts the move.
 
 use crate::Error;
 use std::fmt;

@@ -5,7 +5,8 @@
 //! - `INIT_REQUEST`: compile the workspace as its owner, decide the run ([`RunFacts`]), plan
 //!   it, fetch and decrypt the Secrets and UserSecrets the plan names, make a session
 //!   credential, and run [`lifecycle::start`]; every state it enters is written through the
-//!   store, so WatchWorkspace streams it. A failure is written with the state change that
+//!   store, so WatchWorkspace streams it, and only along the transition table
+//!   ([`crate::workspace_state::transition`]: an illegal move is logged and not written). A failure is written with the state change that
 //!   reports it, then the workspace is stopped.
 //! - `STOPPING_REQUEST`: cancel a start still in progress (and wait for it to end), run
 //!   [`lifecycle::stop`], revoke the session credential, write `STOPPED`. A stop already

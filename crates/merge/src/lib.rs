@@ -35,6 +35,7 @@ pub mod inputs;
 pub mod layer;
 pub mod limits;
 pub mod provenance;
+pub mod resolve;
 pub mod strategy;
 pub mod substitute;
 mod tree;

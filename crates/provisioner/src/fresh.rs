@@ -38,12 +38,7 @@ impl RunFacts {
     /// fields from the stored status.
     pub fn for_workspace(workspace: &EffectiveWorkspace) -> Self {
         Self {
-            is_ephemeral: workspace
-                .spec
-                .is_ephemeral
-                .as_deref()
-                .copied()
-                .unwrap_or(false),
+            is_ephemeral: workspace.spec.is_ephemeral,
             ..Self::default()
         }
     }

@@ -1,12 +1,14 @@
 //! The pure core of the Cordium provisioner, shared by every backend (podman, Kubernetes).
 //!
 //! - [`state`]: the lifecycle states of a Workspace, the structured [`Failure`]s, the one
-//!   [table of legal transitions](state::TRANSITIONS) and a [`StateMachine`] that refuses
-//!   any other move.
+//!   [table of legal transitions](state::TRANSITIONS), the check every state write goes
+//!   through ([`check`]), the order of a start's states read off the table ([`start_path`]),
+//!   and a [`StateMachine`] that refuses any other move.
 //! - [`fresh`]: upstream's fresh-run rule ([`is_fresh_run`]) and what a fresh run, a run
 //!   restored from a pre-build and a build each do differently ([`RunContext`]).
 //! - [`plan`](mod@plan): from an [`EffectiveWorkspace`](cordium_merge::EffectiveWorkspace) and a
-//!   [`RunContext`], the ordered start plan and stop plan as data ([`plan()`]), and what a
+//!   [`RunContext`], the ordered start plan (the container included) and stop plan as data
+//!   ([`plan()`]): the whole contract between the compiler and the runtime; and what a
 //!   task's exit code does to the start ([`task_outcome`]).
 //!
 //! Nothing here performs input or output, reads a clock or runs a process: a backend executes
@@ -35,14 +37,14 @@ pub mod state;
 
 pub use fresh::{RunContext, RunFacts, is_fresh_run};
 pub use plan::{
-    CloneHistory, CloneStep, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource,
-    DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, RepositoryBuild,
-    SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, TaskOutcome, VolumeOnStop, VolumeSource,
-    VolumeStep, WORKSPACE_DIR, plan, task_outcome,
+    CloneHistory, CloneStep, ContainerPlan, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS,
+    DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, Port,
+    RepositoryBuild, Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan,
+    TaskOutcome, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, plan, task_outcome,
 };
 pub use state::{
-    Cause, Failure, State, StateMachine, Transition, can_fail, can_move, is_pre_running,
-    is_stopping,
+    Cause, Failure, State, StateMachine, Transition, can_fail, can_move, check, is_pre_running,
+    is_stopping, start_path,
 };
 
 /// Everything that can go wrong in this crate.
@@ -66,19 +68,11 @@ pub enum Error {
         /// The failure.
         failure: Failure,
     },
-    /// The EffectiveWorkspace lacks a field the plan needs (a compiled workspace always has
-    /// it; a hand-built one may not).
-    #[error("`{field}` is required to provision the workspace")]
-    MissingField {
-        /// The wire path, e.g. `spec.runtime.tasks[2].run`.
-        field: String,
-    },
-    /// An environment variable without exactly one of `value`, `fromSecret`, `fromUserSecret`.
-    #[error("`{field}` (`{key}`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`")]
-    EnvSource {
-        /// The wire path of the variable, e.g. `spec.runtime.envVars[0]`.
-        field: String,
-        /// Its key.
-        key: String,
-    },
+    /// A fresh run builds the image from the primary repository (`spec.image.repository`),
+    /// but the workspace has no repository URL: the compiler accepts that workspace (a run
+    /// that reuses its image never builds it), so the start is refused here.
+    #[error(
+        "`spec.image.repository` builds the image from the primary repository, but `spec.repository.url` is not set"
+    )]
+    NoRepositoryToBuild,
 }

@@ -24,18 +24,15 @@
 //! - tasks: in plan order, each with its working directory, environment and user; background
 //!   tasks are started detached; a non-zero exit is judged by [`task_outcome`].
 
-use crate::fresh::RunContext;
 use crate::plan::{
     CloneHistory, CloneStep, Credentials, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
-    ImageStep, Plan, PlannedTask, SecretSource, StopPlan, TaskOutcome, task_outcome,
+    ImageStep, Plan, PlannedTask, ReusedImage, SecretSource, StopPlan, TaskOutcome, task_outcome,
 };
 use crate::runtime::{
-    ContainerSpec, ExecSpec, Login, Port, ResolvedEnv, ResolvedValue, Resources, Runtime,
-    RuntimeError, SecretValue, WorkspaceKey,
+    ContainerSpec, ExecSpec, Login, ResolvedEnv, ResolvedValue, Runtime, RuntimeError, SecretValue,
+    WorkspaceKey,
 };
 use crate::state::{Failure, State};
-use cordium_merge::EffectiveWorkspace;
-use cordium_spec::Located;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -113,11 +110,7 @@ pub struct GitIdentity {
 pub struct StartRequest<'a> {
     /// Whose workspace.
     pub key: &'a WorkspaceKey,
-    /// The compiled workspace.
-    pub workspace: &'a EffectiveWorkspace,
-    /// How this run is provisioned.
-    pub context: RunContext,
-    /// Its plan ([`crate::plan()`] of `workspace` in `context`).
+    /// Its plan ([`crate::plan()`] of the compiled workspace): everything the run does.
     pub plan: &'a Plan,
     /// Secret values.
     pub secrets: &'a Secrets,
@@ -191,41 +184,75 @@ pub async fn start<R: Runtime + ?Sized>(
     }
 }
 
+/// Walks the plan's states ([`crate::StartPlan::states`], the transition table's order),
+/// entering each and doing its work: the image in its own state (or in `INITIALIZING` when the
+/// run reuses it), the container in `STARTING_RUNTIME`, clones, dotfiles and tasks in
+/// `PREPARING`. A plan that stops when its tasks are done ends before `RUNNING`.
 async fn start_steps<R: Runtime + ?Sized>(
     runtime: &R,
     request: &StartRequest<'_>,
     progress: &dyn Progress,
 ) -> Result<Started, RunFailure> {
     let StartRequest {
-        key,
-        workspace,
-        plan,
-        secrets,
-        ..
+        key, plan, secrets, ..
     } = request;
     let start = &plan.start;
-    progress.entered(State::Initializing).await;
+    let image_state = start.image.state().unwrap_or(State::Initializing);
+    let mut image = None;
+    for state in start.states() {
+        match state {
+            // The API's state: the request this start answers.
+            State::InitRequest => continue,
+            State::Running if start.stop_when_done => return Ok(Started::Done),
+            _ => progress.entered(state).await,
+        }
+        if state == image_state {
+            image = Some(prepare_image(runtime, key, &start.image, secrets).await?);
+        }
+        match state {
+            State::StartingRuntime => {
+                let Some(image) = image.take() else {
+                    return Err(RunFailure::new(
+                        Failure::Unknown,
+                        "the plan starts the container before its image",
+                    ));
+                };
+                let env = secrets
+                    .env(&start.env)
+                    .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
+                let spec = ContainerSpec::new(
+                    key,
+                    &start.container,
+                    image,
+                    env,
+                    start.volume.source,
+                    request.snapshot,
+                );
+                runtime
+                    .start(&spec)
+                    .await
+                    .map_err(|e| RunFailure::new(Failure::RunContainer, e.to_string()))?;
+            }
+            State::Preparing => prepare(runtime, request).await?,
+            State::Running => return Ok(Started::Running),
+            _ => {}
+        }
+    }
+    Err(RunFailure::new(
+        Failure::Unknown,
+        "the plan's states do not reach RUNNING",
+    ))
+}
 
-    let image = prepare_image(runtime, key, workspace, &start.image, secrets, progress).await?;
-
-    progress.entered(State::StartingRuntime).await;
-    let env = secrets
-        .env(&start.env)
-        .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
-    let spec = container_spec(
-        key,
-        workspace,
-        image,
-        env,
-        start.volume.source,
-        request.snapshot,
-    );
-    runtime
-        .start(&spec)
-        .await
-        .map_err(|e| RunFailure::new(Failure::RunContainer, e.to_string()))?;
-
-    progress.entered(State::Preparing).await;
+/// `PREPARING`: the git identity, clones, dotfiles, then the ON_CREATE and POST_START tasks.
+async fn prepare<R: Runtime + ?Sized>(
+    runtime: &R,
+    request: &StartRequest<'_>,
+) -> Result<(), RunFailure> {
+    let StartRequest {
+        key, plan, secrets, ..
+    } = request;
+    let start = &plan.start;
     if let Some(identity) = request.git_identity {
         let mut exec = ExecSpec::logged(
             "git config --global user.name \"$CORDIUM_GIT_NAME\" && \
@@ -244,27 +271,16 @@ async fn start_steps<R: Runtime + ?Sized>(
     if let Some(dotfiles) = &start.dotfiles {
         install_dotfiles(runtime, key, dotfiles, secrets).await;
     }
-    run_tasks(runtime, key, &start.tasks, secrets).await?;
-
-    if start.stop_when_done {
-        return Ok(Started::Done);
-    }
-    progress.entered(State::Running).await;
-    Ok(Started::Running)
+    run_tasks(runtime, key, &start.tasks, secrets).await
 }
 
 /// Pulls or builds the image; returns its reference.
 async fn prepare_image<R: Runtime + ?Sized>(
     runtime: &R,
     key: &WorkspaceKey,
-    workspace: &EffectiveWorkspace,
     step: &ImageStep,
     secrets: &Secrets,
-    progress: &dyn Progress,
 ) -> Result<String, RunFailure> {
-    if let Some(state) = step.state() {
-        progress.entered(state).await;
-    }
     let pull = |e: RuntimeError| RunFailure::new(Failure::ImagePull, e.to_string());
     let build = |m: String| RunFailure::new(Failure::ImageBuild, m);
     match step {
@@ -299,8 +315,8 @@ async fn prepare_image<R: Runtime + ?Sized>(
              inline Dockerfile"
                 .to_owned(),
         )),
-        ImageStep::Reuse { credentials } => {
-            reused_image(runtime, key, workspace, credentials.as_ref(), secrets).await
+        ImageStep::Reuse { image, credentials } => {
+            reused_image(runtime, key, image, credentials.as_ref(), secrets).await
         }
     }
 }
@@ -312,109 +328,36 @@ async fn prepare_image<R: Runtime + ?Sized>(
 async fn reused_image<R: Runtime + ?Sized>(
     runtime: &R,
     key: &WorkspaceKey,
-    workspace: &EffectiveWorkspace,
+    image: &ReusedImage,
     credentials: Option<&Credentials>,
     secrets: &Secrets,
 ) -> Result<String, RunFailure> {
-    let spec = &workspace.spec;
-    match crate::plan::image_step(spec.image.as_deref(), spec.repository.as_deref()) {
-        Ok(ImageStep::Pull { url, .. }) => {
+    match image {
+        ReusedImage::Url(url) => {
             if let Some(credentials) = credentials {
                 let login = secrets
                     .login(credentials)
                     .map_err(|m| RunFailure::new(Failure::ImagePull, m))?;
                 runtime
-                    .pull_image(key, &url, Some(&login))
+                    .pull_image(key, url, Some(&login))
                     .await
                     .map_err(|e| RunFailure::new(Failure::ImagePull, e.to_string()))?;
             }
-            return Ok(url);
+            return Ok(url.clone());
         }
-        Ok(ImageStep::BuildDockerfile(DockerfileSource::Inline(text))) => {
+        ReusedImage::Dockerfile(text) => {
             // Building again hits the engine's cache; it also repairs a removed image.
-            if let Ok(tag) = runtime.build_image(key, &text).await {
+            if let Ok(tag) = runtime.build_image(key, text).await {
                 return Ok(tag);
             }
         }
-        _ => {}
+        ReusedImage::Default => {}
     }
     Ok(runtime.default_image().to_owned())
 }
 
 fn lit(key: &str, value: &str) -> (String, ResolvedValue) {
     (key.to_owned(), ResolvedValue::Literal(value.to_owned()))
-}
-
-fn value<T: Copy>(field: &Option<Located<T>>) -> Option<T> {
-    field.as_ref().map(|l| l.value)
-}
-
-/// The container of `workspace`: its image, command, environment, limits, capabilities and
-/// ports, as every backend runs it.
-pub fn container_spec(
-    key: &WorkspaceKey,
-    workspace: &EffectiveWorkspace,
-    image: String,
-    env: ResolvedEnv,
-    volume: crate::plan::VolumeSource,
-    snapshot: Option<&str>,
-) -> ContainerSpec {
-    let spec = &workspace.spec;
-    let runtime = spec.runtime.as_deref();
-    let text = |f: Option<&Option<Located<String>>>| {
-        f.and_then(|f| f.as_deref())
-            .filter(|s| !s.is_empty())
-            .cloned()
-    };
-    let limit = spec.limit.as_deref();
-    let nonzero = |v: Option<u32>| v.filter(|v| *v > 0).map(u64::from);
-    let caps = runtime.and_then(|r| r.capabilities.as_deref());
-    let cap_list = |list: Option<&Option<Located<Vec<cordium_spec::shapes::Capability>>>>| {
-        list.and_then(|l| l.as_deref())
-            .map(|l| l.iter().map(|c| c.to_string()).collect())
-            .unwrap_or_default()
-    };
-    ContainerSpec {
-        key: key.clone(),
-        image,
-        entrypoint: text(runtime.map(|r| &r.entrypoint)),
-        cmd: text(runtime.map(|r| &r.cmd)),
-        env,
-        resources: Resources {
-            cpu_millis: nonzero(
-                limit
-                    .and_then(|l| l.cpu.as_deref())
-                    .and_then(|c| value(&c.millicores)),
-            ),
-            memory_mib: nonzero(
-                limit
-                    .and_then(|l| l.memory.as_deref())
-                    .and_then(|m| value(&m.megabytes)),
-            ),
-            storage_mib: nonzero(
-                limit
-                    .and_then(|l| l.storage.as_deref())
-                    .and_then(|m| value(&m.megabytes)),
-            ),
-        },
-        add_capabilities: cap_list(caps.map(|c| &c.add)),
-        drop_capabilities: cap_list(caps.map(|c| &c.drop)),
-        ports: spec
-            .applications
-            .as_deref()
-            .map(|apps| {
-                apps.iter()
-                    .filter_map(|a| {
-                        let name = a.name.as_deref()?.to_string();
-                        let port = u16::try_from(value(&a.port)?).ok()?;
-                        Some(Port { name, port })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        volume,
-        snapshot: snapshot.map(str::to_owned),
-    }
 }
 
 /// Quotes `s` for a POSIX shell.

@@ -1,6 +1,7 @@
 //! The start plan and the stop plan of one run, as data.
 //!
-//! [`plan()`] reads an [`EffectiveWorkspace`] and a [`RunContext`] and says what a backend does,
+//! [`plan()`] reads an [`EffectiveWorkspace`](cordium_merge::EffectiveWorkspace) and a
+//! [`RunContext`](crate::RunContext) and says what a backend does,
 //! in order:
 //!
 //! 1. **Volume**: `/workspace`, new on fresh runs, restored from the Template's pre-build
@@ -22,19 +23,20 @@
 //!
 //! The stop plan runs the PRE_STOP tasks (none for builds), terminates background tasks and
 //! keeps, deletes or snapshots the volume ([`StopPlan`]).
+//!
+//! The [`Plan`] is the whole contract between the compiler and the runtime: the
+//! [lifecycle](crate::lifecycle) reads nothing else of the workspace (the container it runs,
+//! [`ContainerPlan`], included). It names secrets and never holds a value: values are fetched
+//! by the caller and reach the runtime as [`SecretValue`](crate::runtime::SecretValue)s.
 
-use crate::Error;
-use crate::fresh::RunContext;
 use crate::state::{Failure, State};
-use cordium_merge::EffectiveWorkspace;
-use cordium_merge::effective::EffectiveEnvVar;
-use cordium_spec::{
-    DockerfileImage, DotfilesAuth, GitImage, Image, Located, OnFailure, RegistryImage, Repository,
-    RepositoryAuth, RepositoryImage, Task, TaskType,
-};
+use cordium_spec::TaskType;
 use std::collections::BTreeSet;
-use std::ops::Deref;
 use std::time::Duration;
+
+mod build;
+
+pub use build::plan;
 
 /// The workspace volume's mount path.
 pub const WORKSPACE_DIR: &str = "/workspace";
@@ -184,10 +186,25 @@ pub enum ImageStep {
     BuildRepository(RepositoryBuild),
     /// Not a fresh run: start the existing container with its image.
     Reuse {
+        /// Which image the previous run used.
+        image: ReusedImage,
         /// The image's registry login, when it has one: the image is pulled again with it, so
         /// a copy cached by another workspace never stands in for a login.
         credentials: Option<Credentials>,
     },
+}
+
+/// The image a run that is not fresh starts its container with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReusedImage {
+    /// The registry image (pulled again when it has a login).
+    Url(String),
+    /// The tag an inline Dockerfile was built under (built again: the engine's cache answers,
+    /// and a removed image is repaired); the default image when the build fails.
+    Dockerfile(String),
+    /// The backend's default image.
+    Default,
 }
 
 impl ImageStep {
@@ -318,6 +335,45 @@ pub fn task_outcome(task: &PlannedTask, exit_code: i32) -> TaskOutcome {
     }
 }
 
+/// The compute a container may use; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Resources {
+    /// CPU in millicores.
+    pub cpu_millis: Option<u64>,
+    /// Memory in MiB.
+    pub memory_mib: Option<u64>,
+    /// Storage of the workspace volume in MiB.
+    pub storage_mib: Option<u64>,
+}
+
+/// A port the workspace serves (an application).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Port {
+    /// The application's name.
+    pub name: String,
+    /// The container port.
+    pub port: u16,
+}
+
+/// The container every backend runs, as the compiler decided it: everything of the runtime's
+/// [`ContainerSpec`](crate::runtime::ContainerSpec) except what only the run knows (the
+/// image reference once pulled or built, secret values, the snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ContainerPlan {
+    /// The entrypoint, a shell command; `None`: the image's.
+    pub entrypoint: Option<String>,
+    /// The command, a shell command; `None`: keep the container alive doing nothing.
+    pub cmd: Option<String>,
+    /// Compute limits.
+    pub resources: Resources,
+    /// Linux capabilities to add (`CAP_` prefix optional).
+    pub add_capabilities: Vec<String>,
+    /// Linux capabilities to drop.
+    pub drop_capabilities: Vec<String>,
+    /// Ports to expose.
+    pub ports: Vec<Port>,
+}
+
 /// What a start does, in field order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct StartPlan {
@@ -325,6 +381,8 @@ pub struct StartPlan {
     pub volume: VolumeStep,
     /// The image.
     pub image: ImageStep,
+    /// The container (its environment is `env`).
+    pub container: ContainerPlan,
     /// The environment of the container and of every task.
     pub env: Vec<EnvEntry>,
     /// Repository clones, primary first (fresh runs only).
@@ -341,11 +399,9 @@ pub struct StartPlan {
 
 impl StartPlan {
     /// The lifecycle states this start passes through, from `INIT_REQUEST` to `RUNNING`.
+    /// The order is the transition table's ([`crate::state::start_path`]).
     pub fn states(&self) -> Vec<State> {
-        let mut states = vec![State::InitRequest, State::Initializing];
-        states.extend(self.image.state());
-        states.extend([State::StartingRuntime, State::Preparing, State::Running]);
-        states
+        crate::state::start_path(self.image.state())
     }
 }
 
@@ -396,7 +452,7 @@ impl Plan {
                 EnvValue::Literal(_) | EnvValue::SessionToken => None,
             });
         let image_login = match &start.image {
-            ImageStep::Pull { credentials, .. } | ImageStep::Reuse { credentials } => {
+            ImageStep::Pull { credentials, .. } | ImageStep::Reuse { credentials, .. } => {
                 credentials.as_ref()
             }
             _ => None,
@@ -415,364 +471,4 @@ impl Plan {
         }
         (secrets, user_secrets)
     }
-}
-
-/// The start and stop plans of a run of `workspace` in `ctx`.
-///
-/// Fails only when the workspace lacks something the plan uses (a compiled workspace never
-/// does): a task without `type` or `run`, an environment variable without exactly one source,
-/// credentials without a password Secret, a repository image without a repository, an
-/// additional repository without a name or URL.
-pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Error> {
-    let spec = &workspace.spec;
-    let runtime = spec.runtime.as_deref();
-
-    let volume = VolumeStep {
-        path: WORKSPACE_DIR.to_owned(),
-        source: if ctx.fresh {
-            VolumeSource::New
-        } else if ctx.from_snapshot {
-            VolumeSource::FromSnapshot
-        } else {
-            VolumeSource::Reused
-        },
-    };
-
-    let prepared = image_step(spec.image.as_deref(), spec.repository.as_deref());
-    let image = if ctx.prepares_image() {
-        prepared?
-    } else {
-        // Nothing is built on a reused run, so a build's missing inputs do not matter here.
-        ImageStep::Reuse {
-            credentials: match prepared {
-                Ok(ImageStep::Pull { credentials, .. }) => credentials,
-                _ => None,
-            },
-        }
-    };
-
-    let mut env = Vec::new();
-    for (i, var) in runtime
-        .map_or(&[][..], |r| list(&r.env_vars))
-        .iter()
-        .enumerate()
-    {
-        let (key, value) = env_var(var, i)?;
-        set_env(&mut env, key, value);
-    }
-    if !workspace.metadata.name.is_empty() {
-        set_env(
-            &mut env,
-            WORKSPACE_NAME_VAR.to_owned(),
-            EnvValue::Literal(workspace.metadata.name.clone()),
-        );
-    }
-    if ctx.has_session() {
-        set_env(
-            &mut env,
-            SESSION_TOKEN_VAR.to_owned(),
-            EnvValue::SessionToken,
-        );
-    }
-
-    let mut clones = Vec::new();
-    if ctx.clones_repositories() {
-        if let Some(repo) = spec
-            .repository
-            .as_deref()
-            .filter(|r| nonempty(&r.url).is_some())
-        {
-            clones.push(clone_step(
-                repo,
-                None,
-                REPOSITORY_DIR.to_owned(),
-                "spec.repository",
-            )?);
-        }
-        for (i, extra) in list(&spec.additional_repositories).iter().enumerate() {
-            let field = format!("spec.additionalRepositories[{i}]");
-            let name = text(&extra.name).ok_or_else(|| missing(format!("{field}.name")))?;
-            let path = nonempty(&extra.clone_path)
-                .unwrap_or_else(|| format!("{ADDITIONAL_REPOSITORIES_DIR}/{name}"));
-            let repo = extra
-                .repository
-                .as_deref()
-                .ok_or_else(|| missing(format!("{field}.repository.url")))?;
-            clones.push(clone_step(
-                repo,
-                Some(name),
-                path,
-                &format!("{field}.repository"),
-            )?);
-        }
-    }
-
-    let dotfiles = match spec.dotfiles.as_deref() {
-        Some(d) if ctx.installs_dotfiles() => match text(&d.url) {
-            Some(url) => Some(DotfilesStep {
-                url,
-                branch: nonempty(&d.branch),
-                credentials: match d.authentication.as_deref() {
-                    Some(DotfilesAuth::Http(http)) => Some(Credentials {
-                        username: text(&http.username).unwrap_or_default(),
-                        password: SecretSource::UserSecret(
-                            http.password
-                                .as_deref()
-                                .and_then(|p| nonempty(&p.from_user_secret))
-                                .ok_or_else(|| {
-                                    missing(
-                                        "spec.dotfiles.authentication.http.password.fromUserSecret"
-                                            .to_owned(),
-                                    )
-                                })?,
-                        ),
-                    }),
-                    None => None,
-                },
-                dir: DOTFILES_DIR.to_owned(),
-                install_scripts: DOTFILES_INSTALL_SCRIPTS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-            }),
-            None => None,
-        },
-        _ => None,
-    };
-
-    let mut all_tasks = Vec::new();
-    for (i, task) in runtime
-        .map_or(&[][..], |r| list(&r.tasks))
-        .iter()
-        .enumerate()
-    {
-        all_tasks.push(planned_task(task, i, &env)?);
-    }
-    let background = ctx.runs_background_tasks();
-    let mut tasks: Vec<PlannedTask> = Vec::new();
-    if ctx.runs_on_create() {
-        tasks.extend(in_phase(&all_tasks, TaskType::OnCreate, background));
-    }
-    tasks.extend(in_phase(&all_tasks, TaskType::PostStart, background));
-    let pre_stop: Vec<PlannedTask> = if ctx.runs_pre_stop() {
-        in_phase(&all_tasks, TaskType::PreStop, background).collect()
-    } else {
-        Vec::new()
-    };
-
-    let auto_stop = runtime.is_some_and(|r| flag(&r.auto_stop));
-    let is_ephemeral = flag(&spec.is_ephemeral);
-    Ok(Plan {
-        start: StartPlan {
-            volume,
-            image,
-            env,
-            clones,
-            dotfiles,
-            tasks,
-            stop_when_done: auto_stop || ctx.is_build,
-            timeout: ctx.start_timeout(),
-        },
-        stop: StopPlan {
-            pre_stop,
-            timeout: PRE_STOP_TIMEOUT,
-            volume: if ctx.is_build {
-                VolumeOnStop::Snapshot
-            } else if is_ephemeral {
-                VolumeOnStop::Delete
-            } else {
-                VolumeOnStop::Keep
-            },
-        },
-    })
-}
-
-/// The tasks of one phase, in compiled order; background tasks only when `background`.
-fn in_phase(
-    all: &[PlannedTask],
-    phase: TaskType,
-    background: bool,
-) -> impl Iterator<Item = PlannedTask> + '_ {
-    all.iter()
-        .filter(move |t| t.phase == phase && (background || !t.background))
-        .cloned()
-}
-
-/// A list field, empty when absent.
-fn list<T>(field: &Option<Located<Vec<T>>>) -> &[T] {
-    field.as_ref().map_or(&[], |l| l.value.as_slice())
-}
-
-fn missing(field: String) -> Error {
-    Error::MissingField { field }
-}
-
-/// A set text field.
-fn text<T: Deref<Target = str>>(field: &Option<Located<T>>) -> Option<String> {
-    field.as_ref().map(|l| (*l.value).to_owned())
-}
-
-/// A set, non-empty text field (empty means the default for paths, refs and contexts).
-fn nonempty<T: Deref<Target = str>>(field: &Option<Located<T>>) -> Option<String> {
-    text(field).filter(|s| !s.is_empty())
-}
-
-fn flag(field: &Option<Located<bool>>) -> bool {
-    field.as_deref().copied().unwrap_or(false)
-}
-
-/// Sets `key`, replacing an existing entry in place (so the order is first appearance).
-fn set_env(env: &mut Vec<EnvEntry>, key: String, value: EnvValue) {
-    match env.iter_mut().find(|e| e.key == key) {
-        Some(entry) => entry.value = value,
-        None => env.push(EnvEntry { key, value }),
-    }
-}
-
-fn env_var(var: &EffectiveEnvVar, i: usize) -> Result<(String, EnvValue), Error> {
-    let field = format!("spec.runtime.envVars[{i}]");
-    let key = text(&var.key).ok_or_else(|| missing(format!("{field}.key")))?;
-    let value = match (
-        text(&var.value),
-        text(&var.from_secret),
-        text(&var.from_user_secret),
-    ) {
-        (Some(v), None, None) => EnvValue::Literal(v),
-        (None, Some(s), None) => EnvValue::FromSecret(s),
-        (None, None, Some(s)) => EnvValue::FromUserSecret(s),
-        _ => return Err(Error::EnvSource { field, key }),
-    };
-    Ok((key, value))
-}
-
-pub(crate) fn image_step(
-    image: Option<&Image>,
-    repository: Option<&Repository>,
-) -> Result<ImageStep, Error> {
-    Ok(match image {
-        None => ImageStep::PullDefault,
-        Some(Image::Registry(RegistryImage {
-            url,
-            authentication,
-        })) => ImageStep::Pull {
-            url: nonempty(url).ok_or_else(|| missing("spec.image.registry.url".to_owned()))?,
-            credentials: match authentication.as_deref() {
-                Some(auth) => Some(Credentials {
-                    username: text(&auth.username).unwrap_or_default(),
-                    password: SecretSource::Secret(
-                        auth.password
-                            .as_deref()
-                            .and_then(|p| nonempty(&p.from_secret))
-                            .ok_or_else(|| {
-                                missing(
-                                    "spec.image.registry.authentication.password.fromSecret"
-                                        .to_owned(),
-                                )
-                            })?,
-                    ),
-                }),
-                None => None,
-            },
-        },
-        Some(Image::Dockerfile(DockerfileImage::Inline(text))) => {
-            ImageStep::BuildDockerfile(DockerfileSource::Inline(text.clone()))
-        }
-        Some(Image::Dockerfile(DockerfileImage::Url(url))) => {
-            ImageStep::BuildDockerfile(DockerfileSource::Url(url.as_str().to_owned()))
-        }
-        Some(Image::Git(GitImage {
-            url,
-            checkout,
-            dockerfile,
-            context,
-        })) => ImageStep::BuildGit {
-            url: nonempty(url).ok_or_else(|| missing("spec.image.git.url".to_owned()))?,
-            checkout: nonempty(checkout),
-            dockerfile: nonempty(dockerfile),
-            context: nonempty(context),
-        },
-        Some(Image::Repository(build)) => {
-            if repository.and_then(|r| nonempty(&r.url)).is_none() {
-                return Err(missing("spec.repository.url".to_owned()));
-            }
-            ImageStep::BuildRepository(match build {
-                RepositoryImage::Devcontainer(d) => RepositoryBuild::Devcontainer {
-                    dir_path: nonempty(&d.dir_path),
-                },
-                RepositoryImage::Dockerfile(d) => RepositoryBuild::Dockerfile {
-                    path: nonempty(&d.path),
-                    context: nonempty(&d.context),
-                },
-            })
-        }
-    })
-}
-
-fn clone_step(
-    repo: &Repository,
-    additional: Option<String>,
-    path: String,
-    field: &str,
-) -> Result<CloneStep, Error> {
-    let url = nonempty(&repo.url).ok_or_else(|| missing(format!("{field}.url")))?;
-    let options = repo.clone_options.as_deref();
-    let history = match options {
-        Some(o) if flag(&o.disable_lazy_unshallow) => match o.depth.as_deref().copied() {
-            Some(depth) if depth > 0 => CloneHistory::Depth(depth),
-            _ => CloneHistory::Full,
-        },
-        _ => CloneHistory::ShallowThenFull,
-    };
-    let credentials = match repo.authentication.as_deref() {
-        Some(RepositoryAuth::Http(http)) => Some(Credentials {
-            username: text(&http.username).unwrap_or_default(),
-            password: SecretSource::Secret(
-                http.password
-                    .as_deref()
-                    .and_then(|p| nonempty(&p.from_secret))
-                    .ok_or_else(|| {
-                        missing(format!("{field}.authentication.http.password.fromSecret"))
-                    })?,
-            ),
-        }),
-        None => None,
-    };
-    Ok(CloneStep {
-        additional,
-        url,
-        path,
-        branch: options.and_then(|o| nonempty(&o.branch)),
-        checkout: options.and_then(|o| nonempty(&o.checkout)),
-        history,
-        single_branch: options.is_some_and(|o| flag(&o.single_branch)),
-        shallow_submodules: options.is_some_and(|o| flag(&o.shallow_submodules)),
-        credentials,
-    })
-}
-
-fn planned_task(task: &Task, i: usize, base_env: &[EnvEntry]) -> Result<PlannedTask, Error> {
-    let field = format!("spec.runtime.tasks[{i}]");
-    let phase = task
-        .task_type
-        .as_deref()
-        .copied()
-        .ok_or_else(|| missing(format!("{field}.type")))?;
-    let run = text(&task.run).ok_or_else(|| missing(format!("{field}.run")))?;
-    let mut env = base_env.to_vec();
-    for (j, var) in list(&task.env_vars).iter().enumerate() {
-        let key = text(&var.key).ok_or_else(|| missing(format!("{field}.envVars[{j}].key")))?;
-        let value =
-            text(&var.value).ok_or_else(|| missing(format!("{field}.envVars[{j}].value")))?;
-        set_env(&mut env, key, EnvValue::Literal(value));
-    }
-    Ok(PlannedTask {
-        name: nonempty(&task.name).unwrap_or_else(|| format!("tasks[{i}]")),
-        phase,
-        run,
-        working_dir: nonempty(&task.working_dir),
-        env,
-        background: flag(&task.is_background),
-        abort_on_failure: task.on_failure.as_deref() == Some(&OnFailure::Abort),
-        run_as_root: flag(&task.run_as_root),
-    })
 }

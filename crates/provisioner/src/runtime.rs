@@ -10,7 +10,8 @@
 //! line, in a log, or anywhere its own inspection shows (podman: a mounted secret file;
 //! Kubernetes: a Secret referenced by `secretKeyRef`).
 
-use crate::plan::{VolumeOnStop, VolumeSource};
+use crate::plan::{ContainerPlan, VolumeOnStop, VolumeSource};
+pub use crate::plan::{Port, Resources};
 use std::fmt;
 use std::pin::Pin;
 
@@ -113,26 +114,6 @@ pub struct Login {
     pub password: SecretValue,
 }
 
-/// The compute a container may use; `None`: no limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Resources {
-    /// CPU in millicores.
-    pub cpu_millis: Option<u64>,
-    /// Memory in MiB.
-    pub memory_mib: Option<u64>,
-    /// Storage of the workspace volume in MiB.
-    pub storage_mib: Option<u64>,
-}
-
-/// A port the workspace serves (an application).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// The application's name.
-    pub name: String,
-    /// The container port.
-    pub port: u16,
-}
-
 /// Everything a runtime needs to run a workspace's container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -165,6 +146,31 @@ pub struct ContainerSpec {
 pub const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
 impl ContainerSpec {
+    /// The container `plan` describes, with what only the run knows: whose it is, the image
+    /// reference once pulled or built, the environment with secret values, and the volume.
+    pub fn new(
+        key: &WorkspaceKey,
+        plan: &ContainerPlan,
+        image: String,
+        env: ResolvedEnv,
+        volume: VolumeSource,
+        snapshot: Option<&str>,
+    ) -> Self {
+        Self {
+            key: key.clone(),
+            image,
+            entrypoint: plan.entrypoint.clone(),
+            cmd: plan.cmd.clone(),
+            env,
+            resources: plan.resources,
+            add_capabilities: plan.add_capabilities.clone(),
+            drop_capabilities: plan.drop_capabilities.clone(),
+            ports: plan.ports.clone(),
+            volume,
+            snapshot: snapshot.map(str::to_owned),
+        }
+    }
+
     /// The shell command the container runs: the entrypoint and the command joined (both are
     /// shell commands), or the one that is set; `None` when neither is (run [`KEEP_ALIVE`]).
     /// Every backend runs it as `/bin/sh -c`, so the image's own entrypoint does not run.

@@ -12,6 +12,9 @@
 //! yet, the supervisor is unreachable, or the stop itself failed). Those are
 //! [`Cause::Failure`] moves, checked by [`can_fail`]. The only progress move into `STOPPED` is
 //! from `STOPPING`, so every way back to `STOPPED` passes through `STOPPING` or a failure.
+//!
+//! The table drives the run: a start walks [`start_path`] (its order is the table's), and the
+//! server writes every state only after [`check`] accepts the move.
 
 use crate::Error;
 use std::fmt;
@@ -241,6 +244,44 @@ pub const TRANSITIONS: &[Transition] = &[
     row(Stopping, Stopped, F),
 ];
 
+/// Checks `from → to` against [`TRANSITIONS`]: a progress move when `failure` is `None`, a
+/// failure's move otherwise. The error names both states (and the failure).
+pub fn check(from: State, to: State, failure: Option<&Failure>) -> Result<(), Error> {
+    match failure {
+        None if can_move(from, to) => Ok(()),
+        None => Err(Error::IllegalMove { from, to }),
+        Some(_) if can_fail(from, to) => Ok(()),
+        Some(failure) => Err(Error::IllegalFailureMove {
+            from,
+            to,
+            failure: failure.clone(),
+        }),
+    }
+}
+
+/// The states a start passes through, from `INIT_REQUEST` to `RUNNING`, read off
+/// [`TRANSITIONS`] (so the order is written once, there): from `STOPPED`, each progress move
+/// that neither stops nor fails, through `image` (`PULLING_IMAGE` or `BUILDING_IMAGE`) when
+/// the run prepares one and past the image states when it does not.
+pub fn start_path(image: Option<State>) -> Vec<State> {
+    let is_image = |s: State| matches!(s, State::PullingImage | State::BuildingImage);
+    let mut path = Vec::new();
+    let mut at = State::Stopped;
+    while at != State::Running && path.len() < State::ALL.len() {
+        let next = TRANSITIONS
+            .iter()
+            .filter(|t| t.from == at && t.cause == Cause::Progress)
+            .map(|t| t.to)
+            .find(|&to| {
+                !to.is_stopping() && to != State::Stopped && (!is_image(to) || Some(to) == image)
+            });
+        let Some(next) = next else { break };
+        path.push(next);
+        at = next;
+    }
+    path
+}
+
 /// Whether `from → to` is a legal move in the normal course of a start or stop.
 pub fn can_move(from: State, to: State) -> bool {
     TRANSITIONS.contains(&row(from, to, Cause::Progress))
@@ -291,12 +332,7 @@ impl StateMachine {
     /// Moves to `to` in the normal course of a start or stop; an illegal move is refused with
     /// an error naming both states, and the state is unchanged.
     pub fn advance(&mut self, to: State) -> Result<State, Error> {
-        if !can_move(self.state, to) {
-            return Err(Error::IllegalMove {
-                from: self.state,
-                to,
-            });
-        }
+        check(self.state, to, None)?;
         if self.state == State::Stopped {
             self.failure = None;
         }
@@ -307,13 +343,7 @@ impl StateMachine {
     /// Records `failure` and moves to `to` (`STOPPING` or `STOPPED`, as the table allows
     /// from the current state); an illegal move is refused and nothing changes.
     pub fn fail(&mut self, failure: Failure, to: State) -> Result<State, Error> {
-        if !can_fail(self.state, to) {
-            return Err(Error::IllegalFailureMove {
-                from: self.state,
-                to,
-                failure,
-            });
-        }
+        check(self.state, to, Some(&failure))?;
         self.failure = Some(failure);
         self.state = to;
         Ok(to)
@@ -504,6 +534,51 @@ mod tests {
         }
         assert_eq!(m.state(), Stopped);
         assert_eq!(m.failure(), None);
+    }
+
+    #[test]
+    fn the_start_path_is_read_off_the_table() {
+        assert_eq!(
+            start_path(None),
+            [
+                InitRequest,
+                Initializing,
+                StartingRuntime,
+                Preparing,
+                Running
+            ]
+        );
+        for image in [PullingImage, BuildingImage] {
+            assert_eq!(
+                start_path(Some(image)),
+                [
+                    InitRequest,
+                    Initializing,
+                    image,
+                    StartingRuntime,
+                    Preparing,
+                    Running
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn check_takes_progress_and_failure_moves_from_the_table() {
+        assert_eq!(check(Stopped, InitRequest, None), Ok(()));
+        assert_eq!(
+            check(StoppingRequest, Initializing, None),
+            Err(Error::IllegalMove {
+                from: StoppingRequest,
+                to: Initializing
+            })
+        );
+        assert_eq!(check(Preparing, Stopping, Some(&Failure::Unknown)), Ok(()));
+        let err = check(InitRequest, Stopping, Some(&Failure::Unknown)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "illegal move from INIT_REQUEST to STOPPING on failure (unknown failure)"
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use cordium_merge::{EffectiveWorkspace, Inputs, Options};
 use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
 use cordium_provisioner::{
-    CloneHistory, CloneStep, Credentials, DockerfileSource, EnvEntry, EnvValue, Error, Failure,
-    ImageStep, Plan, PlannedTask, RepositoryBuild, RunContext, RunFacts, SecretSource, State,
-    TaskOutcome, VolumeOnStop, VolumeSource, can_move, plan, task_outcome,
+    CloneHistory, CloneStep, ContainerPlan, Credentials, DockerfileSource, EnvEntry, EnvValue,
+    Error, Failure, ImageStep, Plan, PlannedTask, Port, RepositoryBuild, Resources, ReusedImage,
+    RunContext, RunFacts, SecretSource, State, TaskOutcome, VolumeOnStop, VolumeSource, can_move,
+    plan, task_outcome,
 };
 use cordium_spec::{SourceMap, TaskType, load};
 use std::time::Duration;
@@ -161,6 +162,7 @@ fn a_later_persistent_run_skips_on_create_clones_and_dotfiles() {
     assert_eq!(
         p.start.image,
         ImageStep::Reuse {
+            image: ReusedImage::Url("registry.example.com/python:3.11".into()),
             credentials: Some(Credentials {
                 username: "robot".into(),
                 password: SecretSource::Secret("registry-token".into()),
@@ -460,6 +462,7 @@ fn a_run_restored_from_a_pre_build_installs_dotfiles_only() {
     assert_eq!(
         p.start.image,
         ImageStep::Reuse {
+            image: ReusedImage::Url("registry.example.com/python:3.11".into()),
             credentials: Some(Credentials {
                 username: "robot".into(),
                 password: SecretSource::Secret("registry-token".into()),
@@ -579,9 +582,7 @@ fn a_repository_image_without_a_repository_is_refused() {
     let ws = compile("spec:\n  image: {repository: {devcontainer: {}}}\n");
     assert_eq!(
         plan(&ws, &RunContext::new(&runs(&ws, 0))),
-        Err(Error::MissingField {
-            field: "spec.repository.url".into()
-        })
+        Err(Error::NoRepositoryToBuild)
     );
     assert!(
         plan(&ws, &RunContext::new(&runs(&ws, 1))).is_ok(),
@@ -635,67 +636,6 @@ fn unnamed_tasks_are_named_by_their_place() {
 }
 
 #[test]
-fn hand_built_workspaces_missing_fields_are_refused() {
-    use cordium_merge::effective::{EffectiveEnvVar, EffectiveRuntime};
-    use cordium_spec::{Located, Location, Task};
-    fn at<T>(value: T) -> Option<Located<T>> {
-        Some(Located::new(value, Location::default()))
-    }
-    let ctx = RunContext::new(&RunFacts::default());
-
-    let mut ws = compile("spec: {}\n");
-    ws.spec.runtime = at(EffectiveRuntime {
-        tasks: at(vec![Task {
-            task_type: at(TaskType::PostStart),
-            ..Task::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    assert_eq!(
-        plan(&ws, &ctx),
-        Err(Error::MissingField {
-            field: "spec.runtime.tasks[0].run".into()
-        })
-    );
-
-    ws.spec.runtime = at(EffectiveRuntime {
-        tasks: at(vec![Task {
-            run: at("make".to_owned()),
-            ..Task::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    assert_eq!(
-        plan(&ws, &ctx),
-        Err(Error::MissingField {
-            field: "spec.runtime.tasks[0].type".into()
-        })
-    );
-
-    ws.spec.runtime = at(EffectiveRuntime {
-        env_vars: at(vec![EffectiveEnvVar {
-            key: at("A".to_owned()),
-            value: at("1".to_owned()),
-            from_secret: at("s".to_owned()),
-            ..EffectiveEnvVar::default()
-        }]),
-        ..EffectiveRuntime::default()
-    });
-    let err = plan(&ws, &ctx).unwrap_err();
-    assert_eq!(
-        err,
-        Error::EnvSource {
-            field: "spec.runtime.envVars[0]".into(),
-            key: "A".into()
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "`spec.runtime.envVars[0]` (`A`) must set exactly one of `value`, `fromSecret`, `fromUserSecret`"
-    );
-}
-
-#[test]
 fn secret_names_are_every_secret_a_run_reads() {
     let ws = compile(ALL_LAYERS);
     let names = |set: std::collections::BTreeSet<String>| set.into_iter().collect::<Vec<_>>();
@@ -712,4 +652,41 @@ fn secret_names_are_every_secret_a_run_reads() {
         ["dev-db-url", "my-api-key", "registry-token"]
     );
     assert_eq!(names(user_secrets), ["gh"]);
+}
+
+#[test]
+fn the_container_is_part_of_the_plan() {
+    let ws = compile(
+        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n",
+    );
+    let p = plan_after(&ws, 0);
+    assert_eq!(
+        p.start.container,
+        ContainerPlan {
+            entrypoint: Some("/usr/bin/init".into()),
+            cmd: None,
+            resources: Resources {
+                cpu_millis: Some(1500),
+                memory_mib: Some(2048),
+                storage_mib: Some(20000),
+            },
+            add_capabilities: vec!["NET_ADMIN".into()],
+            drop_capabilities: vec!["CAP_MKNOD".into()],
+            ports: vec![
+                Port {
+                    name: "web".into(),
+                    port: 3000
+                },
+                Port {
+                    name: "docs".into(),
+                    port: 8080
+                },
+            ],
+        }
+    );
+    assert_eq!(
+        plan_after(&ws, 3).start.container,
+        p.start.container,
+        "a later run runs the same container"
+    );
 }

@@ -3,17 +3,13 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use cordium_merge::EffectiveWorkspace;
-use cordium_merge::effective::{EffectiveRuntime, EffectiveSpec};
+use cordium_merge::effective::{EffectiveRuntime, EffectiveSpec, Limits, Task};
 use cordium_provisioner::state::TRANSITIONS;
 use cordium_provisioner::{
     Cause, Failure, RunContext, State, StateMachine, can_fail, can_move, plan,
 };
-use cordium_spec::{Located, Location, OnFailure, Task, TaskType};
+use cordium_spec::{OnFailure, TaskType};
 use proptest::prelude::*;
-
-fn at<T>(value: T) -> Option<Located<T>> {
-    Some(Located::new(value, Location::default()))
-}
 
 fn failure() -> impl Strategy<Value = Failure> {
     prop_oneof![
@@ -52,13 +48,17 @@ fn workspace(tasks: &[(Option<TaskType>, bool, Option<OnFailure>)]) -> Effective
     let tasks = tasks
         .iter()
         .enumerate()
-        .map(|(i, (phase, background, on_failure))| Task {
-            name: at(format!("t{i}")),
-            run: at(format!("echo {i}")),
-            task_type: phase.and_then(at),
-            is_background: at(*background),
-            on_failure: on_failure.and_then(at),
-            ..Task::default()
+        .filter_map(|(i, (phase, background, on_failure))| {
+            Some(Task {
+                name: Some(format!("t{i}")),
+                run: format!("echo {i}"),
+                task_type: (*phase)?,
+                env_vars: None,
+                working_dir: None,
+                is_background: Some(*background),
+                on_failure: *on_failure,
+                run_as_root: None,
+            })
         })
         .collect();
     EffectiveWorkspace {
@@ -70,12 +70,23 @@ fn workspace(tasks: &[(Option<TaskType>, bool, Option<OnFailure>)]) -> Effective
             template: None,
         },
         spec: EffectiveSpec {
-            is_ephemeral: at(false),
-            runtime: at(EffectiveRuntime {
-                tasks: at(tasks),
+            image: None,
+            repository: None,
+            additional_repositories: None,
+            applications: None,
+            is_ephemeral: false,
+            limit: Limits {
+                cpu_millicores: 2000,
+                memory_megabytes: 6000,
+                storage_megabytes: 20000,
+            },
+            runtime: EffectiveRuntime {
+                tasks,
                 ..EffectiveRuntime::default()
-            }),
-            ..EffectiveSpec::default()
+            },
+            dotfiles: None,
+            git_provider: None,
+            vars: Vec::new(),
         },
         notes: Vec::new(),
     }

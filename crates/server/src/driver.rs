@@ -5,7 +5,8 @@
 //! - `INIT_REQUEST`: compile the workspace as its owner, decide the run ([`RunFacts`]), plan
 //!   it, fetch and decrypt the Secrets and UserSecrets the plan names, make a session
 //!   credential, and run [`lifecycle::start`]; every state it enters is written through the
-//!   store, so WatchWorkspace streams it. A failure is written with the state change that
+//!   store, so WatchWorkspace streams it, and only along the transition table
+//!   ([`crate::workspace_state::transition`]: an illegal move is logged and not written). A failure is written with the state change that
 //!   reports it, then the workspace is stopped.
 //! - `STOPPING_REQUEST`: cancel a start still in progress (and wait for it to end), run
 //!   [`lifecycle::stop`], revoke the session credential, write `STOPPED`. A stop already
@@ -26,6 +27,7 @@ use crate::crypto::{hash_token, new_token};
 use crate::pb;
 use crate::service::{Api, Caller};
 use crate::store::{EventKind, Record, StoreError};
+use crate::workspace_state::{current, state_of, transition};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
 use cordium_provisioner::runtime::{ContainerState, Runtime, SecretValue, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, RunContext, RunFacts, State};
@@ -53,8 +55,6 @@ pub struct Driver {
 /// Everything a run needs, worked out from the store.
 struct Prepared {
     key: WorkspaceKey,
-    workspace: cordium_merge::EffectiveWorkspace,
-    context: RunContext,
     plan: Plan,
     secrets: Secrets,
     snapshot: Option<String>,
@@ -77,21 +77,6 @@ fn unknown(message: impl std::fmt::Display) -> RunFailure {
     RunFailure {
         failure: Failure::Unknown,
         message: message.to_string(),
-    }
-}
-
-fn pb_state(state: State) -> pb::WorkspaceState {
-    match state {
-        State::Stopped => pb::WorkspaceState::Stopped,
-        State::InitRequest => pb::WorkspaceState::InitRequest,
-        State::Initializing => pb::WorkspaceState::Initializing,
-        State::PullingImage => pb::WorkspaceState::PullingImage,
-        State::BuildingImage => pb::WorkspaceState::BuildingImage,
-        State::StartingRuntime => pb::WorkspaceState::StartingRuntime,
-        State::Preparing => pb::WorkspaceState::Preparing,
-        State::Running => pb::WorkspaceState::Running,
-        State::StoppingRequest => pb::WorkspaceState::StoppingRequest,
-        State::Stopping => pb::WorkspaceState::Stopping,
     }
 }
 
@@ -140,10 +125,13 @@ impl Drop for StopGuard<'_> {
     }
 }
 
-/// Writes each state the lifecycle enters, unless a stop overtook the start.
+/// Writes each state the lifecycle enters, along the transition table, unless a stop
+/// overtook the start.
 struct StoreProgress<'a> {
     driver: &'a Driver,
     name: &'a str,
+    /// The failure the run stops after, if any: its moves are failure moves.
+    failure: Option<&'a Failure>,
 }
 
 #[async_trait::async_trait]
@@ -153,17 +141,14 @@ impl Progress for StoreProgress<'_> {
         let result = self
             .driver
             .update(self.name, |status| {
-                let current = status.state();
-                let overtaken = matches!(
-                    current,
-                    pb::WorkspaceState::StoppingRequest
-                        | pb::WorkspaceState::Stopping
-                        | pb::WorkspaceState::Stopped
-                );
+                let overtaken =
+                    current(status).is_some_and(|s| s.is_stopping() || s == State::Stopped);
                 if overtaken && !stopping {
                     return false;
                 }
-                status.state = pb_state(state) as i32;
+                if transition(self.name, status, state, self.failure).is_err() {
+                    return false;
+                }
                 if state == State::Running {
                     // Counted with the state, so a watcher seeing RUNNING sees the count.
                     status.successful_runs += 1;
@@ -209,10 +194,10 @@ impl Driver {
             let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
                 continue;
             };
-            let Some(status) = ws
-                .status
-                .filter(|s| s.state() == pb::WorkspaceState::Running)
-            else {
+            if state_of(&ws) != Some(State::Running) {
+                continue;
+            }
+            let Some(status) = ws.status else {
                 continue;
             };
             let key = WorkspaceKey::new(&record.space, &record.name);
@@ -286,19 +271,19 @@ impl Driver {
             let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
                 continue;
             };
-            let state = ws.status.as_ref().map(|s| s.state());
+            let state = state_of(&ws);
             let interrupted = matches!(
                 state,
                 Some(
-                    pb::WorkspaceState::Initializing
-                        | pb::WorkspaceState::PullingImage
-                        | pb::WorkspaceState::BuildingImage
-                        | pb::WorkspaceState::StartingRuntime
-                        | pb::WorkspaceState::Preparing
-                        | pb::WorkspaceState::Stopping
+                    State::Initializing
+                        | State::PullingImage
+                        | State::BuildingImage
+                        | State::StartingRuntime
+                        | State::Preparing
+                        | State::Stopping
                 )
             );
-            if startup && state == Some(pb::WorkspaceState::Running) {
+            if startup && state == Some(State::Running) {
                 // Checked by the first health check, which runs at once.
                 continue;
             }
@@ -317,15 +302,11 @@ impl Driver {
 
     /// Starts or stops `name` when its state asks for it.
     fn act(self: &Arc<Self>, name: &str, ws: &pb::Workspace) {
-        let state = ws
-            .status
-            .as_ref()
-            .map_or(pb::WorkspaceState::StateUnknown, |s| s.state());
         let Ok(mut starts) = self.starts.lock() else {
             return;
         };
-        match state {
-            pb::WorkspaceState::InitRequest => {
+        match state_of(ws) {
+            Some(State::InitRequest) => {
                 // After the previous run's task (which may be writing its last state); a
                 // repeated event finds the workspace past INIT_REQUEST and does nothing.
                 let previous = starts.remove(name);
@@ -341,7 +322,7 @@ impl Driver {
                     }),
                 );
             }
-            pb::WorkspaceState::StoppingRequest => {
+            Some(State::StoppingRequest) => {
                 if self.stops.lock().is_ok_and(|stops| stops.contains(name)) {
                     // A stop is under way (autoStop, a failure, a build's end): it ends at
                     // STOPPED; cutting it short would leave it half done.
@@ -433,15 +414,17 @@ impl Driver {
     async fn run(self: &Arc<Self>, name: &str) {
         let requested = match self.api.store().get("Workspace", "", name).await {
             Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
-                .ok()
-                .and_then(|ws| ws.status)
-                .is_some_and(|s| s.state() == pb::WorkspaceState::InitRequest),
+                .is_ok_and(|ws| state_of(&ws) == Some(State::InitRequest)),
             _ => false,
         };
         if !requested {
             return;
         }
-        let progress = StoreProgress { driver: self, name };
+        let progress = StoreProgress {
+            driver: self,
+            name,
+            failure: None,
+        };
         let prepared = match self.prepare(name, true).await {
             Ok(p) => p,
             Err(failure) => {
@@ -451,8 +434,6 @@ impl Driver {
         };
         let request = StartRequest {
             key: &prepared.key,
-            workspace: &prepared.workspace,
-            context: prepared.context,
             plan: &prepared.plan,
             secrets: &prepared.secrets,
             snapshot: prepared.snapshot.as_deref(),
@@ -495,8 +476,7 @@ impl Driver {
                     .ok()
                     .and_then(|ws| ws.status)
                     .is_some_and(|s| {
-                        s.state() == pb::WorkspaceState::Running
-                            && &s.state_changed_at == changed_at
+                        current(&s) == Some(State::Running) && &s.state_changed_at == changed_at
                     }),
                 _ => false,
             };
@@ -543,7 +523,11 @@ impl Driver {
         failure: Option<&RunFailure>,
         TasksDone(tasks_done): TasksDone,
     ) {
-        let progress = StoreProgress { driver: self, name };
+        let progress = StoreProgress {
+            driver: self,
+            name,
+            failure: failure.map(|f| &f.failure),
+        };
         if let Some(failure) = failure {
             let record = pb_failure(failure);
             let _ = self
@@ -587,7 +571,8 @@ impl Driver {
         let record = failure.map(pb_failure);
         let _ = self
             .update(name, |s| {
-                s.state = pb::WorkspaceState::Stopped as i32;
+                // Refused (and logged) when the table has no such move; the failure is kept.
+                let _ = transition(name, s, State::Stopped, failure.map(|f| &f.failure));
                 if let Some(f) = &record {
                     s.failure = Some(f.clone());
                 }
@@ -727,8 +712,6 @@ impl Driver {
         });
         Ok(Prepared {
             key: WorkspaceKey::new(&record.space, &record.name),
-            workspace,
-            context,
             plan,
             secrets,
             snapshot: if context.from_snapshot {

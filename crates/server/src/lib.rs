@@ -6,6 +6,8 @@
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
 //! - [`connections`]: caps and deadlines for connections on an open port.
+//! - [`workspace_state`]: protobuf workspace states to and from the provisioner's, and the
+//!   one table-checked way to change a workspace's state.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
 pub mod auth;
@@ -16,6 +18,7 @@ pub mod names;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod workspace_state;
 
 /// The generated protobuf types and gRPC stubs of `cordium.v1` (the `cordium-api` crate).
 pub use cordium_api as pb;

@@ -7,6 +7,8 @@ use crate::crypto::{SecretBox, new_ssh_key};
 use crate::names::{length_for_attempt, random_name};
 use crate::pb::{self, main_service_server::MainService};
 use crate::store::{Event, EventKind, Record, Store, StoreError, Write};
+use crate::workspace_state::{state_of, to_pb, transition};
+use cordium_provisioner::State;
 use cordium_provisioner::lifecycle::shell_quote;
 use cordium_provisioner::runtime::{
     ExecSpec, ResolvedValue, Runtime, RuntimeError, SecretValue, WorkspaceKey,
@@ -433,10 +435,9 @@ pub(crate) fn can_access(caller: &Caller, space: &pb::Space) -> bool {
         .is_some_and(|s| s.owner == caller.name || s.members.contains(&caller.name))
 }
 
-fn state_of(ws: &pb::Workspace) -> pb::WorkspaceState {
-    ws.status
-        .as_ref()
-        .map_or(pb::WorkspaceState::StateUnknown, |s| s.state())
+/// A state move the transition table refuses: a bug of the caller, never of the request.
+fn illegal_move(e: cordium_provisioner::Error) -> Status {
+    Status::internal(e.to_string())
 }
 
 type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
@@ -668,11 +669,11 @@ impl MainService for Api {
         self.cancel_running_build(&template).await?;
         let build_id = random_name(6)?;
         let ws_name = format!("build-{build_id}");
-        let ws = pb::Workspace {
+        let mut ws = pb::Workspace {
             metadata: Some(fresh_metadata(None, &ws_name)?),
             spec: None,
             status: Some(pb::WorkspaceStatus {
-                state: pb::WorkspaceState::InitRequest as i32,
+                state: to_pb(State::Stopped) as i32,
                 owner: caller.name.clone(),
                 space: space.clone(),
                 template: name.clone(),
@@ -681,6 +682,10 @@ impl MainService for Api {
                 ..Default::default()
             }),
         };
+        // A build is created started.
+        if let Some(status) = ws.status.as_mut() {
+            transition(&ws_name, status, State::InitRequest, None).map_err(illegal_move)?;
+        }
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id = build_id;
         }
@@ -750,7 +755,7 @@ impl MainService for Api {
                 metadata: Some(fresh_metadata(requested.clone(), &name)?),
                 spec: req.spec.clone(),
                 status: Some(pb::WorkspaceStatus {
-                    state: pb::WorkspaceState::Stopped as i32,
+                    state: to_pb(State::Stopped) as i32,
                     owner: caller.name.clone(),
                     space: space.clone(),
                     template: template.clone(),
@@ -862,8 +867,8 @@ impl MainService for Api {
         let req = request.into_inner();
         let (record, mut ws) = self.visible_workspace(&caller, &req.name).await?;
         match state_of(&ws) {
-            pb::WorkspaceState::Stopped => {}
-            pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
+            Some(State::Stopped) => {}
+            Some(State::StoppingRequest | State::Stopping) => {
                 return Err(Status::failed_precondition(format!(
                     "workspace `{}` is stopping; start it once it is STOPPED",
                     req.name
@@ -880,7 +885,7 @@ impl MainService for Api {
         let mut active = 0;
         for r in self.store.list("Workspace", Some("")).await? {
             if r.owner == caller.name
-                && state_of(&decode::<pb::Workspace>(&r)?) != pb::WorkspaceState::Stopped
+                && state_of(&decode::<pb::Workspace>(&r)?) != Some(State::Stopped)
             {
                 active += 1;
             }
@@ -891,8 +896,7 @@ impl MainService for Api {
             )));
         }
         if let Some(status) = ws.status.as_mut() {
-            status.state = pb::WorkspaceState::InitRequest as i32;
-            status.state_changed_at = Some(now());
+            transition(&req.name, status, State::InitRequest, None).map_err(illegal_move)?;
             status.failure = None;
             status.run_vars = req.vars;
         }
@@ -916,19 +920,18 @@ impl MainService for Api {
         let name = request.get_ref().name.clone();
         let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
         match state_of(&ws) {
-            pb::WorkspaceState::Stopped => {
+            Some(State::Stopped) => {
                 return Err(Status::failed_precondition(format!(
                     "workspace `{name}` is already stopped"
                 )));
             }
-            pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
+            Some(State::StoppingRequest | State::Stopping) => {
                 return Ok(Response::new(ws));
             }
             _ => {}
         }
         if let Some(status) = ws.status.as_mut() {
-            status.state = pb::WorkspaceState::StoppingRequest as i32;
-            status.state_changed_at = Some(now());
+            transition(&name, status, State::StoppingRequest, None).map_err(illegal_move)?;
         }
         let ws = self
             .set_workspace(
@@ -1619,13 +1622,11 @@ impl Api {
             // no longer the running build).
             if !matches!(
                 state_of(&ws),
-                pb::WorkspaceState::Stopped
-                    | pb::WorkspaceState::StoppingRequest
-                    | pb::WorkspaceState::Stopping
+                Some(State::Stopped | State::StoppingRequest | State::Stopping)
             ) {
                 if let Some(status) = ws.status.as_mut() {
-                    status.state = pb::WorkspaceState::StoppingRequest as i32;
-                    status.state_changed_at = Some(now());
+                    transition(&r.name, status, State::StoppingRequest, None)
+                        .map_err(illegal_move)?;
                 }
                 self.set_workspace(&Record { version: 0, ..r }, &ws).await?;
             }

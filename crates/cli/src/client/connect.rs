@@ -1,7 +1,8 @@
 //! The connection: a gRPC channel to the server, with the caller's token on every call.
 
-use super::ClientError;
-use super::config::Saved;
+use super::config::{self, Saved};
+use super::error::ClientError;
+use crate::args::ServerArgs;
 use cordium_api::main_service_client::MainServiceClient;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -77,6 +78,11 @@ pub(crate) async fn connect(login: &Saved) -> Result<Client, ClientError> {
         api: MainServiceClient::with_interceptor(channel, Bearer(header)),
         server,
     })
+}
+
+/// Resolves the login (flags, environment, saved file) and connects.
+pub(crate) async fn client(args: &ServerArgs) -> Result<Client, ClientError> {
+    connect(&config::resolve(args)?).await
 }
 
 /// An error and its causes, `outer: inner: innermost`, without repeats.

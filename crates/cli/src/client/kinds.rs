@@ -43,10 +43,27 @@ pub(crate) trait ServerResource: Sized {
     /// Where its resources are named, which decides what `--space` means.
     const SCOPE: Scope;
 
+    /// The metadata.
+    fn metadata(&self) -> Option<&pb::Metadata>;
+    /// The `spec` as printed, when the kind has one.
+    fn spec(&self) -> Option<Json>;
+    /// The `status` as printed: what the server set, empty fields left out.
+    fn status(&self) -> Map<String, Json>;
+    /// The Space of a resource named within one.
+    fn space(&self) -> &str {
+        ""
+    }
     /// The document: `apiVersion`, `kind`, `metadata`, `spec` (when it has one), `status`.
-    fn document(&self) -> Json;
+    fn document(&self) -> Json {
+        document(Self::KIND, self.metadata(), self.spec(), self.status())
+    }
     /// `NAME`, or `SPACE/NAME` for the kinds named within a Space.
-    fn reference(&self) -> String;
+    fn reference(&self) -> String {
+        match Self::SCOPE {
+            Scope::InSpace => scoped(self.space(), self.metadata()),
+            Scope::NoSpace | Scope::UniqueName => name(self.metadata()),
+        }
+    }
     /// The request a `create` or `update` sends.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError>;
     /// What `create` prints instead of the document when no `--output` is asked for.
@@ -66,9 +83,15 @@ pub(crate) trait ServerResource: Sized {
     async fn delete(api: &mut Api, reference: pb::Ref) -> Result<(), Status>;
 }
 
-/// The five calls of a kind, by their names in the API (create, update, get, list, delete).
-macro_rules! calls {
-    ($create:ident, $update:ident, $get:ident, $list:ident, $delete:ident) => {
+/// What every kind states the same way: the kind, where its resources are named, its
+/// metadata, and its five calls by their names in the API (create, update, get, list, delete).
+macro_rules! served {
+    ($kind:expr, $scope:expr, $create:ident, $update:ident, $get:ident, $list:ident, $delete:ident) => {
+        const KIND: Kind = $kind;
+        const SCOPE: Scope = $scope;
+        fn metadata(&self) -> Option<&pb::Metadata> {
+            self.metadata.as_ref()
+        }
         async fn create(api: &mut Api, request: Self) -> Result<Self, Status> {
             api.$create(request).await.map(Response::into_inner)
         }
@@ -88,48 +111,42 @@ macro_rules! calls {
 }
 
 impl ServerResource for pb::Space {
-    const KIND: Kind = Kind::Space;
-    const SCOPE: Scope = Scope::NoSpace;
-    fn document(&self) -> Json {
+    served! {Kind::Space, Scope::NoSpace,
+    create_space, update_space, get_space,
+    list_space, delete_space}
+
+    fn spec(&self) -> Option<Json> {
+        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
+    }
+    fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
+        let kind =
+            pb::SpaceType::try_from(st.r#type).map_or("SPACE_TYPE_UNSET", |t| t.as_str_name());
         let mut status = Map::new();
         put(&mut status, "owner", s(&st.owner));
-        put(
-            &mut status,
-            "type",
-            s(pb::SpaceType::try_from(st.r#type).map_or("SPACE_TYPE_UNSET", |t| t.as_str_name())),
-        );
+        put(&mut status, "type", s(kind));
         put(&mut status, "members", Json::from(st.members));
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s)),
-            status,
-        )
-    }
-    fn reference(&self) -> String {
-        name(self.metadata.as_ref())
+        status
     }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
+        let Input { metadata, spec, .. } = draft.input;
         Ok(Self {
-            metadata: Some(draft.input.metadata),
-            spec: draft.input.spec,
+            metadata: Some(metadata),
+            spec,
             status: None,
         })
     }
-    calls!(
-        create_space,
-        update_space,
-        get_space,
-        list_space,
-        delete_space
-    );
 }
 
 impl ServerResource for pb::Template {
-    const KIND: Kind = Kind::Template;
-    const SCOPE: Scope = Scope::InSpace;
-    fn document(&self) -> Json {
+    served! {Kind::Template, Scope::InSpace,
+    create_template, update_template, get_template,
+    list_template, delete_template}
+
+    fn spec(&self) -> Option<Json> {
+        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
+    }
+    fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
         put(&mut status, "space", s(&st.space));
@@ -144,35 +161,23 @@ impl ServerResource for pb::Template {
             "currentReadyBuildId",
             s(&st.current_ready_build_id),
         );
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s)),
-            status,
-        )
+        status
     }
-    fn reference(&self) -> String {
-        let space = self.status.as_ref().map_or("", |s| s.space.as_str());
-        scoped(space, self.metadata.as_ref())
+    fn space(&self) -> &str {
+        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
-        let status = pb::TemplateStatus {
-            space: required_space(Self::KIND, draft.space)?,
-            ..Default::default()
-        };
+        let space = required_space(Self::KIND, draft.space)?;
+        let Input { metadata, spec, .. } = draft.input;
         Ok(Self {
-            metadata: Some(draft.input.metadata),
-            spec: draft.input.spec,
-            status: Some(status),
+            metadata: Some(metadata),
+            spec,
+            status: Some(pb::TemplateStatus {
+                space,
+                ..Default::default()
+            }),
         })
     }
-    calls!(
-        create_template,
-        update_template,
-        get_template,
-        list_template,
-        delete_template
-    );
 }
 
 fn failure(f: &pb::Failure) -> Json {
@@ -198,9 +203,14 @@ fn failure(f: &pb::Failure) -> Json {
 }
 
 impl ServerResource for pb::Workspace {
-    const KIND: Kind = Kind::Workspace;
-    const SCOPE: Scope = Scope::UniqueName;
-    fn document(&self) -> Json {
+    served! {Kind::Workspace, Scope::UniqueName,
+    create_workspace, update_workspace, get_workspace,
+    list_workspace, delete_workspace}
+
+    fn spec(&self) -> Option<Json> {
+        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
+    }
+    fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
         status.insert("state".into(), s(state_name(st.state)));
@@ -227,15 +237,7 @@ impl ServerResource for pb::Workspace {
             .map(|v| serde_json::json!({"name": v.name, "value": v.value}))
             .collect();
         put(&mut status, "runVars", Json::Array(vars));
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s)),
-            status,
-        )
-    }
-    fn reference(&self) -> String {
-        name(self.metadata.as_ref())
+        status
     }
     /// A new workspace goes into the Space and Template the flags or the document name; an
     /// update keeps both.
@@ -248,19 +250,13 @@ impl ServerResource for pb::Workspace {
             )?),
             Write::Update => None,
         };
+        let Input { metadata, spec, .. } = draft.input;
         Ok(Self {
-            metadata: Some(draft.input.metadata),
-            spec: draft.input.spec,
+            metadata: Some(metadata),
+            spec,
             status,
         })
     }
-    calls!(
-        create_workspace,
-        update_workspace,
-        get_workspace,
-        list_workspace,
-        delete_workspace
-    );
 }
 
 /// The status a new workspace is sent with: its Space and Template, from the flags
@@ -278,6 +274,7 @@ pub(crate) fn new_workspace_status(
     })
 }
 
+/// The status of a Secret or GitProvider as printed.
 fn secret_status(st: Option<&pb::SecretStatus>) -> Map<String, Json> {
     let st = st.cloned().unwrap_or_default();
     let mut status = Map::new();
@@ -295,20 +292,19 @@ fn in_space(space: Option<String>, kind: Kind) -> Result<pb::SecretStatus, Clien
 }
 
 impl ServerResource for pb::Secret {
-    const KIND: Kind = Kind::Secret;
-    const SCOPE: Scope = Scope::InSpace;
-    fn document(&self) -> Json {
-        // The value is write-only: the server never returns it, and it is never printed.
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            Some(Json::Object(Map::new())),
-            secret_status(self.status.as_ref()),
-        )
+    served! {Kind::Secret, Scope::InSpace,
+    create_secret, update_secret, get_secret,
+    list_secret, delete_secret}
+
+    /// The value is write-only: the server never returns it, and it is never printed.
+    fn spec(&self) -> Option<Json> {
+        Some(Json::Object(Map::new()))
     }
-    fn reference(&self) -> String {
-        let space = self.status.as_ref().map_or("", |s| s.space.as_str());
-        scoped(space, self.metadata.as_ref())
+    fn status(&self) -> Map<String, Json> {
+        secret_status(self.status.as_ref())
+    }
+    fn space(&self) -> &str {
+        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     /// A new Secret needs a value; an update may leave it as it is.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
@@ -323,33 +319,23 @@ impl ServerResource for pb::Secret {
             status: Some(status),
         })
     }
-    calls!(
-        create_secret,
-        update_secret,
-        get_secret,
-        list_secret,
-        delete_secret
-    );
 }
 
 impl ServerResource for pb::UserSecret {
-    const KIND: Kind = Kind::UserSecret;
-    const SCOPE: Scope = Scope::NoSpace;
-    fn document(&self) -> Json {
+    served! {Kind::UserSecret, Scope::NoSpace,
+    create_user_secret, update_user_secret, get_user_secret,
+    list_user_secret, delete_user_secret}
+
+    fn spec(&self) -> Option<Json> {
+        let kind = pb::UserSecretType::try_from(self.r#type).map_or("DEFAULT", |t| t.as_str_name());
+        Some(serde_json::json!({ "type": kind }))
+    }
+    fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
         put(&mut status, "owner", s(&st.owner));
         put(&mut status, "sshPublicKey", s(&st.ssh_public_key));
-        let kind = pb::UserSecretType::try_from(self.r#type).map_or("DEFAULT", |t| t.as_str_name());
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            Some(serde_json::json!({ "type": kind })),
-            status,
-        )
-    }
-    fn reference(&self) -> String {
-        name(self.metadata.as_ref())
+        status
     }
     /// A new UserSecret is a value given (`DEFAULT`) or a key pair the server makes
     /// (`SSH_KEY`, from `--type` or the document's `spec.type`); an update keeps the type.
@@ -394,43 +380,29 @@ impl ServerResource for pb::UserSecret {
             format!("{}\n", key.unwrap_or_default())
         })
     }
-    calls!(
-        create_user_secret,
-        update_user_secret,
-        get_user_secret,
-        list_user_secret,
-        delete_user_secret
-    );
 }
 
 impl ServerResource for pb::GitProvider {
-    const KIND: Kind = Kind::GitProvider;
-    const SCOPE: Scope = Scope::InSpace;
-    fn document(&self) -> Json {
-        document(
-            Self::KIND,
-            self.metadata.as_ref(),
-            self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s)),
-            secret_status(self.status.as_ref()),
-        )
+    served! {Kind::GitProvider, Scope::InSpace,
+    create_git_provider, update_git_provider, get_git_provider,
+    list_git_provider, delete_git_provider}
+
+    fn spec(&self) -> Option<Json> {
+        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
     }
-    fn reference(&self) -> String {
-        let space = self.status.as_ref().map_or("", |s| s.space.as_str());
-        scoped(space, self.metadata.as_ref())
+    fn status(&self) -> Map<String, Json> {
+        secret_status(self.status.as_ref())
+    }
+    fn space(&self) -> &str {
+        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
         let status = in_space(draft.space, Self::KIND)?;
+        let Input { metadata, spec, .. } = draft.input;
         Ok(Self {
-            metadata: Some(draft.input.metadata),
-            spec: draft.input.spec,
+            metadata: Some(metadata),
+            spec,
             status: Some(status),
         })
     }
-    calls!(
-        create_git_provider,
-        update_git_provider,
-        get_git_provider,
-        list_git_provider,
-        delete_git_provider
-    );
 }

@@ -36,6 +36,16 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A call's answer, or the error that names this server.
+    pub(crate) fn answer<T>(
+        &self,
+        result: Result<tonic::Response<T>, Status>,
+    ) -> Result<T, ClientError> {
+        result
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.error(status))
+    }
+
     /// A failed call, remembering which server answered.
     pub(crate) fn error(&self, status: Status) -> ClientError {
         ClientError::Status {
@@ -83,6 +93,16 @@ pub(crate) async fn connect(login: &Saved) -> Result<Client, ClientError> {
 /// Resolves the login (flags, environment, saved file) and connects.
 pub(crate) async fn client(args: &ServerArgs) -> Result<Client, ClientError> {
     connect(&config::resolve(args)?).await
+}
+
+/// Connects as `args` say and makes one call (the commands that need no more).
+pub(crate) async fn call<T>(
+    args: &ServerArgs,
+    call: impl AsyncFnOnce(&mut Api) -> Result<tonic::Response<T>, Status>,
+) -> Result<T, ClientError> {
+    let mut client = client(args).await?;
+    let answer = call(&mut client.api).await;
+    client.answer(answer)
 }
 
 /// An error and its causes, `outer: inner: innermost`, without repeats.

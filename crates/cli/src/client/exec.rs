@@ -27,12 +27,8 @@ pub(super) async fn exec(
         env: args.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         working_dir: args.workdir.clone().unwrap_or_default(),
     };
-    let response = client
-        .api
-        .exec_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.exec_workspace(request).await;
+    let response = client.answer(answer)?;
     out.out_raw(&response.stdout);
     out.err_raw(&response.stderr);
     Ok(exit_code(response.exit_code))

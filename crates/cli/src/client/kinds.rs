@@ -14,6 +14,9 @@ use cordium_spec::Kind;
 use serde_json::{Map, Value as Json};
 use tonic::{Response, Status};
 
+/// What a call returns.
+pub(crate) type Answer<T> = Result<Response<T>, Status>;
+
 /// Whether a request creates a resource or replaces one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Write {
@@ -72,52 +75,67 @@ pub(crate) trait ServerResource: Sized {
     }
 
     /// CreateKIND.
-    async fn create(api: &mut Api, request: Self) -> Result<Self, Status>;
+    async fn create(api: &mut Api, request: Self) -> Answer<Self>;
     /// UpdateKIND.
-    async fn update(api: &mut Api, request: Self) -> Result<Self, Status>;
+    async fn update(api: &mut Api, request: Self) -> Answer<Self>;
     /// GetKIND.
-    async fn get(api: &mut Api, reference: pb::Ref) -> Result<Self, Status>;
-    /// ListKIND.
-    async fn list(api: &mut Api, request: pb::ListRequest) -> Result<Vec<Self>, Status>;
+    async fn get(api: &mut Api, reference: pb::Ref) -> Answer<Self>;
+    /// ListKIND: the items.
+    async fn list(api: &mut Api, request: pb::ListRequest) -> Answer<Vec<Self>>;
     /// DeleteKIND.
-    async fn delete(api: &mut Api, reference: pb::Ref) -> Result<(), Status>;
+    async fn delete(api: &mut Api, reference: pb::Ref) -> Answer<()>;
 }
 
 /// What every kind states the same way: the kind, where its resources are named, its
-/// metadata, and its five calls by their names in the API (create, update, get, list, delete).
+/// metadata and its five calls by their names in the API (create, update, get, list,
+/// delete); with `spec`, a spec that travels as a Struct and prints in the kind's field
+/// order; named `InSpace`, the Space in its status.
 macro_rules! served {
-    ($kind:expr, $scope:expr, $create:ident, $update:ident, $get:ident, $list:ident, $delete:ident) => {
-        const KIND: Kind = $kind;
-        const SCOPE: Scope = $scope;
+    ($kind:ident, $scope:ident, spec, $($rest:tt)*) => {
+        served! {$kind, $scope, $($rest)*}
+        fn spec(&self) -> Option<Json> {
+            self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
+        }
+    };
+    ($kind:ident, InSpace, $($rest:tt)*) => {
+        served! {@calls $kind, InSpace, $($rest)*}
+        fn space(&self) -> &str {
+            self.status.as_ref().map_or("", |s| s.space.as_str())
+        }
+    };
+    ($kind:ident, $scope:ident, $($rest:tt)*) => {
+        served! {@calls $kind, $scope, $($rest)*}
+    };
+    (@calls $kind:ident, $scope:ident,
+        $create:ident, $update:ident, $get:ident, $list:ident, $delete:ident) => {
+        const KIND: Kind = Kind::$kind;
+        const SCOPE: Scope = Scope::$scope;
         fn metadata(&self) -> Option<&pb::Metadata> {
             self.metadata.as_ref()
         }
-        async fn create(api: &mut Api, request: Self) -> Result<Self, Status> {
-            api.$create(request).await.map(Response::into_inner)
+        async fn create(api: &mut Api, request: Self) -> Answer<Self> {
+            api.$create(request).await
         }
-        async fn update(api: &mut Api, request: Self) -> Result<Self, Status> {
-            api.$update(request).await.map(Response::into_inner)
+        async fn update(api: &mut Api, request: Self) -> Answer<Self> {
+            api.$update(request).await
         }
-        async fn get(api: &mut Api, reference: pb::Ref) -> Result<Self, Status> {
-            api.$get(reference).await.map(Response::into_inner)
+        async fn get(api: &mut Api, reference: pb::Ref) -> Answer<Self> {
+            api.$get(reference).await
         }
-        async fn list(api: &mut Api, request: pb::ListRequest) -> Result<Vec<Self>, Status> {
-            api.$list(request).await.map(|r| r.into_inner().items)
+        async fn list(api: &mut Api, request: pb::ListRequest) -> Answer<Vec<Self>> {
+            api.$list(request).await.map(|r| r.map(|list| list.items))
         }
-        async fn delete(api: &mut Api, reference: pb::Ref) -> Result<(), Status> {
-            api.$delete(reference).await.map(drop)
+        async fn delete(api: &mut Api, reference: pb::Ref) -> Answer<()> {
+            api.$delete(reference).await.map(|r| r.map(drop))
         }
     };
 }
 
 impl ServerResource for pb::Space {
-    served! {Kind::Space, Scope::NoSpace,
+    served! {Space, NoSpace, spec,
     create_space, update_space, get_space,
     list_space, delete_space}
 
-    fn spec(&self) -> Option<Json> {
-        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
-    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let kind =
@@ -139,13 +157,10 @@ impl ServerResource for pb::Space {
 }
 
 impl ServerResource for pb::Template {
-    served! {Kind::Template, Scope::InSpace,
+    served! {Template, InSpace, spec,
     create_template, update_template, get_template,
     list_template, delete_template}
 
-    fn spec(&self) -> Option<Json> {
-        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
-    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
@@ -162,9 +177,6 @@ impl ServerResource for pb::Template {
             s(&st.current_ready_build_id),
         );
         status
-    }
-    fn space(&self) -> &str {
-        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
         let space = required_space(Self::KIND, draft.space)?;
@@ -203,13 +215,10 @@ fn failure(f: &pb::Failure) -> Json {
 }
 
 impl ServerResource for pb::Workspace {
-    served! {Kind::Workspace, Scope::UniqueName,
+    served! {Workspace, UniqueName, spec,
     create_workspace, update_workspace, get_workspace,
     list_workspace, delete_workspace}
 
-    fn spec(&self) -> Option<Json> {
-        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
-    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
@@ -292,7 +301,7 @@ fn in_space(space: Option<String>, kind: Kind) -> Result<pb::SecretStatus, Clien
 }
 
 impl ServerResource for pb::Secret {
-    served! {Kind::Secret, Scope::InSpace,
+    served! {Secret, InSpace,
     create_secret, update_secret, get_secret,
     list_secret, delete_secret}
 
@@ -302,9 +311,6 @@ impl ServerResource for pb::Secret {
     }
     fn status(&self) -> Map<String, Json> {
         secret_status(self.status.as_ref())
-    }
-    fn space(&self) -> &str {
-        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     /// A new Secret needs a value; an update may leave it as it is.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
@@ -322,7 +328,7 @@ impl ServerResource for pb::Secret {
 }
 
 impl ServerResource for pb::UserSecret {
-    served! {Kind::UserSecret, Scope::NoSpace,
+    served! {UserSecret, NoSpace,
     create_user_secret, update_user_secret, get_user_secret,
     list_user_secret, delete_user_secret}
 
@@ -383,18 +389,12 @@ impl ServerResource for pb::UserSecret {
 }
 
 impl ServerResource for pb::GitProvider {
-    served! {Kind::GitProvider, Scope::InSpace,
+    served! {GitProvider, InSpace, spec,
     create_git_provider, update_git_provider, get_git_provider,
     list_git_provider, delete_git_provider}
 
-    fn spec(&self) -> Option<Json> {
-        self.spec.as_ref().map(|s| ordered_spec(Self::KIND, s))
-    }
     fn status(&self) -> Map<String, Json> {
         secret_status(self.status.as_ref())
-    }
-    fn space(&self) -> &str {
-        self.status.as_ref().map_or("", |s| s.space.as_str())
     }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
         let status = in_space(draft.space, Self::KIND)?;

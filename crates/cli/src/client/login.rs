@@ -25,12 +25,8 @@ pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), Cli
         token,
     };
     let mut client = connect(&login).await?;
-    let config = client
-        .api
-        .get_user_config(pb::Empty {})
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.get_user_config(pb::Empty {}).await;
+    let config = client.answer(answer)?;
     let user = config.metadata.map(|m| m.name).unwrap_or_default();
     let path = config::path()?;
     config::save(&path, &login)?;

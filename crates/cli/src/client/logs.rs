@@ -20,12 +20,8 @@ pub(super) async fn logs(
         name: args.name.clone(),
         follow: args.follow,
     };
-    let mut stream = client
-        .api
-        .workspace_logs(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.workspace_logs(request).await;
+    let mut stream = client.answer(answer)?;
     let done = each_until_interrupted(&mut stream, |chunk| {
         out.out_raw(&chunk.data);
         !out.is_closed()

@@ -1,7 +1,7 @@
 //! The resource commands, `create`, `get`, `list`, `update` and `delete`, written once for
 //! every kind the server keeps ([`ServerResource`]).
 
-use super::connect::client;
+use super::connect::call;
 use super::document;
 use super::error::ClientError;
 use super::kinds::{Draft, ServerResource, Write};
@@ -166,12 +166,11 @@ async fn write<T: ServerResource>(
 ) -> Result<(), ClientError> {
     let args = &command.flags;
     let request = T::request(draft::<T>(args, write, out)?, write)?;
-    let mut client = client(&command.server).await?;
-    let sent = match write {
-        Write::Create => T::create(&mut client.api, request).await,
-        Write::Update => T::update(&mut client.api, request).await,
-    };
-    let written = sent.map_err(|e| client.error(e))?;
+    let written = call(&command.server, async |api| match write {
+        Write::Create => T::create(api, request).await,
+        Write::Update => T::update(api, request).await,
+    })
+    .await?;
     match (args.output, write, written.brief()) {
         (None, Write::Create, Some(brief)) => out.out(&brief),
         (format, ..) => print_one(out, format.unwrap_or(ResourceFormat::Yaml), &written),
@@ -186,10 +185,7 @@ async fn get<T: ServerResource>(
 ) -> Result<(), ClientError> {
     let args = &command.flags;
     let r = scope::reference(T::KIND, T::SCOPE, &args.name, args.space.as_deref())?;
-    let mut client = client(&command.server).await?;
-    let item = T::get(&mut client.api, r)
-        .await
-        .map_err(|e| client.error(e))?;
+    let item = call(&command.server, async |api| T::get(api, r).await).await?;
     print_one(out, command.output, &item);
     Ok(())
 }
@@ -206,10 +202,7 @@ async fn list<T: ServerResource>(
         args.space.as_deref(),
         args.template.as_deref(),
     )?;
-    let mut client = client(&command.server).await?;
-    let items = T::list(&mut client.api, request)
-        .await
-        .map_err(|e| client.error(e))?;
+    let items = call(&command.server, async |api| T::list(api, request).await).await?;
     print_list(out, command.output, &items);
     Ok(())
 }
@@ -226,10 +219,7 @@ async fn delete<T: ServerResource>(
     } else {
         format!("{}/{}", r.space, r.name)
     };
-    let mut client = client(&command.server).await?;
-    T::delete(&mut client.api, r)
-        .await
-        .map_err(|e| client.error(e))?;
+    call(&command.server, async |api| T::delete(api, r).await).await?;
     out.out(&format!("deleted {} {shown}\n", T::KIND.as_str()));
     Ok(())
 }

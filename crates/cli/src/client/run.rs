@@ -61,9 +61,8 @@ pub(super) async fn run(command: &OnServer<RunArgs>, out: &mut Output) -> Result
     // From here on Ctrl-C is ours: it must not kill the command between creating the
     // workspace and following it.
     let mut interrupt = Interrupt::listen();
-    let created = pb::Workspace::create(&mut client.api, request)
-        .await
-        .map_err(|e| client.error(e))?;
+    let answer = pb::Workspace::create(&mut client.api, request).await;
+    let created = client.answer(answer)?;
     let name = created
         .metadata
         .as_ref()
@@ -175,14 +174,13 @@ async fn start_and_follow(
     progress: &mut Progress,
     out: &mut Output,
 ) -> Result<i32, ClientError> {
-    let mut stream = client
+    let answer = client
         .api
         .watch_workspace(pb::WatchWorkspaceRequest {
             name: name.to_owned(),
         })
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+        .await;
+    let mut stream = client.answer(answer)?;
     let state = if existing {
         current_state(client, args, name).await?
     } else {
@@ -195,15 +193,14 @@ async fn start_and_follow(
     }
     if state == pb::WorkspaceState::Stopped {
         let vars = super::workspaces::run_vars(&args.vars);
-        let started = client
+        let answer = client
             .api
             .start_workspace(pb::StartWorkspaceRequest {
                 name: name.to_owned(),
                 vars,
             })
-            .await
-            .map_err(|e| client.error(e))?
-            .into_inner();
+            .await;
+        let started = client.answer(answer)?;
         if let Some(status) = &started.status {
             progress.enter(out, status.state);
         }
@@ -259,12 +256,8 @@ async fn current_state(
         name: name.to_owned(),
         ..Default::default()
     };
-    let ws = client
-        .api
-        .get_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.get_workspace(request).await;
+    let ws = client.answer(answer)?;
     let state = ws.status.unwrap_or_default().state();
     match state {
         pb::WorkspaceState::Stopped => {}

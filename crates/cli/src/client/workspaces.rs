@@ -33,12 +33,8 @@ pub(super) async fn start(
         name: args.name.clone(),
         vars,
     };
-    let ws = client
-        .api
-        .start_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.start_workspace(request).await;
+    let ws = client.answer(answer)?;
     print_one(out, command.output, &ws);
     Ok(())
 }
@@ -54,12 +50,8 @@ pub(super) async fn stop(command: &Printed<StopArgs>, out: &mut Output) -> Resul
         let request = pb::WatchWorkspaceRequest {
             name: args.name.clone(),
         };
-        let stream = client
-            .api
-            .watch_workspace(request)
-            .await
-            .map_err(|e| client.error(e))?
-            .into_inner();
+        let answer = client.api.watch_workspace(request).await;
+        let stream = client.answer(answer)?;
         Some((stream, Interrupt::listen()))
     } else {
         None
@@ -67,12 +59,8 @@ pub(super) async fn stop(command: &Printed<StopArgs>, out: &mut Output) -> Resul
     let request = pb::StopWorkspaceRequest {
         name: args.name.clone(),
     };
-    let ws = client
-        .api
-        .stop_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.stop_workspace(request).await;
+    let ws = client.answer(answer)?;
     let Some((stream, interrupt)) = events.as_mut() else {
         print_one(out, command.output, &ws);
         return Ok(());
@@ -127,12 +115,8 @@ pub(super) async fn build(
         name: args.template.clone(),
         tags: args.tags.clone(),
     };
-    let template = client
-        .api
-        .build_template(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.build_template(request).await;
+    let template = client.answer(answer)?;
     print_one(out, command.output, &template);
     Ok(())
 }
@@ -178,12 +162,8 @@ pub(super) async fn watch(
     let name = command.flags.name.clone().unwrap_or_default();
     let mut client = client(&command.server).await?;
     let request = pb::WatchWorkspaceRequest { name: name.clone() };
-    let mut stream = client
-        .api
-        .watch_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.watch_workspace(request).await;
+    let mut stream = client.answer(answer)?;
     let what = if name.is_empty() {
         "every workspace you can see".to_owned()
     } else {

@@ -136,6 +136,14 @@ impl ServerResource for pb::Space {
     create_space, update_space, get_space,
     list_space, delete_space}
 
+    fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
+        let Input { metadata, spec, .. } = draft.input;
+        Ok(Self {
+            metadata: Some(metadata),
+            spec,
+            status: None,
+        })
+    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let kind =
@@ -146,14 +154,6 @@ impl ServerResource for pb::Space {
         put(&mut status, "members", Json::from(st.members));
         status
     }
-    fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
-        let Input { metadata, spec, .. } = draft.input;
-        Ok(Self {
-            metadata: Some(metadata),
-            spec,
-            status: None,
-        })
-    }
 }
 
 impl ServerResource for pb::Template {
@@ -161,6 +161,18 @@ impl ServerResource for pb::Template {
     create_template, update_template, get_template,
     list_template, delete_template}
 
+    fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
+        let space = required_space(Self::KIND, draft.space)?;
+        let Input { metadata, spec, .. } = draft.input;
+        Ok(Self {
+            metadata: Some(metadata),
+            spec,
+            status: Some(pb::TemplateStatus {
+                space,
+                ..Default::default()
+            }),
+        })
+    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
@@ -177,18 +189,6 @@ impl ServerResource for pb::Template {
             s(&st.current_ready_build_id),
         );
         status
-    }
-    fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
-        let space = required_space(Self::KIND, draft.space)?;
-        let Input { metadata, spec, .. } = draft.input;
-        Ok(Self {
-            metadata: Some(metadata),
-            spec,
-            status: Some(pb::TemplateStatus {
-                space,
-                ..Default::default()
-            }),
-        })
     }
 }
 
@@ -219,6 +219,24 @@ impl ServerResource for pb::Workspace {
     create_workspace, update_workspace, get_workspace,
     list_workspace, delete_workspace}
 
+    /// A new workspace goes into the Space and Template the flags or the document name; an
+    /// update keeps both.
+    fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
+        let status = match write {
+            Write::Create => Some(new_workspace_status(
+                draft.flags.template.as_deref(),
+                draft.flags.space.as_deref(),
+                &draft.input,
+            )?),
+            Write::Update => None,
+        };
+        let Input { metadata, spec, .. } = draft.input;
+        Ok(Self {
+            metadata: Some(metadata),
+            spec,
+            status,
+        })
+    }
     fn status(&self) -> Map<String, Json> {
         let st = self.status.clone().unwrap_or_default();
         let mut status = Map::new();
@@ -247,24 +265,6 @@ impl ServerResource for pb::Workspace {
             .collect();
         put(&mut status, "runVars", Json::Array(vars));
         status
-    }
-    /// A new workspace goes into the Space and Template the flags or the document name; an
-    /// update keeps both.
-    fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
-        let status = match write {
-            Write::Create => Some(new_workspace_status(
-                draft.flags.template.as_deref(),
-                draft.flags.space.as_deref(),
-                &draft.input,
-            )?),
-            Write::Update => None,
-        };
-        let Input { metadata, spec, .. } = draft.input;
-        Ok(Self {
-            metadata: Some(metadata),
-            spec,
-            status,
-        })
     }
 }
 
@@ -305,13 +305,6 @@ impl ServerResource for pb::Secret {
     create_secret, update_secret, get_secret,
     list_secret, delete_secret}
 
-    /// The value is write-only: the server never returns it, and it is never printed.
-    fn spec(&self) -> Option<Json> {
-        Some(Json::Object(Map::new()))
-    }
-    fn status(&self) -> Map<String, Json> {
-        secret_status(self.status.as_ref())
-    }
     /// A new Secret needs a value; an update may leave it as it is.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
         let status = in_space(draft.space, Self::KIND)?;
@@ -325,6 +318,13 @@ impl ServerResource for pb::Secret {
             status: Some(status),
         })
     }
+    /// The value is write-only: the server never returns it, and it is never printed.
+    fn spec(&self) -> Option<Json> {
+        Some(Json::Object(Map::new()))
+    }
+    fn status(&self) -> Map<String, Json> {
+        secret_status(self.status.as_ref())
+    }
 }
 
 impl ServerResource for pb::UserSecret {
@@ -332,17 +332,6 @@ impl ServerResource for pb::UserSecret {
     create_user_secret, update_user_secret, get_user_secret,
     list_user_secret, delete_user_secret}
 
-    fn spec(&self) -> Option<Json> {
-        let kind = pb::UserSecretType::try_from(self.r#type).map_or("DEFAULT", |t| t.as_str_name());
-        Some(serde_json::json!({ "type": kind }))
-    }
-    fn status(&self) -> Map<String, Json> {
-        let st = self.status.clone().unwrap_or_default();
-        let mut status = Map::new();
-        put(&mut status, "owner", s(&st.owner));
-        put(&mut status, "sshPublicKey", s(&st.ssh_public_key));
-        status
-    }
     /// A new UserSecret is a value given (`DEFAULT`) or a key pair the server makes
     /// (`SSH_KEY`, from `--type` or the document's `spec.type`); an update keeps the type.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
@@ -379,6 +368,17 @@ impl ServerResource for pb::UserSecret {
             status: None,
         })
     }
+    fn spec(&self) -> Option<Json> {
+        let kind = pb::UserSecretType::try_from(self.r#type).map_or("DEFAULT", |t| t.as_str_name());
+        Some(serde_json::json!({ "type": kind }))
+    }
+    fn status(&self) -> Map<String, Json> {
+        let st = self.status.clone().unwrap_or_default();
+        let mut status = Map::new();
+        put(&mut status, "owner", s(&st.owner));
+        put(&mut status, "sshPublicKey", s(&st.ssh_public_key));
+        status
+    }
     /// The one thing to do with a new key pair is to install its public key.
     fn brief(&self) -> Option<String> {
         (self.r#type == pb::UserSecretType::SshKey as i32).then(|| {
@@ -393,9 +393,6 @@ impl ServerResource for pb::GitProvider {
     create_git_provider, update_git_provider, get_git_provider,
     list_git_provider, delete_git_provider}
 
-    fn status(&self) -> Map<String, Json> {
-        secret_status(self.status.as_ref())
-    }
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
         let status = in_space(draft.space, Self::KIND)?;
         let Input { metadata, spec, .. } = draft.input;
@@ -404,5 +401,8 @@ impl ServerResource for pb::GitProvider {
             spec,
             status: Some(status),
         })
+    }
+    fn status(&self) -> Map<String, Json> {
+        secret_status(self.status.as_ref())
     }
 }

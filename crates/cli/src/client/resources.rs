@@ -60,8 +60,21 @@ impl Verb<'_> {
         match self {
             Self::Create(command) => write::<T>(command, Write::Create, out).await,
             Self::Update(command) => write::<T>(command, Write::Update, out).await,
-            Self::Get(command) => get::<T>(command, out).await,
-            Self::List(command) => list::<T>(command, out).await,
+            Self::Get(command) => {
+                let args = &command.flags;
+                let r = scope::reference(T::KIND, T::SCOPE, &args.name, args.space.as_deref())?;
+                let item = call(&command.server, async |api| T::get(api, r).await).await?;
+                print_one(out, command.output, &item);
+                Ok(())
+            }
+            Self::List(command) => {
+                let args = &command.flags;
+                let (space, template) = (args.space.as_deref(), args.template.as_deref());
+                let request = scope::list_request(T::KIND, T::SCOPE, space, template)?;
+                let items = call(&command.server, async |api| T::list(api, request).await).await?;
+                print_list(out, command.output, &items);
+                Ok(())
+            }
             Self::Delete(command) => delete::<T>(command, out).await,
         }
     }
@@ -175,35 +188,6 @@ async fn write<T: ServerResource>(
         (None, Write::Create, Some(brief)) => out.out(&brief),
         (format, ..) => print_one(out, format.unwrap_or(ResourceFormat::Yaml), &written),
     }
-    Ok(())
-}
-
-/// `cordium get KIND NAME`.
-async fn get<T: ServerResource>(
-    command: &Printed<GetArgs>,
-    out: &mut Output,
-) -> Result<(), ClientError> {
-    let args = &command.flags;
-    let r = scope::reference(T::KIND, T::SCOPE, &args.name, args.space.as_deref())?;
-    let item = call(&command.server, async |api| T::get(api, r).await).await?;
-    print_one(out, command.output, &item);
-    Ok(())
-}
-
-/// `cordium list KIND`.
-async fn list<T: ServerResource>(
-    command: &Printed<ListArgs>,
-    out: &mut Output,
-) -> Result<(), ClientError> {
-    let args = &command.flags;
-    let request = scope::list_request(
-        T::KIND,
-        T::SCOPE,
-        args.space.as_deref(),
-        args.template.as_deref(),
-    )?;
-    let items = call(&command.server, async |api| T::list(api, request).await).await?;
-    print_list(out, command.output, &items);
     Ok(())
 }
 

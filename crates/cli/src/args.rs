@@ -102,7 +102,7 @@ pub(crate) enum ServerCommand {
     /// Print one resource.
     ///
     /// Example: cordium get workspace x7k -o json
-    Get(Printed<GetArgs>),
+    Get(Printed<NamedArgs>),
     /// Print the resources of a kind: a YAML stream of documents, or a JSON array.
     ///
     /// Example: cordium list template --space team.alice
@@ -117,7 +117,7 @@ pub(crate) enum ServerCommand {
     /// Delete a resource (a Space is deleted with everything in it).
     ///
     /// Example: cordium delete secret db-password --space team.alice
-    Delete(OnServer<DeleteArgs>),
+    Delete(OnServer<NamedArgs>),
     /// Ask the server to start a stopped workspace.
     ///
     /// Example: cordium start x7k --var BRANCH=dev
@@ -263,9 +263,9 @@ pub(crate) struct WriteArgs {
     pub(crate) output: Option<ResourceFormat>,
 }
 
-/// `get` flags.
+/// `get` and `delete` flags: one resource, by kind and name.
 #[derive(Debug, Args)]
-pub(crate) struct GetArgs {
+pub(crate) struct NamedArgs {
     /// The kind of resource.
     #[arg(value_name = "KIND", value_parser = ServedKind)]
     pub(crate) kind: Kind,
@@ -289,20 +289,6 @@ pub(crate) struct ListArgs {
     /// Workspaces only: only those of this Template.
     #[arg(long, value_name = "TEMPLATE")]
     pub(crate) template: Option<String>,
-}
-
-/// `delete` flags.
-#[derive(Debug, Args)]
-pub(crate) struct DeleteArgs {
-    /// The kind of resource.
-    #[arg(value_name = "KIND", value_parser = ServedKind)]
-    pub(crate) kind: Kind,
-    /// The name (a Template may be written `SPACE/NAME`).
-    #[arg(value_name = "NAME")]
-    pub(crate) name: String,
-    /// The Space of a Template, Secret or GitProvider.
-    #[arg(long, value_name = "SPACE")]
-    pub(crate) space: Option<String>,
 }
 
 /// `start` flags.

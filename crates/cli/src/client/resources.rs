@@ -8,7 +8,7 @@ use super::kinds::{Draft, ServerResource, Write};
 use super::print::{print_list, print_one};
 use super::scope::{self, Scope, not_for};
 use super::value::{flag_value, secret_value};
-use crate::args::{DeleteArgs, GetArgs, ListArgs, OnServer, Printed, ResourceFormat, WriteArgs};
+use crate::args::{ListArgs, NamedArgs, OnServer, Printed, ResourceFormat, WriteArgs};
 use crate::output::Output;
 use cordium_api as pb;
 use cordium_spec::Kind;
@@ -20,11 +20,11 @@ pub(crate) enum Verb<'a> {
     /// `cordium update KIND [NAME] -f FILE`.
     Update(&'a OnServer<WriteArgs>),
     /// `cordium get KIND NAME`.
-    Get(&'a Printed<GetArgs>),
+    Get(&'a Printed<NamedArgs>),
     /// `cordium list KIND`.
     List(&'a Printed<ListArgs>),
     /// `cordium delete KIND NAME`.
-    Delete(&'a OnServer<DeleteArgs>),
+    Delete(&'a OnServer<NamedArgs>),
 }
 
 /// Runs a resource command for the kind it names.
@@ -193,7 +193,7 @@ async fn write<T: ServerResource>(
 
 /// `cordium delete KIND NAME`.
 async fn delete<T: ServerResource>(
-    command: &OnServer<DeleteArgs>,
+    command: &OnServer<NamedArgs>,
     out: &mut Output,
 ) -> Result<(), ClientError> {
     let args = &command.flags;

@@ -1,7 +1,9 @@
 //! The command line, declared with clap.
 
 use crate::flags::{self, Port};
+use crate::kind_arg::ServedKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cordium_spec::Kind;
 use std::path::PathBuf;
 
 /// Compile, explain, validate and golden-test Cordium workspace configuration, and manage
@@ -33,9 +35,21 @@ pub(crate) enum ColorChoice {
     Never,
 }
 
-/// The commands.
+/// The commands: those that work on files alone, then those that talk to a server (in this
+/// order in `--help`).
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Compile, explain, validate, golden-test, schema.
+    #[command(flatten)]
+    Offline(OfflineCommand),
+    /// The server commands.
+    #[command(flatten)]
+    Server(ServerCommand),
+}
+
+/// The commands that read files and never talk to a server.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OfflineCommand {
     /// Merge every layer into one EffectiveWorkspace and print it.
     ///
     /// Reads every document of the files, picks each layer by `kind` (at most one of each,
@@ -65,6 +79,11 @@ pub(crate) enum Command {
     ///
     /// Example: cordium schema Workspace > workspace.schema.json
     Schema(SchemaArgs),
+}
+
+/// The commands that talk to a Cordium server.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServerCommand {
     /// Check an API token against a server and save both for the other server commands.
     ///
     /// The login is saved to $CORDIUM_CONFIG, else $XDG_CONFIG_HOME/cordium/config.json, else
@@ -72,44 +91,44 @@ pub(crate) enum Command {
     /// --server and --token, or CORDIUM_SERVER and CORDIUM_TOKEN, which override the file.
     ///
     /// Example: cordium login --server http://127.0.0.1:50051 --token cdm_...
-    Login(LoginArgs),
+    Login(ServerArgs),
     /// Create a resource on the server from a YAML or JSON document.
     ///
     /// The document is checked locally first, like `cordium validate`. Secret values come from
     /// a file, standard input or the document's `data`, never from the command line.
     ///
     /// Example: cordium create workspace -f workspace.yaml --space team.alice --template python
-    Create(WriteArgs),
+    Create(OnServer<WriteArgs>),
     /// Print one resource.
     ///
     /// Example: cordium get workspace x7k -o json
-    Get(GetArgs),
+    Get(Printed<NamedArgs>),
     /// Print the resources of a kind: a YAML stream of documents, or a JSON array.
     ///
     /// Example: cordium list template --space team.alice
-    List(ListArgs),
+    List(Printed<ListArgs>),
     /// Replace a resource's metadata and spec with a document's (e.g. one printed by `get`).
     ///
     /// A `metadata.resourceVersion` in the document makes the update fail if the resource
     /// changed since; `status` and other fields the server sets are ignored.
     ///
     /// Example: cordium update template -f python.yaml --space team.alice
-    Update(WriteArgs),
+    Update(OnServer<WriteArgs>),
     /// Delete a resource (a Space is deleted with everything in it).
     ///
     /// Example: cordium delete secret db-password --space team.alice
-    Delete(DeleteArgs),
+    Delete(OnServer<NamedArgs>),
     /// Ask the server to start a stopped workspace.
     ///
     /// Example: cordium start x7k --var BRANCH=dev
-    Start(StartArgs),
+    Start(Printed<StartArgs>),
     /// Ask the server to stop a workspace.
     ///
     /// Returns once the stop is requested (the workspace is then STOPPING_REQUEST); with
     /// --wait, follows it until it is STOPPED.
     ///
     /// Example: cordium stop x7k --wait
-    Stop(StopArgs),
+    Stop(Printed<StopArgs>),
     /// Create a workspace from flags (and, optionally, a document), start it, and follow it
     /// until it is RUNNING; or run an existing one (NAME).
     ///
@@ -119,28 +138,28 @@ pub(crate) enum Command {
     /// Ctrl-C stops following and leaves the workspace as it is (with --rm: deletes it).
     ///
     /// Example: cordium run --image node:20-bookworm --repository https://github.com/myorg/api-service --env-from-secret DATABASE_URL=dev-db-url --port web:3000:default
-    Run(RunArgs),
+    Run(OnServer<RunArgs>),
     /// Run a command in a running workspace, and exit with its exit code.
     ///
     /// Not interactive: the command gets no input, and its output is printed when it ends.
     ///
     /// Example: cordium exec x7k -- sh -c 'cd /workspace/repo && git status'
-    Exec(ExecArgs),
+    Exec(OnServer<ExecArgs>),
     /// Print a running workspace's output (its container log: lifecycle tasks and the
     /// main process).
     ///
     /// Example: cordium logs x7k --follow
-    Logs(LogsArgs),
+    Logs(OnServer<LogsArgs>),
     /// Print workspace events as they happen, one line each, until interrupted:
     /// `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME STATE`), `deleted NAME
     /// STATE`.
     ///
     /// Example: cordium watch x7k
-    Watch(WatchArgs),
+    Watch(OnServer<WatchArgs>),
     /// Start a pre-build of a Template's image.
     ///
     /// Example: cordium build team.alice/python
-    Build(BuildArgs),
+    Build(Printed<BuildArgs>),
 }
 
 /// Where the server is and who is calling; flags and environment variables override the
@@ -161,39 +180,30 @@ pub(crate) struct ServerArgs {
     pub(crate) token: Option<String>,
 }
 
-/// `login` flags.
+/// A server command: its own flags, then the server's.
 #[derive(Debug, Args)]
-pub(crate) struct LoginArgs {
-    /// The server and the token to check and save.
+pub(crate) struct OnServer<A: Args> {
+    /// The command's own flags.
+    #[command(flatten)]
+    pub(crate) flags: A,
+    /// The server.
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
 
-/// The kinds of resource the server keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ResourceKind {
-    /// Spaces (`<name>.<user>` or `<name>.cordium`).
-    #[value(alias = "spaces")]
-    Space,
-    /// Templates of a Space.
-    #[value(alias = "templates")]
-    Template,
-    /// Workspaces.
-    #[value(alias = "workspaces", alias = "ws")]
-    Workspace,
-    /// Secrets of a Space.
-    #[value(alias = "secrets")]
-    Secret,
-    /// Your own secrets.
-    #[value(alias = "usersecrets", alias = "user-secret", alias = "user-secrets")]
-    Usersecret,
-    /// Git providers of a Space.
-    #[value(
-        alias = "gitproviders",
-        alias = "git-provider",
-        alias = "git-providers"
-    )]
-    Gitprovider,
+/// A server command that prints a resource: its own flags, the output format, then the
+/// server's.
+#[derive(Debug, Args)]
+pub(crate) struct Printed<A: Args> {
+    /// The command's own flags.
+    #[command(flatten)]
+    pub(crate) flags: A,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
+    pub(crate) output: ResourceFormat,
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
 }
 
 /// How server commands print resources.
@@ -220,8 +230,8 @@ pub(crate) enum SecretTypeArg {
 #[derive(Debug, Args)]
 pub(crate) struct WriteArgs {
     /// The kind of resource.
-    #[arg(value_enum, value_name = "KIND")]
-    pub(crate) kind: ResourceKind,
+    #[arg(value_name = "KIND", value_parser = ServedKind)]
+    pub(crate) kind: Kind,
     /// The name, instead of the document's `metadata.name` (a Workspace's generated name, for
     /// `update`).
     #[arg(value_name = "NAME")]
@@ -246,69 +256,39 @@ pub(crate) struct WriteArgs {
     /// UserSecrets: the type (default: the document's `spec.type`, else `default`).
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     pub(crate) secret_type: Option<SecretTypeArg>,
+    // No default, unlike [`Printed`]: a new SSH key pair prints its public key unless a
+    // format is asked for.
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub(crate) output: Option<ResourceFormat>,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
-/// `get` flags.
+/// `get` and `delete` flags: one resource, by kind and name.
 #[derive(Debug, Args)]
-pub(crate) struct GetArgs {
+pub(crate) struct NamedArgs {
     /// The kind of resource.
-    #[arg(value_enum, value_name = "KIND")]
-    pub(crate) kind: ResourceKind,
+    #[arg(value_name = "KIND", value_parser = ServedKind)]
+    pub(crate) kind: Kind,
     /// The name (a Template may be written `SPACE/NAME`).
     #[arg(value_name = "NAME")]
     pub(crate) name: String,
     /// The Space of a Template, Secret or GitProvider.
     #[arg(long, value_name = "SPACE")]
     pub(crate) space: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
-    pub(crate) output: ResourceFormat,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `list` flags.
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
     /// The kind of resource.
-    #[arg(value_enum, value_name = "KIND")]
-    pub(crate) kind: ResourceKind,
+    #[arg(value_name = "KIND", value_parser = ServedKind)]
+    pub(crate) kind: Kind,
     /// Only this Space (Templates, Workspaces, Secrets, GitProviders).
     #[arg(long, value_name = "SPACE")]
     pub(crate) space: Option<String>,
     /// Workspaces only: only those of this Template.
     #[arg(long, value_name = "TEMPLATE")]
     pub(crate) template: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
-    pub(crate) output: ResourceFormat,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
-}
-
-/// `delete` flags.
-#[derive(Debug, Args)]
-pub(crate) struct DeleteArgs {
-    /// The kind of resource.
-    #[arg(value_enum, value_name = "KIND")]
-    pub(crate) kind: ResourceKind,
-    /// The name (a Template may be written `SPACE/NAME`).
-    #[arg(value_name = "NAME")]
-    pub(crate) name: String,
-    /// The Space of a Template, Secret or GitProvider.
-    #[arg(long, value_name = "SPACE")]
-    pub(crate) space: Option<String>,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `start` flags.
@@ -320,12 +300,6 @@ pub(crate) struct StartArgs {
     /// A run variable, highest precedence; repeat for more.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub(crate) vars: Vec<(String, String)>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
-    pub(crate) output: ResourceFormat,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `stop` flags.
@@ -337,12 +311,6 @@ pub(crate) struct StopArgs {
     /// Wait until the workspace is STOPPED, showing its progress, and print it then.
     #[arg(long)]
     pub(crate) wait: bool,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
-    pub(crate) output: ResourceFormat,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `run` flags. The spec flags are applied on top of the --file document; see
@@ -404,9 +372,6 @@ pub(crate) struct RunArgs {
     /// The Space (default: your `default.<user>` Space).
     #[arg(long, value_name = "SPACE")]
     pub(crate) space: Option<String>,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `exec` flags.
@@ -421,9 +386,6 @@ pub(crate) struct ExecArgs {
     /// The working directory (default: the user's home).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub(crate) workdir: Option<String>,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
     /// The program and its arguments, best after `--` (everything after the program is its).
     #[arg(
         value_name = "COMMAND",
@@ -444,9 +406,6 @@ pub(crate) struct LogsArgs {
     /// Keep printing new output until the workspace stops (or Ctrl-C).
     #[arg(short = 'f', long)]
     pub(crate) follow: bool,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `watch` flags.
@@ -455,9 +414,6 @@ pub(crate) struct WatchArgs {
     /// Only this workspace (default: every workspace you can see).
     #[arg(value_name = "NAME")]
     pub(crate) name: Option<String>,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// `build` flags.
@@ -469,12 +425,6 @@ pub(crate) struct BuildArgs {
     /// A tag for the built image; repeat for more (at most 10).
     #[arg(long = "tag", value_name = "TAG")]
     pub(crate) tags: Vec<String>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", default_value_t = ResourceFormat::Yaml)]
-    pub(crate) output: ResourceFormat,
-    /// The server.
-    #[command(flatten)]
-    pub(crate) server: ServerArgs,
 }
 
 /// Flags shared by compile and explain.

@@ -9,8 +9,10 @@
 mod args;
 mod client;
 mod commands;
+mod exit;
 mod flags;
 mod input;
+mod kind_arg;
 mod output;
 mod render;
 
@@ -29,7 +31,10 @@ fn main() -> ExitCode {
         }
     };
     let mut out = output::Output::new(cli.color);
-    let status = commands::run(cli.command, &mut out);
+    let status = match cli.command {
+        args::Command::Offline(command) => commands::run(command, &mut out),
+        args::Command::Server(command) => client::run(command, &mut out),
+    };
     match out.finish() {
         Ok(()) => ExitCode::from(status as u8),
         // A closed pipe (`cordium compile ... | head -1`) is not an error.

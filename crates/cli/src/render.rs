@@ -1,6 +1,8 @@
 //! Diagnostics for people (rustc-like, with the source line and a caret) and for tools (JSON
 //! lines).
 
+use crate::args::MessageFormat;
+use crate::output::Output;
 use anstyle::{AnsiColor, Style};
 use cordium_spec::{Diagnostic, Location, Severity, SourceMap};
 use std::fmt::Write as _;
@@ -219,6 +221,33 @@ pub(crate) fn summary(diagnostics: &[Diagnostic]) -> Option<String> {
             if errors == 1 { "" } else { "s" }
         )
     })
+}
+
+/// Prints diagnostics in the chosen format, with a summary line for people.
+pub(crate) fn report(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    format: MessageFormat,
+    out: &mut Output,
+) {
+    match format {
+        MessageFormat::Human => {
+            for d in diagnostics {
+                out.err(&human(d, sources));
+                out.err("\n");
+            }
+            if let Some(summary) = summary(diagnostics) {
+                out.err(&summary);
+                out.err("\n");
+            }
+        }
+        MessageFormat::Json => {
+            for d in diagnostics {
+                out.err(&json(d, sources));
+                out.err("\n");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

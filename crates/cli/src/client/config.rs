@@ -1,7 +1,7 @@
 //! The saved login: `{server, token}` in a JSON file only its owner can read, and how flags,
 //! environment variables and the file combine.
 
-use super::ClientError;
+use super::error::ClientError;
 use crate::args::ServerArgs;
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,8 @@
 //! The connection: a gRPC channel to the server, with the caller's token on every call.
 
-use super::ClientError;
-use super::config::Saved;
+use super::config::{self, Saved};
+use super::error::ClientError;
+use crate::args::ServerArgs;
 use cordium_api::main_service_client::MainServiceClient;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -35,6 +36,16 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A call's answer, or the error that names this server.
+    pub(crate) fn answer<T>(
+        &self,
+        result: Result<tonic::Response<T>, Status>,
+    ) -> Result<T, ClientError> {
+        result
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.error(status))
+    }
+
     /// A failed call, remembering which server answered.
     pub(crate) fn error(&self, status: Status) -> ClientError {
         ClientError::Status {
@@ -77,6 +88,21 @@ pub(crate) async fn connect(login: &Saved) -> Result<Client, ClientError> {
         api: MainServiceClient::with_interceptor(channel, Bearer(header)),
         server,
     })
+}
+
+/// Resolves the login (flags, environment, saved file) and connects.
+pub(crate) async fn client(args: &ServerArgs) -> Result<Client, ClientError> {
+    connect(&config::resolve(args)?).await
+}
+
+/// Connects as `args` say and makes one call (the commands that need no more).
+pub(crate) async fn call<T>(
+    args: &ServerArgs,
+    call: impl AsyncFnOnce(&mut Api) -> Result<tonic::Response<T>, Status>,
+) -> Result<T, ClientError> {
+    let mut client = client(args).await?;
+    let answer = call(&mut client.api).await;
+    client.answer(answer)
 }
 
 /// An error and its causes, `outer: inner: innermost`, without repeats.

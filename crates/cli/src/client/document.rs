@@ -3,9 +3,10 @@
 //! `metadata.uid`, `createdAt`, `updatedAt`, `resourceVersion`), so a document printed by
 //! `cordium get` can be edited and sent back.
 
-use super::ClientError;
+use super::error::ClientError;
 use super::wire::json_to_struct;
-use crate::args::ResourceKind;
+use crate::args::MessageFormat;
+use crate::kind_arg::kind_arg;
 use crate::output::Output;
 use base64::Engine as _;
 use cordium_api as pb;
@@ -33,31 +34,10 @@ pub(crate) struct Input {
     pub(crate) file: String,
 }
 
-/// The spec kind of a resource kind.
-pub(crate) fn spec_kind(kind: ResourceKind) -> Kind {
-    match kind {
-        ResourceKind::Space => Kind::Space,
-        ResourceKind::Template => Kind::Template,
-        ResourceKind::Workspace => Kind::Workspace,
-        ResourceKind::Secret => Kind::Secret,
-        ResourceKind::Usersecret => Kind::UserSecret,
-        ResourceKind::Gitprovider => Kind::GitProvider,
-    }
-}
-
-/// The command-line spelling of a kind.
-pub(crate) fn kind_arg(kind: Kind) -> String {
-    kind.as_str().to_ascii_lowercase()
-}
-
 /// Reads the one document of `path` (`-` is standard input), which must be a `kind`.
 /// Warnings are printed; errors are returned. A Secret or UserSecret may leave out `data`:
 /// the value can come from a flag, and the caller checks that there is one.
-pub(crate) fn read(
-    path: &Path,
-    kind: ResourceKind,
-    out: &mut Output,
-) -> Result<Input, ClientError> {
+pub(crate) fn read(path: &Path, kind: Kind, out: &mut Output) -> Result<Input, ClientError> {
     match crate::input::read(path, None).map_err(|e| ClientError::Usage(e.to_string()))? {
         (name, Ok(text)) => parse(name, text, kind, out),
         (name, Err(bad)) => {
@@ -73,7 +53,7 @@ pub(crate) fn read(
 pub(crate) fn parse(
     name: String,
     text: String,
-    kind: ResourceKind,
+    expected: Kind,
     out: &mut Output,
 ) -> Result<Input, ClientError> {
     let mut sources = SourceMap::new();
@@ -109,17 +89,11 @@ pub(crate) fn parse(
         return Err(ClientError::Diagnostics(sources, diagnostics));
     }
     if !diagnostics.is_empty() {
-        crate::commands::report(
-            &diagnostics,
-            &sources,
-            crate::args::MessageFormat::Human,
-            out,
-        );
+        crate::render::report(&diagnostics, &sources, MessageFormat::Human, out);
     }
     let Some(document) = document else {
         return Err(ClientError::Input(format!("{name} holds no resource")));
     };
-    let expected = spec_kind(kind);
     if document.kind != expected {
         return Err(ClientError::Usage(format!(
             "{name} holds a {} document, not a {}; use `{}`",

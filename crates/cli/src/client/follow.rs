@@ -4,9 +4,11 @@
 //! The caller opens the watch *before* the call that moves the workspace (StartWorkspace,
 //! StopWorkspace), so no state is missed.
 
-use super::ClientError;
 use super::connect::Client;
+use super::error::ClientError;
 use super::failure;
+use super::interrupt::Interrupt;
+use super::logs;
 use super::progress::{Progress, TICK};
 use crate::output::Output;
 use cordium_api as pb;
@@ -50,36 +52,6 @@ pub(super) struct Target<'a> {
     pub(super) until: pb::WorkspaceState,
     /// Read the end of the log when a failure shows up.
     pub(super) tail_on_failure: bool,
-}
-
-/// Ctrl-C, listened for from when this is made (so a press between two calls is not lost,
-/// and does not kill the command half-way) until the command ends.
-pub(super) struct Interrupt(tokio::sync::watch::Receiver<bool>);
-
-impl Interrupt {
-    /// Starts listening (the handler is in place from the next await on).
-    pub(super) fn listen() -> Self {
-        let (pressed, receiver) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            // Where SIGINT cannot be handled, the command is simply never interrupted here.
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = pressed.send(true);
-            }
-        });
-        Self(receiver)
-    }
-
-    /// Whether Ctrl-C has been pressed.
-    pub(super) fn was_pressed(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once Ctrl-C has been pressed (at once if it already was).
-    pub(super) async fn pressed(&mut self) {
-        if self.0.wait_for(|pressed| *pressed).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// The new side of a created or updated event.
@@ -149,8 +121,7 @@ pub(super) async fn follow(
             failure_seen = true;
             progress.fail(out, &failure::headline(f));
             if target.tail_on_failure && state != pb::WorkspaceState::Stopped {
-                log_tail =
-                    super::exec::log_tail(client, target.name, TAIL_LINES, TAIL_WITHIN).await;
+                log_tail = logs::log_tail(client, target.name, TAIL_LINES, TAIL_WITHIN).await;
             }
         }
         progress.enter(out, state as i32);

@@ -8,50 +8,32 @@
 mod config;
 mod connect;
 mod document;
+mod error;
 mod exec;
 mod failure;
 mod follow;
+mod interrupt;
+mod kinds;
+mod login;
+mod logs;
 mod overlay;
+mod print;
 mod progress;
 mod resources;
 mod run;
+mod scope;
+mod value;
 mod wire;
 mod workspaces;
 
-use crate::args::Command;
-use crate::commands::{INVALID, OK, USAGE};
+use crate::args::ServerCommand;
+use crate::exit::{OK, USAGE};
 use crate::output::Output;
-use cordium_spec::{Diagnostic, SourceMap};
-use tonic::Code;
-use tonic_types::StatusExt as _;
-
-/// Why a server command failed.
-#[derive(Debug)]
-pub(crate) enum ClientError {
-    /// The command was called wrongly (exit code 2).
-    Usage(String),
-    /// The input is wrong in a way diagnostics cannot show (exit code 1).
-    Input(String),
-    /// The document is invalid (exit code 1).
-    Diagnostics(SourceMap, Vec<Diagnostic>),
-    /// The server could not be reached (exit code 2).
-    Connect {
-        /// The server's URL.
-        server: String,
-        /// Why, with every cause.
-        reason: String,
-    },
-    /// The server refused the call.
-    Status {
-        /// The server's URL.
-        server: String,
-        /// What it said.
-        status: Box<tonic::Status>,
-    },
-}
+use error::ClientError;
+use resources::Verb;
 
 /// Runs a server command and returns its exit code.
-pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
+pub(crate) fn run(command: ServerCommand, out: &mut Output) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -65,173 +47,27 @@ pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
     let result = runtime.block_on(dispatch(command, out));
     match result {
         Ok(code) => code,
-        Err(e) => report(e, out),
+        Err(e) => error::report(e, out),
     }
 }
 
 /// Runs a command; `Ok` holds its exit code (`exec` passes on the command's, `run` exits
 /// with 1 after explaining a failed start).
-async fn dispatch(command: Command, out: &mut Output) -> Result<i32, ClientError> {
+async fn dispatch(command: ServerCommand, out: &mut Output) -> Result<i32, ClientError> {
     let done = match command {
-        Command::Run(args) => return run::run(&args, out).await,
-        Command::Exec(args) => return exec::exec(&args, out).await,
-        Command::Logs(args) => exec::logs(&args, out).await,
-        Command::Login(args) => resources::login(&args, out).await,
-        Command::Create(args) => resources::create(&args, out).await,
-        Command::Get(args) => resources::get(&args, out).await,
-        Command::List(args) => resources::list(&args, out).await,
-        Command::Update(args) => resources::update(&args, out).await,
-        Command::Delete(args) => resources::delete(&args, out).await,
-        Command::Start(args) => workspaces::start(&args, out).await,
-        Command::Stop(args) => workspaces::stop(&args, out).await,
-        Command::Watch(args) => workspaces::watch(&args, out).await,
-        Command::Build(args) => workspaces::build(&args, out).await,
-        Command::Compile(_)
-        | Command::Explain(_)
-        | Command::Validate(_)
-        | Command::Test(_)
-        | Command::Schema(_) => Err(ClientError::Usage(
-            "this command does not talk to a server".into(),
-        )),
+        ServerCommand::Run(args) => return run::run(&args, out).await,
+        ServerCommand::Exec(args) => return exec::exec(&args, out).await,
+        ServerCommand::Logs(args) => logs::logs(&args, out).await,
+        ServerCommand::Login(args) => login::login(&args, out).await,
+        ServerCommand::Create(args) => resources::run(Verb::Create(&args), out).await,
+        ServerCommand::Get(args) => resources::run(Verb::Get(&args), out).await,
+        ServerCommand::List(args) => resources::run(Verb::List(&args), out).await,
+        ServerCommand::Update(args) => resources::run(Verb::Update(&args), out).await,
+        ServerCommand::Delete(args) => resources::run(Verb::Delete(&args), out).await,
+        ServerCommand::Start(args) => workspaces::start(&args, out).await,
+        ServerCommand::Stop(args) => workspaces::stop(&args, out).await,
+        ServerCommand::Watch(args) => workspaces::watch(&args, out).await,
+        ServerCommand::Build(args) => workspaces::build(&args, out).await,
     };
     done.map(|()| OK)
-}
-
-/// The exit code for a status: 2 when the caller must fix how they call (the token, the
-/// address), 1 when the server refused the request itself.
-fn status_exit_code(code: Code) -> i32 {
-    match code {
-        Code::Unauthenticated | Code::Unavailable => USAGE,
-        _ => INVALID,
-    }
-}
-
-/// Prints an error and returns its exit code.
-fn report(error: ClientError, out: &mut Output) -> i32 {
-    match error {
-        ClientError::Usage(message) => {
-            out.err(&format!("error: {message}\n"));
-            USAGE
-        }
-        ClientError::Input(message) => {
-            out.err(&format!("error: {message}\n"));
-            INVALID
-        }
-        ClientError::Diagnostics(sources, diagnostics) => {
-            crate::commands::report(
-                &diagnostics,
-                &sources,
-                crate::args::MessageFormat::Human,
-                out,
-            );
-            INVALID
-        }
-        ClientError::Connect { server, reason } => {
-            out.err(&format!(
-                "error: cannot reach the Cordium server at {server}: {reason}\n"
-            ));
-            USAGE
-        }
-        ClientError::Status { server, status } => {
-            out.err(&status_text(&status, &server));
-            status_exit_code(status.code())
-        }
-    }
-}
-
-/// `error: <Code>: <message>`, then each field violation on its own line, then a hint for
-/// the codes that have one.
-fn status_text(status: &tonic::Status, server: &str) -> String {
-    let violations = status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.clone())
-        .unwrap_or_default();
-    let mut message = status.message().to_owned();
-    // The message ends with the violations joined by `; `; they are listed below instead.
-    if !violations.is_empty() {
-        let joined = violations
-            .iter()
-            .map(|v| {
-                format!(
-                    "{}: {}",
-                    if v.field.is_empty() {
-                        "<document>"
-                    } else {
-                        &v.field
-                    },
-                    v.description
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        if let Some(summary) = message
-            .strip_suffix(&joined)
-            .and_then(|m| m.strip_suffix(": "))
-        {
-            message = summary.to_owned();
-        }
-    }
-    let mut text = format!("error: {:?}: {message}\n", status.code());
-    for v in &violations {
-        let field = if v.field.is_empty() {
-            "<document>"
-        } else {
-            &v.field
-        };
-        text.push_str(&format!("  {field}: {}\n", v.description));
-    }
-    match status.code() {
-        Code::Unauthenticated => text.push_str(&format!(
-            "help: {server} did not accept the token; log in again with `cordium login --server {server} --token TOKEN`, or pass --token\n"
-        )),
-        Code::Unavailable => text.push_str(&format!("help: is the server at {server} running and reachable?\n")),
-        _ => {}
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tonic_types::ErrorDetails;
-
-    #[test]
-    fn field_violations_are_listed_once_each() {
-        let mut details = ErrorDetails::new();
-        details.add_bad_request_violation("spec.isEphemeral", "expected a boolean [spec::type]");
-        details.add_bad_request_violation("", "no kind [spec::kind]");
-        let status = tonic::Status::with_error_details(
-            Code::InvalidArgument,
-            "the Workspace is invalid: spec.isEphemeral: expected a boolean [spec::type]; <document>: no kind [spec::kind]",
-            details,
-        );
-        assert_eq!(
-            status_text(&status, "http://h:1"),
-            "error: InvalidArgument: the Workspace is invalid\n  spec.isEphemeral: expected a boolean [spec::type]\n  <document>: no kind [spec::kind]\n"
-        );
-        assert_eq!(status_exit_code(status.code()), INVALID);
-    }
-
-    #[test]
-    fn the_caller_fixes_tokens_and_addresses() {
-        for code in [Code::Unauthenticated, Code::Unavailable] {
-            assert_eq!(status_exit_code(code), USAGE);
-        }
-        for code in [
-            Code::InvalidArgument,
-            Code::NotFound,
-            Code::AlreadyExists,
-            Code::FailedPrecondition,
-            Code::PermissionDenied,
-            Code::Aborted,
-        ] {
-            assert_eq!(status_exit_code(code), INVALID);
-        }
-        let text = status_text(
-            &tonic::Status::unauthenticated("unknown or revoked token"),
-            "http://h:1",
-        );
-        assert!(text.starts_with("error: Unauthenticated: unknown or revoked token\nhelp: http://h:1 did not accept the token"), "{text}");
-    }
 }

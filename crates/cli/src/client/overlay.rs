@@ -114,13 +114,13 @@ fn upsert(list: &mut Vec<Json>, id: &str, entry: Json) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{Cli, Command};
+    use crate::args::{Cli, Command, ServerCommand};
     use clap::Parser as _;
 
     fn run_args(flags: &[&str]) -> RunArgs {
         let argv = ["cordium", "run"].iter().chain(flags).copied();
         match Cli::try_parse_from(argv).map(|c| c.command) {
-            Ok(Command::Run(args)) => args,
+            Ok(Command::Server(ServerCommand::Run(command))) => command.flags,
             other => panic!("{other:?}"),
         }
     }

@@ -25,50 +25,44 @@
 //! deleted at once (deleting removes its container and volume without running PRE_STOP
 //! tasks).
 
-use super::ClientError;
-use super::connect::Client;
+use super::connect::{Client, client};
 use super::document::{self, Input};
+use super::error::ClientError;
 use super::failure;
-use super::follow::{End, Interrupt, Target, follow};
+use super::follow::{End, Target, follow};
+use super::interrupt::Interrupt;
+use super::kinds::{ServerResource as _, new_workspace_status};
 use super::progress::Progress;
-use super::resources::{client, workspace_target};
 use super::wire::{json_to_struct, state_name, struct_to_json};
-use crate::args::{ResourceKind, RunArgs};
-use crate::commands::{INVALID, OK};
+use crate::args::{OnServer, RunArgs, ServerArgs};
+use crate::exit::{INVALID, OK};
 use crate::output::Output;
 use cordium_api as pb;
+use cordium_spec::Kind;
 use serde_json::{Map, Value as Json};
 
 /// The exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: i32 = 130;
 
 /// `cordium run [NAME] [flags]`. See the [module docs](self).
-pub(super) async fn run(args: &RunArgs, out: &mut Output) -> Result<i32, ClientError> {
+pub(super) async fn run(command: &OnServer<RunArgs>, out: &mut Output) -> Result<i32, ClientError> {
+    let args = &command.flags;
     if let Some(name) = &args.name {
-        return run_existing(args, name, out).await;
+        return run_existing(args, &command.server, name, out).await;
     }
     let input = workspace(args, out)?;
-    let (space, template) =
-        workspace_target(args.template.as_deref(), args.space.as_deref(), &input)?;
-    let mut client = client(&args.server).await?;
-    // From here on Ctrl-C is ours: it must not kill the command between creating the
-    // workspace and following it.
-    let mut interrupt = Interrupt::listen();
+    let status = new_workspace_status(args.template.as_deref(), args.space.as_deref(), &input)?;
     let request = pb::Workspace {
         metadata: Some(input.metadata),
         spec: input.spec,
-        status: Some(pb::WorkspaceStatus {
-            space,
-            template,
-            ..Default::default()
-        }),
+        status: Some(status),
     };
-    let created = client
-        .api
-        .create_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let mut client = client(&command.server).await?;
+    // From here on Ctrl-C is ours: it must not kill the command between creating the
+    // workspace and following it.
+    let mut interrupt = Interrupt::listen();
+    let answer = pb::Workspace::create(&mut client.api, request).await;
+    let created = client.answer(answer)?;
     let name = created
         .metadata
         .as_ref()
@@ -102,14 +96,19 @@ pub(super) async fn run(args: &RunArgs, out: &mut Output) -> Result<i32, ClientE
 /// `cordium run NAME`: an existing workspace, started if it is stopped, followed if it is
 /// starting, reported if it is running; refused while it is stopping. The spec flags,
 /// `--file`, `--space` and `--template` belong to a new workspace and are refused.
-async fn run_existing(args: &RunArgs, name: &str, out: &mut Output) -> Result<i32, ClientError> {
+async fn run_existing(
+    args: &RunArgs,
+    server: &ServerArgs,
+    name: &str,
+    out: &mut Output,
+) -> Result<i32, ClientError> {
     let spec_flags = super::overlay::apply(&mut Map::new(), args);
     if spec_flags || args.file.is_some() || args.space.is_some() || args.template.is_some() {
         return Err(ClientError::Usage(format!(
             "`cordium run {name}` runs the existing workspace as it is; --file, --space, --template and the spec flags make a new one (leave NAME out), and `cordium update workspace` changes an existing one"
         )));
     }
-    let mut client = client(&args.server).await?;
+    let mut client = client(server).await?;
     let mut interrupt = Interrupt::listen();
     let mut progress = Progress::for_stderr();
     // An error leaves an existing workspace alone, even with --rm: the command may have
@@ -129,7 +128,7 @@ async fn run_existing(args: &RunArgs, name: &str, out: &mut Output) -> Result<i3
 /// Reads `--file` (if any) and applies the spec flags; checks the result like `create` does.
 fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
     let mut input = match &args.file {
-        Some(path) => document::read(path, ResourceKind::Workspace, out)?,
+        Some(path) => document::read(path, Kind::Workspace, out)?,
         None => Input::default(),
     };
     let mut spec = match input.spec.as_ref().map(struct_to_json) {
@@ -157,7 +156,7 @@ fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
         file if file.is_empty() => "the `cordium run` flags".to_owned(),
         file => format!("{file} with the `cordium run` flags"),
     };
-    let checked = document::parse(source, text, ResourceKind::Workspace, out)?;
+    let checked = document::parse(source, text, Kind::Workspace, out)?;
     input.spec = checked
         .spec
         .or_else(|| Some(json_to_struct(&Json::Object(spec))));
@@ -175,14 +174,13 @@ async fn start_and_follow(
     progress: &mut Progress,
     out: &mut Output,
 ) -> Result<i32, ClientError> {
-    let mut stream = client
+    let answer = client
         .api
         .watch_workspace(pb::WatchWorkspaceRequest {
             name: name.to_owned(),
         })
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+        .await;
+    let mut stream = client.answer(answer)?;
     let state = if existing {
         current_state(client, args, name).await?
     } else {
@@ -195,15 +193,14 @@ async fn start_and_follow(
     }
     if state == pb::WorkspaceState::Stopped {
         let vars = super::workspaces::run_vars(&args.vars);
-        let started = client
+        let answer = client
             .api
             .start_workspace(pb::StartWorkspaceRequest {
                 name: name.to_owned(),
                 vars,
             })
-            .await
-            .map_err(|e| client.error(e))?
-            .into_inner();
+            .await;
+        let started = client.answer(answer)?;
         if let Some(status) = &started.status {
             progress.enter(out, status.state);
         }
@@ -259,12 +256,8 @@ async fn current_state(
         name: name.to_owned(),
         ..Default::default()
     };
-    let ws = client
-        .api
-        .get_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.get_workspace(request).await;
+    let ws = client.answer(answer)?;
     let state = ws.status.unwrap_or_default().state();
     match state {
         pb::WorkspaceState::Stopped => {}

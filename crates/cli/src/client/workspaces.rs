@@ -1,11 +1,13 @@
 //! The workspace commands: `start`, `stop`, `watch`, and `build` (a Template's pre-build).
 
-use super::ClientError;
-use super::follow::{End, Interrupt, Target, follow};
+use super::connect::client;
+use super::error::ClientError;
+use super::follow::{End, Target, follow};
+use super::interrupt::{Interrupt, each_until_interrupted};
+use super::print::print_one;
 use super::progress::Progress;
-use super::resources::client;
-use super::wire::{print_one, state_name};
-use crate::args::{BuildArgs, StartArgs, StopArgs, WatchArgs};
+use super::wire::state_name;
+use crate::args::{BuildArgs, OnServer, Printed, StartArgs, StopArgs, WatchArgs};
 use crate::output::Output;
 use cordium_api as pb;
 
@@ -20,39 +22,36 @@ pub(super) fn run_vars(vars: &[(String, String)]) -> Vec<pb::Var> {
 }
 
 /// `cordium start NAME [--var NAME=VALUE]...`.
-pub(super) async fn start(args: &StartArgs, out: &mut Output) -> Result<(), ClientError> {
+pub(super) async fn start(
+    command: &Printed<StartArgs>,
+    out: &mut Output,
+) -> Result<(), ClientError> {
+    let args = &command.flags;
     let vars = run_vars(&args.vars);
-    let mut client = client(&args.server).await?;
+    let mut client = client(&command.server).await?;
     let request = pb::StartWorkspaceRequest {
         name: args.name.clone(),
         vars,
     };
-    let ws = client
-        .api
-        .start_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
-    print_one(out, args.output, &ws);
+    let answer = client.api.start_workspace(request).await;
+    let ws = client.answer(answer)?;
+    print_one(out, command.output, &ws);
     Ok(())
 }
 
 /// `cordium stop NAME [--wait]`: asks for the stop and prints the workspace as it is then
 /// (`STOPPING_REQUEST`). With `--wait`, follows it with progress lines on standard error
 /// until it is `STOPPED` and prints it then; Ctrl-C stops waiting (the stop goes on).
-pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), ClientError> {
-    let mut client = client(&args.server).await?;
+pub(super) async fn stop(command: &Printed<StopArgs>, out: &mut Output) -> Result<(), ClientError> {
+    let args = &command.flags;
+    let mut client = client(&command.server).await?;
     // Opened before the stop is asked for, so the end cannot be missed.
     let mut events = if args.wait {
         let request = pb::WatchWorkspaceRequest {
             name: args.name.clone(),
         };
-        let stream = client
-            .api
-            .watch_workspace(request)
-            .await
-            .map_err(|e| client.error(e))?
-            .into_inner();
+        let answer = client.api.watch_workspace(request).await;
+        let stream = client.answer(answer)?;
         Some((stream, Interrupt::listen()))
     } else {
         None
@@ -60,14 +59,10 @@ pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), Client
     let request = pb::StopWorkspaceRequest {
         name: args.name.clone(),
     };
-    let ws = client
-        .api
-        .stop_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.stop_workspace(request).await;
+    let ws = client.answer(answer)?;
     let Some((stream, interrupt)) = events.as_mut() else {
-        print_one(out, args.output, &ws);
+        print_one(out, command.output, &ws);
         return Ok(());
     };
     let mut progress = Progress::for_stderr();
@@ -83,7 +78,7 @@ pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), Client
     {
         End::Reached(ws) | End::Stopped(ws) => {
             progress.settle(out);
-            print_one(out, args.output, ws.as_ref());
+            print_one(out, command.output, ws.as_ref());
             Ok(())
         }
         End::Deleted => Err(ClientError::Input(format!(
@@ -101,7 +96,11 @@ pub(super) async fn stop(args: &StopArgs, out: &mut Output) -> Result<(), Client
 }
 
 /// `cordium build SPACE/TEMPLATE`.
-pub(super) async fn build(args: &BuildArgs, out: &mut Output) -> Result<(), ClientError> {
+pub(super) async fn build(
+    command: &Printed<BuildArgs>,
+    out: &mut Output,
+) -> Result<(), ClientError> {
+    let args = &command.flags;
     match args.template.split_once('/') {
         Some((space, name)) if !space.is_empty() && !name.is_empty() => {}
         _ => {
@@ -111,18 +110,14 @@ pub(super) async fn build(args: &BuildArgs, out: &mut Output) -> Result<(), Clie
             )));
         }
     }
-    let mut client = client(&args.server).await?;
+    let mut client = client(&command.server).await?;
     let request = pb::BuildTemplateRequest {
         name: args.template.clone(),
         tags: args.tags.clone(),
     };
-    let template = client
-        .api
-        .build_template(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
-    print_one(out, args.output, &template);
+    let answer = client.api.build_template(request).await;
+    let template = client.answer(answer)?;
+    print_one(out, command.output, &template);
     Ok(())
 }
 
@@ -160,16 +155,15 @@ pub(crate) fn event_line(event: &pb::WorkspaceEvent) -> Option<String> {
 
 /// `cordium watch [NAME]`: one line per event, until interrupted or the server ends the
 /// stream.
-pub(super) async fn watch(args: &WatchArgs, out: &mut Output) -> Result<(), ClientError> {
-    let name = args.name.clone().unwrap_or_default();
-    let mut client = client(&args.server).await?;
+pub(super) async fn watch(
+    command: &OnServer<WatchArgs>,
+    out: &mut Output,
+) -> Result<(), ClientError> {
+    let name = command.flags.name.clone().unwrap_or_default();
+    let mut client = client(&command.server).await?;
     let request = pb::WatchWorkspaceRequest { name: name.clone() };
-    let mut stream = client
-        .api
-        .watch_workspace(request)
-        .await
-        .map_err(|e| client.error(e))?
-        .into_inner();
+    let answer = client.api.watch_workspace(request).await;
+    let mut stream = client.answer(answer)?;
     let what = if name.is_empty() {
         "every workspace you can see".to_owned()
     } else {
@@ -189,34 +183,4 @@ pub(super) async fn watch(args: &WatchArgs, out: &mut Output) -> Result<(), Clie
     })
     .await;
     done.map_err(|status| client.error(status))
-}
-
-/// Hands every message of `stream` to `each` until the stream ends, `each` returns false, or
-/// Ctrl-C (SIGINT) is pressed: all clean ends. Where no SIGINT handler can be installed (the
-/// shell started the command ignoring SIGINT), reading goes on.
-pub(super) async fn each_until_interrupted<T>(
-    stream: &mut tonic::Streaming<T>,
-    mut each: impl FnMut(T) -> bool,
-) -> Result<(), tonic::Status> {
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
-    let mut listening = true;
-    loop {
-        let next = tokio::select! {
-            signal = &mut interrupted, if listening => {
-                if signal.is_ok() {
-                    return Ok(());
-                }
-                listening = false;
-                continue;
-            }
-            next = stream.message() => next,
-        };
-        let Some(message) = next? else {
-            return Ok(());
-        };
-        if !each(message) {
-            return Ok(());
-        }
-    }
 }

@@ -1,8 +1,10 @@
 //! `cordium compile`.
 
-use super::{OK, compile_files, fail, report};
+use super::{compile_files, fail};
 use crate::args::{CompileCommand, OutputFormat};
+use crate::exit::OK;
 use crate::output::Output;
+use crate::render::report;
 
 /// Prints the EffectiveWorkspace, or the diagnostics.
 pub(crate) fn run(command: &CompileCommand, out: &mut Output) -> i32 {

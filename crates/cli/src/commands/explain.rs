@@ -1,8 +1,9 @@
 //! `cordium explain`: each effective leaf, its value, its origin, and what it replaced or what
 //! capped it.
 
-use super::{INVALID, OK, compile_files, fail};
+use super::{compile_files, fail};
 use crate::args::ExplainArgs;
+use crate::exit::{INVALID, OK};
 use crate::output::Output;
 use cordium_merge::limits::describe;
 use cordium_merge::{LeafOrigin, Origin};

@@ -6,42 +6,23 @@ mod schema;
 mod test;
 mod validate;
 
-use crate::args::{Command, CompileArgs, MessageFormat};
+use crate::args::{CompileArgs, MessageFormat, OfflineCommand};
+use crate::exit::{INVALID, USAGE};
 use crate::input::{ReadError, load_files};
 use crate::output::Output;
-use crate::render;
+use crate::render::report;
 use cordium_merge::{Compiled, Inputs, Options};
 use cordium_spec::{Diagnostic, SourceMap};
 use std::path::Path;
 
-/// Success.
-pub(crate) const OK: i32 = 0;
-/// Invalid input.
-pub(crate) const INVALID: i32 = 1;
-/// Usage error.
-pub(crate) const USAGE: i32 = 2;
-
 /// Runs a command and returns its exit code.
-pub(crate) fn run(command: Command, out: &mut Output) -> i32 {
+pub(crate) fn run(command: OfflineCommand, out: &mut Output) -> i32 {
     match command {
-        Command::Compile(c) => compile::run(&c, out),
-        Command::Explain(e) => explain::run(&e, out),
-        Command::Validate(v) => validate::run(&v, out),
-        Command::Test(t) => test::run(&t, out),
-        Command::Schema(s) => schema::run(&s, out),
-        client @ (Command::Login(_)
-        | Command::Create(_)
-        | Command::Get(_)
-        | Command::List(_)
-        | Command::Update(_)
-        | Command::Delete(_)
-        | Command::Start(_)
-        | Command::Stop(_)
-        | Command::Run(_)
-        | Command::Exec(_)
-        | Command::Logs(_)
-        | Command::Watch(_)
-        | Command::Build(_)) => crate::client::run(client, out),
+        OfflineCommand::Compile(c) => compile::run(&c, out),
+        OfflineCommand::Explain(e) => explain::run(&e, out),
+        OfflineCommand::Validate(v) => validate::run(&v, out),
+        OfflineCommand::Test(t) => test::run(&t, out),
+        OfflineCommand::Schema(s) => schema::run(&s, out),
     }
 }
 
@@ -110,33 +91,6 @@ pub(crate) fn compile_files(
     match cordium_merge::compile(inputs) {
         Ok(compiled) => Ok((sources, compiled)),
         Err(d) => Err(Failure::Invalid(sources, d.0)),
-    }
-}
-
-/// Prints diagnostics in the chosen format, with a summary line for people.
-pub(crate) fn report(
-    diagnostics: &[Diagnostic],
-    sources: &SourceMap,
-    format: MessageFormat,
-    out: &mut Output,
-) {
-    match format {
-        MessageFormat::Human => {
-            for d in diagnostics {
-                out.err(&render::human(d, sources));
-                out.err("\n");
-            }
-            if let Some(summary) = render::summary(diagnostics) {
-                out.err(&summary);
-                out.err("\n");
-            }
-        }
-        MessageFormat::Json => {
-            for d in diagnostics {
-                out.err(&render::json(d, sources));
-                out.err("\n");
-            }
-        }
     }
 }
 

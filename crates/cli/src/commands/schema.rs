@@ -1,7 +1,7 @@
 //! `cordium schema`: the JSON Schemas.
 
-use super::{OK, USAGE};
 use crate::args::SchemaArgs;
+use crate::exit::{OK, USAGE};
 use crate::output::Output;
 use cordium_spec::Kind;
 use cordium_spec::schema;

@@ -1,7 +1,8 @@
 //! `cordium test DIR [--bless]`: golden tests of compile cases.
 
-use super::{Failure, INVALID, OK, USAGE, compile_files};
+use super::{Failure, compile_files};
 use crate::args::{CompileArgs, TestArgs};
+use crate::exit::{INVALID, OK, USAGE};
 use crate::output::Output;
 use crate::render;
 use clap::Parser;

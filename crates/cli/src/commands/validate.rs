@@ -1,9 +1,10 @@
 //! `cordium validate`: every document on its own, every problem.
 
-use super::{INVALID, OK, USAGE, report};
 use crate::args::ValidateArgs;
+use crate::exit::{INVALID, OK, USAGE};
 use crate::input::load_files;
 use crate::output::Output;
+use crate::render::report;
 use cordium_spec::{Diagnostic, SourceMap};
 
 /// Checks the files and prints the problems, or one line per valid file.

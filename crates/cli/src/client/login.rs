@@ -1,0 +1,39 @@
+//! `cordium login`: check a token against a server, then save both.
+
+use super::config::{self, Saved};
+use super::connect::{connect, normalize};
+use super::error::ClientError;
+use crate::args::ServerArgs;
+use crate::output::Output;
+use cordium_api as pb;
+
+/// `cordium login`: checks the token with a cheap call, then saves the server and token.
+pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), ClientError> {
+    let given = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let server = given(&args.server).ok_or_else(|| {
+        ClientError::Usage("say which server: --server http://HOST:PORT (or CORDIUM_SERVER)".into())
+    })?;
+    let token = given(&args.token).ok_or_else(|| {
+        ClientError::Usage("give your API token: --token TOKEN (or CORDIUM_TOKEN)".into())
+    })?;
+    let login = Saved {
+        server: normalize(&server)?,
+        token,
+    };
+    let mut client = connect(&login).await?;
+    let answer = client.api.get_user_config(pb::Empty {}).await;
+    let config = client.answer(answer)?;
+    let user = config.metadata.map(|m| m.name).unwrap_or_default();
+    let path = config::path()?;
+    config::save(&path, &login)?;
+    out.out(&format!(
+        "logged in to {} as {user}; saved to {}\n",
+        login.server,
+        path.display()
+    ));
+    Ok(())
+}

@@ -57,42 +57,41 @@ pub fn compile(mut inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     let unused_vars = unused_vars(&vars, &outcome.references);
 
     let warnings = outcome.warnings;
-    match typed {
-        Some(typed) if diagnostics.iter().all(|d| !d.is_error()) => {
-            let mut notes = limits::notes(&limits, sources);
-            notes.extend(warnings.iter().map(|w| w.message.clone()));
-            let provenance = if options.provenance {
-                Recorder {
-                    index: &index,
-                    replaced: &replaced,
-                    substituted: &outcome.substituted,
-                    limits: &limits,
-                    leaves: Vec::new(),
-                }
-                .record(&spec)
-            } else {
-                Vec::new()
-            };
-            Ok(Compiled {
-                effective: EffectiveWorkspace {
-                    api_version: API_VERSION.into(),
-                    kind: "EffectiveWorkspace".into(),
-                    metadata,
-                    spec: typed,
-                    notes,
-                },
-                warnings,
-                provenance,
-                limits,
-                references: outcome.references,
-                unused_vars,
-            })
-        }
+    let typed = match typed {
+        Some(typed) if diagnostics.iter().all(|d| !d.is_error()) => typed,
         _ => {
             diagnostics.extend(warnings);
-            Err(Diagnostics(diagnostics))
+            return Err(Diagnostics(diagnostics));
         }
-    }
+    };
+    let provenance = if options.provenance {
+        Recorder {
+            index: &index,
+            replaced: &replaced,
+            substituted: &outcome.substituted,
+            limits: &limits,
+            leaves: Vec::new(),
+        }
+        .record(&spec)
+    } else {
+        Vec::new()
+    };
+    let mut notes = limits::notes(&limits, sources);
+    notes.extend(warnings.iter().map(|w| w.message.clone()));
+    Ok(Compiled {
+        effective: EffectiveWorkspace {
+            api_version: API_VERSION.into(),
+            kind: "EffectiveWorkspace".into(),
+            metadata,
+            spec: typed,
+            notes,
+        },
+        warnings,
+        provenance,
+        limits,
+        references: outcome.references,
+        unused_vars,
+    })
 }
 
 /// Every layer given, by the place of its document, so any location names its layer.

@@ -45,6 +45,15 @@ pub fn parse(text: &str) -> impl DoubleEndedIterator<Item = PatternStep<'_>> {
     text.split('.').filter(|p| !p.is_empty()).flat_map(piece)
 }
 
+/// Appends a written path (`image`, `dockerfile.inline`, `[2]`) to the text of a path, with a
+/// dot before a field unless the path is empty: the one rule every shown path follows.
+pub fn push(path: &mut String, written: &str) {
+    if !path.is_empty() && !written.starts_with('[') {
+        path.push('.');
+    }
+    path.push_str(written);
+}
+
 /// A path from the root of a walk: the root's name (`spec`, or empty) and the steps below it.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldPath<'a> {

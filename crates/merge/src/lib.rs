@@ -4,13 +4,18 @@
 //! UserConfig, repository file) and exactly one Workspace, already parsed and validated by
 //! [`cordium_spec`], and:
 //!
-//! 1. projects each layer into the shape of a Workspace spec ([`Layer`] orders them);
-//! 2. folds the trees by the [strategy table](strategy::STRATEGIES) (one place declares how
-//!    every field merges), concatenating tasks in their own order;
-//! 3. resolves and caps [limits] per dimension;
+//! 1. resolves and caps [limits] per dimension, from the layers' typed limits;
+//! 2. projects each layer into the shape of a Workspace spec ([`Layer`] orders them);
+//! 3. folds the trees by the [strategy table](strategy::STRATEGIES), the one place that
+//!    declares how every field merges: tasks and egress rules are concatenated in their own
+//!    order and the resolved limits placed, by the table like every other field;
 //! 4. substitutes `${{ vars.NAME }}` in the [eligible fields](substitute::ELIGIBLE), last;
 //! 5. converts the result to the typed [`EffectiveSpec`], re-checking shapes (git refs, URLs)
 //!    on the substituted values.
+//!
+//! Every walk over a tree (the fold, substitution, provenance, secret checks) goes through
+//! [`cordium_spec::path`]: one lazily built [`cordium_spec::FieldPath`], shown in wire names,
+//! matched against the tables' paths.
 //!
 //! Every node keeps its place through every stage, so each leaf's origin (and what it replaced
 //! or what capped it) is known: [`Compiled::provenance`].
@@ -34,8 +39,10 @@ pub mod effective;
 pub mod inputs;
 pub mod layer;
 pub mod limits;
+mod project;
 pub mod provenance;
 pub mod resolve;
+mod secrets;
 pub mod strategy;
 pub mod substitute;
 mod tree;

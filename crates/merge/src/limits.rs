@@ -6,11 +6,12 @@
 //! Space's type, else the built-in default; then capped by the Space `maxLimit`, then by the
 //! Cluster `maxLimit`. Every cap that lowers a value is reported.
 
+use crate::inputs::Inputs;
 use crate::layer::{Layer, Origin};
-use crate::provenance::built_in_at;
+use crate::provenance::{LayerIndex, built_in_at};
 use crate::tree::map;
 use cordium_spec::validate::limit_dims;
-use cordium_spec::{Limit, Located, Location, Node, NodeKind, SourceMap};
+use cordium_spec::{Document, Limit, Located, Location, Node, NodeKind, Resource, SourceMap};
 
 /// One of the three limit dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -204,6 +205,90 @@ pub fn resolve(requests: &[LimitInput<'_>], caps: &[LimitInput<'_>]) -> [Resolve
             caps,
         }
     })
+}
+
+/// Every dimension of the limits, from the layers' typed limits ([`resolve`]), each labelled with its place ("Space maxLimit").
+pub(crate) fn from_layers(
+    index: &LayerIndex,
+    inputs: &Inputs<'_>,
+    build: bool,
+) -> [ResolvedDimension; 3] {
+    let (workspace, repository_file, template) = (
+        &inputs.workspace,
+        inputs.repository_file.as_ref(),
+        inputs.template.as_ref(),
+    );
+    let (space, cluster) = (inputs.space.as_ref(), inputs.cluster.as_ref());
+    fn input<'l>(
+        index: &LayerIndex,
+        label: &str,
+        limit: Option<&'l Located<Limit>>,
+    ) -> Option<LimitInput<'l>> {
+        limit.map(|l| LimitInput {
+            source: LimitSource {
+                label: label.into(),
+                origin: Origin {
+                    location: Some(l.loc),
+                    ..index.origin(&l.loc)
+                },
+            },
+            limit: l,
+        })
+    }
+    fn spec_limit(doc: Option<&Document>) -> Option<&Located<Limit>> {
+        match doc.map(|d| &d.resource) {
+            Some(Resource::Workspace(w)) => w.spec.as_ref().and_then(|s| s.limit.as_ref()),
+            Some(Resource::Template(t)) => t.spec.as_ref().and_then(|s| s.limit.as_ref()),
+            _ => None,
+        }
+    }
+    let input = |label: &str, limit| input(index, label, limit);
+    let space_limit = match space.map(|d| &d.resource) {
+        Some(Resource::Space(s)) => s.spec.as_ref().and_then(|s| s.limit.as_ref()),
+        _ => None,
+    };
+    let cluster_limit = match cluster.map(|d| &d.resource) {
+        Some(Resource::ClusterConfig(c)) => c
+            .spec
+            .as_ref()
+            .and_then(|s| s.workspace.as_ref())
+            .and_then(|w| w.limit.as_ref()),
+        _ => None,
+    };
+    let space_type = SpaceType::of(space.and_then(Document::name));
+    let cluster_default = cluster_limit.and_then(|l| match space_type {
+        SpaceType::User => input(
+            "ClusterConfig defaultUserSpaceLimit",
+            l.default_user_space_limit.as_ref(),
+        ),
+        SpaceType::Organization => input(
+            "ClusterConfig defaultOrganizationSpaceLimit",
+            l.default_organization_space_limit.as_ref(),
+        ),
+    });
+    let first = if build {
+        cluster_limit.and_then(|l| input("ClusterConfig buildLimit", l.build_limit.as_ref()))
+    } else {
+        input("Workspace", spec_limit(Some(workspace)))
+    };
+    let requests: Vec<LimitInput<'_>> = [
+        first,
+        input("repository file", spec_limit(repository_file)),
+        input("Template", spec_limit(template)),
+        space_limit.and_then(|l| input("Space defaultLimit", l.default_limit.as_ref())),
+        cluster_default,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let caps: Vec<LimitInput<'_>> = [
+        space_limit.and_then(|l| input("Space maxLimit", l.max_limit.as_ref())),
+        cluster_limit.and_then(|l| input("ClusterConfig maxLimit", l.max_limit.as_ref())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    resolve(&requests, &caps)
 }
 
 /// `Workspace (ws.yaml:9:9)`, or `built-in default`.

@@ -203,12 +203,15 @@ mod tests {
         assert!(!field_schemas("runtime.envVars[].value").is_empty());
     }
 
+    /// The fold never descends into a list (a keyed entry replaces the lower one whole), and
+    /// set-aside fields are placed by mapping keys: an entry beneath a list would never be
+    /// consulted.
     #[test]
-    fn set_aside_paths_hold_no_index() {
-        for (pattern, _) in super::set_aside() {
+    fn no_entry_sits_beneath_a_list() {
+        for (pattern, _) in STRATEGIES {
             assert!(
                 parse(pattern).all(|s| matches!(s, PatternStep::Field(_))),
-                "`{pattern}` is placed by mapping keys only"
+                "`{pattern}` is beneath a list, where the fold never looks"
             );
         }
     }

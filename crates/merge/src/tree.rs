@@ -6,6 +6,7 @@
 use crate::layer::Layer;
 use crate::limits::{self, ResolvedDimension};
 use crate::strategy::{self, Strategy, strategy_for};
+use cordium_spec::path::{PatternStep, parse};
 use cordium_spec::{Entry, FieldPath, Location, Node, NodeKind, SourceId};
 use std::collections::HashMap;
 
@@ -226,16 +227,13 @@ pub(crate) fn map(loc: Location, entries: Vec<(&str, Node)>) -> Node {
 
 /// Removes and returns the node at a dotted path of mapping keys.
 pub(crate) fn take_path(node: &mut Node, path: &str) -> Option<Node> {
-    match path.split_once('.') {
-        None => node.take(path),
-        Some((head, rest)) => {
-            let NodeKind::Map(entries) = &mut node.kind else {
-                return None;
-            };
-            let child = entries.iter_mut().find(|e| e.key == head)?;
-            take_path(&mut child.value, rest)
-        }
-    }
+    let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
+    parse(parent)
+        .try_fold(node, |n, step| match step {
+            PatternStep::Field(key) => n.get_mut(key),
+            PatternStep::Index(_) => None,
+        })?
+        .take(last)
 }
 
 /// Sets the node at a dotted path of mapping keys, creating mappings on the way.

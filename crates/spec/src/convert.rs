@@ -63,11 +63,8 @@ impl<'d> Cx<'d> {
     /// Whether converting the document recorded a diagnostic exactly at `name` under the
     /// current path (the value written there was left out).
     pub fn conversion_failed_at(&self, name: &str) -> bool {
-        let field = if self.path.is_empty() || name.starts_with('[') {
-            format!("{}{name}", self.path)
-        } else {
-            format!("{}.{name}", self.path)
-        };
+        let mut field = self.path.clone();
+        crate::path::push(&mut field, name);
         self.diagnostics[self.start..self.converted]
             .iter()
             .any(|d| d.path == field)
@@ -97,10 +94,7 @@ impl<'d> Cx<'d> {
     /// with `[`).
     pub fn at<R>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> R) -> R {
         let len = self.path.len();
-        if !self.path.is_empty() && !segment.starts_with('[') {
-            self.path.push('.');
-        }
-        self.path.push_str(segment);
+        crate::path::push(&mut self.path, segment);
         let r = f(self);
         self.path.truncate(len);
         r

@@ -74,6 +74,17 @@ impl Node {
             .map(|e| &e.value)
     }
 
+    /// The value under `key`, to change, when this is a mapping that has it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.kind {
+            NodeKind::Map(entries) => entries
+                .iter_mut()
+                .find(|e| e.key == key)
+                .map(|e| &mut e.value),
+            _ => None,
+        }
+    }
+
     /// The entry under `key` when this is a mapping that has it.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.as_map()?.iter().find(|e| e.key == key)

@@ -45,6 +45,15 @@ pub fn parse(text: &str) -> impl DoubleEndedIterator<Item = PatternStep<'_>> {
     text.split('.').filter(|p| !p.is_empty()).flat_map(piece)
 }
 
+/// Appends a written path (`image`, `dockerfile.inline`, `[2]`) to the text of a path, with a
+/// dot before a field unless the path is empty: the one rule every shown path follows.
+pub fn push(path: &mut String, written: &str) {
+    if !path.is_empty() && !written.starts_with('[') {
+        path.push('.');
+    }
+    path.push_str(written);
+}
+
 /// A path from the root of a walk: the root's name (`spec`, or empty) and the steps below it.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldPath<'a> {
@@ -197,16 +206,29 @@ pub fn walk_strings_mut(
 mod tests {
     use super::*;
 
+    /// Runs `f` with `path` followed by `steps`.
+    fn below<R>(
+        path: &FieldPath<'_>,
+        steps: &[Step<'_>],
+        f: impl FnOnce(&FieldPath<'_>) -> R,
+    ) -> R {
+        match steps.split_first() {
+            None => f(path),
+            Some((first, rest)) => below(&path.join(*first), rest, f),
+        }
+    }
+
+    const SECRET: [Step<'static>; 4] = [
+        Step::Field("runtime"),
+        Step::Field("envVars"),
+        Step::Index(2),
+        Step::Field("fromSecret"),
+    ];
+
     #[test]
     fn a_path_shows_in_wire_names() {
-        let spec = FieldPath::root("spec");
-        let runtime = spec.field("runtime");
-        let env = runtime.field("envVars");
-        let second = env.index(2);
-        assert_eq!(
-            second.field("fromSecret").to_string(),
-            "spec.runtime.envVars[2].fromSecret"
-        );
+        let shown = below(&FieldPath::root("spec"), &SECRET, |p| p.to_string());
+        assert_eq!(shown, "spec.runtime.envVars[2].fromSecret");
         let bare = FieldPath::root("");
         let field = bare.field("image");
         assert_eq!(field.index(0).to_string(), "image[0]");
@@ -215,19 +237,20 @@ mod tests {
 
     #[test]
     fn a_pattern_matches_below_the_root() {
-        let spec = FieldPath::root("spec");
-        let runtime = spec.field("runtime");
-        let env = runtime.field("envVars");
-        let item = env.index(3);
-        let value = item.field("value");
-        assert!(value.matches("runtime.envVars[].value"));
-        assert!(value.matches("runtime.envVars[3].value"));
-        assert!(!value.matches("runtime.envVars[2].value"));
-        assert!(!value.matches("envVars[].value"));
-        assert!(!value.matches("spec.runtime.envVars[].value"));
-        assert!(env.matches("runtime.envVars"));
-        assert!(spec.matches(""));
-        assert!(!runtime.matches(""));
+        below(&FieldPath::root("spec"), &SECRET, |path| {
+            assert!(path.matches("runtime.envVars[].fromSecret"));
+            assert!(path.matches("runtime.envVars[2].fromSecret"));
+            assert!(!path.matches("runtime.envVars[3].fromSecret"));
+            assert!(!path.matches("envVars[].fromSecret"));
+            assert!(!path.matches("spec.runtime.envVars[].fromSecret"));
+            assert_eq!(path.last(), Some(Step::Field("fromSecret")));
+        });
+        below(&FieldPath::root("spec"), &SECRET[..2], |path| {
+            assert!(path.matches("runtime.envVars"));
+            assert!(!path.matches(""));
+        });
+        assert!(FieldPath::root("spec").matches(""));
+        assert_eq!(FieldPath::root("spec").last(), None);
     }
 
     #[test]

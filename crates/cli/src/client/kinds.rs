@@ -45,6 +45,8 @@ pub(crate) trait ServerResource: Sized {
     const KIND: Kind;
     /// Where its resources are named, which decides what `--space` means.
     const SCOPE: Scope;
+    /// Whether it holds a secret value (`--value-from-file`, `--value-stdin`, `data`).
+    const HOLDS_VALUE: bool = false;
 
     /// The metadata.
     fn metadata(&self) -> Option<&pb::Metadata>;
@@ -304,6 +306,7 @@ impl ServerResource for pb::Secret {
     served! {Secret, InSpace,
     create_secret, update_secret, get_secret,
     list_secret, delete_secret}
+    const HOLDS_VALUE: bool = true;
 
     /// A new Secret needs a value; an update may leave it as it is.
     fn request(draft: Draft<'_>, write: Write) -> Result<Self, ClientError> {
@@ -331,6 +334,7 @@ impl ServerResource for pb::UserSecret {
     served! {UserSecret, NoSpace,
     create_user_secret, update_user_secret, get_user_secret,
     list_user_secret, delete_user_secret}
+    const HOLDS_VALUE: bool = true;
 
     /// A new UserSecret is a value given (`DEFAULT`) or a key pair the server makes
     /// (`SSH_KEY`, from `--type` or the document's `spec.type`); an update keeps the type.

@@ -45,6 +45,8 @@ pub(crate) trait ServerResource: Sized {
     const KIND: Kind;
     /// Where its resources are named, which decides what `--space` means.
     const SCOPE: Scope;
+    /// Whether it holds a secret value (`--value-from-file`, `--value-stdin`, `data`).
+    const HOLDS_VALUE: bool = false;
 
     /// The metadata.
     fn metadata(&self) -> Option<&pb::Metadata>;
@@ -88,9 +90,13 @@ pub(crate) trait ServerResource: Sized {
 
 /// What every kind states the same way: the kind, where its resources are named, its
 /// metadata and its five calls by their names in the API (create, update, get, list,
-/// delete); with `spec`, a spec that travels as a Struct and prints in the kind's field
-/// order; named `InSpace`, the Space in its status.
+/// delete); with `value`, a secret value; with `spec`, a spec that travels as a Struct and
+/// prints in the kind's field order; named `InSpace`, the Space in its status.
 macro_rules! served {
+    ($kind:ident, $scope:ident, value, $($rest:tt)*) => {
+        served! {$kind, $scope, $($rest)*}
+        const HOLDS_VALUE: bool = true;
+    };
     ($kind:ident, $scope:ident, spec, $($rest:tt)*) => {
         served! {$kind, $scope, $($rest)*}
         fn spec(&self) -> Option<Json> {
@@ -301,7 +307,7 @@ fn in_space(space: Option<String>, kind: Kind) -> Result<pb::SecretStatus, Clien
 }
 
 impl ServerResource for pb::Secret {
-    served! {Secret, InSpace,
+    served! {Secret, InSpace, value,
     create_secret, update_secret, get_secret,
     list_secret, delete_secret}
 
@@ -328,7 +334,7 @@ impl ServerResource for pb::Secret {
 }
 
 impl ServerResource for pb::UserSecret {
-    served! {UserSecret, NoSpace,
+    served! {UserSecret, NoSpace, value,
     create_user_secret, update_user_secret, get_user_secret,
     list_user_secret, delete_user_secret}
 
@@ -394,12 +400,10 @@ impl ServerResource for pb::GitProvider {
     list_git_provider, delete_git_provider}
 
     fn request(draft: Draft<'_>, _: Write) -> Result<Self, ClientError> {
-        let status = in_space(draft.space, Self::KIND)?;
-        let Input { metadata, spec, .. } = draft.input;
         Ok(Self {
-            metadata: Some(metadata),
-            spec,
-            status: Some(status),
+            status: Some(in_space(draft.space, Self::KIND)?),
+            metadata: Some(draft.input.metadata),
+            spec: draft.input.spec,
         })
     }
     fn status(&self) -> Map<String, Json> {

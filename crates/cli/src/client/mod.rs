@@ -4,6 +4,11 @@
 //!
 //! Only these commands start an async runtime (one thread), and only once their arguments and
 //! files have been checked, so the offline commands pay nothing for the client.
+//!
+//! The modules import each other without circles: [`error`] and the wire helpers at the
+//! bottom; the connection; each kind described once ([`kinds`]) under the commands written
+//! once over it ([`resources`]); following a workspace ([`follow`]) under the workspace
+//! commands; `run`, which uses the most, at the top; and this module, which only dispatches.
 
 mod config;
 mod connect;

@@ -80,16 +80,11 @@ impl Verb<'_> {
     }
 }
 
-/// Whether the kind holds a secret value (Secrets, UserSecrets).
-fn holds_value(kind: Kind) -> bool {
-    matches!(kind, Kind::Secret | Kind::UserSecret)
-}
-
 /// Refuses flags that make no sense for the kind and command.
 fn check_write_flags<T: ServerResource>(args: &WriteArgs, write: Write) -> Result<(), ClientError> {
     let kind = T::KIND;
     let update = write == Write::Update;
-    if !holds_value(kind) && (args.value_stdin || args.value_from_file.is_some()) {
+    if !T::HOLDS_VALUE && (args.value_stdin || args.value_from_file.is_some()) {
         return Err(not_for(
             if args.value_stdin {
                 "--value-stdin"

@@ -147,7 +147,7 @@ fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
     }
     let document = serde_json::json!({
         "apiVersion": cordium_spec::API_VERSION,
-        "kind": "Workspace",
+        "kind": Kind::Workspace.as_str(),
         "metadata": metadata,
         "spec": spec,
     });

@@ -8,6 +8,8 @@
 //! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
 //! one replica reaches the watchers of all.
 
+use cordium_spec::Kind;
+use prost::Message as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor as _, Row as _};
 use tokio::sync::broadcast;
@@ -16,34 +18,71 @@ use tokio::sync::broadcast;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A resource with this name exists.
-    #[error("{kind} `{name}` already exists")]
+    #[error("{} `{name}` already exists", kind.as_str())]
     AlreadyExists {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
     },
     /// No such resource.
-    #[error("{kind} `{name}` not found")]
+    #[error("{} `{name}` not found", kind.as_str())]
     NotFound {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
     },
     /// The resource changed since it was read.
-    #[error("{kind} `{name}` was changed by someone else (version {expected} is stale)")]
+    #[error(
+        "{} `{name}` was changed by someone else (version {expected} is stale)",
+        kind.as_str()
+    )]
     Conflict {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
         /// The version the caller had.
         expected: i64,
     },
-    /// The database failed.
-    #[error("database error: {0}")]
+    /// The `kind` column holds a name no [`Kind`] has: the database was written by something
+    /// else, and guessing a kind would read or delete the wrong resources.
+    #[error("the store holds a resource of unknown kind `{0}`")]
+    UnknownKind(String),
+    /// The database failed (the cause is the source, printed by whoever reports the chain).
+    #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+/// The kind named by a `kind` column: a typed error for a name no kind has, never a default.
+fn parse_kind(column: &str) -> Result<Kind, StoreError> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == column)
+        .ok_or_else(|| StoreError::UnknownKind(column.to_owned()))
+}
+
+/// What a write expects of the stored resource: the optimistic-concurrency check, said in a
+/// type instead of "version 0 means any".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Write whatever the stored version is (the server's own status writes).
+    Any,
+    /// Write only while the stored version is still this one; otherwise `Conflict`.
+    Version(i64),
+}
+
+impl Precondition {
+    /// The precondition a request asks for with `metadata.resourceVersion`: proto3 cannot tell
+    /// an unset 0 from a value, so 0 (unset) asks for none. Only the API edge should call this.
+    pub fn from_resource_version(version: i64) -> Self {
+        if version == 0 {
+            Precondition::Any
+        } else {
+            Precondition::Version(version)
+        }
+    }
 }
 
 /// Which database.
@@ -58,9 +97,8 @@ pub enum Backend {
 /// A stored resource: its key columns and its protobuf-encoded body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// `Space`, `Template`, `Workspace`, `Secret`, `UserSecret`, `GitProvider`, `UserConfig`,
-    /// `ClusterConfig`.
-    pub kind: &'static str,
+    /// The kind (the `kind` column holds its wire name).
+    pub kind: Kind,
     /// The Space for Secrets and GitProviders, the owner for UserSecrets and UserConfigs, else
     /// empty.
     pub scope: String,
@@ -72,8 +110,11 @@ pub struct Record {
     pub space: String,
     /// The encoded protobuf message.
     pub body: Vec<u8>,
-    /// Increases on every write.
+    /// Increases on every write. A write's expectation is its [`Precondition`], not this.
     pub version: i64,
+    /// A Workspace whose state is not STOPPED (false for other kinds): a column, so the quota
+    /// on active workspaces is one `COUNT` instead of decoding every workspace.
+    pub active: bool,
 }
 
 /// What happened to a workspace.
@@ -124,15 +165,48 @@ pub struct Event {
     pub new: Option<Vec<u8>>,
 }
 
-/// A write of one resource.
+/// A write of one resource, built with named options:
+/// `Write::new(&record).expecting(Precondition::Version(3)).sealed(Some(&value)).event(true)`.
 #[derive(Debug, Clone)]
 pub struct Write<'a> {
-    /// The record (its `version` is the expected current version for updates; 0: any).
+    /// The record to write (its `version` is ignored: see `precondition`).
     pub record: &'a Record,
+    /// What an update expects of the stored version (creates ignore it).
+    pub precondition: Precondition,
     /// The encrypted secret value to store beside it, if any.
     pub secret: Option<&'a [u8]>,
     /// Whether to record a watch event (workspaces).
     pub event: bool,
+}
+
+impl<'a> Write<'a> {
+    /// A write of `record` at any version, with no secret value and no watch event.
+    pub fn new(record: &'a Record) -> Self {
+        Self {
+            record,
+            precondition: Precondition::Any,
+            secret: None,
+            event: false,
+        }
+    }
+
+    /// The same write, only while the stored resource meets `precondition`.
+    pub fn expecting(self, precondition: Precondition) -> Self {
+        Self {
+            precondition,
+            ..self
+        }
+    }
+
+    /// The same write, storing the sealed secret value `secret` beside the resource.
+    pub fn sealed(self, secret: Option<&'a [u8]>) -> Self {
+        Self { secret, ..self }
+    }
+
+    /// The same write, recording a watch event when `event` (workspaces).
+    pub fn event(self, event: bool) -> Self {
+        Self { event, ..self }
+    }
 }
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -163,7 +237,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
          CREATE INDEX sessions_workspace ON sessions (workspace)",
     ),
+    // Active workspaces are counted by a query; `backfill_active` sets the column of
+    // workspaces written before it existed.
+    (
+        4,
+        "ALTER TABLE resources ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX resources_active ON resources (kind, owner, active)",
+        "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
+         CREATE INDEX resources_active ON resources (kind, owner, active)",
+    ),
 ];
+
+/// The migration that added the `active` column.
+const ACTIVE_COLUMN: i64 = 4;
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -256,12 +342,41 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            if *version == ACTIVE_COLUMN {
+                Self::backfill_active(&mut tx).await?;
+            }
             sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
                 .bind(*version)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets `active` on the workspaces written before the column existed, from their state.
+    async fn backfill_active(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT scope, name, body FROM resources WHERE kind = $1")
+            .bind(Kind::Workspace.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in rows {
+            let body: Vec<u8> = row.try_get(2)?;
+            let active = crate::pb::Workspace::decode(body.as_slice())
+                .is_ok_and(|ws| workspace_is_active(&ws));
+            if active {
+                sqlx::query(
+                    "UPDATE resources SET active = 1 WHERE kind = $1 AND scope = $2 AND name = $3",
+                )
+                .bind(Kind::Workspace.as_str())
+                .bind(row.try_get::<String, _>(0)?)
+                .bind(row.try_get::<String, _>(1)?)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
         Ok(())
     }
 
@@ -363,7 +478,7 @@ impl Store {
         })
     }
 
-    fn record(kind: &'static str, row: &AnyRow) -> Result<Record, sqlx::Error> {
+    fn record(kind: Kind, row: &AnyRow) -> Result<Record, sqlx::Error> {
         Ok(Record {
             kind,
             scope: row.try_get("scope")?,
@@ -372,18 +487,19 @@ impl Store {
             space: row.try_get("space")?,
             body: row.try_get("body")?,
             version: row.try_get("version")?,
+            active: row.try_get::<i64, _>("active")? != 0,
         })
     }
 
     /// One resource.
     pub async fn get(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
     ) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -392,19 +508,15 @@ impl Store {
     }
 
     /// Every resource of a kind, optionally only those in one scope, by name.
-    pub async fn list(
-        &self,
-        kind: &'static str,
-        scope: Option<&str>,
-    ) -> Result<Vec<Record>, StoreError> {
+    pub async fn list(&self, kind: Kind, scope: Option<&str>) -> Result<Vec<Record>, StoreError> {
         let rows = match scope {
-            Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
-                .bind(kind)
+            Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
+                .bind(kind.as_str())
                 .bind(scope)
                 .fetch_all(&self.pool)
                 .await?,
-            None => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 ORDER BY scope, name")
-                .bind(kind)
+            None => sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 ORDER BY scope, name")
+                .bind(kind.as_str())
                 .fetch_all(&self.pool)
                 .await?,
         };
@@ -415,13 +527,9 @@ impl Store {
     }
 
     /// Every resource of a kind in a Space, by name.
-    pub async fn list_in_space(
-        &self,
-        kind: &'static str,
-        space: &str,
-    ) -> Result<Vec<Record>, StoreError> {
-        let rows = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
-            .bind(kind)
+    pub async fn list_in_space(&self, kind: Kind, space: &str) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
+            .bind(kind.as_str())
             .bind(space)
             .fetch_all(&self.pool)
             .await?;
@@ -432,12 +540,24 @@ impl Store {
     }
 
     /// How many resources of a kind a user owns.
-    pub async fn count_owned(&self, kind: &'static str, owner: &str) -> Result<i64, StoreError> {
+    pub async fn count_owned(&self, kind: Kind, owner: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(owner)
             .fetch_one(&self.pool)
             .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// How many of a user's workspaces are active (not STOPPED), by one query.
+    pub async fn count_active_workspaces(&self, owner: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2 AND active <> 0",
+        )
+        .bind(Kind::Workspace.as_str())
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -454,24 +574,25 @@ impl Store {
             let r = write.record;
             let exists =
                 sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-                    .bind(r.kind)
+                    .bind(r.kind.as_str())
                     .bind(&r.scope)
                     .bind(&r.name)
                     .fetch_optional(&mut *tx)
                     .await?;
             if exists.is_some() {
                 return Err(StoreError::AlreadyExists {
-                    kind: r.kind.into(),
+                    kind: r.kind,
                     name: r.name.clone(),
                 });
             }
-            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
-                .bind(r.kind)
+            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
+                .bind(r.kind.as_str())
                 .bind(&r.scope)
                 .bind(&r.name)
                 .bind(&r.owner)
                 .bind(&r.space)
                 .bind(&r.body)
+                .bind(i64::from(r.active))
                 .execute(&mut *tx)
                 .await;
             if let Err(e) = inserted {
@@ -479,7 +600,7 @@ impl Store {
                 return Err(match &e {
                     sqlx::Error::Database(d) if d.is_unique_violation() => {
                         StoreError::AlreadyExists {
-                            kind: r.kind.into(),
+                            kind: r.kind,
                             name: r.name.clone(),
                         }
                     }
@@ -503,39 +624,42 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a resource; with `record.version != 0`, only if that is still its version.
-    /// Returns the new version.
+    /// Replaces a resource, if the stored one meets the write's precondition. Returns the new
+    /// version.
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
         let mut tx = self.begin().await?;
         let current = sqlx::query(
             "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
-        .bind(r.kind)
+        .bind(r.kind.as_str())
         .bind(&r.scope)
         .bind(&r.name)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(current) = current else {
             return Err(StoreError::NotFound {
-                kind: r.kind.into(),
+                kind: r.kind,
                 name: r.name.clone(),
             });
         };
         let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
-        if r.version != 0 && r.version != version {
+        if let Precondition::Version(expected) = write.precondition
+            && expected != version
+        {
             return Err(StoreError::Conflict {
-                kind: r.kind.into(),
+                kind: r.kind,
                 name: r.name.clone(),
-                expected: r.version,
+                expected,
             });
         }
-        sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4 WHERE kind = $5 AND scope = $6 AND name = $7")
+        sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4, active = $5 WHERE kind = $6 AND scope = $7 AND name = $8")
             .bind(&r.body)
             .bind(version + 1)
             .bind(&r.owner)
             .bind(&r.space)
-            .bind(r.kind)
+            .bind(i64::from(r.active))
+            .bind(r.kind.as_str())
             .bind(&r.scope)
             .bind(&r.name)
             .execute(&mut *tx)
@@ -565,7 +689,7 @@ impl Store {
     /// Deletes a resource (and its secret value). Returns what was deleted.
     pub async fn delete(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
         event: bool,
@@ -580,32 +704,32 @@ impl Store {
     async fn delete_in(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
         event: bool,
     ) -> Result<(Record, Option<Event>), StoreError> {
-        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
-                kind: kind.into(),
+                kind,
                 name: name.into(),
             });
         };
         let record = Self::record(kind, &row)?;
         sqlx::query("DELETE FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .execute(&mut **tx)
             .await?;
         sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .execute(&mut **tx)
@@ -630,15 +754,16 @@ impl Store {
             .await?;
         let mut events = Vec::new();
         for row in inside {
-            let kind: String = row.try_get(0)?;
-            let kind = crate::service::kind_name(&kind);
+            let kind = parse_kind(&row.try_get::<String, _>(0)?)?;
             let (scope, name): (String, String) = (row.try_get(1)?, row.try_get(2)?);
             let (_, event) = self
-                .delete_in(&mut tx, kind, &scope, &name, kind == "Workspace")
+                .delete_in(&mut tx, kind, &scope, &name, kind == Kind::Workspace)
                 .await?;
             events.extend(event);
         }
-        let (record, _) = self.delete_in(&mut tx, "Space", "", space, false).await?;
+        let (record, _) = self
+            .delete_in(&mut tx, Kind::Space, "", space, false)
+            .await?;
         tx.commit().await?;
         for e in events {
             self.announce(Some(e));
@@ -652,7 +777,7 @@ impl Store {
         ciphertext: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(r.kind)
+            .bind(r.kind.as_str())
             .bind(&r.scope)
             .bind(&r.name)
             .execute(&mut **tx)
@@ -660,7 +785,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)",
         )
-        .bind(r.kind)
+        .bind(r.kind.as_str())
         .bind(&r.scope)
         .bind(&r.name)
         .bind(ciphertext)
@@ -672,14 +797,14 @@ impl Store {
     /// The encrypted value of a Secret or UserSecret.
     pub async fn secret_ciphertext(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query(
             "SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(scope)
         .bind(name)
         .fetch_optional(&self.pool)
@@ -782,4 +907,13 @@ impl Store {
             None => None,
         })
     }
+}
+
+/// Whether a workspace counts as active (any state but STOPPED): the one rule behind the
+/// `active` column, used by every writer of workspace records and by the backfill.
+pub fn workspace_is_active(workspace: &crate::pb::Workspace) -> bool {
+    workspace
+        .status
+        .as_ref()
+        .is_some_and(|s| s.state() != crate::pb::WorkspaceState::Stopped)
 }

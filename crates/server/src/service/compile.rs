@@ -1,12 +1,76 @@
 //! `CompileWorkspace`: the compiler over stored layers, as a dry run.
 
 use super::Caller;
+use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, invalid, json_to_struct, load_document};
-use super::handlers::{Api, DEFAULT_TEMPLATE};
 use crate::pb;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
 use cordium_spec::{Kind, SourceMap};
+use prost_types::Struct;
 use tonic::Status;
+
+/// What to compile.
+#[derive(Debug, Clone)]
+pub(crate) enum CompileTarget {
+    /// A stored Workspace, with its run variables.
+    Stored(String),
+    /// An inline Workspace spec against a Template (`<space>/<template>`; empty: the
+    /// caller's default Space and Template).
+    Inline {
+        /// The Workspace spec.
+        spec: Struct,
+        /// The Template reference.
+        template: String,
+    },
+}
+
+/// A compile, as the domain sees it: what, with which extra variables, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct CompileRequest {
+    /// What to compile.
+    pub target: CompileTarget,
+    /// Variables given for this compile, after a stored Workspace's run variables.
+    pub vars: Vec<(String, String)>,
+    /// Compile for a Template build.
+    pub build: bool,
+    /// Leave undefined variables in place instead of failing.
+    pub allow_undefined_vars: bool,
+}
+
+impl CompileRequest {
+    /// The stored Workspace `name`, as it would run (`build`: as a Template build).
+    pub(crate) fn stored(name: &str, build: bool) -> Self {
+        Self {
+            target: CompileTarget::Stored(name.to_owned()),
+            vars: Vec::new(),
+            build,
+            allow_undefined_vars: false,
+        }
+    }
+
+    /// The domain request a CompileWorkspace call asks for.
+    fn from_api(req: pb::CompileWorkspaceRequest) -> Result<Self, Status> {
+        let target = match req.target {
+            Some(pb::compile_workspace_request::Target::Name(name)) => CompileTarget::Stored(name),
+            Some(pb::compile_workspace_request::Target::Spec(spec)) => CompileTarget::Inline {
+                spec,
+                template: req.template,
+            },
+            None => {
+                return Err(bad_field(
+                    "name",
+                    "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)",
+                ));
+            }
+        };
+        Ok(Self {
+            target,
+            vars: req.vars.into_iter().map(|v| (v.name, v.value)).collect(),
+            build: req.build,
+            allow_undefined_vars: req.allow_undefined_vars,
+        })
+    }
+}
 
 /// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
 pub(crate) async fn compile(
@@ -14,7 +78,7 @@ pub(crate) async fn compile(
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,
 ) -> Result<pb::CompileWorkspaceResponse, Status> {
-    let compiled = compile_effective(api, caller, req).await?;
+    let compiled = compile_effective(api, caller, CompileRequest::from_api(req)?).await?;
     let effective = serde_json::to_value(&compiled.effective)
         .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
     let describe = |o: &cordium_merge::Origin| match &o.location {
@@ -51,11 +115,11 @@ pub(crate) async fn compile(
 pub(crate) async fn compile_effective(
     api: &Api,
     caller: &Caller,
-    req: pb::CompileWorkspaceRequest,
+    req: CompileRequest,
 ) -> Result<cordium_merge::Compiled, Status> {
     let mut sources = SourceMap::new();
     let (workspace_name, spec, space, template, mut vars) = match req.target {
-        Some(pb::compile_workspace_request::Target::Name(name)) => {
+        CompileTarget::Stored(name) => {
             let (_, ws) = api.visible_workspace(caller, &name).await?;
             let status = ws.status.unwrap_or_default();
             let vars: Vec<(String, String)> = status
@@ -65,10 +129,10 @@ pub(crate) async fn compile_effective(
                 .collect();
             (name, ws.spec, status.space, status.template, vars)
         }
-        Some(pb::compile_workspace_request::Target::Spec(spec)) => {
-            let (space, template) = match req.template.split_once('/') {
+        CompileTarget::Inline { spec, template } => {
+            let (space, template) = match template.split_once('/') {
                 Some((s, t)) => (s.to_owned(), t.to_owned()),
-                None if req.template.is_empty() => (
+                None if template.is_empty() => (
                     format!("default.{}", caller.name),
                     DEFAULT_TEMPLATE.to_owned(),
                 ),
@@ -76,14 +140,8 @@ pub(crate) async fn compile_effective(
             };
             (String::new(), Some(spec), space, template, Vec::new())
         }
-        None => {
-            return Err(bad_field(
-                "name",
-                "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)",
-            ));
-        }
     };
-    vars.extend(req.vars.into_iter().map(|v| (v.name, v.value)));
+    vars.extend(req.vars);
 
     let workspace = load_document(
         &mut sources,
@@ -116,13 +174,13 @@ pub(crate) async fn compile_effective(
                 stored_template.spec.as_ref(),
             )?);
         } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
-            return Err(super::not_found("Template", &template));
+            return Err(super::not_found(Kind::Template.as_str(), &template));
         }
-        for r in api.store.list("Secret", Some(&space)).await? {
+        for r in api.store.list(Kind::Secret, Some(&space)).await? {
             secrets.push(r.name);
         }
     } else if !space.starts_with("default.") {
-        return Err(super::not_found("Space", &space));
+        return Err(super::not_found(Kind::Space.as_str(), &space));
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {
@@ -145,7 +203,7 @@ pub(crate) async fn compile_effective(
     }
     let user_secrets = api
         .store
-        .list("UserSecret", Some(&caller.name))
+        .list(Kind::UserSecret, Some(&caller.name))
         .await?
         .into_iter()
         .map(|r| r.name)

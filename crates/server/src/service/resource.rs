@@ -327,7 +327,8 @@ impl Api {
         self.store
             .create(Write::new(&record).sealed(built.sealed.as_deref()))
             .await?;
-        tracing::info!(user = %caller.name, kind = K::KIND.as_str(), scope = %at.scope, name = %at.name, "created");
+        let noun = K::KIND.as_str().to_lowercase();
+        tracing::info!(user = %caller.name, scope = %at.scope, name = %at.name, "{noun} created");
         Ok(Response::new(with_version(built.resource, 1)))
     }
 

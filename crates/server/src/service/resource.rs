@@ -4,6 +4,7 @@
 use super::api::Api;
 use super::documents::bad_field;
 use super::{Caller, not_found};
+use crate::crypto::sealing_identity;
 use crate::pb;
 use crate::store::{Precondition, Record, Write, workspace_is_active};
 use cordium_spec::Kind;
@@ -22,6 +23,11 @@ pub(crate) trait Resource: Message + Default + Clone {
     fn active(&self) -> bool {
         false
     }
+
+    /// The Space a write request names (`status.space`; empty for kinds not in a Space).
+    fn requested_space(&self) -> String {
+        String::new()
+    }
 }
 
 macro_rules! resource {
@@ -32,16 +38,20 @@ macro_rules! resource {
             }
         }
     )*};
+    (in a Space: $($t:ty),*) => {$(
+        impl Resource for $t {
+            fn meta(&mut self) -> &mut Option<pb::Metadata> {
+                &mut self.metadata
+            }
+
+            fn requested_space(&self) -> String {
+                self.status.as_ref().map(|s| s.space.clone()).unwrap_or_default()
+            }
+        }
+    )*};
 }
-resource!(
-    pb::Space,
-    pb::Template,
-    pb::Secret,
-    pb::UserSecret,
-    pb::GitProvider,
-    pb::UserConfig,
-    pb::ClusterConfig
-);
+resource!(pb::Space, pb::UserSecret, pb::UserConfig, pb::ClusterConfig);
+resource!(in a Space: pb::Template, pb::Secret, pb::GitProvider);
 
 impl Resource for pb::Workspace {
     fn meta(&mut self) -> &mut Option<pb::Metadata> {
@@ -249,6 +259,29 @@ impl<M> Built<M> {
     }
 }
 
+/// What a kind's rules see of a write: the service, the caller and where the resource is kept.
+pub(crate) struct Context<'a> {
+    /// The service (its store and sealing key).
+    pub api: &'a Api,
+    /// Who is writing.
+    pub caller: &'a Caller,
+    /// Where the resource is kept.
+    pub at: &'a Place,
+}
+
+impl Context<'_> {
+    /// `value` sealed as this resource's secret value.
+    pub(crate) fn seal(&self, kind: Kind, value: &[u8]) -> Result<Vec<u8>> {
+        let identity = sealing_identity(kind, &self.at.scope, &self.at.name);
+        Ok(self.api.secrets.seal(value, &identity)?)
+    }
+
+    /// The new value an update carries, sealed (`None`: the stored value is kept).
+    pub(crate) fn reseal(&self, kind: Kind, value: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
+        value.map(|v| self.seal(kind, &v)).transpose()
+    }
+}
+
 /// A kind served by the generic Create/Get/List/Update/Delete: its scope rule, how a request
 /// becomes a new or an updated resource (sealing its value where it has one), and what must
 /// hold before a delete. Each kind's module implements it; [`Api`] drives it.
@@ -259,30 +292,21 @@ pub(crate) trait Kept: Resource + Send + Sync + 'static {
     /// Who may reach it.
     const SCOPE: Scope;
 
-    /// The Space a write request names (`status.space`).
-    fn requested_space(&self) -> String;
-
     /// Checks a create request before its Space is looked up.
     fn check_create(&self) -> Result<()> {
         Ok(())
     }
 
-    /// The resource a create request at `at` makes.
-    async fn build_new(
-        api: &Api,
-        caller: &Caller,
-        at: &Place,
-        request: Self,
-    ) -> Result<Built<Self>>;
+    /// Checks a create request once its place is known: by default, its name.
+    fn check_new(at: &Place, _request: &Self) -> Result<()> {
+        require_name(Self::KIND, &at.name)
+    }
+
+    /// The resource a create request makes.
+    async fn build_new(cx: &Context<'_>, request: Self) -> Result<Built<Self>>;
 
     /// The resource an update request makes of `stored`.
-    async fn build_updated(
-        api: &Api,
-        caller: &Caller,
-        at: &Place,
-        stored: Self,
-        request: Self,
-    ) -> Result<Built<Self>>;
+    async fn build_updated(cx: &Context<'_>, stored: Self, request: Self) -> Result<Built<Self>>;
 
     /// Refuses a delete at `at` that the kind's rules forbid.
     async fn check_delete(_api: &Api, _at: &Place) -> Result<()> {
@@ -322,7 +346,13 @@ impl Api {
         let at = self
             .place::<K>(&caller, &request.requested_space(), &name)
             .await?;
-        let built = K::build_new(self, &caller, &at, request).await?;
+        K::check_new(&at, &request)?;
+        let cx = Context {
+            api: self,
+            caller: &caller,
+            at: &at,
+        };
+        let built = K::build_new(&cx, request).await?;
         let record = new_record(K::KIND, &at, &caller.name, &built.resource);
         self.store
             .create(Write::new(&record).sealed(built.sealed.as_deref()))
@@ -371,7 +401,12 @@ impl Api {
             .await?;
         let (record, stored) = self.stored::<K>(&at).await?;
         let precondition = requested_precondition(&mut request);
-        let built = K::build_updated(self, &caller, &at, stored, request).await?;
+        let cx = Context {
+            api: self,
+            caller: &caller,
+            at: &at,
+        };
+        let built = K::build_updated(&cx, stored, request).await?;
         let record = rewritten(record, &built.resource);
         let write = Write::new(&record)
             .expecting(precondition)

@@ -1,11 +1,10 @@
 //! Templates: a Space's layer under its Workspaces, built ahead of time into a snapshot.
 
-use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, validate};
 use super::resource::{
-    Built, Kept, Place, Result, Scope, decode, fresh_metadata, new_record, now, require_name,
-    rewritten, updated_metadata,
+    Built, Context, Kept, Place, Resource as _, Result, Scope, decode, fresh_metadata, new_record,
+    now, require_name, rewritten, updated_metadata,
 };
 use super::workspace::state_of;
 use crate::names::random_name;
@@ -19,13 +18,6 @@ impl Kept for pb::Template {
     const KIND: Kind = Kind::Template;
     const SCOPE: Scope = Scope::Space;
 
-    fn requested_space(&self) -> String {
-        self.status
-            .as_ref()
-            .map(|s| s.space.clone())
-            .unwrap_or_default()
-    }
-
     fn check_create(&self) -> Result<()> {
         if self.requested_space().is_empty() {
             return Err(bad_field(
@@ -36,35 +28,31 @@ impl Kept for pb::Template {
         Ok(())
     }
 
-    async fn build_new(
-        api: &Api,
-        caller: &Caller,
-        at: &Place,
-        mut req: Self,
-    ) -> Result<Built<Self>> {
+    fn check_new(at: &Place, req: &Self) -> Result<()> {
         validate(Kind::Template, &at.name, req.spec.as_ref())?;
-        require_name(Kind::Template, &at.name)?;
-        api.check_git_provider(&at.space, req.spec.as_ref()).await?;
+        require_name(Kind::Template, &at.name)
+    }
+
+    async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
+        cx.api
+            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .await?;
         Ok(Built::plain(pb::Template {
-            metadata: Some(fresh_metadata(req.metadata.take(), &at.name)?),
+            metadata: Some(fresh_metadata(req.metadata.take(), &cx.at.name)?),
             spec: req.spec,
             status: Some(pb::TemplateStatus {
-                space: at.space.clone(),
-                owner: caller.name.clone(),
+                space: cx.at.space.clone(),
+                owner: cx.caller.name.clone(),
                 ..Default::default()
             }),
         }))
     }
 
-    async fn build_updated(
-        api: &Api,
-        _caller: &Caller,
-        at: &Place,
-        stored: Self,
-        req: Self,
-    ) -> Result<Built<Self>> {
-        validate(Kind::Template, &at.name, req.spec.as_ref())?;
-        api.check_git_provider(&at.space, req.spec.as_ref()).await?;
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Template, &cx.at.name, req.spec.as_ref())?;
+        cx.api
+            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .await?;
         Ok(Built::plain(pb::Template {
             metadata: Some(updated_metadata(stored.metadata, req.metadata)),
             spec: req.spec,

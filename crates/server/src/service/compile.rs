@@ -72,8 +72,28 @@ impl CompileRequest {
     }
 }
 
+/// CompileWorkspace: a user compiles what they may see; a session only its own workspace.
+pub(crate) async fn compile_workspace(
+    api: &Api,
+    caller: &Caller,
+    req: pb::CompileWorkspaceRequest,
+) -> Result<tonic::Response<pb::CompileWorkspaceResponse>, Status> {
+    if let Some(own) = &caller.session {
+        let named = match &req.target {
+            Some(pb::compile_workspace_request::Target::Name(name)) => name == own,
+            _ => false,
+        };
+        if !named {
+            return Err(Status::permission_denied(format!(
+                "a session credential may only compile its own workspace `{own}`"
+            )));
+        }
+    }
+    compile(api, caller, req).await.map(tonic::Response::new)
+}
+
 /// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
-pub(crate) async fn compile(
+async fn compile(
     api: &Api,
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,

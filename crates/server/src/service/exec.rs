@@ -12,7 +12,7 @@ use cordium_provisioner::runtime::{
 };
 use std::pin::Pin;
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
 
 /// The stream WorkspaceLogs answers with.
 pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
@@ -42,10 +42,10 @@ impl Api {
     /// ExecWorkspace: runs a command in the workspace's container and captures its output.
     pub(crate) async fn exec_workspace(
         &self,
-        request: Request<pb::ExecWorkspaceRequest>,
+        caller: &Caller,
+        request: pb::ExecWorkspaceRequest,
     ) -> Result<Response<pb::ExecWorkspaceResponse>> {
-        let caller = self.caller(&request).await?;
-        let req = request.into_inner();
+        let req = request;
         let record = self.own_workspace(&caller, &req.name).await?;
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
@@ -91,10 +91,10 @@ impl Api {
     /// WorkspaceLogs: the container's output, optionally followed.
     pub(crate) async fn workspace_logs(
         &self,
-        request: Request<pb::WorkspaceLogsRequest>,
+        caller: &Caller,
+        request: pb::WorkspaceLogsRequest,
     ) -> Result<Response<LogStream>> {
-        let caller = self.caller(&request).await?;
-        let req = request.into_inner();
+        let req = request;
         let record = self.own_workspace(&caller, &req.name).await?;
         let key = WorkspaceKey::new(&record.space, &record.name);
         let stream = self

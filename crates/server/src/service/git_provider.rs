@@ -2,14 +2,23 @@
 
 use super::documents::validate;
 use super::resource::{
-    Built, Context, Kept, Place, Result, Scope, fresh_metadata, require_name, updated_metadata,
+    Built, Context, Kept, Place, Respec, Result, Scope, Updated, fresh_metadata, require_name,
 };
 use crate::pb;
 use cordium_spec::Kind;
 
 #[tonic::async_trait]
-impl Kept for pb::GitProvider {
+impl Updated for pb::GitProvider {
     const KIND: Kind = Kind::GitProvider;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::GitProvider, &cx.at.name, req.spec.as_ref())?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+#[tonic::async_trait]
+impl Kept for pb::GitProvider {
     const SCOPE: Scope = Scope::Space;
 
     fn check_new(at: &Place, req: &Self) -> Result<()> {
@@ -25,15 +34,6 @@ impl Kept for pb::GitProvider {
                 space: cx.at.space.clone(),
                 owner: cx.caller.name.clone(),
             }),
-        }))
-    }
-
-    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::GitProvider, &cx.at.name, req.spec.as_ref())?;
-        Ok(Built::plain(pb::GitProvider {
-            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-            spec: req.spec,
-            status: stored.status,
         }))
     }
 }

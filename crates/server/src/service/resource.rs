@@ -10,7 +10,7 @@ use crate::store::{Precondition, Record, Write, workspace_is_active};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
 
 pub(crate) type Result<T> = std::result::Result<T, Status>;
 
@@ -282,13 +282,73 @@ impl Context<'_> {
     }
 }
 
-/// A kind served by the generic Create/Get/List/Update/Delete: its scope rule, how a request
-/// becomes a new or an updated resource (sealing its value where it has one), and what must
-/// hold before a delete. Each kind's module implements it; [`Api`] drives it.
+/// Messages of `metadata`, `spec` and a server-kept `status`.
+pub(crate) trait Respec {
+    /// `stored` updated by `request`: its metadata and spec taken, the status kept.
+    fn respec(stored: Self, request: Self) -> Self;
+}
+
+macro_rules! respec {
+    ($($t:ty),*) => {$(
+        impl Respec for $t {
+            fn respec(stored: Self, request: Self) -> Self {
+                Self {
+                    metadata: Some(updated_metadata(stored.metadata, request.metadata)),
+                    spec: request.spec,
+                    status: stored.status,
+                }
+            }
+        }
+    )*};
+}
+respec!(pb::Space, pb::Template, pb::Workspace, pb::GitProvider);
+
+/// A kind served by the generic Update: where an update reaches it, how the updated resource
+/// is built (sealing its value where it has one), and whether watchers hear of it.
 #[tonic::async_trait]
-pub(crate) trait Kept: Resource + Send + Sync + 'static {
+pub(crate) trait Updated: Resource + Send + Sync + 'static {
     /// The kind.
     const KIND: Kind;
+    /// Whether its writes record watch events (workspaces).
+    const EVENTS: bool = false;
+
+    /// The resource an update request makes of `stored`.
+    async fn build_updated(cx: &Context<'_>, stored: Self, request: Self) -> Result<Built<Self>>;
+}
+
+/// Where an update reaches a kind: by its scope for [`Kept`] kinds, by its own rule for Spaces
+/// (their owner) and Workspaces (anyone who may see their Space).
+#[tonic::async_trait]
+pub(crate) trait Reach: Sized {
+    /// The stored resource an update of `name` (in `space`) reaches for `caller`, and where it
+    /// is kept; NotFound for one they may not see.
+    async fn reach(
+        api: &Api,
+        caller: &Caller,
+        space: &str,
+        name: &str,
+    ) -> Result<(Place, Record, Self)>;
+}
+
+#[tonic::async_trait]
+impl<K: Kept> Reach for K {
+    async fn reach(
+        api: &Api,
+        caller: &Caller,
+        space: &str,
+        name: &str,
+    ) -> Result<(Place, Record, Self)> {
+        let at = api.place::<K>(caller, space, name).await?;
+        let (record, stored) = api.stored::<K>(&at).await?;
+        Ok((at, record, stored))
+    }
+}
+
+/// A kind served by the generic Create/Get/List/Update/Delete as well: its scope rule, how a
+/// request becomes a new resource, and what must hold before a delete. Each kind's module
+/// implements it; [`Api`] drives it.
+#[tonic::async_trait]
+pub(crate) trait Kept: Updated {
     /// Who may reach it.
     const SCOPE: Scope;
 
@@ -304,9 +364,6 @@ pub(crate) trait Kept: Resource + Send + Sync + 'static {
 
     /// The resource a create request makes.
     async fn build_new(cx: &Context<'_>, request: Self) -> Result<Built<Self>>;
-
-    /// The resource an update request makes of `stored`.
-    async fn build_updated(cx: &Context<'_>, stored: Self, request: Self) -> Result<Built<Self>>;
 
     /// Refuses a delete at `at` that the kind's rules forbid.
     async fn check_delete(_api: &Api, _at: &Place) -> Result<()> {
@@ -338,9 +395,12 @@ impl Api {
     }
 
     /// Create: the scope checked, the resource built and sealed, written once.
-    pub(crate) async fn create_kept<K: Kept>(&self, request: Request<K>) -> Result<Response<K>> {
-        let caller = self.caller(&request).await?;
-        let mut request = request.into_inner();
+    pub(crate) async fn create_kept<K: Kept>(
+        &self,
+        caller: &Caller,
+        request: K,
+    ) -> Result<Response<K>> {
+        let mut request = request;
         let name = requested_name(&mut request);
         request.check_create()?;
         let at = self
@@ -363,9 +423,12 @@ impl Api {
     }
 
     /// Get: NotFound for what the caller may not reach.
-    pub(crate) async fn get_kept<K: Kept>(&self, request: Request<pb::Ref>) -> Result<Response<K>> {
-        let caller = self.caller(&request).await?;
-        let r = request.get_ref();
+    pub(crate) async fn get_kept<K: Kept>(
+        &self,
+        caller: &Caller,
+        request: pb::Ref,
+    ) -> Result<Response<K>> {
+        let r = &request;
         let at = self.place::<K>(&caller, &r.space, &r.name).await?;
         Ok(Response::new(self.stored::<K>(&at).await?.1))
     }
@@ -373,14 +436,11 @@ impl Api {
     /// List: in one Space (checked) or every Space the caller reaches; or the caller's own.
     pub(crate) async fn list_kept<K: Kept>(
         &self,
-        request: Request<pb::ListRequest>,
+        caller: &Caller,
+        request: pb::ListRequest,
     ) -> Result<Vec<K>> {
-        let caller = self.caller(&request).await?;
         match K::SCOPE {
-            Scope::Space => {
-                self.list_scoped(&caller, K::KIND, &request.get_ref().space)
-                    .await
-            }
+            Scope::Space => self.list_scoped(&caller, K::KIND, &request.space).await,
             Scope::Owner => self
                 .store
                 .list(K::KIND, Some(&caller.name))
@@ -392,14 +452,14 @@ impl Api {
     }
 
     /// Update: only at the version the request names (if it names one).
-    pub(crate) async fn update_kept<K: Kept>(&self, request: Request<K>) -> Result<Response<K>> {
-        let caller = self.caller(&request).await?;
-        let mut request = request.into_inner();
+    pub(crate) async fn update_kept<K: Updated + Reach>(
+        &self,
+        caller: &Caller,
+        mut request: K,
+    ) -> Result<Response<K>> {
         let name = requested_name(&mut request);
-        let at = self
-            .place::<K>(&caller, &request.requested_space(), &name)
-            .await?;
-        let (record, stored) = self.stored::<K>(&at).await?;
+        let (at, record, stored) =
+            K::reach(self, caller, &request.requested_space(), &name).await?;
         let precondition = requested_precondition(&mut request);
         let cx = Context {
             api: self,
@@ -410,7 +470,8 @@ impl Api {
         let record = rewritten(record, &built.resource);
         let write = Write::new(&record)
             .expecting(precondition)
-            .sealed(built.sealed.as_deref());
+            .sealed(built.sealed.as_deref())
+            .event(K::EVENTS);
         Ok(Response::new(
             self.write_update(write, built.resource).await?,
         ))
@@ -419,10 +480,10 @@ impl Api {
     /// Delete, with the resource's sealed value.
     pub(crate) async fn delete_kept<K: Kept>(
         &self,
-        request: Request<pb::Ref>,
+        caller: &Caller,
+        request: pb::Ref,
     ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        let r = request.get_ref();
+        let r = &request;
         let at = self.place::<K>(&caller, &r.space, &r.name).await?;
         K::check_delete(self, &at).await?;
         self.store

@@ -3,14 +3,30 @@
 
 use super::documents::bad_field;
 use super::resource::{
-    Built, Context, Kept, Result, Scope, fresh_metadata, secret_bytes, updated_metadata,
+    Built, Context, Kept, Result, Scope, Updated, fresh_metadata, secret_bytes, updated_metadata,
 };
 use crate::pb;
 use cordium_spec::Kind;
 
 #[tonic::async_trait]
-impl Kept for pb::Secret {
+impl Updated for pb::Secret {
     const KIND: Kind = Kind::Secret;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
+        let sealed = cx.reseal(Kind::Secret, secret_bytes(req.data.take()))?;
+        Ok(Built {
+            resource: pb::Secret {
+                metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+                data: None,
+                status: stored.status,
+            },
+            sealed,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Kept for pb::Secret {
     const SCOPE: Scope = Scope::Space;
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
@@ -27,18 +43,6 @@ impl Kept for pb::Secret {
                 }),
             },
             sealed: Some(sealed),
-        })
-    }
-
-    async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
-        let sealed = cx.reseal(Kind::Secret, secret_bytes(req.data.take()))?;
-        Ok(Built {
-            resource: pb::Secret {
-                metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-                data: None,
-                status: stored.status,
-            },
-            sealed,
         })
     }
 }

@@ -6,13 +6,37 @@ use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, validate};
 use super::resource::{
-    Place, Result, decode, fresh_metadata, new_record, requested_name, requested_precondition,
-    rewritten, updated_metadata, with_version,
+    Built, Context, Place, Reach, Respec, Result, Updated, decode, fresh_metadata, new_record,
+    requested_name, with_version,
 };
 use crate::pb;
 use crate::store::{Record, StoreError, Write};
 use cordium_spec::Kind;
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
+
+#[tonic::async_trait]
+impl Updated for pb::Space {
+    const KIND: Kind = Kind::Space;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Space, &cx.at.name, req.spec.as_ref())?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+/// An update reaches a Space only for its owner.
+#[tonic::async_trait]
+impl Reach for pb::Space {
+    async fn reach(
+        api: &Api,
+        caller: &Caller,
+        _space: &str,
+        name: &str,
+    ) -> Result<(Place, Record, Self)> {
+        let (record, space) = api.owned_space(caller, name).await?;
+        Ok((Place::global(name, ""), record, space))
+    }
+}
 
 /// Whether `caller` owns `space` or is a member.
 pub(crate) fn can_access(caller: &Caller, space: &pb::Space) -> bool {
@@ -24,7 +48,11 @@ pub(crate) fn can_access(caller: &Caller, space: &pb::Space) -> bool {
 
 impl Api {
     /// The Space if the caller owns it; PermissionDenied for a member, NotFound otherwise.
-    async fn owned_space(&self, caller: &Caller, name: &str) -> Result<(Record, pb::Space)> {
+    pub(crate) async fn owned_space(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Record, pb::Space)> {
         let (record, space) = self.accessible_space(caller, name).await?;
         if record.owner != caller.name {
             return Err(Status::permission_denied(format!(
@@ -89,10 +117,10 @@ impl Api {
     /// CreateSpace.
     pub(crate) async fn create_space(
         &self,
-        request: Request<pb::Space>,
+        caller: &Caller,
+        request: pb::Space,
     ) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        let mut space = request.into_inner();
+        let mut space = request;
         let name = requested_name(&mut space);
         let kind = match name.split_once('.') {
             Some((_, "cordium")) => pb::SpaceType::Organization,
@@ -129,20 +157,21 @@ impl Api {
     }
 
     /// GetSpace.
-    pub(crate) async fn get_space(&self, request: Request<pb::Ref>) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        let (_, space) = self
-            .accessible_space(&caller, &request.get_ref().name)
-            .await?;
+    pub(crate) async fn get_space(
+        &self,
+        caller: &Caller,
+        request: pb::Ref,
+    ) -> Result<Response<pb::Space>> {
+        let (_, space) = self.accessible_space(&caller, &request.name).await?;
         Ok(Response::new(space))
     }
 
     /// ListSpace: the Spaces the caller owns or is a member of.
     pub(crate) async fn list_space(
         &self,
-        request: Request<pb::ListRequest>,
+        caller: &Caller,
+        _request: pb::ListRequest,
     ) -> Result<Vec<pb::Space>> {
-        let caller = self.caller(&request).await?;
         let mut items = Vec::new();
         for r in self.store.list(Kind::Space, Some("")).await? {
             let space: pb::Space = decode(&r)?;
@@ -153,34 +182,13 @@ impl Api {
         Ok(items)
     }
 
-    /// UpdateSpace: the owner only.
-    pub(crate) async fn update_space(
-        &self,
-        request: Request<pb::Space>,
-    ) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        let mut req = request.into_inner();
-        let name = requested_name(&mut req);
-        let (record, stored) = self.owned_space(&caller, &name).await?;
-        validate(Kind::Space, &name, req.spec.as_ref())?;
-        let precondition = requested_precondition(&mut req);
-        let out = pb::Space {
-            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-            spec: req.spec,
-            status: stored.status,
-        };
-        let record = rewritten(record, &out);
-        let write = Write::new(&record).expecting(precondition);
-        Ok(Response::new(self.write_update(write, out).await?))
-    }
-
     /// DeleteSpace: the owner only, with everything in it.
     pub(crate) async fn delete_space(
         &self,
-        request: Request<pb::Ref>,
+        caller: &Caller,
+        request: pb::Ref,
     ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        let name = request.get_ref().name.clone();
+        let name = request.name.clone();
         self.owned_space(&caller, &name).await?;
         self.store.delete_space(&name).await?;
         tracing::info!(user = %caller.name, space = %name, "space deleted with everything in it");

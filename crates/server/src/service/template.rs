@@ -1,21 +1,34 @@
 //! Templates: a Space's layer under its Workspaces, built ahead of time into a snapshot.
 
+use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, validate};
 use super::resource::{
-    Built, Context, Kept, Place, Resource as _, Result, Scope, decode, fresh_metadata, new_record,
-    now, require_name, rewritten, updated_metadata,
+    Built, Context, Kept, Place, Resource as _, Respec, Result, Scope, Updated, decode,
+    fresh_metadata, new_record, now, require_name, rewritten,
 };
 use super::workspace::state_of;
 use crate::names::random_name;
 use crate::pb;
 use crate::store::{Precondition, Write};
 use cordium_spec::Kind;
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
+
+#[tonic::async_trait]
+impl Updated for pb::Template {
+    const KIND: Kind = Kind::Template;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Template, &cx.at.name, req.spec.as_ref())?;
+        cx.api
+            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .await?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
 
 #[tonic::async_trait]
 impl Kept for pb::Template {
-    const KIND: Kind = Kind::Template;
     const SCOPE: Scope = Scope::Space;
 
     fn check_create(&self) -> Result<()> {
@@ -45,18 +58,6 @@ impl Kept for pb::Template {
                 owner: cx.caller.name.clone(),
                 ..Default::default()
             }),
-        }))
-    }
-
-    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::Template, &cx.at.name, req.spec.as_ref())?;
-        cx.api
-            .check_git_provider(&cx.at.space, req.spec.as_ref())
-            .await?;
-        Ok(Built::plain(pb::Template {
-            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-            spec: req.spec,
-            status: stored.status,
         }))
     }
 
@@ -113,10 +114,10 @@ impl Api {
     /// BuildTemplate: a build workspace that snapshots the Template when it succeeds.
     pub(crate) async fn build_template(
         &self,
-        request: Request<pb::BuildTemplateRequest>,
+        caller: &Caller,
+        request: pb::BuildTemplateRequest,
     ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        let req = request.into_inner();
+        let req = request;
         let (space, name) = split_template_ref(&req.name)?;
         let (record, mut template) = self.resolve_template(&caller, &space, &name).await?;
         if req.tags.len() > 10
@@ -167,10 +168,10 @@ impl Api {
     /// CancelBuildTemplate: stops the running build and forgets it.
     pub(crate) async fn cancel_build_template(
         &self,
-        request: Request<pb::Ref>,
+        caller: &Caller,
+        request: pb::Ref,
     ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        let r = request.into_inner();
+        let r = request;
         let (record, mut template) = self.resolve_template(&caller, &r.space, &r.name).await?;
         self.cancel_running_build(&template).await?;
         if let Some(status) = template.status.as_mut() {

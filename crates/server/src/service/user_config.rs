@@ -1,30 +1,31 @@
 //! UserConfig: each user's own layer, created empty on first use.
 
+use super::Caller;
 use super::api::Api;
 use super::documents::validate;
 use super::resource::{Place, Result, new_record, requested_precondition, updated_metadata};
 use crate::pb;
 use crate::store::Write;
 use cordium_spec::Kind;
-use tonic::{Request, Response};
+use tonic::Response;
 
 impl Api {
     /// GetUserConfig.
     pub(crate) async fn get_user_config(
         &self,
-        request: Request<pb::Empty>,
+        caller: &Caller,
+        _request: pb::Empty,
     ) -> Result<Response<pb::UserConfig>> {
-        let caller = self.caller(&request).await?;
         Ok(Response::new(self.user_config(&caller).await?))
     }
 
     /// UpdateUserConfig: only at the version the request names (if it names one).
     pub(crate) async fn update_user_config(
         &self,
-        request: Request<pb::UserConfig>,
+        caller: &Caller,
+        request: pb::UserConfig,
     ) -> Result<Response<pb::UserConfig>> {
-        let caller = self.caller(&request).await?;
-        let mut req = request.into_inner();
+        let mut req = request;
         validate(Kind::UserConfig, &caller.name, req.spec.as_ref())?;
         let stored = self.user_config(&caller).await?;
         let precondition = requested_precondition(&mut req);

@@ -3,15 +3,35 @@
 
 use super::documents::bad_field;
 use super::resource::{
-    Built, Context, Kept, Result, Scope, fresh_metadata, secret_bytes, updated_metadata,
+    Built, Context, Kept, Result, Scope, Updated, fresh_metadata, secret_bytes, updated_metadata,
 };
 use crate::crypto::new_ssh_key;
 use crate::pb;
 use cordium_spec::Kind;
 
 #[tonic::async_trait]
-impl Kept for pb::UserSecret {
+impl Updated for pb::UserSecret {
     const KIND: Kind = Kind::UserSecret;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
+        let value = secret_bytes(req.data.take());
+        if value.is_some() && stored.r#type() == pb::UserSecretType::SshKey {
+            return Err(bad_field("data", "an SSH_KEY UserSecret takes no data"));
+        }
+        Ok(Built {
+            sealed: cx.reseal(Kind::UserSecret, value)?,
+            resource: pb::UserSecret {
+                metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+                r#type: stored.r#type,
+                data: None,
+                status: stored.status,
+            },
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Kept for pb::UserSecret {
     const SCOPE: Scope = Scope::Owner;
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
@@ -44,22 +64,6 @@ impl Kept for pb::UserSecret {
                 }),
             },
             sealed: Some(sealed),
-        })
-    }
-
-    async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
-        let value = secret_bytes(req.data.take());
-        if value.is_some() && stored.r#type() == pb::UserSecretType::SshKey {
-            return Err(bad_field("data", "an SSH_KEY UserSecret takes no data"));
-        }
-        Ok(Built {
-            sealed: cx.reseal(Kind::UserSecret, value)?,
-            resource: pb::UserSecret {
-                metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-                r#type: stored.r#type,
-                data: None,
-                status: stored.status,
-            },
         })
     }
 }

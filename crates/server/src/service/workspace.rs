@@ -5,21 +5,47 @@ use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::validate;
 use super::resource::{
-    Place, Result, fresh_metadata, new_record, now, requested_name, requested_precondition,
-    rewritten, updated_metadata, with_version,
+    Built, Context, Place, Reach, Respec, Result, Updated, fresh_metadata, new_record, now,
+    with_version,
 };
 use crate::names::{length_for_attempt, random_name};
 use crate::pb;
-use crate::store::{Event, EventKind, Precondition, StoreError, Write};
+use crate::store::{Event, EventKind, Precondition, Record, StoreError, Write};
 use cordium_spec::Kind;
 use prost::Message as _;
 use std::collections::HashMap;
 use std::pin::Pin;
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
 
 /// The stream WatchWorkspace answers with.
 pub(crate) type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
+
+/// An update of a Workspace takes its metadata and spec; the status is the server's.
+#[tonic::async_trait]
+impl Updated for pb::Workspace {
+    const KIND: Kind = Kind::Workspace;
+    const EVENTS: bool = true;
+
+    async fn build_updated(_cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Workspace, "", req.spec.as_ref())?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+/// An update reaches a Workspace for anyone who may see its Space.
+#[tonic::async_trait]
+impl Reach for pb::Workspace {
+    async fn reach(
+        api: &Api,
+        caller: &Caller,
+        _space: &str,
+        name: &str,
+    ) -> Result<(Place, Record, Self)> {
+        let (record, ws) = api.visible_workspace(caller, name).await?;
+        Ok((Place::global(name, &record.space), record, ws))
+    }
+}
 
 /// A workspace's lifecycle state (UNKNOWN without a status).
 pub(crate) fn state_of(ws: &pb::Workspace) -> pb::WorkspaceState {
@@ -67,10 +93,10 @@ impl Api {
     /// CreateWorkspace: a fresh name, in the caller's default Space unless one is named.
     pub(crate) async fn create_workspace(
         &self,
-        request: Request<pb::Workspace>,
+        caller: &Caller,
+        request: pb::Workspace,
     ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let mut req = request.into_inner();
+        let mut req = request;
         validate(Kind::Workspace, "", req.spec.as_ref())?;
         let (mut space, template) = req
             .status
@@ -135,12 +161,10 @@ impl Api {
     /// GetWorkspace.
     pub(crate) async fn get_workspace(
         &self,
-        request: Request<pb::Ref>,
+        caller: &Caller,
+        request: pb::Ref,
     ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let (_, ws) = self
-            .visible_workspace(&caller, &request.get_ref().name)
-            .await?;
+        let (_, ws) = self.visible_workspace(&caller, &request.name).await?;
         Ok(Response::new(ws))
     }
 
@@ -148,10 +172,10 @@ impl Api {
     /// or Template.
     pub(crate) async fn list_workspace(
         &self,
-        request: Request<pb::ListRequest>,
+        caller: &Caller,
+        request: pb::ListRequest,
     ) -> Result<Vec<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let filter = request.into_inner();
+        let filter = request;
         let mut access = HashMap::new();
         let mut items = Vec::new();
         for r in self.store.list(Kind::Workspace, Some("")).await? {
@@ -173,34 +197,13 @@ impl Api {
         Ok(items)
     }
 
-    /// UpdateWorkspace: metadata and spec; the status is the server's.
-    pub(crate) async fn update_workspace(
-        &self,
-        request: Request<pb::Workspace>,
-    ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let mut req = request.into_inner();
-        let name = requested_name(&mut req);
-        let (record, stored) = self.visible_workspace(&caller, &name).await?;
-        validate(Kind::Workspace, "", req.spec.as_ref())?;
-        let precondition = requested_precondition(&mut req);
-        let out = pb::Workspace {
-            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
-            spec: req.spec,
-            status: stored.status,
-        };
-        let record = rewritten(record, &out);
-        let write = Write::new(&record).expecting(precondition).event(true);
-        Ok(Response::new(self.write_update(write, out).await?))
-    }
-
     /// DeleteWorkspace.
     pub(crate) async fn delete_workspace(
         &self,
-        request: Request<pb::Ref>,
+        caller: &Caller,
+        request: pb::Ref,
     ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        let name = request.get_ref().name.clone();
+        let name = request.name.clone();
         self.visible_workspace(&caller, &name).await?;
         self.store.delete(Kind::Workspace, "", &name, true).await?;
         Ok(Response::new(pb::DeleteResponse {}))
@@ -210,10 +213,10 @@ impl Api {
     /// active workspaces.
     pub(crate) async fn start_workspace(
         &self,
-        request: Request<pb::StartWorkspaceRequest>,
+        caller: &Caller,
+        request: pb::StartWorkspaceRequest,
     ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let req = request.into_inner();
+        let req = request;
         let (record, mut ws) = self.visible_workspace(&caller, &req.name).await?;
         match state_of(&ws) {
             pb::WorkspaceState::Stopped => {}
@@ -249,10 +252,10 @@ impl Api {
     /// StopWorkspace: asks the driver to stop a running workspace.
     pub(crate) async fn stop_workspace(
         &self,
-        request: Request<pb::StopWorkspaceRequest>,
+        caller: &Caller,
+        request: pb::StopWorkspaceRequest,
     ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        let name = request.get_ref().name.clone();
+        let name = request.name.clone();
         let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
         match state_of(&ws) {
             pb::WorkspaceState::Stopped => {
@@ -276,16 +279,17 @@ impl Api {
     /// WatchWorkspace: the events of the workspaces the caller may reach (or of one).
     pub(crate) async fn watch_workspace(
         &self,
-        request: Request<pb::WatchWorkspaceRequest>,
+        caller: &Caller,
+        request: pb::WatchWorkspaceRequest,
     ) -> Result<Response<WatchStream>> {
-        let caller = self.caller(&request).await?;
-        let only = request.into_inner().name;
+        let only = request.name;
         if !only.is_empty() {
             self.visible_workspace(&caller, &only).await?;
         }
         let mut events = self.store.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let api = self.clone();
+        let caller = caller.clone();
         tokio::spawn(async move {
             let mut access = HashMap::new();
             loop {
@@ -324,10 +328,10 @@ impl Api {
     /// ReportWorkspaceActivity: a workspace (or its user) says it is in use.
     pub(crate) async fn report_workspace_activity(
         &self,
-        request: Request<pb::ReportActivityRequest>,
+        caller: &Caller,
+        request: pb::ReportActivityRequest,
     ) -> Result<Response<pb::Empty>> {
-        let caller = self.any_caller(&request).await?;
-        let name = request.into_inner().name;
+        let name = request.name;
         if caller.session.as_deref().is_some_and(|own| own != name) {
             return Err(Status::permission_denied(
                 "a session credential may only report its own workspace's activity",

@@ -95,10 +95,7 @@ impl Api {
         caller: &Caller,
         name: &str,
     ) -> Result<(Record, pb::Space)> {
-        let Some(record) = self.store.get(Kind::Space, "", name).await? else {
-            return Err(not_found(Kind::Space.as_str(), name));
-        };
-        let space: pb::Space = decode(&record)?;
+        let (record, space) = self.stored::<pb::Space>(&Place::global(name, "")).await?;
         if super::space::can_access(caller, &space) {
             Ok((record, space))
         } else {
@@ -112,13 +109,10 @@ impl Api {
         caller: &Caller,
         name: &str,
     ) -> Result<(Record, pb::Workspace)> {
-        let Some(record) = self.store.get(Kind::Workspace, "", name).await? else {
-            return Err(not_found(Kind::Workspace.as_str(), name));
-        };
+        let (record, ws) = self.stored(&Place::global(name, "")).await?;
         self.accessible_space(caller, &record.space)
             .await
             .map_err(|_| not_found(Kind::Workspace.as_str(), name))?;
-        let ws = decode(&record)?;
         Ok((record, ws))
     }
 

@@ -77,7 +77,7 @@ pub(crate) async fn compile_workspace(
     api: &Api,
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,
-) -> Result<tonic::Response<pb::CompileWorkspaceResponse>, Status> {
+) -> Result<pb::CompileWorkspaceResponse, Status> {
     if let Some(own) = &caller.session {
         let named = match &req.target {
             Some(pb::compile_workspace_request::Target::Name(name)) => name == own,
@@ -89,7 +89,7 @@ pub(crate) async fn compile_workspace(
             )));
         }
     }
-    compile(api, caller, req).await.map(tonic::Response::new)
+    compile(api, caller, req).await
 }
 
 /// Compiles a stored Workspace, or an inline spec, with the layers it would run with.

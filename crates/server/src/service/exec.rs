@@ -12,7 +12,7 @@ use cordium_provisioner::runtime::{
 };
 use std::pin::Pin;
 use tokio_stream::Stream;
-use tonic::{Response, Status};
+use tonic::Status;
 
 /// The stream WorkspaceLogs answers with.
 pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
@@ -43,10 +43,9 @@ impl Api {
     pub(crate) async fn exec_workspace(
         &self,
         caller: &Caller,
-        request: pb::ExecWorkspaceRequest,
-    ) -> Result<Response<pb::ExecWorkspaceResponse>> {
-        let req = request;
-        let record = self.own_workspace(&caller, &req.name).await?;
+        req: pb::ExecWorkspaceRequest,
+    ) -> Result<pb::ExecWorkspaceResponse> {
+        let record = self.own_workspace(caller, &req.name).await?;
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
         }
@@ -81,34 +80,30 @@ impl Api {
             .exec(&key, &exec)
             .await
             .map_err(runtime_status)?;
-        Ok(Response::new(pb::ExecWorkspaceResponse {
+        Ok(pb::ExecWorkspaceResponse {
             exit_code: out.exit_code,
             stdout: out.stdout,
             stderr: out.stderr,
-        }))
+        })
     }
 
     /// WorkspaceLogs: the container's output, optionally followed.
     pub(crate) async fn workspace_logs(
         &self,
         caller: &Caller,
-        request: pb::WorkspaceLogsRequest,
-    ) -> Result<Response<LogStream>> {
-        let req = request;
-        let record = self.own_workspace(&caller, &req.name).await?;
+        req: pb::WorkspaceLogsRequest,
+    ) -> Result<LogStream> {
+        let record = self.own_workspace(caller, &req.name).await?;
         let key = WorkspaceKey::new(&record.space, &record.name);
         let stream = self
             .runtime()?
             .logs(&key, req.follow)
             .await
             .map_err(runtime_status)?;
-        Ok(Response::new(Box::pin(tokio_stream::StreamExt::map(
-            stream,
-            |chunk| {
-                chunk
-                    .map(|data| pb::WorkspaceLogChunk { data })
-                    .map_err(runtime_status)
-            },
-        ))))
+        Ok(Box::pin(tokio_stream::StreamExt::map(stream, |chunk| {
+            chunk
+                .map(|data| pb::WorkspaceLogChunk { data })
+                .map_err(runtime_status)
+        })))
     }
 }

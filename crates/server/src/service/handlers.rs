@@ -1,7 +1,8 @@
 //! `cordium.v1.MainService`: each call authenticated here, then handed to the module of its
-//! resource (`space`, `template`, `workspace`, `exec`, `user_config`) or, for the kinds that
-//! follow the common rules (`secret`, `user_secret`, `git_provider`, and Templates' reads,
-//! updates and deletes), to the generic Create/Get/List/Update/Delete of `resource`.
+//! resource (`space`, `template`, `workspace`, `exec`, `user_config`, `compile`) or, for the
+//! kinds that follow the common rules (`secret`, `user_secret`, `git_provider`, Templates, and
+//! the updates of Spaces and Workspaces), to the generic Create/Get/List/Update/Delete of
+//! `resource`.
 
 use super::api::Api;
 use super::exec::LogStream;
@@ -14,12 +15,16 @@ use tonic::{Request, Response};
 impl MainService for Api {
     async fn create_space(&self, request: Request<pb::Space>) -> Result<Response<pb::Space>> {
         let caller = self.caller(&request).await?;
-        Api::create_space(self, &caller, request.into_inner()).await
+        Api::create_space(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_space(&self, request: Request<pb::Ref>) -> Result<Response<pb::Space>> {
         let caller = self.caller(&request).await?;
-        Api::get_space(self, &caller, request.into_inner()).await
+        Api::get_space(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_space(
@@ -33,7 +38,9 @@ impl MainService for Api {
 
     async fn update_space(&self, request: Request<pb::Space>) -> Result<Response<pb::Space>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_space(
@@ -41,7 +48,9 @@ impl MainService for Api {
         request: Request<pb::Ref>,
     ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
-        Api::delete_space(self, &caller, request.into_inner()).await
+        Api::delete_space(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn create_template(
@@ -49,12 +58,16 @@ impl MainService for Api {
         request: Request<pb::Template>,
     ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner()).await
+        self.create_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_template(&self, request: Request<pb::Ref>) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner()).await
+        self.get_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_template(
@@ -71,7 +84,9 @@ impl MainService for Api {
         request: Request<pb::Template>,
     ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_template(
@@ -81,6 +96,7 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         self.delete_kept::<pb::Template>(&caller, request.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn build_template(
@@ -88,7 +104,9 @@ impl MainService for Api {
         request: Request<pb::BuildTemplateRequest>,
     ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
-        Api::build_template(self, &caller, request.into_inner()).await
+        Api::build_template(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn cancel_build_template(
@@ -96,7 +114,9 @@ impl MainService for Api {
         request: Request<pb::Ref>,
     ) -> Result<Response<pb::Template>> {
         let caller = self.caller(&request).await?;
-        Api::cancel_build_template(self, &caller, request.into_inner()).await
+        Api::cancel_build_template(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn create_workspace(
@@ -104,12 +124,16 @@ impl MainService for Api {
         request: Request<pb::Workspace>,
     ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        Api::create_workspace(self, &caller, request.into_inner()).await
+        Api::create_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_workspace(&self, request: Request<pb::Ref>) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        Api::get_workspace(self, &caller, request.into_inner()).await
+        Api::get_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_workspace(
@@ -126,7 +150,9 @@ impl MainService for Api {
         request: Request<pb::Workspace>,
     ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_workspace(
@@ -134,7 +160,9 @@ impl MainService for Api {
         request: Request<pb::Ref>,
     ) -> Result<Response<pb::DeleteResponse>> {
         let caller = self.caller(&request).await?;
-        Api::delete_workspace(self, &caller, request.into_inner()).await
+        Api::delete_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn start_workspace(
@@ -142,7 +170,9 @@ impl MainService for Api {
         request: Request<pb::StartWorkspaceRequest>,
     ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        Api::start_workspace(self, &caller, request.into_inner()).await
+        Api::start_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn stop_workspace(
@@ -150,7 +180,9 @@ impl MainService for Api {
         request: Request<pb::StopWorkspaceRequest>,
     ) -> Result<Response<pb::Workspace>> {
         let caller = self.caller(&request).await?;
-        Api::stop_workspace(self, &caller, request.into_inner()).await
+        Api::stop_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     type WatchWorkspaceStream = WatchStream;
@@ -160,7 +192,9 @@ impl MainService for Api {
         request: Request<pb::WatchWorkspaceRequest>,
     ) -> Result<Response<Self::WatchWorkspaceStream>> {
         let caller = self.caller(&request).await?;
-        Api::watch_workspace(self, &caller, request.into_inner()).await
+        Api::watch_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn compile_workspace(
@@ -168,7 +202,9 @@ impl MainService for Api {
         request: Request<pb::CompileWorkspaceRequest>,
     ) -> Result<Response<pb::CompileWorkspaceResponse>> {
         let caller = self.any_caller(&request).await?;
-        super::compile::compile_workspace(self, &caller, request.into_inner()).await
+        super::compile::compile_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn exec_workspace(
@@ -176,7 +212,9 @@ impl MainService for Api {
         request: Request<pb::ExecWorkspaceRequest>,
     ) -> Result<Response<pb::ExecWorkspaceResponse>> {
         let caller = self.caller(&request).await?;
-        Api::exec_workspace(self, &caller, request.into_inner()).await
+        Api::exec_workspace(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     type WorkspaceLogsStream = LogStream;
@@ -186,7 +224,9 @@ impl MainService for Api {
         request: Request<pb::WorkspaceLogsRequest>,
     ) -> Result<Response<Self::WorkspaceLogsStream>> {
         let caller = self.caller(&request).await?;
-        Api::workspace_logs(self, &caller, request.into_inner()).await
+        Api::workspace_logs(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn report_workspace_activity(
@@ -194,17 +234,23 @@ impl MainService for Api {
         request: Request<pb::ReportActivityRequest>,
     ) -> Result<Response<pb::Empty>> {
         let caller = self.any_caller(&request).await?;
-        Api::report_workspace_activity(self, &caller, request.into_inner()).await
+        Api::report_workspace_activity(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn create_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {
         let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner()).await
+        self.create_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::Secret>> {
         let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner()).await
+        self.get_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_secret(
@@ -218,7 +264,9 @@ impl MainService for Api {
 
     async fn update_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_secret(
@@ -228,6 +276,7 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         self.delete_kept::<pb::Secret>(&caller, request.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn create_user_secret(
@@ -235,12 +284,16 @@ impl MainService for Api {
         request: Request<pb::UserSecret>,
     ) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner()).await
+        self.create_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_user_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner()).await
+        self.get_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_user_secret(
@@ -257,7 +310,9 @@ impl MainService for Api {
         request: Request<pb::UserSecret>,
     ) -> Result<Response<pb::UserSecret>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_user_secret(
@@ -267,6 +322,7 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         self.delete_kept::<pb::UserSecret>(&caller, request.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn create_git_provider(
@@ -274,7 +330,9 @@ impl MainService for Api {
         request: Request<pb::GitProvider>,
     ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner()).await
+        self.create_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_git_provider(
@@ -282,7 +340,9 @@ impl MainService for Api {
         request: Request<pb::Ref>,
     ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner()).await
+        self.get_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_git_provider(
@@ -299,7 +359,9 @@ impl MainService for Api {
         request: Request<pb::GitProvider>,
     ) -> Result<Response<pb::GitProvider>> {
         let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner()).await
+        self.update_kept(&caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_git_provider(
@@ -309,6 +371,7 @@ impl MainService for Api {
         let caller = self.caller(&request).await?;
         self.delete_kept::<pb::GitProvider>(&caller, request.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn get_user_config(
@@ -316,7 +379,9 @@ impl MainService for Api {
         request: Request<pb::Empty>,
     ) -> Result<Response<pb::UserConfig>> {
         let caller = self.caller(&request).await?;
-        Api::get_user_config(self, &caller, request.into_inner()).await
+        Api::get_user_config(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn update_user_config(
@@ -324,6 +389,8 @@ impl MainService for Api {
         request: Request<pb::UserConfig>,
     ) -> Result<Response<pb::UserConfig>> {
         let caller = self.caller(&request).await?;
-        Api::update_user_config(self, &caller, request.into_inner()).await
+        Api::update_user_config(self, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -10,7 +10,7 @@ use crate::store::{Precondition, Record, Write, workspace_is_active};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
-use tonic::{Response, Status};
+use tonic::Status;
 
 pub(crate) type Result<T> = std::result::Result<T, Status>;
 
@@ -322,22 +322,15 @@ pub(crate) trait Updated: Resource + Send + Sync + 'static {
 pub(crate) trait Reach: Sized {
     /// The stored resource an update of `name` (in `space`) reaches for `caller`, and where it
     /// is kept; NotFound for one they may not see.
-    async fn reach(
-        api: &Api,
-        caller: &Caller,
-        space: &str,
-        name: &str,
-    ) -> Result<(Place, Record, Self)>;
+    async fn reach(api: &Api, caller: &Caller, space: &str, name: &str) -> Result<Reached<Self>>;
 }
+
+/// What an update reached: where the resource is kept, its record and its stored message.
+pub(crate) type Reached<K> = (Place, Record, K);
 
 #[tonic::async_trait]
 impl<K: Kept> Reach for K {
-    async fn reach(
-        api: &Api,
-        caller: &Caller,
-        space: &str,
-        name: &str,
-    ) -> Result<(Place, Record, Self)> {
+    async fn reach(api: &Api, caller: &Caller, space: &str, name: &str) -> Result<Reached<K>> {
         let at = api.place::<K>(caller, space, name).await?;
         let (record, stored) = api.stored::<K>(&at).await?;
         Ok((at, record, stored))
@@ -384,7 +377,7 @@ impl Api {
     }
 
     /// The stored resource at `at`, or NotFound.
-    pub(crate) async fn stored<K: Kept>(&self, at: &Place) -> Result<(Record, K)> {
+    pub(crate) async fn stored<K: Updated>(&self, at: &Place) -> Result<(Record, K)> {
         let record = self
             .store
             .get(K::KIND, &at.scope, &at.name)
@@ -395,21 +388,16 @@ impl Api {
     }
 
     /// Create: the scope checked, the resource built and sealed, written once.
-    pub(crate) async fn create_kept<K: Kept>(
-        &self,
-        caller: &Caller,
-        request: K,
-    ) -> Result<Response<K>> {
-        let mut request = request;
+    pub(crate) async fn create_kept<K: Kept>(&self, caller: &Caller, mut request: K) -> Result<K> {
         let name = requested_name(&mut request);
         request.check_create()?;
         let at = self
-            .place::<K>(&caller, &request.requested_space(), &name)
+            .place::<K>(caller, &request.requested_space(), &name)
             .await?;
         K::check_new(&at, &request)?;
         let cx = Context {
             api: self,
-            caller: &caller,
+            caller,
             at: &at,
         };
         let built = K::build_new(&cx, request).await?;
@@ -419,18 +407,13 @@ impl Api {
             .await?;
         let noun = K::KIND.as_str().to_lowercase();
         tracing::info!(user = %caller.name, scope = %at.scope, name = %at.name, "{noun} created");
-        Ok(Response::new(with_version(built.resource, 1)))
+        Ok(with_version(built.resource, 1))
     }
 
     /// Get: NotFound for what the caller may not reach.
-    pub(crate) async fn get_kept<K: Kept>(
-        &self,
-        caller: &Caller,
-        request: pb::Ref,
-    ) -> Result<Response<K>> {
-        let r = &request;
-        let at = self.place::<K>(&caller, &r.space, &r.name).await?;
-        Ok(Response::new(self.stored::<K>(&at).await?.1))
+    pub(crate) async fn get_kept<K: Kept>(&self, caller: &Caller, r: pb::Ref) -> Result<K> {
+        let at = self.place::<K>(caller, &r.space, &r.name).await?;
+        Ok(self.stored::<K>(&at).await?.1)
     }
 
     /// List: in one Space (checked) or every Space the caller reaches; or the caller's own.
@@ -440,7 +423,7 @@ impl Api {
         request: pb::ListRequest,
     ) -> Result<Vec<K>> {
         match K::SCOPE {
-            Scope::Space => self.list_scoped(&caller, K::KIND, &request.space).await,
+            Scope::Space => self.list_scoped(caller, K::KIND, &request.space).await,
             Scope::Owner => self
                 .store
                 .list(K::KIND, Some(&caller.name))
@@ -456,14 +439,14 @@ impl Api {
         &self,
         caller: &Caller,
         mut request: K,
-    ) -> Result<Response<K>> {
+    ) -> Result<K> {
         let name = requested_name(&mut request);
         let (at, record, stored) =
             K::reach(self, caller, &request.requested_space(), &name).await?;
         let precondition = requested_precondition(&mut request);
         let cx = Context {
             api: self,
-            caller: &caller,
+            caller,
             at: &at,
         };
         let built = K::build_updated(&cx, stored, request).await?;
@@ -472,24 +455,21 @@ impl Api {
             .expecting(precondition)
             .sealed(built.sealed.as_deref())
             .event(K::EVENTS);
-        Ok(Response::new(
-            self.write_update(write, built.resource).await?,
-        ))
+        self.write_update(write, built.resource).await
     }
 
     /// Delete, with the resource's sealed value.
     pub(crate) async fn delete_kept<K: Kept>(
         &self,
         caller: &Caller,
-        request: pb::Ref,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let r = &request;
-        let at = self.place::<K>(&caller, &r.space, &r.name).await?;
+        r: pb::Ref,
+    ) -> Result<pb::DeleteResponse> {
+        let at = self.place::<K>(caller, &r.space, &r.name).await?;
         K::check_delete(self, &at).await?;
         self.store
             .delete(K::KIND, &at.scope, &at.name, false)
             .await?;
-        Ok(Response::new(pb::DeleteResponse {}))
+        Ok(pb::DeleteResponse {})
     }
 
     /// Writes `write` (whose body is `resource`) and returns `resource` at its new version.

@@ -6,13 +6,13 @@ use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, validate};
 use super::resource::{
-    Built, Context, Place, Reach, Respec, Result, Updated, decode, fresh_metadata, new_record,
-    requested_name, with_version,
+    Built, Context, Place, Reach, Reached, Respec, Result, Updated, decode, fresh_metadata,
+    new_record, requested_name, with_version,
 };
 use crate::pb;
 use crate::store::{Record, StoreError, Write};
 use cordium_spec::Kind;
-use tonic::{Response, Status};
+use tonic::Status;
 
 #[tonic::async_trait]
 impl Updated for pb::Space {
@@ -27,12 +27,7 @@ impl Updated for pb::Space {
 /// An update reaches a Space only for its owner.
 #[tonic::async_trait]
 impl Reach for pb::Space {
-    async fn reach(
-        api: &Api,
-        caller: &Caller,
-        _space: &str,
-        name: &str,
-    ) -> Result<(Place, Record, Self)> {
+    async fn reach(api: &Api, caller: &Caller, _: &str, name: &str) -> Result<Reached<Self>> {
         let (record, space) = api.owned_space(caller, name).await?;
         Ok((Place::global(name, ""), record, space))
     }
@@ -119,7 +114,7 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::Space,
-    ) -> Result<Response<pb::Space>> {
+    ) -> Result<pb::Space> {
         let mut space = request;
         let name = requested_name(&mut space);
         let kind = match name.split_once('.') {
@@ -150,20 +145,15 @@ impl Api {
                 members: Vec::new(),
             }),
         };
-        self.create_space_with_template(&caller, &name, &out)
-            .await?;
+        self.create_space_with_template(caller, &name, &out).await?;
         tracing::info!(user = %caller.name, space = %name, "space created");
-        Ok(Response::new(with_version(out, 1)))
+        Ok(with_version(out, 1))
     }
 
     /// GetSpace.
-    pub(crate) async fn get_space(
-        &self,
-        caller: &Caller,
-        request: pb::Ref,
-    ) -> Result<Response<pb::Space>> {
-        let (_, space) = self.accessible_space(&caller, &request.name).await?;
-        Ok(Response::new(space))
+    pub(crate) async fn get_space(&self, caller: &Caller, request: pb::Ref) -> Result<pb::Space> {
+        let (_, space) = self.accessible_space(caller, &request.name).await?;
+        Ok(space)
     }
 
     /// ListSpace: the Spaces the caller owns or is a member of.
@@ -175,7 +165,7 @@ impl Api {
         let mut items = Vec::new();
         for r in self.store.list(Kind::Space, Some("")).await? {
             let space: pb::Space = decode(&r)?;
-            if can_access(&caller, &space) {
+            if can_access(caller, &space) {
                 items.push(space);
             }
         }
@@ -187,11 +177,11 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::Ref,
-    ) -> Result<Response<pb::DeleteResponse>> {
+    ) -> Result<pb::DeleteResponse> {
         let name = request.name.clone();
-        self.owned_space(&caller, &name).await?;
+        self.owned_space(caller, &name).await?;
         self.store.delete_space(&name).await?;
         tracing::info!(user = %caller.name, space = %name, "space deleted with everything in it");
-        Ok(Response::new(pb::DeleteResponse {}))
+        Ok(pb::DeleteResponse {})
     }
 }

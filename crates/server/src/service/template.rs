@@ -12,7 +12,7 @@ use crate::names::random_name;
 use crate::pb;
 use crate::store::{Precondition, Write};
 use cordium_spec::Kind;
-use tonic::{Response, Status};
+use tonic::Status;
 
 #[tonic::async_trait]
 impl Updated for pb::Template {
@@ -115,11 +115,10 @@ impl Api {
     pub(crate) async fn build_template(
         &self,
         caller: &Caller,
-        request: pb::BuildTemplateRequest,
-    ) -> Result<Response<pb::Template>> {
-        let req = request;
+        req: pb::BuildTemplateRequest,
+    ) -> Result<pb::Template> {
         let (space, name) = split_template_ref(&req.name)?;
-        let (record, mut template) = self.resolve_template(&caller, &space, &name).await?;
+        let (record, mut template) = self.resolve_template(caller, &space, &name).await?;
         if req.tags.len() > 10
             || req
                 .tags
@@ -162,24 +161,21 @@ impl Api {
         self.store
             .create(Write::new(&ws_record).event(true))
             .await?;
-        Ok(Response::new(template))
+        Ok(template)
     }
 
     /// CancelBuildTemplate: stops the running build and forgets it.
     pub(crate) async fn cancel_build_template(
         &self,
         caller: &Caller,
-        request: pb::Ref,
-    ) -> Result<Response<pb::Template>> {
-        let r = request;
-        let (record, mut template) = self.resolve_template(&caller, &r.space, &r.name).await?;
+        r: pb::Ref,
+    ) -> Result<pb::Template> {
+        let (record, mut template) = self.resolve_template(caller, &r.space, &r.name).await?;
         self.cancel_running_build(&template).await?;
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id.clear();
         }
-        Ok(Response::new(
-            self.rewrite_template_as_read(record, template).await?,
-        ))
+        self.rewrite_template_as_read(record, template).await
     }
 
     /// Writes `template` over `record`, only while it is still at the version read.

@@ -7,7 +7,6 @@ use super::resource::{Place, Result, new_record, requested_precondition, updated
 use crate::pb;
 use crate::store::Write;
 use cordium_spec::Kind;
-use tonic::Response;
 
 impl Api {
     /// GetUserConfig.
@@ -15,19 +14,18 @@ impl Api {
         &self,
         caller: &Caller,
         _request: pb::Empty,
-    ) -> Result<Response<pb::UserConfig>> {
-        Ok(Response::new(self.user_config(&caller).await?))
+    ) -> Result<pb::UserConfig> {
+        self.user_config(caller).await
     }
 
     /// UpdateUserConfig: only at the version the request names (if it names one).
     pub(crate) async fn update_user_config(
         &self,
         caller: &Caller,
-        request: pb::UserConfig,
-    ) -> Result<Response<pb::UserConfig>> {
-        let mut req = request;
+        mut req: pb::UserConfig,
+    ) -> Result<pb::UserConfig> {
         validate(Kind::UserConfig, &caller.name, req.spec.as_ref())?;
-        let stored = self.user_config(&caller).await?;
+        let stored = self.user_config(caller).await?;
         let precondition = requested_precondition(&mut req);
         let out = pb::UserConfig {
             metadata: Some(updated_metadata(stored.metadata, req.metadata)),
@@ -36,6 +34,6 @@ impl Api {
         let at = Place::owned_by(&caller.name, &caller.name);
         let record = new_record(Kind::UserConfig, &at, &caller.name, &out);
         let write = Write::new(&record).expecting(precondition);
-        Ok(Response::new(self.write_update(write, out).await?))
+        self.write_update(write, out).await
     }
 }

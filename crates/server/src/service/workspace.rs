@@ -5,18 +5,18 @@ use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::validate;
 use super::resource::{
-    Built, Context, Place, Reach, Respec, Result, Updated, fresh_metadata, new_record, now,
-    with_version,
+    Built, Context, Place, Reach, Reached, Respec, Result, Updated, fresh_metadata, new_record,
+    now, with_version,
 };
 use crate::names::{length_for_attempt, random_name};
 use crate::pb;
-use crate::store::{Event, EventKind, Precondition, Record, StoreError, Write};
+use crate::store::{Event, EventKind, Precondition, StoreError, Write};
 use cordium_spec::Kind;
 use prost::Message as _;
 use std::collections::HashMap;
 use std::pin::Pin;
 use tokio_stream::Stream;
-use tonic::{Response, Status};
+use tonic::Status;
 
 /// The stream WatchWorkspace answers with.
 pub(crate) type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
@@ -36,14 +36,10 @@ impl Updated for pb::Workspace {
 /// An update reaches a Workspace for anyone who may see its Space.
 #[tonic::async_trait]
 impl Reach for pb::Workspace {
-    async fn reach(
-        api: &Api,
-        caller: &Caller,
-        _space: &str,
-        name: &str,
-    ) -> Result<(Place, Record, Self)> {
+    async fn reach(api: &Api, caller: &Caller, _: &str, name: &str) -> Result<Reached<Self>> {
         let (record, ws) = api.visible_workspace(caller, name).await?;
-        Ok((Place::global(name, &record.space), record, ws))
+        let at = Place::global(name, &record.space);
+        Ok((at, record, ws))
     }
 }
 
@@ -94,9 +90,8 @@ impl Api {
     pub(crate) async fn create_workspace(
         &self,
         caller: &Caller,
-        request: pb::Workspace,
-    ) -> Result<Response<pb::Workspace>> {
-        let mut req = request;
+        mut req: pb::Workspace,
+    ) -> Result<pb::Workspace> {
         validate(Kind::Workspace, "", req.spec.as_ref())?;
         let (mut space, template) = req
             .status
@@ -104,14 +99,14 @@ impl Api {
             .map(|s| (s.space.clone(), s.template.clone()))
             .unwrap_or_default();
         if space.is_empty() {
-            space = self.ensure_default_space(&caller).await?;
+            space = self.ensure_default_space(caller).await?;
         }
         let template = if template.is_empty() {
             DEFAULT_TEMPLATE.to_owned()
         } else {
             template
         };
-        self.resolve_template(&caller, &space, &template).await?;
+        self.resolve_template(caller, &space, &template).await?;
         let max = self.quota("maxPerUser", 1000).await?;
         if self
             .store
@@ -147,7 +142,7 @@ impl Api {
             match self.store.create(Write::new(&record).event(true)).await {
                 Ok(()) => {
                     tracing::info!(user = %caller.name, workspace = %name, "workspace created");
-                    return Ok(Response::new(with_version(ws, 1)));
+                    return Ok(with_version(ws, 1));
                 }
                 Err(StoreError::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -163,9 +158,9 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::Ref,
-    ) -> Result<Response<pb::Workspace>> {
-        let (_, ws) = self.visible_workspace(&caller, &request.name).await?;
-        Ok(Response::new(ws))
+    ) -> Result<pb::Workspace> {
+        let (_, ws) = self.visible_workspace(caller, &request.name).await?;
+        Ok(ws)
     }
 
     /// ListWorkspace: the caller's reachable workspaces (not builds), optionally of one Space
@@ -173,16 +168,15 @@ impl Api {
     pub(crate) async fn list_workspace(
         &self,
         caller: &Caller,
-        request: pb::ListRequest,
+        filter: pb::ListRequest,
     ) -> Result<Vec<pb::Workspace>> {
-        let filter = request;
         let mut access = HashMap::new();
         let mut items = Vec::new();
         for r in self.store.list(Kind::Workspace, Some("")).await? {
             if !filter.space.is_empty() && r.space != filter.space {
                 continue;
             }
-            if !reachable(self, &caller, &mut access, &r.space).await {
+            if !reachable(self, caller, &mut access, &r.space).await {
                 continue;
             }
             let ws: pb::Workspace = super::resource::decode(&r)?;
@@ -202,11 +196,11 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::Ref,
-    ) -> Result<Response<pb::DeleteResponse>> {
+    ) -> Result<pb::DeleteResponse> {
         let name = request.name.clone();
-        self.visible_workspace(&caller, &name).await?;
+        self.visible_workspace(caller, &name).await?;
         self.store.delete(Kind::Workspace, "", &name, true).await?;
-        Ok(Response::new(pb::DeleteResponse {}))
+        Ok(pb::DeleteResponse {})
     }
 
     /// StartWorkspace: asks the driver to start a STOPPED workspace, within the quota of
@@ -214,10 +208,9 @@ impl Api {
     pub(crate) async fn start_workspace(
         &self,
         caller: &Caller,
-        request: pb::StartWorkspaceRequest,
-    ) -> Result<Response<pb::Workspace>> {
-        let req = request;
-        let (record, mut ws) = self.visible_workspace(&caller, &req.name).await?;
+        req: pb::StartWorkspaceRequest,
+    ) -> Result<pb::Workspace> {
+        let (record, mut ws) = self.visible_workspace(caller, &req.name).await?;
         match state_of(&ws) {
             pb::WorkspaceState::Stopped => {}
             pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
@@ -246,7 +239,7 @@ impl Api {
             status.run_vars = req.vars;
         }
         let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
-        Ok(Response::new(ws))
+        Ok(ws)
     }
 
     /// StopWorkspace: asks the driver to stop a running workspace.
@@ -254,9 +247,9 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::StopWorkspaceRequest,
-    ) -> Result<Response<pb::Workspace>> {
+    ) -> Result<pb::Workspace> {
         let name = request.name.clone();
-        let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
+        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
         match state_of(&ws) {
             pb::WorkspaceState::Stopped => {
                 return Err(Status::failed_precondition(format!(
@@ -264,7 +257,7 @@ impl Api {
                 )));
             }
             pb::WorkspaceState::StoppingRequest | pb::WorkspaceState::Stopping => {
-                return Ok(Response::new(ws));
+                return Ok(ws);
             }
             _ => {}
         }
@@ -273,7 +266,7 @@ impl Api {
             status.state_changed_at = Some(now());
         }
         let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
-        Ok(Response::new(ws))
+        Ok(ws)
     }
 
     /// WatchWorkspace: the events of the workspaces the caller may reach (or of one).
@@ -281,10 +274,10 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::WatchWorkspaceRequest,
-    ) -> Result<Response<WatchStream>> {
+    ) -> Result<WatchStream> {
         let only = request.name;
         if !only.is_empty() {
-            self.visible_workspace(&caller, &only).await?;
+            self.visible_workspace(caller, &only).await?;
         }
         let mut events = self.store.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -320,9 +313,7 @@ impl Api {
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     /// ReportWorkspaceActivity: a workspace (or its user) says it is in use.
@@ -330,19 +321,19 @@ impl Api {
         &self,
         caller: &Caller,
         request: pb::ReportActivityRequest,
-    ) -> Result<Response<pb::Empty>> {
+    ) -> Result<pb::Empty> {
         let name = request.name;
         if caller.session.as_deref().is_some_and(|own| own != name) {
             return Err(Status::permission_denied(
                 "a session credential may only report its own workspace's activity",
             ));
         }
-        let (record, mut ws) = self.visible_workspace(&caller, &name).await?;
+        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
         if let Some(status) = ws.status.as_mut() {
             status.last_activity_at = Some(now());
         }
         let precondition = Precondition::Version(record.version);
         self.set_workspace(&record, &ws, precondition).await?;
-        Ok(Response::new(pb::Empty {}))
+        Ok(pb::Empty {})
     }
 }

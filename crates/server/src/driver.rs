@@ -651,7 +651,7 @@ impl Driver {
             CompileRequest::stored(name, status.is_build),
         )
         .await
-        .map_err(|s| unknown(format!("the workspace does not compile: {}", s.message())))?;
+        .map_err(|e| unknown(format!("the workspace does not compile: {e}")))?;
         let workspace = compiled.effective;
 
         let template = if status.template.is_empty() {

@@ -99,7 +99,7 @@ impl Api {
         if super::space::can_access(caller, &space) {
             Ok((record, space))
         } else {
-            Err(not_found(Kind::Space.as_str(), name))
+            Err(not_found(Kind::Space, name))
         }
     }
 
@@ -112,7 +112,7 @@ impl Api {
         let (record, ws) = self.stored(&Place::global(name, "")).await?;
         self.accessible_space(caller, &record.space)
             .await
-            .map_err(|_| not_found(Kind::Workspace.as_str(), name))?;
+            .map_err(|_| not_found(Kind::Workspace, name))?;
         Ok((record, ws))
     }
 

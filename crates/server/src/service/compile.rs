@@ -2,12 +2,63 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{bad_field, invalid, json_to_struct, load_document};
+use super::documents::{bad_field, describe, invalid, json_to_struct, load_document};
 use crate::pb;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
-use cordium_spec::{Kind, SourceMap};
+use cordium_spec::{Diagnostic, Kind, SourceMap};
 use prost_types::Struct;
 use tonic::Status;
+
+/// Why a compile failed, before it becomes an API status (CompileWorkspace) or a run
+/// failure (the driver).
+#[derive(Debug)]
+pub(crate) enum CompileError {
+    /// A layer is missing, hidden or unreadable, or the store failed: as the API answers it.
+    Refused(Status),
+    /// The layers do not fit together, or the workspace does not compile.
+    Invalid {
+        /// What failed.
+        summary: &'static str,
+        /// The compiler's diagnostics.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl From<Status> for CompileError {
+    fn from(status: Status) -> Self {
+        CompileError::Refused(status)
+    }
+}
+
+impl From<crate::store::StoreError> for CompileError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CompileError::Refused(e.into())
+    }
+}
+
+impl From<CompileError> for Status {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Refused(status) => status,
+            CompileError::Invalid {
+                summary,
+                diagnostics,
+            } => invalid(summary, &diagnostics),
+        }
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Refused(status) => f.write_str(status.message()),
+            CompileError::Invalid {
+                summary,
+                diagnostics,
+            } => f.write_str(&describe(summary, diagnostics)),
+        }
+    }
+}
 
 /// What to compile.
 #[derive(Debug, Clone)]
@@ -136,7 +187,7 @@ pub(crate) async fn compile_effective(
     api: &Api,
     caller: &Caller,
     req: CompileRequest,
-) -> Result<cordium_merge::Compiled, Status> {
+) -> Result<cordium_merge::Compiled, CompileError> {
     let mut sources = SourceMap::new();
     let (workspace_name, spec, space, template, mut vars) = match req.target {
         CompileTarget::Stored(name) => {
@@ -156,7 +207,7 @@ pub(crate) async fn compile_effective(
                     format!("default.{}", caller.name),
                     DEFAULT_TEMPLATE.to_owned(),
                 ),
-                None => return Err(bad_field("template", "write `<space>/<template>`")),
+                None => return Err(bad_field("template", "write `<space>/<template>`").into()),
             };
             (String::new(), Some(spec), space, template, Vec::new())
         }
@@ -194,13 +245,13 @@ pub(crate) async fn compile_effective(
                 stored_template.spec.as_ref(),
             )?);
         } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
-            return Err(super::not_found(Kind::Template.as_str(), &template));
+            return Err(super::not_found(Kind::Template, &template).into());
         }
         for r in api.store.list(Kind::Secret, Some(&space)).await? {
             secrets.push(r.name);
         }
     } else if !space.starts_with("default.") {
-        return Err(super::not_found(Kind::Space.as_str(), &space));
+        return Err(super::not_found(Kind::Space, &space).into());
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {
@@ -215,7 +266,7 @@ pub(crate) async fn compile_effective(
     if let Some(cluster) = api.cluster_config().await? {
         documents.push(load_document(
             &mut sources,
-            "ClusterConfig".into(),
+            Kind::ClusterConfig.as_str().into(),
             Kind::ClusterConfig,
             "cluster",
             cluster.spec.as_ref(),
@@ -237,7 +288,14 @@ pub(crate) async fn compile_effective(
         allow_undefined_vars: req.allow_undefined_vars,
         provenance: true,
     };
-    let inputs = Inputs::from_documents(&sources, documents, None, options)
-        .map_err(|d| invalid("the layers do not fit together", &d.0))?;
-    compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))
+    let inputs = Inputs::from_documents(&sources, documents, None, options).map_err(|d| {
+        CompileError::Invalid {
+            summary: "the layers do not fit together",
+            diagnostics: d.0,
+        }
+    })?;
+    compile_layers(inputs).map_err(|d| CompileError::Invalid {
+        summary: "the workspace does not compile",
+        diagnostics: d.0,
+    })
 }

@@ -70,28 +70,41 @@ pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
     )
 }
 
-/// `InvalidArgument` with one BadRequest field violation per diagnostic.
-pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
-    let mut details = ErrorDetails::new();
-    let mut lines = Vec::new();
-    for d in diagnostics.iter().filter(|d| d.is_error()) {
-        let description = match &d.help {
-            Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
-            None => format!("{} [{}]", d.message, d.code),
-        };
-        lines.push(format!(
-            "{}: {description}",
-            if d.path.is_empty() {
+/// A diagnostic as one field violation's description.
+fn violation(d: &Diagnostic) -> String {
+    match &d.help {
+        Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
+        None => format!("{} [{}]", d.message, d.code),
+    }
+}
+
+/// `summary` and every error among `diagnostics`, on one line: the message of [`invalid`],
+/// and what a run failure says of a workspace that does not compile.
+pub(crate) fn describe(summary: &str, diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let path = if d.path.is_empty() {
                 "<document>"
             } else {
                 &d.path
-            }
-        ));
-        details.add_bad_request_violation(d.path.clone(), description);
+            };
+            format!("{path}: {}", violation(d))
+        })
+        .collect();
+    format!("{summary}: {}", lines.join("; "))
+}
+
+/// `InvalidArgument` with one BadRequest field violation per diagnostic.
+pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
+    let mut details = ErrorDetails::new();
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        details.add_bad_request_violation(d.path.clone(), violation(d));
     }
     Status::with_error_details(
         tonic::Code::InvalidArgument,
-        format!("{summary}: {}", lines.join("; ")),
+        describe(summary, diagnostics),
         details,
     )
 }

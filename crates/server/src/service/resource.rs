@@ -382,7 +382,7 @@ impl Api {
             .store
             .get(K::KIND, &at.scope, &at.name)
             .await?
-            .ok_or_else(|| not_found(K::KIND.as_str(), &at.name))?;
+            .ok_or_else(|| not_found(K::KIND, &at.name))?;
         let resource = decode(&record)?;
         Ok((record, resource))
     }

@@ -176,9 +176,9 @@ impl Api {
     pub(crate) async fn delete_space(
         &self,
         caller: &Caller,
-        request: pb::Ref,
+        r: pb::Ref,
     ) -> Result<pb::DeleteResponse> {
-        let name = request.name.clone();
+        let name = r.name.clone();
         self.owned_space(caller, &name).await?;
         self.store.delete_space(&name).await?;
         tracing::info!(user = %caller.name, space = %name, "space deleted with everything in it");

@@ -154,12 +154,8 @@ impl Api {
     }
 
     /// GetWorkspace.
-    pub(crate) async fn get_workspace(
-        &self,
-        caller: &Caller,
-        request: pb::Ref,
-    ) -> Result<pb::Workspace> {
-        let (_, ws) = self.visible_workspace(caller, &request.name).await?;
+    pub(crate) async fn get_workspace(&self, caller: &Caller, r: pb::Ref) -> Result<pb::Workspace> {
+        let (_, ws) = self.visible_workspace(caller, &r.name).await?;
         Ok(ws)
     }
 
@@ -195,9 +191,9 @@ impl Api {
     pub(crate) async fn delete_workspace(
         &self,
         caller: &Caller,
-        request: pb::Ref,
+        r: pb::Ref,
     ) -> Result<pb::DeleteResponse> {
-        let name = request.name.clone();
+        let name = r.name.clone();
         self.visible_workspace(caller, &name).await?;
         self.store.delete(Kind::Workspace, "", &name, true).await?;
         Ok(pb::DeleteResponse {})

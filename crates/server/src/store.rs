@@ -8,8 +8,12 @@
 //! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
 //! one replica reaches the watchers of all.
 
+mod events;
+mod migrations;
+
+pub use events::{Event, EventKind};
+
 use cordium_spec::Kind;
-use prost::Message as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor as _, Row as _};
 use tokio::sync::broadcast;
@@ -117,54 +121,6 @@ pub struct Record {
     pub active: bool,
 }
 
-/// What happened to a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// Created.
-    Created,
-    /// Updated.
-    Updated,
-    /// Deleted.
-    Deleted,
-}
-
-impl EventKind {
-    fn code(self) -> i64 {
-        match self {
-            EventKind::Created => 1,
-            EventKind::Updated => 2,
-            EventKind::Deleted => 3,
-        }
-    }
-
-    fn from_code(code: i64) -> Self {
-        match code {
-            1 => EventKind::Created,
-            3 => EventKind::Deleted,
-            _ => EventKind::Updated,
-        }
-    }
-}
-
-/// A change of a workspace, delivered to watchers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Increasing id.
-    pub id: i64,
-    /// What happened.
-    pub kind: EventKind,
-    /// The workspace name.
-    pub name: String,
-    /// Its owner.
-    pub owner: String,
-    /// Its Space.
-    pub space: String,
-    /// The body before (updates and deletes).
-    pub old: Option<Vec<u8>>,
-    /// The body after (creates and updates).
-    pub new: Option<Vec<u8>>,
-}
-
 /// A write of one resource, built with named options:
 /// `Write::new(&record).expecting(Precondition::Version(3)).sealed(Some(&value)).event(true)`.
 #[derive(Debug, Clone)]
@@ -208,48 +164,6 @@ impl<'a> Write<'a> {
         Self { event, ..self }
     }
 }
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-    1,
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
-     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE INDEX resources_space ON resources (space);
-     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BLOB, new BLOB);",
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
-     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BYTEA NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE INDEX resources_space ON resources (space);
-     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
-    ),
-    // Quotas count a user's workspaces on every create.
-    (
-        2,
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-    ),
-    // Session credentials: one per workspace run, revoked when the run stops.
-    (
-        3,
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
-         CREATE INDEX sessions_workspace ON sessions (workspace)",
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
-         CREATE INDEX sessions_workspace ON sessions (workspace)",
-    ),
-    // Active workspaces are counted by a query; `backfill_active` sets the column of
-    // workspaces written before it existed.
-    (
-        4,
-        "ALTER TABLE resources ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
-         CREATE INDEX resources_active ON resources (kind, owner, active)",
-        "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
-         CREATE INDEX resources_active ON resources (kind, owner, active)",
-    ),
-];
-
-/// The migration that added the `active` column.
-const ACTIVE_COLUMN: i64 = 4;
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -311,73 +225,6 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Replicas starting together migrate one at a time.
-            sqlx::query("SELECT pg_advisory_xact_lock(7243)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)")
-            .execute(&mut *tx)
-            .await?;
-        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM cordium_schema")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        let current = current.unwrap_or(0);
-        for (version, sqlite, postgres) in MIGRATIONS {
-            if *version <= current {
-                continue;
-            }
-            let script = match self.backend {
-                Backend::Sqlite => *sqlite,
-                Backend::Postgres => *postgres,
-            };
-            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if *version == ACTIVE_COLUMN {
-                Self::backfill_active(&mut tx).await?;
-            }
-            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
-                .bind(*version)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Sets `active` on the workspaces written before the column existed, from their state.
-    async fn backfill_active(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    ) -> Result<(), StoreError> {
-        let rows = sqlx::query("SELECT scope, name, body FROM resources WHERE kind = $1")
-            .bind(Kind::Workspace.as_str())
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in rows {
-            let body: Vec<u8> = row.try_get(2)?;
-            let active = crate::pb::Workspace::decode(body.as_slice())
-                .is_ok_and(|ws| workspace_is_active(&ws));
-            if active {
-                sqlx::query(
-                    "UPDATE resources SET active = 1 WHERE kind = $1 AND scope = $2 AND name = $3",
-                )
-                .bind(Kind::Workspace.as_str())
-                .bind(row.try_get::<String, _>(0)?)
-                .bind(row.try_get::<String, _>(1)?)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-        Ok(())
     }
 
     /// Adds a user with the hash of their API token.
@@ -810,102 +657,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
-    }
-
-    async fn insert_event(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        kind: EventKind,
-        r: &Record,
-        old: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<Event, StoreError> {
-        let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(kind.code())
-            .bind(&r.name)
-            .bind(&r.owner)
-            .bind(&r.space)
-            .bind(old)
-            .bind(new)
-            .fetch_one(&mut **tx)
-            .await?;
-        let id: i64 = row.try_get(0)?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify('cordium_events', $1)")
-                .bind(id.to_string())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(Event {
-            id,
-            kind,
-            name: r.name.clone(),
-            owner: r.owner.clone(),
-            space: r.space.clone(),
-            old: old.map(<[u8]>::to_vec),
-            new: new.map(<[u8]>::to_vec),
-        })
-    }
-
-    /// After a commit: on SQLite, watchers hear of the event at once; on PostgreSQL, every
-    /// replica (this one included) hears of it through its listener.
-    fn announce(&self, event: Option<Event>) {
-        if let (Some(event), Backend::Sqlite) = (event, self.backend) {
-            let _ = self.events.send(event);
-        }
-    }
-
-    /// Subscribes to workspace events.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-
-    async fn spawn_listener(&self) -> Result<(), StoreError> {
-        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
-        listener.listen("cordium_events").await?;
-        let store = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let id = match listener.recv().await {
-                    Ok(n) => n.payload().parse::<i64>().ok(),
-                    Err(e) => {
-                        tracing::warn!("event listener: {e}; reconnecting");
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                        continue;
-                    }
-                };
-                if let Some(id) = id {
-                    match store.event(id).await {
-                        Ok(Some(event)) => {
-                            let _ = store.events.send(event);
-                        }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!("event {id}: {e}"),
-                    }
-                }
-            }
-        });
-        Ok(())
-    }
-
-    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row =
-            sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => Some(Event {
-                id,
-                kind: EventKind::from_code(r.try_get(0)?),
-                name: r.try_get(1)?,
-                owner: r.try_get(2)?,
-                space: r.try_get(3)?,
-                old: r.try_get(4)?,
-                new: r.try_get(5)?,
-            }),
-            None => None,
-        })
     }
 }
 

@@ -2,7 +2,8 @@
 //! resource (`space`, `template`, `workspace`, `exec`, `user_config`, `compile`) or, for the
 //! kinds that follow the common rules (`secret`, `user_secret`, `git_provider`, Templates, and
 //! the updates of Spaces and Workspaces), to the generic Create/Get/List/Update/Delete of
-//! `resource`.
+//! `resource`. The table below is the whole service: a call, who may make it, and the function
+//! that answers it.
 
 use super::api::Api;
 use super::exec::LogStream;
@@ -11,386 +12,87 @@ use super::workspace::WatchStream;
 use crate::pb::{self, main_service_server::MainService};
 use tonic::{Request, Response};
 
-#[tonic::async_trait]
-impl MainService for Api {
-    async fn create_space(&self, request: Request<pb::Space>) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        Api::create_space(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
+/// The MainService impl from a table: `call(Request) -> Response = authentication => answer;`
+/// for calls answered by one message, `call(Request) -> List = authentication => items;` for
+/// the list calls (`caller`: users only; `any_caller`: a workspace's session too).
+macro_rules! main_service {
+    (
+        calls { $($call:ident($req:ty) -> $resp:ty = $who:ident => $answer:expr;)* }
+        lists { $($list:ident($lreq:ty) -> $lresp:ident = $lwho:ident => $items:expr;)* }
+    ) => {
+        #[tonic::async_trait]
+        impl MainService for Api {
+            type WatchWorkspaceStream = WatchStream;
+            type WorkspaceLogsStream = LogStream;
+
+            $(
+                async fn $call(&self, request: Request<$req>) -> Result<Response<$resp>> {
+                    let caller = self.$who(&request).await?;
+                    ($answer)(self, &caller, request.into_inner()).await.map(Response::new)
+                }
+            )*
+
+            $(
+                async fn $list(&self, request: Request<$lreq>) -> Result<Response<pb::$lresp>> {
+                    let caller = self.$lwho(&request).await?;
+                    let items = ($items)(self, &caller, request.into_inner()).await?;
+                    Ok(Response::new(pb::$lresp { items }))
+                }
+            )*
+        }
+    };
+}
+
+main_service! {
+    calls {
+        create_space(pb::Space) -> pb::Space = caller => Api::create_space;
+        get_space(pb::Ref) -> pb::Space = caller => Api::get_space;
+        update_space(pb::Space) -> pb::Space = caller => Api::update_kept::<pb::Space>;
+        delete_space(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_space;
+
+        create_template(pb::Template) -> pb::Template = caller => Api::create_kept::<pb::Template>;
+        get_template(pb::Ref) -> pb::Template = caller => Api::get_kept::<pb::Template>;
+        update_template(pb::Template) -> pb::Template = caller => Api::update_kept::<pb::Template>;
+        delete_template(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_kept::<pb::Template>;
+        build_template(pb::BuildTemplateRequest) -> pb::Template = caller => Api::build_template;
+        cancel_build_template(pb::Ref) -> pb::Template = caller => Api::cancel_build_template;
+
+        create_workspace(pb::Workspace) -> pb::Workspace = caller => Api::create_workspace;
+        get_workspace(pb::Ref) -> pb::Workspace = caller => Api::get_workspace;
+        update_workspace(pb::Workspace) -> pb::Workspace = caller => Api::update_kept::<pb::Workspace>;
+        delete_workspace(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_workspace;
+        start_workspace(pb::StartWorkspaceRequest) -> pb::Workspace = caller => Api::start_workspace;
+        stop_workspace(pb::StopWorkspaceRequest) -> pb::Workspace = caller => Api::stop_workspace;
+        watch_workspace(pb::WatchWorkspaceRequest) -> Self::WatchWorkspaceStream = caller => Api::watch_workspace;
+        compile_workspace(pb::CompileWorkspaceRequest) -> pb::CompileWorkspaceResponse = any_caller => super::compile::compile_workspace;
+        exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse = caller => Api::exec_workspace;
+        workspace_logs(pb::WorkspaceLogsRequest) -> Self::WorkspaceLogsStream = caller => Api::workspace_logs;
+        report_workspace_activity(pb::ReportActivityRequest) -> pb::Empty = any_caller => Api::report_workspace_activity;
+
+        create_secret(pb::Secret) -> pb::Secret = caller => Api::create_kept::<pb::Secret>;
+        get_secret(pb::Ref) -> pb::Secret = caller => Api::get_kept::<pb::Secret>;
+        update_secret(pb::Secret) -> pb::Secret = caller => Api::update_kept::<pb::Secret>;
+        delete_secret(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_kept::<pb::Secret>;
+
+        create_user_secret(pb::UserSecret) -> pb::UserSecret = caller => Api::create_kept::<pb::UserSecret>;
+        get_user_secret(pb::Ref) -> pb::UserSecret = caller => Api::get_kept::<pb::UserSecret>;
+        update_user_secret(pb::UserSecret) -> pb::UserSecret = caller => Api::update_kept::<pb::UserSecret>;
+        delete_user_secret(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_kept::<pb::UserSecret>;
+
+        create_git_provider(pb::GitProvider) -> pb::GitProvider = caller => Api::create_kept::<pb::GitProvider>;
+        get_git_provider(pb::Ref) -> pb::GitProvider = caller => Api::get_kept::<pb::GitProvider>;
+        update_git_provider(pb::GitProvider) -> pb::GitProvider = caller => Api::update_kept::<pb::GitProvider>;
+        delete_git_provider(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_kept::<pb::GitProvider>;
+
+        get_user_config(pb::Empty) -> pb::UserConfig = caller => Api::get_user_config;
+        update_user_config(pb::UserConfig) -> pb::UserConfig = caller => Api::update_user_config;
     }
-
-    async fn get_space(&self, request: Request<pb::Ref>) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        Api::get_space(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_space(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::SpaceList>> {
-        let caller = self.caller(&request).await?;
-        let items = Api::list_space(self, &caller, request.into_inner()).await?;
-        Ok(Response::new(pb::SpaceList { items }))
-    }
-
-    async fn update_space(&self, request: Request<pb::Space>) -> Result<Response<pb::Space>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_space(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        Api::delete_space(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn create_template(
-        &self,
-        request: Request<pb::Template>,
-    ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_template(&self, request: Request<pb::Ref>) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_template(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::TemplateList>> {
-        let caller = self.caller(&request).await?;
-        let items = self.list_kept(&caller, request.into_inner()).await?;
-        Ok(Response::new(pb::TemplateList { items }))
-    }
-
-    async fn update_template(
-        &self,
-        request: Request<pb::Template>,
-    ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_template(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        self.delete_kept::<pb::Template>(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn build_template(
-        &self,
-        request: Request<pb::BuildTemplateRequest>,
-    ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        Api::build_template(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn cancel_build_template(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::Template>> {
-        let caller = self.caller(&request).await?;
-        Api::cancel_build_template(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn create_workspace(
-        &self,
-        request: Request<pb::Workspace>,
-    ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        Api::create_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_workspace(&self, request: Request<pb::Ref>) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        Api::get_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_workspace(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::WorkspaceList>> {
-        let caller = self.caller(&request).await?;
-        let items = Api::list_workspace(self, &caller, request.into_inner()).await?;
-        Ok(Response::new(pb::WorkspaceList { items }))
-    }
-
-    async fn update_workspace(
-        &self,
-        request: Request<pb::Workspace>,
-    ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_workspace(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        Api::delete_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn start_workspace(
-        &self,
-        request: Request<pb::StartWorkspaceRequest>,
-    ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        Api::start_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn stop_workspace(
-        &self,
-        request: Request<pb::StopWorkspaceRequest>,
-    ) -> Result<Response<pb::Workspace>> {
-        let caller = self.caller(&request).await?;
-        Api::stop_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    type WatchWorkspaceStream = WatchStream;
-
-    async fn watch_workspace(
-        &self,
-        request: Request<pb::WatchWorkspaceRequest>,
-    ) -> Result<Response<Self::WatchWorkspaceStream>> {
-        let caller = self.caller(&request).await?;
-        Api::watch_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn compile_workspace(
-        &self,
-        request: Request<pb::CompileWorkspaceRequest>,
-    ) -> Result<Response<pb::CompileWorkspaceResponse>> {
-        let caller = self.any_caller(&request).await?;
-        super::compile::compile_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn exec_workspace(
-        &self,
-        request: Request<pb::ExecWorkspaceRequest>,
-    ) -> Result<Response<pb::ExecWorkspaceResponse>> {
-        let caller = self.caller(&request).await?;
-        Api::exec_workspace(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    type WorkspaceLogsStream = LogStream;
-
-    async fn workspace_logs(
-        &self,
-        request: Request<pb::WorkspaceLogsRequest>,
-    ) -> Result<Response<Self::WorkspaceLogsStream>> {
-        let caller = self.caller(&request).await?;
-        Api::workspace_logs(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn report_workspace_activity(
-        &self,
-        request: Request<pb::ReportActivityRequest>,
-    ) -> Result<Response<pb::Empty>> {
-        let caller = self.any_caller(&request).await?;
-        Api::report_workspace_activity(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn create_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {
-        let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::Secret>> {
-        let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_secret(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::SecretList>> {
-        let caller = self.caller(&request).await?;
-        let items = self.list_kept(&caller, request.into_inner()).await?;
-        Ok(Response::new(pb::SecretList { items }))
-    }
-
-    async fn update_secret(&self, request: Request<pb::Secret>) -> Result<Response<pb::Secret>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_secret(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        self.delete_kept::<pb::Secret>(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn create_user_secret(
-        &self,
-        request: Request<pb::UserSecret>,
-    ) -> Result<Response<pb::UserSecret>> {
-        let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_user_secret(&self, request: Request<pb::Ref>) -> Result<Response<pb::UserSecret>> {
-        let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_user_secret(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::UserSecretList>> {
-        let caller = self.caller(&request).await?;
-        let items = self.list_kept(&caller, request.into_inner()).await?;
-        Ok(Response::new(pb::UserSecretList { items }))
-    }
-
-    async fn update_user_secret(
-        &self,
-        request: Request<pb::UserSecret>,
-    ) -> Result<Response<pb::UserSecret>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_user_secret(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        self.delete_kept::<pb::UserSecret>(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn create_git_provider(
-        &self,
-        request: Request<pb::GitProvider>,
-    ) -> Result<Response<pb::GitProvider>> {
-        let caller = self.caller(&request).await?;
-        self.create_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_git_provider(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::GitProvider>> {
-        let caller = self.caller(&request).await?;
-        self.get_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_git_provider(
-        &self,
-        request: Request<pb::ListRequest>,
-    ) -> Result<Response<pb::GitProviderList>> {
-        let caller = self.caller(&request).await?;
-        let items = self.list_kept(&caller, request.into_inner()).await?;
-        Ok(Response::new(pb::GitProviderList { items }))
-    }
-
-    async fn update_git_provider(
-        &self,
-        request: Request<pb::GitProvider>,
-    ) -> Result<Response<pb::GitProvider>> {
-        let caller = self.caller(&request).await?;
-        self.update_kept(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn delete_git_provider(
-        &self,
-        request: Request<pb::Ref>,
-    ) -> Result<Response<pb::DeleteResponse>> {
-        let caller = self.caller(&request).await?;
-        self.delete_kept::<pb::GitProvider>(&caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn get_user_config(
-        &self,
-        request: Request<pb::Empty>,
-    ) -> Result<Response<pb::UserConfig>> {
-        let caller = self.caller(&request).await?;
-        Api::get_user_config(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn update_user_config(
-        &self,
-        request: Request<pb::UserConfig>,
-    ) -> Result<Response<pb::UserConfig>> {
-        let caller = self.caller(&request).await?;
-        Api::update_user_config(self, &caller, request.into_inner())
-            .await
-            .map(Response::new)
+    lists {
+        list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;
+        list_template(pb::ListRequest) -> TemplateList = caller => Api::list_kept::<pb::Template>;
+        list_workspace(pb::ListRequest) -> WorkspaceList = caller => Api::list_workspace;
+        list_secret(pb::ListRequest) -> SecretList = caller => Api::list_kept::<pb::Secret>;
+        list_user_secret(pb::ListRequest) -> UserSecretList = caller => Api::list_kept::<pb::UserSecret>;
+        list_git_provider(pb::ListRequest) -> GitProviderList = caller => Api::list_kept::<pb::GitProvider>;
     }
 }

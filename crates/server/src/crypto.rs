@@ -33,6 +33,13 @@ pub enum CryptoError {
     Open,
 }
 
+/// The identity a secret value is sealed under (its associated data): `<Kind>/<scope>/<name>`,
+/// e.g. `Secret/<space>/<name>` or `UserSecret/<owner>/<name>`. Sealing and opening must agree
+/// byte for byte, so this is the only place that spells it (values already stored open with it).
+pub fn sealing_identity(kind: cordium_spec::Kind, scope: &str, name: &str) -> String {
+    format!("{}/{scope}/{name}", kind.as_str())
+}
+
 fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| CryptoError::Random(e.to_string()))?;

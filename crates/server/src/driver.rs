@@ -23,14 +23,15 @@
 //!
 //! One driver per store: with several replicas, run the runtime on exactly one of them.
 
-use crate::crypto::{hash_token, new_token};
+use crate::crypto::{hash_token, new_token, sealing_identity};
 use crate::pb;
-use crate::service::{Api, Caller};
-use crate::store::{EventKind, Record, StoreError};
+use crate::service::{Api, Caller, CompileRequest};
+use crate::store::{EventKind, Precondition, Record, StoreError, Write, workspace_is_active};
 use crate::workspace_state::{current, state_of, transition};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
 use cordium_provisioner::runtime::{ContainerState, Runtime, SecretValue, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, RunContext, RunFacts, State};
+use cordium_spec::Kind;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -187,7 +188,7 @@ impl Driver {
     /// Stops every `RUNNING` workspace whose container no longer runs, with a health-check
     /// failure.
     async fn check_health(self: &Arc<Self>) {
-        let Ok(records) = self.api.store().list("Workspace", Some("")).await else {
+        let Ok(records) = self.api.store().list(Kind::Workspace, Some("")).await else {
             return;
         };
         for record in records {
@@ -260,7 +261,7 @@ impl Driver {
 
     /// Acts on every workspace; at `startup`, also settles runs a previous process left.
     async fn scan(self: &Arc<Self>, startup: bool) {
-        let records = match self.api.store().list("Workspace", Some("")).await {
+        let records = match self.api.store().list(Kind::Workspace, Some("")).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("listing workspaces: {e}");
@@ -369,7 +370,7 @@ impl Driver {
         mut change: impl FnMut(&mut pb::WorkspaceStatus) -> bool,
     ) -> Result<Option<pb::Workspace>, StoreError> {
         for _ in 0..10 {
-            let Some(record) = self.api.store().get("Workspace", "", name).await? else {
+            let Some(record) = self.api.store().get(Kind::Workspace, "", name).await? else {
                 return Ok(None);
             };
             let Ok(mut ws) = pb::Workspace::decode(record.body.as_slice()) else {
@@ -385,25 +386,20 @@ impl Driver {
             }
             let written = Record {
                 body: ws.encode_to_vec(),
+                active: workspace_is_active(&ws),
                 ..record.clone()
             };
-            match self
-                .api
-                .store()
-                .update(crate::store::Write {
-                    record: &written,
-                    secret: None,
-                    event: true,
-                })
-                .await
-            {
+            let write = Write::new(&written)
+                .expecting(Precondition::Version(record.version))
+                .event(true);
+            match self.api.store().update(write).await {
                 Ok(_) => return Ok(Some(ws)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
             }
         }
         Err(StoreError::Conflict {
-            kind: "Workspace".to_owned(),
+            kind: Kind::Workspace,
             name: name.to_owned(),
             expected: 0,
         })
@@ -412,7 +408,7 @@ impl Driver {
     /// One start, then (for builds and `autoStop`) its stop; nothing unless the workspace is
     /// in `INIT_REQUEST`.
     async fn run(self: &Arc<Self>, name: &str) {
-        let requested = match self.api.store().get("Workspace", "", name).await {
+        let requested = match self.api.store().get(Kind::Workspace, "", name).await {
             Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
                 .is_ok_and(|ws| state_of(&ws) == Some(State::InitRequest)),
             _ => false,
@@ -471,7 +467,7 @@ impl Driver {
             return;
         };
         if let Some(Seen(changed_at)) = seen {
-            let same_run = match self.api.store().get("Workspace", "", name).await {
+            let same_run = match self.api.store().get(Kind::Workspace, "", name).await {
                 Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
                     .ok()
                     .and_then(|ws| ws.status)
@@ -491,7 +487,7 @@ impl Driver {
             }
             Err(e) => {
                 // Nothing to run PRE_STOP with: remove the container, keep the volume.
-                let Ok(Some(record)) = self.api.store().get("Workspace", "", name).await else {
+                let Ok(Some(record)) = self.api.store().get(Kind::Workspace, "", name).await else {
                     return;
                 };
                 let key = WorkspaceKey::new(&record.space, &record.name);
@@ -585,7 +581,7 @@ impl Driver {
     async fn build_ready(&self, space: &str, build: &BuildInfo, snapshot: &str) {
         let store = self.api.store();
         for _ in 0..10 {
-            let Ok(Some(record)) = store.get("Template", space, &build.template).await else {
+            let Ok(Some(record)) = store.get(Kind::Template, space, &build.template).await else {
                 return;
             };
             let Ok(mut template) = pb::Template::decode(record.body.as_slice()) else {
@@ -604,14 +600,8 @@ impl Driver {
                 body: template.encode_to_vec(),
                 ..record.clone()
             };
-            match store
-                .update(crate::store::Write {
-                    record: &written,
-                    secret: None,
-                    event: false,
-                })
-                .await
-            {
+            let write = Write::new(&written).expecting(Precondition::Version(record.version));
+            match store.update(write).await {
                 Ok(_) => {
                     if !previous.is_empty() && previous != build.build_id {
                         let old = snapshot_name(&previous);
@@ -632,7 +622,7 @@ impl Driver {
     async fn prepare(&self, name: &str, starting: bool) -> Result<Prepared, RunFailure> {
         let store = self.api.store();
         let record = store
-            .get("Workspace", "", name)
+            .get(Kind::Workspace, "", name)
             .await
             .map_err(unknown)?
             .ok_or_else(|| unknown(format!("workspace `{name}` no longer exists")))?;
@@ -643,14 +633,10 @@ impl Driver {
         let compiled = crate::service::compile_effective(
             &self.api,
             &caller,
-            pb::CompileWorkspaceRequest {
-                target: Some(pb::compile_workspace_request::Target::Name(name.to_owned())),
-                build: status.is_build,
-                ..Default::default()
-            },
+            CompileRequest::stored(name, status.is_build),
         )
         .await
-        .map_err(|s| unknown(format!("the workspace does not compile: {}", s.message())))?;
+        .map_err(|e| unknown(format!("the workspace does not compile: {e}")))?;
         let workspace = compiled.effective;
 
         let template = if status.template.is_empty() {
@@ -659,7 +645,7 @@ impl Driver {
             status.template.clone()
         };
         let template_status = store
-            .get("Template", &record.space, &template)
+            .get(Kind::Template, &record.space, &template)
             .await
             .ok()
             .flatten()
@@ -685,12 +671,12 @@ impl Driver {
         let mut secrets = Secrets::default();
         let (secret_names, user_secret_names) = plan.secret_names();
         for name in secret_names {
-            if let Some(value) = self.secret("Secret", &record.space, &name).await? {
+            if let Some(value) = self.secret(Kind::Secret, &record.space, &name).await? {
                 secrets.secrets.insert(name, value);
             }
         }
         for name in user_secret_names {
-            if let Some(value) = self.secret("UserSecret", &record.owner, &name).await? {
+            if let Some(value) = self.secret(Kind::UserSecret, &record.owner, &name).await? {
                 secrets.user_secrets.insert(name, value);
             }
         }
@@ -726,7 +712,7 @@ impl Driver {
     /// A Secret's or UserSecret's value, decrypted; `None` when it does not exist.
     async fn secret(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
     ) -> Result<Option<SecretValue>, RunFailure> {
@@ -742,8 +728,8 @@ impl Driver {
         let plain = self
             .api
             .secrets
-            .open(&sealed, &format!("{kind}/{scope}/{name}"))
-            .map_err(|_| unknown(format!("{kind} `{name}` could not be decrypted")))?;
+            .open(&sealed, &sealing_identity(kind, scope, name))
+            .map_err(|_| unknown(format!("{} `{name}` could not be decrypted", kind.as_str())))?;
         Ok(Some(SecretValue::new(
             String::from_utf8_lossy(&plain).into_owned(),
         )))

@@ -8,6 +8,12 @@
 //! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
 //! one replica reaches the watchers of all.
 
+mod events;
+mod migrations;
+
+pub use events::{Event, EventKind};
+
+use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor as _, Row as _};
 use tokio::sync::broadcast;
@@ -16,34 +22,71 @@ use tokio::sync::broadcast;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A resource with this name exists.
-    #[error("{kind} `{name}` already exists")]
+    #[error("{} `{name}` already exists", kind.as_str())]
     AlreadyExists {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
     },
     /// No such resource.
-    #[error("{kind} `{name}` not found")]
+    #[error("{} `{name}` not found", kind.as_str())]
     NotFound {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
     },
     /// The resource changed since it was read.
-    #[error("{kind} `{name}` was changed by someone else (version {expected} is stale)")]
+    #[error(
+        "{} `{name}` was changed by someone else (version {expected} is stale)",
+        kind.as_str()
+    )]
     Conflict {
         /// The kind.
-        kind: String,
+        kind: Kind,
         /// The name.
         name: String,
         /// The version the caller had.
         expected: i64,
     },
-    /// The database failed.
-    #[error("database error: {0}")]
+    /// The `kind` column holds a name no [`Kind`] has: the database was written by something
+    /// else, and guessing a kind would read or delete the wrong resources.
+    #[error("the store holds a resource of unknown kind `{0}`")]
+    UnknownKind(String),
+    /// The database failed (the cause is the source, printed by whoever reports the chain).
+    #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+/// The kind named by a `kind` column: a typed error for a name no kind has, never a default.
+fn parse_kind(column: &str) -> Result<Kind, StoreError> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == column)
+        .ok_or_else(|| StoreError::UnknownKind(column.to_owned()))
+}
+
+/// What a write expects of the stored resource: the optimistic-concurrency check, said in a
+/// type instead of "version 0 means any".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Write whatever the stored version is (the server's own status writes).
+    Any,
+    /// Write only while the stored version is still this one; otherwise `Conflict`.
+    Version(i64),
+}
+
+impl Precondition {
+    /// The precondition a request asks for with `metadata.resourceVersion`: proto3 cannot tell
+    /// an unset 0 from a value, so 0 (unset) asks for none. Only the API edge should call this.
+    pub fn from_resource_version(version: i64) -> Self {
+        if version == 0 {
+            Precondition::Any
+        } else {
+            Precondition::Version(version)
+        }
+    }
 }
 
 /// Which database.
@@ -58,9 +101,8 @@ pub enum Backend {
 /// A stored resource: its key columns and its protobuf-encoded body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// `Space`, `Template`, `Workspace`, `Secret`, `UserSecret`, `GitProvider`, `UserConfig`,
-    /// `ClusterConfig`.
-    pub kind: &'static str,
+    /// The kind (the `kind` column holds its wire name).
+    pub kind: Kind,
     /// The Space for Secrets and GitProviders, the owner for UserSecrets and UserConfigs, else
     /// empty.
     pub scope: String,
@@ -72,98 +114,56 @@ pub struct Record {
     pub space: String,
     /// The encoded protobuf message.
     pub body: Vec<u8>,
-    /// Increases on every write.
+    /// Increases on every write. A write's expectation is its [`Precondition`], not this.
     pub version: i64,
+    /// A Workspace whose state is not STOPPED (false for other kinds): a column, so the quota
+    /// on active workspaces is one `COUNT` instead of decoding every workspace.
+    pub active: bool,
 }
 
-/// What happened to a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// Created.
-    Created,
-    /// Updated.
-    Updated,
-    /// Deleted.
-    Deleted,
-}
-
-impl EventKind {
-    fn code(self) -> i64 {
-        match self {
-            EventKind::Created => 1,
-            EventKind::Updated => 2,
-            EventKind::Deleted => 3,
-        }
-    }
-
-    fn from_code(code: i64) -> Self {
-        match code {
-            1 => EventKind::Created,
-            3 => EventKind::Deleted,
-            _ => EventKind::Updated,
-        }
-    }
-}
-
-/// A change of a workspace, delivered to watchers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Increasing id.
-    pub id: i64,
-    /// What happened.
-    pub kind: EventKind,
-    /// The workspace name.
-    pub name: String,
-    /// Its owner.
-    pub owner: String,
-    /// Its Space.
-    pub space: String,
-    /// The body before (updates and deletes).
-    pub old: Option<Vec<u8>>,
-    /// The body after (creates and updates).
-    pub new: Option<Vec<u8>>,
-}
-
-/// A write of one resource.
+/// A write of one resource, built with named options:
+/// `Write::new(&record).expecting(Precondition::Version(3)).sealed(Some(&value)).event(true)`.
 #[derive(Debug, Clone)]
 pub struct Write<'a> {
-    /// The record (its `version` is the expected current version for updates; 0: any).
+    /// The record to write (its `version` is ignored: see `precondition`).
     pub record: &'a Record,
+    /// What an update expects of the stored version (creates ignore it).
+    pub precondition: Precondition,
     /// The encrypted secret value to store beside it, if any.
     pub secret: Option<&'a [u8]>,
     /// Whether to record a watch event (workspaces).
     pub event: bool,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-    1,
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
-     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE INDEX resources_space ON resources (space);
-     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BLOB, new BLOB);",
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
-     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BYTEA NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE INDEX resources_space ON resources (space);
-     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
-     CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
-    ),
-    // Quotas count a user's workspaces on every create.
-    (
-        2,
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-    ),
-    // Session credentials: one per workspace run, revoked when the run stops.
-    (
-        3,
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
-         CREATE INDEX sessions_workspace ON sessions (workspace)",
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
-         CREATE INDEX sessions_workspace ON sessions (workspace)",
-    ),
-];
+impl<'a> Write<'a> {
+    /// A write of `record` at any version, with no secret value and no watch event.
+    pub fn new(record: &'a Record) -> Self {
+        Self {
+            record,
+            precondition: Precondition::Any,
+            secret: None,
+            event: false,
+        }
+    }
+
+    /// The same write, only while the stored resource meets `precondition`.
+    pub fn expecting(self, precondition: Precondition) -> Self {
+        Self {
+            precondition,
+            ..self
+        }
+    }
+
+    /// The same write, storing the sealed secret value `secret` beside the resource.
+    pub fn sealed(self, secret: Option<&'a [u8]>) -> Self {
+        Self { secret, ..self }
+    }
+
+    /// The same write, recording a watch event when `event` (workspaces).
+    pub fn event(self, event: bool) -> Self {
+        Self { event, ..self }
+    }
+}
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -225,44 +225,6 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Replicas starting together migrate one at a time.
-            sqlx::query("SELECT pg_advisory_xact_lock(7243)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)")
-            .execute(&mut *tx)
-            .await?;
-        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM cordium_schema")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        let current = current.unwrap_or(0);
-        for (version, sqlite, postgres) in MIGRATIONS {
-            if *version <= current {
-                continue;
-            }
-            let script = match self.backend {
-                Backend::Sqlite => *sqlite,
-                Backend::Postgres => *postgres,
-            };
-            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
-                .bind(*version)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Adds a user with the hash of their API token.
@@ -363,7 +325,7 @@ impl Store {
         })
     }
 
-    fn record(kind: &'static str, row: &AnyRow) -> Result<Record, sqlx::Error> {
+    fn record(kind: Kind, row: &AnyRow) -> Result<Record, sqlx::Error> {
         Ok(Record {
             kind,
             scope: row.try_get("scope")?,
@@ -372,18 +334,19 @@ impl Store {
             space: row.try_get("space")?,
             body: row.try_get("body")?,
             version: row.try_get("version")?,
+            active: row.try_get::<i64, _>("active")? != 0,
         })
     }
 
     /// One resource.
     pub async fn get(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
     ) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -392,19 +355,15 @@ impl Store {
     }
 
     /// Every resource of a kind, optionally only those in one scope, by name.
-    pub async fn list(
-        &self,
-        kind: &'static str,
-        scope: Option<&str>,
-    ) -> Result<Vec<Record>, StoreError> {
+    pub async fn list(&self, kind: Kind, scope: Option<&str>) -> Result<Vec<Record>, StoreError> {
         let rows = match scope {
-            Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
-                .bind(kind)
+            Some(scope) => sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 ORDER BY name")
+                .bind(kind.as_str())
                 .bind(scope)
                 .fetch_all(&self.pool)
                 .await?,
-            None => sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 ORDER BY scope, name")
-                .bind(kind)
+            None => sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 ORDER BY scope, name")
+                .bind(kind.as_str())
                 .fetch_all(&self.pool)
                 .await?,
         };
@@ -415,13 +374,9 @@ impl Store {
     }
 
     /// Every resource of a kind in a Space, by name.
-    pub async fn list_in_space(
-        &self,
-        kind: &'static str,
-        space: &str,
-    ) -> Result<Vec<Record>, StoreError> {
-        let rows = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
-            .bind(kind)
+    pub async fn list_in_space(&self, kind: Kind, space: &str) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND space = $2 ORDER BY name")
+            .bind(kind.as_str())
             .bind(space)
             .fetch_all(&self.pool)
             .await?;
@@ -432,12 +387,24 @@ impl Store {
     }
 
     /// How many resources of a kind a user owns.
-    pub async fn count_owned(&self, kind: &'static str, owner: &str) -> Result<i64, StoreError> {
+    pub async fn count_owned(&self, kind: Kind, owner: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(owner)
             .fetch_one(&self.pool)
             .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// How many of a user's workspaces are active (not STOPPED), by one query.
+    pub async fn count_active_workspaces(&self, owner: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2 AND active <> 0",
+        )
+        .bind(Kind::Workspace.as_str())
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -454,24 +421,25 @@ impl Store {
             let r = write.record;
             let exists =
                 sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-                    .bind(r.kind)
+                    .bind(r.kind.as_str())
                     .bind(&r.scope)
                     .bind(&r.name)
                     .fetch_optional(&mut *tx)
                     .await?;
             if exists.is_some() {
                 return Err(StoreError::AlreadyExists {
-                    kind: r.kind.into(),
+                    kind: r.kind,
                     name: r.name.clone(),
                 });
             }
-            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
-                .bind(r.kind)
+            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
+                .bind(r.kind.as_str())
                 .bind(&r.scope)
                 .bind(&r.name)
                 .bind(&r.owner)
                 .bind(&r.space)
                 .bind(&r.body)
+                .bind(i64::from(r.active))
                 .execute(&mut *tx)
                 .await;
             if let Err(e) = inserted {
@@ -479,7 +447,7 @@ impl Store {
                 return Err(match &e {
                     sqlx::Error::Database(d) if d.is_unique_violation() => {
                         StoreError::AlreadyExists {
-                            kind: r.kind.into(),
+                            kind: r.kind,
                             name: r.name.clone(),
                         }
                     }
@@ -503,39 +471,42 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a resource; with `record.version != 0`, only if that is still its version.
-    /// Returns the new version.
+    /// Replaces a resource, if the stored one meets the write's precondition. Returns the new
+    /// version.
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
         let mut tx = self.begin().await?;
         let current = sqlx::query(
             "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
-        .bind(r.kind)
+        .bind(r.kind.as_str())
         .bind(&r.scope)
         .bind(&r.name)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(current) = current else {
             return Err(StoreError::NotFound {
-                kind: r.kind.into(),
+                kind: r.kind,
                 name: r.name.clone(),
             });
         };
         let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
-        if r.version != 0 && r.version != version {
+        if let Precondition::Version(expected) = write.precondition
+            && expected != version
+        {
             return Err(StoreError::Conflict {
-                kind: r.kind.into(),
+                kind: r.kind,
                 name: r.name.clone(),
-                expected: r.version,
+                expected,
             });
         }
-        sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4 WHERE kind = $5 AND scope = $6 AND name = $7")
+        sqlx::query("UPDATE resources SET body = $1, version = $2, owner = $3, space = $4, active = $5 WHERE kind = $6 AND scope = $7 AND name = $8")
             .bind(&r.body)
             .bind(version + 1)
             .bind(&r.owner)
             .bind(&r.space)
-            .bind(r.kind)
+            .bind(i64::from(r.active))
+            .bind(r.kind.as_str())
             .bind(&r.scope)
             .bind(&r.name)
             .execute(&mut *tx)
@@ -565,7 +536,7 @@ impl Store {
     /// Deletes a resource (and its secret value). Returns what was deleted.
     pub async fn delete(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
         event: bool,
@@ -580,32 +551,32 @@ impl Store {
     async fn delete_in(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
         event: bool,
     ) -> Result<(Record, Option<Event>), StoreError> {
-        let row = sqlx::query("SELECT scope, name, owner, space, body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+        let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
-                kind: kind.into(),
+                kind,
                 name: name.into(),
             });
         };
         let record = Self::record(kind, &row)?;
         sqlx::query("DELETE FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .execute(&mut **tx)
             .await?;
         sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(scope)
             .bind(name)
             .execute(&mut **tx)
@@ -630,15 +601,16 @@ impl Store {
             .await?;
         let mut events = Vec::new();
         for row in inside {
-            let kind: String = row.try_get(0)?;
-            let kind = crate::service::kind_name(&kind);
+            let kind = parse_kind(&row.try_get::<String, _>(0)?)?;
             let (scope, name): (String, String) = (row.try_get(1)?, row.try_get(2)?);
             let (_, event) = self
-                .delete_in(&mut tx, kind, &scope, &name, kind == "Workspace")
+                .delete_in(&mut tx, kind, &scope, &name, kind == Kind::Workspace)
                 .await?;
             events.extend(event);
         }
-        let (record, _) = self.delete_in(&mut tx, "Space", "", space, false).await?;
+        let (record, _) = self
+            .delete_in(&mut tx, Kind::Space, "", space, false)
+            .await?;
         tx.commit().await?;
         for e in events {
             self.announce(Some(e));
@@ -652,7 +624,7 @@ impl Store {
         ciphertext: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(r.kind)
+            .bind(r.kind.as_str())
             .bind(&r.scope)
             .bind(&r.name)
             .execute(&mut **tx)
@@ -660,7 +632,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)",
         )
-        .bind(r.kind)
+        .bind(r.kind.as_str())
         .bind(&r.scope)
         .bind(&r.name)
         .bind(ciphertext)
@@ -672,114 +644,25 @@ impl Store {
     /// The encrypted value of a Secret or UserSecret.
     pub async fn secret_ciphertext(
         &self,
-        kind: &'static str,
+        kind: Kind,
         scope: &str,
         name: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query(
             "SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(scope)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
+}
 
-    async fn insert_event(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        kind: EventKind,
-        r: &Record,
-        old: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<Event, StoreError> {
-        let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(kind.code())
-            .bind(&r.name)
-            .bind(&r.owner)
-            .bind(&r.space)
-            .bind(old)
-            .bind(new)
-            .fetch_one(&mut **tx)
-            .await?;
-        let id: i64 = row.try_get(0)?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify('cordium_events', $1)")
-                .bind(id.to_string())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(Event {
-            id,
-            kind,
-            name: r.name.clone(),
-            owner: r.owner.clone(),
-            space: r.space.clone(),
-            old: old.map(<[u8]>::to_vec),
-            new: new.map(<[u8]>::to_vec),
-        })
-    }
-
-    /// After a commit: on SQLite, watchers hear of the event at once; on PostgreSQL, every
-    /// replica (this one included) hears of it through its listener.
-    fn announce(&self, event: Option<Event>) {
-        if let (Some(event), Backend::Sqlite) = (event, self.backend) {
-            let _ = self.events.send(event);
-        }
-    }
-
-    /// Subscribes to workspace events.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-
-    async fn spawn_listener(&self) -> Result<(), StoreError> {
-        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
-        listener.listen("cordium_events").await?;
-        let store = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let id = match listener.recv().await {
-                    Ok(n) => n.payload().parse::<i64>().ok(),
-                    Err(e) => {
-                        tracing::warn!("event listener: {e}; reconnecting");
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                        continue;
-                    }
-                };
-                if let Some(id) = id {
-                    match store.event(id).await {
-                        Ok(Some(event)) => {
-                            let _ = store.events.send(event);
-                        }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!("event {id}: {e}"),
-                    }
-                }
-            }
-        });
-        Ok(())
-    }
-
-    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row =
-            sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => Some(Event {
-                id,
-                kind: EventKind::from_code(r.try_get(0)?),
-                name: r.try_get(1)?,
-                owner: r.try_get(2)?,
-                space: r.try_get(3)?,
-                old: r.try_get(4)?,
-                new: r.try_get(5)?,
-            }),
-            None => None,
-        })
-    }
+/// Whether a workspace counts as active (any state but STOPPED): the one rule behind the
+/// `active` column, used by every writer of workspace records and by the backfill.
+pub fn workspace_is_active(workspace: &crate::pb::Workspace) -> bool {
+    workspace.status.is_some()
+        && crate::workspace_state::state_of(workspace) != Some(cordium_provisioner::State::Stopped)
 }

@@ -1,20 +1,155 @@
 //! `CompileWorkspace`: the compiler over stored layers, as a dry run.
 
 use super::Caller;
-use super::documents::{bad_field, invalid, json_to_struct, load_document};
-use super::handlers::{Api, DEFAULT_TEMPLATE};
+use super::api::{Api, DEFAULT_TEMPLATE};
+use super::documents::{bad_field, describe, invalid, json_to_struct, load_document};
 use crate::pb;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
-use cordium_spec::{Kind, SourceMap};
+use cordium_spec::{Diagnostic, Kind, SourceMap};
+use prost_types::Struct;
 use tonic::Status;
 
-/// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
-pub(crate) async fn compile(
+/// Why a compile failed, before it becomes an API status (CompileWorkspace) or a run
+/// failure (the driver).
+#[derive(Debug)]
+pub(crate) enum CompileError {
+    /// A layer is missing, hidden or unreadable, or the store failed: as the API answers it.
+    Refused(Status),
+    /// The layers do not fit together, or the workspace does not compile.
+    Invalid {
+        /// What failed.
+        summary: &'static str,
+        /// The compiler's diagnostics.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl From<Status> for CompileError {
+    fn from(status: Status) -> Self {
+        CompileError::Refused(status)
+    }
+}
+
+impl From<crate::store::StoreError> for CompileError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CompileError::Refused(e.into())
+    }
+}
+
+impl From<CompileError> for Status {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Refused(status) => status,
+            CompileError::Invalid {
+                summary,
+                diagnostics,
+            } => invalid(summary, &diagnostics),
+        }
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Refused(status) => f.write_str(status.message()),
+            CompileError::Invalid {
+                summary,
+                diagnostics,
+            } => f.write_str(&describe(summary, diagnostics)),
+        }
+    }
+}
+
+/// What to compile.
+#[derive(Debug, Clone)]
+pub(crate) enum CompileTarget {
+    /// A stored Workspace, with its run variables.
+    Stored(String),
+    /// An inline Workspace spec against a Template (`<space>/<template>`; empty: the
+    /// caller's default Space and Template).
+    Inline {
+        /// The Workspace spec.
+        spec: Struct,
+        /// The Template reference.
+        template: String,
+    },
+}
+
+/// A compile, as the domain sees it: what, with which extra variables, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct CompileRequest {
+    /// What to compile.
+    pub target: CompileTarget,
+    /// Variables given for this compile, after a stored Workspace's run variables.
+    pub vars: Vec<(String, String)>,
+    /// Compile for a Template build.
+    pub build: bool,
+    /// Leave undefined variables in place instead of failing.
+    pub allow_undefined_vars: bool,
+}
+
+impl CompileRequest {
+    /// The stored Workspace `name`, as it would run (`build`: as a Template build).
+    pub(crate) fn stored(name: &str, build: bool) -> Self {
+        Self {
+            target: CompileTarget::Stored(name.to_owned()),
+            vars: Vec::new(),
+            build,
+            allow_undefined_vars: false,
+        }
+    }
+
+    /// The domain request a CompileWorkspace call asks for.
+    fn from_api(req: pb::CompileWorkspaceRequest) -> Result<Self, Status> {
+        let target = match req.target {
+            Some(pb::compile_workspace_request::Target::Name(name)) => CompileTarget::Stored(name),
+            Some(pb::compile_workspace_request::Target::Spec(spec)) => CompileTarget::Inline {
+                spec,
+                template: req.template,
+            },
+            None => {
+                return Err(bad_field(
+                    "name",
+                    "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)",
+                ));
+            }
+        };
+        Ok(Self {
+            target,
+            vars: req.vars.into_iter().map(|v| (v.name, v.value)).collect(),
+            build: req.build,
+            allow_undefined_vars: req.allow_undefined_vars,
+        })
+    }
+}
+
+/// CompileWorkspace: a user compiles what they may see; a session only its own workspace.
+pub(crate) async fn compile_workspace(
     api: &Api,
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,
 ) -> Result<pb::CompileWorkspaceResponse, Status> {
-    let compiled = compile_effective(api, caller, req).await?;
+    if let Some(own) = &caller.session {
+        let named = match &req.target {
+            Some(pb::compile_workspace_request::Target::Name(name)) => name == own,
+            _ => false,
+        };
+        if !named {
+            return Err(Status::permission_denied(format!(
+                "a session credential may only compile its own workspace `{own}`"
+            )));
+        }
+    }
+    compile(api, caller, req).await
+}
+
+/// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
+async fn compile(
+    api: &Api,
+    caller: &Caller,
+    req: pb::CompileWorkspaceRequest,
+) -> Result<pb::CompileWorkspaceResponse, Status> {
+    let compiled = compile_effective(api, caller, CompileRequest::from_api(req)?).await?;
     let effective = serde_json::to_value(&compiled.effective)
         .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
     let describe = |o: &cordium_merge::Origin| match &o.location {
@@ -51,11 +186,11 @@ pub(crate) async fn compile(
 pub(crate) async fn compile_effective(
     api: &Api,
     caller: &Caller,
-    req: pb::CompileWorkspaceRequest,
-) -> Result<cordium_merge::Compiled, Status> {
+    req: CompileRequest,
+) -> Result<cordium_merge::Compiled, CompileError> {
     let mut sources = SourceMap::new();
     let (workspace_name, spec, space, template, mut vars) = match req.target {
-        Some(pb::compile_workspace_request::Target::Name(name)) => {
+        CompileTarget::Stored(name) => {
             let (_, ws) = api.visible_workspace(caller, &name).await?;
             let status = ws.status.unwrap_or_default();
             let vars: Vec<(String, String)> = status
@@ -65,25 +200,19 @@ pub(crate) async fn compile_effective(
                 .collect();
             (name, ws.spec, status.space, status.template, vars)
         }
-        Some(pb::compile_workspace_request::Target::Spec(spec)) => {
-            let (space, template) = match req.template.split_once('/') {
+        CompileTarget::Inline { spec, template } => {
+            let (space, template) = match template.split_once('/') {
                 Some((s, t)) => (s.to_owned(), t.to_owned()),
-                None if req.template.is_empty() => (
+                None if template.is_empty() => (
                     format!("default.{}", caller.name),
                     DEFAULT_TEMPLATE.to_owned(),
                 ),
-                None => return Err(bad_field("template", "write `<space>/<template>`")),
+                None => return Err(bad_field("template", "write `<space>/<template>`").into()),
             };
             (String::new(), Some(spec), space, template, Vec::new())
         }
-        None => {
-            return Err(bad_field(
-                "name",
-                "say what to compile: `name` (a stored Workspace) or `spec` (an inline one)",
-            ));
-        }
     };
-    vars.extend(req.vars.into_iter().map(|v| (v.name, v.value)));
+    vars.extend(req.vars);
 
     let workspace = load_document(
         &mut sources,
@@ -116,13 +245,13 @@ pub(crate) async fn compile_effective(
                 stored_template.spec.as_ref(),
             )?);
         } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
-            return Err(super::not_found("Template", &template));
+            return Err(super::not_found(Kind::Template, &template).into());
         }
-        for r in api.store.list("Secret", Some(&space)).await? {
+        for r in api.store.list(Kind::Secret, Some(&space)).await? {
             secrets.push(r.name);
         }
     } else if !space.starts_with("default.") {
-        return Err(super::not_found("Space", &space));
+        return Err(super::not_found(Kind::Space, &space).into());
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {
@@ -137,7 +266,7 @@ pub(crate) async fn compile_effective(
     if let Some(cluster) = api.cluster_config().await? {
         documents.push(load_document(
             &mut sources,
-            "ClusterConfig".into(),
+            Kind::ClusterConfig.as_str().into(),
             Kind::ClusterConfig,
             "cluster",
             cluster.spec.as_ref(),
@@ -145,7 +274,7 @@ pub(crate) async fn compile_effective(
     }
     let user_secrets = api
         .store
-        .list("UserSecret", Some(&caller.name))
+        .list(Kind::UserSecret, Some(&caller.name))
         .await?
         .into_iter()
         .map(|r| r.name)
@@ -159,7 +288,14 @@ pub(crate) async fn compile_effective(
         allow_undefined_vars: req.allow_undefined_vars,
         provenance: true,
     };
-    let inputs = Inputs::from_documents(&sources, documents, None, options)
-        .map_err(|d| invalid("the layers do not fit together", &d.0))?;
-    compile_layers(inputs).map_err(|d| invalid("the workspace does not compile", &d.0))
+    let inputs = Inputs::from_documents(&sources, documents, None, options).map_err(|d| {
+        CompileError::Invalid {
+            summary: "the layers do not fit together",
+            diagnostics: d.0,
+        }
+    })?;
+    compile_layers(inputs).map_err(|d| CompileError::Invalid {
+        summary: "the workspace does not compile",
+        diagnostics: d.0,
+    })
 }

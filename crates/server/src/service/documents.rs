@@ -85,30 +85,49 @@ const MAX_VIOLATIONS: usize = 20;
 /// a value, and values are as long as the caller makes them).
 const MAX_DESCRIPTION_CHARS: usize = 300;
 
-/// `InvalidArgument` with one BadRequest field violation per diagnostic, for the first
-/// [`MAX_VIOLATIONS`] errors.
+/// A diagnostic as one field violation's description, cut to [`MAX_DESCRIPTION_CHARS`].
+fn violation(d: &Diagnostic) -> String {
+    truncate(&match &d.help {
+        Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
+        None => format!("{} [{}]", d.message, d.code),
+    })
+}
+
+/// The errors among `diagnostics` an answer names: the first [`MAX_VIOLATIONS`].
+fn named_errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .take(MAX_VIOLATIONS)
+}
+
+/// `summary` and the first [`MAX_VIOLATIONS`] errors among `diagnostics` (then "and K
+/// more"), on one line: the message of [`invalid`], and what a run failure says of a workspace
+/// that does not compile.
+pub(crate) fn describe(summary: &str, diagnostics: &[Diagnostic]) -> String {
+    let mut lines: Vec<String> = named_errors(diagnostics)
+        .map(|d| {
+            let path = truncate(&d.path);
+            let path = if path.is_empty() { "<document>" } else { &path };
+            format!("{path}: {}", violation(d))
+        })
+        .collect();
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > MAX_VIOLATIONS {
+        lines.push(format!("and {} more", errors - MAX_VIOLATIONS));
+    }
+    format!("{summary}: {}", lines.join("; "))
+}
+
+/// `InvalidArgument` with one BadRequest field violation per named error (see [`describe`]).
 pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     let mut details = ErrorDetails::new();
-    let mut lines = Vec::new();
-    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    for d in errors.iter().take(MAX_VIOLATIONS) {
-        let description = truncate(&match &d.help {
-            Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
-            None => format!("{} [{}]", d.message, d.code),
-        });
-        let path = truncate(&d.path);
-        lines.push(format!(
-            "{}: {description}",
-            if path.is_empty() { "<document>" } else { &path }
-        ));
-        details.add_bad_request_violation(path, description);
-    }
-    if let Some(more) = errors.len().checked_sub(MAX_VIOLATIONS).filter(|n| *n > 0) {
-        lines.push(format!("and {more} more"));
+    for d in named_errors(diagnostics) {
+        details.add_bad_request_violation(truncate(&d.path), violation(d));
     }
     Status::with_error_details(
         tonic::Code::InvalidArgument,
-        format!("{summary}: {}", lines.join("; ")),
+        describe(summary, diagnostics),
         details,
     )
 }

@@ -1,11 +1,11 @@
 //! `cordium.v1.ManagementService`: the ClusterConfig, for administrators.
 
+use super::api::Api;
 use super::documents::validate;
-use super::handlers::{Api, Resource, now};
+use super::resource::{Place, Resource, new_record, now, requested_precondition};
 use crate::pb::{self, management_service_server::ManagementService};
-use crate::store::{Record, Write};
+use crate::store::Write;
 use cordium_spec::Kind;
-use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 /// The ManagementService implementation (shares the MainService's store and identity).
@@ -50,7 +50,7 @@ impl ManagementService for Management {
         let caller = self.admin(&request).await?;
         let mut req = request.into_inner();
         validate(Kind::ClusterConfig, "cluster", req.spec.as_ref())?;
-        let version = req.meta().as_ref().map_or(0, |m| m.resource_version);
+        let precondition = requested_precondition(&mut req);
         let mut out = pb::ClusterConfig {
             metadata: Some(pb::Metadata {
                 name: "cluster".into(),
@@ -59,35 +59,18 @@ impl ManagementService for Management {
             }),
             spec: req.spec,
         };
-        let record = Record {
-            kind: "ClusterConfig",
-            scope: String::new(),
-            name: "cluster".into(),
-            owner: caller.name.clone(),
-            space: String::new(),
-            body: out.encode_to_vec(),
-            version,
-        };
-        let v = match self.api.store.get("ClusterConfig", "", "cluster").await? {
-            Some(_) => {
-                self.api
-                    .store
-                    .update(Write {
-                        record: &record,
-                        secret: None,
-                        event: false,
-                    })
-                    .await?
-            }
+        let at = Place::global("cluster", "");
+        let record = new_record(Kind::ClusterConfig, &at, &caller.name, &out);
+        let write = Write::new(&record).expecting(precondition);
+        let v = match self
+            .api
+            .store
+            .get(Kind::ClusterConfig, "", "cluster")
+            .await?
+        {
+            Some(_) => self.api.store.update(write).await?,
             None => {
-                self.api
-                    .store
-                    .create(Write {
-                        record: &record,
-                        secret: None,
-                        event: false,
-                    })
-                    .await?;
+                self.api.store.create(write).await?;
                 1
             }
         };

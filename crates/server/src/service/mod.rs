@@ -1,14 +1,25 @@
 //! The gRPC services: authentication, authorization, validation and the resource rules.
 
+mod api;
 mod compile;
 mod documents;
+mod exec;
+mod git_provider;
 mod handlers;
 mod management;
+mod resource;
+mod secret;
+mod space;
+mod template;
+mod user_config;
+mod user_secret;
+mod workspace;
 
-pub(crate) use compile::compile_effective;
-pub use handlers::Api;
-pub(crate) use handlers::{DEFAULT_TEMPLATE, now};
+pub use api::Api;
+pub(crate) use api::DEFAULT_TEMPLATE;
+pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;
+pub(crate) use resource::now;
 
 use crate::store::StoreError;
 use tonic::{Code, Status};
@@ -36,20 +47,6 @@ impl Caller {
     }
 }
 
-/// The `'static` kind name stored in the `kind` column.
-pub fn kind_name(kind: &str) -> &'static str {
-    match kind {
-        "Space" => "Space",
-        "Template" => "Template",
-        "Workspace" => "Workspace",
-        "Secret" => "Secret",
-        "UserSecret" => "UserSecret",
-        "GitProvider" => "GitProvider",
-        "UserConfig" => "UserConfig",
-        _ => "ClusterConfig",
-    }
-}
-
 impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
         match &e {
@@ -59,6 +56,10 @@ impl From<StoreError> for Status {
             StoreError::Database(inner) => {
                 tracing::error!("database: {inner}");
                 Status::new(Code::Unavailable, "the store is unavailable; try again")
+            }
+            StoreError::UnknownKind(_) => {
+                tracing::error!("{e}");
+                Status::internal("the store holds a resource this server cannot read")
             }
         }
     }
@@ -72,6 +73,6 @@ impl From<crate::crypto::CryptoError> for Status {
 }
 
 /// `NotFound` for a resource the caller may not see (whether or not it exists).
-pub(crate) fn not_found(kind: &str, name: &str) -> Status {
-    Status::not_found(format!("{kind} `{name}` not found"))
+pub(crate) fn not_found(kind: cordium_spec::Kind, name: &str) -> Status {
+    Status::not_found(format!("{} `{name}` not found", kind.as_str()))
 }

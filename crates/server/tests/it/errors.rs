@@ -5,6 +5,7 @@ use crate::{Auth, Backend, Env, meta, ok, r, space, spec, template, workspace};
 use cordium_server::pb;
 use cordium_server::pb::main_service_client::MainServiceClient;
 use cordium_server::pb::management_service_client::ManagementServiceClient;
+use cordium_spec::Kind;
 use serde_json::json;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -772,12 +773,18 @@ async fn calls_without_a_valid_token_are_unauthenticated(backend: Backend) {
     let store = &env.server.store;
     assert!(
         store
-            .list("Workspace", None)
+            .list(Kind::Workspace, None)
             .await
             .expect("list")
             .is_empty()
     );
-    assert!(store.list("Secret", None).await.expect("list").is_empty());
+    assert!(
+        store
+            .list(Kind::Secret, None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     // The current token works; so does lowercase `bearer`.
     ok(
         "fresh token",

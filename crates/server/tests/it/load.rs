@@ -3,6 +3,7 @@
 
 use crate::{Backend, Env, fails, name_of, ok, spec};
 use cordium_server::pb;
+use cordium_spec::Kind;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,7 +92,7 @@ async fn a_thousand_concurrent_creates_get_distinct_names(backend: Backend) {
     assert_eq!(
         env.server
             .store
-            .count_owned("Workspace", "alice")
+            .count_owned(Kind::Workspace, "alice")
             .await
             .expect("count"),
         CALLS as i64
@@ -99,7 +100,7 @@ async fn a_thousand_concurrent_creates_get_distinct_names(backend: Backend) {
     let spaces = env
         .server
         .store
-        .list("Space", Some(""))
+        .list(Kind::Space, Some(""))
         .await
         .expect("spaces");
     assert_eq!(

@@ -4,6 +4,7 @@
 use super::*;
 use cordium_provisioner::podman::Podman;
 use cordium_provisioner::runtime::Runtime;
+use cordium_spec::Kind;
 use cordium_testkit::{lab, run};
 use std::process::Command;
 
@@ -487,7 +488,13 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
         }
         if Instant::now() > deadline {
             let mut builds = Vec::new();
-            for r in env.server.store.list("Workspace", Some("")).await.unwrap() {
+            for r in env
+                .server
+                .store
+                .list(Kind::Workspace, Some(""))
+                .await
+                .unwrap()
+            {
                 let ws: pb::Workspace = prost::Message::decode(r.body.as_slice()).unwrap();
                 builds.push((r.name, ws.status));
             }
@@ -723,7 +730,7 @@ async fn a_new_prebuild_cancels_the_running_one() {
     let old = env
         .server
         .store
-        .get("Workspace", "", &format!("build-{first}"))
+        .get(Kind::Workspace, "", &format!("build-{first}"))
         .await
         .unwrap()
         .expect("the first build workspace");
@@ -753,7 +760,7 @@ async fn only_the_owner_may_exec_into_a_workspace_or_read_its_log() {
     let record = env
         .server
         .store
-        .get("Space", "", "default.holder")
+        .get(Kind::Space, "", "default.holder")
         .await
         .unwrap()
         .expect("the default Space");
@@ -769,11 +776,9 @@ async fn only_the_owner_may_exec_into_a_workspace_or_read_its_log() {
     };
     env.server
         .store
-        .update(cordium_server::store::Write {
-            record: &written,
-            secret: None,
-            event: false,
-        })
+        .update(cordium_server::store::Write::new(&written).expecting(
+            cordium_server::store::Precondition::Version(written.version),
+        ))
         .await
         .unwrap();
     let peer = env.server.client(&env.server.user("peer", false).await);

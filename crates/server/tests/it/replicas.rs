@@ -6,6 +6,7 @@ use crate::{PgDatabase, Server, name_of, next_within, ok, r, secret, space, work
 use cordium_server::crypto::SecretBox;
 use cordium_server::pb;
 use cordium_server::pb::workspace_event::Event;
+use cordium_spec::Kind;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ async fn a_watch_on_one_replica_sees_a_start_on_the_other() {
     let key_b = SecretBox::load_or_create(&dir_b.path().join("secret.key")).expect("key B");
     let sealed = b
         .store
-        .secret_ciphertext("Secret", "rep.alice", "db")
+        .secret_ciphertext(Kind::Secret, "rep.alice", "db")
         .await
         .expect("ct")
         .expect("stored");
@@ -166,7 +167,7 @@ async fn a_watch_on_one_replica_sees_a_start_on_the_other() {
     let key_a = SecretBox::load_or_create(&dir_a.path().join("secret.key")).expect("key A");
     let sealed = a
         .store
-        .secret_ciphertext("Secret", "rep.alice", "db")
+        .secret_ciphertext(Kind::Secret, "rep.alice", "db")
         .await
         .expect("ct")
         .expect("stored");

@@ -5,6 +5,7 @@ use crate::{Backend, Env, contains_bytes, fails, hex, meta, ok, r, space};
 use base64::Engine as _;
 use cordium_server::crypto::SecretBox;
 use cordium_server::pb;
+use cordium_spec::Kind;
 use prost::Message as _;
 use sqlx::Row as _;
 use tonic::Code;
@@ -291,7 +292,7 @@ async fn secret_values_never_come_back(backend: Backend) {
     let key = SecretBox::load_or_create(&env.data.dir.path().join("secret.key")).expect("key");
     let store = &env.server.store;
     let sealed = store
-        .secret_ciphertext("Secret", "vault.alice", "db")
+        .secret_ciphertext(Kind::Secret, "vault.alice", "db")
         .await
         .expect("ct")
         .expect("stored");
@@ -305,7 +306,7 @@ async fn secret_values_never_come_back(backend: Backend) {
         "bound to its identity"
     );
     let sealed = store
-        .secret_ciphertext("UserSecret", "alice", "npm")
+        .secret_ciphertext(Kind::UserSecret, "alice", "npm")
         .await
         .expect("ct")
         .expect("stored");
@@ -410,14 +411,14 @@ async fn secret_values_never_come_back(backend: Backend) {
     );
     assert!(
         store
-            .secret_ciphertext("Secret", "vault.alice", "db")
+            .secret_ciphertext(Kind::Secret, "vault.alice", "db")
             .await
             .expect("ct")
             .is_none()
     );
     assert!(
         store
-            .secret_ciphertext("UserSecret", "alice", "npm")
+            .secret_ciphertext(Kind::UserSecret, "alice", "npm")
             .await
             .expect("ct")
             .is_none()
@@ -479,7 +480,7 @@ async fn ssh_keys_show_only_the_public_key(backend: Backend) {
     let sealed = env
         .server
         .store
-        .secret_ciphertext("UserSecret", "alice", "git-key")
+        .secret_ciphertext(Kind::UserSecret, "alice", "git-key")
         .await
         .expect("ct")
         .expect("stored");

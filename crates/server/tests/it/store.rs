@@ -5,7 +5,8 @@ use crate::{
     Backend, Data, Env, fails, meta, ok, r, secret, space, spec, template, version_of, workspace,
 };
 use cordium_server::pb;
-use cordium_server::store::{EventKind, Record, Store, StoreError, Write};
+use cordium_server::store::{EventKind, Precondition, Record, Store, StoreError, Write};
+use cordium_spec::Kind;
 use sqlx::Row as _;
 use std::time::Duration;
 use tonic::Code;
@@ -23,7 +24,7 @@ async fn open(data: &Data) -> Store {
     Store::open(&data.raw_url()).await.expect("open the store")
 }
 
-fn record(kind: &'static str, scope: &str, name: &str, space: &str, body: &[u8]) -> Record {
+fn record(kind: Kind, scope: &str, name: &str, space: &str, body: &[u8]) -> Record {
     Record {
         kind,
         scope: scope.into(),
@@ -32,22 +33,20 @@ fn record(kind: &'static str, scope: &str, name: &str, space: &str, body: &[u8])
         space: space.into(),
         body: body.to_vec(),
         version: 0,
+        active: false,
     }
 }
 
+/// A write expecting the record's own version (0: any), as a request's resourceVersion asks.
 fn write(record: &Record) -> Write<'_> {
-    Write {
-        record,
-        secret: None,
-        event: false,
-    }
+    Write::new(record).expecting(Precondition::from_resource_version(record.version))
 }
 
 async fn crud_and_version_conflicts(backend: Backend) {
     let data = Data::new(backend).await;
     let store = open(&data).await;
 
-    let a = record("Template", "s.alice", "one", "s.alice", b"first");
+    let a = record(Kind::Template, "s.alice", "one", "s.alice", b"first");
     store.create(write(&a)).await.expect("create");
     assert!(
         matches!(
@@ -59,7 +58,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
     // The same name under another kind or scope is another resource.
     store
         .create(write(&record(
-            "Template",
+            Kind::Template,
             "t.alice",
             "one",
             "t.alice",
@@ -69,7 +68,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
         .expect("other scope");
     store
         .create(write(&record(
-            "GitProvider",
+            Kind::GitProvider,
             "s.alice",
             "one",
             "s.alice",
@@ -79,7 +78,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
         .expect("other kind");
 
     let got = store
-        .get("Template", "s.alice", "one")
+        .get(Kind::Template, "s.alice", "one")
         .await
         .expect("get")
         .expect("present");
@@ -94,7 +93,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
     );
     assert!(
         store
-            .get("Template", "s.alice", "missing")
+            .get(Kind::Template, "s.alice", "missing")
             .await
             .expect("get")
             .is_none()
@@ -102,35 +101,50 @@ async fn crud_and_version_conflicts(backend: Backend) {
 
     store
         .create(write(&record(
-            "Template", "s.alice", "two", "s.alice", b"second",
+            Kind::Template,
+            "s.alice",
+            "two",
+            "s.alice",
+            b"second",
         )))
         .await
         .expect("create two");
     let names = |records: Vec<Record>| records.into_iter().map(|r| r.name).collect::<Vec<_>>();
     assert_eq!(
-        names(store.list("Template", Some("s.alice")).await.expect("list")),
+        names(
+            store
+                .list(Kind::Template, Some("s.alice"))
+                .await
+                .expect("list")
+        ),
         ["one", "two"]
     );
     assert_eq!(
-        names(store.list("Template", None).await.expect("list all")),
+        names(store.list(Kind::Template, None).await.expect("list all")),
         ["one", "two", "one"],
         "by scope, then name"
     );
     assert_eq!(
         names(
             store
-                .list_in_space("Template", "t.alice")
+                .list_in_space(Kind::Template, "t.alice")
                 .await
                 .expect("in space")
         ),
         ["one"]
     );
     assert_eq!(
-        store.count_owned("Template", "alice").await.expect("count"),
+        store
+            .count_owned(Kind::Template, "alice")
+            .await
+            .expect("count"),
         3
     );
     assert_eq!(
-        store.count_owned("Template", "bob").await.expect("count"),
+        store
+            .count_owned(Kind::Template, "bob")
+            .await
+            .expect("count"),
         0
     );
 
@@ -165,7 +179,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
         .expect("unconditional update");
     assert_eq!(v3, 3);
     let got = store
-        .get("Template", "s.alice", "one")
+        .get(Kind::Template, "s.alice", "one")
         .await
         .expect("get")
         .expect("present");
@@ -177,41 +191,37 @@ async fn crud_and_version_conflicts(backend: Backend) {
     assert!(matches!(
         store
             .update(write(&record(
-                "Template", "s.alice", "nope", "s.alice", b"x"
+                Kind::Template,
+                "s.alice",
+                "nope",
+                "s.alice",
+                b"x"
             )))
             .await,
         Err(StoreError::NotFound { .. })
     ));
 
     // Secrets live beside their resource and go with it.
-    let s = record("Secret", "s.alice", "db", "s.alice", b"secret resource");
+    let s = record(Kind::Secret, "s.alice", "db", "s.alice", b"secret resource");
     store
-        .create(Write {
-            record: &s,
-            secret: Some(b"ciphertext-1"),
-            event: false,
-        })
+        .create(Write::new(&s).sealed(Some(b"ciphertext-1")))
         .await
         .expect("create secret");
     assert_eq!(
         store
-            .secret_ciphertext("Secret", "s.alice", "db")
+            .secret_ciphertext(Kind::Secret, "s.alice", "db")
             .await
             .expect("ct")
             .as_deref(),
         Some(b"ciphertext-1".as_slice())
     );
     store
-        .update(Write {
-            record: &s,
-            secret: Some(b"ciphertext-2"),
-            event: false,
-        })
+        .update(Write::new(&s).sealed(Some(b"ciphertext-2")))
         .await
         .expect("update secret");
     assert_eq!(
         store
-            .secret_ciphertext("Secret", "s.alice", "db")
+            .secret_ciphertext(Kind::Secret, "s.alice", "db")
             .await
             .expect("ct")
             .as_deref(),
@@ -223,7 +233,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
         .expect("update without a new value");
     assert_eq!(
         store
-            .secret_ciphertext("Secret", "s.alice", "db")
+            .secret_ciphertext(Kind::Secret, "s.alice", "db")
             .await
             .expect("ct")
             .as_deref(),
@@ -233,28 +243,28 @@ async fn crud_and_version_conflicts(backend: Backend) {
 
     // Delete.
     let deleted = store
-        .delete("Template", "s.alice", "one", false)
+        .delete(Kind::Template, "s.alice", "one", false)
         .await
         .expect("delete");
     assert_eq!(deleted.body, b"v3");
     assert!(
         store
-            .get("Template", "s.alice", "one")
+            .get(Kind::Template, "s.alice", "one")
             .await
             .expect("get")
             .is_none()
     );
     assert!(matches!(
-        store.delete("Template", "s.alice", "one", false).await,
+        store.delete(Kind::Template, "s.alice", "one", false).await,
         Err(StoreError::NotFound { .. })
     ));
     store
-        .delete("Secret", "s.alice", "db", false)
+        .delete(Kind::Secret, "s.alice", "db", false)
         .await
         .expect("delete secret");
     assert!(
         store
-            .secret_ciphertext("Secret", "s.alice", "db")
+            .secret_ciphertext(Kind::Secret, "s.alice", "db")
             .await
             .expect("ct")
             .is_none(),
@@ -264,7 +274,7 @@ async fn crud_and_version_conflicts(backend: Backend) {
     store.create(write(&a)).await.expect("re-create");
     assert_eq!(
         store
-            .get("Template", "s.alice", "one")
+            .get(Kind::Template, "s.alice", "one")
             .await
             .expect("get")
             .expect("present")
@@ -447,27 +457,25 @@ async fn create_all_is_atomic(backend: Backend) {
     let store = open(&data).await;
     let mut events = store.subscribe();
 
-    let taken = record("Template", "s.alice", "taken", "s.alice", b"already here");
+    let taken = record(
+        Kind::Template,
+        "s.alice",
+        "taken",
+        "s.alice",
+        b"already here",
+    );
     store.create(write(&taken)).await.expect("create");
 
     // The first write is fine, the second collides: neither may remain.
-    let first = record("Workspace", "", "abc", "s.alice", b"workspace");
+    let first = record(Kind::Workspace, "", "abc", "s.alice", b"workspace");
     let second = Record {
         body: b"collides".to_vec(),
         ..taken.clone()
     };
     let result = store
         .create_all(&[
-            Write {
-                record: &first,
-                secret: Some(b"sealed"),
-                event: true,
-            },
-            Write {
-                record: &second,
-                secret: Some(b"sealed-2"),
-                event: false,
-            },
+            Write::new(&first).sealed(Some(b"sealed")).event(true),
+            Write::new(&second).sealed(Some(b"sealed-2")),
         ])
         .await;
     assert!(
@@ -476,7 +484,7 @@ async fn create_all_is_atomic(backend: Backend) {
     );
     assert!(
         store
-            .get("Workspace", "", "abc")
+            .get(Kind::Workspace, "", "abc")
             .await
             .expect("get")
             .is_none(),
@@ -484,7 +492,7 @@ async fn create_all_is_atomic(backend: Backend) {
     );
     assert!(
         store
-            .secret_ciphertext("Workspace", "", "abc")
+            .secret_ciphertext(Kind::Workspace, "", "abc")
             .await
             .expect("ct")
             .is_none(),
@@ -492,7 +500,7 @@ async fn create_all_is_atomic(backend: Backend) {
     );
     assert_eq!(
         store
-            .get("Template", "s.alice", "taken")
+            .get(Kind::Template, "s.alice", "taken")
             .await
             .expect("get")
             .expect("kept")
@@ -502,7 +510,7 @@ async fn create_all_is_atomic(backend: Backend) {
     );
 
     // Two writes of the same new key in one batch: the batch fails as a whole.
-    let twin = record("Space", "", "twin.alice", "", b"twin");
+    let twin = record(Kind::Space, "", "twin.alice", "", b"twin");
     assert!(
         store
             .create_all(&[write(&twin), write(&twin)])
@@ -511,22 +519,18 @@ async fn create_all_is_atomic(backend: Backend) {
     );
     assert!(
         store
-            .get("Space", "", "twin.alice")
+            .get(Kind::Space, "", "twin.alice")
             .await
             .expect("get")
             .is_none()
     );
 
     // No event was announced for the failed batches: the next event is the next success.
-    let ok_ws = record("Workspace", "", "xyz", "s.alice", b"ok");
+    let ok_ws = record(Kind::Workspace, "", "xyz", "s.alice", b"ok");
     store
         .create_all(&[
-            Write {
-                record: &ok_ws,
-                secret: None,
-                event: true,
-            },
-            write(&record("Template", "s.alice", "fresh", "s.alice", b"t")),
+            Write::new(&ok_ws).event(true),
+            write(&record(Kind::Template, "s.alice", "fresh", "s.alice", b"t")),
         ])
         .await
         .expect("a good batch");
@@ -540,7 +544,7 @@ async fn create_all_is_atomic(backend: Backend) {
     );
     assert!(
         store
-            .get("Template", "s.alice", "fresh")
+            .get(Kind::Template, "s.alice", "fresh")
             .await
             .expect("get")
             .is_some()
@@ -615,7 +619,7 @@ async fn deleting_a_space_cascades(backend: Backend) {
     assert!(
         env.server
             .store
-            .get("Workspace", "", &build_ws)
+            .get(Kind::Workspace, "", &build_ws)
             .await
             .expect("get")
             .is_some()
@@ -636,29 +640,30 @@ async fn deleting_a_space_cascades(backend: Backend) {
     let store = &env.server.store;
     assert!(
         store
-            .get("Space", "", "doomed.alice")
+            .get(Kind::Space, "", "doomed.alice")
             .await
             .expect("get")
             .is_none()
     );
     let left = store
-        .list_in_space("Template", "doomed.alice")
+        .list_in_space(Kind::Template, "doomed.alice")
         .await
         .expect("templates");
     assert!(left.is_empty(), "templates left: {left:?}");
-    for kind in ["Workspace", "Secret", "GitProvider"] {
+    for kind in [Kind::Workspace, Kind::Secret, Kind::GitProvider] {
         assert!(
             store
                 .list_in_space(kind, "doomed.alice")
                 .await
                 .expect("list")
                 .is_empty(),
-            "{kind}s left in the deleted Space"
+            "{}s left in the deleted Space",
+            kind.as_str()
         );
     }
     assert!(
         store
-            .secret_ciphertext("Secret", "doomed.alice", "db")
+            .secret_ciphertext(Kind::Secret, "doomed.alice", "db")
             .await
             .expect("ct")
             .is_none(),
@@ -734,7 +739,7 @@ async fn deleting_a_space_cascades(backend: Backend) {
     );
     assert!(
         store
-            .secret_ciphertext("Secret", "kept.alice", "db")
+            .secret_ciphertext(Kind::Secret, "kept.alice", "db")
             .await
             .expect("ct")
             .is_some()
@@ -760,7 +765,11 @@ async fn migrations_are_versioned(backend: Backend) {
     // Replicas may start together: both migrate, one after the other.
     let (a, b) = tokio::join!(open(&data), open(&data));
     a.create(write(&record(
-        "Template", "s.alice", "kept", "s.alice", b"body",
+        Kind::Template,
+        "s.alice",
+        "kept",
+        "s.alice",
+        b"body",
     )))
     .await
     .expect("create");
@@ -768,7 +777,7 @@ async fn migrations_are_versioned(backend: Backend) {
     let again = open(&data).await;
     assert_eq!(
         again
-            .get("Template", "s.alice", "kept")
+            .get(Kind::Template, "s.alice", "kept")
             .await
             .expect("get")
             .expect("survives a reopen")
@@ -800,35 +809,34 @@ async fn events_reach_subscribers(backend: Backend) {
     let store = open(&data).await;
     let mut one = store.subscribe();
     let mut two = store.subscribe();
-    let ws = record("Workspace", "", "evt", "s.alice", b"v1");
+    let ws = record(Kind::Workspace, "", "evt", "s.alice", b"v1");
     store
-        .create(Write {
-            record: &ws,
-            secret: None,
-            event: true,
-        })
+        .create(Write::new(&ws).event(true))
         .await
         .expect("create");
     store
-        .update(Write {
-            record: &Record {
+        .update(
+            Write::new(&Record {
                 body: b"v2".to_vec(),
                 ..ws.clone()
-            },
-            secret: None,
-            event: true,
-        })
+            })
+            .event(true),
+        )
         .await
         .expect("update");
     // Writes without an event are not announced.
     store
         .create(write(&record(
-            "Template", "s.alice", "quiet", "s.alice", b"t",
+            Kind::Template,
+            "s.alice",
+            "quiet",
+            "s.alice",
+            b"t",
         )))
         .await
         .expect("quiet");
     store
-        .delete("Workspace", "", "evt", true)
+        .delete(Kind::Workspace, "", "evt", true)
         .await
         .expect("delete");
     for rx in [&mut one, &mut two] {

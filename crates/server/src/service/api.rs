@@ -1,0 +1,200 @@
+//! The MainService's state and what every handler shares: who is calling, which Spaces,
+//! Templates and Workspaces they may reach, the cluster's quotas.
+
+use super::resource::{Place, Result, decode, new_record, now, rewritten};
+use super::{Caller, not_found};
+use crate::auth::Authenticator;
+use crate::crypto::SecretBox;
+use crate::pb;
+use crate::store::{Precondition, Record, Store, Write};
+use cordium_provisioner::runtime::Runtime;
+use cordium_spec::Kind;
+use std::sync::Arc;
+use tonic::{Request, Status};
+
+/// The default Template every Space has.
+pub(crate) const DEFAULT_TEMPLATE: &str = "default";
+
+/// The MainService implementation.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub(crate) store: Store,
+    pub(crate) secrets: SecretBox,
+    pub(crate) auth: Authenticator,
+    /// The runtime workspaces run on, for exec and logs (`None`: this server provisions
+    /// nothing).
+    pub(crate) runtime: Option<Arc<dyn Runtime>>,
+}
+
+impl Api {
+    /// A service over `store`, sealing secrets with `secrets`, authenticating with `auth`.
+    pub fn new(store: Store, secrets: SecretBox, auth: Authenticator) -> Self {
+        Self {
+            store,
+            secrets,
+            auth,
+            runtime: None,
+        }
+    }
+
+    /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.
+    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// The runtime, or `FailedPrecondition` when this server runs no workspaces.
+    pub(crate) fn runtime(&self) -> Result<&Arc<dyn Runtime>> {
+        self.runtime.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "this server runs no workspaces (start it with `--runtime podman` or `kubernetes`)",
+            )
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The authenticated user: `authorization: Bearer <API token or OIDC ID token>`. A
+    /// workspace's session credential is refused: it may only use the calls that take
+    /// [`Api::any_caller`].
+    pub(crate) async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        let caller = self.any_caller(request).await?;
+        if caller.session.is_some() {
+            return Err(Status::permission_denied(
+                "a session credential may only read its own workspace's effective spec \
+                 (CompileWorkspace) and report its activity (ReportWorkspaceActivity)",
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The authenticated caller, a user or a workspace's session.
+    pub(crate) async fn any_caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        let header = request.metadata().get("authorization").ok_or_else(|| {
+            Status::unauthenticated("no `authorization: Bearer <token>` metadata")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
+            })?;
+        self.auth.authenticate(token.trim()).await
+    }
+
+    /// The Space if the caller owns it or is a member; NotFound otherwise.
+    pub(crate) async fn accessible_space(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Record, pb::Space)> {
+        let (record, space) = self.stored::<pb::Space>(&Place::global(name, "")).await?;
+        if super::space::can_access(caller, &space) {
+            Ok((record, space))
+        } else {
+            Err(not_found(Kind::Space, name))
+        }
+    }
+
+    /// The Workspace if the caller may reach its Space; NotFound otherwise.
+    pub(crate) async fn visible_workspace(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Record, pb::Workspace)> {
+        let (record, ws) = self.stored(&Place::global(name, "")).await?;
+        self.accessible_space(caller, &record.space)
+            .await
+            .map_err(|_| not_found(Kind::Workspace, name))?;
+        Ok((record, ws))
+    }
+
+    /// The Template `template` of `space`, if the caller may reach the Space; NotFound
+    /// otherwise.
+    pub(crate) async fn resolve_template(
+        &self,
+        caller: &Caller,
+        space: &str,
+        template: &str,
+    ) -> Result<(Record, pb::Template)> {
+        self.accessible_space(caller, space).await?;
+        self.stored(&Place::in_space(space, template)).await
+    }
+
+    /// The ClusterConfig, if an administrator has written one.
+    pub(crate) async fn cluster_config(&self) -> Result<Option<pb::ClusterConfig>> {
+        match self.store.get(Kind::ClusterConfig, "", "cluster").await? {
+            Some(r) => Ok(Some(decode(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The ClusterConfig's `workspace.limit.<field>`, or `default`.
+    pub(crate) async fn quota(&self, field: &str, default: i64) -> Result<i64> {
+        let value = self
+            .cluster_config()
+            .await?
+            .and_then(|c| c.spec)
+            .map(|s| super::documents::struct_to_json(&s))
+            .and_then(|j| {
+                j.pointer(&format!("/workspace/limit/{field}"))
+                    .and_then(serde_json::Value::as_i64)
+            });
+        Ok(value
+            .filter(|v| *v > 0 && *v < 1_000_000)
+            .unwrap_or(default))
+    }
+
+    /// Writes a workspace's new status, with a watch event.
+    pub(crate) async fn set_workspace(
+        &self,
+        record: &Record,
+        ws: &pb::Workspace,
+        precondition: Precondition,
+    ) -> Result<pb::Workspace> {
+        let mut ws = ws.clone();
+        if let Some(meta) = ws.metadata.as_mut() {
+            meta.updated_at = Some(now());
+            meta.resource_version = 0;
+        }
+        let record = rewritten(record.clone(), &ws);
+        self.write_update(Write::new(&record).expecting(precondition).event(true), ws)
+            .await
+    }
+
+    /// The caller's UserConfig, created empty on first use.
+    pub(crate) async fn user_config(&self, caller: &Caller) -> Result<pb::UserConfig> {
+        let at = Place::owned_by(&caller.name, &caller.name);
+        if let Some(r) = self
+            .store
+            .get(Kind::UserConfig, &at.scope, &at.name)
+            .await?
+        {
+            return decode(&r);
+        }
+        let config = pb::UserConfig {
+            metadata: Some(super::resource::fresh_metadata(None, &caller.name)?),
+            spec: None,
+        };
+        let record = new_record(Kind::UserConfig, &at, &caller.name, &config);
+        match self.store.create(Write::new(&record)).await {
+            Ok(()) => Ok(super::resource::with_version(config, 1)),
+            Err(crate::store::StoreError::AlreadyExists { .. }) => {
+                let r = self
+                    .store
+                    .get(Kind::UserConfig, &at.scope, &at.name)
+                    .await?
+                    .ok_or_else(|| Status::internal("user config vanished"))?;
+                decode(&r)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

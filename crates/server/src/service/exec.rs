@@ -1,0 +1,109 @@
+//! ExecWorkspace and WorkspaceLogs: reaching a running workspace's container, for its owner.
+
+use super::Caller;
+use super::api::Api;
+use super::documents::bad_field;
+use super::resource::Result;
+use crate::pb;
+use crate::store::Record;
+use cordium_provisioner::lifecycle::shell_quote;
+use cordium_provisioner::runtime::{
+    ExecSpec, ResolvedValue, RuntimeError, SecretValue, WorkspaceKey,
+};
+use std::pin::Pin;
+use tokio_stream::Stream;
+use tonic::Status;
+
+/// The stream WorkspaceLogs answers with.
+pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
+
+/// A runtime error as a status (never carries a secret: runtimes do not put values in errors).
+fn runtime_status(e: RuntimeError) -> Status {
+    match e {
+        RuntimeError::NotRunning { .. } => Status::failed_precondition(e.to_string()),
+        other => Status::unavailable(other.to_string()),
+    }
+}
+
+impl Api {
+    /// A workspace the caller owns (or administers): what runs inside it sees the owner's
+    /// secrets and session credential, so other members of its Space may not exec into it or
+    /// read its log.
+    async fn own_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
+        let (record, _) = self.visible_workspace(caller, name).await?;
+        if record.owner != caller.name && !caller.admin {
+            return Err(Status::permission_denied(format!(
+                "only the owner of workspace `{name}` may run commands in it or read its log"
+            )));
+        }
+        Ok(record)
+    }
+
+    /// ExecWorkspace: runs a command in the workspace's container and captures its output.
+    pub(crate) async fn exec_workspace(
+        &self,
+        caller: &Caller,
+        req: pb::ExecWorkspaceRequest,
+    ) -> Result<pb::ExecWorkspaceResponse> {
+        let record = self.own_workspace(caller, &req.name).await?;
+        if req.command.is_empty() {
+            return Err(bad_field("command", "name the program to run"));
+        }
+        let mut env = Vec::new();
+        for (i, pair) in req.env.iter().enumerate() {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(bad_field(&format!("env[{i}]"), "write `KEY=VALUE`"));
+            };
+            // Passed like a secret (through podman's environment), so the value is on no
+            // command line of the host.
+            env.push((
+                key.to_owned(),
+                ResolvedValue::Secret(SecretValue::new(value)),
+            ));
+        }
+        let script = format!(
+            "exec {}",
+            req.command
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let exec = ExecSpec {
+            env,
+            working_dir: Some(req.working_dir).filter(|d| !d.is_empty()),
+            ..ExecSpec::captured(script)
+        };
+        let key = WorkspaceKey::new(&record.space, &record.name);
+        let out = self
+            .runtime()?
+            .exec(&key, &exec)
+            .await
+            .map_err(runtime_status)?;
+        Ok(pb::ExecWorkspaceResponse {
+            exit_code: out.exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// WorkspaceLogs: the container's output, optionally followed.
+    pub(crate) async fn workspace_logs(
+        &self,
+        caller: &Caller,
+        req: pb::WorkspaceLogsRequest,
+    ) -> Result<LogStream> {
+        let record = self.own_workspace(caller, &req.name).await?;
+        let key = WorkspaceKey::new(&record.space, &record.name);
+        let stream = self
+            .runtime()?
+            .logs(&key, req.follow)
+            .await
+            .map_err(runtime_status)?;
+        Ok(Box::pin(tokio_stream::StreamExt::map(stream, |chunk| {
+            chunk
+                .map(|data| pb::WorkspaceLogChunk { data })
+                .map_err(runtime_status)
+        })))
+    }
+}

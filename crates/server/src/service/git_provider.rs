@@ -1,0 +1,39 @@
+//! GitProviders: a Space's named git hosts, which Templates and Workspaces refer to.
+
+use super::documents::validate;
+use super::resource::{
+    Built, Context, Kept, Place, Respec, Result, Scope, Updated, fresh_metadata, require_name,
+};
+use crate::pb;
+use cordium_spec::Kind;
+
+#[tonic::async_trait]
+impl Updated for pb::GitProvider {
+    const KIND: Kind = Kind::GitProvider;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::GitProvider, &cx.at.name, req.spec.as_ref())?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+#[tonic::async_trait]
+impl Kept for pb::GitProvider {
+    const SCOPE: Scope = Scope::Space;
+
+    fn check_new(at: &Place, req: &Self) -> Result<()> {
+        require_name(Kind::GitProvider, &at.name)?;
+        validate(Kind::GitProvider, &at.name, req.spec.as_ref())
+    }
+
+    async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
+        Ok(Built::plain(pb::GitProvider {
+            metadata: Some(fresh_metadata(req.metadata.take(), &cx.at.name)?),
+            spec: req.spec,
+            status: Some(pb::SecretStatus {
+                space: cx.at.space.clone(),
+                owner: cx.caller.name.clone(),
+            }),
+        }))
+    }
+}

@@ -1,0 +1,230 @@
+//! Templates: a Space's layer under its Workspaces, built ahead of time into a snapshot.
+
+use super::Caller;
+use super::api::{Api, DEFAULT_TEMPLATE};
+use super::documents::{bad_field, validate};
+use super::resource::{
+    Built, Context, Kept, Place, Resource as _, Respec, Result, Scope, Updated, decode,
+    fresh_metadata, new_record, now, require_name, rewritten,
+};
+use super::workspace::illegal_move;
+use crate::names::random_name;
+use crate::pb;
+use crate::store::{Precondition, Write};
+use crate::workspace_state::{state_of, to_pb, transition};
+use cordium_provisioner::State;
+use cordium_spec::Kind;
+use tonic::Status;
+
+#[tonic::async_trait]
+impl Updated for pb::Template {
+    const KIND: Kind = Kind::Template;
+
+    async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Template, &cx.at.name, req.spec.as_ref())?;
+        cx.api
+            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .await?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+#[tonic::async_trait]
+impl Kept for pb::Template {
+    const SCOPE: Scope = Scope::Space;
+
+    fn check_create(&self) -> Result<()> {
+        if self.requested_space().is_empty() {
+            return Err(bad_field(
+                "status.space",
+                "name the Space the Template belongs to",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_new(at: &Place, req: &Self) -> Result<()> {
+        validate(Kind::Template, &at.name, req.spec.as_ref())?;
+        require_name(Kind::Template, &at.name)
+    }
+
+    async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
+        cx.api
+            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .await?;
+        Ok(Built::plain(pb::Template {
+            metadata: Some(fresh_metadata(req.metadata.take(), &cx.at.name)?),
+            spec: req.spec,
+            status: Some(pb::TemplateStatus {
+                space: cx.at.space.clone(),
+                owner: cx.caller.name.clone(),
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn check_delete(api: &Api, at: &Place) -> Result<()> {
+        api.stored::<Self>(at).await?;
+        if at.name == DEFAULT_TEMPLATE {
+            return Err(Status::failed_precondition(
+                "the default Template of a Space cannot be deleted",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `<space>/<template>` as its two parts.
+fn split_template_ref(reference: &str) -> Result<(String, String)> {
+    match reference.split_once('/') {
+        Some((space, name)) if !space.is_empty() && !name.is_empty() => {
+            Ok((space.into(), name.into()))
+        }
+        _ => Err(bad_field(
+            "name",
+            "write the Template as `<space>/<template>`",
+        )),
+    }
+}
+
+impl Api {
+    /// InvalidArgument when a spec names a GitProvider that `space` does not have.
+    async fn check_git_provider(
+        &self,
+        space: &str,
+        spec: Option<&prost_types::Struct>,
+    ) -> Result<()> {
+        let name = spec.map(super::documents::struct_to_json).and_then(|j| {
+            j.get("gitProvider")
+                .and_then(|g| g.as_str().map(str::to_owned))
+        });
+        if let Some(name) = name.filter(|n| !n.is_empty())
+            && self
+                .store
+                .get(Kind::GitProvider, space, &name)
+                .await?
+                .is_none()
+        {
+            return Err(bad_field(
+                "spec.gitProvider",
+                format!("GitProvider `{name}` does not exist in Space `{space}`"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// BuildTemplate: a build workspace that snapshots the Template when it succeeds.
+    pub(crate) async fn build_template(
+        &self,
+        caller: &Caller,
+        req: pb::BuildTemplateRequest,
+    ) -> Result<pb::Template> {
+        let (space, name) = split_template_ref(&req.name)?;
+        let (record, mut template) = self.resolve_template(caller, &space, &name).await?;
+        if req.tags.len() > 10
+            || req
+                .tags
+                .iter()
+                .any(|t| !(2..=16).contains(&t.len()) || !t.is_ascii())
+        {
+            return Err(bad_field(
+                "tags",
+                "at most 10, each 2 to 16 ASCII characters",
+            ));
+        }
+        self.cancel_running_build(&template).await?;
+        let build_id = random_name(6)?;
+        let ws_name = format!("build-{build_id}");
+        let mut ws = pb::Workspace {
+            metadata: Some(fresh_metadata(None, &ws_name)?),
+            spec: None,
+            status: Some(pb::WorkspaceStatus {
+                state: to_pb(State::Stopped) as i32,
+                owner: caller.name.clone(),
+                space: space.clone(),
+                template: name.clone(),
+                is_build: true,
+                state_changed_at: Some(now()),
+                ..Default::default()
+            }),
+        };
+        // A build is created started.
+        if let Some(status) = ws.status.as_mut() {
+            transition(&ws_name, status, State::InitRequest, None).map_err(illegal_move)?;
+        }
+        if let Some(status) = template.status.as_mut() {
+            status.current_running_build_id = build_id;
+        }
+        // The Template first, at the version read: a build finishing meanwhile (which moves
+        // `currentReadyBuildId`) makes this call fail with Aborted instead of being undone.
+        let template = self.rewrite_template_as_read(record, template).await?;
+        let ws_record = new_record(
+            Kind::Workspace,
+            &Place::global(&ws_name, &space),
+            &caller.name,
+            &ws,
+        );
+        self.store
+            .create(Write::new(&ws_record).event(true))
+            .await?;
+        Ok(template)
+    }
+
+    /// CancelBuildTemplate: stops the running build and forgets it.
+    pub(crate) async fn cancel_build_template(
+        &self,
+        caller: &Caller,
+        r: pb::Ref,
+    ) -> Result<pb::Template> {
+        let (record, mut template) = self.resolve_template(caller, &r.space, &r.name).await?;
+        self.cancel_running_build(&template).await?;
+        if let Some(status) = template.status.as_mut() {
+            status.current_running_build_id.clear();
+        }
+        self.rewrite_template_as_read(record, template).await
+    }
+
+    /// Writes `template` over `record`, only while it is still at the version read.
+    async fn rewrite_template_as_read(
+        &self,
+        record: crate::store::Record,
+        template: pb::Template,
+    ) -> Result<pb::Template> {
+        let precondition = Precondition::Version(record.version);
+        let record = rewritten(record, &template);
+        self.write_update(Write::new(&record).expecting(precondition), template)
+            .await
+    }
+
+    /// Asks the Template's running build (if any) to stop.
+    async fn cancel_running_build(&self, template: &pb::Template) -> Result<()> {
+        let running = template
+            .status
+            .as_ref()
+            .map(|s| s.current_running_build_id.clone())
+            .unwrap_or_default();
+        if running.is_empty() {
+            return Ok(());
+        }
+        if let Some(r) = self
+            .store
+            .get(Kind::Workspace, "", &format!("build-{running}"))
+            .await?
+        {
+            let mut ws: pb::Workspace = decode(&r)?;
+            // A build already stopping finishes its stop (and leaves no snapshot, since it is
+            // no longer the running build).
+            if !matches!(
+                state_of(&ws),
+                Some(State::Stopped | State::StoppingRequest | State::Stopping)
+            ) {
+                if let Some(status) = ws.status.as_mut() {
+                    transition(&r.name, status, State::StoppingRequest, None)
+                        .map_err(illegal_move)?;
+                }
+                self.set_workspace(&r, &ws, Precondition::Any).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,333 @@
+//! Workspaces: named by the server, kept in a Space, started and stopped by asking the
+//! driver (through their state), watched as a stream of events.
+
+use super::Caller;
+use super::api::{Api, DEFAULT_TEMPLATE};
+use super::documents::validate;
+use super::resource::{
+    Built, Context, Place, Reach, Reached, Respec, Result, Updated, fresh_metadata, new_record,
+    now, with_version,
+};
+use crate::names::{length_for_attempt, random_name};
+use crate::pb;
+use crate::store::{Event, EventKind, Precondition, StoreError, Write};
+use crate::workspace_state::{state_of, to_pb, transition};
+use cordium_provisioner::State;
+use cordium_spec::Kind;
+use prost::Message as _;
+use std::collections::HashMap;
+use std::pin::Pin;
+use tokio_stream::Stream;
+use tonic::Status;
+
+/// The stream WatchWorkspace answers with.
+pub(crate) type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
+
+/// An update of a Workspace takes its metadata and spec; the status is the server's.
+#[tonic::async_trait]
+impl Updated for pb::Workspace {
+    const KIND: Kind = Kind::Workspace;
+    const EVENTS: bool = true;
+
+    async fn build_updated(_cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
+        validate(Kind::Workspace, "", req.spec.as_ref())?;
+        Ok(Built::plain(Self::respec(stored, req)))
+    }
+}
+
+/// An update reaches a Workspace for anyone who may see its Space.
+#[tonic::async_trait]
+impl Reach for pb::Workspace {
+    async fn reach(api: &Api, caller: &Caller, _: &str, name: &str) -> Result<Reached<Self>> {
+        let (record, ws) = api.visible_workspace(caller, name).await?;
+        let at = Place::global(name, &record.space);
+        Ok((at, record, ws))
+    }
+}
+
+/// A state move the transition table refuses: a bug of the caller, never of the request.
+pub(crate) fn illegal_move(e: cordium_provisioner::Error) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// A store event as the API's WorkspaceEvent.
+fn to_event(event: &Event) -> Result<pb::WorkspaceEvent> {
+    let ws = |body: &Option<Vec<u8>>| -> Result<pb::Workspace> {
+        body.as_deref().map_or(Ok(pb::Workspace::default()), |b| {
+            pb::Workspace::decode(b)
+                .map_err(|e| Status::internal(format!("event {}: {e}", event.id)))
+        })
+    };
+    use pb::workspace_event::Event as E;
+    let inner = match event.kind {
+        EventKind::Created => E::Created(ws(&event.new)?),
+        EventKind::Updated => E::Updated(pb::WorkspaceUpdate {
+            old: Some(ws(&event.old)?),
+            new: Some(ws(&event.new)?),
+        }),
+        EventKind::Deleted => E::Deleted(ws(&event.old)?),
+    };
+    Ok(pb::WorkspaceEvent { event: Some(inner) })
+}
+
+/// Whether `caller` may reach `space`, asked once per Space and remembered in `seen`.
+async fn reachable(
+    api: &Api,
+    caller: &Caller,
+    seen: &mut HashMap<String, bool>,
+    space: &str,
+) -> bool {
+    if let Some(known) = seen.get(space) {
+        return *known;
+    }
+    let allowed = api.accessible_space(caller, space).await.is_ok();
+    seen.insert(space.to_owned(), allowed);
+    allowed
+}
+
+impl Api {
+    /// CreateWorkspace: a fresh name, in the caller's default Space unless one is named.
+    pub(crate) async fn create_workspace(
+        &self,
+        caller: &Caller,
+        mut req: pb::Workspace,
+    ) -> Result<pb::Workspace> {
+        validate(Kind::Workspace, "", req.spec.as_ref())?;
+        let (mut space, template) = req
+            .status
+            .as_ref()
+            .map(|s| (s.space.clone(), s.template.clone()))
+            .unwrap_or_default();
+        if space.is_empty() {
+            space = self.ensure_default_space(caller).await?;
+        }
+        let template = if template.is_empty() {
+            DEFAULT_TEMPLATE.to_owned()
+        } else {
+            template
+        };
+        self.resolve_template(caller, &space, &template).await?;
+        let max = self.quota("maxPerUser", 1000).await?;
+        if self
+            .store
+            .count_owned(Kind::Workspace, &caller.name)
+            .await?
+            >= max
+        {
+            return Err(Status::resource_exhausted(format!(
+                "you have {max} workspaces, the most allowed"
+            )));
+        }
+        let requested = req.metadata.take();
+        for attempt in 0..10_000 {
+            let name = random_name(length_for_attempt(attempt))?;
+            let ws = pb::Workspace {
+                metadata: Some(fresh_metadata(requested.clone(), &name)?),
+                spec: req.spec.clone(),
+                status: Some(pb::WorkspaceStatus {
+                    state: to_pb(State::Stopped) as i32,
+                    owner: caller.name.clone(),
+                    space: space.clone(),
+                    template: template.clone(),
+                    state_changed_at: Some(now()),
+                    ..Default::default()
+                }),
+            };
+            let record = new_record(
+                Kind::Workspace,
+                &Place::global(&name, &space),
+                &caller.name,
+                &ws,
+            );
+            match self.store.create(Write::new(&record).event(true)).await {
+                Ok(()) => {
+                    tracing::info!(user = %caller.name, workspace = %name, "workspace created");
+                    return Ok(with_version(ws, 1));
+                }
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Status::resource_exhausted(
+            "no free workspace name was found; try again",
+        ))
+    }
+
+    /// GetWorkspace.
+    pub(crate) async fn get_workspace(&self, caller: &Caller, r: pb::Ref) -> Result<pb::Workspace> {
+        let (_, ws) = self.visible_workspace(caller, &r.name).await?;
+        Ok(ws)
+    }
+
+    /// ListWorkspace: the caller's reachable workspaces (not builds), optionally of one Space
+    /// or Template.
+    pub(crate) async fn list_workspace(
+        &self,
+        caller: &Caller,
+        filter: pb::ListRequest,
+    ) -> Result<Vec<pb::Workspace>> {
+        let mut access = HashMap::new();
+        let mut items = Vec::new();
+        for r in self.store.list(Kind::Workspace, Some("")).await? {
+            if !filter.space.is_empty() && r.space != filter.space {
+                continue;
+            }
+            if !reachable(self, caller, &mut access, &r.space).await {
+                continue;
+            }
+            let ws: pb::Workspace = super::resource::decode(&r)?;
+            let status = ws.status.clone().unwrap_or_default();
+            if status.is_build
+                || (!filter.template.is_empty() && status.template != filter.template)
+            {
+                continue;
+            }
+            items.push(ws);
+        }
+        Ok(items)
+    }
+
+    /// DeleteWorkspace.
+    pub(crate) async fn delete_workspace(
+        &self,
+        caller: &Caller,
+        r: pb::Ref,
+    ) -> Result<pb::DeleteResponse> {
+        let name = r.name.clone();
+        self.visible_workspace(caller, &name).await?;
+        self.store.delete(Kind::Workspace, "", &name, true).await?;
+        Ok(pb::DeleteResponse {})
+    }
+
+    /// StartWorkspace: asks the driver to start a STOPPED workspace, within the quota of
+    /// active workspaces.
+    pub(crate) async fn start_workspace(
+        &self,
+        caller: &Caller,
+        req: pb::StartWorkspaceRequest,
+    ) -> Result<pb::Workspace> {
+        let (record, mut ws) = self.visible_workspace(caller, &req.name).await?;
+        match state_of(&ws) {
+            Some(State::Stopped) => {}
+            Some(State::StoppingRequest | State::Stopping) => {
+                return Err(Status::failed_precondition(format!(
+                    "workspace `{}` is stopping; start it once it is STOPPED",
+                    req.name
+                )));
+            }
+            _ => {
+                return Err(Status::already_exists(format!(
+                    "workspace `{}` is already running",
+                    req.name
+                )));
+            }
+        }
+        let max_active = self.quota("maxActivePerUser", 128).await?;
+        if self.store.count_active_workspaces(&caller.name).await? >= max_active {
+            return Err(Status::resource_exhausted(format!(
+                "you have {max_active} active workspaces, the most allowed"
+            )));
+        }
+        if let Some(status) = ws.status.as_mut() {
+            transition(&req.name, status, State::InitRequest, None).map_err(illegal_move)?;
+            status.failure = None;
+            status.run_vars = req.vars;
+        }
+        let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
+        Ok(ws)
+    }
+
+    /// StopWorkspace: asks the driver to stop a running workspace.
+    pub(crate) async fn stop_workspace(
+        &self,
+        caller: &Caller,
+        request: pb::StopWorkspaceRequest,
+    ) -> Result<pb::Workspace> {
+        let name = request.name.clone();
+        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
+        match state_of(&ws) {
+            Some(State::Stopped) => {
+                return Err(Status::failed_precondition(format!(
+                    "workspace `{name}` is already stopped"
+                )));
+            }
+            Some(State::StoppingRequest | State::Stopping) => {
+                return Ok(ws);
+            }
+            _ => {}
+        }
+        if let Some(status) = ws.status.as_mut() {
+            transition(&name, status, State::StoppingRequest, None).map_err(illegal_move)?;
+        }
+        let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
+        Ok(ws)
+    }
+
+    /// WatchWorkspace: the events of the workspaces the caller may reach (or of one).
+    pub(crate) async fn watch_workspace(
+        &self,
+        caller: &Caller,
+        request: pb::WatchWorkspaceRequest,
+    ) -> Result<WatchStream> {
+        let only = request.name;
+        if !only.is_empty() {
+            self.visible_workspace(caller, &only).await?;
+        }
+        let mut events = self.store.subscribe();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let api = self.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            let mut access = HashMap::new();
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let _ = tx
+                            .send(Err(Status::data_loss(format!(
+                                "{n} events were missed; watch again"
+                            ))))
+                            .await;
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                if !only.is_empty() && event.name != only {
+                    continue;
+                }
+                // The owner always hears of their workspaces: when a Space is deleted with its
+                // workspaces, the Space is gone by the time its delete events are checked here.
+                let allowed = event.owner == caller.name
+                    || reachable(&api, &caller, &mut access, &event.space).await;
+                if !allowed {
+                    continue;
+                }
+                if tx.send(to_event(&event)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    /// ReportWorkspaceActivity: a workspace (or its user) says it is in use.
+    pub(crate) async fn report_workspace_activity(
+        &self,
+        caller: &Caller,
+        request: pb::ReportActivityRequest,
+    ) -> Result<pb::Empty> {
+        let name = request.name;
+        if caller.session.as_deref().is_some_and(|own| own != name) {
+            return Err(Status::permission_denied(
+                "a session credential may only report its own workspace's activity",
+            ));
+        }
+        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
+        if let Some(status) = ws.status.as_mut() {
+            status.last_activity_at = Some(now());
+        }
+        let precondition = Precondition::Version(record.version);
+        self.set_workspace(&record, &ws, precondition).await?;
+        Ok(pb::Empty {})
+    }
+}

@@ -1,0 +1,120 @@
+//! The store's schema: a versioned list of migrations, applied in one transaction (on
+//! PostgreSQL under an advisory lock, so replicas starting together do not race).
+
+use super::{Backend, Store, StoreError, workspace_is_active};
+use cordium_spec::Kind;
+use prost::Message as _;
+use sqlx::Row as _;
+
+/// Every migration: its version, its SQLite script and its PostgreSQL script.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+    1,
+    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE INDEX resources_space ON resources (space);
+     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BLOB, new BLOB);",
+    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+     CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BYTEA NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE INDEX resources_space ON resources (space);
+     CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
+     CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
+    ),
+    // Quotas count a user's workspaces on every create.
+    (
+        2,
+        "CREATE INDEX resources_owner ON resources (kind, owner)",
+        "CREATE INDEX resources_owner ON resources (kind, owner)",
+    ),
+    // Session credentials: one per workspace run, revoked when the run stops.
+    (
+        3,
+        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+         CREATE INDEX sessions_workspace ON sessions (workspace)",
+        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+         CREATE INDEX sessions_workspace ON sessions (workspace)",
+    ),
+    // Active workspaces are counted by a query; `backfill_active` sets the column of
+    // workspaces written before it existed.
+    (
+        4,
+        "ALTER TABLE resources ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX resources_active ON resources (kind, owner, active)",
+        "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
+         CREATE INDEX resources_active ON resources (kind, owner, active)",
+    ),
+];
+
+/// The migration that added the `active` column.
+const ACTIVE_COLUMN: i64 = 4;
+
+impl Store {
+    /// Applies the migrations this database has not had yet.
+    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Replicas starting together migrate one at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(7243)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS cordium_schema (version BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM cordium_schema")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let current = current.unwrap_or(0);
+        for (version, sqlite, postgres) in MIGRATIONS {
+            if *version <= current {
+                continue;
+            }
+            let script = match self.backend {
+                Backend::Sqlite => *sqlite,
+                Backend::Postgres => *postgres,
+            };
+            for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if *version == ACTIVE_COLUMN {
+                Self::backfill_active(&mut tx).await?;
+            }
+            sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets `active` on the workspaces written before the column existed, from their state.
+    async fn backfill_active(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT scope, name, body FROM resources WHERE kind = $1")
+            .bind(Kind::Workspace.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in rows {
+            let body: Vec<u8> = row.try_get(2)?;
+            let active = crate::pb::Workspace::decode(body.as_slice())
+                .is_ok_and(|ws| workspace_is_active(&ws));
+            if active {
+                sqlx::query(
+                    "UPDATE resources SET active = 1 WHERE kind = $1 AND scope = $2 AND name = $3",
+                )
+                .bind(Kind::Workspace.as_str())
+                .bind(row.try_get::<String, _>(0)?)
+                .bind(row.try_get::<String, _>(1)?)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -344,6 +344,87 @@ fn explain_shows_origin_and_cap() {
     assert_eq!(r.stderr, "");
 }
 
+/// Issue 14: a limit chosen from a higher layer says what it replaced, as every other leaf
+/// does (nearest first, the rest counted).
+#[test]
+fn explain_says_what_a_limit_replaced() {
+    let (dir, ws) = temp_file(
+        "ws.yaml",
+        "apiVersion: cordium/v1\nkind: Workspace\nmetadata: {name: ws}\nspec:\n  limit:\n    cpu: {millicores: 3000}\n",
+    );
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        "apiVersion: cordium/v1\nkind: Template\nmetadata: {name: base.team.cordium}\nspec:\n  limit:\n    cpu: {millicores: 1000}\n",
+    )
+    .expect("the template is written");
+    let space = dir.path().join("space.yaml");
+    std::fs::write(
+        &space,
+        "apiVersion: cordium/v1\nkind: Space\nmetadata: {name: team.cordium}\nspec:\n  limit:\n    defaultLimit:\n      cpu: {millicores: 500}\n      memory: {megabytes: 2000}\n",
+    )
+    .expect("the space is written");
+    let (ws, template, space) = (
+        ws.display().to_string(),
+        template.display().to_string(),
+        space.display().to_string(),
+    );
+
+    // Workspace over Template over Space: the nearest is named, the other counted.
+    let r = run(&[
+        "explain",
+        "-f",
+        &space,
+        "-f",
+        &template,
+        "-f",
+        &ws,
+        "spec.limit",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let row = |field: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(field))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let cpu = row("spec.limit.cpu.millicores ");
+    assert!(cpu.contains(&format!("Workspace ws ({ws}:6:23)")), "{cpu}");
+    assert!(
+        cpu.ends_with(&format!(
+            "replaced Template base.team.cordium ({template}:6:23) (+1 more)"
+        )),
+        "{cpu}"
+    );
+    // The Space default alone, replacing nothing; the built-in default, replacing nothing.
+    let memory = row("spec.limit.memory.megabytes ");
+    assert!(
+        memory.contains(&format!("Space team.cordium ({space}:8:27)")),
+        "{memory}"
+    );
+    assert!(!memory.contains("replaced"), "{memory}");
+    assert!(
+        !row("spec.limit.storage.megabytes ").contains("replaced"),
+        "{}",
+        r.stdout
+    );
+
+    // Without the Space: the Template alone is named.
+    let r = run(&["explain", "-f", &template, "-f", &ws, "spec.limit.cpu"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.ends_with(&format!(
+                "replaced Template base.team.cordium ({template}:6:23)"
+            ))),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn explain_without_a_path_lists_every_leaf() {
     let r = run(&["explain", "-f", TEMPLATE, "-f", WORKSPACE]);

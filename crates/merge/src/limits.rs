@@ -132,6 +132,9 @@ pub struct ResolvedDimension {
     pub value: u32,
     /// Where the requested value came from.
     pub source: LimitSource,
+    /// The lower layers that also set this dimension, nearest first: what `source` replaced,
+    /// so `cordium explain` can say it for limits as it does for every other leaf.
+    pub replaced: Vec<LimitSource>,
     /// The caps that lowered it, in order.
     pub caps: Vec<AppliedCap>,
 }
@@ -168,28 +171,27 @@ fn at(source: &LimitSource, loc: Location) -> LimitSource {
     }
 }
 
-/// Resolves every dimension: `requests` in order of preference (first set wins), then `caps`
-/// in order.
+/// Resolves every dimension: `requests` in order of preference (first set wins, the later ones
+/// that set it are what it replaced), then `caps` in order.
 pub fn resolve(requests: &[LimitInput<'_>], caps: &[LimitInput<'_>]) -> [ResolvedDimension; 3] {
     Dimension::ALL.map(|dim| {
-        let (requested, source) = requests
-            .iter()
-            .find_map(|r| {
-                dimension_value(&r.limit.value, dim).map(|v| (v.value, at(&r.source, v.loc)))
-            })
-            .unwrap_or_else(|| {
-                (
-                    dim.built_in(),
-                    LimitSource {
-                        label: Layer::BuiltIn.label().into(),
-                        origin: Origin {
-                            layer: Layer::BuiltIn,
-                            document: None,
-                            location: None,
-                        },
+        let mut set = requests.iter().filter_map(|r| {
+            dimension_value(&r.limit.value, dim).map(|v| (v.value, at(&r.source, v.loc)))
+        });
+        let (requested, source) = set.next().unwrap_or_else(|| {
+            (
+                dim.built_in(),
+                LimitSource {
+                    label: Layer::BuiltIn.label().into(),
+                    origin: Origin {
+                        layer: Layer::BuiltIn,
+                        document: None,
+                        location: None,
                     },
-                )
-            });
+                },
+            )
+        });
+        let replaced = set.map(|(_, s)| s).collect();
         let cap_values: Vec<(u32, LimitSource)> = caps
             .iter()
             .filter_map(|c| {
@@ -202,6 +204,7 @@ pub fn resolve(requests: &[LimitInput<'_>], caps: &[LimitInput<'_>]) -> [Resolve
             dimension: dim,
             value,
             source,
+            replaced,
             caps,
         }
     })

@@ -150,7 +150,7 @@ impl Recorder<'_> {
                 path: format!("spec.limit.{}", dim.dimension.field()),
                 value: dim.value.to_string(),
                 origin: dim.source.origin.clone(),
-                replaced: Vec::new(),
+                replaced: dim.replaced.iter().map(|s| s.origin.clone()).collect(),
                 caps: dim.caps.clone(),
                 vars: Vec::new(),
             });

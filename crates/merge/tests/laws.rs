@@ -4,7 +4,8 @@
 //! - the higher layer dominates every leaf it sets (explicit `false`, `0` and `""` included);
 //! - capping never raises a value and is idempotent (`limits::apply_caps`, and through compile);
 //! - compile is deterministic, whatever the order of the documents;
-//! - the provenance of each leaf names the highest layer that sets it;
+//! - the provenance of each leaf names the highest layer that sets it and, nearest first, the
+//!   lower ones it replaced (limits included);
 //!
 //! plus the seed example against its golden case.
 #![allow(
@@ -348,12 +349,18 @@ proptest! {
             ("spec.limit.cpu.millicores", [ws.cpu, repo.cpu, template.cpu]),
             ("spec.limit.memory.megabytes", [ws.memory, repo.memory, template.memory]),
         ] {
-            let expected = [Layer::Workspace, Layer::RepositoryFile, Layer::Template]
+            let setters: Vec<Layer> = [Layer::Workspace, Layer::RepositoryFile, Layer::Template]
                 .into_iter()
                 .zip(pick)
-                .find(|(_, v)| v.is_some())
-                .map_or(Layer::BuiltIn, |(layer, _)| layer);
+                .filter(|(_, v)| v.is_some())
+                .map(|(layer, _)| layer)
+                .collect();
+            let expected = setters.first().copied().unwrap_or(Layer::BuiltIn);
             prop_assert_eq!(leaf(path).map(|l| l.origin.layer), Some(expected), "{}", path);
+            // Limits say what they replaced exactly as other leaves do.
+            let replaced: Option<Vec<Layer>> =
+                leaf(path).map(|l| l.replaced.iter().map(|o| o.layer).collect());
+            prop_assert_eq!(replaced, Some(setters.iter().skip(1).copied().collect()), "{} replaced", path);
         }
         // Every leaf of the output has exactly one provenance record.
         let mut paths: Vec<&str> = c.provenance.iter().map(|l| l.path.as_str()).collect();

@@ -1,0 +1,111 @@
+//! The environment of the container's processes: the secret environment file every process
+//! sources (values never on a command line), the names it accepts, the main command's script,
+//! and the plain variables of one `podman` invocation.
+
+use super::PRELUDE;
+use crate::runtime::{ContainerSpec, KEEP_ALIVE, ResolvedEnv, ResolvedValue, RuntimeError};
+use tokio::process::Command;
+
+/// The secret environment file: one line per secret variable, each set only when the
+/// process does not already have it (so an execution's own variables win).
+pub fn secret_env_file(env: &ResolvedEnv) -> String {
+    // Never empty: podman refuses an empty secret.
+    let mut file = String::from("# cordium: the secret environment\n");
+    for (key, value) in env {
+        if let ResolvedValue::Secret(secret) = value {
+            file.push_str(&format!(
+                "[ -n \"${{{key}+x}}\" ] || {key}={}\n",
+                crate::lifecycle::shell_quote(secret.expose())
+            ));
+        }
+    }
+    file
+}
+
+/// Whether `name` is a POSIX shell variable name: only those can be set from the secret file.
+pub(super) fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Refuses variable names podman or the shell would misread: `=` or NUL in any name, and
+/// secret variables whose names are not shell names (they are set by sourcing a file).
+pub(super) fn check_env(env: &ResolvedEnv) -> Result<(), RuntimeError> {
+    for (key, value) in env {
+        let secret = matches!(value, ResolvedValue::Secret(_));
+        if key.contains(['=', '\0']) || (secret && !is_shell_name(key)) {
+            return Err(RuntimeError::RunContainer {
+                detail: format!(
+                    "the environment variable `{key}` cannot be set{}: use letters, digits and `_`, \
+                     not starting with a digit",
+                    if secret { " from a secret" } else { "" }
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `sh -c` script of the container's main process.
+pub(super) fn main_script(spec: &ContainerSpec) -> String {
+    match spec.main_command() {
+        Some(command) => format!(
+            "{PRELUDE}; exec /bin/sh -c {}",
+            crate::lifecycle::shell_quote(&command)
+        ),
+        None => format!("{PRELUDE}; {KEEP_ALIVE}"),
+    }
+}
+
+/// Adds `env` to a podman command: literals as `--env K=V`; secrets as `--env K`, the value
+/// passed through podman's own environment so it is on no command line.
+pub(super) fn add_env(command: &mut Command, env: &ResolvedEnv, secrets_inline: bool) {
+    for (key, value) in env {
+        match value {
+            ResolvedValue::Literal(v) => {
+                command.arg("--env").arg(format!("{key}={v}"));
+            }
+            ResolvedValue::Secret(s) if secrets_inline => {
+                command.arg("--env").arg(key);
+                command.env(key, s.expose());
+            }
+            ResolvedValue::Secret(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::SecretValue;
+
+    #[test]
+    fn secret_variables_need_shell_names() {
+        let secret = |k: &str| vec![(k.to_owned(), ResolvedValue::Secret(SecretValue::new("v")))];
+        let literal = |k: &str| vec![(k.to_owned(), ResolvedValue::Literal("v".to_owned()))];
+        assert!(check_env(&secret("API_KEY_2")).is_ok());
+        assert!(check_env(&secret("DB PASSWORD")).is_err());
+        assert!(check_env(&secret("X}\"; touch /pwned; : \"${Y")).is_err());
+        assert!(check_env(&secret("2FA")).is_err());
+        assert!(check_env(&literal("DB PASSWORD")).is_ok());
+        assert!(check_env(&literal("A=B")).is_err());
+    }
+
+    #[test]
+    fn the_secret_file_quotes_values_and_yields_to_set_variables() {
+        let env = vec![
+            ("PLAIN".to_owned(), ResolvedValue::Literal("x".to_owned())),
+            (
+                "TOKEN".to_owned(),
+                ResolvedValue::Secret(SecretValue::new("it's $HOME")),
+            ),
+        ];
+        assert_eq!(
+            secret_env_file(&env),
+            "# cordium: the secret environment\n[ -n \"${TOKEN+x}\" ] || TOKEN='it'\\''s $HOME'\n"
+        );
+    }
+}

@@ -200,3 +200,31 @@ fn core_crates_share_one_clippy_toml() {
         );
     }
 }
+
+/// The most lines a module may have before its tests: a module owns one idea, and one that
+/// grows past this holds two (the house style; issue 13's rule).
+const MAX_MODULE_LINES: usize = 700;
+
+/// "Small modules that own one idea": no source module is longer than [`MAX_MODULE_LINES`],
+/// not counting its `#[cfg(test)]` module.
+#[test]
+fn no_module_is_over_700_lines_before_its_tests() {
+    let mut long = Vec::new();
+    for folder in crate_folders() {
+        let src = root().join(&folder).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        for file in rust_files(&src) {
+            let text = read(&file);
+            let lines = text
+                .lines()
+                .take_while(|line| !line.starts_with("#[cfg(test)]"))
+                .count();
+            if lines > MAX_MODULE_LINES {
+                long.push(format!("{} ({lines} lines)", file.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these modules: {long:#?}");
+}

@@ -1,0 +1,248 @@
+//! Users: re-adding a name is refused, tokens rotate, a disabled user's every credential is
+//! refused, and a deleted user's resources go with them (a re-added name sees none of them).
+
+use crate::{
+    Backend, Env, add_user_with_binary, fails, meta, name_of, ok, r, secret, space, workspace,
+};
+use cordium_server::auth::Authenticator;
+use cordium_server::crypto::hash_token;
+use cordium_server::pb;
+use cordium_server::store::{UserError, Write};
+use cordium_spec::Kind;
+use tonic::Code;
+
+crate::on_both_backends!(
+    re_adding_a_name_is_refused_and_tokens_rotate,
+    a_disabled_user_is_refused_every_credential,
+    delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it,
+    delete_is_refused_while_a_workspace_runs,
+);
+
+fn list() -> pb::ListRequest {
+    pb::ListRequest::default()
+}
+
+async fn re_adding_a_name_is_refused_and_tokens_rotate(backend: Backend) {
+    let env = Env::new(backend).await;
+    let e = env
+        .server
+        .store
+        .add_user("alice", &hash_token("cdm_someone_else"), true)
+        .await
+        .expect_err("alice exists");
+    assert!(
+        matches!(e, UserError::AlreadyExists(ref n) if n == "alice"),
+        "{e}"
+    );
+    // Alice is still herself, with her token, and not an administrator.
+    let auth = Authenticator::new(env.server.store.clone(), None).expect("auth");
+    let alice = auth.authenticate(&env.alice_token).await.expect("alice");
+    assert_eq!((alice.name.as_str(), alice.admin), ("alice", false));
+    assert!(auth.authenticate("cdm_someone_else").await.is_err());
+
+    let fresh = cordium_server::crypto::new_token().expect("token");
+    env.server
+        .store
+        .rotate_token("alice", &hash_token(&fresh))
+        .await
+        .expect("rotate");
+    assert_eq!(
+        auth.authenticate(&env.alice_token)
+            .await
+            .expect_err("old token")
+            .code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(auth.authenticate(&fresh).await.expect("new").name, "alice");
+    assert!(matches!(
+        env.server.store.rotate_token("nobody", "x").await,
+        Err(UserError::NotFound(_))
+    ));
+}
+
+async fn a_disabled_user_is_refused_every_credential(backend: Backend) {
+    let env = Env::new(backend).await;
+    let store = &env.server.store;
+    store
+        .add_session(&hash_token("cds_alice_run"), "ws1", "alice")
+        .await
+        .expect("session");
+    let auth = Authenticator::new(store.clone(), None).expect("auth");
+    auth.authenticate("cds_alice_run").await.expect("session");
+    let mut alice = env.alice.clone();
+    ok("ListSpace", alice.list_space(list()).await);
+
+    store.set_disabled("alice", true).await.expect("disable");
+    fails(
+        "ListSpace disabled",
+        alice.list_space(list()).await,
+        &[Code::Unauthenticated],
+    );
+    for token in [env.alice_token.as_str(), "cds_alice_run"] {
+        let e = auth.authenticate(token).await.expect_err("disabled");
+        assert_eq!(e.code(), Code::Unauthenticated, "{token}: {e:?}");
+    }
+    // Others are untouched.
+    ok("ListSpace bob", env.bob.clone().list_space(list()).await);
+
+    store.set_disabled("alice", false).await.expect("enable");
+    ok("ListSpace enabled", alice.list_space(list()).await);
+    auth.authenticate("cds_alice_run").await.expect("session");
+}
+
+async fn delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it(backend: Backend) {
+    let env = Env::new(backend).await;
+    let store = &env.server.store;
+    let (mut alice, mut bob) = (env.alice.clone(), env.bob.clone());
+    ok(
+        "CreateSpace",
+        alice.create_space(space("proj.alice", None)).await,
+    );
+    ok(
+        "CreateSecret",
+        alice.create_secret(secret("proj.alice", "db", "v")).await,
+    );
+    let ws = name_of(
+        &ok(
+            "CreateWorkspace",
+            alice.create_workspace(workspace("", "", None)).await,
+        )
+        .metadata,
+    );
+    ok(
+        "CreateUserSecret",
+        alice
+            .create_user_secret(pb::UserSecret {
+                metadata: meta("npm-token"),
+                r#type: pb::UserSecretType::Default as i32,
+                data: Some(pb::SecretData {
+                    value: Some(pb::secret_data::Value::Text("alice-npm".into())),
+                }),
+                status: None,
+            })
+            .await,
+    );
+    ok(
+        "UpdateUserConfig",
+        alice
+            .update_user_config(pb::UserConfig {
+                metadata: None,
+                spec: Some(crate::spec(
+                    serde_json::json!({"envVars": [{"key": "EDITOR", "value": "vim"}]}),
+                )),
+            })
+            .await,
+    );
+    let bob_ws = ok(
+        "CreateWorkspace bob",
+        bob.create_workspace(workspace("", "", None)).await,
+    );
+    store
+        .add_session(&hash_token("cds_alice_run"), &ws, "alice")
+        .await
+        .expect("session");
+
+    let deleted = store.delete_user("alice").await.expect("delete");
+    assert!(deleted.resources >= 6, "{deleted:?}");
+    assert_eq!(deleted.sessions, 1);
+    let pool = env.data.raw_pool().await;
+    let left: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM resources WHERE owner = 'alice' OR scope = 'alice' OR space LIKE '%.alice'")
+            .fetch_one(&pool)
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(left, 0, "every resource of alice's is gone");
+    let auth = Authenticator::new(store.clone(), None).expect("auth");
+    for token in [env.alice_token.as_str(), "cds_alice_run"] {
+        assert_eq!(
+            auth.authenticate(token).await.expect_err("deleted").code(),
+            Code::Unauthenticated
+        );
+    }
+    assert!(matches!(
+        store.delete_user("alice").await,
+        Err(UserError::NotFound(_))
+    ));
+    // Bob's things are untouched.
+    ok(
+        "GetWorkspace bob",
+        bob.get_workspace(r("", &name_of(&bob_ws.metadata))).await,
+    );
+
+    // A new alice (added by the operator's command) starts with nothing.
+    let token = add_user_with_binary(env.data.dir.path(), env.data.database_url(), "alice", false);
+    let mut new_alice = env.server.client(&token);
+    assert!(
+        ok("ListWorkspace", new_alice.list_workspace(list()).await)
+            .items
+            .is_empty()
+    );
+    assert!(
+        ok("ListUserSecret", new_alice.list_user_secret(list()).await)
+            .items
+            .is_empty()
+    );
+    let spaces = ok("ListSpace", new_alice.list_space(list()).await).items;
+    assert!(
+        spaces.iter().all(|s| name_of(&s.metadata) != "proj.alice"),
+        "{spaces:?}"
+    );
+    fails(
+        "GetSecret",
+        new_alice.get_secret(r("proj.alice", "db")).await,
+        &[Code::NotFound, Code::PermissionDenied],
+    );
+    let config = ok(
+        "GetUserConfig",
+        new_alice.get_user_config(pb::Empty {}).await,
+    );
+    assert!(
+        config.spec.is_none_or(|s| s.fields.is_empty()),
+        "the old UserConfig is gone"
+    );
+}
+
+async fn delete_is_refused_while_a_workspace_runs(backend: Backend) {
+    let env = Env::new(backend).await;
+    let store = &env.server.store;
+    let ws = name_of(
+        &ok(
+            "CreateWorkspace",
+            env.alice
+                .clone()
+                .create_workspace(workspace("", "", None))
+                .await,
+        )
+        .metadata,
+    );
+    let mut record = store
+        .get(Kind::Workspace, "", &ws)
+        .await
+        .expect("get")
+        .expect("stored");
+    record.active = true;
+    store
+        .update(Write::new(&record))
+        .await
+        .expect("mark active");
+    match store.delete_user("alice").await {
+        Err(UserError::StillRunning { workspaces, .. }) => assert_eq!(workspaces, vec![ws.clone()]),
+        other => panic!("expected StillRunning, got {other:?}"),
+    }
+    // Nothing was removed.
+    assert!(
+        store
+            .get(Kind::Workspace, "", &ws)
+            .await
+            .expect("get")
+            .is_some()
+    );
+    env.server
+        .store
+        .clone()
+        .delete_user("bob")
+        .await
+        .expect("bob runs nothing");
+}

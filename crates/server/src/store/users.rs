@@ -227,8 +227,32 @@ impl Store {
     /// The first sign-in of the OIDC identity (issuer, subject): makes a user (no API token, not
     /// an administrator) named by the first free name of [`candidate_names`] of `proposed`, and
     /// binds the identity to it, in one transaction. When the identity was bound meanwhile
-    /// (a concurrent first sign-in), that user is returned.
+    /// (a concurrent first sign-in), that user is returned; when a concurrent sign-up took the
+    /// chosen name (PostgreSQL, where writers do not queue), the next free name is tried.
     pub async fn sign_up(
+        &self,
+        issuer: &str,
+        subject: &str,
+        proposed: &str,
+    ) -> Result<User, UserError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_sign_up(issuer, subject, proposed).await {
+                Err(UserError::Store(StoreError::Database(e)))
+                    if is_unique_violation(&e) && attempt < MAX_DERIVED_NAMES =>
+                {
+                    if let Some(user) = self.user_by_identity(issuer, subject).await? {
+                        return Ok(user);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt of [`Store::sign_up`]; a unique violation means a concurrent sign-up won.
+    async fn try_sign_up(
         &self,
         issuer: &str,
         subject: &str,
@@ -275,18 +299,7 @@ impl Store {
                 .await
         }
         .await;
-        match written {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                // A concurrent first sign-in (of this identity, or of another taking the name).
-                drop(tx);
-                return match self.user_by_identity(issuer, subject).await? {
-                    Some(user) => Ok(user),
-                    None => Err(UserError::Store(StoreError::Database(e))),
-                };
-            }
-            Err(e) => return Err(e.into()),
-        }
+        written?;
         tx.commit().await?;
         Ok(User {
             name,

@@ -10,7 +10,10 @@ use p256::pkcs8::EncodePrivateKey as _;
 use std::path::Path;
 use tonic::Code;
 
-crate::on_both_backends!(identities_are_keyed_by_issuer_and_subject);
+crate::on_both_backends!(
+    identities_are_keyed_by_issuer_and_subject,
+    concurrent_first_sign_ins_get_distinct_names,
+);
 
 const ISSUER: &str = "https://id.example.com";
 const AUDIENCE: &str = "cordium";
@@ -285,4 +288,34 @@ fn derived_names_stay_valid() {
     }
     assert_eq!(candidate_names("alice")[1], "alice-2");
     assert_eq!(candidate_names(&long)[19].len(), 40);
+}
+
+/// Concurrent first sign-ins proposing one name each get a user of their own, and one
+/// identity signing in twice at once gets one user.
+async fn concurrent_first_sign_ins_get_distinct_names(backend: crate::Backend) {
+    let data = crate::Data::new(backend).await;
+    let store = Store::open(&data.raw_url()).await.expect("store");
+    let mut joins = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        joins.push(tokio::spawn(async move {
+            let subject = format!("sub-{}", i % 6);
+            store
+                .sign_up(ISSUER, &subject, "zed")
+                .await
+                .map(|u| (subject, u.name))
+        }));
+    }
+    let mut by_subject = std::collections::BTreeMap::new();
+    for join in joins {
+        let (subject, name) = join.await.expect("join").expect("sign-up");
+        let previous = by_subject.insert(subject.clone(), name.clone());
+        assert!(
+            previous.is_none_or(|p| p == name),
+            "{subject} got two users"
+        );
+    }
+    let names: std::collections::BTreeSet<_> = by_subject.values().cloned().collect();
+    assert_eq!(names.len(), 6, "{by_subject:?}");
+    assert!(names.contains("zed"), "{names:?}");
 }

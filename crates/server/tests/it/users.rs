@@ -16,6 +16,7 @@ crate::on_both_backends!(
     a_disabled_user_is_refused_every_credential,
     delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it,
     delete_is_refused_while_a_workspace_runs,
+    the_user_commands_of_the_binary,
 );
 
 fn list() -> pb::ListRequest {
@@ -245,4 +246,74 @@ async fn delete_is_refused_while_a_workspace_runs(backend: Backend) {
         .delete_user("bob")
         .await
         .expect("bob runs nothing");
+}
+
+/// `cordium-server user ...`, run as the operator would.
+async fn the_user_commands_of_the_binary(backend: Backend) {
+    let data = crate::Data::new(backend).await;
+    let run = |args: &[&str]| {
+        let out = crate::base_command(data.dir.path(), data.database_url())
+            .args(args)
+            .output()
+            .expect("run cordium-server");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let first = add_user_with_binary(data.dir.path(), data.database_url(), "dora", false);
+    let (ok_again, _, err) = run(&["user", "add", "dora", "--admin"]);
+    assert!(!ok_again && err.contains("already exists"), "{err}");
+    let store = cordium_server::store::Store::open(&data.raw_url())
+        .await
+        .expect("store");
+    let auth = Authenticator::new(store.clone(), None).expect("auth");
+    assert!(!auth.authenticate(&first).await.expect("dora").admin);
+
+    let (rotated, token, err) = run(&["user", "token", "dora"]);
+    assert!(rotated && token.starts_with("cdm_"), "{err}");
+    assert!(auth.authenticate(&first).await.is_err(), "the old token");
+    auth.authenticate(&token).await.expect("the new token");
+
+    assert!(run(&["user", "admin", "dora"]).0);
+    assert!(auth.authenticate(&token).await.expect("dora").admin);
+    assert!(run(&["user", "disable", "dora"]).0);
+    assert!(auth.authenticate(&token).await.is_err(), "disabled");
+    assert!(run(&["user", "enable", "dora"]).0);
+    auth.authenticate(&token).await.expect("enabled");
+
+    let (linked, _, err) = run(&[
+        "user",
+        "link",
+        "dora",
+        "--subject",
+        "s-1",
+        "--issuer",
+        "https://id.example.com",
+    ]);
+    assert!(linked, "{err}");
+    assert_eq!(
+        store
+            .user_by_identity("https://id.example.com", "s-1")
+            .await
+            .expect("identity")
+            .map(|u| u.name),
+        Some("dora".to_owned())
+    );
+    let (no_issuer, _, err) = run(&["user", "link", "dora", "--subject", "s-2"]);
+    assert!(!no_issuer && err.contains("--issuer"), "{err}");
+
+    let (deleted, _, err) = run(&["user", "delete", "dora"]);
+    assert!(deleted, "{err}");
+    assert!(auth.authenticate(&token).await.is_err(), "deleted");
+    assert!(
+        store
+            .user_by_identity("https://id.example.com", "s-1")
+            .await
+            .expect("identity")
+            .is_none()
+    );
+    let (again, _, err) = run(&["user", "delete", "dora"]);
+    assert!(!again && err.contains("no user `dora`"), "{err}");
 }

@@ -395,10 +395,45 @@ impl Store {
         Ok(())
     }
 
+    /// Removes `name` from the members of every Space, so that a user later given the name is
+    /// no member of anything. Reads every Space: bounded by the store, fine for an operator's
+    /// command.
+    async fn forget_membership(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        name: &str,
+    ) -> Result<(), UserError> {
+        use prost::Message as _;
+        let spaces = sqlx::query("SELECT scope, name, body FROM resources WHERE kind = $1")
+            .bind(Kind::Space.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in spaces {
+            let body: Vec<u8> = row.try_get(2)?;
+            let Ok(mut space) = crate::pb::Space::decode(body.as_slice()) else {
+                continue;
+            };
+            let Some(status) = space.status.as_mut() else {
+                continue;
+            };
+            if !status.members.iter().any(|m| m == name) {
+                continue;
+            }
+            status.members.retain(|m| m != name);
+            sqlx::query("UPDATE resources SET body = $1, version = version + 1 WHERE kind = $2 AND scope = $3 AND name = $4")
+                .bind(space.encode_to_vec())
+                .bind(Kind::Space.as_str())
+                .bind(row.try_get::<String, _>(0)?)
+                .bind(row.try_get::<String, _>(1)?)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Deletes user `name` and everything that was theirs, in one transaction: every resource
     /// they own (workspaces anywhere, Templates, Secrets and GitProviders they made, their
     /// UserSecrets and UserConfig; not the ClusterConfig an administrator wrote), every Space they own with everything in it (other users'
-    /// workspaces included), their session credentials and OIDC identities. A user later
+    /// workspaces included), their session credentials and OIDC identities, and their membership of other Spaces. A user later
     /// added under the same name starts with nothing. Refused with `StillRunning` while any of
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
@@ -456,6 +491,7 @@ impl Store {
                 workspaces.push(resource.clone());
             }
         }
+        Self::forget_membership(&mut tx, name).await?;
         let mut sessions = sqlx::query("DELETE FROM sessions WHERE owner = $1")
             .bind(name)
             .execute(&mut *tx)

@@ -143,7 +143,32 @@ async fn delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it(ba
         .await
         .expect("session");
 
+    // Bob's Space lists alice as a member (no RPC sets members yet: written directly).
+    ok(
+        "CreateSpace bob",
+        bob.create_space(space("team.bob", None)).await,
+    );
+    let mut team = store
+        .get(Kind::Space, "", "team.bob")
+        .await
+        .expect("get")
+        .expect("stored");
+    let mut body = <pb::Space as prost::Message>::decode(team.body.as_slice()).expect("space");
+    body.status.as_mut().expect("status").members = vec!["alice".into(), "carl".into()];
+    team.body = prost::Message::encode_to_vec(&body);
+    store.update(Write::new(&team)).await.expect("add member");
+
     let deleted = store.delete_user("alice").await.expect("delete");
+    let team = store
+        .get(Kind::Space, "", "team.bob")
+        .await
+        .expect("get")
+        .expect("bob's Space stays");
+    let body = <pb::Space as prost::Message>::decode(team.body.as_slice()).expect("space");
+    assert_eq!(
+        body.status.expect("status").members,
+        vec!["carl".to_owned()]
+    );
     assert!(deleted.resources >= 6, "{deleted:?}");
     assert_eq!(deleted.sessions, 1);
     let pool = env.data.raw_pool().await;

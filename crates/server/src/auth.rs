@@ -6,13 +6,31 @@
 //!   and revoked when the run stops; they act for that workspace only.
 //! - OIDC ID tokens (JWTs) are verified against the configured issuer's JWKS (a file, read
 //!   again when a token names a key it does not hold, so rotated keys are picked up): the
-//!   signature, `iss`, `aud`, `exp`, `nbf` and `iat` (with [`CLOCK_LEEWAY_SECS`] of skew). The user name is the `preferred_username` claim (else
-//!   `sub`) and must be a valid Cordium name. An OIDC user is an administrator only when a user
-//!   of that name was added with `--admin`.
+//!   signature, `iss`, `aud`, `exp`, `nbf` and `iat` (with [`CLOCK_LEEWAY_SECS`] of skew).
+//!
+//! OIDC users are keyed by (issuer, subject), never by a name claim:
+//! - An identity bound to a user (a row of the store's `identities`) acts as that user, with
+//!   that user's administrator flag, whatever its `preferred_username` says now.
+//! - At an identity's first sign-in, `preferred_username` (else `sub`) only *proposes* the
+//!   user name: the identity gets a new user of its own, named by the proposal when no user
+//!   holds that name, else by the first free of `NAME-2` ... `NAME-20`
+//!   ([`crate::store::users`]). It never joins an existing user, so an account of the issuer
+//!   calling itself `alice` does not act as the API-token user `alice` (nor as an
+//!   administrator). A proposal that is not a valid Cordium name is refused with the subject,
+//!   for the operator to bind it by hand.
+//! - An operator binds an identity to an existing user explicitly, e.g. to make it an
+//!   administrator: `cordium-server user add carol --admin` then
+//!   `cordium-server user link carol --subject SUB`; `cordium-server user admin NAME` makes a
+//!   signed-up user an administrator.
+//!
+//! A disabled user (`cordium-server user disable NAME`) is refused whatever the credential:
+//! API token, OIDC identity or session credential. Every call (and every open watch, which
+//! calls [`Authenticator::authenticate`] again) reads the user afresh, so disabling takes
+//! effect at once.
 
 use crate::crypto::hash_token;
 use crate::service::Caller;
-use crate::store::Store;
+use crate::store::{Store, User, UserError};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use std::path::PathBuf;
@@ -96,7 +114,7 @@ impl Authenticator {
     pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
         if token.starts_with("cdm_") {
             return match self.store.user_by_token_hash(&hash_token(token)).await? {
-                Some((name, admin)) => Ok(Caller::user(name, admin)),
+                Some(user) => Self::enabled(user),
                 None => Err(Status::unauthenticated("unknown or revoked token")),
             };
         }
@@ -108,7 +126,7 @@ impl Authenticator {
                     session: Some(workspace),
                 }),
                 None => Err(Status::unauthenticated(
-                    "unknown or revoked session credential (it ends when its run stops)",
+                    "unknown or revoked session credential (it ends when its run stops, or when its user is disabled or deleted)",
                 )),
             };
         }
@@ -167,13 +185,49 @@ impl Authenticator {
                 "invalid ID token: issued in the future (`iat`); check the clocks",
             ));
         }
-        let name = data.claims.preferred_username.unwrap_or(data.claims.sub);
-        cordium_spec::shapes::check_name(&name).map_err(|_| {
+        let (issuer, subject) = (config.issuer.as_str(), data.claims.sub.as_str());
+        if let Some(user) = self.store.user_by_identity(issuer, subject).await? {
+            return Self::enabled(user);
+        }
+        let proposed = data.claims.preferred_username.as_deref().unwrap_or(subject);
+        cordium_spec::shapes::check_name(proposed).map_err(|_| {
             Status::unauthenticated(format!(
-                "the ID token's user name `{name}` is not a valid Cordium user name"
+                "the ID token's user name `{}` is not a valid Cordium user name; an operator can bind this identity to a user with `cordium-server user link NAME --subject {}`",
+                truncate(proposed),
+                truncate(subject)
             ))
         })?;
-        let admin = self.store.user_is_admin(&name).await?;
-        Ok(Caller::user(name, admin))
+        match self.store.sign_up(issuer, subject, proposed).await {
+            Ok(user) => {
+                if user.name != proposed {
+                    tracing::info!(user = %user.name, proposed, subject, "OIDC sign-up: the proposed name is taken");
+                }
+                Self::enabled(user)
+            }
+            Err(UserError::Store(e)) => Err(e.into()),
+            Err(e) => Err(Status::unauthenticated(format!(
+                "{e}; an operator can bind this identity with `cordium-server user link NAME --subject {}`",
+                truncate(subject)
+            ))),
+        }
+    }
+
+    /// The caller `user` is, unless they are disabled.
+    fn enabled(user: User) -> Result<Caller, Status> {
+        if user.disabled {
+            return Err(Status::unauthenticated(format!(
+                "user `{}` is disabled",
+                user.name
+            )));
+        }
+        Ok(Caller::user(user.name, user.admin))
+    }
+}
+
+/// At most 64 characters of a claim quoted in an error.
+fn truncate(claim: &str) -> String {
+    match claim.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &claim[..end]),
+        None => claim.to_owned(),
     }
 }

@@ -121,9 +121,12 @@ enum RuntimeKind {
     None,
 }
 
+/// `cordium-server user ...`: the operator's management of users (rules in
+/// `cordium_server::store::users` and `cordium_server::auth`).
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// Add a user (or rotate their token) and print a new API token; only its hash is stored.
+    /// Add a new user and print their API token; only its hash is stored. A name that exists is
+    /// an error (use `user token` to rotate a token).
     ///
     /// Example: cordium-server user add alice --admin
     Add {
@@ -132,6 +135,60 @@ enum UserCommand {
         /// Let the user administer the cluster (ClusterConfig, organization Spaces).
         #[arg(long)]
         admin: bool,
+    },
+    /// Give an existing user a new API token and print it; the old one stops working.
+    ///
+    /// Example: cordium-server user token alice
+    Token {
+        /// The user name.
+        name: String,
+    },
+    /// Bind an OIDC identity (issuer, subject) to an existing user, so that it acts as them
+    /// (an administrator too, if they are one). Identities are never matched by name.
+    ///
+    /// Example: cordium-server user link carol --subject 248289761001 --oidc-issuer https://id.example.com
+    Link {
+        /// The user name.
+        name: String,
+        /// The identity's `sub` claim.
+        #[arg(long)]
+        subject: String,
+        /// The identity's issuer (`iss`); default: --oidc-issuer.
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+    /// Make a user an administrator (or, with --revoke, no longer one).
+    ///
+    /// Example: cordium-server user admin carol
+    Admin {
+        /// The user name.
+        name: String,
+        /// Take the administrator rights away instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Disable a user: their API token, OIDC identities and session credentials are refused
+    /// (open watches end) until `user enable`. Their resources are kept.
+    ///
+    /// Example: cordium-server user disable alice
+    Disable {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user name.
+        name: String,
+    },
+    /// Delete a user and everything that was theirs: their workspaces, the Spaces they own with
+    /// everything in them, their UserSecrets and UserConfig, their session credentials and
+    /// OIDC identities. Refused while one of those workspaces runs (stop it first). A user
+    /// added later under the same name starts with nothing.
+    ///
+    /// Example: cordium-server user delete alice
+    Delete {
+        /// The user name.
+        name: String,
     },
 }
 
@@ -162,6 +219,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }),
         _ => None,
     };
+    let issuer = oidc.as_ref().map(|c| c.issuer.clone());
     let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
     match cli.command {
         Command::Serve {
@@ -213,13 +271,50 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             };
             server::serve_with(api, listener, connections.limits(), shutdown).await?;
         }
-        Command::User(UserCommand::Add { name, admin }) => {
+        Command::User(command) => user(api.store(), command, issuer.as_deref()).await?,
+    }
+    Ok(())
+}
+
+/// Runs one `user` command on the store.
+async fn user(
+    store: &cordium_server::store::Store,
+    command: UserCommand,
+    oidc_issuer: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        UserCommand::Add { name, admin } => {
             cordium_spec::shapes::check_name(&name).map_err(|e| e.message)?;
             let token = new_token()?;
-            api.store()
-                .add_user(&name, &hash_token(&token), admin)
-                .await?;
+            store.add_user(&name, &hash_token(&token), admin).await?;
             println!("{token}");
+        }
+        UserCommand::Token { name } => {
+            let token = new_token()?;
+            store.rotate_token(&name, &hash_token(&token)).await?;
+            println!("{token}");
+        }
+        UserCommand::Link {
+            name,
+            subject,
+            issuer,
+        } => {
+            let issuer = issuer
+                .as_deref()
+                .or(oidc_issuer)
+                .ok_or("name the identity's issuer with --issuer (or --oidc-issuer)")?;
+            store.link_identity(&name, issuer, &subject).await?;
+            eprintln!("the identity (issuer `{issuer}`, subject `{subject}`) now acts as `{name}`");
+        }
+        UserCommand::Admin { name, revoke } => store.set_admin(&name, !revoke).await?,
+        UserCommand::Disable { name } => store.set_disabled(&name, true).await?,
+        UserCommand::Enable { name } => store.set_disabled(&name, false).await?,
+        UserCommand::Delete { name } => {
+            let deleted = store.delete_user(&name).await?;
+            eprintln!(
+                "deleted user `{name}`: {} resources, {} session credentials",
+                deleted.resources, deleted.sessions
+            );
         }
     }
     Ok(())

@@ -10,8 +10,10 @@
 
 mod events;
 mod migrations;
+pub mod users;
 
 pub use events::{Event, EventKind};
+pub use users::{DeletedUser, User, UserError};
 
 use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -224,104 +226,6 @@ impl Store {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
-    }
-
-    /// Adds a user with the hash of their API token.
-    pub async fn add_user(
-        &self,
-        name: &str,
-        token_hash: &str,
-        admin: bool,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            sqlx::query("UPDATE users SET token_hash = $1, admin = $2 WHERE name = $3")
-                .bind(token_hash)
-                .bind(i64::from(admin))
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("INSERT INTO users (name, token_hash, admin) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(token_hash)
-                .bind(i64::from(admin))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The user (name, admin) whose token has this hash.
-    pub async fn user_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(String, bool)>, StoreError> {
-        let row = sqlx::query("SELECT name, admin FROM users WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0)),
-            None => None,
-        })
-    }
-
-    /// Records a session credential (by its hash) for a run of `workspace`.
-    pub async fn add_session(
-        &self,
-        token_hash: &str,
-        workspace: &str,
-        owner: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (token_hash, workspace, owner) VALUES ($1, $2, $3)")
-            .bind(token_hash)
-            .bind(workspace)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The workspace and owner of the session credential with this hash.
-    pub async fn session_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let row = sqlx::query("SELECT workspace, owner FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-            None => None,
-        })
-    }
-
-    /// Revokes every session credential of `workspace`.
-    pub async fn revoke_sessions(&self, workspace: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE workspace = $1")
-            .bind(workspace)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Whether a user of this name was added as an administrator.
-    pub async fn user_is_admin(&self, name: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT admin FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<i64, _>(0)? != 0,
-            None => false,
         })
     }
 

@@ -44,6 +44,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
          CREATE INDEX resources_active ON resources (kind, owner, active)",
     ),
+    // Identity (`store::users`): users can be disabled, and OIDC identities are keyed by
+    // (issuer, subject) and bound to one user, never matched by a name claim.
+    (
+        5,
+        "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+         CREATE TABLE identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (issuer, subject));
+         CREATE INDEX identities_name ON identities (name);
+         CREATE INDEX sessions_owner ON sessions (owner)",
+        "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
+         CREATE TABLE identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (issuer, subject));
+         CREATE INDEX identities_name ON identities (name);
+         CREATE INDEX sessions_owner ON sessions (owner)",
+    ),
 ];
 
 /// The migration that added the `active` column.

@@ -22,6 +22,7 @@ mod python;
 mod replicas;
 mod secrets;
 mod store;
+mod users;
 mod watch;
 
 use cordium_server::pb;

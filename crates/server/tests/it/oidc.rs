@@ -1,6 +1,6 @@
 //! OIDC ID tokens: verified against the issuer's JWKS file (signature, issuer, audience,
-//! expiry), the user named by `preferred_username`, and rotated keys picked up by re-reading
-//! the file.
+//! expiry), users keyed by (issuer, subject) with `preferred_username` only proposing the name
+//! of a new user, and rotated keys picked up by re-reading the file.
 
 use base64::Engine as _;
 use cordium_server::auth::{Authenticator, OidcConfig};
@@ -9,6 +9,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use p256::pkcs8::EncodePrivateKey as _;
 use std::path::Path;
 use tonic::Code;
+
+crate::on_both_backends!(
+    identities_are_keyed_by_issuer_and_subject,
+    concurrent_first_sign_ins_get_distinct_names,
+);
 
 const ISSUER: &str = "https://id.example.com";
 const AUDIENCE: &str = "cordium";
@@ -58,7 +63,11 @@ fn now() -> u64 {
 }
 
 fn claims(user: &str, aud: &str, exp: u64) -> serde_json::Value {
-    serde_json::json!({"iss": ISSUER, "aud": aud, "sub": format!("id-{user}"), "preferred_username": user, "exp": exp, "iat": now()})
+    claims_of(&format!("id-{user}"), user, aud, exp)
+}
+
+fn claims_of(sub: &str, user: &str, aud: &str, exp: u64) -> serde_json::Value {
+    serde_json::json!({"iss": ISSUER, "aud": aud, "sub": sub, "preferred_username": user, "exp": exp, "iat": now()})
 }
 
 #[tokio::test]
@@ -93,14 +102,13 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
         .await
         .expect("valid token");
     assert_eq!((alice.name.as_str(), alice.admin), ("alice", false));
+    // The API-token administrator carol is not whoever the issuer calls `carol`: that
+    // identity signs up as a user of its own (this used to assert it was carol, admin).
     let carol = auth
         .authenticate(&first.sign(&claims("carol", AUDIENCE, now() + 600)))
         .await
         .expect("valid token");
-    assert!(
-        carol.admin,
-        "an OIDC user is an administrator when added with --admin"
-    );
+    assert_eq!((carol.name.as_str(), carol.admin), ("carol-2", false));
 
     for (why, token) in [
         (
@@ -172,4 +180,142 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
         auth.authenticate(&forged).await.expect_err("forged").code(),
         Code::Unauthenticated
     );
+}
+
+/// The takeover of issue 14: an account of the issuer calling itself `alice` is not the
+/// API-token administrator alice; colliding names get derived ones; an operator's link is the
+/// only way to act as an existing user; a disabled user's identity is refused.
+async fn identities_are_keyed_by_issuer_and_subject(backend: crate::Backend) {
+    use cordium_server::crypto::hash_token;
+    let data = crate::Data::new(backend).await;
+    let store = Store::open(&data.raw_url()).await.expect("store");
+    store
+        .add_user("alice", &hash_token("cdm_alice"), true)
+        .await
+        .expect("alice");
+    let jwks = data.dir.path().join("jwks.json");
+    let key = Key::new("k1");
+    write_jwks(&jwks, &[&key]);
+    let auth = Authenticator::new(
+        store.clone(),
+        Some(OidcConfig {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            jwks_file: jwks,
+        }),
+    )
+    .expect("oidc");
+    let sign_in = |sub: &str, name: &str| key.sign(&claims_of(sub, name, AUDIENCE, now() + 600));
+
+    // Another subject calling itself alice: a new user, not alice, not an administrator.
+    let mallory = auth
+        .authenticate(&sign_in("mallory-sub", "alice"))
+        .await
+        .expect("sign-up");
+    assert_eq!((mallory.name.as_str(), mallory.admin), ("alice-2", false));
+    // A third one gets the next name; the first keeps hers, whatever she calls herself now.
+    let third = auth
+        .authenticate(&sign_in("eve-sub", "alice"))
+        .await
+        .expect("third");
+    assert_eq!(third.name, "alice-3");
+    let again = auth
+        .authenticate(&sign_in("mallory-sub", "root"))
+        .await
+        .expect("again");
+    assert_eq!((again.name.as_str(), again.admin), ("alice-2", false));
+    // A free name is taken as proposed; `sub` proposes when there is no preferred_username.
+    let erin = auth
+        .authenticate(&sign_in("erin-sub", "erin"))
+        .await
+        .expect("erin");
+    assert_eq!(erin.name, "erin");
+    let no_name = key.sign(&serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "frank", "exp": now() + 600, "iat": now()}));
+    assert_eq!(
+        auth.authenticate(&no_name).await.expect("sub").name,
+        "frank"
+    );
+
+    // The operator binds alice's real identity to her, explicitly.
+    store
+        .link_identity("alice", ISSUER, "alice-sub")
+        .await
+        .expect("link");
+    let alice = auth
+        .authenticate(&sign_in("alice-sub", "whatever"))
+        .await
+        .expect("alice");
+    assert_eq!((alice.name.as_str(), alice.admin), ("alice", true));
+    // An identity bound to one user cannot be bound to another.
+    assert!(matches!(
+        store.link_identity("alice", ISSUER, "mallory-sub").await,
+        Err(cordium_server::store::UserError::IdentityTaken { .. })
+    ));
+    // The same subject from another issuer is another identity.
+    store
+        .link_identity("erin", "https://other.example.com", "alice-sub")
+        .await
+        .expect("other issuer");
+
+    // Disabled: the identity is refused, and so is the API token.
+    store.set_disabled("alice", true).await.expect("disable");
+    for token in [sign_in("alice-sub", "alice"), "cdm_alice".to_owned()] {
+        let e = auth.authenticate(&token).await.expect_err("disabled");
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    }
+    // Deleted: the identity is gone with the user; signing in again makes a new user that
+    // owns nothing of the old one (here under the freed name).
+    store.delete_user("alice-2").await.expect("delete");
+    let fresh = auth
+        .authenticate(&sign_in("mallory-sub", "alice"))
+        .await
+        .expect("new sign-up");
+    assert_eq!((fresh.name.as_str(), fresh.admin), ("alice-2", false));
+}
+
+#[test]
+fn derived_names_stay_valid() {
+    use cordium_server::store::users::candidate_names;
+    let long = "a".repeat(40);
+    for name in candidate_names(&long)
+        .iter()
+        .chain(&candidate_names("ab-c"))
+    {
+        assert!(
+            cordium_spec::shapes::check_name(name).is_ok(),
+            "`{name}` is not a valid name"
+        );
+    }
+    assert_eq!(candidate_names("alice")[1], "alice-2");
+    assert_eq!(candidate_names(&long)[19].len(), 40);
+}
+
+/// Concurrent first sign-ins proposing one name each get a user of their own, and one
+/// identity signing in twice at once gets one user.
+async fn concurrent_first_sign_ins_get_distinct_names(backend: crate::Backend) {
+    let data = crate::Data::new(backend).await;
+    let store = Store::open(&data.raw_url()).await.expect("store");
+    let mut joins = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        joins.push(tokio::spawn(async move {
+            let subject = format!("sub-{}", i % 6);
+            store
+                .sign_up(ISSUER, &subject, "zed")
+                .await
+                .map(|u| (subject, u.name))
+        }));
+    }
+    let mut by_subject = std::collections::BTreeMap::new();
+    for join in joins {
+        let (subject, name) = join.await.expect("join").expect("sign-up");
+        let previous = by_subject.insert(subject.clone(), name.clone());
+        assert!(
+            previous.is_none_or(|p| p == name),
+            "{subject} got two users"
+        );
+    }
+    let names: std::collections::BTreeSet<_> = by_subject.values().cloned().collect();
+    assert_eq!(names.len(), 6, "{by_subject:?}");
+    assert!(names.contains("zed"), "{names:?}");
 }

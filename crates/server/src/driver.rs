@@ -240,13 +240,18 @@ impl Driver {
                 match events.recv().await {
                     Ok(event) => match event.kind {
                         EventKind::Deleted => driver.deleted(&event.space, &event.name),
+                        // Events carry no bodies: the driver acts on the workspace as stored
+                        // now (a later event of it brings it here again).
                         EventKind::Created | EventKind::Updated => {
-                            if let Some(ws) = event
-                                .new
-                                .as_deref()
-                                .and_then(|b| pb::Workspace::decode(b).ok())
-                            {
-                                driver.act(&event.name, &ws);
+                            let stored = driver.api.store().get(Kind::Workspace, "", &event.name);
+                            match stored.await {
+                                Ok(Some(record)) => {
+                                    if let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) {
+                                        driver.act(&event.name, &ws);
+                                    }
+                                }
+                                Ok(None) => {}
+                                Err(e) => tracing::warn!(workspace = %event.name, "driver: {e}"),
                             }
                         }
                     },

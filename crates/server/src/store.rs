@@ -11,7 +11,7 @@
 mod events;
 mod migrations;
 
-pub use events::{Event, EventKind};
+pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
 
 use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -201,7 +201,7 @@ impl Store {
             _ => url.to_owned(),
         };
         let pool = options.connect(&connect_url).await?;
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Self {
             pool,
             backend,
@@ -209,6 +209,7 @@ impl Store {
             events,
         };
         store.migrate().await?;
+        store.spawn_pruner();
         if backend == Backend::Postgres {
             store.spawn_listener().await?;
         }
@@ -459,7 +460,7 @@ impl Store {
             }
             if write.event {
                 events.push(
-                    self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body))
+                    self.insert_event(&mut tx, EventKind::Created, r, &r.body)
                         .await?,
                 );
             }
@@ -477,7 +478,7 @@ impl Store {
         let r = write.record;
         let mut tx = self.begin().await?;
         let current = sqlx::query(
-            "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
+            "SELECT version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
         .bind(r.kind.as_str())
         .bind(&r.scope)
@@ -490,7 +491,7 @@ impl Store {
                 name: r.name.clone(),
             });
         };
-        let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
+        let version: i64 = current.try_get(0)?;
         if let Precondition::Version(expected) = write.precondition
             && expected != version
         {
@@ -516,14 +517,8 @@ impl Store {
         }
         let event = if write.event {
             Some(
-                self.insert_event(
-                    &mut tx,
-                    EventKind::Updated,
-                    r,
-                    Some(&old_body),
-                    Some(&r.body),
-                )
-                .await?,
+                self.insert_event(&mut tx, EventKind::Updated, r, &r.body)
+                    .await?,
             )
         } else {
             None
@@ -583,7 +578,7 @@ impl Store {
             .await?;
         let event = if event {
             Some(
-                self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None)
+                self.insert_event(tx, EventKind::Deleted, &record, &record.body)
                     .await?,
             )
         } else {

@@ -23,6 +23,7 @@ mod replicas;
 mod secrets;
 mod store;
 mod watch;
+mod watch_limits;
 
 use cordium_server::pb;
 use cordium_server::pb::main_service_client::MainServiceClient;

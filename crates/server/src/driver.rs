@@ -240,17 +240,19 @@ impl Driver {
                 match events.recv().await {
                     Ok(event) => match event.kind {
                         EventKind::Deleted => driver.deleted(&event.space, &event.name),
-                        // Events carry no bodies: the driver acts on the workspace as stored
-                        // now (a later event of it brings it here again).
+                        // Events carry keys only: the driver reads the body the event
+                        // recorded (the state it announces, not a later one, which would be
+                        // acted on before its own event arrives).
                         EventKind::Created | EventKind::Updated => {
-                            let stored = driver.api.store().get(Kind::Workspace, "", &event.name);
-                            match stored.await {
-                                Ok(Some(record)) => {
-                                    if let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) {
+                            match driver.api.store().event_bodies(&event).await {
+                                Ok(bodies) => {
+                                    if let Some(ws) = bodies
+                                        .and_then(|b| b.new)
+                                        .and_then(|b| pb::Workspace::decode(b.as_slice()).ok())
+                                    {
                                         driver.act(&event.name, &ws);
                                     }
                                 }
-                                Ok(None) => {}
                                 Err(e) => tracing::warn!(workspace = %event.name, "driver: {e}"),
                             }
                         }

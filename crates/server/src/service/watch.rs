@@ -129,6 +129,16 @@ fn fell_behind() -> Status {
     Status::resource_exhausted("the watcher fell behind; watch again")
 }
 
+/// OUT_OF_RANGE: the events after `after` were pruned up to `pruned`.
+fn pruned_since(after: i64, pruned: i64) -> Status {
+    Status::out_of_range(format!(
+        "resume_after: the events after {after} were pruned (events are kept for {} minutes; \
+         the oldest kept event follows {pruned}); list the workspaces and watch again from \
+         scratch, without resume_after",
+        crate::store::EVENT_RETENTION.as_secs() / 60
+    ))
+}
+
 /// Why a watch's task ended.
 enum Stop {
     /// The client went away.
@@ -262,9 +272,19 @@ impl Watch {
         }
     }
 
-    /// Sends the kept events after `self.high` from the table, a page at a time.
+    /// Sends the kept events after `self.high` from the table, a page at a time; OUT_OF_RANGE
+    /// when some of them were pruned meanwhile (the watch must start from scratch).
     async fn catch_up(&mut self) -> std::result::Result<(), Stop> {
         loop {
+            let pruned = self
+                .api
+                .store
+                .pruned_through()
+                .await
+                .map_err(|e| Stop::Status(e.into()))?;
+            if pruned > self.high {
+                return Err(Stop::Status(pruned_since(self.high, pruned)));
+            }
             let page = self
                 .api
                 .store
@@ -338,13 +358,7 @@ impl Api {
         let start = if request.resume_after > 0 {
             let pruned = self.store.pruned_through().await?;
             if request.resume_after < pruned {
-                return Err(Status::out_of_range(format!(
-                    "resume_after: the events after {} were pruned (events are kept for {} \
-                     minutes; the oldest kept event follows {pruned}); list the workspaces and \
-                     watch again from scratch, without resume_after",
-                    request.resume_after,
-                    crate::store::EVENT_RETENTION.as_secs() / 60
-                )));
+                return Err(pruned_since(request.resume_after, pruned));
             }
             if request.resume_after > newest {
                 return Err(Status::invalid_argument(format!(

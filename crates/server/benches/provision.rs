@@ -69,7 +69,10 @@ async fn create(client: &Main, template: &str, json: serde_json::Value) -> Strin
 async fn time_to_running(client: &Main, name: &str) -> Duration {
     let mut events = client
         .clone()
-        .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: name.into(),
+            ..Default::default()
+        })
         .await
         .expect("WatchWorkspace")
         .into_inner();
@@ -99,7 +102,10 @@ async fn time_to_running(client: &Main, name: &str) -> Duration {
 async fn stop(client: &Main, name: &str) {
     let mut events = client
         .clone()
-        .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: name.into(),
+            ..Default::default()
+        })
         .await
         .expect("WatchWorkspace")
         .into_inner();

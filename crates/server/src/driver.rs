@@ -241,13 +241,20 @@ impl Driver {
                 match events.recv().await {
                     Ok(event) => match event.kind {
                         EventKind::Deleted => driver.deleted(&event.space, &event.name),
+                        // Events carry keys only: the driver reads the body the event
+                        // recorded (the state it announces, not a later one, which would be
+                        // acted on before its own event arrives).
                         EventKind::Created | EventKind::Updated => {
-                            if let Some(ws) = event
-                                .new
-                                .as_deref()
-                                .and_then(|b| pb::Workspace::decode(b).ok())
-                            {
-                                driver.act(&event.name, &ws);
+                            match driver.api.store().event_bodies(&event).await {
+                                Ok(bodies) => {
+                                    if let Some(ws) = bodies
+                                        .and_then(|b| b.new)
+                                        .and_then(|b| pb::Workspace::decode(b.as_slice()).ok())
+                                    {
+                                        driver.act(&event.name, &ws);
+                                    }
+                                }
+                                Err(e) => tracing::warn!(workspace = %event.name, "driver: {e}"),
                             }
                         }
                     },

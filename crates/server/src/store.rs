@@ -12,7 +12,7 @@ mod events;
 mod migrations;
 pub mod users;
 
-pub use events::{Event, EventKind};
+pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
 pub use users::{DeletedUser, User, UserError};
 
 use cordium_spec::Kind;
@@ -203,7 +203,7 @@ impl Store {
             _ => url.to_owned(),
         };
         let pool = options.connect(&connect_url).await?;
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Self {
             pool,
             backend,
@@ -211,6 +211,7 @@ impl Store {
             events,
         };
         store.migrate().await?;
+        store.spawn_pruner();
         if backend == Backend::Postgres {
             store.spawn_listener().await?;
         }
@@ -363,7 +364,7 @@ impl Store {
             }
             if write.event {
                 events.push(
-                    self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body))
+                    self.insert_event(&mut tx, EventKind::Created, r, &r.body)
                         .await?,
                 );
             }
@@ -381,7 +382,7 @@ impl Store {
         let r = write.record;
         let mut tx = self.begin().await?;
         let current = sqlx::query(
-            "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
+            "SELECT version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
         .bind(r.kind.as_str())
         .bind(&r.scope)
@@ -394,7 +395,7 @@ impl Store {
                 name: r.name.clone(),
             });
         };
-        let (old_body, version): (Vec<u8>, i64) = (current.try_get(0)?, current.try_get(1)?);
+        let version: i64 = current.try_get(0)?;
         if let Precondition::Version(expected) = write.precondition
             && expected != version
         {
@@ -420,14 +421,8 @@ impl Store {
         }
         let event = if write.event {
             Some(
-                self.insert_event(
-                    &mut tx,
-                    EventKind::Updated,
-                    r,
-                    Some(&old_body),
-                    Some(&r.body),
-                )
-                .await?,
+                self.insert_event(&mut tx, EventKind::Updated, r, &r.body)
+                    .await?,
             )
         } else {
             None
@@ -487,7 +482,7 @@ impl Store {
             .await?;
         let event = if event {
             Some(
-                self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None)
+                self.insert_event(tx, EventKind::Deleted, &record, &record.body)
                     .await?,
             )
         } else {

@@ -178,6 +178,7 @@ async fn start_and_follow(
         .api
         .watch_workspace(pb::WatchWorkspaceRequest {
             name: name.to_owned(),
+            ..Default::default()
         })
         .await;
     let mut stream = client.answer(answer)?;

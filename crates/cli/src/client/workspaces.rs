@@ -49,6 +49,7 @@ pub(super) async fn stop(command: &Printed<StopArgs>, out: &mut Output) -> Resul
     let mut events = if args.wait {
         let request = pb::WatchWorkspaceRequest {
             name: args.name.clone(),
+            ..Default::default()
         };
         let answer = client.api.watch_workspace(request).await;
         let stream = client.answer(answer)?;
@@ -161,7 +162,10 @@ pub(super) async fn watch(
 ) -> Result<(), ClientError> {
     let name = command.flags.name.clone().unwrap_or_default();
     let mut client = client(&command.server).await?;
-    let request = pb::WatchWorkspaceRequest { name: name.clone() };
+    let request = pb::WatchWorkspaceRequest {
+        name: name.clone(),
+        ..Default::default()
+    };
     let answer = client.api.watch_workspace(request).await;
     let mut stream = client.answer(answer)?;
     let what = if name.is_empty() {

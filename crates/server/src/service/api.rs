@@ -24,6 +24,8 @@ pub struct Api {
     /// The runtime workspaces run on, for exec and logs (`None`: this server provisions
     /// nothing).
     pub(crate) runtime: Option<Arc<dyn Runtime>>,
+    /// Open watch streams per user (a cap per user).
+    pub(crate) watches: super::watch::WatchCounts,
 }
 
 impl Api {
@@ -34,6 +36,7 @@ impl Api {
             secrets,
             auth,
             runtime: None,
+            watches: super::watch::WatchCounts::default(),
         }
     }
 
@@ -71,8 +74,18 @@ impl Api {
         Ok(caller)
     }
 
+    /// How many watch streams `user` has open.
+    pub fn open_watches(&self, user: &str) -> usize {
+        self.watches.of(user)
+    }
+
     /// The authenticated caller, a user or a workspace's session.
     pub(crate) async fn any_caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        self.auth.authenticate(Self::bearer(request)?).await
+    }
+
+    /// The token of `authorization: Bearer <token>`.
+    pub(crate) fn bearer<T>(request: &Request<T>) -> Result<&str> {
         let header = request.metadata().get("authorization").ok_or_else(|| {
             Status::unauthenticated("no `authorization: Bearer <token>` metadata")
         })?;
@@ -86,7 +99,7 @@ impl Api {
             .ok_or_else(|| {
                 Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
             })?;
-        self.auth.authenticate(token.trim()).await
+        Ok(token.trim())
     }
 
     /// The Space if the caller owns it or is a member; NotFound otherwise.

@@ -8,7 +8,7 @@
 use super::api::Api;
 use super::exec::LogStream;
 use super::resource::Result;
-use super::workspace::WatchStream;
+use super::watch::WatchStream;
 use crate::pb::{self, main_service_server::MainService};
 use tonic::{Request, Response};
 
@@ -24,6 +24,18 @@ macro_rules! main_service {
         impl MainService for Api {
             type WatchWorkspaceStream = WatchStream;
             type WorkspaceLogsStream = LogStream;
+
+            // The watch keeps its caller's token, to authenticate it again while it runs.
+            async fn watch_workspace(
+                &self,
+                request: Request<pb::WatchWorkspaceRequest>,
+            ) -> Result<Response<WatchStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::watch_workspace(self, &caller, &token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
 
             $(
                 async fn $call(&self, request: Request<$req>) -> Result<Response<$resp>> {
@@ -63,7 +75,6 @@ main_service! {
         delete_workspace(pb::Ref) -> pb::DeleteResponse = caller => Api::delete_workspace;
         start_workspace(pb::StartWorkspaceRequest) -> pb::Workspace = caller => Api::start_workspace;
         stop_workspace(pb::StopWorkspaceRequest) -> pb::Workspace = caller => Api::stop_workspace;
-        watch_workspace(pb::WatchWorkspaceRequest) -> Self::WatchWorkspaceStream = caller => Api::watch_workspace;
         compile_workspace(pb::CompileWorkspaceRequest) -> pb::CompileWorkspaceResponse = any_caller => super::compile::compile_workspace;
         exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse = caller => Api::exec_workspace;
         workspace_logs(pb::WorkspaceLogsRequest) -> Self::WorkspaceLogsStream = caller => Api::workspace_logs;

@@ -13,6 +13,7 @@ mod space;
 mod template;
 mod user_config;
 mod user_secret;
+mod watch;
 mod workspace;
 
 pub use api::Api;
@@ -20,6 +21,7 @@ pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;
 pub(crate) use resource::now;
+pub use watch::{BUFFER_BYTES, BUFFER_EVENTS, MAX_WATCHES_PER_USER, RECHECK_EVERY};
 
 use crate::store::StoreError;
 use tonic::{Code, Status};

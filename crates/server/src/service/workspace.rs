@@ -1,5 +1,5 @@
 //! Workspaces: named by the server, kept in a Space, started and stopped by asking the
-//! driver (through their state), watched as a stream of events.
+//! driver (through their state), watched as a stream of events (`watch`).
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
@@ -10,18 +10,12 @@ use super::resource::{
 };
 use crate::names::{length_for_attempt, random_name};
 use crate::pb;
-use crate::store::{Event, EventKind, Precondition, StoreError, Write};
+use crate::store::{Precondition, StoreError, Write};
 use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
-use prost::Message as _;
 use std::collections::HashMap;
-use std::pin::Pin;
-use tokio_stream::Stream;
 use tonic::Status;
-
-/// The stream WatchWorkspace answers with.
-pub(crate) type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceEvent>> + Send>>;
 
 /// An update of a Workspace takes its metadata and spec; the status is the server's.
 #[tonic::async_trait]
@@ -50,28 +44,8 @@ pub(crate) fn illegal_move(e: cordium_provisioner::Error) -> Status {
     Status::internal(e.to_string())
 }
 
-/// A store event as the API's WorkspaceEvent.
-fn to_event(event: &Event) -> Result<pb::WorkspaceEvent> {
-    let ws = |body: &Option<Vec<u8>>| -> Result<pb::Workspace> {
-        body.as_deref().map_or(Ok(pb::Workspace::default()), |b| {
-            pb::Workspace::decode(b)
-                .map_err(|e| Status::internal(format!("event {}: {e}", event.id)))
-        })
-    };
-    use pb::workspace_event::Event as E;
-    let inner = match event.kind {
-        EventKind::Created => E::Created(ws(&event.new)?),
-        EventKind::Updated => E::Updated(pb::WorkspaceUpdate {
-            old: Some(ws(&event.old)?),
-            new: Some(ws(&event.new)?),
-        }),
-        EventKind::Deleted => E::Deleted(ws(&event.old)?),
-    };
-    Ok(pb::WorkspaceEvent { event: Some(inner) })
-}
-
 /// Whether `caller` may reach `space`, asked once per Space and remembered in `seen`.
-async fn reachable(
+pub(super) async fn reachable(
     api: &Api,
     caller: &Caller,
     seen: &mut HashMap<String, bool>,
@@ -261,53 +235,6 @@ impl Api {
         }
         let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
         Ok(ws)
-    }
-
-    /// WatchWorkspace: the events of the workspaces the caller may reach (or of one).
-    pub(crate) async fn watch_workspace(
-        &self,
-        caller: &Caller,
-        request: pb::WatchWorkspaceRequest,
-    ) -> Result<WatchStream> {
-        let only = request.name;
-        if !only.is_empty() {
-            self.visible_workspace(caller, &only).await?;
-        }
-        let mut events = self.store.subscribe();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let api = self.clone();
-        let caller = caller.clone();
-        tokio::spawn(async move {
-            let mut access = HashMap::new();
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let _ = tx
-                            .send(Err(Status::data_loss(format!(
-                                "{n} events were missed; watch again"
-                            ))))
-                            .await;
-                        return;
-                    }
-                    Err(_) => return,
-                };
-                if !only.is_empty() && event.name != only {
-                    continue;
-                }
-                // The owner always hears of their workspaces: when a Space is deleted with its
-                // workspaces, the Space is gone by the time its delete events are checked here.
-                let allowed = event.owner == caller.name
-                    || reachable(&api, &caller, &mut access, &event.space).await;
-                if !allowed {
-                    continue;
-                }
-                if tx.send(to_event(&event)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     /// ReportWorkspaceActivity: a workspace (or its user) says it is in use.

@@ -1,9 +1,31 @@
 //! Watch events: rows written in the same transaction as the workspace they describe,
 //! announced after commit (SQLite) or through `LISTEN/NOTIFY` to every replica (PostgreSQL).
+//!
+//! Memory and storage are bounded:
+//! - The in-process broadcast carries an [`Event`]'s keys only (id, kind, name, owner, Space),
+//!   never bodies: its [`EVENT_BUFFER`] slots hold a few hundred bytes each, whatever the size of
+//!   the workspaces. A watcher reads the bodies of the events it delivers with
+//!   [`Store::event_bodies`].
+//! - A row keeps one body: the workspace after a create or update, before a delete. The body
+//!   before an update is the body of the workspace's previous event (one indexed read), so an
+//!   update of a 1 MB workspace adds 1 MB, not 2.
+//! - Rows older than the retention window are pruned ([`Store::prune_events`]); the highest
+//!   pruned id is kept, so a watch resuming after a pruned event is told to start from scratch.
 
 use super::{Backend, Record, Store, StoreError};
 use sqlx::Row as _;
 use tokio::sync::broadcast;
+
+/// How many events the in-process broadcast holds for a receiver that has not read them yet:
+/// keys only, so at most a few MB whatever the workspaces' size.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// How long events are kept: a watch may resume after any event this young. An hour covers a
+/// client's reconnects and restarts; older events are pruned every [`PRUNE_EVERY`].
+pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How often events older than [`EVENT_RETENTION`] are pruned.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What happened to a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +56,8 @@ impl EventKind {
     }
 }
 
-/// A change of a workspace, delivered to watchers.
+/// A change of a workspace, delivered to watchers: its keys, without bodies (read them with
+/// [`Store::event_bodies`]), so the broadcast's memory does not grow with workspace sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// Increasing id.
@@ -47,28 +70,46 @@ pub struct Event {
     pub owner: String,
     /// Its Space.
     pub space: String,
-    /// The body before (updates and deletes).
+}
+
+/// The bodies of an event, read when it is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventBodies {
+    /// The body before (updates and deletes); `None` for an update whose previous event was
+    /// pruned.
     pub old: Option<Vec<u8>>,
     /// The body after (creates and updates).
     pub new: Option<Vec<u8>>,
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 impl Store {
+    /// Records an event: `body` is the workspace after a create or update, before a delete.
     pub(super) async fn insert_event(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         kind: EventKind,
         r: &Record,
-        old: Option<&[u8]>,
-        new: Option<&[u8]>,
+        body: &[u8],
     ) -> Result<Event, StoreError> {
-        let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        let (old, new) = match kind {
+            EventKind::Deleted => (Some(body), None),
+            EventKind::Created | EventKind::Updated => (None, Some(body)),
+        };
+        let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(kind.code())
             .bind(&r.name)
             .bind(&r.owner)
             .bind(&r.space)
             .bind(old)
             .bind(new)
+            .bind(now_secs())
             .fetch_one(&mut **tx)
             .await?;
         let id: i64 = row.try_get(0)?;
@@ -84,8 +125,6 @@ impl Store {
             name: r.name.clone(),
             owner: r.owner.clone(),
             space: r.space.clone(),
-            old: old.map(<[u8]>::to_vec),
-            new: new.map(<[u8]>::to_vec),
         })
     }
 
@@ -100,6 +139,29 @@ impl Store {
     /// Subscribes to workspace events.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// How many receivers of events exist (watch streams, the driver): a watch that ended,
+    /// its client gone, no longer counts.
+    pub fn subscribers(&self) -> usize {
+        self.events.receiver_count()
+    }
+
+    /// Prunes events older than [`EVENT_RETENTION`] every [`PRUNE_EVERY`], in the background.
+    pub(super) fn spawn_pruner(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(PRUNE_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match store.prune_events(EVENT_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} watch events"),
+                    Err(e) => tracing::warn!("pruning watch events: {e}"),
+                }
+            }
+        });
     }
 
     pub(super) async fn spawn_listener(&self) -> Result<(), StoreError> {
@@ -130,23 +192,109 @@ impl Store {
         Ok(())
     }
 
-    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row =
-            sqlx::query("SELECT kind, name, owner, space, old, new FROM events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => Some(Event {
-                id,
-                kind: EventKind::from_code(r.try_get(0)?),
-                name: r.try_get(1)?,
-                owner: r.try_get(2)?,
-                space: r.try_get(3)?,
-                old: r.try_get(4)?,
-                new: r.try_get(5)?,
-            }),
-            None => None,
+    fn event_of(row: &sqlx::any::AnyRow) -> Result<Event, StoreError> {
+        Ok(Event {
+            id: row.try_get(0)?,
+            kind: EventKind::from_code(row.try_get(1)?),
+            name: row.try_get(2)?,
+            owner: row.try_get(3)?,
+            space: row.try_get(4)?,
         })
+    }
+
+    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query("SELECT id, kind, name, owner, space FROM events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::event_of).transpose()
+    }
+
+    /// Up to `limit` kept events after `after`, oldest first (keys only): a resumed watch's
+    /// replay, read a page at a time.
+    pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, name, owner, space FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::event_of).collect()
+    }
+
+    /// The newest event's id (0 when there is none): where a new watch starts.
+    pub async fn newest_event_id(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT MAX(id) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let newest: Option<i64> = row.try_get(0)?;
+        let pruned = self.pruned_through().await?;
+        Ok(newest.unwrap_or(0).max(pruned))
+    }
+
+    /// The highest pruned event id (0 when nothing was pruned): a watch may resume after any
+    /// id at or above it.
+    pub async fn pruned_through(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT MAX(through) FROM events_pruned")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+    }
+
+    /// The bodies of event `event` (`None` when it was pruned): the old body of an update is
+    /// the body of the workspace's previous kept event.
+    pub async fn event_bodies(&self, event: &Event) -> Result<Option<EventBodies>, StoreError> {
+        let row = sqlx::query("SELECT old, new FROM events WHERE id = $1")
+            .bind(event.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (mut old, new): (Option<Vec<u8>>, Option<Vec<u8>>) = (row.try_get(0)?, row.try_get(1)?);
+        if event.kind == EventKind::Updated && old.is_none() {
+            // Rows written before bodies were kept once have `old`; newer ones take it from
+            // the previous event.
+            let previous = sqlx::query(
+                "SELECT new FROM events WHERE name = $1 AND id < $2 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(&event.name)
+            .bind(event.id)
+            .fetch_optional(&self.pool)
+            .await?;
+            old = match previous {
+                Some(p) => p.try_get(0)?,
+                None => None,
+            };
+        }
+        Ok(Some(EventBodies { old, new }))
+    }
+
+    /// Deletes the events older than `retention` and remembers the highest id deleted, so a
+    /// watch resuming after it is told to start from scratch. Returns how many were deleted.
+    pub async fn prune_events(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+        let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = now_secs().saturating_sub(keep);
+        let mut tx = self.begin().await?;
+        let through: Option<i64> = sqlx::query("SELECT MAX(id) FROM events WHERE at <= $1")
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let deleted = sqlx::query("DELETE FROM events WHERE id <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE events_pruned SET through = $1 WHERE through < $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

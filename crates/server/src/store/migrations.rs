@@ -57,6 +57,22 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
          CREATE INDEX identities_name ON identities (name);
          CREATE INDEX sessions_owner ON sessions (owner)",
     ),
+    // Watch events: a time for pruning, the highest pruned id (a resumed watch after it starts
+    // from scratch), and the previous event of a workspace found by name (an update keeps
+    // only its new body; its old one is the previous event's).
+    (
+        6,
+        "ALTER TABLE events ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX events_at ON events (at);
+         CREATE INDEX events_name ON events (name, id);
+         CREATE TABLE events_pruned (through BIGINT NOT NULL);
+         INSERT INTO events_pruned (through) VALUES (0)",
+        "ALTER TABLE events ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
+         CREATE INDEX events_at ON events (at);
+         CREATE INDEX events_name ON events (name, id);
+         CREATE TABLE events_pruned (through BIGINT NOT NULL);
+         INSERT INTO events_pruned (through) VALUES (0)",
+    ),
 ];
 
 /// The migration that added the `active` column.

@@ -178,8 +178,11 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
         );
         fails(
             "WatchWorkspace",
-            bob.watch_workspace(pb::WatchWorkspaceRequest { name: name.clone() })
-                .await,
+            bob.watch_workspace(pb::WatchWorkspaceRequest {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .await,
             HIDDEN,
         );
         fails(

@@ -24,6 +24,7 @@ mod secrets;
 mod store;
 mod users;
 mod watch;
+mod watch_limits;
 
 use cordium_server::pb;
 use cordium_server::pb::main_service_client::MainServiceClient;

@@ -86,7 +86,10 @@ impl PodmanEnv {
             "WatchWorkspace",
             self.user
                 .clone()
-                .watch_workspace(pb::WatchWorkspaceRequest { name: name.into() })
+                .watch_workspace(pb::WatchWorkspaceRequest {
+                    name: name.into(),
+                    ..Default::default()
+                })
                 .await,
         )
     }

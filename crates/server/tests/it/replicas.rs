@@ -41,7 +41,10 @@ async fn a_watch_on_one_replica_sees_a_start_on_the_other() {
         alice_b.get_workspace(r("", &name)).await,
     );
     let mut watch_b = alice_b
-        .watch_workspace(pb::WatchWorkspaceRequest { name: name.clone() })
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .expect("watch on B")
         .into_inner();
@@ -51,7 +54,10 @@ async fn a_watch_on_one_replica_sees_a_start_on_the_other() {
         .expect("watch all on B")
         .into_inner();
     let mut watch_a = alice_a
-        .watch_workspace(pb::WatchWorkspaceRequest { name: name.clone() })
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .expect("watch on A")
         .into_inner();

@@ -627,6 +627,7 @@ async fn deleting_a_space_cascades(backend: Backend) {
     let mut watch = alice
         .watch_workspace(pb::WatchWorkspaceRequest {
             name: String::new(),
+            ..Default::default()
         })
         .await
         .expect("watch")
@@ -846,7 +847,9 @@ async fn events_reach_subscribers(backend: Backend) {
                 .await
                 .expect("an event in time")
                 .expect("event");
-            seen.push((e.kind, e.name, e.owner, e.space, e.old, e.new));
+            // Events carry keys; their bodies are read from the store.
+            let bodies = store.event_bodies(&e).await.expect("bodies").expect("kept");
+            seen.push((e.kind, e.name, e.owner, e.space, bodies.old, bodies.new));
         }
         let id = |s: &str| (String::from("evt"), String::from("alice"), String::from(s));
         let (n, o, s) = id("s.alice");

@@ -38,7 +38,10 @@ async fn watchers_see_their_own_workspaces_only(backend: Backend) {
     let name = name_of(&ws.metadata);
     // A watch of the one workspace, opened after its creation.
     let mut alice_one = alice
-        .watch_workspace(pb::WatchWorkspaceRequest { name: name.clone() })
+        .watch_workspace(pb::WatchWorkspaceRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .expect("watch one")
         .into_inner();

@@ -312,7 +312,12 @@ impl Watch {
         loop {
             let step = tokio::select! {
                 () = tx.closed() => Err(Stop::Gone),
-                _ = ticks.tick() => self.recheck().await,
+                _ = ticks.tick() => {
+                    // Space membership is looked up again after each check: a member removed
+                    // from a Space stops hearing of its workspaces within one interval.
+                    self.access.clear();
+                    self.recheck().await
+                }
                 received = events.recv() => match received {
                     Ok(event) if event.id <= self.floor => Ok(()),
                     Ok(event) => self.offer(&event).await,

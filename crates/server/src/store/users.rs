@@ -269,10 +269,17 @@ impl Store {
         }
         let mut chosen = None;
         for name in candidate_names(proposed) {
-            let taken = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-                .bind(&name)
-                .fetch_optional(&mut *tx)
-                .await?;
+            // A name is taken by a user, and by anyone who owns something without a user row
+            // (OIDC users from before identities existed): a new identity must not inherit it.
+            let taken = sqlx::query(
+                "SELECT 1 FROM users WHERE name = $1
+                 UNION ALL SELECT 1 FROM resources WHERE owner = $1
+                 UNION ALL SELECT 1 FROM resources WHERE kind IN ('UserSecret', 'UserConfig') AND scope = $1
+                 LIMIT 1",
+            )
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?;
             if taken.is_none() {
                 chosen = Some(name);
                 break;

@@ -597,15 +597,26 @@ pub fn add_user_with_binary(
     name: &str,
     admin: bool,
 ) -> String {
-    let mut cmd = base_command(dir, database_url);
-    cmd.args(["user", "add", name]);
+    let mut args = vec!["user", "add", name];
     if admin {
-        cmd.arg("--admin");
+        args.push("--admin");
     }
-    let out = cmd.output().expect("run cordium-server user add");
+    user_command_with_binary(dir, database_url, &args)
+}
+
+/// `cordium-server user token NAME` through the binary: a new API token, the old one revoked.
+pub fn rotate_token_with_binary(dir: &Path, database_url: Option<&str>, name: &str) -> String {
+    user_command_with_binary(dir, database_url, &["user", "token", name])
+}
+
+/// Runs a `cordium-server user ...` command that prints an API token, and returns it.
+fn user_command_with_binary(dir: &Path, database_url: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = base_command(dir, database_url);
+    cmd.args(args);
+    let out = cmd.output().expect("run cordium-server user");
     assert!(
         out.status.success(),
-        "cordium-server user add {name} failed: {}",
+        "cordium-server {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout)

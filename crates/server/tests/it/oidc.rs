@@ -230,6 +230,30 @@ async fn identities_are_keyed_by_issuer_and_subject(backend: crate::Backend) {
         .await
         .expect("erin");
     assert_eq!(erin.name, "erin");
+    // A name that owns something without a user row (an OIDC user from before identities) is
+    // taken too: the new identity does not inherit grace's resources.
+    store
+        .create(cordium_server::store::Write::new(
+            &cordium_server::store::Record {
+                kind: cordium_spec::Kind::UserConfig,
+                scope: "grace".into(),
+                name: "config".into(),
+                owner: "grace".into(),
+                space: String::new(),
+                body: Vec::new(),
+                version: 0,
+                active: false,
+            },
+        ))
+        .await
+        .expect("grace's old UserConfig");
+    assert_eq!(
+        auth.authenticate(&sign_in("not-grace", "grace"))
+            .await
+            .expect("not grace")
+            .name,
+        "grace-2"
+    );
     let no_name = key.sign(&serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "frank", "exp": now() + 600, "iat": now()}));
     assert_eq!(
         auth.authenticate(&no_name).await.expect("sub").name,

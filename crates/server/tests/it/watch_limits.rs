@@ -2,7 +2,7 @@
 //! watcher disconnected with a bounded buffer, a cap per user, events pruned and resumed, one
 //! body kept per event, and only the events after a watch was opened.
 
-use crate::{Backend, Env, add_user_with_binary, name_of, next_within, ok, workspace};
+use crate::{Backend, Env, name_of, next_within, ok, rotate_token_with_binary, workspace};
 use cordium_server::pb;
 use cordium_server::pb::workspace_event::Event;
 use std::time::{Duration, Instant};
@@ -63,11 +63,11 @@ async fn a_watch_ends_when_its_token_is_rotated(backend: Backend) {
         matches!(first.event, Some(Event::Created(ws)) if name_of(&ws.metadata) == name_of(&before.metadata))
     );
 
-    // `cordium-server user add alice` again: a new token, the old one revoked.
+    // `cordium-server user token alice`: a new token, the old one revoked.
     let dir = env.data.dir.path().to_owned();
     let url = env.data.database_url().map(str::to_owned);
     let token = tokio::task::spawn_blocking(move || {
-        add_user_with_binary(&dir, url.as_deref(), "alice", false)
+        rotate_token_with_binary(&dir, url.as_deref(), "alice")
     })
     .await
     .expect("user add");
@@ -89,7 +89,7 @@ async fn a_watch_ends_when_its_token_is_rotated(backend: Backend) {
         .into_inner();
     let dir = env.data.dir.path().to_owned();
     let url = env.data.database_url().map(str::to_owned);
-    tokio::task::spawn_blocking(move || add_user_with_binary(&dir, url.as_deref(), "alice", false))
+    tokio::task::spawn_blocking(move || rotate_token_with_binary(&dir, url.as_deref(), "alice"))
         .await
         .expect("user add");
     let (status, events) = end_of(&mut quiet).await;

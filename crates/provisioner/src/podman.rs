@@ -404,7 +404,7 @@ impl Runtime for Podman {
     async fn start(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         let key = &spec.key;
         let name = key.object_name();
-        check_env(&spec.env)?;
+        check_env(&spec.env, false)?;
         self.remove_container(key).await?;
         self.prepare_volume(spec).await?;
         self.remove_secret(key).await;
@@ -510,7 +510,7 @@ impl Runtime for Podman {
 
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError> {
         let name = key.object_name();
-        check_env(&exec.env)?;
+        check_env(&exec.env, true)?;
         let mut command = self.command();
         command.arg("exec");
         if exec.detach {

@@ -31,11 +31,70 @@ pub(super) fn is_shell_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Prefixes of variables the `podman` process itself (Go, containers/common, storage, image,
+/// runc, the dynamic loader) reads from its environment. A task's or an exec's secret
+/// variables travel in podman's own environment (`--env KEY`), so one of these names would
+/// reconfigure podman on the host instead of reaching the container.
+const HOST_READ_PREFIXES: &[&str] = &[
+    "_",
+    "BUILDAH_",
+    "CONTAINER",
+    "DBUS_",
+    "LD_",
+    "PODMAN_",
+    "SSL_CERT_",
+    "STORAGE_",
+    "XDG_",
+];
+/// Whole names the `podman` process reads (see [`HOST_READ_PREFIXES`]).
+const HOST_READ_NAMES: &[&str] = &[
+    "ALL_PROXY",
+    "DOCKER_CERT_PATH",
+    "DOCKER_CONFIG",
+    "GODEBUG",
+    "GOGC",
+    "GOMAXPROCS",
+    "GOMEMLIMIT",
+    "GOTRACEBACK",
+    "HOME",
+    "REGISTRY_AUTH_FILE",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "NOTIFY_SOCKET",
+    "NO_PROXY",
+    "PATH",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+    "USER",
+    "all_proxy",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// Whether the `podman` process on the host would read a variable named `name`.
+fn read_by_podman(name: &str) -> bool {
+    HOST_READ_NAMES.contains(&name) || HOST_READ_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// Refuses variable names podman or the shell would misread: `=` or NUL in any name, and
-/// secret variables whose names are not shell names (they are set by sourcing a file).
-pub(super) fn check_env(env: &ResolvedEnv) -> Result<(), RuntimeError> {
+/// secret variables whose names are not shell names (they are set by sourcing a file). With
+/// `secrets_inline` (an execution's own variables, which pass through the `podman` process's
+/// environment), also secret variables that podman would read itself.
+pub(super) fn check_env(env: &ResolvedEnv, secrets_inline: bool) -> Result<(), RuntimeError> {
     for (key, value) in env {
         let secret = matches!(value, ResolvedValue::Secret(_));
+        if secret && secrets_inline && read_by_podman(key) {
+            return Err(RuntimeError::RunContainer {
+                detail: format!(
+                    "the environment variable `{key}` cannot be set from a secret: podman reads \
+                     that name from its own environment on the host; rename the variable"
+                ),
+            });
+        }
         if key.contains(['=', '\0']) || (secret && !is_shell_name(key)) {
             return Err(RuntimeError::RunContainer {
                 detail: format!(
@@ -86,12 +145,46 @@ mod tests {
     fn secret_variables_need_shell_names() {
         let secret = |k: &str| vec![(k.to_owned(), ResolvedValue::Secret(SecretValue::new("v")))];
         let literal = |k: &str| vec![(k.to_owned(), ResolvedValue::Literal("v".to_owned()))];
-        assert!(check_env(&secret("API_KEY_2")).is_ok());
-        assert!(check_env(&secret("DB PASSWORD")).is_err());
-        assert!(check_env(&secret("X}\"; touch /pwned; : \"${Y")).is_err());
-        assert!(check_env(&secret("2FA")).is_err());
-        assert!(check_env(&literal("DB PASSWORD")).is_ok());
-        assert!(check_env(&literal("A=B")).is_err());
+        assert!(check_env(&secret("API_KEY_2"), true).is_ok());
+        assert!(check_env(&secret("DB PASSWORD"), true).is_err());
+        assert!(check_env(&secret("X}\"; touch /pwned; : \"${Y"), true).is_err());
+        assert!(check_env(&secret("2FA"), true).is_err());
+        assert!(check_env(&literal("DB PASSWORD"), true).is_ok());
+        assert!(check_env(&literal("A=B"), true).is_err());
+    }
+
+    #[test]
+    fn secret_variables_podman_reads_itself_are_refused() {
+        let secret = |k: &str| vec![(k.to_owned(), ResolvedValue::Secret(SecretValue::new("v")))];
+        for name in [
+            "CONTAINERS_CONF",
+            "CONTAINER_HOST",
+            "LD_PRELOAD",
+            "PATH",
+            "XDG_RUNTIME_DIR",
+            "_LIBCONTAINER_INITPIPE",
+            "GODEBUG",
+            "https_proxy",
+        ] {
+            assert!(check_env(&secret(name), true).is_err(), "{name}");
+        }
+        for name in [
+            "API_KEY",
+            "DATABASE_URL",
+            "GITHUB_TOKEN",
+            "GOOGLE_API_KEY",
+            "DOCKER_PASSWORD",
+            "REGISTRY_PASSWORD",
+            "PATHS",
+        ] {
+            assert!(check_env(&secret(name), true).is_ok(), "{name}");
+            assert!(check_env(&secret(name), false).is_ok(), "{name}");
+        }
+        // Literals go on podman's command line as `--env K=V`, into the container only.
+        let literal = vec![("PATH".to_owned(), ResolvedValue::Literal("/bin".to_owned()))];
+        assert!(check_env(&literal, true).is_ok());
+        // The container's own secret file is sourced inside it: any shell name will do.
+        assert!(check_env(&secret("XDG_CONFIG_HOME"), false).is_ok());
     }
 
     #[test]

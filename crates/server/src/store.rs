@@ -9,9 +9,13 @@
 //! one replica reaches the watchers of all.
 
 mod events;
+mod lists;
 mod migrations;
+mod quota;
 
 pub use events::{Event, EventKind};
+pub use lists::After;
+pub use quota::{Counted, Quota};
 
 use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -54,6 +58,13 @@ pub enum StoreError {
     /// else, and guessing a kind would read or delete the wrong resources.
     #[error("the store holds a resource of unknown kind `{0}`")]
     UnknownKind(String),
+    /// The write would take its owner past a quota (checked inside the write's transaction,
+    /// so concurrent writers cannot all pass a check made before any of them wrote).
+    #[error("you have {} {}, the most allowed", quota.max, quota.counted.noun())]
+    QuotaExceeded {
+        /// The quota that was reached.
+        quota: Quota,
+    },
     /// The database failed (the cause is the source, printed by whoever reports the chain).
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -133,6 +144,8 @@ pub struct Write<'a> {
     pub secret: Option<&'a [u8]>,
     /// Whether to record a watch event (workspaces).
     pub event: bool,
+    /// A quota the write must stay within, checked in its transaction.
+    pub quota: Option<Quota>,
 }
 
 impl<'a> Write<'a> {
@@ -143,6 +156,7 @@ impl<'a> Write<'a> {
             precondition: Precondition::Any,
             secret: None,
             event: false,
+            quota: None,
         }
     }
 
@@ -162,6 +176,14 @@ impl<'a> Write<'a> {
     /// The same write, recording a watch event when `event` (workspaces).
     pub fn event(self, event: bool) -> Self {
         Self { event, ..self }
+    }
+
+    /// The same write, refused with `QuotaExceeded` unless the owner stays within `quota`.
+    pub fn within(self, quota: Quota) -> Self {
+        Self {
+            quota: Some(quota),
+            ..self
+        }
     }
 }
 
@@ -432,6 +454,9 @@ impl Store {
                     name: r.name.clone(),
                 });
             }
+            if let Some(quota) = write.quota {
+                self.check_quota(&mut tx, r, quota).await?;
+            }
             let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
                 .bind(r.kind.as_str())
                 .bind(&r.scope)
@@ -457,6 +482,7 @@ impl Store {
             if let Some(secret) = write.secret {
                 Self::put_secret(&mut tx, r, secret).await?;
             }
+            Self::sync_members(&mut tx, r, Some(&r.body)).await?;
             if write.event {
                 events.push(
                     self.insert_event(&mut tx, EventKind::Created, r, None, Some(&r.body))
@@ -476,6 +502,10 @@ impl Store {
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
         let mut tx = self.begin().await?;
+        if let Some(quota) = write.quota {
+            // Taken before the record is read, so the lock order is the same as a create's.
+            self.check_quota(&mut tx, r, quota).await?;
+        }
         let current = sqlx::query(
             "SELECT body, version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
@@ -514,6 +544,7 @@ impl Store {
         if let Some(secret) = write.secret {
             Self::put_secret(&mut tx, r, secret).await?;
         }
+        Self::sync_members(&mut tx, r, Some(&r.body)).await?;
         let event = if write.event {
             Some(
                 self.insert_event(
@@ -581,6 +612,7 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
+        Self::sync_members(tx, &record, None).await?;
         let event = if event {
             Some(
                 self.insert_event(tx, EventKind::Deleted, &record, Some(&record.body), None)

@@ -127,6 +127,7 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_workspace(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                ..Default::default()
             })
             .await,
     )
@@ -140,6 +141,7 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_secret(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                ..Default::default()
             })
             .await,
     )

@@ -127,6 +127,8 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_workspace(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                // The most a page holds (the default is 100).
+                page_size: 1000,
                 ..Default::default()
             })
             .await,
@@ -141,6 +143,8 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_secret(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                // The most a page holds (the default is 100).
+                page_size: 1000,
                 ..Default::default()
             })
             .await,

@@ -9,10 +9,14 @@
 //! one replica reaches the watchers of all.
 
 mod events;
+mod lists;
 mod migrations;
+mod quota;
 pub mod users;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
+pub use lists::After;
+pub use quota::{Counted, Quota};
 pub use users::{DeletedUser, User, UserError};
 
 use cordium_spec::Kind;
@@ -56,6 +60,13 @@ pub enum StoreError {
     /// else, and guessing a kind would read or delete the wrong resources.
     #[error("the store holds a resource of unknown kind `{0}`")]
     UnknownKind(String),
+    /// The write would take its owner past a quota (checked inside the write's transaction,
+    /// so concurrent writers cannot all pass a check made before any of them wrote).
+    #[error("you have {} {}, the most allowed", quota.max, quota.counted.noun())]
+    QuotaExceeded {
+        /// The quota that was reached.
+        quota: Quota,
+    },
     /// The database failed (the cause is the source, printed by whoever reports the chain).
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -135,6 +146,8 @@ pub struct Write<'a> {
     pub secret: Option<&'a [u8]>,
     /// Whether to record a watch event (workspaces).
     pub event: bool,
+    /// A quota the write must stay within, checked in its transaction.
+    pub quota: Option<Quota>,
 }
 
 impl<'a> Write<'a> {
@@ -145,6 +158,7 @@ impl<'a> Write<'a> {
             precondition: Precondition::Any,
             secret: None,
             event: false,
+            quota: None,
         }
     }
 
@@ -164,6 +178,14 @@ impl<'a> Write<'a> {
     /// The same write, recording a watch event when `event` (workspaces).
     pub fn event(self, event: bool) -> Self {
         Self { event, ..self }
+    }
+
+    /// The same write, refused with `QuotaExceeded` unless the owner stays within `quota`.
+    pub fn within(self, quota: Quota) -> Self {
+        Self {
+            quota: Some(quota),
+            ..self
+        }
     }
 }
 
@@ -337,6 +359,9 @@ impl Store {
                     name: r.name.clone(),
                 });
             }
+            if let Some(quota) = write.quota {
+                self.check_quota(&mut tx, r, quota).await?;
+            }
             let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
                 .bind(r.kind.as_str())
                 .bind(&r.scope)
@@ -362,6 +387,7 @@ impl Store {
             if let Some(secret) = write.secret {
                 Self::put_secret(&mut tx, r, secret).await?;
             }
+            Self::sync_members(&mut tx, r, Some(&r.body)).await?;
             if write.event {
                 events.push(
                     self.insert_event(&mut tx, EventKind::Created, r, &r.body)
@@ -381,6 +407,10 @@ impl Store {
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
         let mut tx = self.begin().await?;
+        if let Some(quota) = write.quota {
+            // Taken before the record is read, so the lock order is the same as a create's.
+            self.check_quota(&mut tx, r, quota).await?;
+        }
         let current = sqlx::query(
             "SELECT version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
         )
@@ -419,6 +449,7 @@ impl Store {
         if let Some(secret) = write.secret {
             Self::put_secret(&mut tx, r, secret).await?;
         }
+        Self::sync_members(&mut tx, r, Some(&r.body)).await?;
         let event = if write.event {
             Some(
                 self.insert_event(&mut tx, EventKind::Updated, r, &r.body)
@@ -480,6 +511,7 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
+        Self::sync_members(tx, &record, None).await?;
         let event = if event {
             Some(
                 self.insert_event(tx, EventKind::Deleted, &record, &record.body)

@@ -129,7 +129,20 @@ macro_rules! served {
             api.$get(reference).await
         }
         async fn list(api: &mut Api, request: pb::ListRequest) -> Answer<Vec<Self>> {
-            api.$list(request).await.map(|r| r.map(|list| list.items))
+            // Every page, in order: the output is the whole list, as before pagination.
+            let mut request = request;
+            let mut items = Vec::new();
+            loop {
+                let page = api.$list(request.clone()).await?.into_inner();
+                items.extend(page.items);
+                if page.next_page_token.is_empty() {
+                    return Ok(Response::new(items));
+                }
+                if page.next_page_token == request.page_token {
+                    return Err(Status::internal("the server answered the same page twice"));
+                }
+                request.page_token = page.next_page_token;
+            }
         }
         async fn delete(api: &mut Api, reference: pb::Ref) -> Answer<()> {
             api.$delete(reference).await.map(|r| r.map(drop))

@@ -121,6 +121,7 @@ pub(crate) fn list_request(
     Ok(pb::ListRequest {
         space: space.to_owned(),
         template: template.to_owned(),
+        ..Default::default()
     })
 }
 

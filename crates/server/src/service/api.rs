@@ -6,7 +6,7 @@ use super::{Caller, not_found};
 use crate::auth::Authenticator;
 use crate::crypto::SecretBox;
 use crate::pb;
-use crate::store::{Precondition, Record, Store, Write};
+use crate::store::{Precondition, Quota, Record, Store, Write};
 use cordium_provisioner::runtime::Runtime;
 use cordium_spec::Kind;
 use std::sync::Arc;
@@ -172,14 +172,28 @@ impl Api {
         ws: &pb::Workspace,
         precondition: Precondition,
     ) -> Result<pb::Workspace> {
+        self.write_workspace(record, ws, precondition, None).await
+    }
+
+    /// Writes a workspace's new status, with a watch event, within `quota` if one is given.
+    pub(crate) async fn write_workspace(
+        &self,
+        record: &Record,
+        ws: &pb::Workspace,
+        precondition: Precondition,
+        quota: Option<Quota>,
+    ) -> Result<pb::Workspace> {
         let mut ws = ws.clone();
         if let Some(meta) = ws.metadata.as_mut() {
             meta.updated_at = Some(now());
             meta.resource_version = 0;
         }
         let record = rewritten(record.clone(), &ws);
-        self.write_update(Write::new(&record).expecting(precondition).event(true), ws)
-            .await
+        let write = Write {
+            quota,
+            ..Write::new(&record).expecting(precondition).event(true)
+        };
+        self.write_update(write, ws).await
     }
 
     /// The caller's UserConfig, created empty on first use.

@@ -65,6 +65,93 @@ pub(crate) fn validate(kind: Kind, name: &str, spec: Option<&Struct>) -> Result<
     Ok(())
 }
 
+/// `cordium validate`'s bounds on metadata (`displayName`, `description` in bytes; `labels`,
+/// `annotations` in entries), checked before the document is built.
+const MAX_DISPLAY_NAME_BYTES: usize = 100;
+const MAX_DESCRIPTION_BYTES: usize = 1024;
+const MAX_METADATA_ENTRIES: usize = 64;
+
+/// Validates the descriptive metadata a write request carries (`displayName`, `description`,
+/// `labels`, `annotations`) by the rules of `cordium validate`: the same document is loaded
+/// and only its `metadata.*` diagnostics count (names are checked where each kind is named).
+/// A write that skipped this could store a 4 MB display name or 200,000 labels.
+pub(crate) fn validate_metadata(
+    kind: Kind,
+    metadata: Option<&crate::pb::Metadata>,
+) -> Result<(), Status> {
+    let Some(m) = metadata else {
+        return Ok(());
+    };
+    // Count and size before content: what is over these bounds fails the rules below as
+    // well, but refusing it here costs nothing, however large (a test keeps them in step).
+    let sizes = [
+        (
+            "displayName",
+            m.display_name.len(),
+            MAX_DISPLAY_NAME_BYTES,
+            "bytes",
+        ),
+        (
+            "description",
+            m.description.len(),
+            MAX_DESCRIPTION_BYTES,
+            "bytes",
+        ),
+        ("labels", m.labels.len(), MAX_METADATA_ENTRIES, "entries"),
+        (
+            "annotations",
+            m.annotations.len(),
+            MAX_METADATA_ENTRIES,
+            "entries",
+        ),
+    ];
+    if let Some((field, len, max, unit)) = sizes.into_iter().find(|(_, len, max, _)| len > max) {
+        return Err(bad_field(
+            &format!("metadata.{field}"),
+            format!("`{field}` has {len} {unit}; at most {max} are allowed"),
+        ));
+    }
+    let mut fields = serde_json::Map::new();
+    if !m.display_name.is_empty() {
+        fields.insert("displayName".into(), m.display_name.as_str().into());
+    }
+    if !m.description.is_empty() {
+        fields.insert("description".into(), m.description.as_str().into());
+    }
+    for (field, map) in [("labels", &m.labels), ("annotations", &m.annotations)] {
+        if !map.is_empty() {
+            let entries = map
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
+            fields.insert(field.into(), serde_json::Value::Object(entries));
+        }
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let doc = serde_json::json!({
+        "apiVersion": cordium_spec::API_VERSION,
+        "kind": kind.as_str(),
+        "metadata": fields,
+    });
+    let text = doc.to_string();
+    let loaded = load(&text, cordium_spec::SourceId(0));
+    let problems: Vec<Diagnostic> = loaded
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.is_error() && d.path.starts_with("metadata"))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(
+            &format!("the {}'s metadata is invalid", kind.as_str()),
+            &problems,
+        ))
+    }
+}
+
 /// `InvalidArgument` with one BadRequest field violation on `field` (a request field path).
 pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
     let description = description.into();
@@ -137,5 +224,96 @@ fn truncate(text: &str) -> String {
     match text.char_indices().nth(MAX_DESCRIPTION_CHARS) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb;
+
+    /// The bounds checked before loading are the loader's own: one past each is refused by
+    /// the loader as well, and each bound itself is accepted by both.
+    #[test]
+    fn the_early_bounds_are_the_loaders() {
+        let at = |n: usize| pb::Metadata {
+            display_name: "x".repeat(n.min(MAX_DISPLAY_NAME_BYTES + 1)),
+            description: "x".repeat(n * MAX_DESCRIPTION_BYTES / MAX_DISPLAY_NAME_BYTES),
+            ..Default::default()
+        };
+        let entries = |n: usize| (0..n).map(|i| (format!("k{i}"), String::new())).collect();
+        let cases = [
+            (
+                "displayName",
+                at(MAX_DISPLAY_NAME_BYTES),
+                pb::Metadata {
+                    display_name: "x".repeat(MAX_DISPLAY_NAME_BYTES + 1),
+                    ..Default::default()
+                },
+            ),
+            (
+                "description",
+                at(MAX_DISPLAY_NAME_BYTES),
+                pb::Metadata {
+                    description: "x".repeat(MAX_DESCRIPTION_BYTES + 1),
+                    ..Default::default()
+                },
+            ),
+            (
+                "labels",
+                pb::Metadata {
+                    labels: entries(MAX_METADATA_ENTRIES),
+                    ..Default::default()
+                },
+                pb::Metadata {
+                    labels: entries(MAX_METADATA_ENTRIES + 1),
+                    ..Default::default()
+                },
+            ),
+            (
+                "annotations",
+                pb::Metadata {
+                    annotations: entries(MAX_METADATA_ENTRIES),
+                    ..Default::default()
+                },
+                pb::Metadata {
+                    annotations: entries(MAX_METADATA_ENTRIES + 1),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (field, fine, over) in cases {
+            assert!(
+                validate_metadata(Kind::Workspace, Some(&fine)).is_ok(),
+                "{field} at the bound"
+            );
+            let early = validate_metadata(Kind::Workspace, Some(&over)).expect_err(field);
+            assert!(
+                early.message().starts_with(&format!("metadata.{field}")),
+                "{}",
+                early.message()
+            );
+            // The loader alone (the early check skipped) refuses the same.
+            let text = serde_json::json!({
+                "apiVersion": cordium_spec::API_VERSION,
+                "kind": "Workspace",
+                "metadata": {
+                    "displayName": over.display_name,
+                    "description": over.description,
+                    "labels": over.labels,
+                    "annotations": over.annotations,
+                },
+            })
+            .to_string();
+            let loaded = load(&text, cordium_spec::SourceId(0));
+            assert!(
+                loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.is_error() && d.path == format!("metadata.{field}")),
+                "the loader refuses {field} too: {:?}",
+                loaded.diagnostics
+            );
+        }
     }
 }

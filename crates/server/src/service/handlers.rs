@@ -13,8 +13,8 @@ use crate::pb::{self, main_service_server::MainService};
 use tonic::{Request, Response};
 
 /// The MainService impl from a table: `call(Request) -> Response = authentication => answer;`
-/// for calls answered by one message, `call(Request) -> List = authentication => items;` for
-/// the list calls (`caller`: users only; `any_caller`: a workspace's session too).
+/// for calls answered by one message, `call(Request) -> List = authentication => page;` for
+/// the list calls (a [`super::pages::Page`]) (`caller`: users only; `any_caller`: a workspace's session too).
 macro_rules! main_service {
     (
         calls { $($call:ident($req:ty) -> $resp:ty = $who:ident => $answer:expr;)* }
@@ -47,8 +47,11 @@ macro_rules! main_service {
             $(
                 async fn $list(&self, request: Request<$lreq>) -> Result<Response<pb::$lresp>> {
                     let caller = self.$lwho(&request).await?;
-                    let items = ($items)(self, &caller, request.into_inner()).await?;
-                    Ok(Response::new(pb::$lresp { items }))
+                    let page = ($items)(self, &caller, request.into_inner()).await?;
+                    Ok(Response::new(pb::$lresp {
+                        items: page.items,
+                        next_page_token: page.next_page_token,
+                    }))
                 }
             )*
         }

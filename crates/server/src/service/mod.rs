@@ -7,6 +7,7 @@ mod exec;
 mod git_provider;
 mod handlers;
 mod management;
+mod pages;
 mod resource;
 mod secret;
 mod space;
@@ -55,6 +56,7 @@ impl From<StoreError> for Status {
             StoreError::AlreadyExists { .. } => Status::new(Code::AlreadyExists, e.to_string()),
             StoreError::NotFound { .. } => Status::new(Code::NotFound, e.to_string()),
             StoreError::Conflict { .. } => Status::new(Code::Aborted, e.to_string()),
+            StoreError::QuotaExceeded { .. } => Status::new(Code::ResourceExhausted, e.to_string()),
             StoreError::Database(inner) => {
                 tracing::error!("database: {inner}");
                 Status::new(Code::Unavailable, "the store is unavailable; try again")

@@ -2,7 +2,8 @@
 //! Update/Delete that each kind's module drives through [`Kept`].
 
 use super::api::Api;
-use super::documents::bad_field;
+use super::documents::{bad_field, validate_metadata};
+use super::pages::{Page, Rows, collect, page_request};
 use super::{Caller, not_found};
 use crate::crypto::sealing_identity;
 use crate::pb;
@@ -390,6 +391,7 @@ impl Api {
     /// Create: the scope checked, the resource built and sealed, written once.
     pub(crate) async fn create_kept<K: Kept>(&self, caller: &Caller, mut request: K) -> Result<K> {
         let name = requested_name(&mut request);
+        validate_metadata(K::KIND, request.meta().as_ref())?;
         request.check_create()?;
         let at = self
             .place::<K>(caller, &request.requested_space(), &name)
@@ -417,21 +419,32 @@ impl Api {
     }
 
     /// List: in one Space (checked) or every Space the caller reaches; or the caller's own.
+    /// A page at a time, each read by an indexed query over the caller's rows only.
     pub(crate) async fn list_kept<K: Kept>(
         &self,
         caller: &Caller,
         request: pb::ListRequest,
-    ) -> Result<Vec<K>> {
-        match K::SCOPE {
-            Scope::Space => self.list_scoped(caller, K::KIND, &request.space).await,
-            Scope::Owner => self
-                .store
-                .list(K::KIND, Some(&caller.name))
-                .await?
-                .iter()
-                .map(decode)
-                .collect(),
-        }
+    ) -> Result<Page<K>> {
+        let page = page_request(K::KIND, &request)?;
+        let kind = K::KIND;
+        let rows = match K::SCOPE {
+            Scope::Space if request.space.is_empty() => Rows::InSpacesOf {
+                kind,
+                user: &caller.name,
+            },
+            Scope::Space => {
+                self.accessible_space(caller, &request.space).await?;
+                Rows::InScope {
+                    kind,
+                    scope: &request.space,
+                }
+            }
+            Scope::Owner => Rows::InScope {
+                kind,
+                scope: &caller.name,
+            },
+        };
+        collect(&self.store, rows, page, |r| decode(r).map(Some)).await
     }
 
     /// Update: only at the version the request names (if it names one).
@@ -441,6 +454,7 @@ impl Api {
         mut request: K,
     ) -> Result<K> {
         let name = requested_name(&mut request);
+        validate_metadata(K::KIND, request.meta().as_ref())?;
         let (at, record, stored) =
             K::reach(self, caller, &request.requested_space(), &name).await?;
         let precondition = requested_precondition(&mut request);
@@ -480,34 +494,5 @@ impl Api {
     ) -> Result<M> {
         let version = self.store.update(write).await?;
         Ok(with_version(resource, version))
-    }
-
-    /// Resources of a Space-scoped kind: in `space` (checked), or in every Space the caller
-    /// can see.
-    pub(crate) async fn list_scoped<M: Resource>(
-        &self,
-        caller: &Caller,
-        kind: Kind,
-        space: &str,
-    ) -> Result<Vec<M>> {
-        let spaces: Vec<String> = if space.is_empty() {
-            let mut names = Vec::new();
-            for r in self.store.list(Kind::Space, Some("")).await? {
-                if super::space::can_access(caller, &decode::<pb::Space>(&r)?) {
-                    names.push(r.name);
-                }
-            }
-            names
-        } else {
-            self.accessible_space(caller, space).await?;
-            vec![space.to_owned()]
-        };
-        let mut items = Vec::new();
-        for s in spaces {
-            for r in self.store.list(kind, Some(&s)).await? {
-                items.push(decode(&r)?);
-            }
-        }
-        Ok(items)
     }
 }

@@ -4,7 +4,8 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{bad_field, validate};
+use super::documents::{bad_field, validate, validate_metadata};
+use super::pages::{Page, Rows, collect, page_request};
 use super::resource::{
     Built, Context, Place, Reach, Reached, Respec, Result, Updated, decode, fresh_metadata,
     new_record, requested_name, with_version,
@@ -136,6 +137,7 @@ impl Api {
             ));
         }
         validate(Kind::Space, &name, space.spec.as_ref())?;
+        validate_metadata(Kind::Space, space.metadata.as_ref())?;
         let out = pb::Space {
             metadata: Some(fresh_metadata(space.metadata.take(), &name)?),
             spec: space.spec,
@@ -156,20 +158,20 @@ impl Api {
         Ok(space)
     }
 
-    /// ListSpace: the Spaces the caller owns or is a member of.
+    /// ListSpace: the Spaces the caller owns or is a member of, a page at a time.
     pub(crate) async fn list_space(
         &self,
         caller: &Caller,
-        _request: pb::ListRequest,
-    ) -> Result<Vec<pb::Space>> {
-        let mut items = Vec::new();
-        for r in self.store.list(Kind::Space, Some("")).await? {
-            let space: pb::Space = decode(&r)?;
-            if can_access(caller, &space) {
-                items.push(space);
-            }
-        }
-        Ok(items)
+        request: pb::ListRequest,
+    ) -> Result<Page<pb::Space>> {
+        let page = page_request(Kind::Space, &request)?;
+        let rows = Rows::SpacesOf { user: &caller.name };
+        // The query reads the Spaces the caller reaches; the body has the last word.
+        let keep = |r: &Record| {
+            let space: pb::Space = decode(r)?;
+            Ok(can_access(caller, &space).then_some(space))
+        };
+        collect(&self.store, rows, page, keep).await
     }
 
     /// DeleteSpace: the owner only, with everything in it.

@@ -25,6 +25,7 @@ impl Api {
         mut req: pb::UserConfig,
     ) -> Result<pb::UserConfig> {
         validate(Kind::UserConfig, &caller.name, req.spec.as_ref())?;
+        super::documents::validate_metadata(Kind::UserConfig, req.metadata.as_ref())?;
         let stored = self.user_config(caller).await?;
         let precondition = requested_precondition(&mut req);
         let out = pb::UserConfig {

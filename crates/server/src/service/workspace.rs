@@ -3,14 +3,15 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::validate;
+use super::documents::{validate, validate_metadata};
+use super::pages::{Page, Rows, collect, page_request};
 use super::resource::{
     Built, Context, Place, Reach, Reached, Respec, Result, Updated, fresh_metadata, new_record,
     now, with_version,
 };
 use crate::names::{length_for_attempt, random_name};
 use crate::pb;
-use crate::store::{Precondition, StoreError, Write};
+use crate::store::{Counted, Precondition, Quota, StoreError, Write};
 use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
@@ -67,6 +68,7 @@ impl Api {
         mut req: pb::Workspace,
     ) -> Result<pb::Workspace> {
         validate(Kind::Workspace, "", req.spec.as_ref())?;
+        validate_metadata(Kind::Workspace, req.metadata.as_ref())?;
         let (mut space, template) = req
             .status
             .as_ref()
@@ -81,17 +83,10 @@ impl Api {
             template
         };
         self.resolve_template(caller, &space, &template).await?;
-        let max = self.quota("maxPerUser", 1000).await?;
-        if self
-            .store
-            .count_owned(Kind::Workspace, &caller.name)
-            .await?
-            >= max
-        {
-            return Err(Status::resource_exhausted(format!(
-                "you have {max} workspaces, the most allowed"
-            )));
-        }
+        let quota = Quota {
+            counted: Counted::Owned,
+            max: self.quota("maxPerUser", 1000).await?,
+        };
         let requested = req.metadata.take();
         for attempt in 0..10_000 {
             let name = random_name(length_for_attempt(attempt))?;
@@ -113,7 +108,8 @@ impl Api {
                 &caller.name,
                 &ws,
             );
-            match self.store.create(Write::new(&record).event(true)).await {
+            let write = Write::new(&record).event(true).within(quota);
+            match self.store.create(write).await {
                 Ok(()) => {
                     tracing::info!(user = %caller.name, workspace = %name, "workspace created");
                     return Ok(with_version(ws, 1));
@@ -134,31 +130,25 @@ impl Api {
     }
 
     /// ListWorkspace: the caller's reachable workspaces (not builds), optionally of one Space
-    /// or Template.
+    /// or Template, a page at a time; read by Space, never other users' workspaces.
     pub(crate) async fn list_workspace(
         &self,
         caller: &Caller,
         filter: pb::ListRequest,
-    ) -> Result<Vec<pb::Workspace>> {
-        let mut access = HashMap::new();
-        let mut items = Vec::new();
-        for r in self.store.list(Kind::Workspace, Some("")).await? {
-            if !filter.space.is_empty() && r.space != filter.space {
-                continue;
-            }
-            if !reachable(self, caller, &mut access, &r.space).await {
-                continue;
-            }
-            let ws: pb::Workspace = super::resource::decode(&r)?;
+    ) -> Result<Page<pb::Workspace>> {
+        let page = page_request(Kind::Workspace, &filter)?;
+        let rows = Rows::WorkspacesOf {
+            user: &caller.name,
+            space: &filter.space,
+        };
+        let keep = |r: &crate::store::Record| {
+            let ws: pb::Workspace = super::resource::decode(r)?;
             let status = ws.status.clone().unwrap_or_default();
-            if status.is_build
-                || (!filter.template.is_empty() && status.template != filter.template)
-            {
-                continue;
-            }
-            items.push(ws);
-        }
-        Ok(items)
+            let wanted = !status.is_build
+                && (filter.template.is_empty() || status.template == filter.template);
+            Ok(wanted.then_some(ws))
+        };
+        collect(&self.store, rows, page, keep).await
     }
 
     /// DeleteWorkspace.
@@ -196,19 +186,19 @@ impl Api {
                 )));
             }
         }
-        let max_active = self.quota("maxActivePerUser", 128).await?;
-        if self.store.count_active_workspaces(&caller.name).await? >= max_active {
-            return Err(Status::resource_exhausted(format!(
-                "you have {max_active} active workspaces, the most allowed"
-            )));
-        }
+        // Counted for the workspace's owner, inside the write (a check before it would let
+        // concurrent starts all pass).
+        let quota = Quota {
+            counted: Counted::Active,
+            max: self.quota("maxActivePerUser", 128).await?,
+        };
         if let Some(status) = ws.status.as_mut() {
             transition(&req.name, status, State::InitRequest, None).map_err(illegal_move)?;
             status.failure = None;
             status.run_vars = req.vars;
         }
-        let ws = self.set_workspace(&record, &ws, Precondition::Any).await?;
-        Ok(ws)
+        self.write_workspace(&record, &ws, Precondition::Any, Some(quota))
+            .await
     }
 
     /// StopWorkspace: asks the driver to stop a running workspace.

@@ -73,7 +73,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
          CREATE TABLE events_pruned (through BIGINT NOT NULL);
          INSERT INTO events_pruned (through) VALUES (0)",
     ),
+    // Lists read only the caller's rows: the members of each Space (kept in step with the
+    // Space's body on every write; `backfill_members` fills it), and workspaces by Space.
+    (
+        7,
+        "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
+         CREATE INDEX space_members_space ON space_members (space);
+         CREATE INDEX resources_kind_space ON resources (kind, space, name)",
+        "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
+         CREATE INDEX space_members_space ON space_members (space);
+         CREATE INDEX resources_kind_space ON resources (kind, space, name)",
+    ),
 ];
+
+/// The migration that added `space_members`.
+const MEMBERS_TABLE: i64 = 5;
 
 /// The migration that added the `active` column.
 const ACTIVE_COLUMN: i64 = 4;
@@ -111,6 +125,9 @@ impl Store {
             }
             if *version == ACTIVE_COLUMN {
                 Self::backfill_active(&mut tx).await?;
+            }
+            if *version == MEMBERS_TABLE {
+                Self::backfill_members(&mut tx).await?;
             }
             sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
                 .bind(*version)

@@ -127,6 +127,9 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_workspace(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                // The most a page holds (the default is 100).
+                page_size: 1000,
+                ..Default::default()
             })
             .await,
     )
@@ -140,6 +143,9 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
             .list_secret(pb::ListRequest {
                 space: "crash.alice".into(),
                 template: String::new(),
+                // The most a page holds (the default is 100).
+                page_size: 1000,
+                ..Default::default()
             })
             .await,
     )

@@ -118,6 +118,7 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
         bob.list_template(pb::ListRequest {
             space: s.into(),
             template: String::new(),
+            ..Default::default()
         })
         .await,
         HIDDEN,
@@ -224,6 +225,7 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
         bob.list_secret(pb::ListRequest {
             space: s.into(),
             template: String::new(),
+            ..Default::default()
         })
         .await,
         HIDDEN,
@@ -256,6 +258,7 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
         bob.list_git_provider(pb::ListRequest {
             space: s.into(),
             template: String::new(),
+            ..Default::default()
         })
         .await,
         HIDDEN,
@@ -418,10 +421,12 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
         pb::ListRequest {
             space: s.into(),
             template: String::new(),
+            ..Default::default()
         },
         pb::ListRequest {
             space: "default.alice".into(),
             template: String::new(),
+            ..Default::default()
         },
     ] {
         let workspaces = match bob.list_workspace(filter.clone()).await {

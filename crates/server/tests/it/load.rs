@@ -79,7 +79,11 @@ async fn a_thousand_concurrent_creates_get_distinct_names(backend: Backend) {
         "ListWorkspace",
         env.alice
             .clone()
-            .list_workspace(pb::ListRequest::default())
+            .list_workspace(pb::ListRequest {
+                // The most a page holds (the default is 100).
+                page_size: 1000,
+                ..Default::default()
+            })
             .await,
     )
     .items;

@@ -117,6 +117,7 @@ async fn secret_values_never_come_back(backend: Backend) {
         pb::ListRequest {
             space: "vault.alice".into(),
             template: String::new(),
+            ..Default::default()
         },
     ] {
         let list = ok("ListSecret", alice.list_secret(req).await);

@@ -1,0 +1,79 @@
+//! Quotas checked inside the write they limit: the owner's rows counted in the write's
+//! transaction, after the owner's quota lock, so concurrent writers queue for the count.
+
+use super::{Backend, Record, Store, StoreError};
+use sqlx::Row as _;
+
+/// What a quota counts: the owner's records of the written record's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// All of them (`maxPerUser`).
+    Owned,
+    /// The active ones (`maxActivePerUser`), not counting the written record itself.
+    Active,
+}
+
+impl Counted {
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            Counted::Owned => "workspaces",
+            Counted::Active => "active workspaces",
+        }
+    }
+}
+
+/// A limit a write must stay within: fewer than `max` counted records of the owner before the
+/// write. The count is taken inside the write's transaction, after the owner's quota lock (on
+/// PostgreSQL an advisory lock per owner; SQLite's `BEGIN IMMEDIATE` already serializes
+/// writers), so N concurrent writes never pass a check that only one of them may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// What is counted.
+    pub counted: Counted,
+    /// The most allowed.
+    pub max: i64,
+}
+
+impl Store {
+    /// Refuses the write of `r` unless its owner has fewer than `quota.max` counted records of
+    /// its kind (besides `r` itself), counted inside `tx` after the owner's quota lock.
+    pub(super) async fn check_quota(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        r: &Record,
+        quota: Quota,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            // Two int4 keys: a key space apart from the migrations' single bigint key.
+            sqlx::query("SELECT pg_advisory_xact_lock(7244, hashtext($1))")
+                .bind(&r.owner)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let row =
+            match quota.counted {
+                Counted::Owned => {
+                    sqlx::query("SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2")
+                        .bind(r.kind.as_str())
+                        .bind(&r.owner)
+                        .fetch_one(&mut **tx)
+                        .await?
+                }
+                Counted::Active => sqlx::query(
+                    "SELECT COUNT(*) FROM resources WHERE kind = $1 AND owner = $2 AND active <> 0 \
+                 AND NOT (scope = $3 AND name = $4)",
+                )
+                .bind(r.kind.as_str())
+                .bind(&r.owner)
+                .bind(&r.scope)
+                .bind(&r.name)
+                .fetch_one(&mut **tx)
+                .await?,
+            };
+        let count: i64 = row.try_get(0)?;
+        if count >= quota.max {
+            return Err(StoreError::QuotaExceeded { quota });
+        }
+        Ok(())
+    }
+}

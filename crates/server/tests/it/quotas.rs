@@ -1,0 +1,359 @@
+//! Quotas hold under concurrency (the count is taken inside the write's transaction), and
+//! the metadata of every write is validated as `cordium validate` validates it.
+
+use crate::{Backend, Client, Env, fails, name_of, ok, spec};
+use cordium_server::pb;
+use tonic::Code;
+
+crate::on_both_backends!(
+    concurrent_creates_never_pass_max_per_user,
+    concurrent_starts_never_pass_max_active_per_user,
+    metadata_is_validated_on_every_write
+);
+
+const AT_ONCE: usize = 32;
+
+async fn set_limits(env: &Env, limits: serde_json::Value) {
+    let config = pb::ClusterConfig {
+        metadata: None,
+        spec: Some(spec(serde_json::json!({"workspace": {"limit": limits}}))),
+    };
+    ok(
+        "UpdateClusterConfig",
+        env.management(&env.admin_token)
+            .update_cluster_config(config)
+            .await,
+    );
+}
+
+/// How many of `results` succeeded; every failure must be RESOURCE_EXHAUSTED.
+fn successes<T>(results: Vec<Result<T, tonic::Status>>) -> usize {
+    results
+        .into_iter()
+        .filter(|r| match r {
+            Ok(_) => true,
+            Err(s) if s.code() == Code::ResourceExhausted => false,
+            Err(s) => panic!("expected success or RESOURCE_EXHAUSTED, got {s:?}"),
+        })
+        .count()
+}
+
+async fn concurrent_creates_never_pass_max_per_user(backend: Backend) {
+    let env = Env::new(backend).await;
+    set_limits(&env, serde_json::json!({"maxPerUser": 5})).await;
+    // The default Space exists before the race, so only the quota is raced for.
+    ok(
+        "CreateWorkspace",
+        env.alice
+            .clone()
+            .create_workspace(pb::Workspace::default())
+            .await,
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..AT_ONCE {
+        let mut alice: Client = env.alice.clone();
+        tasks.spawn(async move { alice.create_workspace(pb::Workspace::default()).await });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(successes(results), 4, "5 in all, one made before the race");
+    let list = ok(
+        "ListWorkspace",
+        env.alice
+            .clone()
+            .list_workspace(pb::ListRequest::default())
+            .await,
+    );
+    assert_eq!(list.items.len(), 5);
+}
+
+async fn concurrent_starts_never_pass_max_active_per_user(backend: Backend) {
+    let env = Env::new(backend).await;
+    set_limits(&env, serde_json::json!({"maxActivePerUser": 3})).await;
+    let mut names = Vec::new();
+    for _ in 0..AT_ONCE {
+        let ws = ok(
+            "CreateWorkspace",
+            env.alice
+                .clone()
+                .create_workspace(pb::Workspace::default())
+                .await,
+        );
+        names.push(name_of(&ws.metadata));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for name in names {
+        let mut alice: Client = env.alice.clone();
+        tasks.spawn(async move {
+            alice
+                .start_workspace(pb::StartWorkspaceRequest { name, vars: vec![] })
+                .await
+        });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(successes(results), 3);
+    assert_eq!(
+        env.server
+            .store
+            .count_active_workspaces("alice")
+            .await
+            .expect("count"),
+        3
+    );
+}
+
+/// A request's metadata with one field out of `cordium validate`'s bounds.
+fn bad_metadata(name: &str) -> Vec<(&'static str, pb::Metadata)> {
+    let named = |m: pb::Metadata| pb::Metadata {
+        name: name.into(),
+        ..m
+    };
+    vec![
+        (
+            "metadata.displayName",
+            named(pb::Metadata {
+                display_name: "x".repeat(101),
+                ..Default::default()
+            }),
+        ),
+        (
+            "metadata.description",
+            named(pb::Metadata {
+                description: "x".repeat(1025),
+                ..Default::default()
+            }),
+        ),
+        (
+            "metadata.labels",
+            named(pb::Metadata {
+                labels: (0..65).map(|i| (format!("l{i}"), "v".into())).collect(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "metadata.annotations",
+            named(pb::Metadata {
+                annotations: (0..65).map(|i| (format!("a{i}"), "v".into())).collect(),
+                ..Default::default()
+            }),
+        ),
+    ]
+}
+
+#[track_caller]
+fn refused<T: std::fmt::Debug>(
+    what: &str,
+    field: &str,
+    result: Result<tonic::Response<T>, tonic::Status>,
+) {
+    let status = fails(what, result, &[Code::InvalidArgument]);
+    assert!(
+        status.message().contains(field),
+        "{what}: the answer names {field}: {}",
+        status.message()
+    );
+}
+
+async fn metadata_is_validated_on_every_write(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let space = "team.alice";
+    let mut made = ok(
+        "CreateSpace",
+        alice.create_space(crate::space(space, None)).await,
+    );
+    let mut ws = ok(
+        "CreateWorkspace",
+        alice
+            .create_workspace(crate::workspace(space, "default", None))
+            .await,
+    );
+    let mut template = ok(
+        "CreateTemplate",
+        alice
+            .create_template(crate::template(space, "base", None))
+            .await,
+    );
+    let mut secret = ok(
+        "CreateSecret",
+        alice
+            .create_secret(crate::secret(space, "token", "v"))
+            .await,
+    );
+    let mut provider = ok(
+        "CreateGitProvider",
+        alice
+            .create_git_provider(crate::git_provider(space, "gh"))
+            .await,
+    );
+    let user_secret = |name: &str, metadata: Option<pb::Metadata>| pb::UserSecret {
+        metadata: metadata.or_else(|| crate::meta(name)),
+        data: Some(pb::SecretData {
+            value: Some(pb::secret_data::Value::Text("v".into())),
+        }),
+        ..Default::default()
+    };
+    let mut own = ok(
+        "CreateUserSecret",
+        alice.create_user_secret(user_secret("mine", None)).await,
+    );
+    for (field, bad) in bad_metadata("bad") {
+        let m = Some(bad.clone());
+        refused(
+            "CreateSpace",
+            field,
+            alice
+                .create_space(pb::Space {
+                    metadata: Some(pb::Metadata {
+                        name: "bad.alice".into(),
+                        ..bad.clone()
+                    }),
+                    ..Default::default()
+                })
+                .await,
+        );
+        refused(
+            "CreateWorkspace",
+            field,
+            alice
+                .create_workspace(pb::Workspace {
+                    metadata: m.clone(),
+                    ..crate::workspace(space, "default", None)
+                })
+                .await,
+        );
+        refused(
+            "CreateTemplate",
+            field,
+            alice
+                .create_template(pb::Template {
+                    metadata: m.clone(),
+                    ..crate::template(space, "bad", None)
+                })
+                .await,
+        );
+        refused(
+            "CreateSecret",
+            field,
+            alice
+                .create_secret(pb::Secret {
+                    metadata: m.clone(),
+                    ..crate::secret(space, "bad", "v")
+                })
+                .await,
+        );
+        refused(
+            "CreateGitProvider",
+            field,
+            alice
+                .create_git_provider(pb::GitProvider {
+                    metadata: m.clone(),
+                    ..crate::git_provider(space, "bad")
+                })
+                .await,
+        );
+        refused(
+            "CreateUserSecret",
+            field,
+            alice
+                .create_user_secret(user_secret("bad", m.clone()))
+                .await,
+        );
+
+        let renamed = |name: &str| {
+            Some(pb::Metadata {
+                name: name.into(),
+                ..bad.clone()
+            })
+        };
+        made.metadata = renamed(space);
+        refused("UpdateSpace", field, alice.update_space(made.clone()).await);
+        ws.metadata = renamed(&name_of(&ws.metadata));
+        refused(
+            "UpdateWorkspace",
+            field,
+            alice.update_workspace(ws.clone()).await,
+        );
+        template.metadata = renamed("base");
+        refused(
+            "UpdateTemplate",
+            field,
+            alice.update_template(template.clone()).await,
+        );
+        secret.metadata = renamed("token");
+        refused(
+            "UpdateSecret",
+            field,
+            alice.update_secret(secret.clone()).await,
+        );
+        provider.metadata = renamed("gh");
+        refused(
+            "UpdateGitProvider",
+            field,
+            alice.update_git_provider(provider.clone()).await,
+        );
+        own.metadata = renamed("mine");
+        refused(
+            "UpdateUserSecret",
+            field,
+            alice.update_user_secret(own.clone()).await,
+        );
+        refused(
+            "UpdateUserConfig",
+            field,
+            alice
+                .update_user_config(pb::UserConfig {
+                    metadata: m.clone(),
+                    spec: None,
+                })
+                .await,
+        );
+    }
+    // At the bounds, all is well.
+    let fine = pb::Metadata {
+        display_name: "x".repeat(100),
+        description: "x".repeat(1024),
+        labels: (0..64).map(|i| (format!("l{i}"), "v".into())).collect(),
+        annotations: (0..64).map(|i| (format!("a{i}"), "v".into())).collect(),
+        ..Default::default()
+    };
+    ok(
+        "CreateWorkspace (at the bounds)",
+        alice
+            .create_workspace(pb::Workspace {
+                metadata: Some(fine),
+                ..crate::workspace(space, "default", None)
+            })
+            .await,
+    );
+    // What the issue found accepted: a 3.9 MB display name and 200,000 labels.
+    let huge = pb::Metadata {
+        display_name: "x".repeat(3_900_000),
+        ..Default::default()
+    };
+    refused(
+        "a 3.9 MB displayName",
+        "metadata.displayName",
+        alice
+            .create_workspace(pb::Workspace {
+                metadata: Some(huge),
+                ..crate::workspace(space, "default", None)
+            })
+            .await,
+    );
+    let many = pb::Metadata {
+        labels: (0..200_000)
+            .map(|i| (format!("l{i}"), String::new()))
+            .collect(),
+        ..Default::default()
+    };
+    refused(
+        "200,000 labels",
+        "metadata.labels",
+        alice
+            .create_workspace(pb::Workspace {
+                metadata: Some(many),
+                ..crate::workspace(space, "default", None)
+            })
+            .await,
+    );
+}

@@ -434,6 +434,11 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
         }
+        // The membership index lists read (`store::lists`) follows the bodies.
+        sqlx::query("DELETE FROM space_members WHERE member = $1")
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 

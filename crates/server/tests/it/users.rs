@@ -180,6 +180,17 @@ async fn delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it(ba
         0,
     );
     assert_eq!(left, 0, "every resource of alice's is gone");
+    let memberships: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM space_members WHERE member = 'alice'")
+            .fetch_one(&pool)
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(
+        memberships, 0,
+        "the membership index lists read forgets alice too"
+    );
     let auth = Authenticator::new(store.clone(), None).expect("auth");
     for token in [env.alice_token.as_str(), "cds_alice_run"] {
         assert_eq!(

@@ -11,6 +11,9 @@ case "${1:-}" in
   start)
     dir=$(mktemp -d /tmp/cordium-pg.XXXXXX)
     port=${CORDIUM_TEST_POSTGRES_PORT:-55432}
+    # The first free port from there: another cluster (a developer's, a second checkout's
+    # tests) may hold the default.
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     as_pg "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
     as_pg "$bin/pg_ctl -D $dir/data -l $dir/log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on\" start" >/dev/null

@@ -163,18 +163,29 @@ impl Store {
 
     /// Makes a user an administrator, or not.
     pub async fn set_admin(&self, name: &str, admin: bool) -> Result<(), UserError> {
-        let done = sqlx::query("UPDATE users SET admin = $1 WHERE name = $2")
-            .bind(i64::from(admin))
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Self::one_row(done.rows_affected(), name)
+        self.set_flag(name, "UPDATE users SET admin = $1 WHERE name = $2", admin)
+            .await
     }
 
     /// Disables a user (every credential refused) or enables them again.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), UserError> {
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
-            .bind(i64::from(disabled))
+        self.set_flag(
+            name,
+            "UPDATE users SET disabled = $1 WHERE name = $2",
+            disabled,
+        )
+        .await
+    }
+
+    /// Runs `update` (setting one yes/no column to `$1` for the user `$2`) for `name`.
+    async fn set_flag(
+        &self,
+        name: &str,
+        update: &'static str,
+        value: bool,
+    ) -> Result<(), UserError> {
+        let done = sqlx::query(update)
+            .bind(i64::from(value))
             .bind(name)
             .execute(&self.pool)
             .await?;

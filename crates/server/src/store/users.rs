@@ -192,6 +192,21 @@ impl Store {
         Self::one_row(done.rows_affected(), name)
     }
 
+    /// `NotFound` unless user `name` exists (read in `tx`, so the answer holds for the write).
+    async fn require_user(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        name: &str,
+    ) -> Result<(), UserError> {
+        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(UserError::NotFound(name.to_owned())),
+        }
+    }
+
     fn one_row(affected: u64, name: &str) -> Result<(), UserError> {
         if affected == 0 {
             Err(UserError::NotFound(name.to_owned()))
@@ -336,13 +351,7 @@ impl Store {
         subject: &str,
     ) -> Result<(), UserError> {
         let mut tx = self.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(UserError::NotFound(name.to_owned()));
-        }
+        Self::require_user(&mut tx, name).await?;
         let bound = sqlx::query("SELECT name FROM identities WHERE issuer = $1 AND subject = $2")
             .bind(issuer)
             .bind(subject)
@@ -461,13 +470,7 @@ impl Store {
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
         let mut tx = self.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(UserError::NotFound(name.to_owned()));
-        }
+        Self::require_user(&mut tx, name).await?;
         let running = sqlx::query("SELECT name FROM resources WHERE kind = $1 AND active <> 0 AND (owner = $2 OR space IN (SELECT name FROM resources WHERE kind = $3 AND owner = $2)) ORDER BY name")
             .bind(Kind::Workspace.as_str())
             .bind(name)

@@ -25,12 +25,15 @@
 //!
 //! A disabled user (`cordium-server user disable NAME`) is refused whatever the credential:
 //! API token, OIDC identity or session credential. Every call (and every open watch, which
-//! calls [`Authenticator::authenticate`] again) reads the user afresh, so disabling takes
-//! effect at once.
+//! calls [`Authenticator::authenticate`] again) checks the user: API tokens and session
+//! credentials through a memo that any change of users, tokens or sessions made by this
+//! server drops at once, and that is trusted for at most [`crate::cache::TTL`]
+//! otherwise (so `cordium-server user disable`, another process, takes effect within it).
 
+use crate::cache::Memo;
 use crate::crypto::hash_token;
 use crate::service::Caller;
-use crate::store::{Store, User, UserError};
+use crate::store::{Counter, Store, User, UserError};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use std::path::PathBuf;
@@ -71,7 +74,12 @@ struct Claims {
 pub struct Authenticator {
     store: Store,
     oidc: Option<(OidcConfig, Arc<RwLock<JwkSet>>)>,
+    /// Callers by the hash of their API token or session credential.
+    known: Arc<Memo<String, Caller>>,
 }
+
+/// How many token hashes the memo keeps (about 200 bytes each).
+const KNOWN_TOKENS: usize = 4096;
 
 /// Problems with the OIDC configuration.
 #[derive(Debug, thiserror::Error)]
@@ -107,29 +115,63 @@ impl Authenticator {
             }
             None => None,
         };
-        Ok(Self { store, oidc })
+        Ok(Self {
+            store,
+            oidc,
+            known: Arc::new(Memo::new(KNOWN_TOKENS, KNOWN_TOKENS * 256)),
+        })
     }
 
-    /// The caller presenting `token`.
+    /// The caller presenting `token`, as read at most [`crate::cache::TTL`] ago (at once for
+    /// changes this server made): for calls.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
+        if !(token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)) {
+            return self.authenticate_oidc(token).await;
+        }
+        let hash = hash_token(token);
+        let generation = self.store.generation(Counter::Identities);
+        if let Some(caller) = self.known.get(&hash, generation) {
+            return Ok(caller);
+        }
+        let caller = self.authenticate_hashed(token, &hash).await?;
+        let weight =
+            hash.len() + caller.name.len() + caller.session.as_ref().map_or(0, String::len);
+        self.known.put(hash, caller.clone(), generation, weight);
+        Ok(caller)
+    }
+
+    /// The caller presenting `token`, read from the store now: for the re-checks of
+    /// long-lived streams, which must end as soon as their credential is revoked by any
+    /// process.
+    pub async fn authenticate_fresh(&self, token: &str) -> Result<Caller, Status> {
+        if !(token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)) {
+            return self.authenticate_oidc(token).await;
+        }
+        self.authenticate_hashed(token, &hash_token(token)).await
+    }
+
+    /// The caller presenting an API token or session credential whose hash is `hash`.
+    async fn authenticate_hashed(&self, token: &str, hash: &str) -> Result<Caller, Status> {
         if token.starts_with("cdm_") {
-            return match self.store.user_by_token_hash(&hash_token(token)).await? {
+            return match self.store.user_by_token_hash(hash).await? {
                 Some(user) => Self::enabled(user),
                 None => Err(Status::unauthenticated("unknown or revoked token")),
             };
         }
-        if token.starts_with(SESSION_TOKEN_PREFIX) {
-            return match self.store.session_by_token_hash(&hash_token(token)).await? {
-                Some((workspace, owner)) => Ok(Caller {
-                    name: owner,
-                    admin: false,
-                    session: Some(workspace),
-                }),
-                None => Err(Status::unauthenticated(
-                    "unknown or revoked session credential (it ends when its run stops, or when its user is disabled or deleted)",
-                )),
-            };
+        match self.store.session_by_token_hash(hash).await? {
+            Some((workspace, owner)) => Ok(Caller {
+                name: owner,
+                admin: false,
+                session: Some(workspace),
+            }),
+            None => Err(Status::unauthenticated(
+                "unknown or revoked session credential (it ends when its run stops, or when its user is disabled or deleted)",
+            )),
         }
+    }
+
+    /// The caller presenting an OIDC ID token.
+    async fn authenticate_oidc(&self, token: &str) -> Result<Caller, Status> {
         let Some((config, keys)) = &self.oidc else {
             return Err(Status::unauthenticated(
                 "unknown token (this server accepts API tokens only)",

@@ -6,11 +6,14 @@
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
 //! - [`connections`]: caps and deadlines for connections on an open port.
+//! - `cache`: memos of hot reads (tokens, Spaces, records, compiles), exact for this
+//!   process's writes and trusted for at most [`CACHE_TTL`].
 //! - [`workspace_state`]: protobuf workspace states to and from the provisioner's, and the
 //!   one table-checked way to change a workspace's state.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
 pub mod auth;
+pub(crate) mod cache;
 pub mod connections;
 pub mod crypto;
 pub mod driver;
@@ -19,6 +22,8 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod workspace_state;
+
+pub use cache::TTL as CACHE_TTL;
 
 /// The generated protobuf types and gRPC stubs of `cordium.v1` (the `cordium-api` crate).
 pub use cordium_api as pb;

@@ -9,16 +9,21 @@
 //! one replica reaches the watchers of all.
 
 mod events;
+mod generations;
+mod group;
 mod lists;
 mod migrations;
 mod quota;
 pub mod users;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
+pub use generations::Counter;
 pub use lists::After;
+use quota::Tally;
 pub use quota::{Counted, Quota};
 pub use users::{DeletedUser, User, UserError};
 
+use crate::cache::Memo;
 use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor as _, Row as _};
@@ -70,6 +75,14 @@ pub enum StoreError {
     /// The database failed (the cause is the source, printed by whoever reports the chain).
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The database failed the group commit this write was part of (`store::group`): the
+    /// write did not happen.
+    #[error("database error in a group commit")]
+    Batch(#[source] std::sync::Arc<sqlx::Error>),
+    /// The write's group commit went away before it answered (`store::group`): the write
+    /// did not happen, or its transaction was rolled back.
+    #[error("the write was abandoned before it committed")]
+    Abandoned,
 }
 
 /// The kind named by a `kind` column: a typed error for a name no kind has, never a default.
@@ -196,7 +209,16 @@ pub struct Store {
     backend: Backend,
     url: String,
     events: broadcast::Sender<Event>,
+    generations: generations::Generations,
+    group: group::Group,
+    /// Single resources as [`Store::get`] read them, while no write of their kind moved the
+    /// generation ([`crate::cache`]).
+    recent: std::sync::Arc<Memo<(Kind, String, String), Option<Record>>>,
 }
+
+/// How many resources [`Store::get`] remembers, and their bytes.
+const RECENT_RECORDS: usize = 8192;
+const RECENT_BYTES: usize = 64 << 20;
 
 impl Store {
     /// Opens (and migrates) the database at `url`: `sqlite://PATH` or `postgres://...`.
@@ -231,6 +253,9 @@ impl Store {
             backend,
             url: url.to_owned(),
             events,
+            generations: generations::Generations::default(),
+            group: group::Group::default(),
+            recent: std::sync::Arc::new(Memo::new(RECENT_RECORDS, RECENT_BYTES)),
         };
         store.migrate().await?;
         store.spawn_pruner();
@@ -243,6 +268,13 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How many writes `counter` has seen in this process, or `None` while one is in flight:
+    /// take it before a read, and the read is still current while it has not moved
+    /// ([`generations`]).
+    pub fn generation(&self, counter: Counter) -> Option<u64> {
+        self.generations.settled(counter)
     }
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
@@ -265,8 +297,27 @@ impl Store {
         })
     }
 
-    /// One resource.
+    /// One resource: remembered while no write of its kind happened since it was read here,
+    /// for at most [`crate::cache::TTL`] (so another process's write shows within it).
     pub async fn get(
+        &self,
+        kind: Kind,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        let generation = self.generation(Counter::Kind(kind));
+        let key = (kind, scope.to_owned(), name.to_owned());
+        if let Some(known) = self.recent.get(&key, generation) {
+            return Ok(known);
+        }
+        let record = self.read(kind, scope, name).await?;
+        let weight = scope.len() + name.len() + record.as_ref().map_or(0, |r| r.body.len());
+        self.recent.put(key, record.clone(), generation, weight);
+        Ok(record)
+    }
+
+    /// One resource, read from the database.
+    async fn read(
         &self,
         kind: Kind,
         scope: &str,
@@ -335,65 +386,25 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Creates a resource; fails with `AlreadyExists` when the key is taken.
+    /// Creates a resource; fails with `AlreadyExists` when the key is taken. On SQLite,
+    /// concurrent creates share a transaction (`store::group`).
     pub async fn create(&self, write: Write<'_>) -> Result<(), StoreError> {
-        self.create_all(&[write]).await
+        match self.backend {
+            Backend::Sqlite => self.create_grouped(write).await,
+            Backend::Postgres => self.create_all(&[write]).await,
+        }
     }
 
     /// Creates several resources in one transaction: all of them, or none.
     pub async fn create_all(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {
+        let _writing = self
+            .generations
+            .writing(writes.iter().map(|w| w.record.kind));
         let mut tx = self.begin().await?;
         let mut events = Vec::new();
+        let mut tally = Tally::default();
         for write in writes {
-            let r = write.record;
-            let exists =
-                sqlx::query("SELECT 1 FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-                    .bind(r.kind.as_str())
-                    .bind(&r.scope)
-                    .bind(&r.name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_some() {
-                return Err(StoreError::AlreadyExists {
-                    kind: r.kind,
-                    name: r.name.clone(),
-                });
-            }
-            if let Some(quota) = write.quota {
-                self.check_quota(&mut tx, r, quota).await?;
-            }
-            let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
-                .bind(r.kind.as_str())
-                .bind(&r.scope)
-                .bind(&r.name)
-                .bind(&r.owner)
-                .bind(&r.space)
-                .bind(&r.body)
-                .bind(i64::from(r.active))
-                .execute(&mut *tx)
-                .await;
-            if let Err(e) = inserted {
-                // A concurrent creator on another connection won the race for the key.
-                return Err(match &e {
-                    sqlx::Error::Database(d) if d.is_unique_violation() => {
-                        StoreError::AlreadyExists {
-                            kind: r.kind,
-                            name: r.name.clone(),
-                        }
-                    }
-                    _ => e.into(),
-                });
-            }
-            if let Some(secret) = write.secret {
-                Self::put_secret(&mut tx, r, secret).await?;
-            }
-            Self::sync_members(&mut tx, r, Some(&r.body)).await?;
-            if write.event {
-                events.push(
-                    self.insert_event(&mut tx, EventKind::Created, r, &r.body)
-                        .await?,
-                );
-            }
+            events.extend(self.create_in(&mut tx, write, &mut tally).await?);
         }
         tx.commit().await?;
         for event in events {
@@ -402,14 +413,68 @@ impl Store {
         Ok(())
     }
 
+    /// Creates `write`'s resource inside `tx`; returns its watch event, announced once `tx`
+    /// commits. `tally` carries the quota counts of earlier creates in the same transaction.
+    ///
+    /// A create is refused (`QuotaExceeded`, `AlreadyExists`) only before anything of it is
+    /// written: the quota is counted first, and a taken key fails the first insert, which
+    /// writes nothing. So a transaction that goes on after a refusal holds none of the refused
+    /// create (the group commit relies on this); any other failure is a database error.
+    async fn create_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        write: &Write<'_>,
+        tally: &mut Tally,
+    ) -> Result<Option<Event>, StoreError> {
+        let r = write.record;
+        if let Some(quota) = write.quota {
+            self.check_quota(tx, r, quota, tally).await?;
+        }
+        let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
+            .bind(r.kind.as_str())
+            .bind(&r.scope)
+            .bind(&r.name)
+            .bind(&r.owner)
+            .bind(&r.space)
+            .bind(&r.body)
+            .bind(i64::from(r.active))
+            .execute(&mut **tx)
+            .await;
+        if let Err(e) = inserted {
+            // The key is taken (by an earlier write, or a concurrent creator on another
+            // connection that won the race for it).
+            return Err(match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::AlreadyExists {
+                    kind: r.kind,
+                    name: r.name.clone(),
+                },
+                _ => e.into(),
+            });
+        }
+        if let Some(secret) = write.secret {
+            Self::put_secret(tx, r, secret).await?;
+        }
+        tally.created(r);
+        Self::sync_members(tx, r, Some(&r.body)).await?;
+        if write.event {
+            return Ok(Some(
+                self.insert_event(tx, EventKind::Created, r, &r.body)
+                    .await?,
+            ));
+        }
+        Ok(None)
+    }
+
     /// Replaces a resource, if the stored one meets the write's precondition. Returns the new
     /// version.
     pub async fn update(&self, write: Write<'_>) -> Result<i64, StoreError> {
         let r = write.record;
+        let _writing = self.generations.writing([r.kind]);
         let mut tx = self.begin().await?;
         if let Some(quota) = write.quota {
             // Taken before the record is read, so the lock order is the same as a create's.
-            self.check_quota(&mut tx, r, quota).await?;
+            self.check_quota(&mut tx, r, quota, &mut Tally::default())
+                .await?;
         }
         let current = sqlx::query(
             "SELECT version FROM resources WHERE kind = $1 AND scope = $2 AND name = $3",
@@ -471,6 +536,7 @@ impl Store {
         name: &str,
         event: bool,
     ) -> Result<Record, StoreError> {
+        let _writing = self.generations.writing([kind]);
         let mut tx = self.begin().await?;
         let (record, announced) = self.delete_in(&mut tx, kind, scope, name, event).await?;
         tx.commit().await?;
@@ -525,6 +591,7 @@ impl Store {
 
     /// Deletes a Space and everything in it, in one transaction.
     pub async fn delete_space(&self, space: &str) -> Result<Record, StoreError> {
+        let _writing = self.generations.writing_everything();
         let mut tx = self.begin().await?;
         let inside = sqlx::query("SELECT kind, scope, name FROM resources WHERE space = $1")
             .bind(space)

@@ -3,11 +3,26 @@
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, describe, invalid, json_to_struct, load_document};
+use crate::cache::Memo;
 use crate::pb;
+use crate::store::Counter;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
 use cordium_spec::{Diagnostic, Kind, SourceMap};
+use prost::Message as _;
 use prost_types::Struct;
+use std::sync::Arc;
 use tonic::Status;
+
+/// CompileWorkspace answers by caller and request (its encoded bytes), kept while no write
+/// of this server could have changed a layer, a Secret's name or the caller's access (the
+/// store's [`Counter::Any`] generation) and for at most [`crate::cache::TTL`]: asking again
+/// for a workspace whose layers did not change costs a lookup, not a compile.
+pub(crate) type CompiledMemo = Memo<(Caller, Vec<u8>), Arc<pb::CompileWorkspaceResponse>>;
+
+/// How many answers the memo keeps, and their bytes (requests and answers together).
+pub(crate) const MEMO_ENTRIES: usize = 1024;
+/// See [`MEMO_ENTRIES`].
+pub(crate) const MEMO_BYTES: usize = 64 << 20;
 
 /// Why a compile failed, before it becomes an API status (CompileWorkspace) or a run
 /// failure (the driver).
@@ -140,7 +155,16 @@ pub(crate) async fn compile_workspace(
             )));
         }
     }
-    compile(api, caller, req).await
+    let generation = api.store.generation(Counter::Any);
+    let key = (caller.clone(), req.encode_to_vec());
+    if let Some(answer) = api.compiled.get(&key, generation) {
+        return Ok((*answer).clone());
+    }
+    let answer = compile(api, caller, req).await?;
+    let weight = key.1.len() + answer.encoded_len();
+    api.compiled
+        .put(key, Arc::new(answer.clone()), generation, weight);
+    Ok(answer)
 }
 
 /// Compiles a stored Workspace, or an inline spec, with the layers it would run with.
@@ -223,13 +247,13 @@ pub(crate) async fn compile_effective(
     )?;
     let mut documents = vec![workspace];
     let mut secrets = Vec::new();
-    if let Ok((_, stored_space)) = api.accessible_space(caller, &space).await {
+    if let Ok(stored_space) = api.accessible_space(caller, &space).await {
         documents.push(load_document(
             &mut sources,
             format!("Space {space}"),
             Kind::Space,
             &space,
-            stored_space.spec.as_ref(),
+            stored_space.1.spec.as_ref(),
         )?);
         if let Ok((_, stored_template)) = api.resolve_template(caller, &space, &template).await {
             let name = stored_template

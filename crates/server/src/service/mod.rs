@@ -28,7 +28,7 @@ use crate::store::StoreError;
 use tonic::{Code, Status};
 
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Caller {
     /// The user name.
     pub name: String,
@@ -60,6 +60,14 @@ impl From<StoreError> for Status {
             StoreError::Database(inner) => {
                 tracing::error!("database: {inner}");
                 Status::new(Code::Unavailable, "the store is unavailable; try again")
+            }
+            StoreError::Batch(inner) => {
+                tracing::error!("database, in a group commit: {inner}");
+                Status::new(Code::Unavailable, "the store is unavailable; try again")
+            }
+            StoreError::Abandoned => {
+                tracing::error!("{e}");
+                Status::new(Code::Unavailable, "the write did not happen; try again")
             }
             StoreError::UnknownKind(_) => {
                 tracing::error!("{e}");

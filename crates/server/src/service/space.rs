@@ -49,13 +49,13 @@ impl Api {
         caller: &Caller,
         name: &str,
     ) -> Result<(Record, pb::Space)> {
-        let (record, space) = self.accessible_space(caller, name).await?;
-        if record.owner != caller.name {
+        let found = self.accessible_space(caller, name).await?;
+        if found.0.owner != caller.name {
             return Err(Status::permission_denied(format!(
                 "only the owner of Space `{name}` may change or delete it"
             )));
         }
-        Ok((record, space))
+        Ok((*found).clone())
     }
 
     /// Creates `default.<user>` with its default Template when it does not exist.
@@ -154,8 +154,11 @@ impl Api {
 
     /// GetSpace.
     pub(crate) async fn get_space(&self, caller: &Caller, request: pb::Ref) -> Result<pb::Space> {
-        let (_, space) = self.accessible_space(caller, &request.name).await?;
-        Ok(space)
+        Ok(self
+            .accessible_space(caller, &request.name)
+            .await?
+            .1
+            .clone())
     }
 
     /// ListSpace: the Spaces the caller owns or is a member of, a page at a time.

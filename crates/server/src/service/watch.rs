@@ -218,7 +218,7 @@ struct Watch {
 impl Watch {
     /// Authenticates the watch's token again: UNAUTHENTICATED once it no longer is valid.
     async fn recheck(&self) -> std::result::Result<(), Stop> {
-        match self.api.auth.authenticate(&self.token).await {
+        match self.api.auth.authenticate_fresh(&self.token).await {
             Ok(now) if now.name == self.caller.name && now.session == self.caller.session => Ok(()),
             Ok(_) => Err(Stop::Status(Status::unauthenticated(
                 "the credential this watch was opened with now names someone else; watch again",

@@ -13,6 +13,7 @@
 //!   pruned id is kept, so a watch resuming after a pruned event is told to start from scratch.
 
 use super::{Backend, Record, Store, StoreError};
+use cordium_spec::Kind;
 use sqlx::Row as _;
 use tokio::sync::broadcast;
 
@@ -179,6 +180,9 @@ impl Store {
                     }
                 };
                 if let Some(id) = id {
+                    // Another replica may have written: what this one remembers of
+                    // workspaces is stale.
+                    store.generations.wrote_elsewhere(Kind::Workspace);
                     match store.event(id).await {
                         Ok(Some(event)) => {
                             let _ = store.events.send(event);

@@ -2,7 +2,9 @@
 //! transaction, after the owner's quota lock, so concurrent writers queue for the count.
 
 use super::{Backend, Record, Store, StoreError};
+use cordium_spec::Kind;
 use sqlx::Row as _;
+use std::collections::HashMap;
 
 /// What a quota counts: the owner's records of the written record's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +36,39 @@ pub struct Quota {
     pub max: i64,
 }
 
+/// The owners' record counts one transaction has taken so far, kept up to date by its
+/// creates: a transaction of many creates (a group commit) counts each owner once.
+#[derive(Debug, Default)]
+pub(super) struct Tally(HashMap<(Kind, String), i64>);
+
+impl Tally {
+    /// Records that `r` was created in the transaction.
+    pub(super) fn created(&mut self, r: &Record) {
+        if let Some(count) = self.0.get_mut(&(r.kind, r.owner.clone())) {
+            *count += 1;
+        }
+    }
+}
+
 impl Store {
     /// Refuses the write of `r` unless its owner has fewer than `quota.max` counted records of
-    /// its kind (besides `r` itself), counted inside `tx` after the owner's quota lock.
+    /// its kind (besides `r` itself), counted inside `tx` after the owner's quota lock (once
+    /// per owner and transaction for [`Counted::Owned`]: `tally` keeps the count since).
     pub(super) async fn check_quota(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         r: &Record,
         quota: Quota,
+        tally: &mut Tally,
     ) -> Result<(), StoreError> {
+        let key = (r.kind, r.owner.clone());
+        if let (Counted::Owned, Some(count)) = (quota.counted, tally.0.get(&key)) {
+            return if *count >= quota.max {
+                Err(StoreError::QuotaExceeded { quota })
+            } else {
+                Ok(())
+            };
+        }
         if self.backend == Backend::Postgres {
             // Two int4 keys: a key space apart from the migrations' single bigint key.
             sqlx::query("SELECT pg_advisory_xact_lock(7244, hashtext($1))")
@@ -71,6 +97,9 @@ impl Store {
                 .await?,
             };
         let count: i64 = row.try_get(0)?;
+        if quota.counted == Counted::Owned {
+            tally.0.insert(key, count);
+        }
         if count >= quota.max {
             return Err(StoreError::QuotaExceeded { quota });
         }

@@ -136,6 +136,7 @@ impl Store {
         token_hash: &str,
         admin: bool,
     ) -> Result<(), UserError> {
+        let _writing = self.generations.writing_identities();
         let inserted = sqlx::query(
             "INSERT INTO users (name, token_hash, admin, disabled) VALUES ($1, $2, $3, 0)",
         )
@@ -153,6 +154,7 @@ impl Store {
 
     /// Replaces the API token of an existing user (the old one stops working at once).
     pub async fn rotate_token(&self, name: &str, token_hash: &str) -> Result<(), UserError> {
+        let _writing = self.generations.writing_identities();
         let done = sqlx::query("UPDATE users SET token_hash = $1 WHERE name = $2")
             .bind(token_hash)
             .bind(name)
@@ -184,6 +186,7 @@ impl Store {
         update: &'static str,
         value: bool,
     ) -> Result<(), UserError> {
+        let _writing = self.generations.writing_identities();
         let done = sqlx::query(update)
             .bind(i64::from(value))
             .bind(name)
@@ -261,6 +264,7 @@ impl Store {
         subject: &str,
         proposed: &str,
     ) -> Result<User, UserError> {
+        let _writing = self.generations.writing_identities();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -350,6 +354,7 @@ impl Store {
         issuer: &str,
         subject: &str,
     ) -> Result<(), UserError> {
+        let _writing = self.generations.writing_identities();
         let mut tx = self.begin().await?;
         Self::require_user(&mut tx, name).await?;
         let bound = sqlx::query("SELECT name FROM identities WHERE issuer = $1 AND subject = $2")
@@ -388,6 +393,7 @@ impl Store {
         workspace: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
+        let _writing = self.generations.writing_identities();
         sqlx::query("INSERT INTO sessions (token_hash, workspace, owner) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(workspace)
@@ -415,6 +421,7 @@ impl Store {
 
     /// Revokes every session credential of `workspace`.
     pub async fn revoke_sessions(&self, workspace: &str) -> Result<(), StoreError> {
+        let _writing = self.generations.writing_identities();
         sqlx::query("DELETE FROM sessions WHERE workspace = $1")
             .bind(workspace)
             .execute(&self.pool)
@@ -469,6 +476,7 @@ impl Store {
     /// added under the same name starts with nothing. Refused with `StillRunning` while any of
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
+        let _writing = self.generations.writing_everything();
         let mut tx = self.begin().await?;
         Self::require_user(&mut tx, name).await?;
         let running = sqlx::query("SELECT name FROM resources WHERE kind = $1 AND active <> 0 AND (owner = $2 OR space IN (SELECT name FROM resources WHERE kind = $3 AND owner = $2)) ORDER BY name")

@@ -18,6 +18,7 @@ crate::on_both_backends!(
     deleting_a_space_cascades,
     migrations_are_versioned,
     events_reach_subscribers,
+    concurrent_creates_fail_alone,
 );
 
 async fn open(data: &Data) -> Store {
@@ -911,4 +912,58 @@ async fn the_data_directory_is_private() {
     ] {
         assert_eq!(mode(file), 0o600, "{file}");
     }
+}
+
+/// Concurrent creates (on SQLite, one group commit: `store::group`): a create refused for
+/// its taken name takes no other create with it, each name is created exactly once, what
+/// was acknowledged is stored, and a get remembered before a create sees it after.
+async fn concurrent_creates_fail_alone(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    assert_eq!(
+        store
+            .get(Kind::Template, "g.alice", "n0")
+            .await
+            .expect("get"),
+        None,
+        "absent, and remembered as absent"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..120 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            // Three creates of every name.
+            let name = format!("n{}", i % 40);
+            let r = record(Kind::Template, "g.alice", &name, "g.alice", name.as_bytes());
+            (name, store.create(write(&r)).await)
+        });
+    }
+    let mut created = std::collections::HashMap::<String, usize>::new();
+    while let Some(done) = tasks.join_next().await {
+        let (name, result) = done.expect("task");
+        match result {
+            Ok(()) => *created.entry(name).or_default() += 1,
+            Err(StoreError::AlreadyExists { name: taken, .. }) => assert_eq!(taken, name),
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    assert_eq!(created.len(), 40, "every name was created");
+    assert!(created.values().all(|n| *n == 1), "{created:?}");
+    for name in created.keys() {
+        let got = store
+            .get(Kind::Template, "g.alice", name)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(got.body, name.as_bytes());
+    }
+    let reopened = open(&data).await;
+    assert_eq!(
+        reopened
+            .list(Kind::Template, Some("g.alice"))
+            .await
+            .expect("list")
+            .len(),
+        40
+    );
 }

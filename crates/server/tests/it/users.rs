@@ -17,6 +17,7 @@ crate::on_both_backends!(
     delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it,
     delete_is_refused_while_a_workspace_runs,
     the_user_commands_of_the_binary,
+    a_remembered_credential_follows_changes,
 );
 
 fn list() -> pb::ListRequest {
@@ -304,20 +305,27 @@ async fn the_user_commands_of_the_binary(backend: Backend) {
     let store = cordium_server::store::Store::open(&data.raw_url())
         .await
         .expect("store");
+    // Another process changed the users: read them afresh (the memo of calls follows
+    // within its TTL, `a_remembered_credential_follows_changes`).
     let auth = Authenticator::new(store.clone(), None).expect("auth");
-    assert!(!auth.authenticate(&first).await.expect("dora").admin);
+    assert!(!auth.authenticate_fresh(&first).await.expect("dora").admin);
 
     let (rotated, token, err) = run(&["user", "token", "dora"]);
     assert!(rotated && token.starts_with("cdm_"), "{err}");
-    assert!(auth.authenticate(&first).await.is_err(), "the old token");
-    auth.authenticate(&token).await.expect("the new token");
+    assert!(
+        auth.authenticate_fresh(&first).await.is_err(),
+        "the old token"
+    );
+    auth.authenticate_fresh(&token)
+        .await
+        .expect("the new token");
 
     assert!(run(&["user", "admin", "dora"]).0);
-    assert!(auth.authenticate(&token).await.expect("dora").admin);
+    assert!(auth.authenticate_fresh(&token).await.expect("dora").admin);
     assert!(run(&["user", "disable", "dora"]).0);
-    assert!(auth.authenticate(&token).await.is_err(), "disabled");
+    assert!(auth.authenticate_fresh(&token).await.is_err(), "disabled");
     assert!(run(&["user", "enable", "dora"]).0);
-    auth.authenticate(&token).await.expect("enabled");
+    auth.authenticate_fresh(&token).await.expect("enabled");
 
     let (linked, _, err) = run(&[
         "user",
@@ -352,4 +360,57 @@ async fn the_user_commands_of_the_binary(backend: Backend) {
     );
     let (again, _, err) = run(&["user", "delete", "dora"]);
     assert!(!again && err.contains("no user `dora`"), "{err}");
+}
+
+/// Calls remember who a token is (`crate::cache`): a change this server makes shows at once;
+/// one made by another process sharing the database (the `user` commands) within the TTL.
+async fn a_remembered_credential_follows_changes(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    ok("ListSpace", alice.list_space(list()).await);
+    ok(
+        "ListSpace again, remembered",
+        alice.list_space(list()).await,
+    );
+
+    env.server
+        .store
+        .set_disabled("alice", true)
+        .await
+        .expect("disable here");
+    fails(
+        "ListSpace at once after this server disabled alice",
+        alice.list_space(list()).await,
+        &[Code::Unauthenticated],
+    );
+    env.server
+        .store
+        .set_disabled("alice", false)
+        .await
+        .expect("enable");
+    ok("ListSpace enabled", alice.list_space(list()).await);
+
+    let elsewhere = cordium_server::store::Store::open(&env.data.raw_url())
+        .await
+        .expect("a second process's store");
+    elsewhere
+        .set_disabled("alice", true)
+        .await
+        .expect("disable elsewhere");
+    let changed = std::time::Instant::now();
+    loop {
+        let answer = alice.list_space(list()).await;
+        if answer
+            .as_ref()
+            .is_err_and(|s| s.code() == Code::Unauthenticated)
+        {
+            break;
+        }
+        assert!(
+            changed.elapsed() < cordium_server::CACHE_TTL * 5,
+            "still accepted {:?} after another process disabled alice",
+            changed.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -6,8 +6,10 @@
 //! ```
 //!
 //! Scenarios, each for a few seconds, at concurrency 1 and 64 over one HTTP/2 channel:
-//! the health check (the floor: a no-op RPC), CompileWorkspace of a stored workspace (target: at
-//! least half the health check's throughput), and CreateWorkspace on SQLite and PostgreSQL.
+//! the health check (the floor: a no-op RPC), GetWorkspace (target: at least 0.7x the health
+//! check), CompileWorkspace of a stored workspace whose layers did not change (target: at least
+//! half the health check's throughput), and CreateWorkspace on SQLite and PostgreSQL (target:
+//! at least 0.3x the health check at concurrency 64 on SQLite).
 
 mod support;
 
@@ -69,6 +71,45 @@ fn spec() -> prost_types::Struct {
         .map(cordium_spec::Node::to_json)
         .unwrap_or_default();
     to_struct(&json)
+}
+
+/// `merge::compile` of the layers the server compiles for the bench's workspace (the
+/// example Workspace, its Space and the Space's default Template, which carry no spec), with
+/// provenance, in this thread: compiles per second.
+fn in_process_compiles_per_second() -> f64 {
+    use cordium_merge::{Inputs, Options, compile};
+    use cordium_spec::{SourceId, SourceMap, load};
+    let workspace = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/examples/workspace.yaml"
+    ))
+    .expect("the example");
+    let space = "apiVersion: cordium/v1\nkind: Space\nmetadata: {name: default.bench}\n";
+    let template = "apiVersion: cordium/v1\nkind: Template\nmetadata: {name: default}\n";
+    let deadline = Instant::now() + Duration::from_secs_f64(SECONDS);
+    let started = Instant::now();
+    let mut calls = 0u64;
+    while Instant::now() < deadline {
+        let mut sources = SourceMap::new();
+        let mut documents = Vec::new();
+        for (label, text) in [("w", workspace.as_str()), ("s", space), ("t", template)] {
+            let id: SourceId = sources.add(label.to_owned(), text);
+            documents.extend(load(text, id).documents);
+        }
+        let options = Options {
+            run_vars: vec![("BENCH_SALT".into(), calls.to_string())],
+            secrets: Some(["my-api-key".to_owned()].into_iter().collect()),
+            user_secrets: Some(Default::default()),
+            build: false,
+            allow_undefined_vars: false,
+            provenance: true,
+        };
+        let inputs = Inputs::from_documents(&sources, documents, None, options).expect("layers");
+        let compiled = compile(inputs).expect("compiles");
+        std::hint::black_box(serde_json::to_value(&compiled.effective).expect("json"));
+        calls += 1;
+    }
+    calls as f64 / started.elapsed().as_secs_f64()
 }
 
 fn to_struct(j: &serde_json::Value) -> prost_types::Struct {
@@ -158,10 +199,59 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
                 }
             })
             .await;
+            let (m, n) = (main.clone(), name.clone());
+            let get_rate = throughput(concurrency, move || {
+                let (mut client, name) = (m.clone(), n.clone());
+                async move {
+                    client
+                        .get_workspace(pb::Ref {
+                            name,
+                            ..Default::default()
+                        })
+                        .await
+                        .is_ok()
+                }
+            })
+            .await;
+            let (m, n) = (main.clone(), name.clone());
+            let salt = Arc::new(AtomicU64::new(0));
+            let changed_rate = throughput(concurrency, move || {
+                let (mut client, name) = (m.clone(), n.clone());
+                // A run variable nothing reads, new on every call: the answer cannot come from
+                // the server's memo, so this is the cost of a real compile.
+                let value = salt.fetch_add(1, Ordering::Relaxed).to_string();
+                async move {
+                    client
+                        .compile_workspace(pb::CompileWorkspaceRequest {
+                            target: Some(pb::compile_workspace_request::Target::Name(name)),
+                            vars: vec![pb::Var {
+                                name: "BENCH_SALT".into(),
+                                value,
+                            }],
+                            ..Default::default()
+                        })
+                        .await
+                        .is_ok()
+                }
+            })
+            .await;
             println!(
-                "concurrency {concurrency:>2}: health {health_rate:>8.0}/s  compile {compile_rate:>8.0}/s  compile/health = {:.2}",
+                "concurrency {concurrency:>2}: health {health_rate:>8.0}/s  get {get_rate:>8.0}/s  get/health = {:.2}",
+                get_rate / health_rate,
+            );
+            println!(
+                "concurrency {concurrency:>2}: compile, layers unchanged {compile_rate:>8.0}/s  compile/health = {:.2};  every call new {changed_rate:>8.0}/s",
                 compile_rate / health_rate
             );
+            if concurrency == 1 {
+                let in_process = in_process_compiles_per_second();
+                // Per call: the server's compile against an in-process compile of the same
+                // layers plus one GetWorkspace (the target: at most 1.3).
+                let ratio = (1.0 / changed_rate) / (1.0 / in_process + 1.0 / get_rate);
+                println!(
+                    "concurrency  1: in-process merge::compile {in_process:>8.0}/s;  server compile / (in-process compile + get) = {ratio:.2}"
+                );
+            }
         }
         let m = main.clone();
         let create_rate = throughput(concurrency, move || {

@@ -14,6 +14,7 @@ mod group;
 mod lists;
 mod migrations;
 mod quota;
+mod recent;
 pub mod users;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
@@ -23,7 +24,6 @@ use quota::Tally;
 pub use quota::{Counted, Quota};
 pub use users::{DeletedUser, User, UserError};
 
-use crate::cache::Memo;
 use cordium_spec::Kind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor as _, Row as _};
@@ -211,14 +211,9 @@ pub struct Store {
     events: broadcast::Sender<Event>,
     generations: generations::Generations,
     group: group::Group,
-    /// Single resources as [`Store::get`] read them, while no write of their kind moved the
-    /// generation ([`crate::cache`]).
-    recent: std::sync::Arc<Memo<(Kind, String, String), Option<Record>>>,
+    /// Single resources and names as [`Store::get`] and [`Store::names`] read them.
+    recent: recent::Recent,
 }
-
-/// How many resources [`Store::get`] remembers, and their bytes.
-const RECENT_RECORDS: usize = 8192;
-const RECENT_BYTES: usize = 64 << 20;
 
 impl Store {
     /// Opens (and migrates) the database at `url`: `sqlite://PATH` or `postgres://...`.
@@ -255,7 +250,7 @@ impl Store {
             events,
             generations: generations::Generations::default(),
             group: group::Group::default(),
-            recent: std::sync::Arc::new(Memo::new(RECENT_RECORDS, RECENT_BYTES)),
+            recent: recent::Recent::default(),
         };
         store.migrate().await?;
         store.spawn_pruner();
@@ -295,41 +290,6 @@ impl Store {
             version: row.try_get("version")?,
             active: row.try_get::<i64, _>("active")? != 0,
         })
-    }
-
-    /// One resource: remembered while no write of its kind happened since it was read here,
-    /// for at most [`crate::cache::TTL`] (so another process's write shows within it).
-    pub async fn get(
-        &self,
-        kind: Kind,
-        scope: &str,
-        name: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        let generation = self.generation(Counter::Kind(kind));
-        let key = (kind, scope.to_owned(), name.to_owned());
-        if let Some(known) = self.recent.get(&key, generation) {
-            return Ok(known);
-        }
-        let record = self.read(kind, scope, name).await?;
-        let weight = scope.len() + name.len() + record.as_ref().map_or(0, |r| r.body.len());
-        self.recent.put(key, record.clone(), generation, weight);
-        Ok(record)
-    }
-
-    /// One resource, read from the database.
-    async fn read(
-        &self,
-        kind: Kind,
-        scope: &str,
-        name: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(kind.as_str())
-            .bind(scope)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| Self::record(kind, &r)).transpose()?)
     }
 
     /// Every resource of a kind, optionally only those in one scope, by name.

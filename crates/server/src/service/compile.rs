@@ -271,9 +271,7 @@ pub(crate) async fn compile_effective(
         } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
             return Err(super::not_found(Kind::Template, &template).into());
         }
-        for r in api.store.list(Kind::Secret, Some(&space)).await? {
-            secrets.push(r.name);
-        }
+        secrets.extend(api.store.names(Kind::Secret, &space).await?.iter().cloned());
     } else if !space.starts_with("default.") {
         return Err(super::not_found(Kind::Space, &space).into());
     }
@@ -298,10 +296,10 @@ pub(crate) async fn compile_effective(
     }
     let user_secrets = api
         .store
-        .list(Kind::UserSecret, Some(&caller.name))
+        .names(Kind::UserSecret, &caller.name)
         .await?
-        .into_iter()
-        .map(|r| r.name)
+        .iter()
+        .cloned()
         .collect();
 
     let options = Options {

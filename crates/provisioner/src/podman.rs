@@ -22,14 +22,15 @@
 //! volume sizes); applications are published on 127.0.0.1 on ports podman picks.
 
 mod env;
+mod stream;
 
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
 
 use crate::plan::{VolumeOnStop, VolumeSource};
 use crate::runtime::{
-    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, Runtime,
-    RuntimeError, WorkspaceKey, registry_host,
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, PortStream,
+    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, registry_host,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -647,6 +648,18 @@ impl Runtime for Podman {
             }
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    async fn stream(
+        &self,
+        key: &WorkspaceKey,
+        spec: &StreamSpec,
+    ) -> Result<ProcessStream, RuntimeError> {
+        stream::stream(self, key, spec).await
+    }
+
+    async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
+        stream::connect(self, key, port).await
     }
 }
 

@@ -24,6 +24,7 @@ mod quotas;
 mod replicas;
 mod secrets;
 mod store;
+mod stream;
 mod users;
 mod watch;
 mod watch_limits;

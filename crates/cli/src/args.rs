@@ -160,6 +160,93 @@ pub(crate) enum ServerCommand {
     ///
     /// Example: cordium build team.alice/python
     Build(Printed<BuildArgs>),
+    /// Manage the SSH public keys that open your workspaces over SSH (ed25519 or ECDSA).
+    ///
+    /// Example: cordium ssh-key add ~/.ssh/id_ed25519.pub
+    #[command(subcommand)]
+    SshKey(SshKeyCommand),
+    /// Open a workspace over SSH: runs the system `ssh` with the server's SSH port and host
+    /// key (kept in `known_hosts` next to the saved login), and exits with its status.
+    ///
+    /// Arguments after the name go to the remote side as a command (`-- CMD...`).
+    ///
+    /// Example: cordium ssh x7k -- uname -a
+    Ssh(OnServer<SshArgs>),
+    /// Print a `Host` block for `~/.ssh/config` that reaches a workspace (for `ssh`, `scp`,
+    /// `rsync`, VS Code Remote-SSH, JetBrains Gateway), and save the server's host key.
+    ///
+    /// Example: cordium ssh-config x7k >> ~/.ssh/config
+    SshConfig(OnServer<SshConfigArgs>),
+}
+
+/// `cordium ssh-key ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SshKeyCommand {
+    /// Register a public key (a `.pub` file; `-` reads standard input) and print its id.
+    ///
+    /// Example: cordium ssh-key add ~/.ssh/id_ed25519.pub
+    Add(OnServer<SshKeyAddArgs>),
+    /// Print your keys: id, fingerprint, algorithm, comment.
+    List(OnServer<NoArgs>),
+    /// Remove a key by its id; SSH sessions opened with it end within seconds.
+    ///
+    /// Example: cordium ssh-key remove 3f9a0c12ab34
+    Remove(OnServer<SshKeyRemoveArgs>),
+}
+
+/// No flags of its own.
+#[derive(Debug, Args)]
+pub(crate) struct NoArgs {}
+
+/// `ssh-key add` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshKeyAddArgs {
+    /// The public key file (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// `ssh-key remove` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshKeyRemoveArgs {
+    /// The key's id (`cordium ssh-key list`).
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+}
+
+/// `ssh` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The workspace's Space (checked by the server: `NAME+SPACE` is the SSH user).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The private key to use (`ssh -i`); default: ssh's own choice.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+    /// A remote command, best after `--`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) command: Vec<String>,
+}
+
+/// `ssh-config` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshConfigArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The workspace's Space (checked by the server).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The `Host` alias (default: `cordium-NAME`).
+    #[arg(long, value_name = "ALIAS")]
+    pub(crate) host: Option<String>,
 }
 
 /// Where the server is and who is calling; flags and environment variables override the

@@ -21,6 +21,7 @@
 //! Known limits: the storage limit is not enforced (podman needs XFS project quotas for
 //! volume sizes); applications are published on 127.0.0.1 on ports podman picks.
 
+pub mod agent;
 mod env;
 mod stream;
 
@@ -65,6 +66,8 @@ pub struct PodmanOptions {
     pub insecure_registries: Vec<String>,
     /// Seconds a container gets to exit on stop before it is killed.
     pub stop_timeout_secs: u32,
+    /// Runs' SSH agent socket directories, one per container name (see [`agent`]).
+    pub agent_sockets: Option<PathBuf>,
 }
 
 impl PodmanOptions {
@@ -78,6 +81,7 @@ impl PodmanOptions {
             ulimits: vec!["nofile=1024:1024".to_owned(), "nproc=1024:1024".to_owned()],
             insecure_registries: Vec::new(),
             stop_timeout_secs: 5,
+            agent_sockets: None,
         }
     }
 }
@@ -439,6 +443,7 @@ impl Runtime for Podman {
             .arg(format!("{secret},type=mount,target=cordium-env"))
             .arg("--stop-timeout")
             .arg(self.options.stop_timeout_secs.to_string());
+        agent::mount(&mut command, self.options.agent_sockets.as_deref(), &name);
         add_env(&mut command, &spec.env, false);
         if let Some(millis) = spec.resources.cpu_millis {
             command

@@ -12,6 +12,7 @@ mod events;
 mod lists;
 mod migrations;
 mod quota;
+pub mod ssh_keys;
 pub mod users;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};

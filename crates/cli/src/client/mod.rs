@@ -27,6 +27,7 @@ mod progress;
 mod resources;
 mod run;
 mod scope;
+mod ssh;
 mod value;
 mod wire;
 mod workspaces;
@@ -73,6 +74,9 @@ async fn dispatch(command: ServerCommand, out: &mut Output) -> Result<i32, Clien
         ServerCommand::Stop(args) => workspaces::stop(&args, out).await,
         ServerCommand::Watch(args) => workspaces::watch(&args, out).await,
         ServerCommand::Build(args) => workspaces::build(&args, out).await,
+        ServerCommand::SshKey(command) => ssh::key(&command, out).await,
+        ServerCommand::Ssh(args) => return ssh::ssh(&args, out).await,
+        ServerCommand::SshConfig(args) => ssh::config(&args, out).await,
     };
     done.map(|()| OK)
 }

@@ -26,6 +26,10 @@ pub struct Api {
     pub(crate) runtime: Option<Arc<dyn Runtime>>,
     /// Open watch streams per user (a cap per user).
     pub(crate) watches: super::watch::WatchCounts,
+    /// Where SSH is served (`None`: it is not), for GetSshEndpoint.
+    pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
+    /// The runs' SSH agents (`None`: runs get none).
+    pub(crate) agents: Option<crate::agent::Agents>,
 }
 
 impl Api {
@@ -37,12 +41,27 @@ impl Api {
             auth,
             runtime: None,
             watches: super::watch::WatchCounts::default(),
+            ssh_endpoint: None,
+            agents: None,
         }
     }
 
     /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.
     pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
+        self
+    }
+
+    /// The same service, telling clients that SSH is served as `endpoint` says.
+    pub fn with_ssh_endpoint(mut self, endpoint: pb::SshEndpoint) -> Self {
+        self.ssh_endpoint = Some(endpoint);
+        self
+    }
+
+    /// The same service, giving every run an SSH agent from `agents` (the runtime must mount
+    /// `agents.dir()`; podman: `PodmanOptions::agent_sockets`).
+    pub fn with_agents(mut self, agents: crate::agent::Agents) -> Self {
+        self.agents = Some(agents);
         self
     }
 

@@ -100,6 +100,11 @@ main_service! {
 
         get_user_config(pb::Empty) -> pb::UserConfig = caller => Api::get_user_config;
         update_user_config(pb::UserConfig) -> pb::UserConfig = caller => Api::update_user_config;
+
+        add_ssh_key(pb::AddSshKeyRequest) -> pb::SshKey = caller => Api::add_ssh_key;
+        list_ssh_keys(pb::Empty) -> pb::SshKeyList = caller => Api::list_ssh_keys;
+        remove_ssh_key(pb::RemoveSshKeyRequest) -> pb::Empty = caller => Api::remove_ssh_key;
+        get_ssh_endpoint(pb::Empty) -> pb::SshEndpoint = caller => Api::get_ssh_endpoint;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

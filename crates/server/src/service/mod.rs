@@ -11,6 +11,7 @@ mod pages;
 mod resource;
 mod secret;
 mod space;
+pub(crate) mod ssh_key;
 mod template;
 mod user_config;
 mod user_secret;

@@ -23,6 +23,7 @@ mod python;
 mod quotas;
 mod replicas;
 mod secrets;
+mod ssh;
 mod store;
 mod stream;
 mod users;
@@ -282,6 +283,11 @@ impl Server {
         if let Some(runtime) = runtime {
             api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
         }
+        Self::serve_api(api).await
+    }
+
+    /// Serves `api`, opened and wired by the caller, on a loopback port.
+    pub async fn serve_api(api: cordium_server::service::Api) -> Self {
         let store = api.store().clone();
         let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
             .await

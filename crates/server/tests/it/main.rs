@@ -24,6 +24,7 @@ mod quotas;
 mod replicas;
 mod secrets;
 mod ssh;
+mod ssh_agent;
 mod store;
 mod stream;
 mod users;

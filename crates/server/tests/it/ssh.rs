@@ -14,17 +14,17 @@ use std::process::{Command, Output, Stdio};
 const PTY_SCRIPT: &str = include_str!("ssh/pty.py");
 
 /// A server running workspaces on podman with SSH and agents, and one user of it.
-struct SshEnv {
-    data: Data,
-    server: Server,
-    agents: cordium_server::agent::Agents,
-    port: u16,
-    home: tempfile::TempDir,
-    known_hosts: PathBuf,
+pub(super) struct SshEnv {
+    pub(super) data: Data,
+    pub(super) server: Server,
+    pub(super) agents: cordium_server::agent::Agents,
+    pub(super) port: u16,
+    pub(super) home: tempfile::TempDir,
+    pub(super) known_hosts: PathBuf,
 }
 
 impl SshEnv {
-    async fn new() -> Self {
+    pub(super) async fn new() -> Self {
         let data = Data::new(Backend::Sqlite).await;
         let agents =
             cordium_server::agent::Agents::new(&data.dir.path().join("agents")).expect("agents");
@@ -75,7 +75,7 @@ impl SshEnv {
     }
 
     /// A new user with a new ed25519 key registered: (client, key file).
-    async fn user(&self, name: &str) -> (Client, PathBuf) {
+    pub(super) async fn user(&self, name: &str) -> (Client, PathBuf) {
         let token = self.server.user(name, false).await;
         let client = self.server.client(&token);
         let key = self.keygen(name, "ed25519");
@@ -124,7 +124,7 @@ impl SshEnv {
         command
     }
 
-    fn ssh(&self, key: &Path, user: &str, remote: &str) -> Output {
+    pub(super) fn ssh(&self, key: &Path, user: &str, remote: &str) -> Output {
         self.openssh("ssh", key)
             .arg(format!("{user}@127.0.0.1"))
             .arg(remote)
@@ -133,7 +133,7 @@ impl SshEnv {
             .expect("ssh")
     }
 
-    async fn create(&self, client: &Client, spec: serde_json::Value) -> String {
+    pub(super) async fn create(&self, client: &Client, spec: serde_json::Value) -> String {
         let ws = ok(
             "CreateWorkspace",
             client
@@ -158,7 +158,7 @@ impl SshEnv {
         until(&mut events, |s| s.state() == state).await;
     }
 
-    async fn start(&self, client: &Client, name: &str) {
+    pub(super) async fn start(&self, client: &Client, name: &str) {
         ok(
             "StartWorkspace",
             client
@@ -173,7 +173,7 @@ impl SshEnv {
             .await;
     }
 
-    async fn stop(&self, client: &Client, name: &str) {
+    pub(super) async fn stop(&self, client: &Client, name: &str) {
         ok(
             "StopWorkspace",
             client
@@ -186,7 +186,7 @@ impl SshEnv {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -111,18 +111,16 @@ pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
         ..spec
     };
     let started = match api.runtime() {
-        Ok(runtime) => runtime.stream(&login.workspace, &spec).await,
-        Err(_) => Err(RuntimeError::Unsupported {
-            backend: "none",
-            what: "workspaces",
-        }),
+        Ok(runtime) => runtime
+            .stream(&login.workspace, &spec)
+            .await
+            .map_err(|e| refusal(&login, &e)),
+        Err(_) => Err("cordium: this server runs no workspaces\r\n".to_owned()),
     };
     let process = match started {
         Ok(process) => process,
-        Err(e) => {
-            let _ = channel
-                .extended_data(1, refusal(&login, &e).as_bytes())
-                .await;
+        Err(line) => {
+            let _ = channel.extended_data(1, line.as_bytes()).await;
             let _ = channel.exit_status(1).await;
             let _ = channel.eof().await;
             let _ = channel.close().await;

@@ -482,5 +482,44 @@ async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
     let stopped = env.ssh(&alice_key, &alices, "true");
     assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped.stderr));
     assert!(text(&stopped.stderr).contains("is not running"));
-    let _ = env.data.dir.path();
+    // A disabled user's key is refused the same way.
+    env.server
+        .store
+        .set_disabled("alice", true)
+        .await
+        .expect("disable");
+    let disabled = env.ssh(&alice_key, &alices, "true");
+    assert_eq!(
+        text(&disabled.stderr).replace(alices.as_str(), "WS"),
+        expected
+    );
+
+    // `cordium-server ssh-host-key` prints the fingerprint OpenSSH computes for the key.
+    let printed = crate::base_command(env.data.dir.path(), None)
+        .arg("ssh-host-key")
+        .output()
+        .expect("cordium-server ssh-host-key");
+    let printed = text(&printed.stdout);
+    let mut lines = printed.lines();
+    let fingerprint = lines.next().expect("a fingerprint").to_owned();
+    let public = env.home.path().join("host.pub");
+    std::fs::write(&public, lines.next().expect("a public key")).expect("host.pub");
+    let openssh = run(
+        Command::new("ssh-keygen").arg("-lf").arg(&public),
+        "ssh-keygen -l",
+    );
+    assert!(fingerprint.starts_with("SHA256:"));
+    assert!(openssh.contains(&fingerprint), "{openssh} {fingerprint}");
+    let pinned = std::fs::read_to_string(&env.known_hosts).expect("known_hosts");
+    assert!(
+        pinned.contains(
+            printed
+                .lines()
+                .nth(1)
+                .expect("public")
+                .split(' ')
+                .nth(1)
+                .expect("blob")
+        )
+    );
 }

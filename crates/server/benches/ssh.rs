@@ -81,31 +81,28 @@ async fn main() {
         .expect("open");
     let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(lab.podman_options()).expect("podman"));
     let api = cordium_server::server::start_driver(api, runtime);
-    let host_key = cordium_server::ssh::host_key::load_or_create(&data.path().join("host_key"))
-        .expect("host key");
-    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let known_hosts = data.path().join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!(
-            "[127.0.0.1]:{port} {}\n",
-            cordium_server::ssh::host_key::public_line(&host_key)
-        ),
-    )
-    .expect("known_hosts");
-    tokio::spawn(cordium_server::ssh::serve(
-        api.clone(),
-        host_key,
-        listener,
+    let (api, bound) = cordium_server::ssh::start(
+        api,
+        data.path(),
+        "127.0.0.1:0".parse().expect("addr"),
         cordium_server::connections::ConnectionLimits::default(),
         std::future::pending(),
-    ));
+    )
+    .await
+    .expect("ssh");
+    let port = bound.port();
     let (channel, token) = support::serve(api, false).await;
     let client: Main =
         pb::main_service_client::MainServiceClient::with_interceptor(channel, Auth::bearer(&token));
+    let endpoint = client
+        .clone()
+        .get_ssh_endpoint(pb::Empty {})
+        .await
+        .expect("GetSshEndpoint")
+        .into_inner();
+    let known_hosts = data.path().join("known_hosts");
+    let pinned = format!("[127.0.0.1]:{port} {}\n", endpoint.host_key);
+    std::fs::write(&known_hosts, pinned).expect("known_hosts");
     let key = data.path().join("id_ed25519");
     assert!(
         Command::new("ssh-keygen")

@@ -281,27 +281,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let mut api = api;
             if let Some(addr) = ssh_listen {
-                let host_key = ssh::host_key::load_or_create(
-                    &cli.data_dir.join(ssh::host_key::HOST_KEY_FILE),
-                )?;
-                let listener = server::bind(addr).await?;
-                let port = listener.local_addr()?.port();
-                tracing::info!(
-                    "serving SSH on {}, host key {}",
-                    listener.local_addr()?,
-                    ssh::host_key::fingerprint(&host_key)
-                );
-                api = api.with_ssh_endpoint(ssh::endpoint(&host_key, port));
                 let mut stopped = stopped.clone();
-                tokio::spawn(ssh::serve(
-                    api.clone(),
-                    host_key,
-                    listener,
-                    connections.limits(),
-                    async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    },
-                ));
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                (api, _) =
+                    ssh::start(api, &cli.data_dir, addr, connections.limits(), shutdown).await?;
             }
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);

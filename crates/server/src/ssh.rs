@@ -62,6 +62,14 @@ pub enum SshError {
     /// The system's random source failed.
     #[error("no randomness available: {0}")]
     Random(String),
+    /// The SSH address could not be bound.
+    #[error("SSH address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What every connection shares.
@@ -97,6 +105,30 @@ pub fn endpoint(host_key: &PrivateKey, port: u16) -> crate::pb::SshEndpoint {
         host_key: host_key::public_line(host_key),
         host_key_fingerprint: host_key::fingerprint(host_key),
     }
+}
+
+/// Starts SSH for `api` as `serve --ssh-listen addr` does: loads (or makes) the host key in
+/// `data_dir`, binds `addr`, logs the fingerprint, serves in a task of its own until
+/// `shutdown` resolves, and returns `api` telling clients where (GetSshEndpoint) with the
+/// bound address.
+pub async fn start(
+    api: Api,
+    data_dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(Api, std::net::SocketAddr), SshError> {
+    let host_key = host_key::load_or_create(&data_dir.join(host_key::HOST_KEY_FILE))?;
+    let bind = |source| SshError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind)?;
+    let bound = listener.local_addr().map_err(bind)?;
+    tracing::info!(
+        "serving SSH on {bound}, host key {}",
+        host_key::fingerprint(&host_key)
+    );
+    let api = api.with_ssh_endpoint(endpoint(&host_key, bound.port()));
+    tokio::spawn(serve(api.clone(), host_key, listener, limits, shutdown));
+    Ok((api, bound))
 }
 
 /// Serves SSH on `listener` until `shutdown` resolves, under `limits`.
@@ -154,13 +186,7 @@ async fn connection_task(shared: Arc<Shared>, connection: connections::Connectio
             Err(_) => return,
         },
         () = tokio::time::sleep(AUTH_TIMEOUT) => {
-            let _ = handle
-                .disconnect(
-                    russh::Disconnect::ByApplication,
-                    "authentication took too long".into(),
-                    String::new(),
-                )
-                .await;
+            disconnect(&handle, "authentication took too long").await;
             return;
         }
         _ = &mut session => return,
@@ -171,18 +197,23 @@ async fn connection_task(shared: Arc<Shared>, connection: connections::Connectio
             () = tokio::time::sleep(RECHECK_EVERY) => {
                 if !login::still_valid(&shared.api, &login).await {
                     tracing::info!(user = %login.user, workspace = %login.workspace.name, "ssh: the login no longer holds; closing the connection");
-                    let _ = handle
-                        .disconnect(
-                            russh::Disconnect::ByApplication,
-                            "the key, the user or the workspace is no longer valid".into(),
-                            String::new(),
-                        )
-                        .await;
+                    disconnect(&handle, "the key, the user or the workspace is no longer valid").await;
                     return;
                 }
             }
         }
     }
+}
+
+/// Ends a connection, telling the client why.
+async fn disconnect(handle: &russh::server::Handle, reason: &str) {
+    let _ = handle
+        .disconnect(
+            russh::Disconnect::ByApplication,
+            reason.to_owned(),
+            String::new(),
+        )
+        .await;
 }
 
 /// One connection's russh handler.

@@ -107,14 +107,8 @@ impl SshEnv {
         let mut command = Command::new(program);
         command
             .env_remove("SSH_AUTH_SOCK")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
+            .args(["-F", "/dev/null"])
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
             .args(["-o", "StrictHostKeyChecking=yes", "-i"])

@@ -5,7 +5,6 @@
 
 use super::*;
 use crate::ssh::{SshEnv, text};
-use cordium_spec::Kind;
 use cordium_testkit::{free_port, lab, run};
 use std::process::{Command, Stdio};
 
@@ -100,17 +99,14 @@ fn assert_absent(haystack: &[u8], scalar: &[u8], place: &str) {
 async fn the_agent_signs_for_the_workspace_and_keeps_the_key_out_of_it() {
     let env = SshEnv::new().await;
     let (alice, key) = env.user("alice").await;
+    let request = pb::UserSecret {
+        metadata: meta("git-key"),
+        r#type: pb::UserSecretType::SshKey as i32,
+        ..Default::default()
+    };
     let secret = ok(
         "CreateUserSecret SSH_KEY",
-        alice
-            .clone()
-            .create_user_secret(pb::UserSecret {
-                metadata: meta("git-key"),
-                r#type: pb::UserSecretType::SshKey as i32,
-                data: None,
-                status: None,
-            })
-            .await,
+        alice.clone().create_user_secret(request).await,
     );
     let public = secret.status.clone().expect("status").ssh_public_key;
     let blob = public.split_whitespace().nth(1).expect("blob").to_owned();
@@ -163,22 +159,8 @@ async fn the_agent_signs_for_the_workspace_and_keeps_the_key_out_of_it() {
     assert_eq!(text(&out.stdout), "agent-ok\n", "{}", text(&out.stderr));
 
     // The private key, from the store, is nowhere it must not be.
-    let sealed = env
-        .server
-        .store
-        .secret_ciphertext(Kind::UserSecret, "alice", "git-key")
-        .await
-        .expect("store")
-        .expect("sealed");
-    let secrets =
-        cordium_server::crypto::SecretBox::load_or_create(&env.data.dir.path().join("secret.key"))
-            .expect("secret key");
-    let scalar = secrets
-        .open(
-            &sealed,
-            &cordium_server::crypto::sealing_identity(Kind::UserSecret, "alice", "git-key"),
-        )
-        .expect("open");
+    let scalar =
+        crate::secrets::unsealed(&env.server, env.data.dir.path(), "alice", "git-key").await;
     assert_eq!(scalar.len(), 32);
     let container = format!("cdm-{name}");
     let inspect = run(
@@ -218,50 +200,32 @@ async fn the_agent_signs_for_the_workspace_and_keeps_the_key_out_of_it() {
         }
     }
     assert!(files > 0, "the volume holds the task's file");
-    let mut responses = Vec::new();
-    let got = ok(
-        "GetUserSecret",
-        alice
-            .clone()
-            .get_user_secret(pb::Ref {
-                name: "git-key".into(),
-                ..Default::default()
-            })
-            .await,
-    );
-    responses.push(prost::Message::encode_to_vec(&got));
-    let listed = ok(
-        "ListUserSecret",
-        alice
-            .clone()
-            .list_user_secret(pb::ListRequest::default())
-            .await,
-    );
-    responses.push(prost::Message::encode_to_vec(&listed));
-    let ws = ok(
-        "GetWorkspace",
-        alice
-            .clone()
-            .get_workspace(pb::Ref {
-                name: name.clone(),
-                ..Default::default()
-            })
-            .await,
-    );
-    responses.push(prost::Message::encode_to_vec(&ws));
-    let compiled = ok(
-        "CompileWorkspace",
-        alice
-            .clone()
-            .compile_workspace(pb::CompileWorkspaceRequest {
-                target: Some(pb::compile_workspace_request::Target::Name(name.clone())),
-                ..Default::default()
-            })
-            .await,
-    );
-    responses.push(prost::Message::encode_to_vec(&compiled));
-    responses.push(prost::Message::encode_to_vec(&agent_list));
-    responses.push(prost::Message::encode_to_vec(&task));
+    use prost::Message as _;
+    let mut api = alice.clone();
+    let secret_ref = pb::Ref {
+        name: "git-key".into(),
+        ..Default::default()
+    };
+    let workspace_ref = pb::Ref {
+        name: name.clone(),
+        ..Default::default()
+    };
+    let compile = pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Name(name.clone())),
+        ..Default::default()
+    };
+    let responses = [
+        ok("GetUserSecret", api.get_user_secret(secret_ref).await).encode_to_vec(),
+        ok(
+            "ListUserSecret",
+            api.list_user_secret(pb::ListRequest::default()).await,
+        )
+        .encode_to_vec(),
+        ok("GetWorkspace", api.get_workspace(workspace_ref).await).encode_to_vec(),
+        ok("CompileWorkspace", api.compile_workspace(compile).await).encode_to_vec(),
+        agent_list.encode_to_vec(),
+        task.encode_to_vec(),
+    ];
     for response in &responses {
         assert_absent(response, &scalar, "an API response");
     }

@@ -7,6 +7,9 @@
 //! workspaces (and default Spaces) never meet. podman, runc, busybox-static and
 //! docker-registry must be installed: the tests fail, not skip, without them.
 
+/// `shell`, `exec -it`, bulk `exec`, `cp` and `port-forward` (tests/run/stream.rs).
+#[path = "run/stream.rs"]
+mod stream;
 mod support;
 
 use cordium_provisioner::podman::Podman;
@@ -22,7 +25,16 @@ use std::time::Duration;
 use support::{Run, finish};
 
 /// The users the tests log in as, one per test.
-const USERS: [&str; 5] = ["runner", "missing", "failing", "secretive", "interrupted"];
+const USERS: [&str; 8] = [
+    "runner",
+    "missing",
+    "failing",
+    "secretive",
+    "interrupted",
+    "terminal",
+    "bulk",
+    "copier",
+];
 
 /// The server every test talks to, and its users' tokens.
 struct Server {
@@ -97,8 +109,12 @@ impl User {
     /// `cordium` with this user's environment only; standard error is not a terminal, so
     /// progress is plain lines.
     fn command(&self) -> Command {
+        self.command_of(Command::new(env!("CARGO_BIN_EXE_cordium")))
+    }
+
+    /// `cmd` (`cordium`, or a program that runs it) with this user's environment only.
+    fn command_of(&self, mut cmd: Command) -> Command {
         let server = server();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordium"));
         cmd.current_dir(self.home.path())
             .env("CORDIUM_CONFIG", self.home.path().join("cordium.json"))
             .env("HOME", self.home.path())

@@ -65,34 +65,13 @@ fn pty_error(e: impl std::fmt::Display) -> RuntimeError {
 
 /// A PTY of `size`: its master (non-blocking) and its slave.
 fn open_pty(size: TermSize) -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    use rustix::fs::{Mode, OFlags};
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
-        .map_err(pty_error)?;
-    grantpt(&master).map_err(pty_error)?;
-    unlockpt(&master).map_err(pty_error)?;
-    let path = ptsname(&master, Vec::new()).map_err(pty_error)?;
-    let slave = rustix::fs::open(
-        path.as_c_str(),
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
+    let (master, slave) = crate::pty::open(size).map_err(pty_error)?;
+    rustix::fs::fcntl_setfl(
+        &master,
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NONBLOCK,
     )
     .map_err(pty_error)?;
-    resize(&master, size).map_err(pty_error)?;
-    rustix::fs::fcntl_setfl(&master, OFlags::RDWR | OFlags::NONBLOCK).map_err(pty_error)?;
     Ok((master, slave))
-}
-
-fn resize(master: &OwnedFd, size: TermSize) -> rustix::io::Result<()> {
-    rustix::termios::tcsetwinsize(
-        master,
-        rustix::termios::Winsize {
-            ws_row: size.rows,
-            ws_col: size.cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-    )
 }
 
 /// `podman` with this backend's environment, run through `setsid --ctty --wait` so the PTY
@@ -326,7 +305,7 @@ impl Session {
                 StreamInput::CloseStdin => self.close_stdin(&mut stdin).await,
                 StreamInput::Resize(size) => {
                     if let Some(master) = &master {
-                        let _ = resize(master, size);
+                        let _ = crate::pty::resize(master, size);
                     }
                 }
                 StreamInput::Signal(signal) => self.signal(signal).await,

@@ -26,6 +26,12 @@ pub struct Api {
     pub(crate) runtime: Option<Arc<dyn Runtime>>,
     /// Open watch streams per user (a cap per user).
     pub(crate) watches: super::watch::WatchCounts,
+    /// Open exec sessions per user.
+    pub(crate) sessions: super::watch::WatchCounts,
+    /// Open forwarded connections per user.
+    pub(crate) connections: super::watch::WatchCounts,
+    /// Deadlines and caps of exec sessions and forwarded connections.
+    pub(crate) stream_limits: super::stream::StreamLimits,
 }
 
 impl Api {
@@ -37,7 +43,17 @@ impl Api {
             auth,
             runtime: None,
             watches: super::watch::WatchCounts::default(),
+            sessions: super::watch::WatchCounts::default(),
+            connections: super::watch::WatchCounts::default(),
+            stream_limits: super::stream::StreamLimits::default(),
         }
+    }
+
+    /// The same service with other deadlines and caps for exec sessions and forwarded
+    /// connections.
+    pub fn with_stream_limits(mut self, limits: super::stream::StreamLimits) -> Self {
+        self.stream_limits = limits;
+        self
     }
 
     /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.

@@ -70,6 +70,7 @@ async fn connection(mut socket: TcpStream, seen: Arc<Mutex<Seen>>) {
         return;
     }
     let record = Arc::clone(&seen);
+    #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
     let callback = move |request: &Request, mut response: Response| {
         record
             .lock()

@@ -141,10 +141,35 @@ pub(crate) enum ServerCommand {
     Run(OnServer<RunArgs>),
     /// Run a command in a running workspace, and exit with its exit code.
     ///
-    /// Not interactive: the command gets no input, and its output is printed when it ends.
+    /// Output streams as it comes. Standard input is forwarded when it is not a terminal, or
+    /// with -i; with -t the command runs on a terminal (raw mode here, window size changes
+    /// forwarded, Ctrl-C delivered to it). Without -t, Ctrl-C sends SIGINT to the command
+    /// (the third sends SIGKILL).
     ///
-    /// Example: cordium exec x7k -- sh -c 'cd /workspace/repo && git status'
+    /// Example: tar c . | cordium exec x7k -- tar x -C /workspace
     Exec(OnServer<ExecArgs>),
+    /// Open your login shell in a running workspace, on a terminal.
+    ///
+    /// Exits with the shell's exit code.
+    ///
+    /// Example: cordium shell x7k
+    Shell(OnServer<ShellArgs>),
+    /// Copy files or folders between this machine and a running workspace (tar over the
+    /// stream; `tar` is needed here and in the workspace).
+    ///
+    /// One side is `NAME:PATH`. When the destination is an existing folder, the source goes
+    /// inside it; otherwise the destination becomes the copy.
+    ///
+    /// Example: cordium cp ./src x7k:/workspace/src
+    Cp(OnServer<CpArgs>),
+    /// Forward a local TCP port to a port, or an application, inside a workspace.
+    ///
+    /// Serves connections until interrupted, each over its own stream; prints `Forwarding
+    /// from ADDRESS:PORT -> TARGET` once listening. LOCAL defaults to the same port number, or
+    /// to any free port for an application.
+    ///
+    /// Example: cordium port-forward x7k 8080:web
+    PortForward(OnServer<PortForwardArgs>),
     /// Print a running workspace's output (its container log: lifecycle tasks and the
     /// main process).
     ///
@@ -473,6 +498,12 @@ pub(crate) struct ExecArgs {
     /// The working directory (default: the user's home).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub(crate) workdir: Option<String>,
+    /// Forward standard input even when it is a terminal.
+    #[arg(short = 'i', long)]
+    pub(crate) interactive: bool,
+    /// Run the command on a terminal.
+    #[arg(short = 't', long)]
+    pub(crate) tty: bool,
     /// The program and its arguments, best after `--` (everything after the program is its).
     #[arg(
         value_name = "COMMAND",
@@ -482,6 +513,45 @@ pub(crate) struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub(crate) command: Vec<String>,
+}
+
+/// `shell` flags.
+#[derive(Debug, Args)]
+pub(crate) struct ShellArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// An extra environment variable for the shell; repeat for more.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
+    pub(crate) env: Vec<(String, String)>,
+    /// The working directory (default: the user's home).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub(crate) workdir: Option<String>,
+}
+
+/// `cp` flags.
+#[derive(Debug, Args)]
+pub(crate) struct CpArgs {
+    /// What to copy: a local path, or `NAME:PATH` in a workspace.
+    #[arg(value_name = "SOURCE")]
+    pub(crate) source: String,
+    /// Where to: a local path, or `NAME:PATH` in a workspace (the other side).
+    #[arg(value_name = "DESTINATION")]
+    pub(crate) destination: String,
+}
+
+/// `port-forward` flags.
+#[derive(Debug, Args)]
+pub(crate) struct PortForwardArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// `[LOCAL:]PORT` or `[LOCAL:]APPLICATION`.
+    #[arg(value_name = "[LOCAL:]APP_OR_PORT")]
+    pub(crate) target: String,
+    /// The local address to listen on.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub(crate) address: std::net::IpAddr,
 }
 
 /// `logs` flags.

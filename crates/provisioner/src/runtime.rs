@@ -15,6 +15,7 @@ pub use crate::plan::{Port, Resources};
 use std::fmt;
 use std::pin::Pin;
 
+pub mod session;
 pub mod stream;
 
 pub use stream::{

@@ -27,27 +27,22 @@
 
 use super::env::{add_env, check_env};
 use super::{PRELUDE, Podman, engine, last_line};
-use crate::runtime::stream::{MAX_FRAME, PID_MARKER, STREAM_QUEUE, launcher_script};
+use crate::runtime::session::{self, Control, Ends, Reader, Waiter, Writer, read_marker};
+use crate::runtime::stream::launcher_script;
 use crate::runtime::{
     ContainerState, ExitStatus, PortStream, ProcessStream, Runtime, RuntimeError, Signal,
-    StreamInput, StreamOutput, StreamSpec, TermSize, WorkspaceKey,
+    StreamSpec, TermSize, WorkspaceKey,
 };
 use rustix::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
 /// How long a process may take to start (podman to run the launcher).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a connection to a port inside the container may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The launcher's first line is at most this long.
-const MARKER_LIMIT: usize = 64;
-
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
-type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// A started `podman exec`: its process and its ends.
 struct Started {
@@ -65,34 +60,13 @@ fn pty_error(e: impl std::fmt::Display) -> RuntimeError {
 
 /// A PTY of `size`: its master (non-blocking) and its slave.
 fn open_pty(size: TermSize) -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    use rustix::fs::{Mode, OFlags};
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
-        .map_err(pty_error)?;
-    grantpt(&master).map_err(pty_error)?;
-    unlockpt(&master).map_err(pty_error)?;
-    let path = ptsname(&master, Vec::new()).map_err(pty_error)?;
-    let slave = rustix::fs::open(
-        path.as_c_str(),
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
+    let (master, slave) = crate::pty::open(size).map_err(pty_error)?;
+    rustix::fs::fcntl_setfl(
+        &master,
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NONBLOCK,
     )
     .map_err(pty_error)?;
-    resize(&master, size).map_err(pty_error)?;
-    rustix::fs::fcntl_setfl(&master, OFlags::RDWR | OFlags::NONBLOCK).map_err(pty_error)?;
     Ok((master, slave))
-}
-
-fn resize(master: &OwnedFd, size: TermSize) -> rustix::io::Result<()> {
-    rustix::termios::tcsetwinsize(
-        master,
-        rustix::termios::Winsize {
-            ws_row: size.rows,
-            ws_col: size.cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-    )
 }
 
 /// `podman` with this backend's environment, run through `setsid --ctty --wait` so the PTY
@@ -182,31 +156,6 @@ fn spawn(podman: &Podman, key: &WorkspaceKey, spec: &StreamSpec) -> Result<Start
     }
 }
 
-/// Reads the launcher's pid line; returns the pid and whatever output followed it, or `None`
-/// (and what was read) when the output ended or went wrong first.
-async fn read_marker(stdout: &mut Reader) -> (Option<u32>, Vec<u8>) {
-    let mut seen = Vec::new();
-    let mut buf = [0_u8; MARKER_LIMIT];
-    loop {
-        let n = match stdout.read(&mut buf).await {
-            Ok(0) | Err(_) => return (None, seen),
-            Ok(n) => n,
-        };
-        seen.extend_from_slice(&buf[..n]);
-        if let Some(end) = seen.iter().position(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(&seen[..end]).trim_end().to_owned();
-            let pid = line.strip_prefix(PID_MARKER).and_then(|p| p.parse().ok());
-            if pid.is_some() {
-                return (pid, seen.split_off(end + 1));
-            }
-            return (None, seen);
-        }
-        if seen.len() > MARKER_LIMIT {
-            return (None, seen);
-        }
-    }
-}
-
 /// Starts `spec` in `key`'s container. See the [module docs](self).
 pub(super) async fn stream(
     podman: &Podman,
@@ -221,19 +170,19 @@ pub(super) async fn stream(
         Ok((None, seen)) => return Err(start_failure(podman, key, started, seen).await),
         Err(_) => return Err(engine("podman exec", "the process did not start in time")),
     };
-    let (input_tx, input_rx) = mpsc::channel(STREAM_QUEUE);
-    let (output_tx, output_rx) = mpsc::channel(STREAM_QUEUE);
-    let session = Session {
+    let control = PodmanControl {
         podman: podman.clone(),
         name: key.object_name(),
         pid,
+        master: started.master.take(),
+    };
+    let ends = Ends {
+        stdout: started.stdout,
+        stderr: started.stderr,
+        stdin: started.stdin,
         tty: spec.tty.is_some(),
     };
-    tokio::spawn(session.run(started, rest, input_rx, output_tx));
-    Ok(ProcessStream {
-        input: input_tx,
-        output: output_rx,
-    })
+    Ok(session::spawn(control, started.child, ends, rest))
 }
 
 /// Why podman ended before the launcher ran.
@@ -257,100 +206,25 @@ async fn start_failure(
     }
 }
 
-/// One open session's facts.
-struct Session {
+/// Resizes and signals a `podman exec` process.
+struct PodmanControl {
     podman: Podman,
     name: String,
     /// The launcher's pid inside the container.
     pid: u32,
-    tty: bool,
+    /// The PTY's master, for window sizes.
+    master: Option<OwnedFd>,
 }
 
-impl Session {
-    async fn run(
-        self,
-        mut started: Started,
-        rest: Vec<u8>,
-        input: mpsc::Receiver<StreamInput>,
-        output: mpsc::Sender<StreamOutput>,
-    ) {
-        if !rest.is_empty() && output.send(StreamOutput::Stdout(rest)).await.is_err() {
-            self.signal(Signal::Kill).await;
-            return;
-        }
-        let stdout = pump(started.stdout, output.clone(), StreamOutput::Stdout);
-        let stderr = async {
-            if let Some(stderr) = started.stderr.take() {
-                pump(stderr, output.clone(), StreamOutput::Stderr).await;
-            }
-        };
-        let child = &mut started.child;
-        let finished = async {
-            tokio::join!(stdout, stderr);
-            child.wait().await
-        };
-        let feed = self.feed(input, started.stdin.take(), started.master.take());
-        tokio::select! {
-            status = finished => {
-                let frame = match status {
-                    Ok(status) => StreamOutput::Exit(exit_status(status)),
-                    Err(e) => StreamOutput::Failed(engine("waiting for podman exec", e.to_string())),
-                };
-                let _ = output.send(frame).await;
-            }
-            () = output.closed() => {
-                self.signal(Signal::Kill).await;
-                let _ = started.child.start_kill();
-                let _ = started.child.wait().await;
-            }
-            () = feed => {}
+#[async_trait::async_trait]
+impl Control for PodmanControl {
+    async fn resize(&self, size: TermSize) {
+        if let Some(master) = &self.master {
+            let _ = crate::pty::resize(master, size);
         }
     }
 
-    /// Applies the client's frames until its sender goes away; never returns after that.
-    async fn feed(
-        &self,
-        mut input: mpsc::Receiver<StreamInput>,
-        mut stdin: Option<Writer>,
-        master: Option<OwnedFd>,
-    ) {
-        while let Some(frame) = input.recv().await {
-            match frame {
-                StreamInput::Stdin(data) => {
-                    if let Some(pipe) = stdin.as_mut()
-                        && (pipe.write_all(&data).await.is_err() || pipe.flush().await.is_err())
-                    {
-                        stdin = None;
-                    }
-                }
-                StreamInput::CloseStdin => self.close_stdin(&mut stdin).await,
-                StreamInput::Resize(size) => {
-                    if let Some(master) = &master {
-                        let _ = resize(master, size);
-                    }
-                }
-                StreamInput::Signal(signal) => self.signal(signal).await,
-            }
-        }
-        if !self.tty {
-            stdin = None;
-        }
-        drop(stdin);
-        std::future::pending::<()>().await;
-    }
-
-    async fn close_stdin(&self, stdin: &mut Option<Writer>) {
-        if self.tty {
-            // A terminal has no end of input: its EOF character is the closest thing.
-            if let Some(pipe) = stdin.as_mut() {
-                let _ = pipe.write_all(&[4]).await;
-            }
-        } else if let Some(mut pipe) = stdin.take() {
-            let _ = pipe.shutdown().await;
-        }
-    }
-
-    /// Sends `signal` to the launcher's process and its process group inside the container.
+    /// A `kill` by a second `podman exec`, as root, of the process and its process group.
     async fn signal(&self, signal: Signal) {
         let script = format!(
             "kill -s {} -- -{pid} {pid} 2>/dev/null; true",
@@ -367,6 +241,21 @@ impl Session {
     }
 }
 
+#[async_trait::async_trait]
+impl Waiter for Child {
+    async fn wait(&mut self) -> Result<ExitStatus, RuntimeError> {
+        Child::wait(self)
+            .await
+            .map(exit_status)
+            .map_err(|e| engine("waiting for podman exec", e.to_string()))
+    }
+
+    async fn abandon(&mut self) {
+        let _ = self.start_kill();
+        let _ = Child::wait(self).await;
+    }
+}
+
 /// A process's exit status as a shell reports it.
 fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     use std::os::unix::process::ExitStatusExt as _;
@@ -375,28 +264,6 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
             .code()
             .or_else(|| status.signal().map(|s| 128 + s))
             .unwrap_or(-1),
-    }
-}
-
-/// Copies `reader` into `output` as frames made by `frame`, reading only while there is room
-/// (a terminal's EIO after its other end closed is its end).
-async fn pump(
-    mut reader: Reader,
-    output: mpsc::Sender<StreamOutput>,
-    frame: fn(Vec<u8>) -> StreamOutput,
-) {
-    loop {
-        let Ok(permit) = output.reserve().await else {
-            return;
-        };
-        let mut buf = vec![0_u8; MAX_FRAME];
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                buf.truncate(n);
-                permit.send(frame(buf));
-            }
-        }
     }
 }
 

@@ -30,6 +30,12 @@ pub struct Api {
     pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
     /// The runs' SSH agents (`None`: runs get none).
     pub(crate) agents: Option<crate::agent::Agents>,
+    /// Open exec sessions per user.
+    pub(crate) sessions: super::watch::WatchCounts,
+    /// Open forwarded connections per user.
+    pub(crate) connections: super::watch::WatchCounts,
+    /// Deadlines and caps of exec sessions and forwarded connections.
+    pub(crate) stream_limits: super::stream::StreamLimits,
 }
 
 impl Api {
@@ -43,7 +49,17 @@ impl Api {
             watches: super::watch::WatchCounts::default(),
             ssh_endpoint: None,
             agents: None,
+            sessions: super::watch::WatchCounts::default(),
+            connections: super::watch::WatchCounts::default(),
+            stream_limits: super::stream::StreamLimits::default(),
         }
+    }
+
+    /// The same service with other deadlines and caps for exec sessions and forwarded
+    /// connections.
+    pub fn with_stream_limits(mut self, limits: super::stream::StreamLimits) -> Self {
+        self.stream_limits = limits;
+        self
     }
 
     /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.

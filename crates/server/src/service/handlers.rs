@@ -24,6 +24,31 @@ macro_rules! main_service {
         impl MainService for Api {
             type WatchWorkspaceStream = WatchStream;
             type WorkspaceLogsStream = LogStream;
+            type ExecStreamStream = super::stream::ExecStreamOut;
+            type PortForwardStream = super::stream::PortForwardOut;
+
+            // Sessions keep their caller's token, to authenticate it again while they run.
+            async fn exec_stream(
+                &self,
+                request: Request<tonic::Streaming<pb::ExecStreamRequest>>,
+            ) -> Result<Response<Self::ExecStreamStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::exec_stream(self, &caller, token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            async fn port_forward(
+                &self,
+                request: Request<tonic::Streaming<pb::PortForwardRequest>>,
+            ) -> Result<Response<Self::PortForwardStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::port_forward(self, &caller, token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
 
             // The watch keeps its caller's token, to authenticate it again while it runs.
             async fn watch_workspace(

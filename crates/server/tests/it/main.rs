@@ -278,9 +278,21 @@ impl Server {
         database_url: Option<&str>,
         runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
     ) -> Self {
-        let mut api = cordium_server::server::open(dir, database_url)
-            .await
-            .expect("open the server");
+        Self::start_configured(dir, database_url, runtime, |api| api).await
+    }
+
+    /// [`Server::start_with`], the service changed by `configure` first.
+    pub async fn start_configured(
+        dir: &Path,
+        database_url: Option<&str>,
+        runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
+        let mut api = configure(
+            cordium_server::server::open(dir, database_url)
+                .await
+                .expect("open the server"),
+        );
         if let Some(runtime) = runtime {
             api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
         }

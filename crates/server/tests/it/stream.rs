@@ -258,3 +258,155 @@ async fn ports_on_the_container_loopback_are_reached() {
         "{err:?}"
     );
 }
+
+/// An ExecStream call: the request sender (the `open` frame already in it) and the answer.
+async fn exec_stream(
+    client: &crate::Client,
+    name: &str,
+    command: &[&str],
+) -> (
+    tokio::sync::mpsc::Sender<crate::pb::ExecStreamRequest>,
+    Result<tonic::Streaming<crate::pb::ExecStreamResponse>, tonic::Status>,
+) {
+    use crate::pb::exec_stream_request::Frame;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let open = crate::pb::ExecStreamOpen {
+        name: name.to_owned(),
+        command: command.iter().map(|c| (*c).to_owned()).collect(),
+        ..Default::default()
+    };
+    tx.send(crate::pb::ExecStreamRequest {
+        frame: Some(Frame::Open(open)),
+    })
+    .await
+    .expect("open");
+    let answer = client
+        .clone()
+        .exec_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map(tonic::Response::into_inner);
+    (tx, answer)
+}
+
+/// Reads a session to its end: stdout, and the exit code or the status that ended it.
+async fn session_end(
+    stream: &mut tonic::Streaming<crate::pb::ExecStreamResponse>,
+) -> (Vec<u8>, Result<i32, tonic::Status>) {
+    use crate::pb::exec_stream_response::Frame;
+    let mut out = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(60), stream.message())
+            .await
+            .expect("the session ends in time");
+        match next {
+            Ok(Some(message)) => match message.frame {
+                Some(Frame::Stdout(data)) => out.extend(data),
+                Some(Frame::ExitCode(code)) => return (out, Ok(code)),
+                _ => {}
+            },
+            Ok(None) => panic!("the session ended without an exit code"),
+            Err(status) => return (out, Err(status)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_stream_is_for_the_owner_with_deadlines_a_cap_and_the_credential_checked() {
+    use crate::pb::exec_stream_request::Frame;
+    use cordium_server::service::StreamLimits;
+    let limits = StreamLimits {
+        idle: Duration::from_secs(3),
+        sessions_per_user: 2,
+        ..StreamLimits::default()
+    };
+    let env =
+        crate::podman::PodmanEnv::configured("streamer", |api| api.with_stream_limits(limits))
+            .await;
+    let name = env
+        .create(serde_json::json!({"image": {"registry": {"url": lab().image}}}))
+        .await;
+    env.start(&name).await;
+
+    // The owner: stdin in, stdout and the exit code out.
+    let (tx, answer) = exec_stream(&env.user, &name, &["sh", "-c", "cat; exit 4"]).await;
+    let mut stream = answer.expect("the owner may");
+    for frame in [
+        Frame::Stdin(b"abc".to_vec()),
+        Frame::CloseStdin(crate::pb::Empty {}),
+    ] {
+        tx.send(crate::pb::ExecStreamRequest { frame: Some(frame) })
+            .await
+            .expect("sent");
+    }
+    let (out, code) = session_end(&mut stream).await;
+    assert_eq!(
+        (out.as_slice(), code.expect("an exit code")),
+        (&b"abc"[..], 4)
+    );
+
+    // Someone else: the same NotFound as for a workspace that does not exist.
+    let other = env.server.client(&env.server.user("stranger", false).await);
+    let status = exec_stream(&other, &name, &["true"])
+        .await
+        .1
+        .expect_err("refused");
+    let missing = exec_stream(&env.user, "nothere", &["true"])
+        .await
+        .1
+        .expect_err("missing");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    assert_eq!(
+        status.message().replace(&name, "X"),
+        missing.message().replace("nothere", "X")
+    );
+
+    // At most two sessions at once; the third is refused.
+    let (_a, first) = exec_stream(&env.user, &name, &["sleep", "300"]).await;
+    let (_b, second) = exec_stream(&env.user, &name, &["sleep", "300"]).await;
+    let (_c, third) = exec_stream(&env.user, &name, &["sleep", "300"]).await;
+    assert_eq!(
+        third.expect_err("over the cap").code(),
+        tonic::Code::ResourceExhausted
+    );
+
+    // Quiet sessions end at the idle deadline (and free their places).
+    for session in [first, second] {
+        let (_, ended) = session_end(&mut session.expect("opened")).await;
+        assert_eq!(
+            ended.expect_err("idle").code(),
+            tonic::Code::DeadlineExceeded
+        );
+    }
+    drop((_a, _b, _c));
+
+    // A session whose credential is rotated away ends UNAUTHENTICATED (checked every 5 s);
+    // stdin keeps it from idling meanwhile.
+    let (tx, answer) = exec_stream(&env.user, &name, &["sh", "-c", "cat >/dev/null"]).await;
+    let mut live = answer.expect("places are free again");
+    let new_hash =
+        cordium_server::crypto::hash_token(&cordium_server::crypto::new_token().expect("token"));
+    env.server
+        .store
+        .rotate_token(&env.user_name, &new_hash)
+        .await
+        .expect("rotated");
+    let keep_busy = tokio::spawn(async move {
+        loop {
+            let frame = Frame::Stdin(b"x".to_vec());
+            if tx
+                .send(crate::pb::ExecStreamRequest { frame: Some(frame) })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let (_, ended) = session_end(&mut live).await;
+    keep_busy.abort();
+    assert_eq!(
+        ended.expect_err("revoked").code(),
+        tonic::Code::Unauthenticated
+    );
+}

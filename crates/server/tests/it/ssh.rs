@@ -25,6 +25,11 @@ pub(super) struct SshEnv {
 
 impl SshEnv {
     pub(super) async fn new() -> Self {
+        Self::with_limits(cordium_server::connections::ConnectionLimits::default()).await
+    }
+
+    /// As [`SshEnv::new`], accepting SSH connections under `limits`.
+    async fn with_limits(limits: cordium_server::connections::ConnectionLimits) -> Self {
         let data = Data::new(Backend::Sqlite).await;
         let agents =
             cordium_server::agent::Agents::new(&data.dir.path().join("agents")).expect("agents");
@@ -53,7 +58,7 @@ impl SshEnv {
             api.clone(),
             host_key,
             listener,
-            cordium_server::connections::ConnectionLimits::default(),
+            limits,
             std::future::pending(),
         ));
         let server = Server::serve_api(api).await;
@@ -76,9 +81,14 @@ impl SshEnv {
 
     /// A new user with a new ed25519 key registered: (client, key file).
     pub(super) async fn user(&self, name: &str) -> (Client, PathBuf) {
+        self.user_with(name, "ed25519").await
+    }
+
+    /// A new user with a new key of `kind` (`ed25519`, `ecdsa`) registered.
+    async fn user_with(&self, name: &str, kind: &str) -> (Client, PathBuf) {
         let token = self.server.user(name, false).await;
         let client = self.server.client(&token);
-        let key = self.keygen(name, "ed25519");
+        let key = self.keygen(name, kind);
         let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
         ok(
             "AddSshKey",
@@ -420,7 +430,7 @@ async fn ssh_runs_shells_commands_file_transfers_and_forwards_into_a_workspace()
 async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
     let env = SshEnv::new().await;
     let (alice, alice_key) = env.user("alice").await;
-    let (bob, bob_key) = env.user("bob").await;
+    let (bob, bob_key) = env.user_with("bob", "ecdsa").await;
     let spec = serde_json::json!({"image": {"registry": {"url": lab().image}}});
     let alices = env.create(&alice, spec.clone()).await;
     let bobs = env.create(&bob, spec).await;
@@ -476,6 +486,10 @@ async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
     let stopped = env.ssh(&alice_key, &alices, "true");
     assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped.stderr));
     assert!(text(&stopped.stderr).contains("is not running"));
+    // Bob's ECDSA key opens his own workspace (which is not running, and says so).
+    let own = env.ssh(&bob_key, &bobs, "true");
+    assert_eq!(own.status.code(), Some(1), "{}", text(&own.stderr));
+    assert!(text(&own.stderr).contains("is not running"));
     // A disabled user's key is refused the same way.
     env.server
         .store
@@ -515,5 +529,40 @@ async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
                 .nth(1)
                 .expect("blob")
         )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ssh_connections_are_capped_and_must_speak_in_time() {
+    let limits = cordium_server::connections::ConnectionLimits {
+        max_connections_per_peer: 1,
+        handshake_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let env = SshEnv::with_limits(limits).await;
+    let (_alice, key) = env.user("alice").await;
+    // A silent connection gets the server's version line, then is closed at the deadline.
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", env.port))
+        .await
+        .expect("connect");
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut silent, &mut seen),
+    )
+    .await;
+    assert!(read.is_ok(), "the silent connection was not closed");
+    assert!(seen.starts_with(b"SSH-2.0-cordium"), "{}", text(&seen));
+    // While one connection from this address is open, a second one is closed at once.
+    let _held = tokio::net::TcpStream::connect(("127.0.0.1", env.port))
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = env.ssh(&key, "nosuch", "true");
+    assert_eq!(second.status.code(), Some(255));
+    assert!(
+        !text(&second.stderr).contains("Permission denied"),
+        "the second connection got as far as authentication: {}",
+        text(&second.stderr)
     );
 }

@@ -154,10 +154,10 @@ pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
                 ChannelMsg::Close => break,
                 _ => continue,
             };
-            if let Some(sender) = &input {
-                if sender.send(frame).await.is_err() {
-                    input = None;
-                }
+            if let Some(sender) = &input
+                && sender.send(frame).await.is_err()
+            {
+                input = None;
             }
         }
     };

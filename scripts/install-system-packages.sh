@@ -6,16 +6,21 @@
 #     the tests start on 127.0.0.1), git (also copied into the clone tests' image, and served
 #     over HTTPS by `git http-backend`) and openssl (that server's certificate);
 #   - PostgreSQL, for the store conformance and replica tests (scripts/postgres.sh starts a
-#     throwaway cluster of it).
+#     throwaway cluster of it);
+#   - OpenSSH's client, server and sftp-server, and rsync: the SSH tests run the real `ssh`,
+#     `scp`, `sftp` and `rsync` against the server, copy the client and sftp-server into their
+#     test image, and start a throwaway `sshd` on loopback for the agent test.
 # Needs root (CI runs as root); otherwise it prints the apt-get command and fails.
 set -euo pipefail
 packages=(podman runc uidmap slirp4netns netavark aardvark-dns conmon containernetworking-plugins
-  fuse-overlayfs catatonit busybox-static docker-registry git openssl postgresql)
+  fuse-overlayfs catatonit busybox-static docker-registry git openssl postgresql
+  openssh-client openssh-server openssh-sftp-server rsync)
 missing=()
-for tool in podman runc docker-registry git openssl; do
+for tool in podman runc docker-registry git openssl ssh rsync; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)
+[ -x /usr/sbin/sshd ] && [ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 command=(apt-get install -y --no-install-recommends "${packages[@]}")

@@ -141,10 +141,35 @@ pub(crate) enum ServerCommand {
     Run(OnServer<RunArgs>),
     /// Run a command in a running workspace, and exit with its exit code.
     ///
-    /// Not interactive: the command gets no input, and its output is printed when it ends.
+    /// Output streams as it comes. Standard input is forwarded when it is not a terminal, or
+    /// with -i; with -t the command runs on a terminal (raw mode here, window size changes
+    /// forwarded, Ctrl-C delivered to it). Without -t, Ctrl-C sends SIGINT to the command
+    /// (the third sends SIGKILL).
     ///
-    /// Example: cordium exec x7k -- sh -c 'cd /workspace/repo && git status'
+    /// Example: tar c . | cordium exec x7k -- tar x -C /workspace
     Exec(OnServer<ExecArgs>),
+    /// Open your login shell in a running workspace, on a terminal.
+    ///
+    /// Exits with the shell's exit code.
+    ///
+    /// Example: cordium shell x7k
+    Shell(OnServer<ShellArgs>),
+    /// Copy files or folders between this machine and a running workspace (tar over the
+    /// stream; `tar` is needed here and in the workspace).
+    ///
+    /// One side is `NAME:PATH`. When the destination is an existing folder, the source goes
+    /// inside it; otherwise the destination becomes the copy.
+    ///
+    /// Example: cordium cp ./src x7k:/workspace/src
+    Cp(OnServer<CpArgs>),
+    /// Forward a local TCP port to a port, or an application, inside a workspace.
+    ///
+    /// Serves connections until interrupted, each over its own stream; prints `Forwarding
+    /// from ADDRESS:PORT -> TARGET` once listening. LOCAL defaults to the same port number, or
+    /// to any free port for an application.
+    ///
+    /// Example: cordium port-forward x7k 8080:web
+    PortForward(OnServer<PortForwardArgs>),
     /// Print a running workspace's output (its container log: lifecycle tasks and the
     /// main process).
     ///
@@ -160,6 +185,93 @@ pub(crate) enum ServerCommand {
     ///
     /// Example: cordium build team.alice/python
     Build(Printed<BuildArgs>),
+    /// Manage the SSH public keys that open your workspaces over SSH (ed25519 or ECDSA).
+    ///
+    /// Example: cordium ssh-key add ~/.ssh/id_ed25519.pub
+    #[command(subcommand)]
+    SshKey(SshKeyCommand),
+    /// Open a workspace over SSH: runs the system `ssh` with the server's SSH port and host
+    /// key (kept in `known_hosts` next to the saved login), and exits with its status.
+    ///
+    /// Arguments after the name go to the remote side as a command (`-- CMD...`).
+    ///
+    /// Example: cordium ssh x7k -- uname -a
+    Ssh(OnServer<SshArgs>),
+    /// Print a `Host` block for `~/.ssh/config` that reaches a workspace (for `ssh`, `scp`,
+    /// `rsync`, VS Code Remote-SSH, JetBrains Gateway), and save the server's host key.
+    ///
+    /// Example: cordium ssh-config x7k >> ~/.ssh/config
+    SshConfig(OnServer<SshConfigArgs>),
+}
+
+/// `cordium ssh-key ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SshKeyCommand {
+    /// Register a public key (a `.pub` file; `-` reads standard input) and print its id.
+    ///
+    /// Example: cordium ssh-key add ~/.ssh/id_ed25519.pub
+    Add(OnServer<SshKeyAddArgs>),
+    /// Print your keys: id, fingerprint, algorithm, comment.
+    List(OnServer<NoArgs>),
+    /// Remove a key by its id; SSH sessions opened with it end within seconds.
+    ///
+    /// Example: cordium ssh-key remove 3f9a0c12ab34
+    Remove(OnServer<SshKeyRemoveArgs>),
+}
+
+/// No flags of its own.
+#[derive(Debug, Args)]
+pub(crate) struct NoArgs {}
+
+/// `ssh-key add` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshKeyAddArgs {
+    /// The public key file (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// `ssh-key remove` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshKeyRemoveArgs {
+    /// The key's id (`cordium ssh-key list`).
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+}
+
+/// `ssh` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The workspace's Space (checked by the server: `NAME+SPACE` is the SSH user).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The private key to use (`ssh -i`); default: ssh's own choice.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+    /// A remote command, best after `--`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) command: Vec<String>,
+}
+
+/// `ssh-config` flags.
+#[derive(Debug, Args)]
+pub(crate) struct SshConfigArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// The workspace's Space (checked by the server).
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// The `Host` alias (default: `cordium-NAME`).
+    #[arg(long, value_name = "ALIAS")]
+    pub(crate) host: Option<String>,
 }
 
 /// Where the server is and who is calling; flags and environment variables override the
@@ -386,6 +498,12 @@ pub(crate) struct ExecArgs {
     /// The working directory (default: the user's home).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub(crate) workdir: Option<String>,
+    /// Forward standard input even when it is a terminal.
+    #[arg(short = 'i', long)]
+    pub(crate) interactive: bool,
+    /// Run the command on a terminal.
+    #[arg(short = 't', long)]
+    pub(crate) tty: bool,
     /// The program and its arguments, best after `--` (everything after the program is its).
     #[arg(
         value_name = "COMMAND",
@@ -395,6 +513,45 @@ pub(crate) struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub(crate) command: Vec<String>,
+}
+
+/// `shell` flags.
+#[derive(Debug, Args)]
+pub(crate) struct ShellArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// An extra environment variable for the shell; repeat for more.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
+    pub(crate) env: Vec<(String, String)>,
+    /// The working directory (default: the user's home).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub(crate) workdir: Option<String>,
+}
+
+/// `cp` flags.
+#[derive(Debug, Args)]
+pub(crate) struct CpArgs {
+    /// What to copy: a local path, or `NAME:PATH` in a workspace.
+    #[arg(value_name = "SOURCE")]
+    pub(crate) source: String,
+    /// Where to: a local path, or `NAME:PATH` in a workspace (the other side).
+    #[arg(value_name = "DESTINATION")]
+    pub(crate) destination: String,
+}
+
+/// `port-forward` flags.
+#[derive(Debug, Args)]
+pub(crate) struct PortForwardArgs {
+    /// The workspace.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// `[LOCAL:]PORT` or `[LOCAL:]APPLICATION`.
+    #[arg(value_name = "[LOCAL:]APP_OR_PORT")]
+    pub(crate) target: String,
+    /// The local address to listen on.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub(crate) address: std::net::IpAddr,
 }
 
 /// `logs` flags.

@@ -51,6 +51,23 @@ impl Server {
                         .expect("the user is added");
                     tokens.push(token);
                 }
+                // SSH too, as `serve --ssh-listen` (this server runs no workspaces).
+                let host_key = cordium_server::ssh::host_key::load_or_create(
+                    &dir.join(cordium_server::ssh::host_key::HOST_KEY_FILE),
+                )
+                .expect("the host key");
+                let ssh = server::bind("127.0.0.1:0".parse().expect("an address"))
+                    .await
+                    .expect("a free port");
+                let ssh_port = ssh.local_addr().expect("the bound address").port();
+                let api = api.with_ssh_endpoint(cordium_server::ssh::endpoint(&host_key, ssh_port));
+                tokio::spawn(cordium_server::ssh::serve(
+                    api.clone(),
+                    host_key,
+                    ssh,
+                    cordium_server::connections::ConnectionLimits::default(),
+                    std::future::pending(),
+                ));
                 let listener = server::bind("127.0.0.1:0".parse().expect("an address"))
                     .await
                     .expect("a free port");
@@ -113,6 +130,7 @@ impl User {
             .env_remove("CORDIUM_TOKEN")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("CLICOLOR_FORCE")
+            .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null());
         cmd
     }
@@ -918,4 +936,71 @@ fn watching_everything_shows_creations_and_deletions() {
     let _ = watcher.wait();
     assert_eq!(first, format!("created {name} STOPPED"));
     assert_eq!(second, format!("deleted {name} STOPPED"));
+}
+
+#[test]
+fn ssh_keys_ssh_config_and_ssh_through_the_cli() {
+    let (_server, user) = logged_in();
+    let key = user.home.path().join("id_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice@laptop", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (apt-get install openssh-client)");
+    assert!(keygen.success());
+    let public = format!("{}.pub", key.display());
+    let added = ok(user.run(&["ssh-key", "add", &public]));
+    let fields: Vec<&str> = added.stdout.split_whitespace().collect();
+    assert_eq!(fields.len(), 4, "{added:?}");
+    let id = fields[0].to_owned();
+    assert!(fields[1].starts_with("SHA256:"));
+    assert_eq!(&fields[2..], ["ssh-ed25519", "alice@laptop"]);
+    assert_eq!(ok(user.run(&["ssh-key", "list"])).stdout, added.stdout);
+    let twice = user.run(&["ssh-key", "add", &public]);
+    assert_eq!(twice.code, 1, "{twice:?}");
+    assert!(twice.stderr.contains("registered already"), "{twice:?}");
+    let private = user.run(&["ssh-key", "add", key.to_str().expect("utf-8")]);
+    assert_eq!(private.code, 1, "{private:?}");
+    assert!(private.stderr.contains("public_key"), "{private:?}");
+
+    // `ssh-config` prints a Host block and pins the host key next to the login.
+    let config = ok(user.run(&["ssh-config", "x7k", "--space", "team.alice"]));
+    let known_hosts = user.home.path().join("known_hosts");
+    let pinned = std::fs::read_to_string(&known_hosts).expect("known_hosts");
+    let port = pinned
+        .split_once("]:")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .expect("[127.0.0.1]:PORT");
+    assert!(pinned.starts_with("[127.0.0.1]:") && pinned.contains(" ssh-ed25519 "));
+    assert_eq!(
+        config.stdout,
+        format!(
+            "Host cordium-x7k\n  HostName 127.0.0.1\n  Port {port}\n  User x7k+team.alice\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
+            known_hosts.display()
+        )
+    );
+
+    // `cordium ssh` reaches the server (host key checked, key accepted): this server runs no
+    // workspaces, which the session says in one line, exiting with 1.
+    let name = ok(user.run(&["create", "workspace", "-f", WORKSPACE, "-o", "name"]))
+        .stdout
+        .trim()
+        .to_owned();
+    let key_arg = key.to_str().expect("utf-8");
+    let ran = user.run(&["ssh", &name, "-i", key_arg, "--", "true"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("cordium: this server runs no workspaces"),
+        "{ran:?}"
+    );
+    let other = user.run(&["ssh", "nosuch", "-i", key_arg, "--", "true"]);
+    assert_eq!(other.code, 255, "{other:?}");
+    assert!(
+        other.stderr.contains("Permission denied (publickey)"),
+        "{other:?}"
+    );
+
+    ok(user.run(&["ssh-key", "remove", &id]));
+    assert_eq!(ok(user.run(&["ssh-key", "list"])).stdout, "");
 }

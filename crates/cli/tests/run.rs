@@ -7,148 +7,19 @@
 //! workspaces (and default Spaces) never meet. podman, runc, busybox-static and
 //! docker-registry must be installed: the tests fail, not skip, without them.
 
+#[path = "support/lab.rs"]
+mod lab_server;
+/// `shell`, `exec -it`, bulk `exec`, `cp` and `port-forward` (tests/run/stream.rs).
+#[path = "run/stream.rs"]
+mod stream;
 mod support;
 
-use cordium_provisioner::podman::Podman;
-use cordium_server::crypto::{hash_token, new_token};
-use cordium_server::server;
 use cordium_testkit::lab;
-use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use lab_server::User;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use support::{Run, finish};
-
-/// The users the tests log in as, one per test.
-const USERS: [&str; 5] = ["runner", "missing", "failing", "secretive", "interrupted"];
-
-/// The server every test talks to, and its users' tokens.
-struct Server {
-    url: String,
-    tokens: HashMap<String, String>,
-    _data: tempfile::TempDir,
-}
-
-/// The server, started on first use; it lives as long as the test process.
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let options = lab().podman_options();
-        let data = tempfile::tempdir().expect("a temporary data directory");
-        let dir = data.path().to_path_buf();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime for the server");
-            runtime.block_on(async move {
-                let api = server::open(&dir, None).await.expect("the store opens");
-                let podman = Podman::new(options).expect("the podman backend");
-                let api = server::start_driver(api, Arc::new(podman));
-                let mut tokens = HashMap::new();
-                for user in USERS {
-                    let token = new_token().expect("a token");
-                    api.store()
-                        .add_user(user, &hash_token(&token), false)
-                        .await
-                        .expect("the user is added");
-                    tokens.insert(user.to_owned(), token);
-                }
-                let listener = server::bind("127.0.0.1:0".parse().expect("an address"))
-                    .await
-                    .expect("a free port");
-                let addr = listener.local_addr().expect("the bound address");
-                ready_tx.send((addr, tokens)).expect("the test waits");
-                server::serve(api, listener, std::future::pending())
-                    .await
-                    .expect("the server runs");
-            });
-        });
-        let (addr, tokens) = ready_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server starts");
-        Server {
-            url: format!("http://{addr}"),
-            tokens,
-            _data: data,
-        }
-    })
-}
-
-/// A `cordium` user of the server: a home folder, and the server and token in the
-/// environment.
-struct User {
-    name: &'static str,
-    home: tempfile::TempDir,
-}
-
-impl User {
-    fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            home: tempfile::tempdir().expect("a home folder"),
-        }
-    }
-
-    /// `cordium` with this user's environment only; standard error is not a terminal, so
-    /// progress is plain lines.
-    fn command(&self) -> Command {
-        let server = server();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordium"));
-        cmd.current_dir(self.home.path())
-            .env("CORDIUM_CONFIG", self.home.path().join("cordium.json"))
-            .env("HOME", self.home.path())
-            .env("CORDIUM_SERVER", &server.url)
-            .env("CORDIUM_TOKEN", &server.tokens[self.name])
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("CLICOLOR_FORCE")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        support::run_with(self.command(), args, stdin)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, None)
-    }
-
-    /// Starts `cordium ARGS` in the background; returns it and a channel of its standard
-    /// output lines.
-    fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cordium starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        (child, rx)
-    }
-
-    /// Writes `text` to `name` in the home folder and returns its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let path: PathBuf = self.home.path().join(name);
-        std::fs::write(&path, text).expect("the file is written");
-        path.to_str().expect("a UTF-8 path").to_owned()
-    }
-}
 
 /// Waits until workspace `name` of `user` has left nothing in podman (its container and
 /// volume are removed after the delete, by the server's driver); panics after a minute.

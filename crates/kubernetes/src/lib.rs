@@ -11,6 +11,8 @@
 //!   [`ContainerState`](cordium_provisioner::runtime::ContainerState)s.
 //! - [`exec`](mod@exec): an [`ExecSpec`](cordium_provisioner::runtime::ExecSpec) as a
 //!   Kubernetes exec, the environment on standard input.
+//! - [`stream`](mod@stream): streamed processes (exec with `tty` and the resize channel) and
+//!   port connections (portforward).
 //! - [`KubernetesRuntime`]: the I/O half. Server-side apply with a field manager (so
 //!   re-running is idempotent), conflicts retried, waits for the Pod, exec over websockets,
 //!   VolumeSnapshots for pre-builds.
@@ -26,6 +28,7 @@ pub mod options;
 pub mod runtime;
 pub mod snapshot;
 pub mod status;
+pub mod stream;
 
 pub use objects::{Names, Objects, ObjectsInput, objects};
 pub use options::KubernetesOptions;

@@ -10,8 +10,8 @@ use crate::options::KubernetesOptions;
 use crate::snapshot::VolumeSnapshot;
 use crate::status::container_state;
 use cordium_provisioner::runtime::{
-    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, Runtime,
-    RuntimeError, WorkspaceKey,
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, PortStream,
+    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey,
 };
 use cordium_provisioner::{VolumeOnStop, VolumeSource};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
@@ -69,6 +69,11 @@ impl KubernetesRuntime {
     /// The options.
     pub fn options(&self) -> &KubernetesOptions {
         &self.options
+    }
+
+    /// The Pods of the runtime's namespace (for the stream module).
+    pub(crate) fn pods(&self) -> Api<Pod> {
+        self.api()
     }
 
     fn api<K>(&self) -> Api<K>
@@ -488,5 +493,17 @@ impl Runtime for KubernetesRuntime {
             }
         });
         Ok(Box::pin(stream))
+    }
+
+    async fn stream(
+        &self,
+        key: &WorkspaceKey,
+        spec: &StreamSpec,
+    ) -> Result<ProcessStream, RuntimeError> {
+        crate::stream::stream(self, key, spec).await
+    }
+
+    async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
+        crate::stream::connect(self, key, port).await
     }
 }

@@ -32,6 +32,7 @@ pub mod fresh;
 pub mod lifecycle;
 pub mod plan;
 pub mod podman;
+pub mod pty;
 pub mod runtime;
 pub mod state;
 

@@ -21,15 +21,17 @@
 //! Known limits: the storage limit is not enforced (podman needs XFS project quotas for
 //! volume sizes); applications are published on 127.0.0.1 on ports podman picks.
 
+pub mod agent;
 mod env;
+mod stream;
 
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
 
 use crate::plan::{VolumeOnStop, VolumeSource};
 use crate::runtime::{
-    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, Runtime,
-    RuntimeError, WorkspaceKey, registry_host,
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, PortStream,
+    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, registry_host,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -64,6 +66,8 @@ pub struct PodmanOptions {
     pub insecure_registries: Vec<String>,
     /// Seconds a container gets to exit on stop before it is killed.
     pub stop_timeout_secs: u32,
+    /// Runs' SSH agent socket directories, one per container name (see [`agent`]).
+    pub agent_sockets: Option<PathBuf>,
 }
 
 impl PodmanOptions {
@@ -77,6 +81,7 @@ impl PodmanOptions {
             ulimits: vec!["nofile=1024:1024".to_owned(), "nproc=1024:1024".to_owned()],
             insecure_registries: Vec::new(),
             stop_timeout_secs: 5,
+            agent_sockets: None,
         }
     }
 }
@@ -438,6 +443,7 @@ impl Runtime for Podman {
             .arg(format!("{secret},type=mount,target=cordium-env"))
             .arg("--stop-timeout")
             .arg(self.options.stop_timeout_secs.to_string());
+        agent::mount(&mut command, self.options.agent_sockets.as_deref(), &name);
         add_env(&mut command, &spec.env, false);
         if let Some(millis) = spec.resources.cpu_millis {
             command
@@ -647,6 +653,18 @@ impl Runtime for Podman {
             }
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    async fn stream(
+        &self,
+        key: &WorkspaceKey,
+        spec: &StreamSpec,
+    ) -> Result<ProcessStream, RuntimeError> {
+        stream::stream(self, key, spec).await
+    }
+
+    async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
+        stream::connect(self, key, port).await
     }
 }
 

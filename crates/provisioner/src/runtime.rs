@@ -15,6 +15,14 @@ pub use crate::plan::{Port, Resources};
 use std::fmt;
 use std::pin::Pin;
 
+pub mod session;
+pub mod stream;
+
+pub use stream::{
+    Duplex, ExitStatus, PortStream, ProcessStream, Signal, StreamInput, StreamOutput, StreamSpec,
+    TermSize,
+};
+
 /// A stream of output chunks (logs).
 pub type OutputStream =
     Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, RuntimeError>> + Send>>;
@@ -293,6 +301,22 @@ pub enum RuntimeError {
         /// What the API said.
         detail: String,
     },
+    /// The backend cannot do this.
+    #[error("the {backend} runtime does not support {what}")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// What was asked for.
+        what: &'static str,
+    },
+    /// Nothing listens on the port inside the workspace.
+    #[error("nothing listens on port {port} in workspace `{name}`")]
+    PortClosed {
+        /// The object name.
+        name: String,
+        /// The port.
+        port: u16,
+    },
     /// The engine or API could not be reached, or failed otherwise.
     #[error("{operation} failed: {detail}")]
     Engine {
@@ -360,6 +384,31 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// The workspace's log: the container's output and every logged execution's, from the
     /// start; with `follow`, the stream stays open for new output until the container stops.
     async fn logs(&self, key: &WorkspaceKey, follow: bool) -> Result<OutputStream, RuntimeError>;
+
+    /// Starts `spec` in the running container as a streamed, optionally interactive process
+    /// (see [`stream`]). Returns once the process runs: an error here means it never started
+    /// ([`RuntimeError::NotRunning`] when the container is not running).
+    async fn stream(
+        &self,
+        key: &WorkspaceKey,
+        spec: &StreamSpec,
+    ) -> Result<ProcessStream, RuntimeError> {
+        let _ = (key, spec);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "streamed processes",
+        })
+    }
+
+    /// Opens a TCP connection to `port` on the container's loopback interface (what
+    /// `localhost:PORT` is inside the workspace), for port forwarding.
+    async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
+        let _ = (key, port);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "port connections",
+        })
+    }
 }
 
 #[cfg(test)]

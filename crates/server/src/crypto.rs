@@ -150,6 +150,16 @@ pub fn new_ssh_key(comment: &str) -> Result<(Vec<u8>, String), CryptoError> {
             break key;
         }
     };
+    let public = format!(
+        "ecdsa-sha2-nistp256 {} {comment}",
+        base64::engine::general_purpose::STANDARD.encode(ssh_public_blob(&secret))
+    );
+    Ok((secret.to_bytes().to_vec(), public))
+}
+
+/// The SSH wire form (RFC 5656) of an ECDSA P-256 key's public half: what a `.pub` line holds
+/// in base64, and what an SSH agent lists.
+pub fn ssh_public_blob(secret: &p256::SecretKey) -> Vec<u8> {
     let point = secret.public_key().to_sec1_bytes();
     let mut blob = Vec::new();
     for part in [
@@ -157,14 +167,15 @@ pub fn new_ssh_key(comment: &str) -> Result<(Vec<u8>, String), CryptoError> {
         b"nistp256".as_slice(),
         &point,
     ] {
-        blob.extend(u32::try_from(part.len()).unwrap_or(0).to_be_bytes());
-        blob.extend(part);
+        put_string(&mut blob, part);
     }
-    let public = format!(
-        "ecdsa-sha2-nistp256 {} {comment}",
-        base64::engine::general_purpose::STANDARD.encode(blob)
-    );
-    Ok((secret.to_bytes().to_vec(), public))
+    blob
+}
+
+/// Appends `bytes` as an SSH `string` (a 32-bit big-endian length, then the bytes).
+pub fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend(u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend(bytes);
 }
 
 #[cfg(test)]

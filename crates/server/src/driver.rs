@@ -358,6 +358,7 @@ impl Driver {
         {
             start.abort();
         }
+        self.api.stop_agent(name);
         let driver = Arc::clone(self);
         let key = WorkspaceKey::new(space, name);
         tokio::spawn(async move {
@@ -436,6 +437,7 @@ impl Driver {
                 return;
             }
         };
+        self.api.start_agent(name).await;
         let request = StartRequest {
             key: &prepared.key,
             plan: &prepared.plan,
@@ -569,6 +571,7 @@ impl Driver {
     }
 
     async fn stopped(&self, name: &str, failure: Option<&RunFailure>) {
+        self.api.stop_agent(name);
         if let Err(e) = self.api.store().revoke_sessions(name).await {
             tracing::warn!(workspace = name, "revoking sessions: {e}");
         }

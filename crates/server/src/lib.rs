@@ -2,6 +2,7 @@
 //! watches and compilation, over tonic.
 //!
 //! - [`store`]: SQLite (embedded) or PostgreSQL (replicas), transactional, versioned schema.
+//! - [`agent`]: each run's SSH agent (the owner's SSH_KEY UserSecrets, on a socket).
 //! - [`crypto`]: sealed secret values, hashed API tokens, SSH key pairs.
 //! - [`service`]: `cordium.v1.MainService` and `ManagementService`.
 //! - [`driver`]: the lifecycle driver, running workspaces on a provisioner runtime.
@@ -10,8 +11,10 @@
 //!   process's writes and trusted for at most [`CACHE_TTL`].
 //! - [`workspace_state`]: protobuf workspace states to and from the provisioner's, and the
 //!   one table-checked way to change a workspace's state.
+//! - [`ssh`]: standard SSH into workspaces (russh), on its own port.
 //! - [`server`]: wiring: health, reflection and the services on one listener.
 
+pub mod agent;
 pub mod auth;
 pub(crate) mod cache;
 pub mod connections;
@@ -20,6 +23,7 @@ pub mod driver;
 pub mod names;
 pub mod server;
 pub mod service;
+pub mod ssh;
 pub mod store;
 pub mod workspace_state;
 

@@ -4,9 +4,11 @@ use clap::{Parser, Subcommand};
 use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::podman::{Podman, PodmanOptions};
 use cordium_provisioner::runtime::Runtime;
+use cordium_server::agent::Agents;
 use cordium_server::connections::ConnectionLimits;
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::server;
+use cordium_server::ssh;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,9 +73,18 @@ enum Command {
         /// cluster's.
         #[arg(long, value_name = "CLASS")]
         kube_storage_class: Option<String>,
+        /// Also serve SSH into workspaces on this address (e.g. `0.0.0.0:2222`): `ssh -p 2222
+        /// WORKSPACE@HOST` with a key added by `cordium ssh-key add`. Off unless given.
+        #[arg(long, value_name = "ADDR")]
+        ssh_listen: Option<SocketAddr>,
         #[command(flatten)]
         connections: ConnectionFlags,
     },
+    /// Print the SSH host key's fingerprint and public key (generating the key, in the data
+    /// directory, if there is none yet), to check what `ssh` shows at first connection.
+    ///
+    /// Example: cordium-server ssh-host-key --data-dir /var/lib/cordium
+    SshHostKey,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -229,6 +240,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             default_image,
             kube_namespace,
             kube_storage_class,
+            ssh_listen,
             connections,
         } => {
             let runtime = runtime.unwrap_or(if cli.database_url.is_some() {
@@ -247,8 +259,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     if let Some(image) = default_image {
                         options.default_image = image;
                     }
+                    let agents = Agents::new(&cli.data_dir.join("agents"))?;
+                    options.agent_sockets = Some(agents.dir().to_owned());
                     let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options)?);
-                    server::start_driver(api, runtime)
+                    server::start_driver(api.with_agents(agents), runtime)
                 }
                 RuntimeKind::Kubernetes => {
                     let mut options = KubernetesOptions {
@@ -264,12 +278,30 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     server::start_driver(api, runtime)
                 }
             };
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let mut api = api;
+            if let Some(addr) = ssh_listen {
+                let mut stopped = stopped.clone();
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                (api, _) =
+                    ssh::start(api, &cli.data_dir, addr, connections.limits(), shutdown).await?;
+            }
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);
-            let shutdown = async {
+            let shutdown = async move {
                 let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(true);
             };
+            drop(stopped);
             server::serve_with(api, listener, connections.limits(), shutdown).await?;
+        }
+        Command::SshHostKey => {
+            let key =
+                ssh::host_key::load_or_create(&cli.data_dir.join(ssh::host_key::HOST_KEY_FILE))?;
+            println!("{}", ssh::host_key::fingerprint(&key));
+            println!("{}", ssh::host_key::public_line(&key));
         }
         Command::User(command) => user(api.store(), command, issuer.as_deref()).await?,
     }

@@ -15,6 +15,7 @@ mod lists;
 mod migrations;
 mod quota;
 mod recent;
+pub mod ssh_keys;
 pub mod users;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};

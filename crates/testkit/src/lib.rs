@@ -18,6 +18,9 @@
 //! - [`Lab::auth_registry`]: a second registry serving the same storage behind htpasswd
 //!   (bcrypt through python3's `crypt`) authentication.
 //!
+//! - [`Lab::ssh_image`]: the busybox image plus the host's OpenSSH client, `sftp-server` and
+//!   rsync (apt-get install openssh-client openssh-sftp-server rsync).
+//!
 //! git, python3 and openssl are required for those.
 
 #![allow(
@@ -47,6 +50,7 @@ pub struct Lab {
     _dir: tempfile::TempDir,
     git_server: OnceLock<GitServer>,
     git_image: OnceLock<String>,
+    ssh_image: OnceLock<String>,
     auth_registry: OnceLock<AuthRegistry>,
 }
 
@@ -173,6 +177,52 @@ impl Lab {
         self.git_image.get_or_init(|| build_git_image(self))
     }
 
+    /// The address of podman's bridge gateway: how containers reach a server on this host.
+    pub fn gateway(&self) -> String {
+        let gateway = run(
+            self.podman().args([
+                "network",
+                "inspect",
+                "podman",
+                "--format",
+                "{{range .Subnets}}{{.Gateway}}{{end}}",
+            ]),
+            "podman network inspect podman",
+        )
+        .trim()
+        .to_owned();
+        assert!(!gateway.is_empty(), "podman's network has no gateway");
+        gateway
+    }
+
+    /// The image with OpenSSH's `ssh`, `ssh-add` and `sftp-server`, and rsync, each with its
+    /// libraries (`REGISTRY/cordium-test/ssh:1`), built and pushed on first use.
+    pub fn ssh_image(&self) -> &str {
+        self.ssh_image.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let rootfs = dir.path().join("rootfs");
+            busybox_rootfs(&rootfs);
+            for tool in [
+                "/usr/bin/ssh",
+                "/usr/bin/ssh-add",
+                "/usr/lib/openssh/sftp-server",
+                "/usr/bin/rsync",
+            ] {
+                copy_with_libraries(&rootfs, Path::new(tool));
+            }
+            publish_image(
+                &self.containers_conf(),
+                &rootfs,
+                "ssh",
+                &[
+                    "ENV PATH=/bin:/usr/bin".to_owned(),
+                    "ENV HOME=/root".to_owned(),
+                ],
+                &self.registry,
+            )
+        })
+    }
+
     /// The registry with authentication, started on first use.
     pub fn auth_registry(&self) -> &AuthRegistry {
         self.auth_registry.get_or_init(|| start_auth_registry(self))
@@ -266,6 +316,7 @@ fn set_up() -> Lab {
         _dir: dir,
         git_server: OnceLock::new(),
         git_image: OnceLock::new(),
+        ssh_image: OnceLock::new(),
         auth_registry: OnceLock::new(),
     }
 }
@@ -423,19 +474,7 @@ server.serve_forever()
 
 fn start_git_server(lab: &Lab) -> GitServer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let gateway = run(
-        lab.podman().args([
-            "network",
-            "inspect",
-            "podman",
-            "--format",
-            "{{range .Subnets}}{{.Gateway}}{{end}}",
-        ]),
-        "podman network inspect podman",
-    )
-    .trim()
-    .to_owned();
-    assert!(!gateway.is_empty(), "podman's network has no gateway");
+    let gateway = lab.gateway();
     let certificate = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     run(

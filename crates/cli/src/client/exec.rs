@@ -1,8 +1,11 @@
-//! `cordium exec`: run a command in a running workspace.
+//! `cordium exec` and `cordium shell`: a command, or the login shell, in a running workspace,
+//! over one ExecStream session ([`super::session`]).
 
 use super::connect::client;
 use super::error::ClientError;
-use crate::args::{ExecArgs, OnServer};
+use super::session::{self, Ended, Sink};
+use super::terminal::{self, RawMode};
+use crate::args::{ExecArgs, OnServer, ServerArgs, ShellArgs};
 use crate::output::Output;
 use cordium_api as pb;
 
@@ -12,26 +15,69 @@ pub(super) fn exit_code(code: i32) -> i32 {
     if (0..=255).contains(&code) { code } else { 255 }
 }
 
-/// `cordium exec NAME [-e KEY=VALUE]... [-w DIR] -- COMMAND...`: runs the command
-/// (ExecWorkspace, not interactive), writes its standard output and standard error to ours
-/// byte for byte, and returns its exit code.
+fn env(pairs: &[(String, String)]) -> Vec<String> {
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// `cordium exec NAME [-i] [-t] [-e KEY=VALUE]... [-w DIR] -- COMMAND...`: runs the command,
+/// streams its output (byte for byte, stdout and stderr apart without -t), forwards standard
+/// input (when it is not a terminal, or with -i), and returns its exit code.
 pub(super) async fn exec(
     command: &OnServer<ExecArgs>,
     out: &mut Output,
 ) -> Result<i32, ClientError> {
     let args = &command.flags;
-    let mut client = client(&command.server).await?;
-    let request = pb::ExecWorkspaceRequest {
+    let open = pb::ExecStreamOpen {
         name: args.name.clone(),
         command: args.command.clone(),
-        env: args.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env: env(&args.env),
         working_dir: args.workdir.clone().unwrap_or_default(),
+        ..pb::ExecStreamOpen::default()
     };
-    let answer = client.api.exec_workspace(request).await;
-    let response = client.answer(answer)?;
-    out.out_raw(&response.stdout);
-    out.err_raw(&response.stderr);
-    Ok(exit_code(response.exit_code))
+    let forward = args.interactive || args.tty || !terminal::stdin_is_terminal();
+    interactive(&command.server, open, args.tty, forward, out).await
+}
+
+/// `cordium shell NAME`: the login shell on a terminal.
+pub(super) async fn shell(
+    command: &OnServer<ShellArgs>,
+    out: &mut Output,
+) -> Result<i32, ClientError> {
+    let args = &command.flags;
+    let open = pb::ExecStreamOpen {
+        name: args.name.clone(),
+        env: env(&args.env),
+        working_dir: args.workdir.clone().unwrap_or_default(),
+        ..pb::ExecStreamOpen::default()
+    };
+    interactive(&command.server, open, true, true, out).await
+}
+
+/// Runs a session with this terminal (raw while it lasts, when `tty`) and standard input
+/// (when `forward`).
+async fn interactive(
+    server: &ServerArgs,
+    open: pb::ExecStreamOpen,
+    tty: bool,
+    forward: bool,
+    out: &mut Output,
+) -> Result<i32, ClientError> {
+    let mut client = client(server).await?;
+    let open = session::with_terminal(open, tty);
+    let stdin = forward.then(terminal::stdin_chunks);
+    // Restored when this returns, whichever way.
+    let raw = if tty { RawMode::enter() } else { None };
+    let mut err = |data: &[u8]| {
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_all(data);
+    };
+    let ended = session::run(&mut client, open, stdin, Sink::Output(out), &mut err).await;
+    drop(raw);
+    out.flush();
+    Ok(match ended? {
+        Ended::Exit(code) => exit_code(code),
+        Ended::Stopped(code) => code,
+    })
 }
 
 #[cfg(test)]

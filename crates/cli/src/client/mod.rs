@@ -1,6 +1,6 @@
 //! The commands that talk to a Cordium server over gRPC: `login`, `create`, `get`, `list`,
 //! `update`, `delete`, `start`, `stop`, `watch` and `build`, and the ones that run
-//! workspaces: `run`, `exec` and `logs`.
+//! workspaces: `run`, `exec`, `shell`, `cp`, `port-forward` and `logs`.
 //!
 //! Only these commands start an async runtime (one thread), and only once their arguments and
 //! files have been checked, so the offline commands pay nothing for the client.
@@ -10,13 +10,16 @@
 //! once over it ([`resources`]); following a workspace ([`follow`]) under the workspace
 //! commands; `run`, which uses the most, at the top; and this module, which only dispatches.
 
+mod applications;
 mod config;
 mod connect;
+mod cp;
 mod document;
 mod error;
 mod exec;
 mod failure;
 mod follow;
+mod forward;
 mod interrupt;
 mod kinds;
 mod login;
@@ -27,6 +30,9 @@ mod progress;
 mod resources;
 mod run;
 mod scope;
+mod session;
+mod ssh;
+mod terminal;
 mod value;
 mod wire;
 mod workspaces;
@@ -62,6 +68,9 @@ async fn dispatch(command: ServerCommand, out: &mut Output) -> Result<i32, Clien
     let done = match command {
         ServerCommand::Run(args) => return run::run(&args, out).await,
         ServerCommand::Exec(args) => return exec::exec(&args, out).await,
+        ServerCommand::Shell(args) => return exec::shell(&args, out).await,
+        ServerCommand::Cp(args) => return cp::cp(&args, out).await,
+        ServerCommand::PortForward(args) => forward::port_forward(&args, out).await,
         ServerCommand::Logs(args) => logs::logs(&args, out).await,
         ServerCommand::Login(args) => login::login(&args, out).await,
         ServerCommand::Create(args) => resources::run(Verb::Create(&args), out).await,
@@ -73,6 +82,9 @@ async fn dispatch(command: ServerCommand, out: &mut Output) -> Result<i32, Clien
         ServerCommand::Stop(args) => workspaces::stop(&args, out).await,
         ServerCommand::Watch(args) => workspaces::watch(&args, out).await,
         ServerCommand::Build(args) => workspaces::build(&args, out).await,
+        ServerCommand::SshKey(command) => ssh::key(&command, out).await,
+        ServerCommand::Ssh(args) => return ssh::ssh(&args, out).await,
+        ServerCommand::SshConfig(args) => ssh::config(&args, out).await,
     };
     done.map(|()| OK)
 }

@@ -65,6 +65,9 @@ impl Verb<'_> {
                 let r = scope::reference(T::KIND, T::SCOPE, &args.name, args.space.as_deref())?;
                 let item = call(&command.server, async |api| T::get(api, r).await).await?;
                 print_one(out, command.output, &item);
+                if T::KIND == Kind::Workspace && command.output == ResourceFormat::Yaml {
+                    super::applications::print(&command.server, &args.name, out).await;
+                }
                 Ok(())
             }
             Self::List(command) => {

@@ -32,6 +32,16 @@ pub struct Api {
     /// CompileWorkspace answers, while no write could have changed a layer
     /// ([`super::compile`]).
     pub(crate) compiled: Arc<super::compile::CompiledMemo>,
+    /// Where SSH is served (`None`: it is not), for GetSshEndpoint.
+    pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
+    /// The runs' SSH agents (`None`: runs get none).
+    pub(crate) agents: Option<crate::agent::Agents>,
+    /// Open exec sessions per user.
+    pub(crate) sessions: super::watch::WatchCounts,
+    /// Open forwarded connections per user.
+    pub(crate) connections: super::watch::WatchCounts,
+    /// Deadlines and caps of exec sessions and forwarded connections.
+    pub(crate) stream_limits: super::stream::StreamLimits,
 }
 
 /// A stored Space: its record and message, shared by the calls that read it.
@@ -55,12 +65,37 @@ impl Api {
                 super::compile::MEMO_ENTRIES,
                 super::compile::MEMO_BYTES,
             )),
+            ssh_endpoint: None,
+            agents: None,
+            sessions: super::watch::WatchCounts::default(),
+            connections: super::watch::WatchCounts::default(),
+            stream_limits: super::stream::StreamLimits::default(),
         }
+    }
+
+    /// The same service with other deadlines and caps for exec sessions and forwarded
+    /// connections.
+    pub fn with_stream_limits(mut self, limits: super::stream::StreamLimits) -> Self {
+        self.stream_limits = limits;
+        self
     }
 
     /// The same service, reaching workspaces' containers (exec, logs) through `runtime`.
     pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
+        self
+    }
+
+    /// The same service, telling clients that SSH is served as `endpoint` says.
+    pub fn with_ssh_endpoint(mut self, endpoint: pb::SshEndpoint) -> Self {
+        self.ssh_endpoint = Some(endpoint);
+        self
+    }
+
+    /// The same service, giving every run an SSH agent from `agents` (the runtime must mount
+    /// `agents.dir()`; podman: `PodmanOptions::agent_sockets`).
+    pub fn with_agents(mut self, agents: crate::agent::Agents) -> Self {
+        self.agents = Some(agents);
         self
     }
 

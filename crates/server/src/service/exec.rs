@@ -8,7 +8,7 @@ use crate::pb;
 use crate::store::Record;
 use cordium_provisioner::lifecycle::shell_quote;
 use cordium_provisioner::runtime::{
-    ExecSpec, ResolvedValue, RuntimeError, SecretValue, WorkspaceKey,
+    ExecSpec, ResolvedEnv, ResolvedValue, RuntimeError, SecretValue, WorkspaceKey,
 };
 use std::pin::Pin;
 use tokio_stream::Stream;
@@ -17,10 +17,28 @@ use tonic::Status;
 /// The stream WorkspaceLogs answers with.
 pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
 
+/// `KEY=VALUE` pairs (the field `field`) as an environment. Values are passed like secrets
+/// (through podman's environment), so none is on a command line of the host.
+pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
+    let mut env = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(bad_field(&format!("{field}[{i}]"), "write `KEY=VALUE`"));
+        };
+        env.push((
+            key.to_owned(),
+            ResolvedValue::Secret(SecretValue::new(value)),
+        ));
+    }
+    Ok(env)
+}
+
 /// A runtime error as a status (never carries a secret: runtimes do not put values in errors).
-fn runtime_status(e: RuntimeError) -> Status {
+pub(super) fn runtime_status(e: RuntimeError) -> Status {
     match e {
-        RuntimeError::NotRunning { .. } => Status::failed_precondition(e.to_string()),
+        RuntimeError::NotRunning { .. } | RuntimeError::PortClosed { .. } => {
+            Status::failed_precondition(e.to_string())
+        }
         other => Status::unavailable(other.to_string()),
     }
 }
@@ -39,6 +57,18 @@ impl Api {
         Ok(record)
     }
 
+    /// A workspace the caller owns or administers, and NotFound for everyone else, as for a
+    /// workspace that does not exist: interactive access (ExecStream, PortForward) gives
+    /// others no hint that it does.
+    pub(super) async fn owned_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
+        match self.own_workspace(caller, name).await {
+            Err(status) if status.code() == tonic::Code::PermissionDenied => {
+                Err(super::not_found(cordium_spec::Kind::Workspace, name))
+            }
+            other => other,
+        }
+    }
+
     /// ExecWorkspace: runs a command in the workspace's container and captures its output.
     pub(crate) async fn exec_workspace(
         &self,
@@ -49,18 +79,7 @@ impl Api {
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
         }
-        let mut env = Vec::new();
-        for (i, pair) in req.env.iter().enumerate() {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(bad_field(&format!("env[{i}]"), "write `KEY=VALUE`"));
-            };
-            // Passed like a secret (through podman's environment), so the value is on no
-            // command line of the host.
-            env.push((
-                key.to_owned(),
-                ResolvedValue::Secret(SecretValue::new(value)),
-            ));
-        }
+        let env = parse_env(&req.env, "env")?;
         let script = format!(
             "exec {}",
             req.command

@@ -24,6 +24,31 @@ macro_rules! main_service {
         impl MainService for Api {
             type WatchWorkspaceStream = WatchStream;
             type WorkspaceLogsStream = LogStream;
+            type ExecStreamStream = super::stream::ExecStreamOut;
+            type PortForwardStream = super::stream::PortForwardOut;
+
+            // Sessions keep their caller's token, to authenticate it again while they run.
+            async fn exec_stream(
+                &self,
+                request: Request<tonic::Streaming<pb::ExecStreamRequest>>,
+            ) -> Result<Response<Self::ExecStreamStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::exec_stream(self, &caller, token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            async fn port_forward(
+                &self,
+                request: Request<tonic::Streaming<pb::PortForwardRequest>>,
+            ) -> Result<Response<Self::PortForwardStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::port_forward(self, &caller, token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
 
             // The watch keeps its caller's token, to authenticate it again while it runs.
             async fn watch_workspace(
@@ -100,6 +125,11 @@ main_service! {
 
         get_user_config(pb::Empty) -> pb::UserConfig = caller => Api::get_user_config;
         update_user_config(pb::UserConfig) -> pb::UserConfig = caller => Api::update_user_config;
+
+        add_ssh_key(pb::AddSshKeyRequest) -> pb::SshKey = caller => Api::add_ssh_key;
+        list_ssh_keys(pb::Empty) -> pb::SshKeyList = caller => Api::list_ssh_keys;
+        remove_ssh_key(pb::RemoveSshKeyRequest) -> pb::Empty = caller => Api::remove_ssh_key;
+        get_ssh_endpoint(pb::Empty) -> pb::SshEndpoint = caller => Api::get_ssh_endpoint;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

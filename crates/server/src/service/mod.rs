@@ -11,6 +11,8 @@ mod pages;
 mod resource;
 mod secret;
 mod space;
+pub(crate) mod ssh_key;
+mod stream;
 mod template;
 mod user_config;
 mod user_secret;
@@ -22,6 +24,7 @@ pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;
 pub(crate) use resource::now;
+pub use stream::{OPEN_TIMEOUT, StreamLimits};
 pub use watch::{BUFFER_BYTES, BUFFER_EVENTS, MAX_WATCHES_PER_USER, RECHECK_EVERY};
 
 use crate::store::StoreError;

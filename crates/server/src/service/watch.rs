@@ -48,25 +48,27 @@ pub const MAX_WATCHES_PER_USER: usize = 32;
 /// Events read from the store at a time when replaying.
 const REPLAY_PAGE: i64 = 256;
 
-/// The open watches of each user, counted to enforce [`MAX_WATCHES_PER_USER`].
+/// The open streams of each user, counted to cap them: watches ([`MAX_WATCHES_PER_USER`]),
+/// and, each in a count of its own, exec sessions and port connections.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WatchCounts(Arc<Mutex<HashMap<String, usize>>>);
 
-/// One open watch of a user; released when the client's stream is dropped.
+/// One open stream of a user; released when dropped (with the client's stream).
 #[derive(Debug)]
-struct WatchSlot {
+pub(super) struct WatchSlot {
     counts: WatchCounts,
     user: String,
 }
 
 impl WatchCounts {
-    fn acquire(&self, user: &str) -> Option<WatchSlot> {
+    /// A slot for one more stream of `user`, unless they have `max` open.
+    pub(super) fn acquire(&self, user: &str, max: usize) -> Option<WatchSlot> {
         let mut counts = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = counts.entry(user.to_owned()).or_insert(0);
-        if *count >= MAX_WATCHES_PER_USER {
+        if *count >= max {
             return None;
         }
         *count += 1;
@@ -99,6 +101,26 @@ impl Drop for WatchSlot {
                 counts.remove(&self.user);
             }
         }
+    }
+}
+
+/// Authenticates `token` again for a long-lived stream (a `what`) opened by `caller`:
+/// UNAUTHENTICATED once it is revoked, rotated or expired, or names someone else. A store
+/// that cannot be reached counts as valid (checked again at the next tick).
+pub(super) async fn still_valid(api: &Api, caller: &Caller, token: &str, what: &str) -> Result<()> {
+    // Read afresh, not remembered: a credential revoked by any process ends the stream.
+    match api.auth.authenticate_fresh(token).await {
+        Ok(now) if now.name == caller.name && now.session == caller.session => Ok(()),
+        Ok(_) => Err(Status::unauthenticated(format!(
+            "the credential this {what} was opened with now names someone else; open it again"
+        ))),
+        Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+            Err(Status::unauthenticated(format!(
+                "the credential this {what} was opened with is no longer valid: {}",
+                s.message()
+            )))
+        }
+        Err(_) => Ok(()),
     }
 }
 
@@ -218,20 +240,9 @@ struct Watch {
 impl Watch {
     /// Authenticates the watch's token again: UNAUTHENTICATED once it no longer is valid.
     async fn recheck(&self) -> std::result::Result<(), Stop> {
-        match self.api.auth.authenticate_fresh(&self.token).await {
-            Ok(now) if now.name == self.caller.name && now.session == self.caller.session => Ok(()),
-            Ok(_) => Err(Stop::Status(Status::unauthenticated(
-                "the credential this watch was opened with now names someone else; watch again",
-            ))),
-            Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
-                Err(Stop::Status(Status::unauthenticated(format!(
-                    "the credential this watch was opened with is no longer valid: {}",
-                    s.message()
-                ))))
-            }
-            // The store is unavailable: checked again at the next event or tick.
-            Err(_) => Ok(()),
-        }
+        still_valid(&self.api, &self.caller, &self.token, "watch")
+            .await
+            .map_err(Stop::Status)
     }
 
     /// Sends `event` if the caller may see it.
@@ -351,7 +362,7 @@ impl Api {
                 "resume_after: must be an event id (0 or more)",
             ));
         }
-        let Some(slot) = self.watches.acquire(&caller.name) else {
+        let Some(slot) = self.watches.acquire(&caller.name, MAX_WATCHES_PER_USER) else {
             tracing::warn!(user = %caller.name, "watch refused: {MAX_WATCHES_PER_USER} open");
             return Err(Status::resource_exhausted(format!(
                 "you have {MAX_WATCHES_PER_USER} open watches, the most allowed; close one"

@@ -84,6 +84,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
          CREATE INDEX space_members_space ON space_members (space);
          CREATE INDEX resources_kind_space ON resources (kind, space, name)",
     ),
+    // SSH public keys (`store::ssh_keys`): each opens its owner's workspaces; a key belongs
+    // to one user only, so a login names exactly one owner.
+    (
+        8,
+        "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
+         CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
+        "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
+         CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
+    ),
 ];
 
 /// The migration that added `space_members`.

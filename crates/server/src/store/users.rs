@@ -472,7 +472,7 @@ impl Store {
     /// Deletes user `name` and everything that was theirs, in one transaction: every resource
     /// they own (workspaces anywhere, Templates, Secrets and GitProviders they made, their
     /// UserSecrets and UserConfig; not the ClusterConfig an administrator wrote), every Space they own with everything in it (other users'
-    /// workspaces included), their session credentials and OIDC identities, and their membership of other Spaces. A user later
+    /// workspaces included), their session credentials, SSH keys and OIDC identities, and their membership of other Spaces. A user later
     /// added under the same name starts with nothing. Refused with `StillRunning` while any of
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
@@ -538,6 +538,10 @@ impl Store {
                 .await?
                 .rows_affected();
         }
+        sqlx::query("DELETE FROM ssh_keys WHERE owner = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM identities WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)

@@ -23,7 +23,10 @@ mod python;
 mod quotas;
 mod replicas;
 mod secrets;
+mod ssh;
+mod ssh_agent;
 mod store;
+mod stream;
 mod users;
 mod watch;
 mod watch_limits;
@@ -275,12 +278,29 @@ impl Server {
         database_url: Option<&str>,
         runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
     ) -> Self {
-        let mut api = cordium_server::server::open(dir, database_url)
-            .await
-            .expect("open the server");
+        Self::start_configured(dir, database_url, runtime, |api| api).await
+    }
+
+    /// [`Server::start_with`], the service changed by `configure` first.
+    pub async fn start_configured(
+        dir: &Path,
+        database_url: Option<&str>,
+        runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
+        let mut api = configure(
+            cordium_server::server::open(dir, database_url)
+                .await
+                .expect("open the server"),
+        );
         if let Some(runtime) = runtime {
             api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
         }
+        Self::serve_api(api).await
+    }
+
+    /// Serves `api`, opened and wired by the caller, on a loopback port.
+    pub async fn serve_api(api: cordium_server::service::Api) -> Self {
         let store = api.store().clone();
         let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
             .await

@@ -13,16 +13,25 @@ pub(super) struct PodmanEnv {
     _data: Data,
     pub(super) server: Server,
     pub(super) user: Client,
-    token: String,
-    user_name: String,
+    pub(super) token: String,
+    pub(super) user_name: String,
 }
 
 impl PodmanEnv {
     pub(super) async fn new(user: &str) -> Self {
+        Self::configured(user, |api| api).await
+    }
+
+    /// A server whose service `configure` changed first.
+    pub(super) async fn configured(
+        user: &str,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
         let options = lab().podman_options();
         let data = Data::new(Backend::Sqlite).await;
         let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
-        let server = Server::start_with(data.dir.path(), None, Some(runtime)).await;
+        let server =
+            Server::start_configured(data.dir.path(), None, Some(runtime), configure).await;
         let token = server.user(user, false).await;
         Self {
             user: server.client(&token),

@@ -477,17 +477,7 @@ async fn ssh_keys_show_only_the_public_key(backend: Backend) {
     );
 
     // The sealed private key matches the public key, and appears in no response.
-    let key = SecretBox::load_or_create(&env.data.dir.path().join("secret.key")).expect("key");
-    let sealed = env
-        .server
-        .store
-        .secret_ciphertext(Kind::UserSecret, "alice", "git-key")
-        .await
-        .expect("ct")
-        .expect("stored");
-    let private = key
-        .open(&sealed, "UserSecret/alice/git-key")
-        .expect("opens");
+    let private = unsealed(&env.server, env.data.dir.path(), "alice", "git-key").await;
     let secret = p256::SecretKey::from_slice(&private).expect("a P-256 scalar");
     assert_eq!(
         secret.public_key().to_sec1_bytes().as_ref(),
@@ -547,4 +537,26 @@ async fn ssh_keys_show_only_the_public_key(backend: Backend) {
         other.status.expect("status").ssh_public_key,
         status.ssh_public_key
     );
+}
+
+/// The value of `owner`'s UserSecret `name`, read from the store and opened with the data
+/// directory's key, as the server does.
+pub(super) async fn unsealed(
+    server: &crate::Server,
+    data_dir: &std::path::Path,
+    owner: &str,
+    name: &str,
+) -> Vec<u8> {
+    let key = SecretBox::load_or_create(&data_dir.join("secret.key")).expect("key");
+    let sealed = server
+        .store
+        .secret_ciphertext(Kind::UserSecret, owner, name)
+        .await
+        .expect("ct")
+        .expect("stored");
+    key.open(
+        &sealed,
+        &cordium_server::crypto::sealing_identity(Kind::UserSecret, owner, name),
+    )
+    .expect("opens")
 }

@@ -22,10 +22,10 @@
     reason = "bench"
 )]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
 #[path = "../tests/support/lab.rs"]
 mod lab_server;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use cordium_provisioner::runtime::{TermSize, WorkspaceKey};
 use cordium_testkit::lab;
@@ -55,8 +55,11 @@ fn read_until(master: &mut std::fs::File, needle: &[u8]) {
 /// Median time from typing one byte to reading its echo, in a shell `program` starts on a
 /// PTY (as its controlling terminal).
 fn keystrokes(mut program: Command, keys: u64) -> Duration {
-    let (master, slave) =
-        cordium_provisioner::pty::open(TermSize { cols: 200, rows: 50 }).expect("a PTY");
+    let (master, slave) = cordium_provisioner::pty::open(TermSize {
+        cols: 200,
+        rows: 50,
+    })
+    .expect("a PTY");
     let end = |fd: &rustix::fd::OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
     let mut child = program
         .env("TERM", "xterm")
@@ -164,7 +167,11 @@ fn main() {
         rate(ours),
         rate(baseline),
         rate(ours) / rate(baseline),
-        if rate(ours) >= rate(baseline) * 0.5 { "met" } else { "NOT met" }
+        if rate(ours) >= rate(baseline) * 0.5 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     let _ = user.run(&["stop", &name, "--wait"]);
     let _ = user.run(&["delete", "workspace", &name]);

@@ -153,7 +153,7 @@ pub(crate) enum ServerCommand {
     /// Exits with the shell's exit code.
     ///
     /// Example: cordium shell x7k
-    Shell(OnServer<ShellArgs>),
+    Shell(OnServer<SessionArgs>),
     /// Copy files or folders between this machine and a running workspace (tar over the
     /// stream; `tar` is needed here and in the workspace).
     ///
@@ -486,18 +486,27 @@ pub(crate) struct RunArgs {
     pub(crate) space: Option<String>,
 }
 
-/// `exec` flags.
+/// What a session runs in: the workspace, extra environment, the working directory (`exec`
+/// and `shell`).
 #[derive(Debug, Args)]
-pub(crate) struct ExecArgs {
+pub(crate) struct SessionArgs {
     /// The workspace.
     #[arg(value_name = "NAME")]
     pub(crate) name: String,
-    /// An extra environment variable for the command; repeat for more.
+    /// An extra environment variable; repeat for more.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
     pub(crate) env: Vec<(String, String)>,
     /// The working directory (default: the user's home).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub(crate) workdir: Option<String>,
+}
+
+/// `exec` flags.
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// The workspace, environment and directory.
+    #[command(flatten)]
+    pub(crate) session: SessionArgs,
     /// Forward standard input even when it is a terminal.
     #[arg(short = 'i', long)]
     pub(crate) interactive: bool,
@@ -513,20 +522,6 @@ pub(crate) struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub(crate) command: Vec<String>,
-}
-
-/// `shell` flags.
-#[derive(Debug, Args)]
-pub(crate) struct ShellArgs {
-    /// The workspace.
-    #[arg(value_name = "NAME")]
-    pub(crate) name: String,
-    /// An extra environment variable for the shell; repeat for more.
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = flags::key_value)]
-    pub(crate) env: Vec<(String, String)>,
-    /// The working directory (default: the user's home).
-    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    pub(crate) workdir: Option<String>,
 }
 
 /// `cp` flags.

@@ -5,7 +5,7 @@ use super::connect::client;
 use super::error::ClientError;
 use super::session::{self, Ended, Sink};
 use super::terminal::{self, RawMode};
-use crate::args::{ExecArgs, OnServer, ServerArgs, ShellArgs};
+use crate::args::{ExecArgs, OnServer, ServerArgs, SessionArgs};
 use crate::output::Output;
 use cordium_api as pb;
 
@@ -28,11 +28,8 @@ pub(super) async fn exec(
 ) -> Result<i32, ClientError> {
     let args = &command.flags;
     let open = pb::ExecStreamOpen {
-        name: args.name.clone(),
         command: args.command.clone(),
-        env: env(&args.env),
-        working_dir: args.workdir.clone().unwrap_or_default(),
-        ..pb::ExecStreamOpen::default()
+        ..open(&args.session)
     };
     let forward = args.interactive || args.tty || !terminal::stdin_is_terminal();
     interactive(&command.server, open, args.tty, forward, out).await
@@ -40,17 +37,20 @@ pub(super) async fn exec(
 
 /// `cordium shell NAME`: the login shell on a terminal.
 pub(super) async fn shell(
-    command: &OnServer<ShellArgs>,
+    command: &OnServer<SessionArgs>,
     out: &mut Output,
 ) -> Result<i32, ClientError> {
-    let args = &command.flags;
-    let open = pb::ExecStreamOpen {
+    interactive(&command.server, open(&command.flags), true, true, out).await
+}
+
+/// The `open` frame for `args`, without a command (the login shell).
+fn open(args: &SessionArgs) -> pb::ExecStreamOpen {
+    pb::ExecStreamOpen {
         name: args.name.clone(),
         env: env(&args.env),
         working_dir: args.workdir.clone().unwrap_or_default(),
         ..pb::ExecStreamOpen::default()
-    };
-    interactive(&command.server, open, true, true, out).await
+    }
 }
 
 /// Runs a session with this terminal (raw while it lasts, when `tty`) and standard input

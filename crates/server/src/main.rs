@@ -71,6 +71,10 @@ enum Command {
         /// cluster's.
         #[arg(long, value_name = "CLASS")]
         kube_storage_class: Option<String>,
+        /// How long a start may take before it fails with `startupTimeout`, e.g. `15s` or
+        /// `20m`; default: 60 minutes for builds and fresh runs, 20 minutes otherwise.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        startup_timeout: Option<Duration>,
         #[command(flatten)]
         connections: ConnectionFlags,
     },
@@ -210,7 +214,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+/// A humantime duration (`15s`, `20m`, `1h 30m`), not zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("the duration must be more than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (write e.g. `15s`, `20m` or `1h`)")),
+    }
+}
+
+async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Resolved once: every path handed to podman (which runs in other directories) is
+    // absolute, whatever --data-dir was given as.
+    cli.data_dir = std::path::absolute(&cli.data_dir)
+        .map_err(|e| format!("--data-dir {}: {e}", cli.data_dir.display()))?;
     let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
         (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig {
             issuer,
@@ -229,8 +246,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             default_image,
             kube_namespace,
             kube_storage_class,
+            startup_timeout,
             connections,
         } => {
+            let driver = cordium_server::driver::DriverOptions {
+                startup_timeout,
+                ..Default::default()
+            };
             let runtime = runtime.unwrap_or(if cli.database_url.is_some() {
                 tracing::info!(
                     "no --runtime with --database-url: this replica only serves the API"
@@ -248,7 +270,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         options.default_image = image;
                     }
                     let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options)?);
-                    server::start_driver(api, runtime)
+                    server::start_driver_with_options(api, runtime, driver)
                 }
                 RuntimeKind::Kubernetes => {
                     let mut options = KubernetesOptions {
@@ -261,7 +283,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     }
                     let runtime: Arc<dyn Runtime> =
                         Arc::new(KubernetesRuntime::from_kubeconfig(options).await?);
-                    server::start_driver(api, runtime)
+                    server::start_driver_with_options(api, runtime, driver)
                 }
             };
             let listener = server::bind(listen).await?;

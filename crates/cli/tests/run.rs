@@ -172,6 +172,11 @@ fn run_follows_to_running_then_exec_logs_and_stop_work() {
         "echo $Y; pwd",
     ]));
     assert_eq!(r.stdout, "extra\n/tmp\n");
+    let r = ok(user.run(&["exec", &name, "--", "sh", "-c", "id -u; echo $HOME"]));
+    assert_eq!(
+        r.stdout, "1000\n/home/cordium\n",
+        "the workspace user runs exec"
+    );
 
     // logs: the POST_START task's output.
     let r = ok(user.run(&["logs", &name]));

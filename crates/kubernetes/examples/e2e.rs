@@ -51,6 +51,9 @@ fn spec(name: &str, image: &str) -> ContainerSpec {
         ports: Vec::new(),
         volume: VolumeSource::New,
         snapshot: None,
+        read_only: false,
+        mounts: Vec::new(),
+        recipe: Default::default(),
     }
 }
 

@@ -30,6 +30,35 @@ pub struct RunFacts {
     pub template_has_ready_build: bool,
     /// The ready pre-build's volume snapshot exists.
     pub snapshot_exists: bool,
+    /// The workspace kept its container from the last run, but it cannot be started again
+    /// and must be re-created (see [`Recreate`]); `None` when it can, or the backend keeps
+    /// no containers.
+    pub recreate: Option<Recreate>,
+}
+
+/// Why a persistent workspace's kept container is re-created, which makes its run fresh
+/// (the image is prepared again and ON_CREATE runs again) while its volumes (`/workspace`
+/// and HOME) are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Recreate {
+    /// The container of the last run no longer exists (removed outside Cordium).
+    ContainerGone,
+    /// The workspace's image changed since the container was created.
+    ImageChanged,
+    /// Other container settings changed (environment, command, limits, capabilities,
+    /// ports, mounts, the read-only root, egress).
+    SettingsChanged,
+}
+
+impl std::fmt::Display for Recreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Recreate::ContainerGone => "the container of the last run is gone",
+            Recreate::ImageChanged => "the image changed",
+            Recreate::SettingsChanged => "the container's settings changed",
+        })
+    }
 }
 
 impl RunFacts {
@@ -55,11 +84,13 @@ impl RunFacts {
     }
 }
 
-/// Upstream's `isFreshRun`, exactly.
+/// Upstream's `isFreshRun`, and a run whose kept container must be re-created
+/// ([`RunFacts::recreate`]).
 pub fn is_fresh_run(facts: &RunFacts) -> bool {
     facts.is_build
         || ((facts.is_ephemeral || facts.successful_runs == 0)
             && !(facts.template_has_ready_build && facts.snapshot_exists))
+        || facts.recreate.is_some()
 }
 
 /// How one run is provisioned; decides what the [plan](crate::plan()) holds.
@@ -75,6 +106,9 @@ pub struct RunContext {
     /// Not fresh, but the first run of this storage: it is restored from the Template's
     /// pre-build snapshot.
     pub from_snapshot: bool,
+    /// Fresh because the kept container is re-created: the volumes are kept, so nothing is
+    /// cloned and no dotfiles are installed again.
+    pub recreate: Option<Recreate>,
 }
 
 impl RunContext {
@@ -83,8 +117,14 @@ impl RunContext {
         Self {
             fresh: is_fresh_run(facts),
             is_build: facts.is_build,
-            from_snapshot: facts.restores_snapshot(),
+            from_snapshot: facts.restores_snapshot() && facts.recreate.is_none(),
+            recreate: facts.recreate.filter(|_| !facts.is_build),
         }
+    }
+
+    /// The run starts with new, empty volumes (fresh, and not a re-created container).
+    pub fn new_volumes(&self) -> bool {
+        self.fresh && self.recreate.is_none()
     }
 
     /// A fresh run pulls or builds the image; other runs reuse the container.
@@ -92,9 +132,10 @@ impl RunContext {
         self.fresh
     }
 
-    /// A fresh run clones the repositories; other runs find them on the volume.
+    /// A fresh run clones the repositories; other runs (and re-created containers) find
+    /// them on the volume.
     pub fn clones_repositories(&self) -> bool {
-        self.fresh
+        self.new_volumes()
     }
 
     /// ON_CREATE tasks run on fresh runs only.
@@ -105,8 +146,9 @@ impl RunContext {
     /// Dotfiles are installed on the first run of a storage, fresh or restored from a
     /// pre-build (which never installs them), and never in a build. This is upstream's rule
     /// (`!isBuild && (isEphemeral || successfulRuns == 0)`).
+    /// A re-created container keeps HOME, and `~/dotfiles` with it.
     pub fn installs_dotfiles(&self) -> bool {
-        !self.is_build && (self.fresh || self.from_snapshot)
+        !self.is_build && self.recreate.is_none() && (self.fresh || self.from_snapshot)
     }
 
     /// Background tasks are skipped in builds.
@@ -152,6 +194,7 @@ mod tests {
             successful_runs,
             template_has_ready_build: ready,
             snapshot_exists: snapshot,
+            recreate: None,
         }
     }
 
@@ -265,6 +308,26 @@ mod tests {
                 && !ctx.has_session()
         );
         assert_eq!(ctx.start_timeout(), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_recreated_container_is_a_fresh_run_on_kept_volumes() {
+        let ctx = RunContext::new(&RunFacts {
+            recreate: Some(Recreate::ImageChanged),
+            ..facts(false, false, 3, false, false)
+        });
+        assert!(ctx.fresh && ctx.prepares_image() && ctx.runs_on_create());
+        assert!(!ctx.new_volumes() && !ctx.clones_repositories() && !ctx.installs_dotfiles());
+        assert_eq!(ctx.recreate, Some(Recreate::ImageChanged));
+        assert_eq!(ctx.start_timeout(), Duration::from_secs(3600));
+        let build = RunContext::new(&RunFacts {
+            recreate: Some(Recreate::ContainerGone),
+            ..facts(true, false, 0, false, false)
+        });
+        assert!(
+            build.new_volumes() && build.recreate.is_none(),
+            "a build always starts empty"
+        );
     }
 
     #[test]

@@ -36,12 +36,13 @@ pub mod pty;
 pub mod runtime;
 pub mod state;
 
-pub use fresh::{RunContext, RunFacts, is_fresh_run};
+pub use fresh::{Recreate, RunContext, RunFacts, is_fresh_run};
 pub use plan::{
-    CloneHistory, CloneStep, ContainerPlan, Credentials, DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS,
-    DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep, Plan, PlannedTask, Port,
-    RepositoryBuild, Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan,
-    TaskOutcome, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, plan, task_outcome,
+    Capabilities, CloneHistory, CloneStep, ContainerPlan, Credentials, DEFAULT_CAPABILITIES,
+    DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
+    ImageStep, Mount, Plan, PlannedTask, Port, Recipe, RepositoryBuild, Resources, ReusedImage,
+    SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, TaskOutcome, VolumeOnStop, VolumeSource,
+    VolumeStep, WORKSPACE_DIR, capabilities, plan, task_outcome,
 };
 pub use state::{
     Cause, Failure, State, StateMachine, Transition, can_fail, can_move, check, is_pre_running,

@@ -220,7 +220,7 @@ async fn start_steps<R: Runtime + ?Sized>(
                 let env = secrets
                     .env(&start.env)
                     .map_err(|m| RunFailure::new(Failure::RunContainer, m))?;
-                let spec = ContainerSpec::new(
+                let mut spec = ContainerSpec::new(
                     key,
                     &start.container,
                     image,
@@ -228,6 +228,7 @@ async fn start_steps<R: Runtime + ?Sized>(
                     start.volume.source,
                     request.snapshot,
                 );
+                spec.recipe = plan.recipe();
                 runtime
                     .start(&spec)
                     .await

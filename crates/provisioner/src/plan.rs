@@ -372,6 +372,94 @@ pub struct ContainerPlan {
     pub drop_capabilities: Vec<String>,
     /// Ports to expose.
     pub ports: Vec<Port>,
+    /// The root filesystem is read-only (`filesystem.readOnly`); `/tmp`, `/run`, HOME and
+    /// `/workspace` stay writable.
+    pub read_only: bool,
+    /// Space Volumes mounted into the container (`volumeMounts`).
+    pub mounts: Vec<Mount>,
+}
+
+/// The capabilities a workspace's processes have when its spec adds and drops none: podman's
+/// and Docker's default set, without `NET_RAW`, `MKNOD` and `AUDIT_WRITE`.
+pub const DEFAULT_CAPABILITIES: [&str; 11] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// A compiled capability set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capabilities {
+    /// Exactly these (upper case, no `CAP_` prefix, sorted).
+    Exactly(Vec<String>),
+    /// Every capability but these (`add: [ALL]`).
+    AllBut(Vec<String>),
+}
+
+/// The compiled capability set: [`DEFAULT_CAPABILITIES`] plus `add`, minus `drop` (drop
+/// wins); `ALL` in `add` starts from every capability, `ALL` in `drop` from none.
+pub fn capabilities(add: &[String], drop: &[String]) -> Capabilities {
+    let norm = |c: &String| c.trim_start_matches("CAP_").to_ascii_uppercase();
+    let dropped: BTreeSet<String> = drop.iter().map(norm).collect();
+    let added: BTreeSet<String> = add.iter().map(norm).collect();
+    if added.contains("ALL") && !dropped.contains("ALL") {
+        return Capabilities::AllBut(dropped.into_iter().collect());
+    }
+    let base = if dropped.contains("ALL") {
+        BTreeSet::new()
+    } else {
+        DEFAULT_CAPABILITIES
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect()
+    };
+    Capabilities::Exactly(
+        base.into_iter()
+            .chain(added)
+            .filter(|c| c != "ALL" && !dropped.contains(c))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// A Space Volume mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Mount {
+    /// The Volume's name (in the workspace's Space).
+    pub volume: String,
+    /// Where it is mounted.
+    pub path: String,
+    /// Writes are refused.
+    pub read_only: bool,
+}
+
+/// What a kept container was made from, as two fingerprints a backend stores on the
+/// container: a run whose plan has other ones re-creates it ([`crate::Recreate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Recipe {
+    /// The image's source (registry URL, inline Dockerfile text, or the default image).
+    pub image: String,
+    /// Everything else `podman run` is given: command, limits, capabilities, ports, mounts,
+    /// the read-only root, and the environment (secret variables by the name of their
+    /// source, never their value).
+    pub settings: String,
+}
+
+/// FNV-1a of `text`, in hex: stable across runs and platforms, unlike the std hasher.
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// What a start does, in field order.
@@ -438,6 +526,39 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The fingerprints of the container this plan runs ([`Recipe`]); the same whether the
+    /// run prepares the image or reuses it.
+    pub fn recipe(&self) -> Recipe {
+        let start = &self.start;
+        let image = match &start.image {
+            ImageStep::Pull { url, .. }
+            | ImageStep::Reuse {
+                image: ReusedImage::Url(url),
+                ..
+            } => format!("url {url}"),
+            ImageStep::BuildDockerfile(DockerfileSource::Inline(text))
+            | ImageStep::Reuse {
+                image: ReusedImage::Dockerfile(text),
+                ..
+            } => format!("dockerfile {text}"),
+            ImageStep::PullDefault
+            | ImageStep::Reuse {
+                image: ReusedImage::Default,
+                ..
+            } => "default".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let env: Vec<_> = start
+            .env
+            .iter()
+            .filter(|e| e.value != EnvValue::SessionToken)
+            .collect();
+        Recipe {
+            image: fingerprint(&image),
+            settings: fingerprint(&format!("{:?} {env:?}", start.container)),
+        }
+    }
+
     /// The Secrets and UserSecrets the run reads, by name: `(secrets, user_secrets)`.
     pub fn secret_names(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let start = &self.start;

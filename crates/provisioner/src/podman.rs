@@ -9,45 +9,71 @@
 //! insecure (plain HTTP) registries are configured.
 //!
 //! Objects per workspace, all named from [`WorkspaceKey::object_name`] `N`:
-//! - container `N`, labelled `cordium.space` and `cordium.workspace`;
-//! - volume `N-workspace` at `/workspace`;
+//! - container `N`, labelled `cordium.space`, `cordium.workspace` and its recipe
+//!   ([`persist`]); a persistent workspace keeps it across stop and start;
+//! - volume `N-workspace` at `/workspace`, and `N-home` at the workspace user's HOME
+//!   ([`user`]);
 //! - podman secret `N-env`, mounted at `/run/secrets/cordium-env`: the secret-valued
 //!   environment as a shell file. The container's command and every execution source it
 //!   before running, so secret values reach the environment of every process in the
 //!   container but never a command line, a log, or `podman inspect` (podman 4 shows
 //!   `type=env` secrets' values there, so they are not used);
-//! - snapshots (pre-builds): `podman volume export` tarballs under `<state>/snapshots/`.
+//! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<space>-<volume>` ([`sandbox`]);
+//! - snapshots (pre-builds): under `<state>/snapshots/`, a tarball of the volumes and one
+//!   of what the build changed in the root filesystem ([`persist`]).
+//!
+//! Every container runs in a user namespace of its own, as uid 1000, with no new privileges
+//! and exactly the compiled capabilities ([`sandbox`], [`user`]).
 //!
 //! Known limits: the storage limit is not enforced (podman needs XFS project quotas for
-//! volume sizes); applications are published on 127.0.0.1 on ports podman picks.
+//! volume sizes); egress rules are not applied; applications are published on 127.0.0.1 on
+//! ports podman picks. A Space Volume is shared by workspaces whose user namespaces differ:
+//! a file one of them writes belongs to an id the others do not map.
 
 pub mod agent;
 mod env;
 mod stream;
+mod login;
+mod persist;
+mod sandbox;
+pub mod user;
+mod userns;
 
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
+pub use user::{ProcessUser, WorkspaceUser};
+
+use crate::lifecycle::shell_quote;
 
 use crate::plan::{VolumeOnStop, VolumeSource};
 use crate::runtime::{
-    ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, PortStream,
-    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, registry_host,
+    ContainerSpec, ContainerState, ExecOutput, ExecSpec, KeptContainer, Login, OutputStream,
+    PortStream, ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, registry_host,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 /// Where the secret environment file is mounted in every container.
 pub const SECRET_ENV_FILE: &str = "/run/secrets/cordium-env";
+/// Its name under `/run/secrets` (the podman secret's `target`).
+const SECRET_TARGET: &str = "cordium-env";
 
 /// Sources [`SECRET_ENV_FILE`] (when readable) with every variable exported.
 const PRELUDE: &str =
     "if [ -r /run/secrets/cordium-env ]; then set -a; . /run/secrets/cordium-env; set +a; fi";
 
-/// Sends the rest of the script's output to the container's output, i.e. its log.
-const TO_LOG: &str = "if [ -w /proc/1/fd/1 ]; then exec >>/proc/1/fd/1 2>&1; fi";
+/// Starts the relay of the FIFO `/tmp/.cordium-log` to the main process's output, i.e. the
+/// workspace's log (the main script's first step). Executions cannot open PID 1's output
+/// (`/proc/1/fd/1`) under a user namespace: it is a pipe owned by host root, which container
+/// root is not. The relay holds the FIFO open for writing itself, so it never sees an end of
+/// file between writers.
+const LOG_RELAY: &str = "mkfifo -m 666 /tmp/.cordium-log 2>/dev/null; \
+     if [ -p /tmp/.cordium-log ]; then (exec 3<>/tmp/.cordium-log; exec cat <&3) & fi";
+
+/// Sends the rest of the script's output to the workspace's log.
+const TO_LOG: &str = "if [ -p /tmp/.cordium-log ]; then exec >>/tmp/.cordium-log 2>&1; fi";
 
 /// How the podman backend is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +94,10 @@ pub struct PodmanOptions {
     pub stop_timeout_secs: u32,
     /// Runs' SSH agent socket directories, one per container name (see [`agent`]).
     pub agent_sockets: Option<PathBuf>,
+    /// Every container gets a user namespace of its own (`--userns=auto`), so container
+    /// root is not host root; the backend adds subordinate ids for `containers` to
+    /// `/etc/subuid` and `/etc/subgid` when they have none.
+    pub user_namespace: bool,
 }
 
 impl PodmanOptions {
@@ -82,6 +112,7 @@ impl PodmanOptions {
             insecure_registries: Vec::new(),
             stop_timeout_secs: 5,
             agent_sockets: None,
+            user_namespace: true,
         }
     }
 }
@@ -106,9 +137,15 @@ fn toml_string(s: &str) -> String {
 }
 
 impl Podman {
-    /// Writes the configuration files into the state directory and returns the backend.
-    pub fn new(options: PodmanOptions) -> Result<Self, RuntimeError> {
+    /// Writes the configuration files into the state directory (made absolute: podman runs
+    /// in other directories) and returns the backend.
+    pub fn new(mut options: PodmanOptions) -> Result<Self, RuntimeError> {
         let io = |e: std::io::Error| engine("writing podman configuration", e.to_string());
+        options.state_dir = std::path::absolute(&options.state_dir).map_err(io)?;
+        if options.user_namespace {
+            sandbox::ensure_subordinate_ids(Path::new("/etc/subuid"))?;
+            sandbox::ensure_subordinate_ids(Path::new("/etc/subgid"))?;
+        }
         std::fs::create_dir_all(options.state_dir.join("snapshots")).map_err(io)?;
         std::fs::create_dir_all(options.state_dir.join("build-context")).map_err(io)?;
         let ulimits: Vec<String> = options.ulimits.iter().map(|u| toml_string(u)).collect();
@@ -207,6 +244,10 @@ impl Podman {
         format!("{}-workspace", key.object_name())
     }
 
+    fn home_volume(key: &WorkspaceKey) -> String {
+        format!("{}-home", key.object_name())
+    }
+
     fn secret(key: &WorkspaceKey) -> String {
         format!("{}-env", key.object_name())
     }
@@ -219,89 +260,83 @@ impl Podman {
             .join(format!("{name}.tar"))
     }
 
+    /// `podman container inspect --format FORMAT` of `key`'s container; `None` when there is
+    /// no such container.
+    async fn inspect(
+        &self,
+        key: &WorkspaceKey,
+        format: &str,
+    ) -> Result<Option<String>, RuntimeError> {
+        let mut command = self.command();
+        command.args([
+            "container",
+            "inspect",
+            "--format",
+            format,
+            &key.object_name(),
+        ]);
+        let out = self.output(command, None).await?;
+        if out.status.success() {
+            return Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()));
+        }
+        let detail = last_line(&out.stderr);
+        // Anything else (a locked database, say) is not evidence the container is gone.
+        if detail.contains("no such container") || detail.contains("no such object") {
+            Ok(None)
+        } else {
+            Err(engine("podman container inspect", detail))
+        }
+    }
+
+    /// `podman start` of `key`'s created or stopped container; it must then run.
+    async fn start_created(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        self.run(&["start", &key.object_name()], None)
+            .await
+            .map_err(|e| RuntimeError::RunContainer {
+                detail: e.to_string(),
+            })?;
+        match self.state(key).await? {
+            ContainerState::Running => Ok(()),
+            other => Err(RuntimeError::RunContainer {
+                detail: format!("the container is not running ({other:?})"),
+            }),
+        }
+    }
+
+    /// `podman stop` of `key`'s container, which runs its TERM handling (absent is fine).
+    async fn stop_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        let timeout = self.options.stop_timeout_secs.to_string();
+        self.run(
+            &["stop", "--ignore", "-t", &timeout, &key.object_name()],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
     async fn remove_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         let name = key.object_name();
-        let timeout = self.options.stop_timeout_secs.to_string();
         // `stop` first so the container's TERM handling runs; `rm -f` catches the rest.
-        let _ = self
-            .run(&["stop", "--ignore", "-t", &timeout, &name], None)
-            .await;
-        self.run(&["rm", "--force", "--ignore", "-t", "0", &name], None)
-            .await
-            .map(drop)
+        let _ = self.stop_container(key).await;
+        // The container's own cleanup (conmon's exit command) may still hold its mounts: a
+        // busy mount is retried.
+        let mut tries = 0;
+        loop {
+            match self
+                .run(&["rm", "--force", "--ignore", "-t", "0", &name], None)
+                .await
+            {
+                Err(e) if tries < 10 && e.to_string().contains("resource busy") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                result => return result.map(drop),
+            }
+        }
     }
 
     async fn remove_secret(&self, key: &WorkspaceKey) {
         let _ = self.run(&["secret", "rm", &Self::secret(key)], None).await;
-    }
-
-    async fn volume_exists(&self, volume: &str) -> Result<bool, RuntimeError> {
-        let mut command = self.command();
-        command.args(["volume", "exists", volume]);
-        let out = self.output(command, None).await?;
-        Ok(out.status.success())
-    }
-
-    async fn prepare_volume(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
-        let volume = Self::volume(&spec.key);
-        match spec.volume {
-            VolumeSource::Reused if self.volume_exists(&volume).await? => return Ok(()),
-            VolumeSource::Reused => {}
-            VolumeSource::New | VolumeSource::FromSnapshot => {
-                self.run(&["volume", "rm", "--force", &volume], None)
-                    .await?;
-            }
-        }
-        self.run(&["volume", "create", &volume], None).await?;
-        if spec.volume == VolumeSource::FromSnapshot {
-            let snapshot = spec
-                .snapshot
-                .as_deref()
-                .ok_or_else(|| engine("restoring a snapshot", "no snapshot named"))?;
-            let path = self.snapshot_path(snapshot);
-            self.run(
-                &["volume", "import", &volume, &path.to_string_lossy()],
-                None,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Writes `login` for `image`'s registry to a file of its own (mode 0600), removed when
-    /// the returned guard drops, even if the pull is cancelled.
-    async fn write_login(&self, image: &str, login: &Login) -> Result<AuthFile, RuntimeError> {
-        use base64::Engine as _;
-        let registry = registry_host(image);
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", login.username, login.password.expose()).as_bytes());
-        let json = format!(
-            "{{\"auths\":{{{}:{{\"auth\":\"{auth}\"}}}}}}",
-            json_string(registry)
-        );
-        // One file per pull: two users pulling the same image never share credentials.
-        static PULLS: AtomicU64 = AtomicU64::new(0);
-        let dir = self.options.state_dir.join("auth");
-        let path = dir.join(format!(
-            "pull-{}-{}.json",
-            std::process::id(),
-            PULLS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = AuthFile(path);
-        write_private(&dir, &file.0, json.as_bytes())
-            .await
-            .map_err(|e| engine("writing registry credentials", e.to_string()))?;
-        Ok(file)
-    }
-}
-
-/// A registry credentials file, removed when dropped.
-struct AuthFile(PathBuf);
-
-impl Drop for AuthFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        let _ = std::fs::remove_file(self.0.with_extension("tmp"));
     }
 }
 
@@ -314,36 +349,6 @@ fn last_line(stderr: &[u8]) -> String {
         .unwrap_or("no error output")
         .trim()
         .to_owned()
-}
-
-/// `s` as a JSON string.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Writes `data` to `path` with mode 0600, replacing it atomically.
-async fn write_private(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    let tmp = path.with_extension("tmp");
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(&tmp).await?;
-    file.write_all(data).await?;
-    file.sync_all().await?;
-    tokio::fs::rename(&tmp, path).await
 }
 
 #[async_trait::async_trait]
@@ -410,29 +415,47 @@ impl Runtime for Podman {
         let key = &spec.key;
         let name = key.object_name();
         check_env(&spec.env, false)?;
+        let secret_file = secret_env_file(&spec.env);
+        if spec.volume == VolumeSource::Reused
+            && self.kept(key).await? == KeptContainer::Present(spec.recipe.clone())
+        {
+            return self.restart(key, &secret_file).await;
+        }
         self.remove_container(key).await?;
-        self.prepare_volume(spec).await?;
+        self.prepare_volumes(spec).await?;
         self.remove_secret(key).await;
         let secret = Self::secret(key);
         self.run(
             &["secret", "create", &secret, "-"],
-            Some(secret_env_file(&spec.env).as_bytes()),
+            Some(secret_file.as_bytes()),
         )
         .await?;
+        let snapshot = match (spec.volume, spec.snapshot.as_deref()) {
+            (VolumeSource::FromSnapshot, Some(snapshot)) => Some(snapshot),
+            (VolumeSource::FromSnapshot, None) => {
+                return Err(engine("restoring a snapshot", "no snapshot named"));
+            }
+            _ => None,
+        };
+        let image = spec.image.clone();
+        let user = self.image_user(&image).await?;
 
         let mut command = self.command();
-        command.args(["run", "--detach", "--name", &name, "--hostname", &key.name]);
+        command.args(["create", "--name", &name, "--hostname", &key.name]);
         command
             .arg("--label")
             .arg(format!("cordium.space={}", key.space))
             .arg("--label")
             .arg(format!("cordium.workspace={}", key.name))
+            .args(persist::recipe_args(&spec.recipe))
             .arg("--runtime")
             .arg(&self.options.oci_runtime);
         for ulimit in &self.options.ulimits {
             command.arg("--ulimit").arg(ulimit);
         }
         command
+            .args(sandbox::confinement_args(spec, self.options.user_namespace))
+            .args(user.run_args(&Self::home_volume(key)))
             .arg("--volume")
             .arg(format!(
                 "{}:{}",
@@ -440,7 +463,7 @@ impl Runtime for Podman {
                 crate::plan::WORKSPACE_DIR
             ))
             .arg("--secret")
-            .arg(format!("{secret},type=mount,target=cordium-env"))
+            .arg(format!("{secret},type=mount,target={SECRET_TARGET}"))
             .arg("--stop-timeout")
             .arg(self.options.stop_timeout_secs.to_string());
         agent::mount(&mut command, self.options.agent_sockets.as_deref(), &name);
@@ -453,19 +476,13 @@ impl Runtime for Podman {
         if let Some(mib) = spec.resources.memory_mib {
             command.arg("--memory").arg(format!("{mib}m"));
         }
-        for cap in &spec.add_capabilities {
-            command.arg("--cap-add").arg(cap);
-        }
-        for cap in &spec.drop_capabilities {
-            command.arg("--cap-drop").arg(cap);
-        }
         for port in &spec.ports {
             command
                 .arg("--publish")
                 .arg(format!("127.0.0.1::{}", port.port));
         }
         command
-            .args(["--entrypoint", "/bin/sh", &spec.image, "-c"])
+            .args(["--entrypoint", "/bin/sh", &image, "-c"])
             .arg(main_script(spec));
         let out = self.output(command, None).await?;
         if !out.status.success() {
@@ -474,34 +491,33 @@ impl Runtime for Podman {
                 detail: last_line(&out.stderr),
             });
         }
-        match self.state(key).await? {
-            ContainerState::Running => Ok(()),
-            other => Err(RuntimeError::RunContainer {
-                detail: format!("the container is not running ({other:?})"),
-            }),
+        let kept = if spec.volume == VolumeSource::Reused {
+            vec![Self::volume(key), Self::home_volume(key)]
+        } else {
+            Vec::new()
+        };
+        self.adopt_volumes(key, &kept).await?;
+        self.start_created(key).await?;
+        let mut setup = ExecSpec::captured(user.setup_script());
+        setup.as_root = true;
+        self.exec(key, &setup).await?;
+        if let Some(snapshot) = snapshot {
+            self.restore_snapshot(key, snapshot).await?;
         }
+        Ok(())
+    }
+
+    async fn kept_container(&self, key: &WorkspaceKey) -> Result<KeptContainer, RuntimeError> {
+        self.kept(key).await
     }
 
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError> {
-        let mut command = self.command();
-        command.args([
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Status}} {{.State.ExitCode}}",
-            &key.object_name(),
-        ]);
-        let out = self.output(command, None).await?;
-        if !out.status.success() {
-            let detail = last_line(&out.stderr);
-            // Anything else (a locked database, say) is not evidence the container is gone.
-            return if detail.contains("no such container") || detail.contains("no such object") {
-                Ok(ContainerState::Absent)
-            } else {
-                Err(engine("podman container inspect", detail))
-            };
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(text) = self
+            .inspect(key, "{{.State.Status}} {{.State.ExitCode}}")
+            .await?
+        else {
+            return Ok(ContainerState::Absent);
+        };
         let mut words = text.split_whitespace();
         Ok(match words.next() {
             Some("running") => ContainerState::Running,
@@ -522,9 +538,7 @@ impl Runtime for Podman {
         if exec.detach {
             command.arg("--detach");
         }
-        if exec.as_root {
-            command.args(["--user", "root"]);
-        }
+        command.args(ProcessUser::of(exec.as_root).exec_args());
         if let Some(dir) = &exec.working_dir {
             command.arg("--workdir").arg(dir);
         }
@@ -542,13 +556,15 @@ impl Runtime for Podman {
         command.args([&name, "/bin/sh", "-c", &script]);
         let out = self.output(command, None).await?;
         let code = out.status.code().unwrap_or(-1);
-        // 125: podman itself failed (no such container, not running).
-        if code == 125 {
-            return Err(if self.state(key).await? == ContainerState::Running {
-                engine("podman exec", last_line(&out.stderr))
-            } else {
-                RuntimeError::NotRunning { name }
-            });
+        // 125: podman itself failed (no such container); 255: also a stopped (kept)
+        // container, or the command's own exit code.
+        if code == 125 || code == 255 {
+            if self.state(key).await? != ContainerState::Running {
+                return Err(RuntimeError::NotRunning { name });
+            }
+            if code == 125 {
+                return Err(engine("podman exec", last_line(&out.stderr)));
+            }
         }
         Ok(ExecOutput {
             exit_code: if exec.detach { 0 } else { code },
@@ -563,45 +579,22 @@ impl Runtime for Podman {
         volume: VolumeOnStop,
         snapshot: Option<&str>,
     ) -> Result<(), RuntimeError> {
-        self.remove_container(key).await?;
-        self.remove_secret(key).await;
-        let name = Self::volume(key);
-        match volume {
-            VolumeOnStop::Keep => {}
-            VolumeOnStop::Delete => {
-                self.run(&["volume", "rm", "--force", &name], None).await?;
-            }
-            VolumeOnStop::Snapshot => {
-                if let Some(snapshot) = snapshot {
-                    let path = self.snapshot_path(snapshot);
-                    let tmp = path.with_extension("partial");
-                    self.run(
-                        &[
-                            "volume",
-                            "export",
-                            &name,
-                            "--output",
-                            &tmp.to_string_lossy(),
-                        ],
-                        None,
-                    )
-                    .await?;
-                    tokio::fs::rename(&tmp, &path)
-                        .await
-                        .map_err(|e| engine("writing the snapshot", e.to_string()))?;
-                }
-                self.run(&["volume", "rm", "--force", &name], None).await?;
-            }
-        }
-        Ok(())
+        let saved = match (volume, snapshot) {
+            (VolumeOnStop::Keep, _) => return self.stop_and_keep(key).await,
+            (VolumeOnStop::Snapshot, Some(snapshot)) => self.save_snapshot(key, snapshot).await,
+            _ => Ok(()),
+        };
+        // Removed even when the snapshot failed: a build's container never runs on.
+        self.delete(key).await?;
+        saved
     }
 
     async fn delete(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         self.remove_container(key).await?;
         self.remove_secret(key).await;
-        self.run(&["volume", "rm", "--force", &Self::volume(key)], None)
-            .await
-            .map(drop)
+        self.remove_volumes(key).await?;
+        self.forget_namespace(key).await;
+        Ok(())
     }
 
     async fn snapshot_exists(&self, snapshot: &str) -> Result<bool, RuntimeError> {
@@ -611,6 +604,7 @@ impl Runtime for Podman {
     }
 
     async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError> {
+        self.remove_snapshot_root(snapshot).await;
         match tokio::fs::remove_file(self.snapshot_path(snapshot)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

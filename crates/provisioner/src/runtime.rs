@@ -11,7 +11,7 @@
 //! Kubernetes: a Secret referenced by `secretKeyRef`).
 
 use crate::plan::{ContainerPlan, VolumeOnStop, VolumeSource};
-pub use crate::plan::{Port, Resources};
+pub use crate::plan::{Mount, Port, Recipe, Resources};
 use std::fmt;
 use std::pin::Pin;
 
@@ -147,6 +147,25 @@ pub struct ContainerSpec {
     pub volume: VolumeSource,
     /// The snapshot to restore for [`VolumeSource::FromSnapshot`].
     pub snapshot: Option<String>,
+    /// The root filesystem is read-only; `/tmp`, `/run`, HOME and `/workspace` stay
+    /// writable.
+    pub read_only: bool,
+    /// Space Volumes to mount.
+    pub mounts: Vec<Mount>,
+    /// The fingerprints a kept container is labelled with ([`Runtime::kept_container`]).
+    pub recipe: Recipe,
+}
+
+/// What a backend kept of a workspace's container after its last stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptContainer {
+    /// The backend keeps no container across runs (Kubernetes: the Pod goes on every stop;
+    /// only the volume persists).
+    NotKept,
+    /// The container is gone.
+    Gone,
+    /// The container is there, made from this recipe.
+    Present(Recipe),
 }
 
 /// The container's main process when the spec sets no command: it stays up doing nothing and
@@ -176,6 +195,9 @@ impl ContainerSpec {
             ports: plan.ports.clone(),
             volume,
             snapshot: snapshot.map(str::to_owned),
+            read_only: plan.read_only,
+            mounts: plan.mounts.clone(),
+            recipe: Recipe::default(),
         }
     }
 
@@ -353,9 +375,19 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     ) -> Result<String, RuntimeError>;
 
     /// Creates the volume as `spec.volume` says, then creates and starts the container. A
-    /// container left from an earlier run is replaced; the volume is reused only for
-    /// [`VolumeSource::Reused`].
+    /// container left from an earlier run is replaced, unless the backend keeps containers,
+    /// the volume is [`VolumeSource::Reused`] and the container's recipe is `spec.recipe`:
+    /// then that container is started again, its filesystem as it was. The volume is reused
+    /// only for [`VolumeSource::Reused`].
     async fn start(&self, spec: &ContainerSpec) -> Result<(), RuntimeError>;
+
+    /// What is left of `key`'s container from its last run, so the caller can tell whether
+    /// the next run starts it again or must re-create it (a fresh run). The default: the
+    /// backend keeps no container.
+    async fn kept_container(&self, key: &WorkspaceKey) -> Result<KeptContainer, RuntimeError> {
+        let _ = key;
+        Ok(KeptContainer::NotKept)
+    }
 
     /// The container's state.
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError>;
@@ -363,7 +395,8 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// Runs a command in the running container.
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError>;
 
-    /// Stops and removes the container, then does `volume` to the volume. For
+    /// Stops the container, then does `volume` to the volume. The container is removed,
+    /// except for [`VolumeOnStop::Keep`] on a backend that keeps containers. For
     /// [`VolumeOnStop::Snapshot`], `snapshot` names the snapshot to write.
     async fn stop(
         &self,

@@ -6,9 +6,9 @@ use cordium_merge::{EffectiveWorkspace, Inputs, Options};
 use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
 use cordium_provisioner::{
     CloneHistory, CloneStep, ContainerPlan, Credentials, DockerfileSource, EnvEntry, EnvValue,
-    Error, Failure, ImageStep, Plan, PlannedTask, Port, RepositoryBuild, Resources, ReusedImage,
-    RunContext, RunFacts, SecretSource, State, TaskOutcome, VolumeOnStop, VolumeSource, can_move,
-    plan, task_outcome,
+    Error, Failure, ImageStep, Mount, Plan, PlannedTask, Port, RepositoryBuild, Resources,
+    ReusedImage, RunContext, RunFacts, SecretSource, State, TaskOutcome, VolumeOnStop,
+    VolumeSource, can_move, plan, task_outcome,
 };
 use cordium_spec::{SourceMap, TaskType, load};
 use std::time::Duration;
@@ -657,7 +657,7 @@ fn secret_names_are_every_secret_a_run_reads() {
 #[test]
 fn the_container_is_part_of_the_plan() {
     let ws = compile(
-        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n",
+        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n    filesystem: {readOnly: true}\n    volumeMounts: [{volumeRef: {name: data}, mountPath: /data, readOnly: true}, {volumeRef: {name: cache}, mountPath: /cache}]\n",
     );
     let p = plan_after(&ws, 0);
     assert_eq!(
@@ -682,11 +682,71 @@ fn the_container_is_part_of_the_plan() {
                     port: 8080
                 },
             ],
+            read_only: true,
+            mounts: vec![
+                Mount {
+                    volume: "data".into(),
+                    path: "/data".into(),
+                    read_only: true
+                },
+                Mount {
+                    volume: "cache".into(),
+                    path: "/cache".into(),
+                    read_only: false
+                },
+            ],
         }
     );
     assert_eq!(
         plan_after(&ws, 3).start.container,
         p.start.container,
         "a later run runs the same container"
+    );
+}
+
+#[test]
+fn the_recipe_is_the_same_on_every_run_and_changes_with_the_image_or_settings() {
+    let ws = compile(
+        "spec:\n  image: {registry: {url: ghcr.io/a/b:1}}\n  runtime:\n    envVars: [{key: A, value: '1'}]\n",
+    );
+    let first = plan_after(&ws, 0).recipe();
+    assert_eq!(
+        plan_after(&ws, 4).recipe(),
+        first,
+        "fresh and reused runs agree"
+    );
+    let image = compile(
+        "spec:\n  image: {registry: {url: ghcr.io/a/b:2}}\n  runtime:\n    envVars: [{key: A, value: '1'}]\n",
+    );
+    let changed = plan_after(&image, 4).recipe();
+    assert_ne!(changed.image, first.image);
+    assert_eq!(changed.settings, first.settings);
+    let env = compile(
+        "spec:\n  image: {registry: {url: ghcr.io/a/b:1}}\n  runtime:\n    envVars: [{key: A, value: '2'}]\n",
+    );
+    let changed = plan_after(&env, 4).recipe();
+    assert_eq!(changed.image, first.image);
+    assert_ne!(changed.settings, first.settings);
+}
+
+#[test]
+fn the_compiled_capabilities_are_the_default_set_plus_added_minus_dropped() {
+    use cordium_provisioner::{Capabilities, capabilities};
+    let s = |v: &[&str]| v.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+    let Capabilities::Exactly(set) =
+        capabilities(&s(&["SYS_PTRACE", "CAP_NET_ADMIN"]), &s(&["KILL", "ALL_X"]))
+    else {
+        panic!("an exact set");
+    };
+    assert!(set.contains(&"SYS_PTRACE".to_owned()) && set.contains(&"NET_ADMIN".to_owned()));
+    assert!(!set.contains(&"KILL".to_owned()) && set.contains(&"CHOWN".to_owned()));
+    assert_eq!(set.len(), 12);
+    assert_eq!(
+        capabilities(&s(&["NET_ADMIN"]), &s(&["ALL"])),
+        Capabilities::Exactly(s(&["NET_ADMIN"]))
+    );
+    assert_eq!(
+        capabilities(&s(&["ALL"]), &s(&["SYS_ADMIN"])),
+        Capabilities::AllBut(s(&["SYS_ADMIN"]))
     );
 }

@@ -98,6 +98,7 @@ fn context() -> impl Strategy<Value = RunContext> {
             fresh,
             is_build,
             from_snapshot,
+            recreate: None,
         }
     })
 }

@@ -15,7 +15,12 @@
 //! - **our start without tasks** against **plain `podman run`** of the same image (`podman
 //!   run --detach` of a command that stays up, until podman returns with it running), and
 //!   against `podman pull` plus `podman run` (a fresh run of ours pulls too). Target: ours at
-//!   most 1.5× plain plus one second.
+//!   most 1.5× plain plus one second;
+//! - **persistent restart**: a persistent workspace's second start (its kept container is
+//!   started again) against its first, and against plain `podman start` of a stopped
+//!   container. Target: at most 1.5× plain `podman start` plus half a second;
+//! - **user namespace cost**: plain `podman run --userns=auto:size=65536` (what every
+//!   workspace container gets) against plain `podman run`.
 
 #![allow(
     clippy::unwrap_used,
@@ -124,31 +129,56 @@ async fn stop(client: &Main, name: &str) {
     }
 }
 
-fn podman_run(pull: bool) -> Duration {
+/// How a plain podman baseline runs its container.
+#[derive(Clone, Copy)]
+enum Plain {
+    /// `podman run`.
+    Run,
+    /// `podman pull` and `podman run`.
+    PullRun,
+    /// `podman run --userns=auto:size=65536`.
+    RunUserns,
+    /// `podman start` of the stopped container (run and stopped untimed first).
+    Start,
+}
+
+fn podman_run(how: Plain) -> Duration {
     let lab = cordium_testkit::lab();
     let name = format!("cdm-bench-plain-{}", std::process::id());
-    let started = Instant::now();
-    if pull {
-        cordium_testkit::run(
-            lab.podman()
-                .args(["pull", "--quiet", "--tls-verify=false", &lab.image]),
-            "podman pull",
-        );
-    }
-    cordium_testkit::run(
-        lab.podman().args([
-            "run",
-            "--tls-verify=false",
-            "--detach",
-            "--name",
-            &name,
-            &lab.image,
+    let run = |userns: bool| {
+        let mut command = lab.podman();
+        command.args(["run", "--tls-verify=false", "--detach", "--name", &name]);
+        if userns {
+            command.arg("--userns=auto:size=65536");
+        }
+        command.args([
+            lab.image.as_str(),
             "sh",
             "-c",
             "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
-        ]),
-        "podman run",
-    );
+        ]);
+        cordium_testkit::run(&mut command, "podman run");
+    };
+    if matches!(how, Plain::Start) {
+        run(false);
+        cordium_testkit::run(lab.podman().args(["stop", "-t", "5", &name]), "podman stop");
+    }
+    let started = Instant::now();
+    match how {
+        Plain::Start => {
+            cordium_testkit::run(lab.podman().args(["start", &name]), "podman start");
+        }
+        Plain::PullRun => {
+            cordium_testkit::run(
+                lab.podman()
+                    .args(["pull", "--quiet", "--tls-verify=false", &lab.image]),
+                "podman pull",
+            );
+            run(false);
+        }
+        Plain::Run => run(false),
+        Plain::RunUserns => run(true),
+    }
     let elapsed = started.elapsed();
     cordium_testkit::run(
         lab.podman().args(["rm", "--force", "-t", "0", &name]),
@@ -211,15 +241,24 @@ fn main() {
             .expect("CreateTemplate");
 
         println!("provisioning on podman, {runs} runs per scenario");
-        podman_run(true); // warm-up: the image is local from here on
+        podman_run(Plain::PullRun); // warm-up: the image is local from here on
         let mut plain = Vec::new();
         let mut pull_plain = Vec::new();
         let mut ours = Vec::new();
+        let (mut userns, mut plain_start, mut first, mut second) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            plain.push(podman_run(false));
-            pull_plain.push(podman_run(true));
+            plain.push(podman_run(Plain::Run));
+            pull_plain.push(podman_run(Plain::PullRun));
+            userns.push(podman_run(Plain::RunUserns));
+            plain_start.push(podman_run(Plain::Start));
             let name = create(&client, "", serde_json::json!({"isEphemeral": true})).await;
             ours.push(time_to_running(&client, &name).await);
+            stop(&client, &name).await;
+            let name = create(&client, "", serde_json::json!({})).await;
+            first.push(time_to_running(&client, &name).await);
+            stop(&client, &name).await;
+            second.push(time_to_running(&client, &name).await);
             stop(&client, &name).await;
         }
         let mut cold = Vec::new();
@@ -277,5 +316,23 @@ fn main() {
             plain_mean * 1.5 + 1.0
         );
         println!("ours / pull + run         {:.2}×", ours_mean / pull_mean);
+        println!();
+        let userns_mean = report("plain `podman run --userns=auto`", &userns);
+        let start_mean = report("plain `podman start` of a stopped container", &plain_start);
+        let first_mean = report("persistent workspace, first start", &first);
+        let second_mean = report("persistent workspace, second start", &second);
+        println!();
+        println!(
+            "userns / plain run        {:.2}×  (+{:.2} s per container)",
+            userns_mean / plain_mean,
+            userns_mean - plain_mean
+        );
+        println!("second / first start      {:.2}×", second_mean / first_mean);
+        println!(
+            "second / plain start      {:.2}×  (target ≤ 1.5× + 0.5 s: ours {:.2} s against {:.2} s)",
+            second_mean / start_mean,
+            second_mean,
+            start_mean * 1.5 + 0.5
+        );
     });
 }

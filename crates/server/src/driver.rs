@@ -31,7 +31,7 @@ use crate::store::{EventKind, Precondition, Record, StoreError, Write, workspace
 use crate::workspace_state::{current, state_of, transition};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
 use cordium_provisioner::runtime::{ContainerState, Runtime, WorkspaceKey};
-use cordium_provisioner::{Failure, Plan, State};
+use cordium_provisioner::{Failure, Plan, Recreate, State};
 use cordium_spec::Kind;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -48,14 +48,37 @@ pub struct Driver {
     api: Api,
     runtime: Arc<dyn Runtime>,
     health_interval: Duration,
+    /// Replaces the plan's start timeout (`serve --startup-timeout`).
+    startup_timeout: Option<Duration>,
     /// Starts in progress, by workspace name.
     starts: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Stops in progress, by workspace name.
     stops: Mutex<HashSet<String>>,
 }
 
+/// How a [`Driver`] runs workspaces.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverOptions {
+    /// How often running workspaces' containers are checked ([`HEALTH_INTERVAL`]).
+    pub health_interval: Duration,
+    /// How long a start may take, replacing the plan's (60 minutes for builds and fresh runs,
+    /// 20 otherwise); `None`: the plan's.
+    pub startup_timeout: Option<Duration>,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        Self {
+            health_interval: HEALTH_INTERVAL,
+            startup_timeout: None,
+        }
+    }
+}
+
 /// Everything a run needs, worked out from the store.
 struct Prepared {
+    /// Why the run re-creates the kept container (a fresh run on kept volumes).
+    recreate: Option<Recreate>,
     key: WorkspaceKey,
     plan: Plan,
     secrets: Secrets,
@@ -79,6 +102,16 @@ fn unknown(message: impl std::fmt::Display) -> RunFailure {
     RunFailure {
         failure: Failure::Unknown,
         message: message.to_string(),
+    }
+}
+
+/// The protobuf form of why a kept container is re-created.
+fn pb_recreate(recreate: Option<Recreate>) -> pb::RecreateReason {
+    match recreate {
+        None => pb::RecreateReason::Unset,
+        Some(Recreate::ContainerGone) => pb::RecreateReason::RecreateContainerGone,
+        Some(Recreate::ImageChanged) => pb::RecreateReason::RecreateImageChanged,
+        Some(Recreate::SettingsChanged) => pb::RecreateReason::RecreateSettingsChanged,
     }
 }
 
@@ -134,6 +167,8 @@ struct StoreProgress<'a> {
     name: &'a str,
     /// The failure the run stops after, if any: its moves are failure moves.
     failure: Option<&'a Failure>,
+    /// Why a start re-creates the kept container, written with `INITIALIZING`.
+    recreate: Option<Recreate>,
 }
 
 #[async_trait::async_trait]
@@ -154,6 +189,9 @@ impl Progress for StoreProgress<'_> {
                 if state == State::Running {
                     // Counted with the state, so a watcher seeing RUNNING sees the count.
                     status.successful_runs += 1;
+                }
+                if state == State::Initializing {
+                    status.set_recreate_reason(pb_recreate(self.recreate));
                 }
                 true
             })
@@ -177,10 +215,23 @@ impl Driver {
         runtime: Arc<dyn Runtime>,
         interval: Duration,
     ) -> Arc<Self> {
+        Self::with_options(
+            api,
+            runtime,
+            DriverOptions {
+                health_interval: interval,
+                ..DriverOptions::default()
+            },
+        )
+    }
+
+    /// A driver with `options`.
+    pub fn with_options(api: Api, runtime: Arc<dyn Runtime>, options: DriverOptions) -> Arc<Self> {
         Arc::new(Self {
             api,
             runtime,
-            health_interval: interval,
+            health_interval: options.health_interval,
+            startup_timeout: options.startup_timeout,
             starts: Mutex::new(HashMap::new()),
             stops: Mutex::new(HashSet::new()),
         })
@@ -425,11 +476,6 @@ impl Driver {
         if !requested {
             return;
         }
-        let progress = StoreProgress {
-            driver: self,
-            name,
-            failure: None,
-        };
         let prepared = match self.prepare(name, true).await {
             Ok(p) => p,
             Err(failure) => {
@@ -438,6 +484,12 @@ impl Driver {
             }
         };
         self.api.start_agent(name).await;
+        let progress = StoreProgress {
+            driver: self,
+            name,
+            failure: None,
+            recreate: prepared.recreate,
+        };
         let request = StartRequest {
             key: &prepared.key,
             plan: &prepared.plan,
@@ -533,6 +585,7 @@ impl Driver {
             driver: self,
             name,
             failure: failure.map(|f| &f.failure),
+            recreate: None,
         };
         if let Some(failure) = failure {
             let record = pb_failure(failure);

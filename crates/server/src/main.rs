@@ -77,6 +77,10 @@ enum Command {
         /// WORKSPACE@HOST` with a key added by `cordium ssh-key add`. Off unless given.
         #[arg(long, value_name = "ADDR")]
         ssh_listen: Option<SocketAddr>,
+        /// How long a start may take before it fails with `startupTimeout`, e.g. `15s` or
+        /// `20m`; default: 60 minutes for builds and fresh runs, 20 minutes otherwise.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        startup_timeout: Option<Duration>,
         #[command(flatten)]
         connections: ConnectionFlags,
     },
@@ -221,7 +225,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+/// A humantime duration (`15s`, `20m`, `1h 30m`), not zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("the duration must be more than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (write e.g. `15s`, `20m` or `1h`)")),
+    }
+}
+
+async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Resolved once: every path handed to podman (which runs in other directories) is
+    // absolute, whatever --data-dir was given as.
+    cli.data_dir = std::path::absolute(&cli.data_dir)
+        .map_err(|e| format!("--data-dir {}: {e}", cli.data_dir.display()))?;
     let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
         (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig {
             issuer,
@@ -241,8 +258,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kube_namespace,
             kube_storage_class,
             ssh_listen,
+            startup_timeout,
             connections,
         } => {
+            let driver = cordium_server::driver::DriverOptions {
+                startup_timeout,
+                ..Default::default()
+            };
             let runtime = runtime.unwrap_or(if cli.database_url.is_some() {
                 tracing::info!(
                     "no --runtime with --database-url: this replica only serves the API"
@@ -262,7 +284,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     let agents = Agents::new(&cli.data_dir.join("agents"))?;
                     options.agent_sockets = Some(agents.dir().to_owned());
                     let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options)?);
-                    server::start_driver(api.with_agents(agents), runtime)
+                    server::start_driver_with_options(api.with_agents(agents), runtime, driver)
                 }
                 RuntimeKind::Kubernetes => {
                     let mut options = KubernetesOptions {
@@ -275,7 +297,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     }
                     let runtime: Arc<dyn Runtime> =
                         Arc::new(KubernetesRuntime::from_kubeconfig(options).await?);
-                    server::start_driver(api, runtime)
+                    server::start_driver_with_options(api, runtime, driver)
                 }
             };
             let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -99,8 +99,24 @@ pub fn start_driver_with(
     runtime: Arc<dyn Runtime>,
     health_interval: std::time::Duration,
 ) -> Api {
+    start_driver_with_options(
+        api,
+        runtime,
+        crate::driver::DriverOptions {
+            health_interval,
+            ..crate::driver::DriverOptions::default()
+        },
+    )
+}
+
+/// As [`start_driver`], with the driver's `options` (`serve --startup-timeout`).
+pub fn start_driver_with_options(
+    api: Api,
+    runtime: Arc<dyn Runtime>,
+    options: crate::driver::DriverOptions,
+) -> Api {
     let api = api.with_runtime(Arc::clone(&runtime));
-    Driver::with_health_interval(api.clone(), runtime, health_interval).spawn();
+    Driver::with_options(api.clone(), runtime, options).spawn();
     api
 }
 

@@ -268,6 +268,12 @@ fn busybox_rootfs(rootfs: &Path) {
         let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
     }
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    // As every distribution has it: workspace processes are not root.
+    std::fs::set_permissions(
+        rootfs.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .expect("chmod /tmp");
 }
 
 fn set_up() -> Lab {

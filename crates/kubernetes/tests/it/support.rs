@@ -60,6 +60,9 @@ pub(crate) fn persistent() -> ContainerSpec {
         ports: Vec::new(),
         volume: VolumeSource::New,
         snapshot: None,
+        read_only: false,
+        mounts: Vec::new(),
+        recipe: Default::default(),
     }
 }
 
@@ -77,6 +80,9 @@ pub(crate) fn ephemeral() -> ContainerSpec {
         ports: Vec::new(),
         volume: VolumeSource::New,
         snapshot: None,
+        read_only: false,
+        mounts: Vec::new(),
+        recipe: Default::default(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{
     ADDITIONAL_REPOSITORIES_DIR, CloneHistory, CloneStep, ContainerPlan, Credentials, DOTFILES_DIR,
-    DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep,
+    DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep, Mount,
     PRE_STOP_TIMEOUT, Plan, PlannedTask, Port, REPOSITORY_DIR, RepositoryBuild, Resources,
     ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, VolumeOnStop, VolumeSource,
     VolumeStep, WORKSPACE_DIR, WORKSPACE_NAME_VAR,
@@ -26,7 +26,7 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
 
     let volume = VolumeStep {
         path: WORKSPACE_DIR.to_owned(),
-        source: if ctx.fresh {
+        source: if ctx.new_volumes() {
             VolumeSource::New
         } else if ctx.from_snapshot {
             VolumeSource::FromSnapshot
@@ -192,6 +192,24 @@ fn container(spec: &EffectiveSpec) -> ContainerPlan {
             .map(|a| Port {
                 name: a.name.clone(),
                 port: a.port,
+            })
+            .collect(),
+        read_only: runtime
+            .filesystem
+            .as_ref()
+            .and_then(|f| f.read_only.as_deref().copied())
+            .unwrap_or(false),
+        mounts: runtime
+            .volume_mounts
+            .iter()
+            .flatten()
+            .filter_map(|m| {
+                let volume = nonempty_field(&m.volume_ref.as_ref()?.name)?;
+                Some(Mount {
+                    volume,
+                    path: m.mount_path.as_deref()?.to_string(),
+                    read_only: flag(&m.read_only),
+                })
             })
             .collect(),
     }

@@ -2,7 +2,7 @@
 //! sources (values never on a command line), the names it accepts, the main command's script,
 //! and the plain variables of one `podman` invocation.
 
-use super::PRELUDE;
+use super::{LOG_RELAY, PRELUDE};
 use crate::runtime::{ContainerSpec, KEEP_ALIVE, ResolvedEnv, ResolvedValue, RuntimeError};
 use tokio::process::Command;
 
@@ -112,10 +112,10 @@ pub(super) fn check_env(env: &ResolvedEnv, secrets_inline: bool) -> Result<(), R
 pub(super) fn main_script(spec: &ContainerSpec) -> String {
     match spec.main_command() {
         Some(command) => format!(
-            "{PRELUDE}; exec /bin/sh -c {}",
+            "{LOG_RELAY}; {PRELUDE}; exec /bin/sh -c {}",
             crate::lifecycle::shell_quote(&command)
         ),
-        None => format!("{PRELUDE}; {KEEP_ALIVE}"),
+        None => format!("{LOG_RELAY}; {PRELUDE}; {KEEP_ALIVE}"),
     }
 }
 

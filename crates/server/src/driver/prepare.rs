@@ -7,8 +7,8 @@ use crate::crypto::{hash_token, new_token, sealing_identity};
 use crate::pb;
 use crate::service::{Caller, CompileRequest};
 use cordium_provisioner::lifecycle::{RunFailure, Secrets};
-use cordium_provisioner::runtime::{SecretValue, WorkspaceKey};
-use cordium_provisioner::{RunContext, RunFacts};
+use cordium_provisioner::runtime::{KeptContainer, SecretValue, WorkspaceKey};
+use cordium_provisioner::{Plan, Recreate, RunContext, RunFacts};
 use cordium_spec::Kind;
 use prost::Message;
 
@@ -53,15 +53,26 @@ impl Driver {
             Some(s) => self.runtime.snapshot_exists(s).await.unwrap_or(false),
             None => false,
         };
-        let facts = RunFacts {
+        let mut facts = RunFacts {
             is_build: status.is_build,
             successful_runs: status.successful_runs,
             template_has_ready_build: snapshot.is_some(),
             snapshot_exists,
             ..RunFacts::for_workspace(&workspace)
         };
-        let context = RunContext::new(&facts);
-        let plan = cordium_provisioner::plan(&workspace, &context).map_err(unknown)?;
+        let key = WorkspaceKey::new(&record.space, &record.name);
+        let mut context = RunContext::new(&facts);
+        let mut plan = cordium_provisioner::plan(&workspace, &context).map_err(unknown)?;
+        if starting && !context.fresh && !context.from_snapshot {
+            facts.recreate = self.recreate(&key, &plan).await?;
+            if facts.recreate.is_some() {
+                context = RunContext::new(&facts);
+                plan = cordium_provisioner::plan(&workspace, &context).map_err(unknown)?;
+            }
+        }
+        if let Some(timeout) = self.startup_timeout {
+            plan.start.timeout = timeout;
+        }
 
         let mut secrets = Secrets::default();
         let (secret_names, user_secret_names) = plan.secret_names();
@@ -92,7 +103,8 @@ impl Driver {
             build_id: name.strip_prefix("build-").unwrap_or(name).to_owned(),
         });
         Ok(Prepared {
-            key: WorkspaceKey::new(&record.space, &record.name),
+            recreate: context.recreate,
+            key,
             plan,
             secrets,
             snapshot: if context.from_snapshot {
@@ -101,6 +113,26 @@ impl Driver {
                 None
             },
             build,
+        })
+    }
+
+    /// Whether a run that starts `key`'s kept container again must re-create it instead, and
+    /// why: the container is gone, or `plan` runs another recipe.
+    async fn recreate(
+        &self,
+        key: &WorkspaceKey,
+        plan: &Plan,
+    ) -> Result<Option<Recreate>, RunFailure> {
+        let kept = self.runtime.kept_container(key).await.map_err(unknown)?;
+        let recipe = plan.recipe();
+        Ok(match kept {
+            KeptContainer::NotKept => None,
+            KeptContainer::Gone => Some(Recreate::ContainerGone),
+            KeptContainer::Present(r) if r.image != recipe.image => Some(Recreate::ImageChanged),
+            KeptContainer::Present(r) if r.settings != recipe.settings => {
+                Some(Recreate::SettingsChanged)
+            }
+            KeptContainer::Present(_) => None,
         })
     }
 

@@ -2,7 +2,7 @@
 //! the API, against the lab's git server (smart HTTP over HTTPS) and its registry with
 //! authentication ([`cordium_testkit::Lab`]), in the lab's image with git.
 
-use super::podman::{PodmanEnv, last, states};
+use super::podman::{PodmanEnv, assert_running, last, states};
 use super::*;
 use cordium_testkit::{lab, run};
 use std::process::Command;
@@ -45,15 +45,6 @@ fn clone_failure(seen: &[pb::WorkspaceStatus]) -> pb::Failure {
         failure.message
     );
     failure
-}
-
-fn assert_running(seen: &[pb::WorkspaceStatus]) {
-    assert_eq!(
-        last(seen).state(),
-        pb::WorkspaceState::Running,
-        "{:?}",
-        last(seen).failure
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,15 +257,17 @@ async fn dotfiles_are_cloned_and_installed_on_fresh_runs_only() {
     let (_, out) = env
         .sh(&name, "cat ~/dotfiles/.profile /workspace/dotfiles.log")
         .await;
-    assert_eq!(out, "set -o vi\nsetup in /root/dotfiles\n");
+    assert_eq!(out, "set -o vi\nsetup in /home/cordium/dotfiles\n");
     env.stop(&name).await;
 
     let seen = env.start(&name).await;
     assert_running(&seen);
-    let (_, out) = env.sh(&name, "cat /workspace/dotfiles.log").await;
+    let (_, out) = env
+        .sh(&name, "cat /workspace/dotfiles.log ~/dotfiles/.profile")
+        .await;
     assert_eq!(
-        out, "setup in /root/dotfiles\n",
-        "dotfiles on fresh runs only"
+        out, "setup in /home/cordium/dotfiles\nset -o vi\n",
+        "dotfiles on fresh runs only, and ~/dotfiles survives the restart"
     );
     env.stop(&name).await;
 }

@@ -22,6 +22,7 @@ mod podman;
 mod python;
 mod quotas;
 mod replicas;
+mod sandbox;
 mod secrets;
 mod ssh;
 mod ssh_agent;
@@ -288,13 +289,28 @@ impl Server {
         runtime: Option<Arc<dyn cordium_provisioner::runtime::Runtime>>,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
     ) -> Self {
+        let driver = runtime.map(|r| (r, test_driver_options()));
+        Self::start_driving(dir, database_url, driver, configure).await
+    }
+
+    /// A server whose service `configure` changed first and whose driver (if any) runs
+    /// workspaces on a runtime with options.
+    pub async fn start_driving(
+        dir: &Path,
+        database_url: Option<&str>,
+        driver: Option<(
+            Arc<dyn cordium_provisioner::runtime::Runtime>,
+            cordium_server::driver::DriverOptions,
+        )>,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
         let mut api = configure(
             cordium_server::server::open(dir, database_url)
                 .await
                 .expect("open the server"),
         );
-        if let Some(runtime) = runtime {
-            api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
+        if let Some((runtime, options)) = driver {
+            api = cordium_server::server::start_driver_with_options(api, runtime, options);
         }
         Self::serve_api(api).await
     }
@@ -663,8 +679,14 @@ impl Process {
     /// Starts `cordium-server serve --listen 127.0.0.1:0` and waits for its address.
     pub fn spawn(dir: &Path, database_url: Option<&str>) -> Self {
         let mut cmd = base_command(dir, database_url);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--runtime", "none"])
-            .stdin(std::process::Stdio::null())
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--runtime", "none"]);
+        Self::spawn_command(cmd)
+    }
+
+    /// Starts `cmd`, a `cordium-server ... serve --listen 127.0.0.1:0 ...`, and waits for its
+    /// address.
+    pub fn spawn_command(mut cmd: std::process::Command) -> Self {
+        cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("spawn cordium-server");
@@ -723,5 +745,13 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The driver's options in tests: health checked every second.
+pub fn test_driver_options() -> cordium_server::driver::DriverOptions {
+    cordium_server::driver::DriverOptions {
+        health_interval: Duration::from_secs(1),
+        ..Default::default()
     }
 }

@@ -19,7 +19,7 @@ pub(super) struct PodmanEnv {
 
 impl PodmanEnv {
     pub(super) async fn new(user: &str) -> Self {
-        Self::configured(user, |api| api).await
+        Self::with_driver(user, test_driver_options()).await
     }
 
     /// A server whose service `configure` changed first.
@@ -27,11 +27,27 @@ impl PodmanEnv {
         user: &str,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
     ) -> Self {
-        let options = lab().podman_options();
+        Self::start(user, test_driver_options(), configure).await
+    }
+
+    /// As [`PodmanEnv::new`], the driver running with `options`.
+    pub(super) async fn with_driver(
+        user: &str,
+        options: cordium_server::driver::DriverOptions,
+    ) -> Self {
+        Self::start(user, options, |api| api).await
+    }
+
+    async fn start(
+        user: &str,
+        options: cordium_server::driver::DriverOptions,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
         let data = Data::new(Backend::Sqlite).await;
-        let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
-        let server =
-            Server::start_configured(data.dir.path(), None, Some(runtime), configure).await;
+        let runtime: Arc<dyn Runtime> =
+            Arc::new(Podman::new(lab().podman_options()).expect("podman"));
+        let driver = Some((runtime, options));
+        let server = Server::start_driving(data.dir.path(), None, driver, configure).await;
         let token = server.user(user, false).await;
         Self {
             user: server.client(&token),
@@ -46,7 +62,7 @@ impl PodmanEnv {
         self.create_from("", spec_json).await
     }
 
-    async fn create_from(&self, template: &str, spec_json: serde_json::Value) -> String {
+    pub(super) async fn create_from(&self, template: &str, spec_json: serde_json::Value) -> String {
         let ws = ok(
             "CreateWorkspace",
             self.user
@@ -76,6 +92,13 @@ impl PodmanEnv {
             )
         })
         .await
+    }
+
+    /// Starts `name` and panics unless it reaches `RUNNING`.
+    pub(super) async fn start_running(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
+        let seen = self.start(name).await;
+        assert_running(&seen);
+        seen
     }
 
     pub(super) async fn stop(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
@@ -166,6 +189,17 @@ pub(super) fn states(seen: &[pb::WorkspaceStatus]) -> Vec<pb::WorkspaceState> {
     states
 }
 
+/// Panics with the failure unless the last status is `RUNNING`.
+#[track_caller]
+pub(super) fn assert_running(seen: &[pb::WorkspaceStatus]) {
+    assert_eq!(
+        last(seen).state(),
+        pb::WorkspaceState::Running,
+        "{:?}",
+        last(seen).failure
+    );
+}
+
 pub(super) fn last(seen: &[pb::WorkspaceStatus]) -> &pb::WorkspaceStatus {
     seen.last().expect("at least one status")
 }
@@ -208,12 +242,12 @@ async fn a_persistent_workspace_keeps_its_volume_and_runs_on_create_once() {
         states(&seen)
     );
     assert!(last(&seen).failure.is_none(), "{:?}", last(&seen).failure);
-    let gone = env
+    let kept = env
         .podman()
         .args(["container", "exists", &env.container(&name)])
         .status()
         .expect("podman");
-    assert!(!gone.success(), "the container is removed on stop");
+    assert!(kept.success(), "the container is kept on stop");
 
     let seen = env.start(&name).await;
     assert_eq!(last(&seen).state(), pb::WorkspaceState::Running);
@@ -330,13 +364,7 @@ async fn secret_values_reach_the_container_and_nothing_else() {
             .create_secret(secret("default.secretive", "api-key", &value))
             .await,
     );
-    let seen = env.start(&name).await;
-    assert_eq!(
-        last(&seen).state(),
-        pb::WorkspaceState::Running,
-        "{:?}",
-        last(&seen).failure
-    );
+    env.start_running(&name).await;
     let (_, out) = env.sh(&name, "echo \"$API_KEY\"; echo \"$PLAIN\"").await;
     assert_eq!(out, format!("{value}\nvisible\n"));
 
@@ -468,6 +496,9 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
                 Some(serde_json::json!({
                     "runtime": {"tasks": [
                         task("install", "ON_CREATE", "echo built > /workspace/built; echo x >> /workspace/on-create.log"),
+                        {"name": "tool", "type": "ON_CREATE", "runAsRoot": true,
+                         "run": "mkdir -p /opt/tool && echo v1 > /opt/tool/version"},
+                        task("home", "ON_CREATE", "mkdir -p ~/.cache && echo cached > ~/.cache/built"),
                         task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
                     ]},
                 })),
@@ -515,22 +546,16 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let name = env.create_from("tools", serde_json::json!({})).await;
-    let seen = env.start(&name).await;
-    assert_eq!(
-        last(&seen).state(),
-        pb::WorkspaceState::Running,
-        "{:?}",
-        last(&seen).failure
-    );
+    env.start_running(&name).await;
     let (_, out) = env
         .sh(
             &name,
-            "cat /workspace/built /workspace/on-create.log /workspace/post-start.log",
+            "cat /workspace/built /workspace/on-create.log /workspace/post-start.log /opt/tool/version ~/.cache/built; id -u; stat -c %u /workspace/built",
         )
         .await;
     assert_eq!(
-        out, "built\nx\nstarted\nstarted\n",
-        "the build's files, ON_CREATE only from the build, POST_START in the build and now"
+        out, "built\nx\nstarted\nstarted\nv1\ncached\n1000\n1000\n",
+        "the build's files (outside /workspace too), ON_CREATE only from the build, POST_START in the build and now"
     );
     env.stop(&name).await;
 }
@@ -607,13 +632,7 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
             "limit": {"cpu": {"millicores": 500}, "memory": {"megabytes": 256}},
         }))
         .await;
-    let seen = env.start(&name).await;
-    assert_eq!(
-        last(&seen).state(),
-        pb::WorkspaceState::Running,
-        "{:?}",
-        last(&seen).failure
-    );
+    let seen = env.start_running(&name).await;
     assert!(states(&seen).contains(&pb::WorkspaceState::BuildingImage));
     assert!(!states(&seen).contains(&pb::WorkspaceState::PullingImage));
     assert_eq!(env.sh(&name, "cat /baked").await.1, "baked\n");
@@ -659,13 +678,7 @@ async fn tasks_get_their_directory_environment_user_and_background() {
             },
         }))
         .await;
-    let seen = env.start(&name).await;
-    assert_eq!(
-        last(&seen).state(),
-        pb::WorkspaceState::Running,
-        "{:?}",
-        last(&seen).failure
-    );
+    env.start_running(&name).await;
     let (_, out) = env
         .sh(
             &name,

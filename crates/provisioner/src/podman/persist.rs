@@ -1,0 +1,245 @@
+//! Persistent means persistent: a persistent workspace keeps its container across stop and
+//! start, and pre-builds keep the build's whole filesystem.
+//!
+//! - **Kept containers.** A stop with [`VolumeOnStop::Keep`](crate::plan::VolumeOnStop)
+//!   only stops the container (`podman stop`); the next start of the same recipe (labels
+//!   `cordium.recipe.image` and `cordium.recipe.settings`, [`Recipe`]) starts it again
+//!   (`podman start`), its whole filesystem as it was. The secret environment file is the
+//!   one thing that changes between runs (the session credential is new every run): podman
+//!   copies a mounted secret into the container's own directory when the container is
+//!   created, so a restart rewrites that copy (`<StaticDir>/secrets/N-env`) before it
+//!   starts, and a stop blanks it.
+//! - **Pre-build snapshots.** A build's stop writes two tarballs, both made inside the
+//!   container by container root so ownership is recorded as the container sees it (uid
+//!   1000), not as the build's user namespace maps it on the host (`podman commit` keeps the
+//!   host ids, which no other namespace maps): the volumes (`/workspace` and HOME), and every
+//!   path the build added or changed in the root filesystem (`podman diff`, archived without
+//!   recursion). A workspace restored from it runs the Template's image and extracts both,
+//!   again inside its own container. Files the build deleted from the image are not deleted
+//!   again.
+
+use super::{Podman, engine, last_line};
+use crate::plan::VolumeSource;
+use crate::runtime::{ContainerSpec, KeptContainer, Recipe, RuntimeError, WorkspaceKey};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+/// The labels holding a container's [`Recipe`].
+const IMAGE_LABEL: &str = "cordium.recipe.image";
+const SETTINGS_LABEL: &str = "cordium.recipe.settings";
+/// What a kept container's secret copy holds while it is stopped.
+const BLANK_SECRET: &str = "# cordium: the workspace is stopped\n";
+
+/// The `podman run` arguments labelling a container with `recipe`.
+pub(super) fn recipe_args(recipe: &Recipe) -> [String; 4] {
+    [
+        "--label".to_owned(),
+        format!("{IMAGE_LABEL}={}", recipe.image),
+        "--label".to_owned(),
+        format!("{SETTINGS_LABEL}={}", recipe.settings),
+    ]
+}
+
+impl Podman {
+    pub(super) async fn volume_exists(&self, volume: &str) -> Result<bool, RuntimeError> {
+        let mut command = self.command();
+        command.args(["volume", "exists", volume]);
+        let out = self.output(command, None).await?;
+        Ok(out.status.success())
+    }
+
+    /// Makes the workspace's volumes (`/workspace` and HOME) as `spec.volume` says; a
+    /// snapshot's content is extracted once the container runs ([`Podman::restore_snapshot`]).
+    pub(super) async fn prepare_volumes(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        for volume in [Self::volume(&spec.key), Self::home_volume(&spec.key)] {
+            match spec.volume {
+                VolumeSource::Reused if self.volume_exists(&volume).await? => continue,
+                VolumeSource::Reused => {}
+                VolumeSource::New | VolumeSource::FromSnapshot => {
+                    self.run(&["volume", "rm", "--force", &volume], None)
+                        .await?;
+                }
+            }
+            self.run(&["volume", "create", &volume], None).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn remove_volumes(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        for volume in [Self::volume(key), Self::home_volume(key)] {
+            self.run(&["volume", "rm", "--force", &volume], None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What is left of `key`'s container: see [`crate::runtime::Runtime::kept_container`].
+    pub(super) async fn kept(&self, key: &WorkspaceKey) -> Result<KeptContainer, RuntimeError> {
+        let format = format!(
+            "{{{{index .Config.Labels \"{IMAGE_LABEL}\"}}}} {{{{index .Config.Labels \"{SETTINGS_LABEL}\"}}}}"
+        );
+        let Some(text) = self.inspect(key, &format).await? else {
+            return Ok(KeptContainer::Gone);
+        };
+        let mut words = text.split_whitespace();
+        Ok(KeptContainer::Present(Recipe {
+            image: words.next().unwrap_or_default().to_owned(),
+            settings: words.next().unwrap_or_default().to_owned(),
+        }))
+    }
+
+    /// Starts `key`'s kept container again with `secret_file` as its secret environment.
+    pub(super) async fn restart(
+        &self,
+        key: &WorkspaceKey,
+        secret_file: &str,
+    ) -> Result<(), RuntimeError> {
+        // A container stopped by something else than Cordium may still run.
+        let _ = self.stop_container(key).await;
+        self.write_secret_copy(key, secret_file).await?;
+        self.start_created(key).await
+    }
+
+    /// Stops `key`'s container and keeps it, its secret copy blanked.
+    pub(super) async fn stop_and_keep(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        self.stop_container(key).await?;
+        match self.write_secret_copy(key, BLANK_SECRET).await {
+            Ok(()) | Err(RuntimeError::NotRunning { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the container's copy of its secret environment file (same owner, mode 0444).
+    async fn write_secret_copy(&self, key: &WorkspaceKey, text: &str) -> Result<(), RuntimeError> {
+        let Some(dir) = self.inspect(key, "{{.StaticDir}}").await? else {
+            return Err(RuntimeError::NotRunning {
+                name: key.object_name(),
+            });
+        };
+        // podman names the copy after the secret, not its target.
+        let secret = Self::secret(key);
+        let dir = PathBuf::from(dir.trim()).join("secrets");
+        let path = dir.join(&secret);
+        let io = |e: std::io::Error| engine("writing the secret environment", e.to_string());
+        let meta = tokio::fs::metadata(&path).await.map_err(io)?;
+        let tmp = dir.join(format!(".{secret}.tmp"));
+        tokio::fs::write(&tmp, text).await.map_err(io)?;
+        {
+            use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+            std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid())).map_err(io)?;
+            tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))
+                .await
+                .map_err(io)?;
+        }
+        tokio::fs::rename(&tmp, &path).await.map_err(io)
+    }
+
+    /// Writes the snapshot `snapshot` of `key`'s running container: `/workspace` and HOME
+    /// (the container's, the workspace user's) as one tarball, and every file and directory
+    /// the run added or changed elsewhere (`podman diff`) as another, both made inside the
+    /// container by container root.
+    pub(super) async fn save_snapshot(
+        &self,
+        key: &WorkspaceKey,
+        snapshot: &str,
+    ) -> Result<(), RuntimeError> {
+        let name = key.object_name();
+        let diff = self.run(&["diff", &name], None).await?;
+        let mut changed = String::new();
+        for line in diff.lines() {
+            if let Some(path) = line
+                .strip_prefix("A /")
+                .or_else(|| line.strip_prefix("C /"))
+                .filter(|p| !p.is_empty() && !p.contains('\n'))
+            {
+                changed.push_str(path);
+                changed.push('\n');
+            }
+        }
+        let path = self.snapshot_path(snapshot);
+        let parts = [
+            (
+                path.with_extension("root.tar"),
+                ROOT_TAR,
+                Some(changed.as_bytes()),
+            ),
+            (path.clone(), VOLUMES_TAR, None),
+        ];
+        for (target, script, stdin) in parts {
+            let tmp = target.with_extension("partial");
+            let io = |e: std::io::Error| engine("writing the snapshot", e.to_string());
+            let file = std::fs::File::create(&tmp).map_err(io)?;
+            let mut command = self.command();
+            command.arg("exec");
+            if stdin.is_some() {
+                command.arg("--interactive");
+            }
+            command
+                .args(["--user", "0:0", &name, "/bin/sh", "-c", script])
+                .stdout(Stdio::from(file));
+            let out = self.output(command, stdin).await?;
+            if !out.status.success() {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(engine("archiving the build", last_line(&out.stderr)));
+            }
+            tokio::fs::rename(&tmp, &target).await.map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Extracts the snapshot's tarballs (the root filesystem's changes, then the volumes)
+    /// into `key`'s new container, as container root.
+    pub(super) async fn restore_snapshot(
+        &self,
+        key: &WorkspaceKey,
+        snapshot: &str,
+    ) -> Result<(), RuntimeError> {
+        let path = self.snapshot_path(snapshot);
+        for part in [path.with_extension("root.tar"), path] {
+            let file = match std::fs::File::open(&part) {
+                Ok(file) => file,
+                // Snapshots written before root filesystems were kept have volumes only.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && part != self.snapshot_path(snapshot) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    return Err(engine(
+                        "restoring a snapshot",
+                        format!("{}: {e}", part.display()),
+                    ));
+                }
+            };
+            let mut command = self.command();
+            command
+                .args(["exec", "--interactive", "--user", "0:0", &key.object_name()])
+                .args(["tar", "-C", "/", "-xpf", "-"])
+                .stdin(Stdio::from(file));
+            let out = self.output(command, None).await?;
+            if !out.status.success() {
+                return Err(engine("restoring a snapshot", last_line(&out.stderr)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the snapshot's root filesystem part (absent is fine).
+    pub(super) async fn remove_snapshot_root(&self, snapshot: &str) {
+        let _ =
+            tokio::fs::remove_file(self.snapshot_path(snapshot).with_extension("root.tar")).await;
+    }
+}
+
+/// Archives `/workspace` and HOME (recursively).
+const VOLUMES_TAR: &str = "exec tar -C / -cf - workspace \"${HOME#/}\"";
+/// Archives the paths on standard input (one per line, relative to `/`, not recursively),
+/// except what is not the image's own filesystem (the volumes, kernel file systems, `/run`
+/// and `/tmp`) and what container root cannot read (files podman itself made for the
+/// container, owned by ids outside its namespace).
+const ROOT_TAR: &str = "set --; while IFS= read -r p; do \
+     case \"/$p\" in /workspace|/workspace/*|\"$HOME\"|\"$HOME\"/*|/proc|/proc/*|/sys|/sys/*|\
+     /dev|/dev/*|/run|/run/*|/tmp|/tmp/*) continue;; esac; \
+     if [ -L \"/$p\" ] || ( : < \"/$p\" ) 2>/dev/null; then set -- \"$@\" \"$p\"; fi; done; \
+     [ $# -gt 0 ] || set -- .; exec tar -C / --no-recursion -cf - \"$@\"";

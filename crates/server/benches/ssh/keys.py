@@ -2,11 +2,13 @@
 # command is expected to run `cat` on a terminal, so each byte typed is echoed back by the
 # remote terminal. Sends N bytes one at a time, each after the previous echo arrived, and
 # prints the median and 90th percentile round trip in milliseconds.
-import os, pty, select, sys, time
+import os, pty, select, sys, time, tty
 
 n = int(os.environ.get("KEYS", "200"))
 pid, fd = pty.fork()
 if pid == 0:
+    # Raw from the start: every echo measured is the remote terminal's, never this one's.
+    tty.setraw(0)
     os.execvp(sys.argv[1], sys.argv[1:])
 
 def read_until(byte, timeout=30):

@@ -32,10 +32,10 @@
 
 pub mod agent;
 mod env;
-mod stream;
 mod login;
 mod persist;
 mod sandbox;
+mod stream;
 pub mod user;
 mod userns;
 
@@ -48,7 +48,7 @@ use crate::lifecycle::shell_quote;
 use crate::plan::{VolumeOnStop, VolumeSource};
 use crate::runtime::{
     ContainerSpec, ContainerState, ExecOutput, ExecSpec, KeptContainer, Login, OutputStream,
-    PortStream, ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, registry_host,
+    PortStream, ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -27,7 +27,7 @@ impl PodmanEnv {
         user: &str,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
     ) -> Self {
-        Self::start(user, test_driver_options(), configure).await
+        Self::launch(user, test_driver_options(), configure).await
     }
 
     /// As [`PodmanEnv::new`], the driver running with `options`.
@@ -35,10 +35,10 @@ impl PodmanEnv {
         user: &str,
         options: cordium_server::driver::DriverOptions,
     ) -> Self {
-        Self::start(user, options, |api| api).await
+        Self::launch(user, options, |api| api).await
     }
 
-    async fn start(
+    async fn launch(
         user: &str,
         options: cordium_server::driver::DriverOptions,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,

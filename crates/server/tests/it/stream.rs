@@ -38,6 +38,9 @@ impl Container {
             ports: Vec::new(),
             volume: VolumeSource::New,
             snapshot: None,
+            read_only: false,
+            mounts: Vec::new(),
+            recipe: Default::default(),
         };
         podman
             .pull_image(&key, &spec.image, None)

@@ -9,10 +9,27 @@ use rustix::fd::OwnedFd;
 use std::io::{Read as _, Write as _};
 use std::sync::{Condvar, Mutex};
 
-/// A running workspace of `user` on the lab image, with application `web` on port 8080.
-fn workspace(user: &User) -> String {
+/// A running workspace of a user on the lab image, with application `web` on port 8080;
+/// stopped and deleted when dropped (the server goes with the test process, the container
+/// would not).
+struct Workspace<'a> {
+    user: &'a User,
+    name: String,
+}
+
+impl Drop for Workspace<'_> {
+    fn drop(&mut self) {
+        let _ = self.user.run(&["stop", &self.name, "--wait"]);
+        let _ = self.user.run(&["delete", "workspace", &self.name]);
+    }
+}
+
+fn workspace(user: &User) -> Workspace<'_> {
     let r = ok(user.run(&["run", "--image", &lab().image, "--port", "web:8080"]));
-    name_of(&r)
+    Workspace {
+        user,
+        name: name_of(&r),
+    }
 }
 
 /// This test's end of a PTY: what the program on the other end printed, and its keyboard.
@@ -119,7 +136,8 @@ fn exit_code(mut child: Child) -> i32 {
 #[test]
 fn shell_and_exec_it_on_a_terminal() {
     let user = User::new("terminal");
-    let name = workspace(&user);
+    let ws = workspace(&user);
+    let name = ws.name.clone();
     let mut term = Terminal::new();
     let cooked = term.modes();
 
@@ -217,7 +235,8 @@ fn sha256_of(text: &str) -> String {
 fn a_gibibyte_streams_each_way_with_bounded_server_memory() {
     const GIB: &str = "1073741824";
     let user = User::new("bulk");
-    let name = workspace(&user);
+    let ws = workspace(&user);
+    let name = ws.name.clone();
     let script = format!("head -c {GIB} /dev/urandom > /tmp/big && sha256sum /tmp/big");
     let remote = sha256_of(&ok(user.run(&["exec", &name, "--", "sh", "-c", &script])).stdout);
 
@@ -288,7 +307,8 @@ fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn cp_both_ways_port_forward_and_applications() {
     let user = User::new("copier");
-    let name = workspace(&user);
+    let ws = workspace(&user);
+    let name = ws.name.clone();
 
     // get shows the application and how to reach it.
     let r = ok(user.run(&["get", "workspace", &name]));

@@ -412,4 +412,18 @@ async fn exec_stream_is_for_the_owner_with_deadlines_a_cap_and_the_credential_ch
         ended.expect_err("revoked").code(),
         tonic::Code::Unauthenticated
     );
+    // The user's credential is gone: the container is removed directly.
+    let container = env.container(&name);
+    let _ = env
+        .podman()
+        .args(["rm", "--force", "-t", "0", &container])
+        .output();
+    let _ = env
+        .podman()
+        .args(["volume", "rm", "--force", &format!("{container}-workspace")])
+        .output();
+    let _ = env
+        .podman()
+        .args(["secret", "rm", &format!("{container}-env")])
+        .output();
 }

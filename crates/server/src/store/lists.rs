@@ -119,7 +119,10 @@ impl Store {
     }
 
     /// Up to `limit` of the Workspaces in the Spaces `user` may reach (only in `space`, if
-    /// not empty), after `after.name`, by name. Read by the `(kind, space, name)` index.
+    /// not empty), after `after.name`, by name. Read by the `(kind, space, name)` index: the
+    /// `scope` term is written `scope || '' = ''` so that no planner takes the primary key
+    /// `(kind, scope, name)` for its order by name, which walks every workspace in the store
+    /// (on SQLite a 2-item answer among 100,000 others took 230 times as long).
     pub async fn page_workspaces_of(
         &self,
         user: &str,
@@ -128,7 +131,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Record>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM resources WHERE kind = 'Workspace' AND scope = '' \
+            "SELECT {COLUMNS} FROM resources WHERE kind = 'Workspace' AND scope || '' = '' \
              AND space IN ({}) AND ($3 = '' OR space = $4) AND name > $5 \
              ORDER BY name LIMIT $6",
             reachable_spaces(1, 2)

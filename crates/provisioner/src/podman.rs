@@ -412,9 +412,10 @@ impl Runtime for Podman {
         check_env(&spec.env, false)?;
         let secret_file = secret_env_file(&spec.env);
         if spec.volume == VolumeSource::Reused
-            && self.kept(key).await? == KeptContainer::Present(spec.recipe.clone())
+            && let Some((recipe, dir)) = self.kept_in(key).await?
+            && recipe == spec.recipe
         {
-            return self.restart(key, &secret_file).await;
+            return self.restart(key, &dir, &secret_file).await;
         }
         self.remove_container(key).await?;
         self.prepare_volumes(spec).await?;

@@ -148,6 +148,8 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
         .await;
     env.start(&name).await;
     assert_eq!(env.sh(&name, "echo kept > /workspace/kept").await.0, 0);
+    const TOKEN: &str = "printf %s \"$CORDIUM_SESSION_TOKEN\"";
+    let first_token = env.sh(&name, TOKEN).await.1;
     env.stop(&name).await;
     let container = env.container(&name);
     let state = podman_out(
@@ -163,6 +165,12 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
         env.sh(&name, OUTSIDE).await.1,
         "m\nx\nrun\n",
         "the filesystem resumed; ON_CREATE did not run again"
+    );
+    let second_token = env.sh(&name, TOKEN).await.1;
+    assert!(second_token.starts_with("cds_"), "{second_token:?}");
+    assert_ne!(
+        second_token, first_token,
+        "the restarted container has this run's secrets"
     );
 
     // The container removed behind Cordium's back: the run is fresh, and says why; the

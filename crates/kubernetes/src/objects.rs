@@ -37,6 +37,9 @@ pub const WORKSPACE_DIR: &str = cordium_provisioner::WORKSPACE_DIR;
 pub const CONTAINER: &str = "workspace";
 /// The user (and group) the container runs as.
 pub const USER_ID: i64 = 1000;
+/// The workspace user's HOME, on the workspace's volume (sub-path `.home`, so `/workspace/.home`) next to
+/// `/workspace`, so it persists as `/workspace` does.
+pub const HOME_DIR: &str = "/home/cordium";
 /// The label every workspace object carries, valued with the workspace's object name.
 pub const WORKSPACE_LABEL: &str = "cordium.dev/workspace";
 
@@ -315,7 +318,23 @@ fn pod(input: &ObjectsInput<'_>, names: &Names, keys: &BTreeMap<usize, String>) 
             ..ContainerPort::default()
         })
         .collect::<Vec<_>>();
-    let add = capabilities(&spec.add_capabilities);
+    // Exactly the compiled set, as with podman.
+    let (add, drop) =
+        match cordium_provisioner::capabilities(&spec.add_capabilities, &spec.drop_capabilities) {
+            cordium_provisioner::Capabilities::Exactly(set) => (set, vec!["ALL".to_owned()]),
+            cordium_provisioner::Capabilities::AllBut(dropped) => {
+                (vec!["ALL".to_owned()], capabilities(&dropped))
+            }
+        };
+    let mut env = env;
+    if !env.iter().any(|e| e.name == "HOME") {
+        env.push(EnvVar {
+            name: "HOME".to_owned(),
+            value: Some(HOME_DIR.to_owned()),
+            value_from: None,
+        });
+    }
+    let (mounts, volumes) = mounts_and_volumes(spec, names);
     let container = Container {
         name: CONTAINER.to_owned(),
         image: Some(spec.image.clone()),
@@ -324,17 +343,14 @@ fn pod(input: &ObjectsInput<'_>, names: &Names, keys: &BTreeMap<usize, String>) 
         ports: (!ports.is_empty()).then_some(ports),
         resources,
         working_dir: Some(WORKSPACE_DIR.to_owned()),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "workspace".to_owned(),
-            mount_path: WORKSPACE_DIR.to_owned(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(mounts),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             privileged: Some(false),
+            read_only_root_filesystem: spec.read_only.then_some(true),
             capabilities: Some(Capabilities {
                 add: (!add.is_empty()).then_some(add),
-                drop: Some(vec!["ALL".to_owned()]),
+                drop: (!drop.is_empty()).then_some(drop),
             }),
             ..SecurityContext::default()
         }),
@@ -361,18 +377,57 @@ fn pod(input: &ObjectsInput<'_>, names: &Names, keys: &BTreeMap<usize, String>) 
                 }),
                 ..PodSecurityContext::default()
             }),
-            volumes: Some(vec![Volume {
-                name: "workspace".to_owned(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: names.volume.clone(),
-                    read_only: None,
-                }),
-                ..Volume::default()
-            }]),
+            volumes: Some(volumes),
             ..PodSpec::default()
         }),
         status: None,
     }
+}
+
+/// The container's mounts and the Pod's volumes: `/workspace` and HOME (sub-path `.home`) on
+/// the workspace's claim; with a read-only root, `/tmp` and `/run` as empty directories; each
+/// Space Volume (`volumeMounts`) as the claim `cdv-<space>-<volume>`, `readOnly` honoured.
+fn mounts_and_volumes(spec: &ContainerSpec, names: &Names) -> (Vec<VolumeMount>, Vec<Volume>) {
+    let mount = |name: &str, path: &str, sub_path: Option<&str>, read_only: bool| VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        sub_path: sub_path.map(str::to_owned),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    };
+    let claim = |name: String, claim_name: String| Volume {
+        name,
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name,
+            read_only: None,
+        }),
+        ..Volume::default()
+    };
+    let mut mounts = vec![
+        mount("workspace", WORKSPACE_DIR, None, false),
+        mount("workspace", HOME_DIR, Some(".home"), false),
+    ];
+    let mut volumes = vec![claim("workspace".to_owned(), names.volume.clone())];
+    if spec.read_only {
+        for (name, path) in [("tmp", "/tmp"), ("run", "/run")] {
+            mounts.push(mount(name, path, None, false));
+            volumes.push(Volume {
+                name: name.to_owned(),
+                empty_dir: Some(Default::default()),
+                ..Volume::default()
+            });
+        }
+    }
+    for (i, m) in spec.mounts.iter().enumerate() {
+        let name = format!("space-volume-{i}");
+        mounts.push(mount(&name, &m.path, None, m.read_only));
+        let claim_name = cordium_provisioner::runtime::object_name(
+            "cdv",
+            &format!("{}.{}", spec.key.space, m.volume),
+        );
+        volumes.push(claim(name, claim_name));
+    }
+    (mounts, volumes)
 }
 
 /// The container's `command`: `/bin/sh -c` of the entrypoint and the command joined (both are

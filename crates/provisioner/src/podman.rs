@@ -10,7 +10,7 @@
 //!
 //! Objects per workspace, all named from [`WorkspaceKey::object_name`] `N`:
 //! - container `N`, labelled `cordium.space`, `cordium.workspace` and its recipe
-//!   ([`persist`]); a persistent workspace keeps it across stop and start;
+//!   (`persist`); a persistent workspace keeps it across stop and start;
 //! - volume `N-workspace` at `/workspace`, and `N-home` at the workspace user's HOME
 //!   ([`user`]);
 //! - podman secret `N-env`, mounted at `/run/secrets/cordium-env`: the secret-valued
@@ -18,15 +18,16 @@
 //!   before running, so secret values reach the environment of every process in the
 //!   container but never a command line, a log, or `podman inspect` (podman 4 shows
 //!   `type=env` secrets' values there, so they are not used);
-//! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<space>-<volume>` ([`sandbox`]);
+//! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<space>-<volume>` (`sandbox`);
 //! - snapshots (pre-builds): under `<state>/snapshots/`, a tarball of the volumes and one
-//!   of what the build changed in the root filesystem ([`persist`]).
+//!   of what the build changed in the root filesystem (`persist`).
 //!
 //! Every container runs in a user namespace of its own, as uid 1000, with no new privileges
-//! and exactly the compiled capabilities ([`sandbox`], [`user`]).
+//! and exactly the compiled capabilities (`sandbox`, [`user`]).
 //!
-//! Known limits: the storage limit is not enforced (podman needs XFS project quotas for
-//! volume sizes); egress rules are not applied; applications are published on 127.0.0.1 on
+//! Known limits: the storage limit is enforced by measurement, not refused writes
+//! (`storage`: podman needs XFS project quotas for volume sizes); egress rules are not
+//! applied; applications are published on 127.0.0.1 on
 //! ports podman picks. A Space Volume is shared by workspaces whose user namespaces differ:
 //! a file one of them writes belongs to an id the others do not map.
 
@@ -35,6 +36,7 @@ mod env;
 mod login;
 mod persist;
 mod sandbox;
+mod storage;
 mod stream;
 pub mod user;
 mod userns;
@@ -417,9 +419,10 @@ impl Runtime for Podman {
         check_env(&spec.env, false)?;
         let secret_file = secret_env_file(&spec.env);
         if spec.volume == VolumeSource::Reused
-            && self.kept(key).await? == KeptContainer::Present(spec.recipe.clone())
+            && let Some((recipe, dir)) = self.kept_in(key).await?
+            && recipe == spec.recipe
         {
-            return self.restart(key, &secret_file).await;
+            return self.restart(key, &dir, &secret_file).await;
         }
         self.remove_container(key).await?;
         self.prepare_volumes(spec).await?;
@@ -448,6 +451,7 @@ impl Runtime for Podman {
             .arg("--label")
             .arg(format!("cordium.workspace={}", key.name))
             .args(persist::recipe_args(&spec.recipe))
+            .args(storage::storage_args(spec))
             .arg("--runtime")
             .arg(&self.options.oci_runtime);
         for ulimit in &self.options.ulimits {
@@ -512,15 +516,18 @@ impl Runtime for Podman {
     }
 
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError> {
-        let Some(text) = self
-            .inspect(key, "{{.State.Status}} {{.State.ExitCode}}")
-            .await?
-        else {
+        let Some(text) = self.inspect(key, storage::STATE_FORMAT).await? else {
             return Ok(ContainerState::Absent);
         };
         let mut words = text.split_whitespace();
         Ok(match words.next() {
-            Some("running") => ContainerState::Running,
+            Some("running") => {
+                let _exit_code = words.next();
+                match self.over_storage_limit(key, words).await {
+                    Some(why) => ContainerState::Failed(why),
+                    None => ContainerState::Running,
+                }
+            }
             Some("created" | "configured" | "initialized") => ContainerState::Pending,
             Some(status) => ContainerState::Failed(format!(
                 "{status}, exit code {}",

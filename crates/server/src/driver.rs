@@ -106,12 +106,16 @@ fn unknown(message: impl std::fmt::Display) -> RunFailure {
 }
 
 /// The protobuf form of why a kept container is re-created.
-fn pb_recreate(recreate: Option<Recreate>) -> pb::RecreateReason {
+fn pb_recreate(recreate: Option<Recreate>) -> pb::workspace_status::RecreateReason {
     match recreate {
-        None => pb::RecreateReason::Unset,
-        Some(Recreate::ContainerGone) => pb::RecreateReason::RecreateContainerGone,
-        Some(Recreate::ImageChanged) => pb::RecreateReason::RecreateImageChanged,
-        Some(Recreate::SettingsChanged) => pb::RecreateReason::RecreateSettingsChanged,
+        None => pb::workspace_status::RecreateReason::Unset,
+        Some(Recreate::ContainerGone) => {
+            pb::workspace_status::RecreateReason::RecreateContainerGone
+        }
+        Some(Recreate::ImageChanged) => pb::workspace_status::RecreateReason::RecreateImageChanged,
+        Some(Recreate::SettingsChanged) => {
+            pb::workspace_status::RecreateReason::RecreateSettingsChanged
+        }
     }
 }
 

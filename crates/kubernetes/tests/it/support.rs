@@ -39,7 +39,8 @@ fn secret(key: &str, value: &str) -> (String, ResolvedValue) {
     )
 }
 
-/// A persistent workspace: limits, a capability, literal environment, a fresh volume.
+/// A persistent workspace: limits, a capability, literal environment, a fresh volume, a
+/// read-only root and a read-only Space Volume.
 pub(crate) fn persistent() -> ContainerSpec {
     ContainerSpec {
         key: WorkspaceKey::new("team.alice", "k3x9"),
@@ -60,8 +61,12 @@ pub(crate) fn persistent() -> ContainerSpec {
         ports: Vec::new(),
         volume: VolumeSource::New,
         snapshot: None,
-        read_only: false,
-        mounts: Vec::new(),
+        read_only: true,
+        mounts: vec![cordium_provisioner::Mount {
+            volume: "datasets".to_owned(),
+            path: "/data".to_owned(),
+            read_only: true,
+        }],
         recipe: Default::default(),
     }
 }

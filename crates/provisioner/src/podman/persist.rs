@@ -75,46 +75,68 @@ impl Podman {
 
     /// What is left of `key`'s container: see [`crate::runtime::Runtime::kept_container`].
     pub(super) async fn kept(&self, key: &WorkspaceKey) -> Result<KeptContainer, RuntimeError> {
-        let format = format!(
-            "{{{{index .Config.Labels \"{IMAGE_LABEL}\"}}}} {{{{index .Config.Labels \"{SETTINGS_LABEL}\"}}}}"
-        );
-        let Some(text) = self.inspect(key, &format).await? else {
-            return Ok(KeptContainer::Gone);
-        };
-        let mut words = text.split_whitespace();
-        Ok(KeptContainer::Present(Recipe {
-            image: words.next().unwrap_or_default().to_owned(),
-            settings: words.next().unwrap_or_default().to_owned(),
-        }))
+        Ok(match self.kept_in(key).await? {
+            Some((recipe, _)) => KeptContainer::Present(recipe),
+            None => KeptContainer::Gone,
+        })
     }
 
-    /// Starts `key`'s kept container again with `secret_file` as its secret environment.
+    /// The kept container's recipe and its own directory (`StaticDir`), in one inspect.
+    pub(super) async fn kept_in(
+        &self,
+        key: &WorkspaceKey,
+    ) -> Result<Option<(Recipe, String)>, RuntimeError> {
+        let format = format!(
+            "{{{{index .Config.Labels \"{IMAGE_LABEL}\"}}}} {{{{index .Config.Labels \"{SETTINGS_LABEL}\"}}}} {{{{.StaticDir}}}}"
+        );
+        let Some(text) = self.inspect(key, &format).await? else {
+            return Ok(None);
+        };
+        let mut words = text.split_whitespace();
+        let mut word = || words.next().unwrap_or_default().to_owned();
+        let recipe = Recipe {
+            image: word(),
+            settings: word(),
+        };
+        Ok(Some((recipe, word())))
+    }
+
+    /// Starts `key`'s kept container (whose directory is `dir`) again with `secret_file` as
+    /// its secret environment. (One already running is left running.)
     pub(super) async fn restart(
         &self,
         key: &WorkspaceKey,
+        dir: &str,
         secret_file: &str,
     ) -> Result<(), RuntimeError> {
-        // A container stopped by something else than Cordium may still run.
-        let _ = self.stop_container(key).await;
-        self.write_secret_copy(key, secret_file).await?;
+        self.write_secret_copy(key, Some(dir), secret_file).await?;
         self.start_created(key).await
     }
 
     /// Stops `key`'s container and keeps it, its secret copy blanked.
     pub(super) async fn stop_and_keep(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         self.stop_container(key).await?;
-        match self.write_secret_copy(key, BLANK_SECRET).await {
+        match self.write_secret_copy(key, None, BLANK_SECRET).await {
             Ok(()) | Err(RuntimeError::NotRunning { .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// Replaces the container's copy of its secret environment file (same owner, mode 0444).
-    async fn write_secret_copy(&self, key: &WorkspaceKey, text: &str) -> Result<(), RuntimeError> {
-        let Some(dir) = self.inspect(key, "{{.StaticDir}}").await? else {
-            return Err(RuntimeError::NotRunning {
-                name: key.object_name(),
-            });
+    /// Replaces the copy of the secret environment file in the container's directory `dir`
+    /// (inspected when `None`), with the same owner, mode 0444.
+    async fn write_secret_copy(
+        &self,
+        key: &WorkspaceKey,
+        dir: Option<&str>,
+        text: &str,
+    ) -> Result<(), RuntimeError> {
+        let dir = match dir {
+            Some(dir) => dir.to_owned(),
+            None => self.inspect(key, "{{.StaticDir}}").await?.ok_or_else(|| {
+                RuntimeError::NotRunning {
+                    name: key.object_name(),
+                }
+            })?,
         };
         // podman names the copy after the secret, not its target.
         let secret = Self::secret(key);

@@ -607,10 +607,11 @@ async fn a_container_that_dies_is_a_health_check_failure() {
     let name = env.create(serde_json::json!({})).await;
     env.start(&name).await;
     let mut events = env.watch(&name).await;
+    // Killed, not removed: a removal races podman's own cleanup of a user-namespaced
+    // container (a removed container is the sandbox tests' `ContainerGone`).
     run(
-        env.podman()
-            .args(["rm", "--force", "-t", "0", &env.container(&name)]),
-        "podman rm",
+        env.podman().args(["kill", &env.container(&name)]),
+        "podman kill",
     );
     let seen = until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
     let failure = last(&seen).failure.clone().expect("a failure");

@@ -148,6 +148,8 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
         .await;
     env.start(&name).await;
     assert_eq!(env.sh(&name, "echo kept > /workspace/kept").await.0, 0);
+    const TOKEN: &str = "printf %s \"$CORDIUM_SESSION_TOKEN\"";
+    let first_token = env.sh(&name, TOKEN).await.1;
     env.stop(&name).await;
     let container = env.container(&name);
     let state = podman_out(
@@ -158,11 +160,20 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
 
     let seen = env.start_running(&name).await;
     let end = last(&seen);
-    assert_eq!(end.recreate_reason(), pb::RecreateReason::Unset);
+    assert_eq!(
+        end.recreate_reason(),
+        pb::workspace_status::RecreateReason::Unset
+    );
     assert_eq!(
         env.sh(&name, OUTSIDE).await.1,
         "m\nx\nrun\n",
         "the filesystem resumed; ON_CREATE did not run again"
+    );
+    let second_token = env.sh(&name, TOKEN).await.1;
+    assert!(second_token.starts_with("cds_"), "{second_token:?}");
+    assert_ne!(
+        second_token, first_token,
+        "the restarted container has this run's secrets"
     );
 
     // The container removed behind Cordium's back: the run is fresh, and says why; the
@@ -173,7 +184,7 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
     let end = last(&seen);
     assert_eq!(
         end.recreate_reason(),
-        pb::RecreateReason::RecreateContainerGone
+        pb::workspace_status::RecreateReason::RecreateContainerGone
     );
     assert!(states(&seen).contains(&pb::WorkspaceState::PullingImage));
     assert_eq!(
@@ -428,4 +439,38 @@ async fn a_server_with_a_relative_data_dir_builds_an_inline_dockerfile() {
         assert!(Instant::now() < deadline, "{container} was not removed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writing_past_the_storage_limit_stops_the_workspace_with_a_clear_failure() {
+    let env = PodmanEnv::new("hoarder").await;
+    let name = env
+        .create(serde_json::json!({"limit": {"storage": {"megabytes": 10}}}))
+        .await;
+    env.start_running(&name).await;
+    let mut events = env.watch(&name).await;
+    let (code, _) = env
+        .sh(
+            &name,
+            "dd if=/dev/zero of=/workspace/big bs=1M count=16 2>/dev/null",
+        )
+        .await;
+    assert_eq!(
+        code, 0,
+        "the write itself is not refused (ext4 has no volume quotas)"
+    );
+    let seen = until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+    let failure = failure_of(&seen);
+    assert_eq!(
+        failure.r#type,
+        Some(pb::failure::Type::HealthCheck(pb::Empty {})),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("storage limit is exceeded")
+            && failure.message.contains("of 10 MiB"),
+        "{}",
+        failure.message
+    );
 }

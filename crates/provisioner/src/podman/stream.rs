@@ -26,6 +26,7 @@
 //! owns it).
 
 use super::env::{add_env, check_env};
+use super::user::ProcessUser;
 use super::{PRELUDE, Podman, engine, last_line};
 use crate::runtime::session::{self, Control, Ends, Reader, Waiter, Writer, read_marker};
 use crate::runtime::stream::launcher_script;
@@ -96,9 +97,12 @@ fn spawn(podman: &Podman, key: &WorkspaceKey, spec: &StreamSpec) -> Result<Start
     if spec.tty.is_some() {
         command.arg("--tty");
     }
-    if let Some(user) = &spec.user {
-        command.arg("--user").arg(user);
-    }
+    // The workspace user unless the session names one (`podman::user`: one rule for every
+    // process in a workspace).
+    match &spec.user {
+        Some(user) => command.arg("--user").arg(user),
+        None => command.args(ProcessUser::Workspace.exec_args()),
+    };
     if let Some(dir) = &spec.working_dir {
         command.arg("--workdir").arg(dir);
     }
@@ -233,7 +237,9 @@ impl Control for PodmanControl {
         );
         let mut command = self.podman.command();
         command
-            .args(["exec", "--user", "root", &self.name, "/bin/sh", "-c"])
+            .arg("exec")
+            .args(ProcessUser::Root.exec_args())
+            .args([self.name.as_str(), "/bin/sh", "-c"])
             .arg(script);
         if let Err(e) = self.podman.output(command, None).await {
             tracing::warn!(container = %self.name, error = %e, "cannot signal a streamed process");

@@ -350,7 +350,7 @@ fn cp_both_ways_port_forward_and_applications() {
         "--",
         "sh",
         "-c",
-        "mkdir -p /www && echo hello-forward > /www/index.html && httpd -p 127.0.0.1:8080 -h /www",
+        "mkdir -p /tmp/www && echo hello-forward > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www",
     ]));
     let (mut forward, lines) = user.spawn(&["port-forward", &name, "0:web"]);
     let line = lines

@@ -242,7 +242,7 @@ async fn an_abandoned_session_is_killed_and_a_stopped_container_refused() {
 async fn ports_on_the_container_loopback_are_reached() {
     let c = Container::start().await;
     c.sh(
-        "mkdir -p /www && echo hi-from-httpd > /www/index.html && httpd -p 127.0.0.1:8080 -h /www",
+        "mkdir -p /tmp/www && echo hi-from-httpd > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www",
     )
     .await;
     let mut conn = c.podman.connect(&c.key, 8080).await.expect("connect");

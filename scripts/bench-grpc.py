@@ -46,8 +46,13 @@ async def main():
     async with grpc.aio.insecure_channel(os.environ["CORDIUM_ADDR"]) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         main_service = rpc.MainServiceStub(channel)
+        quota = struct_pb2.Struct()
+        quota.update({"workspace": {"limit": {"maxPerUser": 999_999}}})
+        await rpc.ManagementServiceStub(channel).UpdateClusterConfig(
+            pb.ClusterConfig(spec=quota), metadata=AUTH
+        )
         spec = struct_pb2.Struct()
-        spec.update({"image": "busybox", "env": [{"name": "A", "value": "1"}]})
+        spec.update({"image": {"registry": {"url": "docker.io/library/busybox"}}})
         created = await main_service.CreateWorkspace(pb.Workspace(spec=spec), metadata=AUTH)
         name = created.metadata.name
 

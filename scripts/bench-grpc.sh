@@ -14,7 +14,7 @@ work="$(mktemp -d)"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$python" -m grpc_tools.protoc -I crates/api/proto --python_out="$work" \
   --grpc_python_out="$work" cordium/v1/cordium.proto
-token="$("$server" --data-dir "$work/data" user add bench)"
+token="$("$server" --data-dir "$work/data" user add bench --admin)"
 port=$((20000 + RANDOM % 20000))
 "$server" --data-dir "$work/data" serve --listen "127.0.0.1:$port" --runtime none \
   >"$work/server.log" 2>&1 &

@@ -41,9 +41,13 @@ struct Shared {
 }
 
 impl Store {
-    /// Creates `write`'s resource in the next group commit.
+    /// Creates `write`'s resource in the next group commit. Each waiter takes the writer's
+    /// turn once: it returns at once if an earlier turn committed its create, else it commits
+    /// the queue's oldest (its own among them, or it waits for a later turn that takes it).
+    /// A create whose caller went away stays queued and is committed by the next turn, as a
+    /// request may be carried out after its caller stopped waiting.
     pub(super) async fn create_grouped(&self, write: Write<'_>) -> Result<(), StoreError> {
-        let (answer, answered) = oneshot::channel();
+        let (answer, mut answered) = oneshot::channel();
         let pending = Pending {
             record: write.record.clone(),
             secret: write.secret.map(<[u8]>::to_vec),
@@ -52,7 +56,6 @@ impl Store {
             answer,
         };
         self.group.queue().push(pending);
-        let mut answered = answered;
         let turn = self.group.0.turn.lock().await;
         if let Ok(result) = answered.try_recv() {
             return result;

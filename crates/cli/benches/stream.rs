@@ -41,11 +41,16 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Reads from `master` until what was read contains `needle`.
-fn read_until(master: &mut std::fs::File, needle: &[u8]) {
+/// Reads from `master` until what was read contains one of `needles`.
+fn read_until(master: &mut std::fs::File, needles: &[&[u8]]) {
     let mut seen = Vec::new();
     let mut buf = [0_u8; 4096];
-    while !seen.windows(needle.len()).any(|w| w == needle) {
+    let found = |seen: &[u8]| {
+        needles
+            .iter()
+            .any(|needle| seen.windows(needle.len()).any(|w| w == *needle))
+    };
+    while !found(&seen) {
         let n = master.read(&mut buf).expect("read");
         assert!(n > 0, "the terminal closed");
         seen.extend_from_slice(&buf[..n]);
@@ -71,9 +76,10 @@ fn keystrokes(mut program: Command, keys: u64) -> Duration {
     let mut terminal = std::fs::File::from(master);
     // The shell's own prompt first (nothing typed before the program's raw mode is echoed
     // here), then one that the typed text does not contain.
-    read_until(&mut terminal, b"# ");
+    // The workspace user's prompt ends in `$ `, root's (a `podman exec` as root) in `# `.
+    read_until(&mut terminal, &[b"$ ", b"# "]);
     terminal.write_all(b"PS1='rd''y> '\r").expect("type");
-    read_until(&mut terminal, b"rdy> ");
+    read_until(&mut terminal, &[b"rdy> "]);
     let mut times = Vec::new();
     let mut buf = [0_u8; 4096];
     for i in 0..keys {
@@ -88,7 +94,7 @@ fn keystrokes(mut program: Command, keys: u64) -> Duration {
         times.push(started.elapsed());
         if i % 50 == 49 {
             terminal.write_all(b"\r").expect("type");
-            read_until(&mut terminal, b"rdy> ");
+            read_until(&mut terminal, &[b"rdy> "]);
         }
     }
     terminal.write_all(b"\rexit\r").expect("type");
@@ -129,7 +135,9 @@ fn main() {
         user.command_of(under_setsid(&[cordium, "shell", &name])),
         keys,
     );
-    let mut podman = under_setsid(&["podman", "exec", "-it", &container, "/bin/sh", "-l"]);
+    let mut podman = under_setsid(&[
+        "podman", "exec", "-it", "--user", "1000", &container, "/bin/sh", "-l",
+    ]);
     podman.env("CONTAINERS_CONF", lab().containers_conf());
     let baseline = keystrokes(podman, keys);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

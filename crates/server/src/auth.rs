@@ -125,7 +125,7 @@ impl Authenticator {
     /// The caller presenting `token`, as read at most [`crate::cache::TTL`] ago (at once for
     /// changes this server made): for calls.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
-        if !(token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)) {
+        if !is_hashed(token) {
             return self.authenticate_oidc(token).await;
         }
         let hash = hash_token(token);
@@ -144,7 +144,7 @@ impl Authenticator {
     /// long-lived streams, which must end as soon as their credential is revoked by any
     /// process.
     pub async fn authenticate_fresh(&self, token: &str) -> Result<Caller, Status> {
-        if !(token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)) {
+        if !is_hashed(token) {
             return self.authenticate_oidc(token).await;
         }
         self.authenticate_hashed(token, &hash_token(token)).await
@@ -264,6 +264,12 @@ impl Authenticator {
         }
         Ok(Caller::user(user.name, user.admin))
     }
+}
+
+/// Whether `token` is one of ours (an API token or a session credential, kept as a hash), not
+/// an OIDC ID token.
+fn is_hashed(token: &str) -> bool {
+    token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)
 }
 
 /// At most 64 characters of a claim quoted in an error.

@@ -7,7 +7,7 @@ use crate::auth::Authenticator;
 use crate::cache::Memo;
 use crate::crypto::SecretBox;
 use crate::pb;
-use crate::store::{Counter, Precondition, Quota, Record, Store, Write};
+use crate::store::{Precondition, Quota, Record, Store, Write};
 use cordium_provisioner::runtime::Runtime;
 use cordium_spec::Kind;
 use std::sync::Arc;
@@ -27,8 +27,6 @@ pub struct Api {
     pub(crate) runtime: Option<Arc<dyn Runtime>>,
     /// Open watch streams per user (a cap per user).
     pub(crate) watches: super::watch::WatchCounts,
-    /// Spaces by name, as nearly every call reads one to check access.
-    spaces: Arc<Memo<String, StoredSpace>>,
     /// CompileWorkspace answers, while no write could have changed a layer
     /// ([`super::compile`]).
     pub(crate) compiled: Arc<super::compile::CompiledMemo>,
@@ -47,10 +45,6 @@ pub struct Api {
 /// A stored Space: its record and message, shared by the calls that read it.
 pub(crate) type StoredSpace = Arc<(Record, pb::Space)>;
 
-/// How many Spaces the memo keeps, and their bytes.
-const MEMO_SPACES: usize = 4096;
-const MEMO_SPACE_BYTES: usize = 16 << 20;
-
 impl Api {
     /// A service over `store`, sealing secrets with `secrets`, authenticating with `auth`.
     pub fn new(store: Store, secrets: SecretBox, auth: Authenticator) -> Self {
@@ -60,7 +54,6 @@ impl Api {
             auth,
             runtime: None,
             watches: super::watch::WatchCounts::default(),
-            spaces: Arc::new(Memo::new(MEMO_SPACES, MEMO_SPACE_BYTES)),
             compiled: Arc::new(Memo::new(
                 super::compile::MEMO_ENTRIES,
                 super::compile::MEMO_BYTES,
@@ -155,24 +148,14 @@ impl Api {
         Ok(token.trim())
     }
 
-    /// The Space if the caller owns it or is a member; NotFound otherwise. Read through a
-    /// memo that any write of a Space drops ([`crate::cache`]).
+    /// The Space if the caller owns it or is a member; NotFound otherwise. The record comes
+    /// from the store's memo of single records (`store::recent`), so asking costs a decode.
     pub(crate) async fn accessible_space(
         &self,
         caller: &Caller,
         name: &str,
     ) -> Result<StoredSpace> {
-        let generation = self.store.generation(Counter::Kind(Kind::Space));
-        let found = match self.spaces.get(name, generation) {
-            Some(found) => found,
-            None => {
-                let found = Arc::new(self.stored::<pb::Space>(&Place::global(name, "")).await?);
-                let weight = name.len() + 2 * found.0.body.len();
-                self.spaces
-                    .put(name.to_owned(), found.clone(), generation, weight);
-                found
-            }
-        };
+        let found = Arc::new(self.stored::<pb::Space>(&Place::global(name, "")).await?);
         if super::space::can_access(caller, &found.1) {
             Ok(found)
         } else {

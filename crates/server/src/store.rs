@@ -625,3 +625,27 @@ pub fn workspace_is_active(workspace: &crate::pb::Workspace) -> bool {
     workspace.status.is_some()
         && crate::workspace_state::state_of(workspace) != Some(cordium_provisioner::State::Stopped)
 }
+
+/// `count` rows of `width` numbered placeholders each, every row followed by the constant
+/// `tail` when it is not empty: `($1, $2, 1), ($3, $4, 1)` (a multi-row statement's values).
+fn placeholders(count: usize, width: usize, tail: &str) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(count * (width * 5 + tail.len() + 4));
+    for row in 0..count {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", row * width + column + 1);
+        }
+        if !tail.is_empty() {
+            let _ = write!(sql, ", {tail}");
+        }
+        sql.push(')');
+    }
+    sql
+}

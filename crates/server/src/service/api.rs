@@ -30,6 +30,8 @@ pub struct Api {
     /// CompileWorkspace answers, while no write could have changed a layer
     /// ([`super::compile`]).
     pub(crate) compiled: Arc<super::compile::CompiledMemo>,
+    /// Loaded layer documents, by content ([`super::layers`]).
+    pub(crate) layers: Arc<super::layers::Layers>,
     /// Where SSH is served (`None`: it is not), for GetSshEndpoint.
     pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
     /// The runs' SSH agents (`None`: runs get none).
@@ -58,6 +60,7 @@ impl Api {
                 super::compile::MEMO_ENTRIES,
                 super::compile::MEMO_BYTES,
             )),
+            layers: Arc::default(),
             ssh_endpoint: None,
             agents: None,
             sessions: super::watch::WatchCounts::default(),

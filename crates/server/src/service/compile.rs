@@ -2,7 +2,7 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{bad_field, describe, invalid, json_to_struct, load_document};
+use super::documents::{bad_field, describe, invalid, json_to_struct};
 use crate::cache::Memo;
 use crate::pb;
 use crate::store::Counter;
@@ -238,7 +238,7 @@ pub(crate) async fn compile_effective(
     };
     vars.extend(req.vars);
 
-    let workspace = load_document(
+    let workspace = api.layers.load(
         &mut sources,
         format!("Workspace {workspace_name}"),
         Kind::Workspace,
@@ -248,7 +248,7 @@ pub(crate) async fn compile_effective(
     let mut documents = vec![workspace];
     let mut secrets = Vec::new();
     if let Ok(stored_space) = api.accessible_space(caller, &space).await {
-        documents.push(load_document(
+        documents.push(api.layers.load(
             &mut sources,
             format!("Space {space}"),
             Kind::Space,
@@ -261,7 +261,7 @@ pub(crate) async fn compile_effective(
                 .as_ref()
                 .map(|m| m.name.clone())
                 .unwrap_or_default();
-            documents.push(load_document(
+            documents.push(api.layers.load(
                 &mut sources,
                 format!("Template {space}/{name}"),
                 Kind::Template,
@@ -277,7 +277,7 @@ pub(crate) async fn compile_effective(
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {
-        documents.push(load_document(
+        documents.push(api.layers.load(
             &mut sources,
             format!("UserConfig {}", caller.name),
             Kind::UserConfig,
@@ -286,7 +286,7 @@ pub(crate) async fn compile_effective(
         )?);
     }
     if let Some(cluster) = api.cluster_config().await? {
-        documents.push(load_document(
+        documents.push(api.layers.load(
             &mut sources,
             Kind::ClusterConfig.as_str().into(),
             Kind::ClusterConfig,

@@ -2,7 +2,7 @@
 //! validated by the spec crate exactly as `cordium validate` validates files, and problems come
 //! back as `InvalidArgument` with one field violation per diagnostic.
 
-use cordium_spec::{Diagnostic, Document, Kind, SourceMap, load};
+use cordium_spec::{Diagnostic, Kind, load};
 use prost_types::Struct;
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt as _};
@@ -20,29 +20,6 @@ pub(crate) fn document_text(kind: Kind, name: &str, spec: Option<&Struct>) -> St
         doc["spec"] = struct_to_json(spec);
     }
     serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-/// Loads a resource's document (for compiling) into `sources` under `label`.
-pub(crate) fn load_document(
-    sources: &mut SourceMap,
-    label: String,
-    kind: Kind,
-    name: &str,
-    spec: Option<&Struct>,
-) -> Result<Document, Status> {
-    let text = document_text(kind, name, spec);
-    let id = sources.add(label, text.as_str());
-    let mut loaded = load(&text, id);
-    if loaded.has_errors() {
-        return Err(invalid(
-            "the stored resource is no longer valid",
-            &loaded.diagnostics,
-        ));
-    }
-    loaded
-        .documents
-        .pop()
-        .ok_or_else(|| Status::internal("the stored resource has no document"))
 }
 
 /// Validates a spec as `cordium validate` would.

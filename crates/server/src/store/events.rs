@@ -129,6 +129,68 @@ impl Store {
         })
     }
 
+    /// Records the creation of each of `records` (a group commit's, on SQLite) with one
+    /// statement, and returns their events in the same order. Events are matched to records
+    /// by name (a statement's returned rows come in no promised order); records that share a
+    /// name are recorded one at a time.
+    pub(super) async fn insert_created_events(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        records: &[&Record],
+    ) -> Result<Vec<Event>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: std::collections::HashSet<&str> =
+            records.iter().map(|r| r.name.as_str()).collect();
+        if names.len() < records.len() || self.backend != Backend::Sqlite {
+            let mut events = Vec::with_capacity(records.len());
+            for r in records {
+                events.push(
+                    self.insert_event(tx, EventKind::Created, r, &r.body)
+                        .await?,
+                );
+            }
+            return Ok(events);
+        }
+        let sql = format!(
+            "INSERT INTO events (kind, name, owner, space, new, at) VALUES {} RETURNING id, name",
+            super::placeholders(records.len(), 6, "")
+        );
+        let at = now_secs();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in records {
+            query = query
+                .bind(EventKind::Created.code())
+                .bind(&r.name)
+                .bind(&r.owner)
+                .bind(&r.space)
+                .bind(&r.body)
+                .bind(at);
+        }
+        let mut ids = std::collections::HashMap::with_capacity(records.len());
+        for row in query.fetch_all(&mut **tx).await? {
+            let name: String = row.try_get(1)?;
+            ids.insert(name, row.try_get::<i64, _>(0)?);
+        }
+        records
+            .iter()
+            .map(|r| match ids.get(&r.name) {
+                Some(id) => Ok(Event {
+                    id: *id,
+                    kind: EventKind::Created,
+                    name: r.name.clone(),
+                    owner: r.owner.clone(),
+                    space: r.space.clone(),
+                }),
+                None => Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                    "the event of `{}` was not returned by its insert",
+                    r.name
+                )))),
+            })
+            .collect()
+    }
+
     /// After a commit: on SQLite, watchers hear of the event at once; on PostgreSQL, every
     /// replica (this one included) hears of it through its listener.
     pub(super) fn announce(&self, event: Option<Event>) {

@@ -12,8 +12,12 @@
 //! acknowledged create is as durable as before. The leader's commit runs in a task of its
 //! own, so a caller that goes away mid-commit does not take the others' answers with it.
 
+use super::events::Event;
 use super::quota::Tally;
 use super::{Quota, Record, Store, StoreError, Write};
+use cordium_spec::Kind;
+use sqlx::Row as _;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -71,7 +75,9 @@ impl Store {
         answered.await.unwrap_or(Err(StoreError::Abandoned))
     }
 
-    /// Writes `batch` in one transaction and answers each create.
+    /// Writes `batch` in one transaction and answers each create. The batch is written in
+    /// rounds of distinct keys (a second create of a key waits for the round after the first's,
+    /// so it is refused as `AlreadyExists` exactly when the first was written).
     async fn commit_batch(&self, batch: Vec<Pending>) {
         let _writing = self
             .generations
@@ -82,25 +88,14 @@ impl Store {
         };
         let mut written = Vec::with_capacity(batch.len());
         let mut tally = Tally::default();
-        let mut batch = batch.into_iter();
-        while let Some(pending) = batch.next() {
-            let write = Write {
-                record: &pending.record,
-                precondition: super::Precondition::Any,
-                secret: pending.secret.as_deref(),
-                event: pending.event,
-                quota: pending.quota,
-            };
-            // A refused create wrote nothing (`Store::create_in`), so the others go on.
-            match self.create_in(&mut tx, &write, &mut tally).await {
-                Ok(event) => written.push((pending, event)),
-                Err(StoreError::Database(e)) => {
+        let mut rounds = rounds(batch).into_iter();
+        while let Some(round) = rounds.next() {
+            match self.create_round(&mut tx, round, &mut tally).await {
+                Ok(done) => written.extend(done),
+                Err((e, unwritten)) => {
                     let failed = written.into_iter().map(|(p, _)| p);
-                    let unwritten = failed.chain(std::iter::once(pending)).chain(batch);
+                    let unwritten = failed.chain(unwritten).chain(rounds.flatten());
                     return answer_all(unwritten.collect(), e);
-                }
-                Err(refused) => {
-                    let _ = pending.answer.send(Err(refused));
                 }
             }
         }
@@ -112,6 +107,150 @@ impl Store {
             let _ = pending.answer.send(Ok(()));
         }
     }
+
+    /// Creates one round (no two creates of the same key) inside `tx`, with a statement per
+    /// step rather than per create: the taken keys are read at once, each create then passes
+    /// or fails its quota in order (a refused create is answered now and writes nothing), and
+    /// the admitted ones are inserted together, their events too. A database failure returns
+    /// every create of the round not yet answered.
+    async fn create_round(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        round: Vec<Pending>,
+        tally: &mut Tally,
+    ) -> Result<Vec<(Pending, Option<Event>)>, (sqlx::Error, Vec<Pending>)> {
+        let taken = match Self::taken_keys(tx, &round).await {
+            Ok(taken) => taken,
+            Err(e) => return Err((e, round)),
+        };
+        let mut admitted: Vec<Pending> = Vec::with_capacity(round.len());
+        let mut round = round.into_iter();
+        while let Some(pending) = round.next() {
+            let r = &pending.record;
+            if taken.contains(&(r.kind, r.scope.clone(), r.name.clone())) {
+                let refused = StoreError::AlreadyExists {
+                    kind: r.kind,
+                    name: r.name.clone(),
+                };
+                let _ = pending.answer.send(Err(refused));
+                continue;
+            }
+            if let Some(quota) = pending.quota {
+                match self.check_quota(tx, r, quota, tally).await {
+                    Ok(()) => {}
+                    Err(StoreError::Database(e)) => {
+                        let unwritten = admitted.into_iter().chain([pending]).chain(round);
+                        return Err((e, unwritten.collect()));
+                    }
+                    Err(refused) => {
+                        let _ = pending.answer.send(Err(refused));
+                        continue;
+                    }
+                }
+            }
+            tally.created(&pending.record);
+            admitted.push(pending);
+        }
+        match self.write_admitted(tx, &admitted).await {
+            Ok(events) => Ok(admitted.into_iter().zip(events).collect()),
+            Err(e) => Err((into_sqlx(e), admitted)),
+        }
+    }
+
+    /// The keys of `round` already stored, read with one statement.
+    async fn taken_keys(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        round: &[Pending],
+    ) -> Result<HashSet<(Kind, String, String)>, sqlx::Error> {
+        let sql = format!(
+            "SELECT kind, scope, name FROM resources WHERE (kind, scope, name) IN (VALUES {})",
+            super::placeholders(round.len(), 3, "")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in round {
+            let r = &p.record;
+            query = query.bind(r.kind.as_str()).bind(&r.scope).bind(&r.name);
+        }
+        let rows = query.fetch_all(&mut **tx).await?;
+        let mut taken = HashSet::with_capacity(rows.len());
+        for row in rows {
+            let kind: String = row.try_get(0)?;
+            // Only this round's kinds are asked for, so each is one of theirs.
+            let Some(kind) = round
+                .iter()
+                .map(|p| p.record.kind)
+                .find(|k| k.as_str() == kind)
+            else {
+                continue;
+            };
+            taken.insert((kind, row.try_get(1)?, row.try_get(2)?));
+        }
+        Ok(taken)
+    }
+
+    /// Inserts the admitted records with one statement, then each one's secret value and Space
+    /// members, then their events with one statement; returns each record's event.
+    async fn write_admitted(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        admitted: &[Pending],
+    ) -> Result<Vec<Option<Event>>, StoreError> {
+        if admitted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "INSERT INTO resources (kind, scope, name, owner, space, body, active, version) VALUES {}",
+            super::placeholders(admitted.len(), 7, "1")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in admitted {
+            let r = &p.record;
+            query = query
+                .bind(r.kind.as_str())
+                .bind(&r.scope)
+                .bind(&r.name)
+                .bind(&r.owner)
+                .bind(&r.space)
+                .bind(&r.body)
+                .bind(i64::from(r.active));
+        }
+        query.execute(&mut **tx).await?;
+        for p in admitted {
+            if let Some(secret) = &p.secret {
+                Self::put_secret(tx, &p.record, secret).await?;
+            }
+            Self::sync_members(tx, &p.record, Some(&p.record.body)).await?;
+        }
+        let evented: Vec<&Record> = admitted
+            .iter()
+            .filter(|p| p.event)
+            .map(|p| &p.record)
+            .collect();
+        let mut ids = self.insert_created_events(tx, &evented).await?.into_iter();
+        Ok(admitted
+            .iter()
+            .map(|p| if p.event { ids.next() } else { None })
+            .collect())
+    }
+}
+
+/// `batch` split into rounds of distinct keys, each in batch order: the first create of every
+/// key, then the second, and so on.
+fn rounds(batch: Vec<Pending>) -> Vec<Vec<Pending>> {
+    let mut rounds: Vec<Vec<Pending>> = Vec::new();
+    let mut seen: HashMap<(Kind, String, String), usize> = HashMap::new();
+    for pending in batch {
+        let r = &pending.record;
+        let n = seen
+            .entry((r.kind, r.scope.clone(), r.name.clone()))
+            .and_modify(|n| *n += 1)
+            .or_insert(0);
+        match rounds.get_mut(*n) {
+            Some(round) => round.push(pending),
+            None => rounds.push(vec![pending]),
+        }
+    }
+    rounds
 }
 
 /// The database error behind `e` (the transaction's start fails only with one).

@@ -391,14 +391,11 @@ impl Store {
         if let Some(quota) = write.quota {
             self.check_quota(tx, r, quota, tally).await?;
         }
-        let inserted = sqlx::query("INSERT INTO resources (kind, scope, name, owner, space, body, version, active) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)")
-            .bind(r.kind.as_str())
-            .bind(&r.scope)
-            .bind(&r.name)
-            .bind(&r.owner)
-            .bind(&r.space)
-            .bind(&r.body)
-            .bind(i64::from(r.active))
+        let sql = format!(
+            "INSERT INTO resources {NEW_ROW_COLUMNS} VALUES {}",
+            placeholders(1, NEW_ROW_BINDS, "1")
+        );
+        let inserted = bind_new_row(sqlx::query(sqlx::AssertSqlSafe(sql)), r)
             .execute(&mut **tx)
             .await;
         if let Err(e) = inserted {
@@ -624,6 +621,27 @@ impl Store {
 pub fn workspace_is_active(workspace: &crate::pb::Workspace) -> bool {
     workspace.status.is_some()
         && crate::workspace_state::state_of(workspace) != Some(cordium_provisioner::State::Stopped)
+}
+
+/// The columns of a new resource row: [`bind_new_row`] binds all but the last, `version`,
+/// which starts at 1.
+const NEW_ROW_COLUMNS: &str = "(kind, scope, name, owner, space, body, active, version)";
+/// How many values [`bind_new_row`] binds.
+const NEW_ROW_BINDS: usize = 7;
+
+/// Binds a new row's values for `r`, in the order of [`NEW_ROW_COLUMNS`].
+fn bind_new_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    r: &'q Record,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(r.kind.as_str())
+        .bind(&r.scope)
+        .bind(&r.name)
+        .bind(&r.owner)
+        .bind(&r.space)
+        .bind(&r.body)
+        .bind(i64::from(r.active))
 }
 
 /// `count` rows of `width` numbered placeholders each, every row followed by the constant

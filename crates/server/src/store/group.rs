@@ -199,20 +199,13 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "INSERT INTO resources (kind, scope, name, owner, space, body, active, version) VALUES {}",
-            super::placeholders(admitted.len(), 7, "1")
+            "INSERT INTO resources {} VALUES {}",
+            super::NEW_ROW_COLUMNS,
+            super::placeholders(admitted.len(), super::NEW_ROW_BINDS, "1")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in admitted {
-            let r = &p.record;
-            query = query
-                .bind(r.kind.as_str())
-                .bind(&r.scope)
-                .bind(&r.name)
-                .bind(&r.owner)
-                .bind(&r.space)
-                .bind(&r.body)
-                .bind(i64::from(r.active));
+            query = super::bind_new_row(query, &p.record);
         }
         query.execute(&mut **tx).await?;
         for p in admitted {

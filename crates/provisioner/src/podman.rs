@@ -25,13 +25,17 @@
 //! Every container runs in a user namespace of its own, as uid 1000, with no new privileges
 //! and exactly the compiled capabilities (`sandbox`, [`user`]).
 //!
+//! Egress rules are nftables rules in each container's own network namespace, loaded by an
+//! OCI hook before its first process runs (`egress`).
+//!
 //! Known limits: the storage limit is enforced by measurement, not refused writes
-//! (`storage`: podman needs XFS project quotas for volume sizes); egress rules are not
-//! applied; applications are published on 127.0.0.1 on
+//! (`storage`: podman needs XFS project quotas for volume sizes); applications are published
+//! on 127.0.0.1 on
 //! ports podman picks. A Space Volume is shared by workspaces whose user namespaces differ:
 //! a file one of them writes belongs to an id the others do not map.
 
 pub mod agent;
+mod egress;
 mod env;
 mod login;
 mod persist;
@@ -41,6 +45,7 @@ mod stream;
 pub mod user;
 mod userns;
 
+pub use egress::ruleset as egress_ruleset;
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
 pub use user::{ProcessUser, WorkspaceUser};
@@ -54,7 +59,7 @@ use crate::runtime::{
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Where the secret environment file is mounted in every container.
@@ -150,6 +155,7 @@ impl Podman {
         }
         std::fs::create_dir_all(options.state_dir.join("snapshots")).map_err(io)?;
         std::fs::create_dir_all(options.state_dir.join("build-context")).map_err(io)?;
+        let hooks = egress::install_hook(&options.state_dir)?;
         let ulimits: Vec<String> = options.ulimits.iter().map(|u| toml_string(u)).collect();
         let containers_conf = options.state_dir.join("containers.conf");
         std::fs::write(
@@ -157,9 +163,11 @@ impl Podman {
             format!(
                 "# Written by cordium; podman reads it through CONTAINERS_CONF.\n\
                  [containers]\ndefault_ulimits = [{}]\nlog_driver = \"k8s-file\"\n\n\
-                 [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+                 [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                 hooks_dir = [{}]\n",
                 ulimits.join(", "),
                 toml_string(&options.oci_runtime),
+                toml_string(&hooks.to_string_lossy()),
             ),
         )
         .map_err(io)?;
@@ -422,6 +430,7 @@ impl Runtime for Podman {
             && let Some((recipe, dir)) = self.kept_in(key).await?
             && recipe == spec.recipe
         {
+            self.write_egress(key, &spec.egress).await?;
             return self.restart(key, &dir, &secret_file).await;
         }
         self.remove_container(key).await?;
@@ -452,6 +461,7 @@ impl Runtime for Podman {
             .arg(format!("cordium.workspace={}", key.name))
             .args(persist::recipe_args(&spec.recipe))
             .args(storage::storage_args(spec))
+            .args(self.write_egress(key, &spec.egress).await?)
             .arg("--runtime")
             .arg(&self.options.oci_runtime);
         for ulimit in &self.options.ulimits {
@@ -601,6 +611,7 @@ impl Runtime for Podman {
         self.remove_secret(key).await;
         self.remove_volumes(key).await?;
         self.forget_namespace(key).await;
+        self.forget_egress(key).await;
         Ok(())
     }
 
@@ -643,7 +654,7 @@ impl Runtime for Podman {
             Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
             Box::new(stderr),
         ] {
-            tokio::spawn(forward(pipe, tx.clone()));
+            tokio::spawn(stream::forward(pipe, tx.clone()));
         }
         tokio::spawn(async move {
             // Ends (killing podman logs, which is kill_on_drop) once the reader goes away,
@@ -666,31 +677,5 @@ impl Runtime for Podman {
 
     async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
         stream::connect(self, key, port).await
-    }
-}
-
-/// Sends what `pipe` yields to `tx` until either ends.
-async fn forward(
-    mut pipe: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, RuntimeError>>,
-) {
-    let mut buf = vec![0_u8; 8192];
-    loop {
-        let read = tokio::select! {
-            read = pipe.read(&mut buf) => read,
-            () = tx.closed() => return,
-        };
-        match read {
-            Ok(0) => return,
-            Ok(n) => {
-                if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(engine("podman logs", e.to_string()))).await;
-                return;
-            }
-        }
     }
 }

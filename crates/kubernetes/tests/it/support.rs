@@ -67,6 +67,7 @@ pub(crate) fn persistent() -> ContainerSpec {
             path: "/data".to_owned(),
             read_only: true,
         }],
+        egress: Default::default(),
         recipe: Default::default(),
     }
 }
@@ -87,6 +88,7 @@ pub(crate) fn ephemeral() -> ContainerSpec {
         snapshot: None,
         read_only: false,
         mounts: Vec::new(),
+        egress: Default::default(),
         recipe: Default::default(),
     }
 }

@@ -38,6 +38,7 @@ mod build;
 mod egress;
 
 pub use build::plan;
+pub use cordium_spec::shapes::{Cidr, parse_cidr};
 pub use egress::{Egress, EgressAction, EgressDefault, EgressRule, NON_PUBLIC, non_public};
 
 /// The workspace volume's mount path.

@@ -140,11 +140,7 @@ mod tests {
     use super::*;
 
     fn rule(cidrs: &[&str], action: EgressAction, ports: &[u16]) -> EgressRule {
-        EgressRule {
-            cidrs: cidrs.iter().filter_map(|c| parse_cidr(c).ok()).collect(),
-            action,
-            ports: ports.to_vec(),
-        }
+        EgressRule::parse(cidrs, action, ports).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     fn blocks(egress: &Egress) -> Vec<(String, Vec<String>)> {

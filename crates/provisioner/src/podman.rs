@@ -130,6 +130,8 @@ pub struct Podman {
     options: PodmanOptions,
     containers_conf: PathBuf,
     registries_conf: Option<PathBuf>,
+    /// What `kept_container` just read, for the start that follows it (`persist`).
+    remembered: persist::Remembered,
 }
 
 fn engine(operation: &str, detail: impl Into<String>) -> RuntimeError {
@@ -191,6 +193,7 @@ impl Podman {
             options,
             containers_conf,
             registries_conf,
+            remembered: persist::Remembered::default(),
         })
     }
 
@@ -298,19 +301,16 @@ impl Podman {
         }
     }
 
-    /// `podman start` of `key`'s created or stopped container; it must then run.
+    /// `podman start` of `key`'s created or stopped container. It returns once the
+    /// container's process runs, so no inspect follows: a command that ends at once fails the
+    /// next execution (`NotRunning`) or the health check.
     async fn start_created(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         self.run(&["start", &key.object_name()], None)
             .await
+            .map(drop)
             .map_err(|e| RuntimeError::RunContainer {
                 detail: e.to_string(),
-            })?;
-        match self.state(key).await? {
-            ContainerState::Running => Ok(()),
-            other => Err(RuntimeError::RunContainer {
-                detail: format!("the container is not running ({other:?})"),
-            }),
-        }
+            })
     }
 
     /// `podman stop` of `key`'s container, which runs its TERM handling (absent is fine).
@@ -326,14 +326,14 @@ impl Podman {
 
     async fn remove_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         let name = key.object_name();
-        // `stop` first so the container's TERM handling runs; `rm -f` catches the rest.
-        let _ = self.stop_container(key).await;
-        // The container's own cleanup (conmon's exit command) may still hold its mounts: a
-        // busy mount is retried.
+        // One `rm`: a running container gets TERM and the stop timeout first, as `podman
+        // stop` gives it. The container's own cleanup (conmon's exit command) may still hold
+        // its mounts: a busy mount is retried.
+        let timeout = self.options.stop_timeout_secs.to_string();
         let mut tries = 0;
         loop {
             match self
-                .run(&["rm", "--force", "--ignore", "-t", "0", &name], None)
+                .run(&["rm", "--force", "--ignore", "-t", &timeout, &name], None)
                 .await
             {
                 Err(e) if tries < 10 && e.to_string().contains("resource busy") => {
@@ -427,21 +427,29 @@ impl Runtime for Podman {
         check_env(&spec.env, false)?;
         let secret_file = secret_env_file(&spec.env);
         if spec.volume == VolumeSource::Reused
-            && let Some((recipe, dir)) = self.kept_in(key).await?
+            && let Some((recipe, dir)) = self.kept_for_start(key).await?
             && recipe == spec.recipe
         {
             self.write_egress(key, &spec.egress).await?;
             return self.restart(key, &dir, &secret_file).await;
         }
         self.remove_container(key).await?;
-        self.prepare_volumes(spec).await?;
-        self.remove_secret(key).await;
         let secret = Self::secret(key);
-        self.run(
-            &["secret", "create", &secret, "-"],
-            Some(secret_file.as_bytes()),
-        )
-        .await?;
+        // Volumes, the secret and the image's user are independent: made at once.
+        let new_secret = async {
+            self.remove_secret(key).await;
+            self.run(
+                &["secret", "create", &secret, "-"],
+                Some(secret_file.as_bytes()),
+            )
+            .await
+        };
+        let image = spec.image.clone();
+        let (_, _, user) = tokio::try_join!(
+            self.prepare_volumes(spec),
+            new_secret,
+            self.image_user(&image)
+        )?;
         let snapshot = match (spec.volume, spec.snapshot.as_deref()) {
             (VolumeSource::FromSnapshot, Some(snapshot)) => Some(snapshot),
             (VolumeSource::FromSnapshot, None) => {
@@ -449,8 +457,6 @@ impl Runtime for Podman {
             }
             _ => None,
         };
-        let image = spec.image.clone();
-        let user = self.image_user(&image).await?;
 
         let mut command = self.command();
         command.args(["create", "--name", &name, "--hostname", &key.name]);

@@ -63,6 +63,25 @@ pub struct EgressRule {
     pub ports: Vec<u16>,
 }
 
+impl EgressRule {
+    /// A rule of `cidrs` (written as a spec writes them), e.g. for tests and tools; the
+    /// first that does not parse is the error.
+    pub fn parse(
+        cidrs: &[&str],
+        action: EgressAction,
+        ports: &[u16],
+    ) -> Result<Self, cordium_spec::shapes::ShapeError> {
+        Ok(Self {
+            cidrs: cidrs
+                .iter()
+                .map(|c| parse_cidr(c))
+                .collect::<Result<_, _>>()?,
+            action,
+            ports: ports.to_vec(),
+        })
+    }
+}
+
 /// The compiled egress policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Egress {

@@ -154,14 +154,9 @@ fn family(cidr: &Cidr) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cordium_spec::shapes::parse_cidr;
 
     fn rule(cidrs: &[&str], action: EgressAction, ports: &[u16]) -> EgressRule {
-        EgressRule {
-            cidrs: cidrs.iter().filter_map(|c| parse_cidr(c).ok()).collect(),
-            action,
-            ports: ports.to_vec(),
-        }
+        EgressRule::parse(cidrs, action, ports).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     #[test]

@@ -19,7 +19,6 @@ use cordium_provisioner::runtime::{
     ContainerSpec, KEEP_ALIVE, Login, ResolvedValue, WorkspaceKey, object_name, registry_host,
 };
 use k8s_openapi::ByteString;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, Container, ContainerPort, EnvVar, EnvVarSource, LocalObjectReference,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod,
@@ -27,6 +26,7 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, Service, ServicePort, ServiceSpec, TypedLocalObjectReference, Volume,
     VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;

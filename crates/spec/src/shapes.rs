@@ -379,7 +379,7 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Cidr {
     /// The network's first address.
-    pub addr: std::net::IpAddr,
+    pub addr: core::net::IpAddr,
     /// The prefix length (at most 32 for IPv4, 128 for IPv6).
     pub prefix: u8,
 }
@@ -393,14 +393,21 @@ impl Cidr {
     }
 
     /// The family and the address's bits with all but the first `prefix` cleared.
-    fn parts(addr: std::net::IpAddr, prefix: u8) -> (bool, u128) {
+    fn parts(addr: core::net::IpAddr, prefix: u8) -> (bool, u128) {
         let (v6, bits, width) = match addr {
-            std::net::IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32),
-            std::net::IpAddr::V6(a) => (true, u128::from(a), 128),
+            core::net::IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32),
+            core::net::IpAddr::V6(a) => (true, u128::from(a), 128),
         };
         let keep = u32::from(prefix.min(width));
         let shift = u32::from(width) - keep;
-        (v6, if keep == 0 { 0 } else { (bits >> shift) << shift })
+        (
+            v6,
+            if keep == 0 {
+                0
+            } else {
+                (bits >> shift) << shift
+            },
+        )
     }
 }
 
@@ -430,21 +437,23 @@ pub fn parse_cidr(value: &str) -> Result<Cidr, ShapeError> {
         Some((addr, prefix)) => (addr, Some(prefix)),
         None => (value, None),
     };
-    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let addr: core::net::IpAddr = addr.parse().map_err(|_| bad())?;
     let width = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => width,
-        Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse::<u8>().ok().filter(|p| *p <= width).ok_or_else(bad)?
-        }
+        Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= width)
+            .ok_or_else(bad)?,
         Some(_) => return Err(bad()),
     };
     let (_, bits) = Cidr::parts(addr, prefix);
     let addr = match addr {
-        std::net::IpAddr::V4(_) => {
-            std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::try_from(bits).unwrap_or(0)))
+        core::net::IpAddr::V4(_) => {
+            core::net::IpAddr::V4(core::net::Ipv4Addr::from(u32::try_from(bits).unwrap_or(0)))
         }
-        std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits)),
+        core::net::IpAddr::V6(_) => core::net::IpAddr::V6(core::net::Ipv6Addr::from(bits)),
     };
     Ok(Cidr { addr, prefix })
 }
@@ -490,8 +499,20 @@ mod tests {
         assert_eq!(c("0.0.0.0/0").as_deref(), Ok("0.0.0.0/0"));
         assert_eq!(c("2001:db8::1/32").as_deref(), Ok("2001:db8::/32"));
         assert_eq!(c("::1").as_deref(), Ok("::1/128"));
-        for bad in ["", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/", "10.0.0.0/+8", "::/129", "x/8"] {
-            assert_eq!(parse_cidr(bad).map_err(|e| e.code), Err(codes::CIDR), "{bad}");
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "::/129",
+            "x/8",
+        ] {
+            assert_eq!(
+                parse_cidr(bad).map_err(|e| e.code),
+                Err(codes::CIDR),
+                "{bad}"
+            );
         }
         let net = parse_cidr("10.0.0.0/8").unwrap_or_else(|e| panic!("{e:?}"));
         let host = parse_cidr("10.9.0.1").unwrap_or_else(|e| panic!("{e:?}"));

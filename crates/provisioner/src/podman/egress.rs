@@ -139,7 +139,10 @@ fn rule_lines(text: &mut String, rule: &EgressRule, verdict: &str) {
         String::new()
     } else {
         let list: Vec<String> = rule.ports.iter().map(u16::to_string).collect();
-        format!(" meta l4proto {{ tcp, udp }} th dport {{ {} }}", list.join(", "))
+        format!(
+            " meta l4proto {{ tcp, udp }} th dport {{ {} }}",
+            list.join(", ")
+        )
     };
     for cidr in &rule.cidrs {
         let _ = writeln!(text, "    {} daddr {cidr}{ports} {verdict}", family(cidr));
@@ -169,14 +172,21 @@ mod tests {
             default: EgressDefault::Deny,
         };
         let text = ruleset(&egress);
-        let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle}: {text}"));
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {text}"))
+        };
         assert!(text.contains("policy drop;"));
         assert!(at("ip daddr 10.1.2.0/24 drop") < at("@dns4"));
         assert!(at("ip6 daddr 2001:db8::/32 drop") < at("@dns4"));
         assert!(
-            at("@dns4") < at("ip daddr 10.1.0.0/16 meta l4proto { tcp, udp } th dport { 443 } accept")
+            at("@dns4")
+                < at("ip daddr 10.1.0.0/16 meta l4proto { tcp, udp } th dport { 443 } accept")
         );
-        assert!(!text.contains("10.0.0.0/8"), "DENY has no public exceptions");
+        assert!(
+            !text.contains("10.0.0.0/8"),
+            "DENY has no public exceptions"
+        );
     }
 
     #[test]
@@ -189,7 +199,10 @@ mod tests {
         assert!(text.contains("policy accept;"));
         let allow = text.find("ip daddr 10.88.0.1/32 accept");
         let private = text.find("ip daddr 10.0.0.0/8 drop");
-        assert!(allow.is_some() && private.is_some() && allow < private, "{text}");
+        assert!(
+            allow.is_some() && private.is_some() && allow < private,
+            "{text}"
+        );
         assert!(text.contains("ip daddr 169.254.0.0/16 drop"));
         assert!(text.contains("ip6 daddr fc00::/7 drop"));
     }

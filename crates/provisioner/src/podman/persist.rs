@@ -36,11 +36,10 @@ const REMEMBERED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 /// Kept containers' recipes and directories as `kept_container` read them, by object name,
 /// each taken by the next start (or dropped once older than [`REMEMBERED_FOR`]).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Remembered(
-    std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, (Recipe, String, std::time::Instant)>>,
-    >,
-);
+pub(super) struct Remembered(std::sync::Arc<std::sync::Mutex<RememberedMap>>);
+
+/// A kept container's recipe, its directory and when they were read, by object name.
+type RememberedMap = std::collections::HashMap<String, (Recipe, String, std::time::Instant)>;
 
 impl Remembered {
     fn put(&self, key: &WorkspaceKey, recipe: &Recipe, dir: &str) {

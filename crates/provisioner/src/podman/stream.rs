@@ -353,7 +353,9 @@ pub(super) async fn forward(
                 }
             }
             Err(e) => {
-                let _ = tx.send(Err(super::engine("podman logs", e.to_string()))).await;
+                let _ = tx
+                    .send(Err(super::engine("podman logs", e.to_string())))
+                    .await;
                 return;
             }
         }

@@ -250,7 +250,9 @@ async fn dotfiles_are_cloned_and_installed_on_fresh_runs_only() {
             .await,
     );
     let name = env
-        .create_reaching_host(serde_json::json!({"image": {"registry": {"url": lab().git_image()}}}))
+        .create_reaching_host(
+            serde_json::json!({"image": {"registry": {"url": lab().git_image()}}}),
+        )
         .await;
     let seen = env.start(&name).await;
     assert_running(&seen);

@@ -511,13 +511,15 @@ impl Runtime for Podman {
                 detail: last_line(&out.stderr),
             });
         }
-        let kept = if spec.volume == VolumeSource::Reused {
-            vec![Self::volume(key), Self::home_volume(key)]
+        if spec.volume == VolumeSource::Reused {
+            // Kept volumes' owners move into the new namespace before anything runs in it.
+            let kept = [Self::volume(key), Self::home_volume(key)];
+            self.adopt_volumes(key, &kept).await?;
+            self.start_created(key).await?;
         } else {
-            Vec::new()
-        };
-        self.adopt_volumes(key, &kept).await?;
-        self.start_created(key).await?;
+            // New volumes: only the namespace is recorded, while the container starts.
+            tokio::try_join!(self.adopt_volumes(key, &[]), self.start_created(key))?;
+        }
         let mut setup = ExecSpec::captured(user.setup_script());
         setup.as_root = true;
         self.exec(key, &setup).await?;

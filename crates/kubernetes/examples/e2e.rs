@@ -53,6 +53,7 @@ fn spec(name: &str, image: &str) -> ContainerSpec {
         snapshot: None,
         read_only: false,
         mounts: Vec::new(),
+        egress: Default::default(),
         recipe: Default::default(),
     }
 }

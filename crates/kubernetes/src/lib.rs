@@ -6,7 +6,8 @@
 //!   [`KubernetesOptions`], a workspace's objects: an owner ConfigMap, a Secret of the
 //!   secret-valued environment (referenced by `secretKeyRef`), a PersistentVolumeClaim
 //!   (restored from a [`VolumeSnapshot`] through `dataSource` for pre-built workspaces), a
-//!   Pod under a restricted security context, and a Service of the applications.
+//!   Pod under a restricted security context, a Service of the applications, and a
+//!   NetworkPolicy of the compiled egress rules (`network`).
 //! - [`status`]: Pod phases and container states as the seed's
 //!   [`ContainerState`](cordium_provisioner::runtime::ContainerState)s.
 //! - [`exec`](mod@exec): an [`ExecSpec`](cordium_provisioner::runtime::ExecSpec) as a
@@ -23,6 +24,7 @@
 //! [`Runtime::build_image`]: cordium_provisioner::runtime::Runtime::build_image
 
 pub mod exec;
+mod network;
 pub mod objects;
 pub mod options;
 pub mod runtime;

@@ -26,6 +26,7 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, Service, ServicePort, ServiceSpec, TypedLocalObjectReference, Volume,
     VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -104,6 +105,8 @@ pub struct Objects {
     pub pod: Pod,
     /// The Service of the applications, when there are any.
     pub service: Option<Service>,
+    /// The egress policy of the Pod (named as the Pod), applied before it.
+    pub network_policy: NetworkPolicy,
 }
 
 /// The labels of `key`'s objects.
@@ -194,6 +197,11 @@ pub fn objects(input: &ObjectsInput<'_>) -> Objects {
         volume: volume(input, &names),
         pod: pod(input, &names, &keys),
         service: service(input, &names),
+        network_policy: crate::network::network_policy(
+            owned(&spec.key, options, &names.pod, owner_uid),
+            BTreeMap::from([(WORKSPACE_LABEL.to_owned(), spec.key.object_name())]),
+            &spec.egress,
+        ),
     }
 }
 

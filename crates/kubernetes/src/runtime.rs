@@ -15,6 +15,7 @@ use cordium_provisioner::runtime::{
 };
 use cordium_provisioner::{VolumeOnStop, VolumeSource};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, AttachParams, DeleteParams, LogParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -319,6 +320,7 @@ impl Runtime for KubernetesRuntime {
             None => drop(self.delete_if_present::<Secret>(&names.secret).await?),
         }
         self.apply(&objects.volume).await?;
+        self.apply(&objects.network_policy).await?;
         self.apply(&objects.pod).await?;
         match &objects.service {
             Some(service) => drop(self.apply(service).await?),
@@ -436,6 +438,7 @@ impl Runtime for KubernetesRuntime {
         self.delete_if_present::<ConfigMap>(&names.owner).await?;
         self.delete_if_present::<Pod>(&names.pod).await?;
         self.delete_if_present::<Service>(&names.service).await?;
+        self.delete_if_present::<NetworkPolicy>(&names.pod).await?;
         self.delete_if_present::<Secret>(&names.secret).await?;
         self.delete_if_present::<Secret>(&names.pull_secret).await?;
         self.delete_if_present::<PersistentVolumeClaim>(&names.volume)

@@ -35,8 +35,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 mod build;
+mod egress;
 
 pub use build::plan;
+pub use cordium_spec::shapes::{Cidr, parse_cidr};
+pub use egress::{Egress, EgressAction, EgressDefault, EgressRule, NON_PUBLIC, non_public};
 
 /// The workspace volume's mount path.
 pub const WORKSPACE_DIR: &str = "/workspace";
@@ -377,6 +380,8 @@ pub struct ContainerPlan {
     pub read_only: bool,
     /// Space Volumes mounted into the container (`volumeMounts`).
     pub mounts: Vec<Mount>,
+    /// What the workspace's processes may connect to (`network.egress`).
+    pub egress: Egress,
 }
 
 /// The capabilities a workspace's processes have when its spec adds and drops none: podman's
@@ -555,7 +560,14 @@ impl Plan {
             .collect();
         Recipe {
             image: fingerprint(&image),
-            settings: fingerprint(&format!("{:?} {env:?}", start.container)),
+            // Egress is applied at every start, so a kept container need not be re-made.
+            settings: fingerprint(&format!(
+                "{:?} {env:?}",
+                ContainerPlan {
+                    egress: Egress::default(),
+                    ..start.container.clone()
+                }
+            )),
         }
     }
 

@@ -25,13 +25,17 @@
 //! Every container runs in a user namespace of its own, as uid 1000, with no new privileges
 //! and exactly the compiled capabilities (`sandbox`, [`user`]).
 //!
+//! Egress rules are nftables rules in each container's own network namespace, loaded by an
+//! OCI hook before its first process runs (`egress`).
+//!
 //! Known limits: the storage limit is enforced by measurement, not refused writes
-//! (`storage`: podman needs XFS project quotas for volume sizes); egress rules are not
-//! applied; applications are published on 127.0.0.1 on
+//! (`storage`: podman needs XFS project quotas for volume sizes); applications are published
+//! on 127.0.0.1 on
 //! ports podman picks. A Space Volume is shared by workspaces whose user namespaces differ:
 //! a file one of them writes belongs to an id the others do not map.
 
 pub mod agent;
+mod egress;
 mod env;
 mod login;
 mod persist;
@@ -41,6 +45,7 @@ mod stream;
 pub mod user;
 mod userns;
 
+pub use egress::ruleset as egress_ruleset;
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
 pub use user::{ProcessUser, WorkspaceUser};
@@ -54,7 +59,7 @@ use crate::runtime::{
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Where the secret environment file is mounted in every container.
@@ -125,6 +130,8 @@ pub struct Podman {
     options: PodmanOptions,
     containers_conf: PathBuf,
     registries_conf: Option<PathBuf>,
+    /// What `kept_container` just read, for the start that follows it (`persist`).
+    remembered: persist::Remembered,
 }
 
 fn engine(operation: &str, detail: impl Into<String>) -> RuntimeError {
@@ -150,6 +157,7 @@ impl Podman {
         }
         std::fs::create_dir_all(options.state_dir.join("snapshots")).map_err(io)?;
         std::fs::create_dir_all(options.state_dir.join("build-context")).map_err(io)?;
+        let hooks = egress::install_hook(&options.state_dir)?;
         let ulimits: Vec<String> = options.ulimits.iter().map(|u| toml_string(u)).collect();
         let containers_conf = options.state_dir.join("containers.conf");
         std::fs::write(
@@ -157,9 +165,11 @@ impl Podman {
             format!(
                 "# Written by cordium; podman reads it through CONTAINERS_CONF.\n\
                  [containers]\ndefault_ulimits = [{}]\nlog_driver = \"k8s-file\"\n\n\
-                 [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+                 [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                 hooks_dir = [{}]\n",
                 ulimits.join(", "),
                 toml_string(&options.oci_runtime),
+                toml_string(&hooks.to_string_lossy()),
             ),
         )
         .map_err(io)?;
@@ -183,6 +193,7 @@ impl Podman {
             options,
             containers_conf,
             registries_conf,
+            remembered: persist::Remembered::default(),
         })
     }
 
@@ -290,19 +301,16 @@ impl Podman {
         }
     }
 
-    /// `podman start` of `key`'s created or stopped container; it must then run.
+    /// `podman start` of `key`'s created or stopped container. It returns once the
+    /// container's process runs, so no inspect follows: a command that ends at once fails the
+    /// next execution (`NotRunning`) or the health check.
     async fn start_created(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         self.run(&["start", &key.object_name()], None)
             .await
+            .map(drop)
             .map_err(|e| RuntimeError::RunContainer {
                 detail: e.to_string(),
-            })?;
-        match self.state(key).await? {
-            ContainerState::Running => Ok(()),
-            other => Err(RuntimeError::RunContainer {
-                detail: format!("the container is not running ({other:?})"),
-            }),
-        }
+            })
     }
 
     /// `podman stop` of `key`'s container, which runs its TERM handling (absent is fine).
@@ -318,14 +326,14 @@ impl Podman {
 
     async fn remove_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
         let name = key.object_name();
-        // `stop` first so the container's TERM handling runs; `rm -f` catches the rest.
-        let _ = self.stop_container(key).await;
-        // The container's own cleanup (conmon's exit command) may still hold its mounts: a
-        // busy mount is retried.
+        // One `rm`: a running container gets TERM and the stop timeout first, as `podman
+        // stop` gives it. The container's own cleanup (conmon's exit command) may still hold
+        // its mounts: a busy mount is retried.
+        let timeout = self.options.stop_timeout_secs.to_string();
         let mut tries = 0;
         loop {
             match self
-                .run(&["rm", "--force", "--ignore", "-t", "0", &name], None)
+                .run(&["rm", "--force", "--ignore", "-t", &timeout, &name], None)
                 .await
             {
                 Err(e) if tries < 10 && e.to_string().contains("resource busy") => {
@@ -419,20 +427,29 @@ impl Runtime for Podman {
         check_env(&spec.env, false)?;
         let secret_file = secret_env_file(&spec.env);
         if spec.volume == VolumeSource::Reused
-            && let Some((recipe, dir)) = self.kept_in(key).await?
+            && let Some((recipe, dir)) = self.kept_for_start(key).await?
             && recipe == spec.recipe
         {
+            self.write_egress(key, &spec.egress).await?;
             return self.restart(key, &dir, &secret_file).await;
         }
         self.remove_container(key).await?;
-        self.prepare_volumes(spec).await?;
-        self.remove_secret(key).await;
         let secret = Self::secret(key);
-        self.run(
-            &["secret", "create", &secret, "-"],
-            Some(secret_file.as_bytes()),
-        )
-        .await?;
+        // Volumes, the secret and the image's user are independent: made at once.
+        let new_secret = async {
+            self.remove_secret(key).await;
+            self.run(
+                &["secret", "create", &secret, "-"],
+                Some(secret_file.as_bytes()),
+            )
+            .await
+        };
+        let image = spec.image.clone();
+        let (_, _, user) = tokio::try_join!(
+            self.prepare_volumes(spec),
+            new_secret,
+            self.image_user(&image)
+        )?;
         let snapshot = match (spec.volume, spec.snapshot.as_deref()) {
             (VolumeSource::FromSnapshot, Some(snapshot)) => Some(snapshot),
             (VolumeSource::FromSnapshot, None) => {
@@ -440,8 +457,6 @@ impl Runtime for Podman {
             }
             _ => None,
         };
-        let image = spec.image.clone();
-        let user = self.image_user(&image).await?;
 
         let mut command = self.command();
         command.args(["create", "--name", &name, "--hostname", &key.name]);
@@ -452,6 +467,7 @@ impl Runtime for Podman {
             .arg(format!("cordium.workspace={}", key.name))
             .args(persist::recipe_args(&spec.recipe))
             .args(storage::storage_args(spec))
+            .args(self.write_egress(key, &spec.egress).await?)
             .arg("--runtime")
             .arg(&self.options.oci_runtime);
         for ulimit in &self.options.ulimits {
@@ -495,13 +511,15 @@ impl Runtime for Podman {
                 detail: last_line(&out.stderr),
             });
         }
-        let kept = if spec.volume == VolumeSource::Reused {
-            vec![Self::volume(key), Self::home_volume(key)]
+        if spec.volume == VolumeSource::Reused {
+            // Kept volumes' owners move into the new namespace before anything runs in it.
+            let kept = [Self::volume(key), Self::home_volume(key)];
+            self.adopt_volumes(key, &kept).await?;
+            self.start_created(key).await?;
         } else {
-            Vec::new()
-        };
-        self.adopt_volumes(key, &kept).await?;
-        self.start_created(key).await?;
+            // New volumes: only the namespace is recorded, while the container starts.
+            tokio::try_join!(self.adopt_volumes(key, &[]), self.start_created(key))?;
+        }
         let mut setup = ExecSpec::captured(user.setup_script());
         setup.as_root = true;
         self.exec(key, &setup).await?;
@@ -601,6 +619,7 @@ impl Runtime for Podman {
         self.remove_secret(key).await;
         self.remove_volumes(key).await?;
         self.forget_namespace(key).await;
+        self.forget_egress(key).await;
         Ok(())
     }
 
@@ -643,7 +662,7 @@ impl Runtime for Podman {
             Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
             Box::new(stderr),
         ] {
-            tokio::spawn(forward(pipe, tx.clone()));
+            tokio::spawn(stream::forward(pipe, tx.clone()));
         }
         tokio::spawn(async move {
             // Ends (killing podman logs, which is kill_on_drop) once the reader goes away,
@@ -666,31 +685,5 @@ impl Runtime for Podman {
 
     async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
         stream::connect(self, key, port).await
-    }
-}
-
-/// Sends what `pipe` yields to `tx` until either ends.
-async fn forward(
-    mut pipe: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, RuntimeError>>,
-) {
-    let mut buf = vec![0_u8; 8192];
-    loop {
-        let read = tokio::select! {
-            read = pipe.read(&mut buf) => read,
-            () = tx.closed() => return,
-        };
-        match read {
-            Ok(0) => return,
-            Ok(n) => {
-                if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(engine("podman logs", e.to_string()))).await;
-                return;
-            }
-        }
     }
 }

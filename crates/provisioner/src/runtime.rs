@@ -11,7 +11,7 @@
 //! Kubernetes: a Secret referenced by `secretKeyRef`).
 
 use crate::plan::{ContainerPlan, VolumeOnStop, VolumeSource};
-pub use crate::plan::{Mount, Port, Recipe, Resources};
+pub use crate::plan::{Egress, Mount, Port, Recipe, Resources};
 use std::fmt;
 use std::pin::Pin;
 
@@ -152,6 +152,8 @@ pub struct ContainerSpec {
     pub read_only: bool,
     /// Space Volumes to mount.
     pub mounts: Vec<Mount>,
+    /// What the workspace's processes may connect to, applied before any of them runs.
+    pub egress: Egress,
     /// The fingerprints a kept container is labelled with ([`Runtime::kept_container`]).
     pub recipe: Recipe,
 }
@@ -197,6 +199,7 @@ impl ContainerSpec {
             snapshot: snapshot.map(str::to_owned),
             read_only: plan.read_only,
             mounts: plan.mounts.clone(),
+            egress: plan.egress.clone(),
             recipe: Recipe::default(),
         }
     }

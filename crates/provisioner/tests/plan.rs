@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use cordium_merge::{EffectiveWorkspace, Inputs, Options};
-use cordium_provisioner::plan::{ADDITIONAL_REPOSITORIES_DIR, PRE_STOP_TIMEOUT, REPOSITORY_DIR};
+use cordium_provisioner::plan::{
+    ADDITIONAL_REPOSITORIES_DIR, Egress, EgressAction, EgressDefault, EgressRule, PRE_STOP_TIMEOUT,
+    REPOSITORY_DIR,
+};
 use cordium_provisioner::{
     CloneHistory, CloneStep, ContainerPlan, Credentials, DockerfileSource, EnvEntry, EnvValue,
     Error, Failure, ImageStep, Mount, Plan, PlannedTask, Port, RepositoryBuild, Resources,
@@ -657,9 +660,10 @@ fn secret_names_are_every_secret_a_run_reads() {
 #[test]
 fn the_container_is_part_of_the_plan() {
     let ws = compile(
-        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n    filesystem: {readOnly: true}\n    volumeMounts: [{volumeRef: {name: data}, mountPath: /data, readOnly: true}, {volumeRef: {name: cache}, mountPath: /cache}]\n",
+        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n    filesystem: {readOnly: true}\n    volumeMounts: [{volumeRef: {name: data}, mountPath: /data, readOnly: true}, {volumeRef: {name: cache}, mountPath: /cache}]\n    network: {egress: {defaultAction: DENY, rules: [{cidrs: [10.1.2.3/16, '::1'], action: ALLOW, ports: [443]}, {cidrs: [10.1.9.0/24], action: DENY}]}}\n",
     );
     let p = plan_after(&ws, 0);
+    let cidr = |c: &str| cordium_spec::shapes::parse_cidr(c).unwrap();
     assert_eq!(
         p.start.container,
         ContainerPlan {
@@ -695,7 +699,31 @@ fn the_container_is_part_of_the_plan() {
                     read_only: false
                 },
             ],
+            egress: Egress {
+                rules: vec![
+                    EgressRule {
+                        cidrs: vec![cidr("10.1.0.0/16"), cidr("::1/128")],
+                        action: EgressAction::Allow,
+                        ports: vec![443],
+                    },
+                    EgressRule {
+                        cidrs: vec![cidr("10.1.9.0/24")],
+                        action: EgressAction::Deny,
+                        ports: vec![],
+                    },
+                ],
+                default: EgressDefault::Deny,
+            },
         }
+    );
+    // Egress is applied at every start: changing it does not re-make a kept container.
+    let mut other = p.clone();
+    other.start.container.egress = Egress::default();
+    assert_eq!(other.recipe(), p.recipe());
+    // Unset, the default is ALLOW_PUBLIC.
+    assert_eq!(
+        plan_after(&compile("spec: {}\n"), 0).start.container.egress,
+        Egress::default()
     );
     assert_eq!(
         plan_after(&ws, 3).start.container,

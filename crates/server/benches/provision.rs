@@ -180,10 +180,23 @@ fn podman_run(how: Plain) -> Duration {
         Plain::RunUserns => run(true),
     }
     let elapsed = started.elapsed();
-    cordium_testkit::run(
-        lab.podman().args(["rm", "--force", "-t", "0", &name]),
-        "podman rm",
-    );
+    // conmon's cleanup may still hold the container's mounts: a busy one is retried.
+    for tries in 1.. {
+        let out = lab
+            .podman()
+            .args(["rm", "--force", "-t", "0", &name])
+            .output()
+            .expect("podman rm");
+        if out.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            tries < 10 && stderr.contains("resource busy"),
+            "podman rm failed: {stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     elapsed
 }
 

@@ -188,6 +188,9 @@ pub mod codes {
     pub const DEFAULT_APPLICATION: &str = "spec::default-application";
     /// A port outside 1..=65535.
     pub const PORT: &str = "spec::port";
+    /// An egress rule's destination that is not an IPv4 or IPv6 CIDR (`10.0.0.0/8`,
+    /// `2001:db8::/32`) or address.
+    pub const CIDR: &str = "spec::cidr";
     /// A task without a `type`, or with `UNKNOWN`.
     pub const TASK_TYPE: &str = "spec::task-type";
     /// An environment variable with no value source.

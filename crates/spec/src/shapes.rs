@@ -375,6 +375,89 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
     Ok(())
 }
 
+/// A network destination: an address and a prefix length, host bits cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cidr {
+    /// The network's first address.
+    pub addr: core::net::IpAddr,
+    /// The prefix length (at most 32 for IPv4, 128 for IPv6).
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `other` lies wholly inside this network (the same family, a prefix at least as
+    /// long, and the same leading bits).
+    pub fn contains(&self, other: &Cidr) -> bool {
+        other.prefix >= self.prefix
+            && Self::parts(other.addr, self.prefix) == Self::parts(self.addr, self.prefix)
+    }
+
+    /// The family and the address's bits with all but the first `prefix` cleared.
+    fn parts(addr: core::net::IpAddr, prefix: u8) -> (bool, u128) {
+        let (v6, bits, width) = match addr {
+            core::net::IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32),
+            core::net::IpAddr::V6(a) => (true, u128::from(a), 128),
+        };
+        let keep = u32::from(prefix.min(width));
+        let shift = u32::from(width) - keep;
+        (
+            v6,
+            if keep == 0 {
+                0
+            } else {
+                (bits >> shift) << shift
+            },
+        )
+    }
+}
+
+impl serde::Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Parses an egress destination: `ADDRESS/PREFIX` or a bare address (a single host). Host
+/// bits are cleared (`10.1.2.3/8` is `10.0.0.0/8`), as nftables and Kubernetes expect.
+pub fn parse_cidr(value: &str) -> Result<Cidr, ShapeError> {
+    let bad = || {
+        ShapeError::new(
+            codes::CIDR,
+            format!("`{value}` is not an IPv4 or IPv6 network"),
+        )
+        .help("write a network such as `10.0.0.0/8`, `2001:db8::/32` or an address")
+    };
+    let (addr, prefix) = match value.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (value, None),
+    };
+    let addr: core::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => width,
+        Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= width)
+            .ok_or_else(bad)?,
+        Some(_) => return Err(bad()),
+    };
+    let (_, bits) = Cidr::parts(addr, prefix);
+    let addr = match addr {
+        core::net::IpAddr::V4(_) => {
+            core::net::IpAddr::V4(core::net::Ipv4Addr::from(u32::try_from(bits).unwrap_or(0)))
+        }
+        core::net::IpAddr::V6(_) => core::net::IpAddr::V6(core::net::Ipv6Addr::from(bits)),
+    };
+    Ok(Cidr { addr, prefix })
+}
+
 /// Checks a capability name.
 pub fn check_capability(value: &str) -> Result<(), ShapeError> {
     let b = value.as_bytes();
@@ -407,6 +490,36 @@ pub fn check_capability(value: &str) -> Result<(), ShapeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidrs_are_networks_with_host_bits_cleared() {
+        let c = |s: &str| parse_cidr(s).map(|c| c.to_string());
+        assert_eq!(c("10.1.2.3/8").as_deref(), Ok("10.0.0.0/8"));
+        assert_eq!(c("192.168.1.7").as_deref(), Ok("192.168.1.7/32"));
+        assert_eq!(c("0.0.0.0/0").as_deref(), Ok("0.0.0.0/0"));
+        assert_eq!(c("2001:db8::1/32").as_deref(), Ok("2001:db8::/32"));
+        assert_eq!(c("::1").as_deref(), Ok("::1/128"));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "::/129",
+            "x/8",
+        ] {
+            assert_eq!(
+                parse_cidr(bad).map_err(|e| e.code),
+                Err(codes::CIDR),
+                "{bad}"
+            );
+        }
+        let net = parse_cidr("10.0.0.0/8").unwrap_or_else(|e| panic!("{e:?}"));
+        let host = parse_cidr("10.9.0.1").unwrap_or_else(|e| panic!("{e:?}"));
+        let v6 = parse_cidr("::/0").unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(net.contains(&host) && net.contains(&net) && !host.contains(&net));
+        assert!(!v6.contains(&net) && v6.contains(&parse_cidr("fe80::/10").unwrap_or(v6)));
+    }
 
     #[test]
     fn git_refs_from_upstream_tests() {

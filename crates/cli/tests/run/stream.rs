@@ -141,7 +141,8 @@ fn shell_and_exec_it_on_a_terminal() {
     let mut term = Terminal::new();
     let cooked = term.modes();
 
-    // shell: the login shell echoes, follows a resize, takes Ctrl-C, passes its exit code.
+    // shell: the login shell echoes, runs as uid 1000, follows a resize, takes Ctrl-C,
+    // passes its exit code.
     let shell = term.spawn(&user, &["shell", &name]);
     term.send(b"stty size; echo ready-$((1+1))\r");
     let text = term.expect("ready-2");
@@ -150,6 +151,9 @@ fn shell_and_exec_it_on_a_terminal() {
         "no echo: {text:?}"
     );
     assert!(text.contains("24 80"), "{text:?}");
+    // The shell runs as the workspace user, not container root.
+    term.send(b"echo \"uid:$(id -u):\"\r");
+    term.expect("uid:1000:");
     term.resize(132, 50);
     let mut followed = false;
     for _ in 0..50 {

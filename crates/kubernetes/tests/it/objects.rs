@@ -14,6 +14,7 @@ use cordium_kubernetes::objects::{owner, pull_secret, volume_snapshot};
 use cordium_kubernetes::{ObjectsInput, VolumeSnapshot, objects};
 use cordium_provisioner::runtime::{ContainerSpec, Login, SecretValue};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -24,7 +25,7 @@ fn json<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("serialize")
 }
 
-/// Every object of `spec`, in apply order: owner, Secret, PVC, Pod, Service.
+/// Every object of `spec`, in apply order: owner, Secret, PVC, NetworkPolicy, Pod, Service.
 fn documents(spec: &ContainerSpec) -> Vec<Value> {
     let options = options();
     let objects = objects(&ObjectsInput {
@@ -35,6 +36,7 @@ fn documents(spec: &ContainerSpec) -> Vec<Value> {
     let mut docs = vec![json(&owner(&spec.key, &options))];
     docs.extend(objects.secret.as_ref().map(json));
     docs.push(json(&objects.volume));
+    docs.push(json(&objects.network_policy));
     docs.push(json(&objects.pod));
     docs.extend(objects.service.as_ref().map(json));
     docs
@@ -145,6 +147,7 @@ fn goldens_round_trip_through_the_k8s_openapi_types() {
                 Some("PersistentVolumeClaim") => round_trip::<PersistentVolumeClaim>(doc),
                 Some("Pod") => round_trip::<Pod>(doc),
                 Some("Service") => round_trip::<Service>(doc),
+                Some("NetworkPolicy") => round_trip::<NetworkPolicy>(doc),
                 Some("VolumeSnapshot") => round_trip::<VolumeSnapshot>(doc),
                 other => panic!("{case}: unexpected kind {other:?}"),
             }

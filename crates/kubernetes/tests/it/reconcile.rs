@@ -42,6 +42,8 @@ struct Seen {
 }
 
 const NS: &str = "/api/v1/namespaces/cordium";
+/// The namespace's path in the networking API group.
+const NET: &str = "/apis/networking.k8s.io/v1/namespaces/cordium";
 const SNAPSHOTS: &str = "/apis/snapshot.storage.k8s.io/v1/namespaces/cordium/volumesnapshots";
 
 fn expect(method: Method, path: impl Into<String>, reply: Reply) -> Expect {
@@ -219,6 +221,7 @@ fn start_script(name: &str, volume: VolumeSource) -> Vec<Expect> {
     script.extend([
         not_found(Method::DELETE, format!("{NS}/secrets/{name}-env")),
         apply(format!("{NS}/persistentvolumeclaims/{name}")),
+        apply(format!("{NET}/networkpolicies/{name}")),
         apply(format!("{NS}/pods/{name}")),
         not_found(Method::DELETE, format!("{NS}/services/{name}")),
     ]);
@@ -242,6 +245,7 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
         ),
         apply(format!("{NS}/secrets/{name}-env")),
         apply(format!("{NS}/persistentvolumeclaims/{name}")),
+        apply(format!("{NET}/networkpolicies/{name}")),
         apply(format!("{NS}/pods/{name}")),
         apply(format!("{NS}/services/{name}")),
         waiting(name, "ContainerCreating", ""),
@@ -266,6 +270,7 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
     for object in [
         "-env",
         &format!("persistentvolumeclaims/{name}"),
+        &format!("networkpolicies/{name}"),
         &format!("pods/{name}"),
         &format!("services/{name}"),
     ] {
@@ -324,7 +329,7 @@ async fn a_conflict_is_retried_then_succeeds() {
     let mut script = start_script(K3X9, VolumeSource::New);
     // The Pod's apply conflicts once.
     script.insert(
-        5,
+        6,
         expect(
             Method::PATCH,
             format!("{NS}/pods/{K3X9}"),
@@ -449,6 +454,7 @@ async fn an_ephemeral_stop_deletes_the_volume_and_delete_removes_everything() {
         deleted(format!("{NS}/configmaps/{name}-owner")),
         not_found(Method::DELETE, format!("{NS}/pods/{name}")),
         not_found(Method::DELETE, format!("{NS}/services/{name}")),
+        deleted(format!("{NET}/networkpolicies/{name}")),
         deleted(format!("{NS}/secrets/{name}-env")),
         not_found(Method::DELETE, format!("{NS}/secrets/{name}-pull")),
         not_found(

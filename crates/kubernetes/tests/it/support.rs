@@ -2,6 +2,7 @@
 
 use cordium_kubernetes::KubernetesOptions;
 use cordium_provisioner::VolumeSource;
+use cordium_provisioner::plan::{Egress, EgressAction, EgressDefault, EgressRule, parse_cidr};
 use cordium_provisioner::runtime::{
     ContainerSpec, Port, ResolvedValue, Resources, SecretValue, WorkspaceKey,
 };
@@ -67,7 +68,33 @@ pub(crate) fn persistent() -> ContainerSpec {
             path: "/data".to_owned(),
             read_only: true,
         }],
+        egress: egress(),
         recipe: Default::default(),
+    }
+}
+
+/// Egress rules: an internal registry allowed on 443, one host of it denied, public
+/// destinations allowed (the default).
+fn egress() -> Egress {
+    let cidrs = |list: &[&str]| {
+        list.iter()
+            .map(|c| parse_cidr(c).expect("a CIDR"))
+            .collect::<Vec<_>>()
+    };
+    Egress {
+        rules: vec![
+            EgressRule {
+                cidrs: cidrs(&["10.20.0.0/16", "fd00:20::/32"]),
+                action: EgressAction::Allow,
+                ports: vec![443],
+            },
+            EgressRule {
+                cidrs: cidrs(&["10.20.9.9"]),
+                action: EgressAction::Deny,
+                ports: Vec::new(),
+            },
+        ],
+        default: EgressDefault::AllowPublic,
     }
 }
 
@@ -87,6 +114,7 @@ pub(crate) fn ephemeral() -> ContainerSpec {
         snapshot: None,
         read_only: false,
         mounts: Vec::new(),
+        egress: Default::default(),
         recipe: Default::default(),
     }
 }

@@ -212,6 +212,7 @@ fn container(spec: &EffectiveSpec) -> ContainerPlan {
                 })
             })
             .collect(),
+        egress: super::egress::compile(runtime.network.as_ref()),
     }
 }
 

@@ -9,6 +9,12 @@
 //!   copies a mounted secret into the container's own directory when the container is
 //!   created, so a restart rewrites that copy (`<StaticDir>/secrets/N-env`) before it
 //!   starts, and a stop blanks it.
+//! - **Restarts are lean.** A kept container's start is one `podman start` (the egress
+//!   rules and the secret copy are files the backend writes itself): the inspect that
+//!   `kept_container` made for the driver a moment before is remembered for the start that
+//!   follows (at most [`REMEMBERED_FOR`]) rather than repeated, and a successful `podman start`
+//!   is not followed by an inspect (it returns once the container's process runs; one that
+//!   ends at once fails the next execution or the health check).
 //! - **Pre-build snapshots.** A build's stop writes two tarballs, both made inside the
 //!   container by container root so ownership is recorded as the container sees it (uid
 //!   1000), not as the build's user namespace maps it on the host (`podman commit` keeps the
@@ -23,6 +29,34 @@ use crate::plan::VolumeSource;
 use crate::runtime::{ContainerSpec, KeptContainer, Recipe, RuntimeError, WorkspaceKey};
 use std::path::PathBuf;
 use std::process::Stdio;
+
+/// How long a `kept_container` answer stands in for the inspect of the start that follows.
+const REMEMBERED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Kept containers' recipes and directories as `kept_container` read them, by object name,
+/// each taken by the next start (or dropped once older than [`REMEMBERED_FOR`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Remembered(std::sync::Arc<std::sync::Mutex<RememberedMap>>);
+
+/// A kept container's recipe, its directory and when they were read, by object name.
+type RememberedMap = std::collections::HashMap<String, (Recipe, String, std::time::Instant)>;
+
+impl Remembered {
+    fn put(&self, key: &WorkspaceKey, recipe: &Recipe, dir: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, (_, _, at)| at.elapsed() < REMEMBERED_FOR);
+            map.insert(
+                key.object_name(),
+                (recipe.clone(), dir.to_owned(), std::time::Instant::now()),
+            );
+        }
+    }
+
+    fn take(&self, key: &WorkspaceKey) -> Option<(Recipe, String)> {
+        let (recipe, dir, at) = self.0.lock().ok()?.remove(&key.object_name())?;
+        (at.elapsed() < REMEMBERED_FOR).then_some((recipe, dir))
+    }
+}
 
 /// The labels holding a container's [`Recipe`].
 const IMAGE_LABEL: &str = "cordium.recipe.image";
@@ -51,18 +85,24 @@ impl Podman {
     /// Makes the workspace's volumes (`/workspace` and HOME) as `spec.volume` says; a
     /// snapshot's content is extracted once the container runs ([`Podman::restore_snapshot`]).
     pub(super) async fn prepare_volumes(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
-        for volume in [Self::volume(&spec.key), Self::home_volume(&spec.key)] {
+        let prepare = |volume: String| async move {
             match spec.volume {
-                VolumeSource::Reused if self.volume_exists(&volume).await? => continue,
+                VolumeSource::Reused if self.volume_exists(&volume).await? => return Ok(()),
                 VolumeSource::Reused => {}
                 VolumeSource::New | VolumeSource::FromSnapshot => {
                     self.run(&["volume", "rm", "--force", &volume], None)
                         .await?;
                 }
             }
-            self.run(&["volume", "create", &volume], None).await?;
-        }
-        Ok(())
+            self.run(&["volume", "create", &volume], None)
+                .await
+                .map(drop)
+        };
+        tokio::try_join!(
+            prepare(Self::volume(&spec.key)),
+            prepare(Self::home_volume(&spec.key))
+        )
+        .map(drop)
     }
 
     pub(super) async fn remove_volumes(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
@@ -76,9 +116,24 @@ impl Podman {
     /// What is left of `key`'s container: see [`crate::runtime::Runtime::kept_container`].
     pub(super) async fn kept(&self, key: &WorkspaceKey) -> Result<KeptContainer, RuntimeError> {
         Ok(match self.kept_in(key).await? {
-            Some((recipe, _)) => KeptContainer::Present(recipe),
+            Some((recipe, dir)) => {
+                self.remembered.put(key, &recipe, &dir);
+                KeptContainer::Present(recipe)
+            }
             None => KeptContainer::Gone,
         })
+    }
+
+    /// The kept container's recipe and directory for a start: what `kept_container` just
+    /// read, else a new inspect.
+    pub(super) async fn kept_for_start(
+        &self,
+        key: &WorkspaceKey,
+    ) -> Result<Option<(Recipe, String)>, RuntimeError> {
+        match self.remembered.take(key) {
+            Some(kept) => Ok(Some(kept)),
+            None => self.kept_in(key).await,
+        }
     }
 
     /// The kept container's recipe and its own directory (`StaticDir`), in one inspect.

@@ -333,3 +333,31 @@ pub(super) async fn connect(
         .map_err(|e| engine("connecting in the container", e.to_string()))?;
     Ok(Box::pin(stream))
 }
+
+/// Sends what `pipe` yields to `tx` until either ends.
+pub(super) async fn forward(
+    mut pipe: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, RuntimeError>>,
+) {
+    let mut buf = vec![0_u8; 8192];
+    loop {
+        let read = tokio::select! {
+            read = pipe.read(&mut buf) => read,
+            () = tx.closed() => return,
+        };
+        match read {
+            Ok(0) => return,
+            Ok(n) => {
+                if tx.send(Ok(buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx
+                    .send(Err(super::engine("podman logs", e.to_string())))
+                    .await;
+                return;
+            }
+        }
+    }
+}

@@ -54,7 +54,7 @@ async fn repositories_are_cloned_at_their_branch_checkout_and_path() {
     let two = git.rev_parse("public/app.git", "main~1");
     let env = PodmanEnv::new("cloner").await;
     let name = env
-        .create(serde_json::json!({
+        .create_reaching_host(serde_json::json!({
             "image": {"registry": {"url": lab().git_image()}},
             "repository": {"url": url, "cloneOptions": {"branch": "dev"}},
             "additionalRepositories": [
@@ -128,7 +128,7 @@ async fn a_missing_repository_is_a_repo_clone_failure() {
     let git = lab().git_server();
     let env = PodmanEnv::new("noclone").await;
     let name = env
-        .create(serde_json::json!({
+        .create_reaching_host(serde_json::json!({
             "image": {"registry": {"url": lab().git_image()}},
             "repository": {"url": format!("{}/public/missing.git", git.url)},
         }))
@@ -144,7 +144,7 @@ async fn a_missing_repository_is_a_repo_clone_failure() {
 
     let url = git.repository("public/present.git", "echo x > a; commit one");
     let name = env
-        .create(serde_json::json!({
+        .create_reaching_host(serde_json::json!({
             "image": {"registry": {"url": lab().git_image()}},
             "repository": {"url": url},
             "additionalRepositories": [
@@ -170,7 +170,7 @@ async fn clone_credentials_come_from_a_secret_and_stay_secret() {
             }}},
         })
     };
-    let name = env.create(spec("git-password")).await;
+    let name = env.create_reaching_host(spec("git-password")).await;
     for (secret, value) in [
         ("git-password", git.password.clone()),
         ("wrong-password", format!("wrong-{}", random_suffix())),
@@ -221,7 +221,7 @@ async fn clone_credentials_come_from_a_secret_and_stay_secret() {
     assert!(!format!("{got:?}").contains(password));
     env.stop(&name).await;
 
-    let wrong = env.create(spec("wrong-password")).await;
+    let wrong = env.create_reaching_host(spec("wrong-password")).await;
     let seen = env.start(&wrong).await;
     let failure = clone_failure(&seen);
     assert!(!failure.message.contains("wrong-"), "{}", failure.message);
@@ -250,7 +250,9 @@ async fn dotfiles_are_cloned_and_installed_on_fresh_runs_only() {
             .await,
     );
     let name = env
-        .create(serde_json::json!({"image": {"registry": {"url": lab().git_image()}}}))
+        .create_reaching_host(
+            serde_json::json!({"image": {"registry": {"url": lab().git_image()}}}),
+        )
         .await;
     let seen = env.start(&name).await;
     assert_running(&seen);

@@ -13,6 +13,7 @@
 mod clone;
 mod connections;
 mod crash;
+mod egress;
 mod errors;
 mod isolation;
 mod load;

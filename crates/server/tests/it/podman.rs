@@ -62,6 +62,15 @@ impl PodmanEnv {
         self.create_from("", spec_json).await
     }
 
+    /// Creates a workspace whose egress rules allow the host (podman's gateway), where the
+    /// lab's git server and the agent test's sshd listen: `ALLOW_PUBLIC` does not reach it.
+    pub(super) async fn create_reaching_host(&self, mut spec_json: serde_json::Value) -> String {
+        spec_json["runtime"]["network"] = serde_json::json!({"egress": {"rules": [
+            {"cidrs": [cordium_testkit::lab().gateway()], "action": "ALLOW"},
+        ]}});
+        self.create(spec_json).await
+    }
+
     pub(super) async fn create_from(&self, template: &str, spec_json: serde_json::Value) -> String {
         let ws = ok(
             "CreateWorkspace",

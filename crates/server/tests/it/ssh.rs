@@ -248,7 +248,8 @@ async fn ssh_runs_shells_commands_file_transfers_and_forwards_into_a_workspace()
     let wrong = env.ssh(&key, &format!("{name}+default.bob"), "true");
     assert_eq!(wrong.status.code(), Some(255));
 
-    // A shell on a real terminal: its size follows a resize, and `exit 3` ends ssh with 3.
+    // A shell on a real terminal, as the workspace user (uid 1000): its size follows a resize,
+    // and `exit 3` ends ssh with 3.
     let mut ssh_argv: Vec<String> = vec!["ssh".into()];
     let probe = env.openssh("ssh", &key);
     ssh_argv.extend(probe.get_args().map(|a| a.to_string_lossy().into_owned()));
@@ -265,6 +266,11 @@ async fn ssh_runs_shells_commands_file_transfers_and_forwards_into_a_workspace()
     assert!(
         report.contains("SIZE1=24 80"),
         "{report} {}",
+        text(&pty.stderr)
+    );
+    assert!(
+        report.contains("UID=1000\n"),
+        "the shell runs as the workspace user: {report} {}",
         text(&pty.stderr)
     );
     assert!(

@@ -118,8 +118,12 @@ async fn the_agent_signs_for_the_workspace_and_keeps_the_key_out_of_it() {
             &alice,
             serde_json::json!({
                 "image": {"registry": {"url": lab().ssh_image()}},
-                "runtime": {"tasks": [{"name": "sock", "type": "POST_START", "run":
-                    "echo \"$SSH_AUTH_SOCK\" > /workspace/task-sock"}]},
+                "runtime": {
+                    "tasks": [{"name": "sock", "type": "POST_START", "run":
+                        "echo \"$SSH_AUTH_SOCK\" > /workspace/task-sock"}],
+                    // ALLOW_PUBLIC does not reach the host, where sshd listens.
+                    "network": {"egress": {"rules": [{"cidrs": [gateway], "action": "ALLOW"}]}},
+                },
             }),
         )
         .await;

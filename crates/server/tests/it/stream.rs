@@ -40,6 +40,7 @@ impl Container {
             snapshot: None,
             read_only: false,
             mounts: Vec::new(),
+            egress: Default::default(),
             recipe: Default::default(),
         };
         podman

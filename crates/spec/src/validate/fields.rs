@@ -224,6 +224,26 @@ pub(super) fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
                     parent,
                     "add `action: ALLOW` or `action: DENY`",
                 );
+                each(cx, "cidrs", &rule.cidrs, 128, |cidr, at, cx| {
+                    if let Err(e) = crate::shapes::parse_cidr(cidr) {
+                        let d = Diagnostic::error(e.code, e.message).at(at);
+                        cx.report(match e.help {
+                            Some(help) => d.with_help(help),
+                            None => d,
+                        });
+                    }
+                });
+                each(cx, "ports", &rule.ports, 128, |port, at, cx| {
+                    if !(1..=65535).contains(port) {
+                        cx.report(
+                            Diagnostic::error(
+                                codes::PORT,
+                                format!("port {port} is outside 1..65535"),
+                            )
+                            .at(at),
+                        );
+                    }
+                });
             });
         });
     });

@@ -479,6 +479,27 @@ fn egress_rules_need_cidrs() {
 }
 
 #[test]
+fn egress_destinations_are_networks_and_ports_are_in_range() {
+    let rule = |body: &str| {
+        ws(&format!(
+            "  runtime:\n    network:\n      egress:\n        rules:\n          - {body}\n"
+        ))
+    };
+    expect(
+        &rule("{action: DENY, cidrs: [10.0.0.0/8, 10.0.0.0/40]}"),
+        codes::CIDR,
+        "spec.runtime.network.egress.rules[0].cidrs[1]",
+        10,
+    );
+    expect(
+        &rule("{action: ALLOW, cidrs: [10.0.0.0/8], ports: [443, 70000]}"),
+        codes::PORT,
+        "spec.runtime.network.egress.rules[0].ports[1]",
+        10,
+    );
+}
+
+#[test]
 fn syntax_errors_have_a_place() {
     expect("spec:\n  a: [1, 2\n", codes::SYNTAX, "", 2);
 }

@@ -1,6 +1,7 @@
 # Drives an interactive `ssh -tt ...` (argv) on a real pseudo-terminal: reads the terminal's
 # size in the workspace, resizes the local terminal (the kernel sends SIGWINCH to ssh), reads
-# it again, then exits the shell with 3. Prints SIZE1=..., SIZE2=... and exits with ssh's code.
+# it again, then exits the shell with 3. Prints SIZE1=..., UID=... (the shell's `id -u`),
+# SIZE2=... and exits with ssh's code.
 import fcntl, os, pty, select, struct, sys, termios, time
 
 def winsize(fd, rows, cols):
@@ -34,6 +35,9 @@ def size(tag):
     return expect(b"%s-42" % tag).split("\n")[-2].strip()
 
 print("SIZE1=" + size(b"first"), flush=True)
+os.write(fd, b"echo uid-$(id -u)-$((6*7))\n")
+expect(b"uid-")  # the echoed command line
+print("UID=" + expect(b"-42").strip().split("uid-")[-1], flush=True)
 winsize(fd, 40, 120)
 second = ""
 for i in range(20):

@@ -25,6 +25,7 @@ pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;
 pub(crate) use resource::now;
 pub use stream::{OPEN_TIMEOUT, StreamLimits};
+pub(crate) use stream::{ExecStreamOut, Inbound, PortForwardOut};
 pub use watch::{BUFFER_BYTES, BUFFER_EVENTS, MAX_WATCHES_PER_USER, RECHECK_EVERY};
 
 use crate::store::StoreError;

@@ -75,6 +75,31 @@ def type_line(page, terminal, text):
     page.keyboard.press("Enter")
 
 
+def evil_site():
+    """A page on another origin whose form posts to the console as soon as it loads."""
+    import http.server
+    import threading
+
+    page = f"""<!doctype html><form id=f method=POST action="{URL}/api/workspaces" enctype="text/plain">
+<input name='{{"spec":{{}},"x":"' value='"}}'></form><script>document.getElementById("f").submit()</script>"""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = page.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -190,10 +215,12 @@ def main():
         cpu_text = cpu.inner_text()
         place = cpu.locator(".place").inner_text()
         caps = cpu.locator(".caps").inner_text()
-        assert re.search(rf"Workspace {name}:\d+:\d+", place), f"the Workspace's file:line: {place!r}"
-        assert "4000" in cpu_text or "4000" in caps, f"the Workspace's request (4000): {cpu_text!r}"
-        assert re.search(rf"Space {re.escape(SPACE)}.*\d+:\d+", caps), f"the Space cap's file:line: {caps!r}"
-        assert "1000" in cpu_text, f"the capped value 1000: {cpu_text!r}"
+        layer = cpu.locator("td").nth(2).inner_text()
+        assert layer == "Workspace", f"the value comes from the Workspace: {cpu_text!r}"
+        assert re.fullmatch(rf"{name}:\d+:\d+", place.strip()), f"the Workspace's file:line: {place!r}"
+        assert "from 4000" in caps, f"the Workspace's request (4000): {caps!r}"
+        assert re.search(rf"Space maxLimit at {re.escape(SPACE)}:\d+:\d+", caps), f"the Space cap's file:line: {caps!r}"
+        assert cpu.locator("td").nth(1).inner_text() == "1000", f"the capped value 1000: {cpu_text!r}"
         shot(page, "provenance")
         ok("provenance of spec.limit.cpu shows the request, the Space cap and both places")
 
@@ -253,25 +280,23 @@ def main():
         assert theirs.status == missing.status == 404, (theirs.status, missing.status)
         assert theirs.text().replace(BOB_WS, "N") == missing.text().replace("zzmissing", "N")
         page.goto(f"{URL}/#/workspaces/{BOB_WS}")
+        expect(page.locator("main .error")).to_contain_text(BOB_WS)
         theirs_page = page.locator("main").inner_text().replace(BOB_WS, "N")
         page.goto(f"{URL}/#/workspaces/zzmissing")
-        expect(page.locator("main .error")).to_be_visible()
+        expect(page.locator("main .error")).to_contain_text("zzmissing")
         missing_page = page.locator("main").inner_text().replace("zzmissing", "N")
         assert theirs_page == missing_page, (theirs_page, missing_page)
         ok("another user's workspace page reads exactly like a missing one")
 
         # --- CSRF and origin ---------------------------------------------------------------
-        # A page of another origin (localhost is another site than 127.0.0.1) posts to the console.
+        # A page of another origin posts a form to the console (the browser sends its cookie
+        # only to same-site requests, and the console wants the CSRF token and its own Origin).
+        evil_server = evil_site()
         evil = context.new_page()
-        evil.goto(f"http://localhost:{PORT}/")
-        status = evil.evaluate(
-            """async (url) => {
-                const r = await fetch(url + "/api/workspaces", {method: "POST", credentials: "include",
-                    headers: {"content-type": "text/plain"}, body: "{}", mode: "no-cors"});
-                return r.status;
-            }""",
-            URL,
-        )
+        with evil.expect_response(f"{URL}/api/workspaces") as posted:
+            evil.goto(f"http://localhost:{evil_server.server_port}/")
+        assert posted.value.status in (401, 403), posted.value.status
+        evil_server.shutdown()
         got = context.request.get(f"{URL}/api/workspaces").json()
         assert all(w["metadata"]["name"] == name for w in got["items"]), "no workspace was created"
         no_token = context.request.post(f"{URL}/api/workspaces", data="{}",

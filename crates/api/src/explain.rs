@@ -40,4 +40,3 @@ pub fn advice(failure: &crate::Failure) -> &'static str {
         Some(Type::Unknown(_)) | None => "the message above says what the server found",
     }
 }
-

@@ -76,25 +76,28 @@ impl Default for ConnectionLimits {
 
 /// Accepts connections from `listener` under `limits`, in a task of its own, and hands them
 /// out as a stream for tonic's `serve_with_incoming`. The task ends when the stream is dropped.
-pub fn incoming(
-    listener: TcpListener,
-    limits: ConnectionLimits,
-) -> tokio_stream::wrappers::ReceiverStream<io::Result<Connection>> {
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, limits, false, tx));
-    tokio_stream::wrappers::ReceiverStream::new(rx)
+pub fn incoming(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
+    spawn_accept_loop(listener, limits, false)
 }
+
+/// The accepted connections, as a stream.
+pub type Incoming = tokio_stream::wrappers::ReceiverStream<io::Result<Connection>>;
 
 /// As [`incoming`], for HTTP/1.1 (the web console): a browser sends nothing while it reads a
 /// server-sent event stream, and HTTP/1.1 has no pings, so a write the peer's TCP stack took
 /// also pushes the idle deadline back (the console writes a keep-alive every few seconds; a
 /// vanished peer stops taking them, its send buffer fills and the deadline passes).
-pub fn incoming_http1(
+pub fn incoming_http1(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
+    spawn_accept_loop(listener, limits, true)
+}
+
+fn spawn_accept_loop(
     listener: TcpListener,
     limits: ConnectionLimits,
-) -> tokio_stream::wrappers::ReceiverStream<io::Result<Connection>> {
+    writes_keep_alive: bool,
+) -> Incoming {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, limits, true, tx));
+    tokio::spawn(accept_loop(listener, limits, writes_keep_alive, tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 

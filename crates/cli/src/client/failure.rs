@@ -3,8 +3,8 @@
 
 use cordium_api as pb;
 
-pub(super) use cordium_api::explain::headline;
 use cordium_api::explain::advice;
+pub(super) use cordium_api::explain::headline;
 
 /// The whole explanation of a failed start of workspace `name`, for standard error:
 /// `error: workspace NAME did not start: HEADLINE`, the server's message when it says more,

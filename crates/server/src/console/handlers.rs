@@ -36,34 +36,100 @@ fn name_ref(name: String) -> pb::Ref {
     }
 }
 
-fn items<T>(list: &[T], f: fn(&T) -> Json_) -> Json<Json_> {
-    Json(json!({ "items": list.iter().map(f).collect::<Vec<_>>() }))
+fn items<T>(list: &[T], f: fn(&T) -> Json_) -> Json_ {
+    json!({ "items": list.iter().map(f).collect::<Vec<_>>() })
 }
 
-/// `GET /api/workspaces`.
-pub(crate) async fn list_workspaces(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Query(q): Query<ListQuery>,
-) -> Answer {
-    let list = call(&c.api, &s.token, list_request(q.space), async |api, r| {
-        MainService::list_workspace(&api, r).await
-    })
-    .await?;
-    Ok(items(&list.items, json::workspace))
+/// Handlers that make one MainService call with a message built from their path, query or
+/// body, and answer with the JSON of its answer:
+/// `name(extractor: Type, ...) => method(message) -> to_json;`.
+macro_rules! endpoints {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident($($arg:ident: $ty:ty),*) => $method:ident($message:expr) -> $to_json:expr;
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub(crate) async fn $name(
+                State(c): State<Console>,
+                Authed(s): Authed,
+                $($arg: $ty),*
+            ) -> Answer {
+                let answer = call(&c.api, &s.token, $message, async |api, r| {
+                    MainService::$method(&api, r).await
+                })
+                .await?;
+                Ok(Json(($to_json)(&answer)))
+            }
+        )*
+    };
 }
 
-/// `GET /api/workspaces/{name}`.
-pub(crate) async fn get_workspace(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path(name): Path<String>,
-) -> Answer {
-    let ws = call(&c.api, &s.token, name_ref(name), async |api, r| {
-        MainService::get_workspace(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::workspace(&ws)))
+fn empty<T>(_: &T) -> Json_ {
+    json!({})
+}
+
+fn compile_request(name: String) -> pb::CompileWorkspaceRequest {
+    pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Name(name)),
+        ..Default::default()
+    }
+}
+
+fn template_ref((space, name): (String, String)) -> pb::Ref {
+    pb::Ref { name, space }
+}
+
+endpoints! {
+    /// `GET /api/workspaces?space=`.
+    list_workspaces(q: Query<ListQuery>) => list_workspace(list_request(q.0.space))
+        -> |l: &pb::WorkspaceList| items(&l.items, json::workspace);
+    /// `GET /api/workspaces/{name}`.
+    get_workspace(p: Path<String>) => get_workspace(name_ref(p.0)) -> json::workspace;
+    /// `POST /api/workspaces/{name}/stop`.
+    stop_workspace(p: Path<String>) => stop_workspace(pb::StopWorkspaceRequest { name: p.0 })
+        -> json::workspace;
+    /// `DELETE /api/workspaces/{name}`.
+    delete_workspace(p: Path<String>) => delete_workspace(name_ref(p.0)) -> empty;
+    /// `GET /api/workspaces/{name}/effective`: the EffectiveWorkspace with provenance (what
+    /// `cordium explain` prints).
+    effective(p: Path<String>) => compile_workspace(compile_request(p.0)) -> json::effective;
+    /// `GET /api/spaces`.
+    list_spaces() => list_space(list_request(String::new()))
+        -> |l: &pb::SpaceList| items(&l.items, json::space);
+    /// `GET /api/spaces/{name}`.
+    get_space(p: Path<String>) => get_space(name_ref(p.0)) -> json::space;
+    /// `GET /api/templates?space=`.
+    list_templates(q: Query<ListQuery>) => list_template(list_request(q.0.space))
+        -> |l: &pb::TemplateList| items(&l.items, json::template);
+    /// `GET /api/templates/{space}/{name}`.
+    get_template(p: Path<(String, String)>) => get_template(template_ref(p.0)) -> json::template;
+    /// `POST /api/templates/{space}/{name}/build`: pre-builds a Template (BuildTemplate names
+    /// it `space/name`).
+    build_template(p: Path<(String, String)>) => build_template(pb::BuildTemplateRequest {
+        name: format!("{}/{}", p.0.0, p.0.1),
+        tags: Vec::new(),
+    }) -> json::template;
+    /// `GET /api/secrets?space=`.
+    list_secrets(q: Query<ListQuery>) => list_secret(list_request(q.0.space))
+        -> |l: &pb::SecretList| items(&l.items, json::secret);
+    /// `POST /api/secrets`.
+    create_secret(body: Json<NewSecret>) => create_secret(secret(body.0)) -> json::secret;
+    /// `DELETE /api/secrets/{space}/{name}`.
+    delete_secret(p: Path<(String, String)>) => delete_secret(template_ref(p.0)) -> empty;
+    /// `GET /api/user-secrets`.
+    list_user_secrets() => list_user_secret(list_request(String::new()))
+        -> |l: &pb::UserSecretList| items(&l.items, json::user_secret);
+    /// `POST /api/user-secrets` (a DEFAULT UserSecret).
+    create_user_secret(body: Json<NewSecret>) => create_user_secret(user_secret(body.0))
+        -> json::user_secret;
+    /// `GET /api/ssh-keys`.
+    list_ssh_keys() => list_ssh_keys(pb::Empty {})
+        -> |l: &pb::SshKeyList| items(&l.items, json::ssh_key);
+    /// `POST /api/ssh-keys`.
+    add_ssh_key(body: Json<NewKey>) => add_ssh_key(pb::AddSshKeyRequest {
+        public_key: body.0.public_key,
+    }) -> json::ssh_key;
 }
 
 /// `POST /api/workspaces`'s body: the form of `cordium run`.
@@ -144,157 +210,23 @@ pub(crate) async fn create_workspace(
     Ok(Json(json::workspace(&ws)))
 }
 
-/// `POST /api/workspaces/{name}/start`'s body.
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Start {
-    #[serde(default)]
-    vars: Vec<Var>,
-}
-
-/// `POST /api/workspaces/{name}/start`.
+/// `POST /api/workspaces/{name}/start`, with an optional body: the run variables
+/// (`[{"name", "value"}]`).
 pub(crate) async fn start_workspace(
     State(c): State<Console>,
     Authed(s): Authed,
     Path(name): Path<String>,
-    body: Option<Json<Start>>,
+    body: Option<Json<Vec<Var>>>,
 ) -> Answer {
     let start = pb::StartWorkspaceRequest {
         name,
-        vars: vars(body.map(|b| b.0.vars).unwrap_or_default()),
+        vars: vars(body.map(|b| b.0).unwrap_or_default()),
     };
     let ws = call(&c.api, &s.token, start, async |api, r| {
         MainService::start_workspace(&api, r).await
     })
     .await?;
     Ok(Json(json::workspace(&ws)))
-}
-
-/// `POST /api/workspaces/{name}/stop`.
-pub(crate) async fn stop_workspace(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path(name): Path<String>,
-) -> Answer {
-    let stop = pb::StopWorkspaceRequest { name };
-    let ws = call(&c.api, &s.token, stop, async |api, r| {
-        MainService::stop_workspace(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::workspace(&ws)))
-}
-
-/// `DELETE /api/workspaces/{name}`.
-pub(crate) async fn delete_workspace(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path(name): Path<String>,
-) -> Answer {
-    call(&c.api, &s.token, name_ref(name), async |api, r| {
-        MainService::delete_workspace(&api, r).await
-    })
-    .await?;
-    Ok(Json(json!({})))
-}
-
-/// `GET /api/workspaces/{name}/effective`: the EffectiveWorkspace with provenance (what
-/// `cordium explain` prints).
-pub(crate) async fn effective(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path(name): Path<String>,
-) -> Answer {
-    let request = pb::CompileWorkspaceRequest {
-        target: Some(pb::compile_workspace_request::Target::Name(name)),
-        ..Default::default()
-    };
-    let compiled = call(&c.api, &s.token, request, async |api, r| {
-        MainService::compile_workspace(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::effective(&compiled)))
-}
-
-/// `GET /api/spaces`.
-pub(crate) async fn list_spaces(State(c): State<Console>, Authed(s): Authed) -> Answer {
-    let list = call(
-        &c.api,
-        &s.token,
-        list_request(String::new()),
-        async |api, r| MainService::list_space(&api, r).await,
-    )
-    .await?;
-    Ok(items(&list.items, json::space))
-}
-
-/// `GET /api/spaces/{name}`.
-pub(crate) async fn get_space(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path(name): Path<String>,
-) -> Answer {
-    let space = call(&c.api, &s.token, name_ref(name), async |api, r| {
-        MainService::get_space(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::space(&space)))
-}
-
-/// `GET /api/templates`.
-pub(crate) async fn list_templates(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Query(q): Query<ListQuery>,
-) -> Answer {
-    let list = call(&c.api, &s.token, list_request(q.space), async |api, r| {
-        MainService::list_template(&api, r).await
-    })
-    .await?;
-    Ok(items(&list.items, json::template))
-}
-
-/// `GET /api/templates/{space}/{name}`.
-pub(crate) async fn get_template(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path((space, name)): Path<(String, String)>,
-) -> Answer {
-    let t = call(&c.api, &s.token, pb::Ref { name, space }, async |api, r| {
-        MainService::get_template(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::template(&t)))
-}
-
-/// `POST /api/templates/{space}/{name}/build`: pre-builds a Template.
-pub(crate) async fn build_template(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path((space, name)): Path<(String, String)>,
-) -> Answer {
-    // BuildTemplate names a Template of the caller's Spaces as `space/name`.
-    let request = pb::BuildTemplateRequest {
-        name: format!("{space}/{name}"),
-        tags: Vec::new(),
-    };
-    let t = call(&c.api, &s.token, request, async |api, r| {
-        MainService::build_template(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::template(&t)))
-}
-
-/// `GET /api/secrets?space=`.
-pub(crate) async fn list_secrets(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Query(q): Query<ListQuery>,
-) -> Answer {
-    let list = call(&c.api, &s.token, list_request(q.space), async |api, r| {
-        MainService::list_secret(&api, r).await
-    })
-    .await?;
-    Ok(items(&list.items, json::secret))
 }
 
 /// A new secret's name, place and value (write-only: it goes to the API and nowhere else).
@@ -320,78 +252,26 @@ fn named(name: String) -> Option<pb::Metadata> {
     })
 }
 
-/// `POST /api/secrets`.
-pub(crate) async fn create_secret(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Json(form): Json<NewSecret>,
-) -> Answer {
-    let request = pb::Secret {
+/// The Secret a form creates (the value write-only: it goes to the API and nowhere else).
+fn secret(form: NewSecret) -> pb::Secret {
+    pb::Secret {
         metadata: named(form.name),
         data: secret_data(form.value),
         status: Some(pb::SecretStatus {
             space: form.space,
             owner: String::new(),
         }),
-    };
-    let created = call(&c.api, &s.token, request, async |api, r| {
-        MainService::create_secret(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::secret(&created)))
+    }
 }
 
-/// `DELETE /api/secrets/{space}/{name}`.
-pub(crate) async fn delete_secret(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Path((space, name)): Path<(String, String)>,
-) -> Answer {
-    call(&c.api, &s.token, pb::Ref { name, space }, async |api, r| {
-        MainService::delete_secret(&api, r).await
-    })
-    .await?;
-    Ok(Json(json!({})))
-}
-
-/// `GET /api/user-secrets`.
-pub(crate) async fn list_user_secrets(State(c): State<Console>, Authed(s): Authed) -> Answer {
-    let list = call(
-        &c.api,
-        &s.token,
-        list_request(String::new()),
-        async |api, r| MainService::list_user_secret(&api, r).await,
-    )
-    .await?;
-    Ok(items(&list.items, json::user_secret))
-}
-
-/// `POST /api/user-secrets` (a DEFAULT UserSecret; the value is write-only).
-pub(crate) async fn create_user_secret(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Json(form): Json<NewSecret>,
-) -> Answer {
-    let request = pb::UserSecret {
+/// The DEFAULT UserSecret a form creates.
+fn user_secret(form: NewSecret) -> pb::UserSecret {
+    pb::UserSecret {
         metadata: named(form.name),
         r#type: pb::UserSecretType::Default as i32,
         data: secret_data(form.value),
         status: None,
-    };
-    let created = call(&c.api, &s.token, request, async |api, r| {
-        MainService::create_user_secret(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::user_secret(&created)))
-}
-
-/// `GET /api/ssh-keys`.
-pub(crate) async fn list_ssh_keys(State(c): State<Console>, Authed(s): Authed) -> Answer {
-    let list = call(&c.api, &s.token, pb::Empty {}, async |api, r| {
-        MainService::list_ssh_keys(&api, r).await
-    })
-    .await?;
-    Ok(items(&list.items, json::ssh_key))
+    }
 }
 
 /// `POST /api/ssh-keys`'s body.
@@ -399,20 +279,4 @@ pub(crate) async fn list_ssh_keys(State(c): State<Console>, Authed(s): Authed) -
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct NewKey {
     public_key: String,
-}
-
-/// `POST /api/ssh-keys`.
-pub(crate) async fn add_ssh_key(
-    State(c): State<Console>,
-    Authed(s): Authed,
-    Json(form): Json<NewKey>,
-) -> Answer {
-    let request = pb::AddSshKeyRequest {
-        public_key: form.public_key,
-    };
-    let key = call(&c.api, &s.token, request, async |api, r| {
-        MainService::add_ssh_key(&api, r).await
-    })
-    .await?;
-    Ok(Json(json::ssh_key(&key)))
 }

@@ -68,33 +68,30 @@ pub(crate) fn workspace(w: &pb::Workspace) -> Json {
     })
 }
 
+/// A resource with a spec: metadata, spec and `status`.
+fn with_spec(m: Option<&pb::Metadata>, s: Option<&prost_types::Struct>, status: Json) -> Json {
+    json!({ "metadata": metadata(m), "spec": spec(s), "status": status })
+}
+
 /// A Space.
 pub(crate) fn space(s: &pb::Space) -> Json {
     let status = s.status.clone().unwrap_or_default();
-    json!({
-        "metadata": metadata(s.metadata.as_ref()),
-        "spec": spec(s.spec.as_ref()),
-        "status": {
-            "owner": status.owner,
-            "type": pb::SpaceType::try_from(status.r#type).unwrap_or(pb::SpaceType::Unset).as_str_name(),
-            "members": status.members,
-        },
-    })
+    let kind = pb::SpaceType::try_from(status.r#type).unwrap_or(pb::SpaceType::Unset);
+    let status =
+        json!({ "owner": status.owner, "type": kind.as_str_name(), "members": status.members });
+    with_spec(s.metadata.as_ref(), s.spec.as_ref(), status)
 }
 
 /// A Template.
 pub(crate) fn template(t: &pb::Template) -> Json {
     let status = t.status.clone().unwrap_or_default();
-    json!({
-        "metadata": metadata(t.metadata.as_ref()),
-        "spec": spec(t.spec.as_ref()),
-        "status": {
-            "space": status.space,
-            "owner": status.owner,
-            "currentRunningBuildId": status.current_running_build_id,
-            "currentReadyBuildId": status.current_ready_build_id,
-        },
-    })
+    let status = json!({
+        "space": status.space,
+        "owner": status.owner,
+        "currentRunningBuildId": status.current_running_build_id,
+        "currentReadyBuildId": status.current_ready_build_id,
+    });
+    with_spec(t.metadata.as_ref(), t.spec.as_ref(), status)
 }
 
 /// A Secret: name and place only.

@@ -163,45 +163,33 @@ where
 /// The console's routes.
 pub(crate) fn router(console: Console) -> Router {
     use axum::routing::delete;
+    use handlers as h;
     let api = Router::new()
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/me", get(session::me))
         .route("/events", get(events::workspace_events))
-        .route(
-            "/workspaces",
-            get(handlers::list_workspaces).post(handlers::create_workspace),
-        )
-        .route(
-            "/workspaces/{name}",
-            get(handlers::get_workspace).delete(handlers::delete_workspace),
-        )
-        .route("/workspaces/{name}/start", post(handlers::start_workspace))
-        .route("/workspaces/{name}/stop", post(handlers::stop_workspace))
-        .route("/workspaces/{name}/effective", get(handlers::effective))
+        .route("/workspaces", get(h::list_workspaces))
+        .route("/workspaces", post(h::create_workspace))
+        .route("/workspaces/{name}", get(h::get_workspace))
+        .route("/workspaces/{name}", delete(h::delete_workspace))
+        .route("/workspaces/{name}/start", post(h::start_workspace))
+        .route("/workspaces/{name}/stop", post(h::stop_workspace))
+        .route("/workspaces/{name}/effective", get(h::effective))
         .route("/workspaces/{name}/logs", get(events::logs))
         .route("/workspaces/{name}/terminal", get(terminal::terminal))
-        .route("/spaces", get(handlers::list_spaces))
-        .route("/spaces/{name}", get(handlers::get_space))
-        .route("/templates", get(handlers::list_templates))
-        .route("/templates/{space}/{name}", get(handlers::get_template))
-        .route(
-            "/templates/{space}/{name}/build",
-            post(handlers::build_template),
-        )
-        .route(
-            "/secrets",
-            get(handlers::list_secrets).post(handlers::create_secret),
-        )
-        .route("/secrets/{space}/{name}", delete(handlers::delete_secret))
-        .route(
-            "/user-secrets",
-            get(handlers::list_user_secrets).post(handlers::create_user_secret),
-        )
-        .route(
-            "/ssh-keys",
-            get(handlers::list_ssh_keys).post(handlers::add_ssh_key),
-        );
+        .route("/spaces", get(h::list_spaces))
+        .route("/spaces/{name}", get(h::get_space))
+        .route("/templates", get(h::list_templates))
+        .route("/templates/{space}/{name}", get(h::get_template))
+        .route("/templates/{space}/{name}/build", post(h::build_template))
+        .route("/secrets", get(h::list_secrets))
+        .route("/secrets", post(h::create_secret))
+        .route("/secrets/{space}/{name}", delete(h::delete_secret))
+        .route("/user-secrets", get(h::list_user_secrets))
+        .route("/user-secrets", post(h::create_user_secret))
+        .route("/ssh-keys", get(h::list_ssh_keys))
+        .route("/ssh-keys", post(h::add_ssh_key));
     Router::new()
         .nest("/api", api)
         .route("/w/{workspace}/{app}", axum::routing::any(proxy::enter))

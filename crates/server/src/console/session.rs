@@ -91,8 +91,8 @@ impl Sessions {
         token: String,
         caller: &Caller,
     ) -> Result<(String, String), ConsoleError> {
-        let id = new_token().map_err(|e| tonic::Status::from(e))?;
-        let csrf = new_token().map_err(|e| tonic::Status::from(e))?;
+        let id = new_token().map_err(tonic::Status::from)?;
+        let csrf = new_token().map_err(tonic::Status::from)?;
         let now = Instant::now();
         let mut map = self.lock();
         map.retain(|_, s| !self.expired(s, now));

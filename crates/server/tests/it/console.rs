@@ -5,7 +5,6 @@
 //! cleans up. Screenshots land in `$CARGO_TARGET_TMPDIR/console-screenshots`.
 
 use super::*;
-use crate::podman::until;
 use cordium_provisioner::podman::Podman;
 use cordium_provisioner::runtime::Runtime;
 use cordium_testkit::lab;
@@ -59,7 +58,6 @@ fn python() -> PathBuf {
     path
 }
 
-
 /// Stops and deletes every workspace `client` can see.
 async fn clean_up(client: &Client) {
     let list = ok(
@@ -73,22 +71,23 @@ async fn clean_up(client: &Client) {
         let name = name_of(&ws.metadata);
         let state = ws.status.as_ref().map(|s| s.state()).unwrap_or_default();
         if state != pb::WorkspaceState::Stopped {
-            // Watched before the stop, so the STOPPED event cannot be missed.
-            let mut events = ok(
-                "WatchWorkspace",
-                client
-                    .clone()
-                    .watch_workspace(pb::WatchWorkspaceRequest {
-                        name: name.clone(),
-                        ..Default::default()
-                    })
-                    .await,
-            );
             let _ = client
                 .clone()
                 .stop_workspace(pb::StopWorkspaceRequest { name: name.clone() })
                 .await;
-            until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+        }
+        // Read until stopped (a delete of a running workspace is refused).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let now = client.clone().get_workspace(r("", &name)).await;
+            let stopped = now
+                .ok()
+                .and_then(|w| w.into_inner().status)
+                .map(|s| s.state());
+            if stopped == Some(pb::WorkspaceState::Stopped) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let _ = client.clone().delete_workspace(r("", &name)).await;
     }
@@ -150,7 +149,10 @@ async fn the_console_in_a_real_browser() {
         move || {
             Command::new(&python)
                 .arg(&script)
-                .env("CONSOLE_URL", format!("http://127.0.0.1:{}", console.port()))
+                .env(
+                    "CONSOLE_URL",
+                    format!("http://127.0.0.1:{}", console.port()),
+                )
                 .env("CONSOLE_PORT", console.port().to_string())
                 .env("ALICE_TOKEN", alice_token)
                 .env("BOB_TOKEN", bob_token)
@@ -172,7 +174,14 @@ async fn the_console_in_a_real_browser() {
         "the browser checks failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status
     );
-    for page in ["login", "workspaces", "workspace", "terminal", "provenance", "secrets"] {
+    for page in [
+        "login",
+        "workspaces",
+        "workspace",
+        "terminal",
+        "provenance",
+        "secrets",
+    ] {
         assert!(
             shots.join(format!("{page}.png")).exists(),
             "screenshot {page}.png saved\n{stdout}"

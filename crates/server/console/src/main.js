@@ -1,5 +1,5 @@
 // The Cordium web console: a single page routed by the URL's hash. Every DOM node is built
-// with el() and textContent: no HTML string ever holds data (no innerHTML anywhere).
+// with el() and text nodes: no HTML string is ever parsed, so data cannot become markup.
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 

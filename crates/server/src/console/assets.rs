@@ -96,3 +96,47 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_builds_its_dom_without_html_strings() {
+        let source = include_str!("../../console/src/main.js");
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!source.contains(sink), "main.js uses {sink}");
+        }
+        assert!(
+            !INDEX_HTML.contains("<script>"),
+            "no inline script (the CSP forbids it)"
+        );
+    }
+
+    #[test]
+    fn absolute_paths_of_an_application_page_go_back_into_it() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://127.0.0.1:8080/w/ws1/web/index.html"),
+        );
+        assert_eq!(application_of_referer(&h).as_deref(), Some("/w/ws1/web"));
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://evil.example/w/ws1/web/index.html"),
+        );
+        assert_eq!(application_of_referer(&h), None, "another host's page");
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://127.0.0.1:8080/#/workspaces"),
+        );
+        assert_eq!(application_of_referer(&h), None, "the console's own page");
+    }
+}

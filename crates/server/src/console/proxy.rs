@@ -276,3 +276,34 @@ fn clean_response_headers(headers: &mut HeaderMap) {
         headers.append(header::SET_COOKIE, value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_cookie_never_reaches_or_comes_from_an_application() {
+        let mut request = HeaderMap::new();
+        request.insert(
+            header::COOKIE,
+            HeaderValue::from_static("app=1; cordium_session=secret; other=2"),
+        );
+        request.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        clean_request_headers(&mut request, false);
+        assert_eq!(request.get(header::COOKIE).unwrap(), "app=1; other=2");
+        assert!(request.get(header::CONNECTION).is_none());
+
+        let mut response = HeaderMap::new();
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("cordium_session=x; Path=/"),
+        );
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("app=2; Path=/"),
+        );
+        clean_response_headers(&mut response);
+        let kept: Vec<_> = response.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(kept, ["app=2; Path=/"]);
+    }
+}

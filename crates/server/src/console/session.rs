@@ -325,3 +325,110 @@ pub(crate) async fn me(Authed(session): Authed) -> Json<serde_json::Value> {
 pub(crate) fn session_of(console: &Console, headers: &HeaderMap) -> Option<Session> {
     cookie(headers).and_then(|id| console.sessions.find(id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("value"));
+        }
+        map
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; cordium_session=abc; b=2")]);
+        assert_eq!(cookie(&h), Some("abc"));
+        let h = headers(&[
+            ("cookie", "xcordium_session=no"),
+            ("cookie", "cordium_session=yes"),
+        ]);
+        assert_eq!(cookie(&h), Some("yes"));
+        assert_eq!(cookie(&headers(&[("cookie", "a=1")])), None);
+    }
+
+    #[test]
+    fn only_the_servers_own_origin_passes() {
+        let options = ConsoleOptions::default();
+        let own = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert!(same_origin(&own, options));
+        let other = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert!(!same_origin(&other, options));
+        let missing = headers(&[("host", "127.0.0.1:8080")]);
+        assert!(!same_origin(&missing, options), "no Origin is refused");
+        let secure = ConsoleOptions {
+            secure_cookies: true,
+            ..options
+        };
+        assert!(
+            !same_origin(&own, secure),
+            "https is another origin than http"
+        );
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_and_when_old() {
+        let caller = Caller::user("alice", false);
+        let idle = Sessions::new(ConsoleOptions {
+            session_idle: Duration::ZERO,
+            ..ConsoleOptions::default()
+        });
+        let (id, _) = idle
+            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+            .expect("session");
+        assert!(idle.find(&id).is_none(), "an idle session is gone");
+        let old = Sessions::new(ConsoleOptions {
+            session_max: Duration::ZERO,
+            ..ConsoleOptions::default()
+        });
+        let (id, _) = old
+            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+            .expect("session");
+        assert!(old.find(&id).is_none(), "an old session is gone");
+        let live = Sessions::new(ConsoleOptions::default());
+        let (id, csrf) = live
+            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+            .expect("session");
+        let found = live.find(&id).expect("live");
+        assert_eq!(
+            (found.user.as_str(), found.token.as_str()),
+            ("alice", "cdm_t")
+        );
+        assert!(same_secret(&csrf, &found.csrf));
+        assert!(
+            live.find(&csrf).is_none(),
+            "the CSRF token is not a session id"
+        );
+        live.remove(&id);
+        assert!(live.find(&id).is_none(), "signed out");
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_same_site_strict_and_secure_under_tls() {
+        let plain = set_cookie("abc", ConsoleOptions::default()).expect("cookie");
+        let plain = plain.to_str().expect("ascii");
+        assert!(
+            plain.contains("HttpOnly") && plain.contains("SameSite=Strict"),
+            "{plain}"
+        );
+        assert!(!plain.contains("Secure"), "{plain}");
+        let tls = ConsoleOptions {
+            secure_cookies: true,
+            ..ConsoleOptions::default()
+        };
+        let secure = set_cookie("abc", tls).expect("cookie");
+        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+        let cleared = set_cookie("", ConsoleOptions::default()).expect("cookie");
+        assert!(cleared.to_str().expect("ascii").contains("Max-Age=0"));
+    }
+}

@@ -103,7 +103,8 @@ async fn the_console_in_a_real_browser() {
     let bob = env.server.client(&bob_token);
 
     // Alice's Space caps the CPU at 1000 millicores; her Template runs busybox httpd on the
-    // workspace's loopback from a POST_START task.
+    // workspace's loopback from a POST_START task, with a page that loads a script by an
+    // absolute path (`/abs.js`), as dev servers' pages do.
     let space_name = "web.alice";
     ok(
         "CreateSpace",
@@ -125,7 +126,10 @@ async fn the_console_in_a_real_browser() {
                 Some(serde_json::json!({
                     "image": {"registry": {"url": lab().image}},
                     "runtime": {"tasks": [{"name": "web", "type": "POST_START", "run":
-                        "echo web-task-started; mkdir -p /tmp/www && echo hello-from-httpd > /tmp/www/index.html && (busybox httpd -p 127.0.0.1:8080 -h /tmp/www &)"}]},
+                        "echo web-task-started; mkdir -p /tmp/www && echo hello-from-httpd > /tmp/www/index.html \
+                         && echo '<script src=/abs.js></script>' > /tmp/www/abs.html \
+                         && echo 'document.title = \"abs-ok\"' > /tmp/www/abs.js \
+                         && (busybox httpd -p 127.0.0.1:8080 -h /tmp/www &)"}]},
                 })),
             ))
             .await,

@@ -226,8 +226,8 @@ def main():
 
         # --- logs ----------------------------------------------------------------------------
         page.goto(f"{URL}/#/workspaces/{name}/logs")
-        expect(page.locator("#log")).to_be_visible()
-        ok("the log page follows the workspace log")
+        expect(page.locator("#log")).to_contain_text("web-task-started", timeout=15_000)
+        ok("the log page shows the workspace log (the POST_START task's output)")
 
         # --- a Secret created in the page never comes back ----------------------------------
         page.goto(f"{URL}/#/secrets")
@@ -260,6 +260,9 @@ def main():
         app.goto(f"{URL}/w/{name}/web/index.html")
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
         ok("the application opens through the server as its owner")
+        app.goto(f"{URL}/w/{name}/web/abs.html")
+        expect(app).to_have_title("abs-ok", timeout=10_000)
+        ok("an absolute path (/abs.js) of an application page reaches the application")
 
         anonymous = browser.new_context()
         r = anonymous.request.get(f"{URL}/w/{name}/web/")

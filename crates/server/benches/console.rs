@@ -24,6 +24,8 @@
 
 mod support;
 
+use cordium_server::connections::ConnectionLimits;
+use cordium_server::console::{self, ConsoleOptions};
 use cordium_server::crypto::{hash_token, new_token};
 use cordium_server::pb;
 use std::net::SocketAddr;
@@ -135,17 +137,12 @@ async fn main() {
     let api = cordium_server::server::open(dir.path(), None)
         .await
         .expect("open");
-    let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let console = listener.local_addr().expect("addr");
-    tokio::spawn(cordium_server::console::serve(
-        api.clone(),
-        listener,
-        cordium_server::connections::ConnectionLimits::default(),
-        cordium_server::console::ConsoleOptions::default(),
-        std::future::pending(),
-    ));
+    // The console as `serve --http-listen` runs it, on a free loopback port.
+    let (limits, options) = (ConnectionLimits::default(), ConsoleOptions::default());
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let pending = std::future::pending();
+    let console = console::spawn(api.clone(), loopback, limits, options, pending).await;
+    let console = console.expect("the console");
     let store = api.store().clone();
     let (channel, token) = support::serve(api, false).await;
     let client: Main = pb::main_service_client::MainServiceClient::with_interceptor(

@@ -321,11 +321,6 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     ssh::start(api, &cli.data_dir, addr, connections.limits(), shutdown).await?;
             }
             if let Some(addr) = http_listen {
-                let listener = server::bind(addr).await?;
-                tracing::info!(
-                    "serving the web console on http://{}",
-                    listener.local_addr()?
-                );
                 let options = cordium_server::console::ConsoleOptions {
                     secure_cookies: http_secure_cookies,
                     ..Default::default()
@@ -334,18 +329,11 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                let console = cordium_server::console::serve(
-                    api.clone(),
-                    listener,
-                    connections.limits(),
-                    options,
-                    shutdown,
-                );
-                tokio::spawn(async move {
-                    if let Err(e) = console.await {
-                        tracing::error!("the web console stopped: {e}");
-                    }
-                });
+                let limits = connections.limits();
+                let bound =
+                    cordium_server::console::spawn(api.clone(), addr, limits, options, shutdown)
+                        .await?;
+                tracing::info!("serving the web console on http://{bound}");
             }
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);

@@ -226,6 +226,25 @@ pub async fn serve(
         .await
 }
 
+/// Binds `addr` and serves the console there in a task of its own (errors are logged) until
+/// `shutdown` resolves; returns the bound address (`127.0.0.1:0` picks a free port).
+pub async fn spawn(
+    api: Api,
+    addr: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    options: ConsoleOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(api, listener, limits, options, shutdown).await {
+            tracing::error!("the web console stopped: {e}");
+        }
+    });
+    Ok(local)
+}
+
 /// The accepted connections, as axum's listener.
 struct Incoming(
     tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::connections::Connection>>,

@@ -290,7 +290,10 @@ mod tests {
         );
         request.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         clean_request_headers(&mut request, false);
-        assert_eq!(request.get(header::COOKIE).unwrap(), "app=1; other=2");
+        assert_eq!(
+            request.get(header::COOKIE).expect("cookies"),
+            "app=1; other=2"
+        );
         assert!(request.get(header::CONNECTION).is_none());
 
         let mut response = HeaderMap::new();

@@ -379,22 +379,30 @@ mod tests {
     #[test]
     fn sessions_expire_when_idle_and_when_old() {
         let caller = Caller::user("alice", false);
-        let idle = Sessions::new(ConsoleOptions {
-            session_idle: Duration::ZERO,
-            ..ConsoleOptions::default()
-        });
-        let (id, _) = idle
-            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
-            .expect("session");
-        assert!(idle.find(&id).is_none(), "an idle session is gone");
-        let old = Sessions::new(ConsoleOptions {
-            session_max: Duration::ZERO,
-            ..ConsoleOptions::default()
-        });
-        let (id, _) = old
-            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
-            .expect("session");
-        assert!(old.find(&id).is_none(), "an old session is gone");
+        let zero = Duration::ZERO;
+        let defaults = ConsoleOptions::default();
+        for (options, what) in [
+            (
+                ConsoleOptions {
+                    session_idle: zero,
+                    ..defaults
+                },
+                "an idle session is gone",
+            ),
+            (
+                ConsoleOptions {
+                    session_max: zero,
+                    ..defaults
+                },
+                "an old session is gone",
+            ),
+        ] {
+            let sessions = Sessions::new(options);
+            let (id, _) = sessions
+                .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+                .expect("session");
+            assert!(sessions.find(&id).is_none(), "{what}");
+        }
         let live = Sessions::new(ConsoleOptions::default());
         let (id, csrf) = live
             .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)

@@ -26,17 +26,15 @@ impl ConsoleEnv {
             .await
             .expect("open");
         let api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
-        let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
-        let console = listener.local_addr().expect("addr");
-        tokio::spawn(cordium_server::console::serve(
+        let console = cordium_server::console::spawn(
             api.clone(),
-            listener,
+            "127.0.0.1:0".parse().expect("addr"),
             cordium_server::connections::ConnectionLimits::default(),
             cordium_server::console::ConsoleOptions::default(),
             std::future::pending(),
-        ));
+        )
+        .await
+        .expect("the console");
         let server = Server::serve_api(api).await;
         Self {
             _data: data,

@@ -241,6 +241,7 @@ function applications(w, effective) {
   const name = w.metadata.name;
   const sorted = [...apps].sort((a, b) => (b.isDefault ? 1 : 0) - (a.isDefault ? 1 : 0));
   return el("div.card", {}, el("h3", {}, "Applications"),
+    el("p", {}, el("a", { href: "/w/" + encodeURIComponent(name) + "/", target: "_blank", rel: "noopener", id: "open-default" }, "Open the default application")),
     el("ul", {}, sorted.map((a) => el("li", {},
       el("a", { href: "/w/" + encodeURIComponent(name) + "/" + encodeURIComponent(a.name) + "/", target: "_blank", rel: "noopener", "data-app": a.name },
         a.name + (a.isDefault ? " (default)" : "")),

@@ -192,6 +192,8 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ssh-keys", post(h::add_ssh_key));
     Router::new()
         .nest("/api", api)
+        .route("/w/{workspace}", get(proxy::default_application))
+        .route("/w/{workspace}/", get(proxy::default_application))
         .route("/w/{workspace}/{app}", axum::routing::any(proxy::enter))
         .route(
             "/w/{workspace}/{app}/",

@@ -50,6 +50,57 @@ const HOP_BY_HOP: [&str; 7] = [
     "transfer-encoding",
 ];
 
+/// `/w/WS/` (and `/w/WS`): the workspace's default application (`isDefault`, else its first),
+/// by a redirect to `/w/WS/APP/`.
+pub(crate) async fn default_application(
+    State(c): State<Console>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match default_of(&c, &workspace, &headers).await {
+        Ok(app) => Redirect::temporary(&format!("/w/{workspace}/{app}/")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn default_of(
+    c: &Console,
+    workspace: &str,
+    headers: &HeaderMap,
+) -> Result<String, ConsoleError> {
+    use crate::pb::main_service_server::MainService;
+    let session = session_of(c, headers).ok_or(ConsoleError::SignIn)?;
+    let request = pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Name(
+            workspace.to_owned(),
+        )),
+        ..Default::default()
+    };
+    let compiled = super::call(&c.api, &session.token, request, async |api, r| {
+        MainService::compile_workspace(&api, r).await
+    })
+    .await?;
+    let effective = compiled
+        .effective
+        .as_ref()
+        .map(cordium_api::json::struct_to_json)
+        .unwrap_or_default();
+    let applications = effective["spec"]["applications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    applications
+        .iter()
+        .find(|a| a["isDefault"].as_bool() == Some(true))
+        .or(applications.first())
+        .and_then(|a| a["name"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            ConsoleError::Api(tonic::Status::not_found(format!(
+                "workspace `{workspace}` has no application"
+            )))
+        })
+}
+
 /// `/w/WS/APP`: into the application's root.
 pub(crate) async fn enter(Path((workspace, app)): Path<(String, String)>) -> Redirect {
     Redirect::temporary(&format!("/w/{workspace}/{app}/"))

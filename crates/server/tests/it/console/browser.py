@@ -257,9 +257,12 @@ def main():
         response = app.goto(f"{URL}/w/{name}/web/")
         assert response.status == 200, response.status
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
+        app.goto(f"{URL}/w/{name}/")
+        expect(app.locator("body")).to_contain_text("hello-from-httpd")
+        assert app.url == f"{URL}/w/{name}/web/", app.url
         app.goto(f"{URL}/w/{name}/web/index.html")
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
-        ok("the application opens through the server as its owner")
+        ok("the application opens through the server as its owner, the default one at the workspace root")
         app.goto(f"{URL}/w/{name}/web/abs.html")
         expect(app).to_have_title("abs-ok", timeout=10_000)
         ok("an absolute path (/abs.js) of an application page reaches the application")

@@ -252,6 +252,34 @@ def main():
         assert SECRET_VALUE not in page.content()
         ok(f"the Secret's value is in none of {len(bodies)} response bodies nor the page")
 
+        # --- an SSH public key added in the page --------------------------------------------
+        import subprocess
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as keys:
+            key = os.path.join(keys, "id")
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "console-key", "-f", key], check=True)
+            public = open(key + ".pub").read().strip()
+            fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", key + ".pub"], check=True,
+                                         capture_output=True, text=True).stdout.split()[1]
+        page.goto(f"{URL}/#/ssh-keys")
+        page.fill("textarea[name=publicKey]", public)
+        page.click("form.card button[type=submit]")
+        expect(page.locator("table#ssh-keys")).to_contain_text(fingerprint, timeout=10_000)
+        ok(f"an SSH public key added in the page ({fingerprint})")
+
+        # --- Spaces and Templates pages -----------------------------------------------------
+        page.goto(f"{URL}/#/spaces")
+        expect(page.locator("table#spaces")).to_contain_text(SPACE)
+        page.click(f"text={SPACE}")
+        expect(page.locator("main")).to_contain_text("lab")
+        page.goto(f"{URL}/#/templates")
+        expect(page.locator("table#templates")).to_contain_text("lab")
+        shot(page, "templates")
+        page.goto(f"{URL}/#/templates/{SPACE}/lab")
+        expect(page.locator("main")).to_contain_text("Pre-build")
+        ok("the Spaces and Templates lists and detail pages")
+
         # --- the application opens as its owner, is refused for others -------------------
         app = context.new_page()
         response = app.goto(f"{URL}/w/{name}/web/")
@@ -316,6 +344,16 @@ def main():
                                             headers={"origin": "http://evil.example", "x-csrf-token": csrf})
         assert wrong_origin.status == 403, wrong_origin.status
         ok("a cross-origin POST without the CSRF token is refused (403); nothing was created")
+
+        # --- stop and delete from the page ------------------------------------------------
+        page.goto(f"{URL}/#/workspaces/{name}")
+        expect(page.locator("main .state")).to_have_attribute("data-state", "RUNNING")
+        page.click("text=Stop")
+        expect(page.locator("main .state")).to_have_attribute("data-state", "STOPPED", timeout=60_000)
+        page.click("text=Delete")
+        expect(page.locator("table#workspaces")).to_be_visible()
+        expect(page.locator(f"tr[data-workspace='{name}']")).to_have_count(0, timeout=10_000)
+        ok("stopped (the state followed live) and deleted from the page")
 
         # --- log out -------------------------------------------------------------------------
         page.goto(f"{URL}/#/workspaces")

@@ -140,6 +140,20 @@ async fn the_console_in_a_real_browser() {
             .await,
     );
 
+    // Alice's workspace whose start fails in a task, for the failure explained on its page.
+    let failing = ok(
+        "CreateWorkspace (failing)",
+        alice
+            .clone()
+            .create_workspace(workspace(
+                space_name,
+                "lab",
+                Some(serde_json::json!({"runtime": {"tasks": [{"name": "broken", "type": "POST_START",
+                    "run": "exit 3", "onFailure": "ON_FAILURE_ABORT"}]}})),
+            ))
+            .await,
+    );
+
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     let script = workspace_root().join("crates/server/tests/it/console/browser.py");
@@ -147,6 +161,7 @@ async fn the_console_in_a_real_browser() {
         let console = env.console;
         let (alice_token, bob_token) = (alice_token.clone(), bob_token.clone());
         let bobs = name_of(&bobs.metadata);
+        let failing = name_of(&failing.metadata);
         let shots = shots.clone();
         move || {
             Command::new(&python)
@@ -159,6 +174,7 @@ async fn the_console_in_a_real_browser() {
                 .env("ALICE_TOKEN", alice_token)
                 .env("BOB_TOKEN", bob_token)
                 .env("BOB_WORKSPACE", bobs)
+                .env("FAILING_WORKSPACE", failing)
                 .env("SPACE", space_name)
                 .env("SCREENSHOTS", &shots)
                 .output()

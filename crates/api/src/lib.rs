@@ -3,6 +3,7 @@
 //! and the descriptor set that reflection serves.
 
 pub mod codec;
+pub mod explain;
 pub mod json;
 
 #[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]

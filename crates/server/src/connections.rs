@@ -76,18 +76,35 @@ impl Default for ConnectionLimits {
 
 /// Accepts connections from `listener` under `limits`, in a task of its own, and hands them
 /// out as a stream for tonic's `serve_with_incoming`. The task ends when the stream is dropped.
-pub fn incoming(
+pub fn incoming(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
+    spawn_accept_loop(listener, limits, false)
+}
+
+/// The accepted connections, as a stream.
+pub type Incoming = tokio_stream::wrappers::ReceiverStream<io::Result<Connection>>;
+
+/// As [`incoming`], for HTTP/1.1 (the web console): a browser sends nothing while it reads a
+/// server-sent event stream, and HTTP/1.1 has no pings, so a write the peer's TCP stack took
+/// also pushes the idle deadline back (the console writes a keep-alive every few seconds; a
+/// vanished peer stops taking them, its send buffer fills and the deadline passes).
+pub fn incoming_http1(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
+    spawn_accept_loop(listener, limits, true)
+}
+
+fn spawn_accept_loop(
     listener: TcpListener,
     limits: ConnectionLimits,
-) -> tokio_stream::wrappers::ReceiverStream<io::Result<Connection>> {
+    writes_keep_alive: bool,
+) -> Incoming {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, limits, tx));
+    tokio::spawn(accept_loop(listener, limits, writes_keep_alive, tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     limits: ConnectionLimits,
+    writes_keep_alive: bool,
     tx: mpsc::Sender<io::Result<Connection>>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -136,6 +153,7 @@ async fn accept_loop(
             deadline: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
             read: 0,
             idle_timeout: limits.idle_timeout,
+            writes_keep_alive,
             _slots: (slot, peer_slot),
         };
         if tx.send(Ok(connection)).await.is_err() {
@@ -199,7 +217,26 @@ pub struct Connection {
     deadline: Pin<Box<Sleep>>,
     read: usize,
     idle_timeout: Duration,
+    /// Whether a write also pushes the idle deadline back ([`incoming_http1`]).
+    writes_keep_alive: bool,
     _slots: (OwnedSemaphorePermit, PeerSlot),
+}
+
+impl Connection {
+    /// The peer's address.
+    pub fn peer(&self) -> io::Result<std::net::SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
+        if self.writes_keep_alive
+            && self.read >= HANDSHAKE_BYTES
+            && matches!(result, Poll::Ready(Ok(n)) if *n > 0)
+        {
+            let next = Instant::now() + self.idle_timeout;
+            self.deadline.as_mut().reset(next);
+        }
+    }
 }
 
 impl AsyncRead for Connection {
@@ -242,7 +279,9 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.wrote(&result);
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -258,7 +297,9 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(&result);
+        result
     }
 
     fn is_write_vectored(&self) -> bool {

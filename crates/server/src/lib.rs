@@ -18,6 +18,7 @@ pub mod agent;
 pub mod auth;
 pub(crate) mod cache;
 pub mod connections;
+pub mod console;
 pub mod crypto;
 pub mod driver;
 pub mod names;

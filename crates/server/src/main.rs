@@ -77,6 +77,14 @@ enum Command {
         /// WORKSPACE@HOST` with a key added by `cordium ssh-key add`. Off unless given.
         #[arg(long, value_name = "ADDR")]
         ssh_listen: Option<SocketAddr>,
+        /// Also serve the web console on this address (e.g. `127.0.0.1:8080`): sign in with an
+        /// API token. Off unless given.
+        #[arg(long, value_name = "ADDR")]
+        http_listen: Option<SocketAddr>,
+        /// Mark the console's session cookie `Secure`: set when browsers reach the console
+        /// over HTTPS (through a TLS-terminating proxy).
+        #[arg(long)]
+        http_secure_cookies: bool,
         /// How long a start may take before it fails with `startupTimeout`, e.g. `15s` or
         /// `20m`; default: 60 minutes for builds and fresh runs, 20 minutes otherwise.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -258,6 +266,8 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kube_namespace,
             kube_storage_class,
             ssh_listen,
+            http_listen,
+            http_secure_cookies,
             startup_timeout,
             connections,
         } => {
@@ -309,6 +319,21 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 };
                 (api, _) =
                     ssh::start(api, &cli.data_dir, addr, connections.limits(), shutdown).await?;
+            }
+            if let Some(addr) = http_listen {
+                let options = cordium_server::console::ConsoleOptions {
+                    secure_cookies: http_secure_cookies,
+                    ..Default::default()
+                };
+                let mut stopped = stopped.clone();
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                let limits = connections.limits();
+                let bound =
+                    cordium_server::console::spawn(api.clone(), addr, limits, options, shutdown)
+                        .await?;
+                tracing::info!("serving the web console on http://{bound}");
             }
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);

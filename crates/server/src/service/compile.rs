@@ -194,7 +194,14 @@ async fn compile(
             capped_by: leaf
                 .caps
                 .iter()
-                .map(|c| format!("{} (from {})", c.by.label, c.requested))
+                .map(|c| match (&c.by.origin.document, &c.by.origin.location) {
+                    // Where the cap is written, as the web console's provenance view shows it.
+                    (Some(doc), Some(loc)) => format!(
+                        "{} at {doc}:{}:{} (from {})",
+                        c.by.label, loc.line, loc.column, c.requested
+                    ),
+                    _ => format!("{} (from {})", c.by.label, c.requested),
+                })
                 .collect(),
         })
         .collect();

@@ -25,6 +25,7 @@ pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;
 pub(crate) use resource::now;
+pub(crate) use stream::{ExecStreamOut, PortForwardOut};
 pub use stream::{OPEN_TIMEOUT, StreamLimits};
 pub use watch::{BUFFER_BYTES, BUFFER_EVENTS, MAX_WATCHES_PER_USER, RECHECK_EVERY};
 

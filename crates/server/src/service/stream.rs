@@ -127,8 +127,27 @@ impl Guard {
     }
 }
 
+/// A session's client frames: a gRPC stream, or (for the web console's WebSocket terminal and
+/// application proxy) a channel fed by the console, so both reach the same session code.
+pub(crate) trait Inbound<T>: Send + 'static {
+    /// The next frame; `None` when the client ended its side.
+    fn message(&mut self) -> impl std::future::Future<Output = Result<Option<T>>> + Send;
+}
+
+impl<T: Send + 'static> Inbound<T> for Streaming<T> {
+    async fn message(&mut self) -> Result<Option<T>> {
+        Streaming::message(self).await
+    }
+}
+
+impl<T: Send + 'static> Inbound<T> for mpsc::Receiver<T> {
+    async fn message(&mut self) -> Result<Option<T>> {
+        Ok(self.recv().await)
+    }
+}
+
 /// The first client frame, within [`OPEN_TIMEOUT`].
-async fn first<T>(input: &mut Streaming<T>) -> Result<T> {
+async fn first<T>(input: &mut impl Inbound<T>) -> Result<T> {
     match tokio::time::timeout(OPEN_TIMEOUT, input.message()).await {
         Ok(Ok(Some(frame))) => Ok(frame),
         Ok(Ok(None)) => Err(bad_field("open", "send the `open` frame first")),
@@ -214,7 +233,7 @@ impl Api {
         &self,
         caller: &Caller,
         token: String,
-        mut input: Streaming<pb::ExecStreamRequest>,
+        mut input: impl Inbound<pb::ExecStreamRequest>,
     ) -> Result<ExecStreamOut> {
         let limits = self.stream_limits;
         let slot = Self::slot(&self.sessions, caller, limits.sessions_per_user, "sessions")?;
@@ -251,7 +270,7 @@ impl Api {
         &self,
         caller: &Caller,
         token: String,
-        mut input: Streaming<pb::PortForwardRequest>,
+        mut input: impl Inbound<pb::PortForwardRequest>,
     ) -> Result<PortForwardOut> {
         let limits = self.stream_limits;
         let slot = Self::slot(
@@ -320,7 +339,7 @@ impl Api {
 /// Carries one exec session until the process ends, the client goes, or the guard says stop.
 async fn run_exec(
     guard: Guard,
-    mut input: Streaming<pb::ExecStreamRequest>,
+    mut input: impl Inbound<pb::ExecStreamRequest>,
     process: ProcessStream,
     tx: mpsc::Sender<Result<pb::ExecStreamResponse>>,
 ) {
@@ -390,7 +409,7 @@ async fn finish<T>(
 /// says stop.
 async fn run_forward(
     guard: Guard,
-    mut input: Streaming<pb::PortForwardRequest>,
+    mut input: impl Inbound<pb::PortForwardRequest>,
     connection: cordium_provisioner::runtime::PortStream,
     tx: mpsc::Sender<Result<pb::PortForwardResponse>>,
 ) {

@@ -12,6 +12,7 @@
 
 mod clone;
 mod connections;
+mod console;
 mod crash;
 mod egress;
 mod errors;

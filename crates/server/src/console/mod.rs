@@ -1,0 +1,278 @@
+//! The web console: `cordium-server serve --http-listen ADDR` serves a small single-page
+//! application and the JSON, event-stream and WebSocket endpoints it uses, over HTTP/1.1.
+//!
+//! Decisions (each module says more):
+//! - **One service layer.** Every JSON endpoint calls the gRPC service's own method
+//!   ([`crate::service::Api`] as `MainService`) with the session's credential as a bearer
+//!   token ([`call`]): authentication, authorization, validation, quotas and "another user's
+//!   resource answers like a missing one" are the API's, not re-stated here. The terminal and
+//!   the application proxy open the same ExecStream and PortForward sessions as the CLI
+//!   (through [`crate::service::Inbound`] channels), with their limits and checks.
+//! - **Sessions** ([`session`]) live in this process's memory and hold the user's API token;
+//!   a restart signs everyone out. Cookie `HttpOnly`, `SameSite=Strict`, `Secure` with
+//!   [`ConsoleOptions::secure_cookies`]; every state-changing request carries the session's
+//!   CSRF token and a same-origin `Origin`.
+//! - **Assets** ([`assets`]) are built by `scripts/build-console.sh` into
+//!   `crates/server/console/dist/` (committed) and embedded with `include_bytes!`: building
+//!   the server needs no Node.js. Every page response carries a strict Content-Security-Policy
+//!   (scripts and styles from this origin only, no inline script).
+//! - **Limits**: the listener has the gRPC port's connection caps and deadlines
+//!   ([`crate::connections::incoming_http1`]); request bodies are cut at [`MAX_BODY`]; event
+//!   streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
+//! - **Applications** ([`proxy`]) are reached by path, `/w/WORKSPACE/APP/`, with the console
+//!   session (owner and administrators only).
+
+pub mod assets;
+mod events;
+mod handlers;
+mod json;
+mod proxy;
+pub mod session;
+mod terminal;
+
+use crate::connections::{ConnectionLimits, incoming_http1};
+use crate::service::Api;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::time::Duration;
+use tonic::Code;
+
+pub use session::{LoginMethod, Sessions};
+
+/// Request bodies are refused past this many bytes (a JSON form; a Secret's value is at most
+/// what the API takes).
+pub const MAX_BODY: usize = 1 << 20;
+/// How often an open event stream or WebSocket writes something when there is nothing to say,
+/// so the connection's idle deadline and intermediaries see it alive.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How the console is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// Mark the session cookie `Secure`: set when the console is reached over HTTPS (a
+    /// TLS-terminating proxy in front of it; the server itself speaks plain HTTP).
+    pub secure_cookies: bool,
+    /// A session ends this long after its last request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub session_max: Duration,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_idle: Duration::from_secs(2 * 60 * 60),
+            session_max: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub(crate) api: Api,
+    pub(crate) sessions: Sessions,
+    pub(crate) options: ConsoleOptions,
+}
+
+/// Why a console request failed; answered as JSON `{code, message}` with an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConsoleError {
+    /// No session, or an expired one.
+    #[error("sign in first")]
+    SignIn,
+    /// A state-changing request without the session's CSRF token or from another origin.
+    #[error("refused: {0}")]
+    Forbidden(&'static str),
+    /// Bad input the console itself reads (the API's own checks come back as `Api`).
+    #[error("{field}: {message}")]
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
+    /// What the service answered.
+    #[error("{}", .0.message())]
+    Api(#[from] tonic::Status),
+}
+
+impl ConsoleError {
+    pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field,
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::SignIn => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            Self::Api(s) => match s.code() {
+                Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                Code::InvalidArgument | Code::OutOfRange => {
+                    (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT")
+                }
+                Code::AlreadyExists => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+                Code::Aborted | Code::FailedPrecondition => {
+                    (StatusCode::CONFLICT, "FAILED_PRECONDITION")
+                }
+                Code::PermissionDenied => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+                Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+                Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED"),
+                Code::Unavailable | Code::DeadlineExceeded => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+                }
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
+        let body = serde_json::json!({ "code": code, "message": self.to_string() });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Calls one MainService method as the session's user: `f` gets the service and a request
+/// carrying the session's credential, exactly as a gRPC client's call would arrive.
+pub(crate) async fn call<Req, Resp, F, Fut>(
+    api: &Api,
+    token: &str,
+    message: Req,
+    f: F,
+) -> Result<Resp, ConsoleError>
+where
+    F: FnOnce(Api, tonic::Request<Req>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+{
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| ConsoleError::SignIn)?;
+    request.metadata_mut().insert("authorization", value);
+    Ok(f(api.clone(), request).await?.into_inner())
+}
+
+/// The console's routes.
+pub(crate) fn router(console: Console) -> Router {
+    use axum::routing::delete;
+    use handlers as h;
+    let api = Router::new()
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/me", get(session::me))
+        .route("/events", get(events::workspace_events))
+        .route("/workspaces", get(h::list_workspaces))
+        .route("/workspaces", post(h::create_workspace))
+        .route("/workspaces/{name}", get(h::get_workspace))
+        .route("/workspaces/{name}", delete(h::delete_workspace))
+        .route("/workspaces/{name}/start", post(h::start_workspace))
+        .route("/workspaces/{name}/stop", post(h::stop_workspace))
+        .route("/workspaces/{name}/effective", get(h::effective))
+        .route("/workspaces/{name}/logs", get(events::logs))
+        .route("/workspaces/{name}/terminal", get(terminal::terminal))
+        .route("/spaces", get(h::list_spaces))
+        .route("/spaces/{name}", get(h::get_space))
+        .route("/templates", get(h::list_templates))
+        .route("/templates/{space}/{name}", get(h::get_template))
+        .route("/templates/{space}/{name}/build", post(h::build_template))
+        .route("/secrets", get(h::list_secrets))
+        .route("/secrets", post(h::create_secret))
+        .route("/secrets/{space}/{name}", delete(h::delete_secret))
+        .route("/user-secrets", get(h::list_user_secrets))
+        .route("/user-secrets", post(h::create_user_secret))
+        .route("/ssh-keys", get(h::list_ssh_keys))
+        .route("/ssh-keys", post(h::add_ssh_key));
+    Router::new()
+        .nest("/api", api)
+        .route("/w/{workspace}", get(proxy::default_application))
+        .route("/w/{workspace}/", get(proxy::default_application))
+        .route("/w/{workspace}/{app}", axum::routing::any(proxy::enter))
+        .route(
+            "/w/{workspace}/{app}/",
+            axum::routing::any(proxy::proxy_root),
+        )
+        .route(
+            "/w/{workspace}/{app}/{*rest}",
+            axum::routing::any(proxy::proxy),
+        )
+        .fallback(assets::serve)
+        .layer(axum::middleware::from_fn(assets::security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(console)
+}
+
+/// Serves the console on `listener` under `limits` until `shutdown` resolves.
+pub async fn serve(
+    api: Api,
+    listener: tokio::net::TcpListener,
+    limits: ConnectionLimits,
+    options: ConsoleOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let console = Console {
+        api,
+        sessions: Sessions::new(options),
+        options,
+    };
+    let incoming = Incoming(incoming_http1(listener, limits));
+    axum::serve(incoming, router(console).into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr` and serves the console there in a task of its own (errors are logged) until
+/// `shutdown` resolves; returns the bound address (`127.0.0.1:0` picks a free port).
+pub async fn spawn(
+    api: Api,
+    addr: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    options: ConsoleOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(api, listener, limits, options, shutdown).await {
+            tracing::error!("the web console stopped: {e}");
+        }
+    });
+    Ok(local)
+}
+
+/// The accepted connections, as axum's listener.
+struct Incoming(
+    tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::connections::Connection>>,
+);
+
+impl axum::serve::Listener for Incoming {
+    type Io = crate::connections::Connection;
+    type Addr = Option<std::net::SocketAddr>;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use tokio_stream::StreamExt as _;
+        loop {
+            match self.0.next().await {
+                Some(Ok(connection)) => {
+                    let peer = connection.peer().ok();
+                    return (connection, peer);
+                }
+                Some(Err(e)) => tracing::debug!("console connection: {e}"),
+                // The accept loop ended (it never does while the listener lives): wait for
+                // shutdown instead of spinning.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,363 @@
+//! Workspace applications through the console: `/w/WORKSPACE/APP/PATH` is
+//! `http://127.0.0.1:PORT/PATH` inside the workspace, PORT being application APP's
+//! (`spec.applications`), reached over a PortForward session (the runtime's connect: the
+//! same owner check, limits and credential re-checks as `cordium port-forward`).
+//!
+//! Decisions:
+//! - **Path, not host, routing**: it needs no wildcard DNS or certificate and the console's
+//!   cookie reaches it as is. The cost: an application shares the console's origin, so it is
+//!   only ever served to its owner and administrators (whom the console trusts with their own
+//!   workspaces); the console's cookie is removed from what the application sees, and a
+//!   `Set-Cookie` of the console's cookie name from the application is dropped. Host routing
+//!   (`APP--WORKSPACE.HOST`) would isolate applications in origins of their own; it is left
+//!   for later.
+//! - **Absolute paths**: a request for a path the console does not serve whose `Referer` is an
+//!   application page is redirected into that application ([`super::assets`]), so the
+//!   `/src/main.js` of a dev server works; the application also gets `X-Forwarded-Prefix`.
+//! - **WebSockets**: an `Upgrade` request is forwarded as is and, when the application
+//!   answers 101, the two connections are joined byte for byte.
+//! - **Who**: no session answers 401; a workspace the user may not reach answers exactly like
+//!   a missing one (404), as does an application the workspace does not have.
+//! - **Limits**: request bodies of at most [`MAX_PROXIED_BODY`] bytes; one forwarded
+//!   connection per request (the user's cap on forwarded connections applies).
+
+use super::session::session_of;
+use super::{Console, ConsoleError};
+use crate::pb;
+use crate::service::PortForwardOut;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
+
+/// The largest request body passed to an application.
+pub(crate) const MAX_PROXIED_BODY: usize = 64 << 20;
+/// Bytes buffered between the HTTP client and the forwarded connection, each way.
+const PIPE: usize = 64 << 10;
+
+/// Headers that belong to one hop, never forwarded (`upgrade` is, for WebSockets).
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// `/w/WS/` (and `/w/WS`): the workspace's default application (`isDefault`, else its first),
+/// by a redirect to `/w/WS/APP/`.
+pub(crate) async fn default_application(
+    State(c): State<Console>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match default_of(&c, &workspace, &headers).await {
+        Ok(app) => Redirect::temporary(&format!("/w/{workspace}/{app}/")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn default_of(
+    c: &Console,
+    workspace: &str,
+    headers: &HeaderMap,
+) -> Result<String, ConsoleError> {
+    use crate::pb::main_service_server::MainService;
+    let session = session_of(c, headers).ok_or(ConsoleError::SignIn)?;
+    let request = pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Name(
+            workspace.to_owned(),
+        )),
+        ..Default::default()
+    };
+    let compiled = super::call(&c.api, &session.token, request, async |api, r| {
+        MainService::compile_workspace(&api, r).await
+    })
+    .await?;
+    let effective = compiled
+        .effective
+        .as_ref()
+        .map(cordium_api::json::struct_to_json)
+        .unwrap_or_default();
+    let applications = effective["spec"]["applications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    applications
+        .iter()
+        .find(|a| a["isDefault"].as_bool() == Some(true))
+        .or(applications.first())
+        .and_then(|a| a["name"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            ConsoleError::Api(tonic::Status::not_found(format!(
+                "workspace `{workspace}` has no application"
+            )))
+        })
+}
+
+/// `/w/WS/APP`: into the application's root.
+pub(crate) async fn enter(Path((workspace, app)): Path<(String, String)>) -> Redirect {
+    Redirect::temporary(&format!("/w/{workspace}/{app}/"))
+}
+
+/// `/w/WS/APP/`.
+pub(crate) async fn proxy_root(
+    State(c): State<Console>,
+    Path((workspace, app)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    forward(c, workspace, app, String::new(), request).await
+}
+
+/// `/w/WS/APP/PATH`.
+pub(crate) async fn proxy(
+    State(c): State<Console>,
+    Path((workspace, app, rest)): Path<(String, String, String)>,
+    request: Request,
+) -> Response {
+    forward(c, workspace, app, rest, request).await
+}
+
+async fn forward(
+    c: Console,
+    workspace: String,
+    app: String,
+    rest: String,
+    request: Request,
+) -> Response {
+    match try_forward(c, &workspace, &app, &rest, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Opens a forwarded connection to `app` of `workspace` as the session's user: the frames
+/// to send and the stream of what comes back.
+async fn open(
+    c: &Console,
+    token: &str,
+    workspace: &str,
+    app: &str,
+) -> Result<(mpsc::Sender<pb::PortForwardRequest>, PortForwardOut), ConsoleError> {
+    let caller = c.api.auth.authenticate(token).await?;
+    let (tx, rx) = mpsc::channel(8);
+    let open = pb::PortForwardOpen {
+        name: workspace.to_owned(),
+        application: app.to_owned(),
+        port: 0,
+    };
+    // The channel is empty: the first send cannot wait.
+    tx.send(pb::PortForwardRequest {
+        frame: Some(pb::port_forward_request::Frame::Open(open)),
+    })
+    .await
+    .map_err(|_| ConsoleError::bad("application", "the connection could not be opened"))?;
+    let output = c
+        .api
+        .port_forward(&caller, token.to_owned(), rx)
+        .await
+        .map_err(|s| {
+            // An application the workspace lacks reads like a missing one.
+            if s.code() == tonic::Code::InvalidArgument {
+                tonic::Status::not_found(format!(
+                    "application `{app}` of workspace `{workspace}` not found"
+                ))
+            } else {
+                s
+            }
+        })?;
+    Ok((tx, output))
+}
+
+/// Joins `output`/`tx` to one end of a duplex pipe; returns the other end.
+fn byte_stream(
+    tx: mpsc::Sender<pb::PortForwardRequest>,
+    mut output: PortForwardOut,
+) -> tokio::io::DuplexStream {
+    let (ours, theirs) = tokio::io::duplex(PIPE);
+    let (mut read, mut write) = tokio::io::split(ours);
+    tokio::spawn(async move {
+        let mut buf = vec![0_u8; PIPE];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let frame = pb::port_forward_request::Frame::Data(buf[..n].to_vec());
+                    if tx
+                        .send(pb::PortForwardRequest { frame: Some(frame) })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = output.next().await {
+            if write.write_all(&chunk.data).await.is_err() {
+                return;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    theirs
+}
+
+async fn try_forward(
+    c: Console,
+    workspace: &str,
+    app: &str,
+    rest: &str,
+    request: Request,
+) -> Result<Response, ConsoleError> {
+    let session = session_of(&c, request.headers()).ok_or(ConsoleError::SignIn)?;
+    let (tx, output) = open(&c, &session.token, workspace, app).await?;
+    let io = TokioIo::new(byte_stream(tx, output));
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| upstream(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.with_upgrades().await;
+    });
+
+    let (mut parts, body) = request.into_parts();
+    let upgrading = parts.headers.contains_key(header::UPGRADE);
+    let client_upgrade = upgrading.then(|| {
+        let mut req = Request::from_parts(parts.clone(), Body::empty());
+        hyper::upgrade::on(&mut req)
+    });
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let prefix = format!("/w/{workspace}/{app}");
+    parts.uri = format!("/{rest}{query}")
+        .parse()
+        .map_err(|_| ConsoleError::bad("path", "not a valid request path"))?;
+    clean_request_headers(&mut parts.headers, upgrading);
+    if let Ok(value) = HeaderValue::from_str(&prefix) {
+        parts.headers.insert("x-forwarded-prefix", value);
+    }
+    let limited = http_body_util::Limited::new(body, MAX_PROXIED_BODY);
+    let upstream_request = hyper::Request::from_parts(parts, Body::new(limited));
+    let mut response = sender
+        .send_request(upstream_request)
+        .await
+        .map_err(|e| upstream(&e))?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_upgrade) = client_upgrade
+    {
+        let app_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            if let (Ok(client), Ok(app)) = (client_upgrade.await, app_upgrade.await) {
+                let _ = tokio::io::copy_bidirectional(
+                    &mut TokioIo::new(client),
+                    &mut TokioIo::new(app),
+                )
+                .await;
+            }
+        });
+        let (parts, _) = response.into_parts();
+        return Ok(Response::from_parts(parts, Body::empty()));
+    }
+    let (mut parts, body) = response.into_parts();
+    clean_response_headers(&mut parts.headers);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+fn upstream(e: &hyper::Error) -> ConsoleError {
+    ConsoleError::Api(tonic::Status::unavailable(format!(
+        "the application did not answer: {e}"
+    )))
+}
+
+/// Drops hop-by-hop headers (keeping `Connection: upgrade` for an upgrade) and the console's
+/// session cookie.
+fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if upgrading {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    let cookies: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.starts_with(&format!("{}=", super::session::COOKIE)) && !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !cookies.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&cookies.join("; "))
+    {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+/// Drops hop-by-hop headers and any attempt to set the console's session cookie.
+fn clean_response_headers(headers: &mut HeaderMap) {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            !v.to_str().is_ok_and(|v| {
+                v.trim_start()
+                    .starts_with(&format!("{}=", super::session::COOKIE))
+            })
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_cookie_never_reaches_or_comes_from_an_application() {
+        let mut request = HeaderMap::new();
+        request.insert(
+            header::COOKIE,
+            HeaderValue::from_static("app=1; cordium_session=secret; other=2"),
+        );
+        request.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        clean_request_headers(&mut request, false);
+        assert_eq!(
+            request.get(header::COOKIE).expect("cookies"),
+            "app=1; other=2"
+        );
+        assert!(request.get(header::CONNECTION).is_none());
+
+        let mut response = HeaderMap::new();
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("cordium_session=x; Path=/"),
+        );
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("app=2; Path=/"),
+        );
+        clean_response_headers(&mut response);
+        let kept: Vec<_> = response.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(kept, ["app=2; Path=/"]);
+    }
+}

@@ -1,0 +1,442 @@
+//! Console sessions: sign-in, the cookie, CSRF and origin checks, expiry and sign-out.
+//!
+//! - **Sign-in** takes an API token (`POST /api/login {"token"}`), authenticated by the
+//!   server's own [`crate::auth::Authenticator`]; a workspace's session credential is
+//!   refused. [`LoginMethod`] is the seam for other ways in (OIDC): a new variant and a
+//!   handler that calls [`Sessions::create`] with the credential the API accepts.
+//! - **The session** is a random 256-bit id in a cookie (`HttpOnly`, `SameSite=Strict`,
+//!   `Path=/`, `Secure` with [`super::ConsoleOptions::secure_cookies`]); the server keeps only
+//!   its SHA-256, with the user's credential, in memory. Each request re-authenticates that
+//!   credential through the API, so a disabled user or a rotated token ends the session.
+//! - **Expiry**: idle for [`super::ConsoleOptions::session_idle`] or older than
+//!   [`super::ConsoleOptions::session_max`]; at most [`MAX_SESSIONS`] at once (the oldest go).
+//! - **CSRF**: every request other than GET and HEAD must carry the session's CSRF token in
+//!   `X-CSRF-Token` and an `Origin` equal to this server's (scheme and `Host`); WebSocket
+//!   upgrades (GETs) must carry the same `Origin`. The token reaches the page only in the body
+//!   of `/api/login` and `/api/me`, which another origin cannot read.
+
+use super::{Console, ConsoleError, ConsoleOptions};
+use crate::crypto::{hash_token, new_token};
+use crate::service::Caller;
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The cookie's name.
+pub const COOKIE: &str = "cordium_session";
+/// Sessions kept at most; signing in past it ends the one used least recently.
+pub const MAX_SESSIONS: usize = 10_000;
+/// The header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How a session was signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// An API token (`cordium-server user add`).
+    ApiToken,
+    /// An OIDC ID token accepted by the API (the identity work signs in through this).
+    OidcIdToken,
+}
+
+/// One signed-in browser.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    /// The credential every call is made with (never sent to the browser).
+    pub(crate) token: String,
+    pub(crate) user: String,
+    pub(crate) admin: bool,
+    pub(crate) method: LoginMethod,
+    csrf: String,
+    started: Instant,
+    last: Instant,
+}
+
+/// The signed-in sessions, by the hash of their cookie.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    map: Arc<Mutex<HashMap<String, Session>>>,
+    options: ConsoleOptions,
+}
+
+impl Sessions {
+    /// No sessions yet.
+    pub fn new(options: ConsoleOptions) -> Self {
+        Self {
+            map: Arc::default(),
+            options,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn expired(&self, s: &Session, now: Instant) -> bool {
+        now.duration_since(s.last) >= self.options.session_idle
+            || now.duration_since(s.started) >= self.options.session_max
+    }
+
+    /// A new session for `caller`, signed in with `token` by `method`: (cookie value, CSRF
+    /// token).
+    pub(crate) fn create(
+        &self,
+        method: LoginMethod,
+        token: String,
+        caller: &Caller,
+    ) -> Result<(String, String), ConsoleError> {
+        let id = new_token().map_err(tonic::Status::from)?;
+        let csrf = new_token().map_err(tonic::Status::from)?;
+        let now = Instant::now();
+        let mut map = self.lock();
+        map.retain(|_, s| !self.expired(s, now));
+        if map.len() >= MAX_SESSIONS
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(
+            hash_token(&id),
+            Session {
+                token,
+                user: caller.name.clone(),
+                admin: caller.admin,
+                method,
+                csrf: csrf.clone(),
+                started: now,
+                last: now,
+            },
+        );
+        Ok((id, csrf))
+    }
+
+    /// The live session of cookie value `id`, touched.
+    fn find(&self, id: &str) -> Option<Session> {
+        let now = Instant::now();
+        let key = hash_token(id);
+        let mut map = self.lock();
+        let session = map.get_mut(&key)?;
+        if self.expired(session, now) {
+            map.remove(&key);
+            return None;
+        }
+        session.last = now;
+        Some(session.clone())
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(&hash_token(id));
+    }
+
+    /// How many sessions are open (expired ones included until the next sign-in prunes them).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The session cookie's value in `headers`.
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE).then_some(value)
+        })
+}
+
+/// This server's origin as the browser names it: the scheme and the `Host` header.
+fn own_origin(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    Some(format!(
+        "{}://{host}",
+        if secure { "https" } else { "http" }
+    ))
+}
+
+/// Whether the request's `Origin` is this server's; a request without one is refused (every
+/// browser sends it on POST, DELETE and WebSocket upgrades).
+pub(crate) fn same_origin(headers: &HeaderMap, options: ConsoleOptions) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match (origin, own_origin(headers, options.secure_cookies)) {
+        (Some(origin), Some(own)) => origin == own,
+        _ => false,
+    }
+}
+
+/// Equality of two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    hash_token(a) == hash_token(b)
+}
+
+/// A request from a signed-in browser (and, for state changes, with the CSRF token and a
+/// same-origin `Origin`).
+pub(crate) struct Authed(pub(crate) Session);
+
+impl FromRequestParts<Console> for Authed {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Console,
+    ) -> Result<Self, Self::Rejection> {
+        let session = cookie(&parts.headers)
+            .and_then(|id| console.sessions.find(id))
+            .ok_or(ConsoleError::SignIn)?;
+        let changes_state = !matches!(parts.method, Method::GET | Method::HEAD);
+        let upgrade = parts.headers.contains_key(header::UPGRADE);
+        if (changes_state || upgrade) && !same_origin(&parts.headers, console.options) {
+            return Err(ConsoleError::Forbidden(
+                "the request comes from another origin",
+            ));
+        }
+        if changes_state {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !same_secret(sent, &session.csrf) {
+                return Err(ConsoleError::Forbidden(
+                    "the CSRF token is missing or wrong",
+                ));
+            }
+        }
+        Ok(Self(session))
+    }
+}
+
+/// The `Set-Cookie` value for `id` (empty `id` with `Max-Age=0` clears it).
+fn set_cookie(id: &str, options: ConsoleOptions) -> Result<HeaderValue, ConsoleError> {
+    let max_age = if id.is_empty() {
+        0
+    } else {
+        options.session_max.as_secs()
+    };
+    let secure = if options.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .map_err(|_| ConsoleError::Forbidden("the session id is not a cookie value"))
+}
+
+/// `POST /api/login`'s body.
+#[derive(serde::Deserialize)]
+pub(crate) struct Login {
+    token: String,
+}
+
+/// Who is signed in, and the CSRF token for their state-changing requests.
+fn whoami(session_user: &str, admin: bool, method: LoginMethod, csrf: &str) -> serde_json::Value {
+    serde_json::json!({
+        "user": session_user,
+        "admin": admin,
+        "method": match method { LoginMethod::ApiToken => "API_TOKEN", LoginMethod::OidcIdToken => "OIDC" },
+        "csrf": csrf,
+    })
+}
+
+/// `POST /api/login`: signs in with an API token.
+pub(crate) async fn login(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Json(login): Json<Login>,
+) -> Result<Response, ConsoleError> {
+    if !same_origin(&headers, console.options) {
+        return Err(ConsoleError::Forbidden(
+            "the request comes from another origin",
+        ));
+    }
+    let token = login.token.trim().to_owned();
+    if token.is_empty() || token.len() > 4096 {
+        return Err(ConsoleError::bad("token", "paste your API token (cdm_...)"));
+    }
+    if token.starts_with(crate::auth::SESSION_TOKEN_PREFIX) {
+        return Err(ConsoleError::bad(
+            "token",
+            "a workspace's session credential cannot sign in; use your API token",
+        ));
+    }
+    let caller = console
+        .api
+        .auth
+        .authenticate(&token)
+        .await
+        .map_err(|_| ConsoleError::bad("token", "this token is not valid"))?;
+    let (id, csrf) = console
+        .sessions
+        .create(LoginMethod::ApiToken, token, &caller)?;
+    let body = whoami(&caller.name, caller.admin, LoginMethod::ApiToken, &csrf);
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&id, console.options)?);
+    Ok(response)
+}
+
+/// `POST /api/logout`: ends the session and clears the cookie.
+pub(crate) async fn logout(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    _: Authed,
+) -> Result<Response, ConsoleError> {
+    if let Some(id) = cookie(&headers) {
+        console.sessions.remove(id);
+    }
+    let mut response = Json(serde_json::json!({})).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie("", console.options)?);
+    Ok(response)
+}
+
+/// `GET /api/me`: who is signed in (401 when nobody), with the CSRF token.
+pub(crate) async fn me(Authed(session): Authed) -> Json<serde_json::Value> {
+    Json(whoami(
+        &session.user,
+        session.admin,
+        session.method,
+        &session.csrf,
+    ))
+}
+
+/// The session of a request that needs no CSRF token (the application proxy's GETs and
+/// POSTs are the application's own), or `None`.
+pub(crate) fn session_of(console: &Console, headers: &HeaderMap) -> Option<Session> {
+    cookie(headers).and_then(|id| console.sessions.find(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("value"));
+        }
+        map
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; cordium_session=abc; b=2")]);
+        assert_eq!(cookie(&h), Some("abc"));
+        let h = headers(&[
+            ("cookie", "xcordium_session=no"),
+            ("cookie", "cordium_session=yes"),
+        ]);
+        assert_eq!(cookie(&h), Some("yes"));
+        assert_eq!(cookie(&headers(&[("cookie", "a=1")])), None);
+    }
+
+    #[test]
+    fn only_the_servers_own_origin_passes() {
+        let options = ConsoleOptions::default();
+        let own = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert!(same_origin(&own, options));
+        let other = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert!(!same_origin(&other, options));
+        let missing = headers(&[("host", "127.0.0.1:8080")]);
+        assert!(!same_origin(&missing, options), "no Origin is refused");
+        let secure = ConsoleOptions {
+            secure_cookies: true,
+            ..options
+        };
+        assert!(
+            !same_origin(&own, secure),
+            "https is another origin than http"
+        );
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_and_when_old() {
+        let caller = Caller::user("alice", false);
+        let zero = Duration::ZERO;
+        let defaults = ConsoleOptions::default();
+        for (options, what) in [
+            (
+                ConsoleOptions {
+                    session_idle: zero,
+                    ..defaults
+                },
+                "an idle session is gone",
+            ),
+            (
+                ConsoleOptions {
+                    session_max: zero,
+                    ..defaults
+                },
+                "an old session is gone",
+            ),
+        ] {
+            let sessions = Sessions::new(options);
+            let (id, _) = sessions
+                .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+                .expect("session");
+            assert!(sessions.find(&id).is_none(), "{what}");
+        }
+        let live = Sessions::new(ConsoleOptions::default());
+        let (id, csrf) = live
+            .create(LoginMethod::ApiToken, "cdm_t".into(), &caller)
+            .expect("session");
+        let found = live.find(&id).expect("live");
+        assert_eq!(
+            (found.user.as_str(), found.token.as_str()),
+            ("alice", "cdm_t")
+        );
+        assert!(same_secret(&csrf, &found.csrf));
+        assert!(
+            live.find(&csrf).is_none(),
+            "the CSRF token is not a session id"
+        );
+        live.remove(&id);
+        assert!(live.find(&id).is_none(), "signed out");
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_same_site_strict_and_secure_under_tls() {
+        let plain = set_cookie("abc", ConsoleOptions::default()).expect("cookie");
+        let plain = plain.to_str().expect("ascii");
+        assert!(
+            plain.contains("HttpOnly") && plain.contains("SameSite=Strict"),
+            "{plain}"
+        );
+        assert!(!plain.contains("Secure"), "{plain}");
+        let tls = ConsoleOptions {
+            secure_cookies: true,
+            ..ConsoleOptions::default()
+        };
+        let secure = set_cookie("abc", tls).expect("cookie");
+        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+        let cleared = set_cookie("", ConsoleOptions::default()).expect("cookie");
+        assert!(cleared.to_str().expect("ascii").contains("Max-Age=0"));
+    }
+}

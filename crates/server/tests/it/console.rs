@@ -1,0 +1,209 @@
+//! The web console in a real browser: Debian's headless Chromium driven by Playwright for
+//! Python (`console/browser.py`), against a server running workspaces on real podman in the
+//! lab's image. The Python script drives the pages and asserts what a user sees; this test
+//! sets up the users, Space, Template and another user's workspace over gRPC, runs it, and
+//! cleans up. Screenshots land in `$CARGO_TARGET_TMPDIR/console-screenshots`.
+
+use super::*;
+use cordium_provisioner::podman::Podman;
+use cordium_provisioner::runtime::Runtime;
+use cordium_testkit::lab;
+use std::process::Command;
+
+/// A server driving podman, with the gRPC API and the console on loopback ports.
+struct ConsoleEnv {
+    _data: Data,
+    server: Server,
+    console: SocketAddr,
+}
+
+impl ConsoleEnv {
+    async fn new() -> Self {
+        let data = Data::new(Backend::Sqlite).await;
+        let runtime: Arc<dyn Runtime> =
+            Arc::new(Podman::new(lab().podman_options()).expect("podman"));
+        let api = cordium_server::server::open(data.dir.path(), None)
+            .await
+            .expect("open");
+        let api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
+        let console = cordium_server::console::spawn(
+            api.clone(),
+            "127.0.0.1:0".parse().expect("addr"),
+            cordium_server::connections::ConnectionLimits::default(),
+            cordium_server::console::ConsoleOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("the console");
+        let server = Server::serve_api(api).await;
+        Self {
+            _data: data,
+            server,
+            console,
+        }
+    }
+}
+
+/// The venv's python (`scripts/install-test-tools.sh` installs Playwright into it).
+fn python() -> PathBuf {
+    let path = workspace_root().join(".tools/venv/bin/python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/install-test-tools.sh` (Playwright for Python, from \
+         tests/tools/requirements.txt) and `scripts/install-system-packages.sh` (chromium)",
+        path.display()
+    );
+    path
+}
+
+/// Stops and deletes every workspace `client` can see.
+async fn clean_up(client: &Client) {
+    let list = ok(
+        "ListWorkspace",
+        client
+            .clone()
+            .list_workspace(pb::ListRequest::default())
+            .await,
+    );
+    for ws in list.items {
+        let name = name_of(&ws.metadata);
+        let state = ws.status.as_ref().map(|s| s.state()).unwrap_or_default();
+        if state != pb::WorkspaceState::Stopped {
+            let _ = client
+                .clone()
+                .stop_workspace(pb::StopWorkspaceRequest { name: name.clone() })
+                .await;
+        }
+        // Read until stopped (a delete of a running workspace is refused).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let now = client.clone().get_workspace(r("", &name)).await;
+            let stopped = now
+                .ok()
+                .and_then(|w| w.into_inner().status)
+                .map(|s| s.state());
+            if stopped == Some(pb::WorkspaceState::Stopped) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = client.clone().delete_workspace(r("", &name)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_console_in_a_real_browser() {
+    let python = python();
+    let env = ConsoleEnv::new().await;
+    let alice_token = env.server.user("alice", false).await;
+    let bob_token = env.server.user("bob", false).await;
+    let alice = env.server.client(&alice_token);
+    let bob = env.server.client(&bob_token);
+
+    // Alice's Space caps the CPU at 1000 millicores; her Template runs busybox httpd on the
+    // workspace's loopback from a POST_START task, with a page that loads a script by an
+    // absolute path (`/abs.js`), as dev servers' pages do.
+    let space_name = "web.alice";
+    ok(
+        "CreateSpace",
+        alice
+            .clone()
+            .create_space(space(
+                space_name,
+                Some(serde_json::json!({"limit": {"maxLimit": {"cpu": {"millicores": 1000}}}})),
+            ))
+            .await,
+    );
+    ok(
+        "CreateTemplate",
+        alice
+            .clone()
+            .create_template(template(
+                space_name,
+                "lab",
+                Some(serde_json::json!({
+                    "image": {"registry": {"url": lab().image}},
+                    "runtime": {"tasks": [{"name": "web", "type": "POST_START", "run":
+                        "echo web-task-started; mkdir -p /tmp/www && echo hello-from-httpd > /tmp/www/index.html \
+                         && echo '<script src=/abs.js></script>' > /tmp/www/abs.html \
+                         && echo 'document.title = \"abs-ok\"' > /tmp/www/abs.js \
+                         && (busybox httpd -p 127.0.0.1:8080 -h /tmp/www &)"}]},
+                })),
+            ))
+            .await,
+    );
+    // Bob's workspace, for "another user's workspace reads like a missing one".
+    let bobs = ok(
+        "CreateWorkspace (bob)",
+        bob.clone()
+            .create_workspace(workspace("", "", Some(serde_json::json!({}))))
+            .await,
+    );
+
+    // Alice's workspace whose start fails in a task, for the failure explained on its page.
+    let failing = ok(
+        "CreateWorkspace (failing)",
+        alice
+            .clone()
+            .create_workspace(workspace(
+                space_name,
+                "lab",
+                Some(serde_json::json!({"runtime": {"tasks": [{"name": "broken", "type": "POST_START",
+                    "run": "exit 3", "onFailure": "ON_FAILURE_ABORT"}]}})),
+            ))
+            .await,
+    );
+
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let script = workspace_root().join("crates/server/tests/it/console/browser.py");
+    let output = tokio::task::spawn_blocking({
+        let console = env.console;
+        let (alice_token, bob_token) = (alice_token.clone(), bob_token.clone());
+        let bobs = name_of(&bobs.metadata);
+        let failing = name_of(&failing.metadata);
+        let shots = shots.clone();
+        move || {
+            Command::new(&python)
+                .arg(&script)
+                .env(
+                    "CONSOLE_URL",
+                    format!("http://127.0.0.1:{}", console.port()),
+                )
+                .env("CONSOLE_PORT", console.port().to_string())
+                .env("ALICE_TOKEN", alice_token)
+                .env("BOB_TOKEN", bob_token)
+                .env("BOB_WORKSPACE", bobs)
+                .env("FAILING_WORKSPACE", failing)
+                .env("SPACE", space_name)
+                .env("SCREENSHOTS", &shots)
+                .output()
+                .expect("run the browser script")
+        }
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    clean_up(&alice).await;
+    clean_up(&bob).await;
+    assert!(
+        output.status.success(),
+        "the browser checks failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    for page in [
+        "login",
+        "workspaces",
+        "workspace",
+        "terminal",
+        "provenance",
+        "secrets",
+    ] {
+        assert!(
+            shots.join(format!("{page}.png")).exists(),
+            "screenshot {page}.png saved\n{stdout}"
+        );
+    }
+    eprintln!("{stdout}");
+}

@@ -21,6 +21,7 @@ pub mod connections;
 pub mod crypto;
 pub mod driver;
 pub mod names;
+pub mod oidc;
 pub mod server;
 pub mod service;
 pub mod ssh;

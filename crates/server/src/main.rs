@@ -31,16 +31,22 @@ struct Cli {
     /// replicas.
     #[arg(long, global = true, env = "CORDIUM_DATABASE_URL")]
     database_url: Option<String>,
-    /// Also accept OIDC ID tokens from this issuer (`iss`); needs --oidc-audience and
-    /// --oidc-jwks.
-    #[arg(long, global = true, requires_all = ["oidc_audience", "oidc_jwks"])]
+    /// Also accept OIDC ID tokens from this issuer (`iss`); needs --oidc-audience. Its keys
+    /// are discovered and fetched over HTTPS, unless --oidc-jwks gives them.
+    #[arg(long, global = true, requires = "oidc_audience")]
     oidc_issuer: Option<String>,
     /// The audience (`aud`) ID tokens must be issued for.
     #[arg(long, global = true)]
     oidc_audience: Option<String>,
-    /// The issuer's JWKS document, saved to a file.
+    /// The issuer's JWKS document, saved to a file (air-gapped servers: no discovery).
     #[arg(long, global = true)]
     oidc_jwks: Option<PathBuf>,
+    /// Several sign-in issuers and the workload rules, in a JSON file: {"issuers": [{"issuer",
+    /// "audience", "userClaim", "adminClaim": {"claim", "value"}, "jwksFile"}], "workloads":
+    /// [{"issuer", "audience", "subject", "user", "ttlSecs"}], "caFile", "jwksRefetchSecs"}.
+    /// --oidc-issuer adds one more issuer.
+    #[arg(long, global = true)]
+    oidc_config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -239,15 +245,22 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // absolute, whatever --data-dir was given as.
     cli.data_dir = std::path::absolute(&cli.data_dir)
         .map_err(|e| format!("--data-dir {}: {e}", cli.data_dir.display()))?;
-    let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
-        (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig {
+    let mut oidc = match &cli.oidc_config {
+        Some(path) => Some(cordium_server::auth::OidcConfig::read(path)?),
+        None => None,
+    };
+    let issuer = cli.oidc_issuer.clone();
+    if let (Some(issuer), Some(audience)) = (cli.oidc_issuer, cli.oidc_audience) {
+        let config = oidc.get_or_insert_with(Default::default);
+        config.issuers.push(cordium_server::auth::IssuerConfig {
             issuer,
             audience,
-            jwks_file,
-        }),
-        _ => None,
-    };
-    let issuer = oidc.as_ref().map(|c| c.issuer.clone());
+            user_claim: None,
+            admin_claim: None,
+            jwks_file: cli.oidc_jwks,
+        });
+        config.check()?;
+    }
     let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
     match cli.command {
         Command::Serve {

@@ -62,6 +62,17 @@ macro_rules! main_service {
                     .map(Response::new)
             }
 
+            // The one call without a bearer: the platform token in the request is the
+            // credential.
+            async fn exchange_workload_token(
+                &self,
+                request: Request<pb::ExchangeWorkloadTokenRequest>,
+            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
+                Api::exchange_workload_token(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
             $(
                 async fn $call(&self, request: Request<$req>) -> Result<Response<$resp>> {
                     let caller = self.$who(&request).await?;

@@ -6,6 +6,7 @@ mod documents;
 mod exec;
 mod git_provider;
 mod handlers;
+mod identity;
 mod management;
 mod pages;
 mod resource;

@@ -92,6 +92,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
         "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
+    ),    // Workload sign-in (`store::workload_tokens`): short-lived API tokens (hash only) that a
+    // workload's platform token was exchanged for, each acting as one user until it expires.
+    (
+        9,
+        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+         CREATE INDEX workload_tokens_owner ON workload_tokens (owner)",
+        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+         CREATE INDEX workload_tokens_owner ON workload_tokens (owner)",
     ),
 ];
 

@@ -11,8 +11,9 @@
 //!   cache lacks (the issuer rotated its keys), at most once per
 //!   [`OidcConfig::jwks_refetch_secs`] per issuer: forged tokens with made-up key ids cannot
 //!   turn the server into a request amplifier against the issuer. A failed fetch counts too.
-//! - **Air-gapped servers** give `jwksFile` instead: the file is read at start and again on an
-//!   unknown key id (same rate limit); no network is used for that issuer.
+//! - **Air-gapped servers** give `jwksFile` instead: the file is read at start and again on
+//!   every unknown key id (a local read needs no rate limit); no network is used for that
+//!   issuer.
 //! - **The token's `iss` picks the issuer** (read before verifying, then verified against that
 //!   issuer's keys, `iss` and audience): several issuers coexist, each with its audience, the
 //!   claim that names the user and an optional claim that grants administrator.
@@ -397,7 +398,9 @@ impl Issuers {
         if let Some(key) = current.as_deref().and_then(find) {
             return Ok(key);
         }
-        if state.last.is_some_and(|last| last.elapsed() < self.refetch) {
+        // A local file is cheap to read again; an issuer's URL is rate limited.
+        let recent = state.last.is_some_and(|last| last.elapsed() < self.refetch);
+        if recent && keys.jwks_file.is_none() {
             return Err(TokenError::UnknownKey);
         }
         state.last = Some(Instant::now());

@@ -20,6 +20,9 @@ const { default: Provider } = await import(
   pathToFileURL(path.join(repo, '.tools/node/node_modules/oidc-provider/lib/index.js')).href);
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+// The test holds our stdin: when it goes away, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
 const tls = { cert: fs.readFileSync(config.cert), key: fs.readFileSync(config.key) };
 const server = https.createServer(tls);
 server.listen(config.port || 0, '127.0.0.1', () => {

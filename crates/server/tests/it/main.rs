@@ -15,6 +15,7 @@ mod connections;
 mod crash;
 mod errors;
 mod isolation;
+mod issuer;
 mod load;
 mod oidc;
 mod pages;

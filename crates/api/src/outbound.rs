@@ -13,6 +13,9 @@
 //!   and tokens) nor an answer's body (which may hold tokens): only an OAuth2 `error` code.
 
 use std::path::Path;
+
+/// URLs, as the client parses them (for building authorization URLs and reading redirects).
+pub use reqwest::Url;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,12 +3,20 @@
 use super::config::{self, Saved};
 use super::connect::{connect, normalize};
 use super::error::ClientError;
-use crate::args::ServerArgs;
+use crate::login_args::LoginArgs;
 use crate::output::Output;
 use cordium_api as pb;
 
-/// `cordium login`: checks the token with a cheap call, then saves the server and token.
-pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), ClientError> {
+/// `cordium login`: signs in with OIDC or a workload token ([`super::sign_in`]), or checks
+/// the given API token with a cheap call; then saves the server and token.
+pub(super) async fn login(args: &LoginArgs, out: &mut Output) -> Result<(), ClientError> {
+    if let Some(issuer) = &args.oidc {
+        return super::sign_in::login_oidc(args, issuer, out).await;
+    }
+    if let Some(file) = &args.workload_token_file {
+        return super::sign_in::login_workload(args, file, out).await;
+    }
+    let args = &args.server;
     let given = |v: &Option<String>| {
         v.as_ref()
             .map(|s| s.trim().to_owned())
@@ -23,6 +31,7 @@ pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), Cli
     let login = Saved {
         server: normalize(&server)?,
         token,
+        ..Saved::default()
     };
     let mut client = connect(&login).await?;
     let answer = client.api.get_user_config(pb::Empty {}).await;

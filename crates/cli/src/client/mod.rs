@@ -31,6 +31,7 @@ mod resources;
 mod run;
 mod scope;
 mod session;
+mod sign_in;
 mod ssh;
 mod terminal;
 mod value;

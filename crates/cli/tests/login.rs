@@ -1,0 +1,202 @@
+//! `cordium login --oidc` and `--workload-token-file` end to end: the real `cordium` binary,
+//! the real server (in this process, with `--oidc-config` as `serve` reads it) and a real
+//! OpenID Connect issuer (npm `oidc-provider` over HTTPS with a test CA), whose login and
+//! consent pages the test plays headlessly as the browser.
+
+mod support;
+
+use cordium_server::auth::{IssuerConfig, OidcConfig};
+use cordium_server::oidc::WorkloadRule;
+use cordium_testkit::oidc::{Issuer, IssuerSetup, SigningKey, TestCa, public_client};
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use support::Run;
+
+/// The server, on a runtime of its own, with `deployer` as an API-token user.
+struct Server {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+    _data: tempfile::TempDir,
+}
+
+fn start_server(config: OidcConfig) -> Server {
+    let data = tempfile::tempdir().expect("data dir");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = data.path().to_path_buf();
+    let url = runtime.block_on(async move {
+        let api = cordium_server::server::open_with(&dir, None, Some(config))
+            .await
+            .expect("server opens");
+        let token = cordium_server::crypto::new_token().expect("token");
+        let hash = cordium_server::crypto::hash_token(&token);
+        api.store()
+            .add_user("deployer", &hash, false)
+            .await
+            .expect("deployer");
+        let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(cordium_server::server::serve(api, listener, std::future::pending()));
+        url
+    });
+    Server {
+        url,
+        _runtime: runtime,
+        _data: data,
+    }
+}
+
+fn cordium(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordium"));
+    cmd.env("CORDIUM_CONFIG", home.join("config.json"))
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("CORDIUM_SERVER")
+        .env_remove("CORDIUM_TOKEN")
+        .env_remove("CORDIUM_CA_FILE")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(home: &Path, args: &[&str]) -> Run {
+    support::run_with(cordium(home), args, None)
+}
+
+fn saved(home: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(home.join("config.json")).expect("config");
+    serde_json::from_str(&text).expect("config json")
+}
+
+#[test]
+fn login_with_oidc_signs_in_through_the_browser_and_refreshes() {
+    let ca = TestCa::new();
+    let key = SigningKey::new("k1");
+    // ID tokens live 30 s: inside the CLI's 60 s refresh margin at once, so every command
+    // after the login refreshes first.
+    let issuer = Issuer::start(
+        &ca,
+        &[&key],
+        IssuerSetup {
+            clients: vec![public_client("cordium")],
+            groups: serde_json::json!({}),
+            token_ttl: 30,
+        },
+    );
+    let server = start_server(OidcConfig {
+        issuers: vec![IssuerConfig {
+            issuer: issuer.url.clone(),
+            audience: "cordium".into(),
+            user_claim: None,
+            admin_claim: None,
+            jwks_file: None,
+        }],
+        ca_file: Some(ca.ca_file()),
+        ..OidcConfig::default()
+    });
+    let home = tempfile::tempdir().expect("home");
+    let ca_file: PathBuf = ca.ca_file();
+    let mut child = cordium(home.path())
+        .args(["login", "--server", &server.url, "--oidc", &issuer.url])
+        .args(["--ca-file".as_ref(), ca_file.as_os_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cordium starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("cordium prints the URL")
+            .expect("stderr");
+        if line.starts_with("https://") {
+            break line;
+        }
+    };
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    // The browser: sign in as alice, consent, land on the CLI's loopback callback.
+    let landed = issuer.visit(&url, "alice");
+    assert!(landed.starts_with("200 Signed in to Cordium"), "{landed}");
+    let done = support::finish(child);
+    assert_eq!(done.code, 0, "{done:?}");
+    assert!(done.stdout.contains("as alice"), "{done:?}");
+
+    // Saved for the owner only, with the refresh token.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(home.path().join("config.json"))
+        .expect("config")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let first = saved(home.path());
+    assert_eq!(first["oidc"]["issuer"], issuer.url.as_str());
+    assert!(first["oidc"]["refresh_token"].is_string(), "{first}");
+
+    // The next command refreshes the ID token (refresh token grant) and is let in with it.
+    let listed = run(home.path(), &["list", "space"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let second = saved(home.path());
+    assert_ne!(first["token"], second["token"], "a new ID token");
+    assert_eq!(
+        run(home.path(), &["list", "space"]).code,
+        0,
+        "the refreshed token and refresh token work again"
+    );
+}
+
+#[test]
+fn login_with_a_workload_token_maps_it_to_its_user() {
+    let ca = TestCa::new();
+    let key = SigningKey::new("ci");
+    let platform = Issuer::start(
+        &ca,
+        &[&key],
+        IssuerSetup {
+            clients: vec![public_client("cordium-ci")],
+            groups: serde_json::json!({}),
+            token_ttl: 600,
+        },
+    );
+    let server = start_server(OidcConfig {
+        workloads: vec![WorkloadRule {
+            issuer: platform.url.clone(),
+            audience: "cordium-ci".into(),
+            subject: "job-*".into(),
+            user: "deployer".into(),
+            ttl_secs: None,
+            jwks_file: None,
+        }],
+        ca_file: Some(ca.ca_file()),
+        ..OidcConfig::default()
+    });
+    let home = tempfile::tempdir().expect("home");
+    let file = home.path().join("platform-token");
+    std::fs::write(&file, platform.id_token("cordium-ci", "job-7")).expect("token file");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let login = run(
+        home.path(),
+        &["login", "--server", &server.url, "--workload-token-file", file_arg],
+    );
+    assert_eq!(login.code, 0, "{login:?}");
+    assert!(login.stdout.contains("as deployer"), "{login:?}");
+    let token = saved(home.path())["token"].as_str().unwrap_or_default().to_owned();
+    assert!(token.starts_with("cdw_"), "a short-lived API token is saved");
+    let listed = run(home.path(), &["list", "space"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+
+    // A subject outside the rules is refused, and no token is printed or saved.
+    let other = tempfile::tempdir().expect("home");
+    let outside = other.path().join("platform-token");
+    let intruder = platform.id_token("cordium-ci", "intruder");
+    std::fs::write(&outside, &intruder).expect("token file");
+    let refused = run(
+        other.path(),
+        &["login", "--server", &server.url, "--workload-token-file", outside.to_str().expect("utf-8")],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("PermissionDenied"), "{refused:?}");
+    assert!(!refused.stderr.contains(&intruder));
+    assert!(!other.path().join("config.json").exists());
+}

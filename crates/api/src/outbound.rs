@@ -130,10 +130,7 @@ impl Outbound {
         bearer: Option<&str>,
     ) -> Result<T, OutboundError> {
         check_https(url)?;
-        let mut request = self
-            .client
-            .get(url)
-            .header("accept", "application/json");
+        let mut request = self.client.get(url).header("accept", "application/json");
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }

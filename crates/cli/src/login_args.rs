@@ -13,13 +13,21 @@ pub(crate) struct LoginArgs {
     /// Sign in at this OIDC issuer instead of giving a token: the authorization code flow
     /// with PKCE; the CLI prints a URL to open in a browser and receives the answer on a
     /// loopback port. The ID token and refresh token are saved and refreshed.
-    #[arg(long, value_name = "ISSUER_URL", conflicts_with = "workload_token_file")]
+    #[arg(
+        long,
+        value_name = "ISSUER_URL",
+        conflicts_with = "workload_token_file"
+    )]
     pub(crate) oidc: Option<String>,
     /// The client id Cordium is registered as at the issuer (the server's audience).
     #[arg(long, value_name = "ID", default_value = "cordium")]
     pub(crate) client_id: String,
     /// The scopes asked for (`offline_access` gives a refresh token).
-    #[arg(long, value_name = "SCOPES", default_value = "openid profile email offline_access")]
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        default_value = "openid profile email offline_access"
+    )]
     pub(crate) scope: String,
     /// A PEM file of extra CA certificates the issuer's HTTPS may use.
     #[arg(long, env = "CORDIUM_CA_FILE", value_name = "FILE")]

@@ -38,7 +38,11 @@ fn start_server(config: OidcConfig) -> Server {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(cordium_server::server::serve(api, listener, std::future::pending()));
+        tokio::spawn(cordium_server::server::serve(
+            api,
+            listener,
+            std::future::pending(),
+        ));
         url
     });
     Server {
@@ -177,12 +181,24 @@ fn login_with_a_workload_token_maps_it_to_its_user() {
     let file_arg = file.to_str().expect("utf-8 path");
     let login = run(
         home.path(),
-        &["login", "--server", &server.url, "--workload-token-file", file_arg],
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--workload-token-file",
+            file_arg,
+        ],
     );
     assert_eq!(login.code, 0, "{login:?}");
     assert!(login.stdout.contains("as deployer"), "{login:?}");
-    let token = saved(home.path())["token"].as_str().unwrap_or_default().to_owned();
-    assert!(token.starts_with("cdw_"), "a short-lived API token is saved");
+    let token = saved(home.path())["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        token.starts_with("cdw_"),
+        "a short-lived API token is saved"
+    );
     let listed = run(home.path(), &["list", "space"]);
     assert_eq!(listed.code, 0, "{listed:?}");
 
@@ -193,7 +209,13 @@ fn login_with_a_workload_token_maps_it_to_its_user() {
     std::fs::write(&outside, &intruder).expect("token file");
     let refused = run(
         other.path(),
-        &["login", "--server", &server.url, "--workload-token-file", outside.to_str().expect("utf-8")],
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--workload-token-file",
+            outside.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("PermissionDenied"), "{refused:?}");

@@ -162,7 +162,12 @@ impl Authenticator {
         };
         let issuer = Issuers::claimed_issuer(token).map_err(refused)?;
         let Some(config) = issuers.sign_in_issuer(&issuer) else {
-            let hint = if issuers.config().workloads.iter().any(|w| w.issuer == issuer) {
+            let hint = if issuers
+                .config()
+                .workloads
+                .iter()
+                .any(|w| w.issuer == issuer)
+            {
                 "; a workload token is exchanged for an API token first (`cordium login --workload-token-file FILE`)"
             } else {
                 ""
@@ -251,7 +256,9 @@ impl Authenticator {
         let aud = verified.claims.get("aud");
         let has_audience = |audience: &str| match aud {
             Some(serde_json::Value::String(a)) => a == audience,
-            Some(serde_json::Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+            Some(serde_json::Value::Array(list)) => {
+                list.iter().any(|a| a.as_str() == Some(audience))
+            }
             _ => false,
         };
         let rule = rules

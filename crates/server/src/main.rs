@@ -47,6 +47,16 @@ struct Cli {
     /// --oidc-issuer adds one more issuer.
     #[arg(long, global = true)]
     oidc_config: Option<PathBuf>,
+    /// A PEM file of extra CA certificates for outbound HTTPS (OIDC issuers whose
+    /// configuration names no caFile, git hosts).
+    #[arg(long, global = true, value_name = "FILE")]
+    outbound_ca: Option<PathBuf>,
+    /// GitHub's web URL, for GitHub Enterprise Server (GitProviders of kind `github`).
+    #[arg(long, global = true, default_value = "https://github.com", value_name = "URL")]
+    github_url: String,
+    /// GitLab's web URL, for a self-managed GitLab (GitProviders of kind `gitlab`).
+    #[arg(long, global = true, default_value = "https://gitlab.com", value_name = "URL")]
+    gitlab_url: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -261,7 +271,20 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         });
         config.check()?;
     }
-    let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
+    if let Some(config) = oidc.as_mut()
+        && config.ca_file.is_none()
+    {
+        config.ca_file.clone_from(&cli.outbound_ca);
+    }
+    let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc)
+        .await?
+        .with_git(cordium_server::service::GitConnect::new(
+            cordium_api::outbound::Outbound::new(cli.outbound_ca.as_deref())?,
+            cordium_server::git_oauth::GitHosts {
+                github: cli.github_url.clone(),
+                gitlab: cli.gitlab_url.clone(),
+            },
+        ));
     match cli.command {
         Command::Serve {
             listen,

@@ -358,8 +358,9 @@ impl Issuers {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = CLOCK_LEEWAY_SECS;
-        let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &decoding, &validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let data =
+            decode::<serde_json::Map<String, serde_json::Value>>(token, &decoding, &validation)
+                .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let claims = data.claims;
         let iat = claims.get("iat").and_then(serde_json::Value::as_u64);
         if iat.is_some_and(|iat| iat > now_secs() + CLOCK_LEEWAY_SECS) {
@@ -461,12 +462,15 @@ impl Issuers {
 }
 
 /// Whether `claims[claim]` is `value` or a list holding it.
-pub fn claim_holds(claims: &serde_json::Map<String, serde_json::Value>, claim: &AdminClaim) -> bool {
+pub fn claim_holds(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    claim: &AdminClaim,
+) -> bool {
     match claims.get(&claim.claim) {
         Some(serde_json::Value::String(s)) => *s == claim.value,
-        Some(serde_json::Value::Array(items)) => {
-            items.iter().any(|v| v.as_str() == Some(claim.value.as_str()))
-        }
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .any(|v| v.as_str() == Some(claim.value.as_str())),
         _ => false,
     }
 }
@@ -544,9 +548,18 @@ mod tests {
             value: "admins".into(),
         };
         let of = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
-        assert!(claim_holds(&of(serde_json::json!({"groups": ["x", "admins"]})), &claim));
-        assert!(claim_holds(&of(serde_json::json!({"groups": "admins"})), &claim));
-        assert!(!claim_holds(&of(serde_json::json!({"groups": ["adminsx"]})), &claim));
+        assert!(claim_holds(
+            &of(serde_json::json!({"groups": ["x", "admins"]})),
+            &claim
+        ));
+        assert!(claim_holds(
+            &of(serde_json::json!({"groups": "admins"})),
+            &claim
+        ));
+        assert!(!claim_holds(
+            &of(serde_json::json!({"groups": ["adminsx"]})),
+            &claim
+        ));
         assert!(!claim_holds(&of(serde_json::json!({})), &claim));
     }
 }

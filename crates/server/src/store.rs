@@ -16,6 +16,7 @@ mod migrations;
 mod quota;
 mod recent;
 pub mod ssh_keys;
+pub mod git_connections;
 pub mod users;
 pub mod workload_tokens;
 

@@ -20,7 +20,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const INSTALL: &str = "run scripts/install-test-tools.sh (it installs oidc-provider into .tools/node)";
+const INSTALL: &str =
+    "run scripts/install-test-tools.sh (it installs oidc-provider into .tools/node)";
 
 /// A test CA and a certificate for 127.0.0.1 signed by it (openssl).
 #[derive(Debug)]
@@ -34,7 +35,10 @@ impl TestCa {
         let dir = tempfile::tempdir().expect("tempdir");
         let sh = |script: &str| {
             crate::run(
-                Command::new("sh").arg("-ec").arg(script).current_dir(dir.path()),
+                Command::new("sh")
+                    .arg("-ec")
+                    .arg(script)
+                    .current_dir(dir.path()),
                 "openssl (apt-get install openssl)",
             )
         };
@@ -199,7 +203,9 @@ impl Issuer {
         });
         std::fs::write(&path, config.to_string()).expect("write issuer config");
         assert!(
-            repo().join(".tools/node/node_modules/oidc-provider").is_dir(),
+            repo()
+                .join(".tools/node/node_modules/oidc-provider")
+                .is_dir(),
             "oidc-provider is missing: {INSTALL}"
         );
         let mut child = Command::new("node")
@@ -225,7 +231,11 @@ impl Issuer {
         };
         // Keep draining its output (it reports JWKS fetches) so it never blocks.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        self.port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        self.port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         self.url = url;
         self.child = Some((child, stdin));
     }

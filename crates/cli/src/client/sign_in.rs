@@ -101,9 +101,8 @@ pub(super) async fn login_oidc(
         .map_err(|e| ClientError::Usage(format!("cannot listen on a loopback port: {e}")))?
         .port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
-    let mut url = Url::parse(&discovery.authorization_endpoint).map_err(|e| {
-        ClientError::Usage(format!("{issuer}: bad authorization_endpoint: {e}"))
-    })?;
+    let mut url = Url::parse(&discovery.authorization_endpoint)
+        .map_err(|e| ClientError::Usage(format!("{issuer}: bad authorization_endpoint: {e}")))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &args.client_id)
@@ -119,7 +118,9 @@ pub(super) async fn login_oidc(
     ));
     let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &state))
         .await
-        .map_err(|_| ClientError::Usage("no sign-in came back in time; run the command again".into()))??;
+        .map_err(|_| {
+            ClientError::Usage("no sign-in came back in time; run the command again".into())
+        })??;
     let answer: TokenAnswer = client
         .post_form(
             &discovery.token_endpoint,
@@ -134,7 +135,9 @@ pub(super) async fn login_oidc(
         .await
         .map_err(|e| issuer_error(&issuer, e))?;
     let id_token = answer.id_token.ok_or_else(|| {
-        ClientError::Usage(format!("{issuer} gave no ID token (is `openid` in --scope?)"))
+        ClientError::Usage(format!(
+            "{issuer} gave no ID token (is `openid` in --scope?)"
+        ))
     })?;
     let login = Saved {
         server,
@@ -189,10 +192,7 @@ async fn refresh(mut login: Saved) -> Result<Saved, ClientError> {
     let Some(session) = login.oidc.as_mut() else {
         return Ok(login);
     };
-    let again = format!(
-        "run `cordium login --oidc {}` again",
-        session.issuer
-    );
+    let again = format!("run `cordium login --oidc {}` again", session.issuer);
     let Some(refresh_token) = session.refresh_token.clone() else {
         return Err(ClientError::Usage(format!(
             "the OIDC sign-in expired and the issuer gave no refresh token; {again}"
@@ -233,7 +233,9 @@ async fn exchange(mut login: Saved) -> Result<Saved, ClientError> {
     };
     let file = &session.token_file;
     let unreadable = |e: String| ClientError::Usage(format!("{}: {e}", file.display()));
-    let size = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?.len();
+    let size = std::fs::metadata(file)
+        .map_err(|e| unreadable(e.to_string()))?
+        .len();
     if size > MAX_TOKEN_FILE_BYTES {
         return Err(unreadable(format!(
             "larger than {MAX_TOKEN_FILE_BYTES} bytes; a platform token is a JWT"
@@ -311,7 +313,11 @@ fn expiry(jwt: &str) -> u64 {
     }
     jwt.split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<Exp>(&b).ok())
         .map_or(0, |e| e.exp)
 }
@@ -341,20 +347,37 @@ async fn receive_code(
                 .map(|(_, v)| v.into_owned())
         };
         if url.path() != "/callback" || param("state").as_deref() != Some(state) {
-            reply(&mut stream, "404 Not Found", "Not the sign-in this command waits for.").await;
+            reply(
+                &mut stream,
+                "404 Not Found",
+                "Not the sign-in this command waits for.",
+            )
+            .await;
             continue;
         }
         if let Some(error) = param("error") {
-            reply(&mut stream, "400 Bad Request", "The sign-in was refused; see the terminal.").await;
+            reply(
+                &mut stream,
+                "400 Bad Request",
+                "The sign-in was refused; see the terminal.",
+            )
+            .await;
             let error: String = error
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .take(64)
                 .collect();
-            return Err(ClientError::Usage(format!("the issuer refused the sign-in: {error}")));
+            return Err(ClientError::Usage(format!(
+                "the issuer refused the sign-in: {error}"
+            )));
         }
         if let Some(code) = param("code") {
-            reply(&mut stream, "200 OK", "Signed in to Cordium; you can close this window.").await;
+            reply(
+                &mut stream,
+                "200 OK",
+                "Signed in to Cordium; you can close this window.",
+            )
+            .await;
             return Ok(code);
         }
         reply(&mut stream, "400 Bad Request", "No code in this answer.").await;

@@ -141,6 +141,11 @@ main_service! {
         list_ssh_keys(pb::Empty) -> pb::SshKeyList = caller => Api::list_ssh_keys;
         remove_ssh_key(pb::RemoveSshKeyRequest) -> pb::Empty = caller => Api::remove_ssh_key;
         get_ssh_endpoint(pb::Empty) -> pb::SshEndpoint = caller => Api::get_ssh_endpoint;
+
+        begin_git_connect(pb::BeginGitConnectRequest) -> pb::BeginGitConnectResponse = caller => Api::begin_git_connect;
+        finish_git_connect(pb::FinishGitConnectRequest) -> pb::GitConnection = caller => Api::finish_git_connect;
+        list_git_connections(pb::Empty) -> pb::GitConnectionList = caller => Api::list_git_connections;
+        disconnect_git_provider(pb::Ref) -> pb::Empty = caller => Api::disconnect_git_provider;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

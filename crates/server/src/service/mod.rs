@@ -4,6 +4,7 @@ mod api;
 mod compile;
 mod documents;
 mod exec;
+mod git_connect;
 mod git_provider;
 mod handlers;
 mod identity;
@@ -21,6 +22,7 @@ mod watch;
 mod workspace;
 
 pub use api::Api;
+pub use git_connect::{GitConnect, GitCredential, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS};
 pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
 pub use management::Management;

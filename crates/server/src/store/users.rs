@@ -472,7 +472,7 @@ impl Store {
     /// Deletes user `name` and everything that was theirs, in one transaction: every resource
     /// they own (workspaces anywhere, Templates, Secrets and GitProviders they made, their
     /// UserSecrets and UserConfig; not the ClusterConfig an administrator wrote), every Space they own with everything in it (other users'
-    /// workspaces included), their session credentials, SSH keys, workload tokens and OIDC identities, and their membership of other Spaces. A user later
+    /// workspaces included), their session credentials, SSH keys, workload tokens, git connections and OIDC identities, and their membership of other Spaces. A user later
     /// added under the same name starts with nothing. Refused with `StillRunning` while any of
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
@@ -542,7 +542,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM workload_tokens WHERE owner = $1")
+        sqlx::query("DELETE FROM git_connections WHERE owner = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;

@@ -85,24 +85,27 @@ async fn id_tokens_from_discovered_issuers_sign_users_in_and_rotation_is_followe
             .map(|u| u.name),
         Some("bob".to_owned())
     );
-    assert!(!store.user_is_admin("alice").await.expect("admin"), "the claim is not stored");
+    assert!(
+        !store.user_is_admin("alice").await.expect("admin"),
+        "the claim is not stored"
+    );
 
     // Refused: a token for another client (audience), from an issuer not configured (even
     // signed under the same key id), expired though signed by the issuer's real key, forged
     // with another key under the issuer's key id.
     let message = refused(
-        auth.authenticate(&issuer.id_token("other-app", "bob")).await,
+        auth.authenticate(&issuer.id_token("other-app", "bob"))
+            .await,
         "wrong audience",
     );
     assert!(message.contains("InvalidAudience"), "{message}");
     let message = refused(
-        auth.authenticate(&stranger.id_token("cordium", "bob")).await,
+        auth.authenticate(&stranger.id_token("cordium", "bob"))
+            .await,
         "second issuer",
     );
     assert!(message.contains("not accepted"), "{message}");
-    let claims = |exp: u64| {
-        serde_json::json!({"iss": issuer.url, "aud": "cordium", "sub": "bob", "exp": exp, "iat": now() - 7200})
-    };
+    let claims = |exp: u64| serde_json::json!({"iss": issuer.url, "aud": "cordium", "sub": "bob", "exp": exp, "iat": now() - 7200});
     let message = refused(
         auth.authenticate(&first.sign(&claims(now() - 3600))).await,
         "expired",
@@ -134,7 +137,10 @@ async fn id_tokens_from_discovered_issuers_sign_users_in_and_rotation_is_followe
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let unknown = SigningKey::new("third").sign(&serde_json::json!({"iss": issuer.url, "aud": "cordium", "sub": "carol", "exp": now() + 600, "iat": now()}));
     let started = Instant::now();
-    let status = auth.authenticate(&unknown).await.expect_err("provider down");
+    let status = auth
+        .authenticate(&unknown)
+        .await
+        .expect_err("provider down");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(!status.message().contains(&unknown));
     assert!(started.elapsed() < cordium_api::outbound::REQUEST_TIMEOUT * 2);
@@ -153,7 +159,11 @@ async fn workload_tokens_map_to_users_by_issuer_and_subject_rules() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store(&dir).await;
     store
-        .add_user("deployer", &cordium_server::crypto::hash_token("cdm_x"), false)
+        .add_user(
+            "deployer",
+            &cordium_server::crypto::hash_token("cdm_x"),
+            false,
+        )
         .await
         .expect("deployer");
     let config = OidcConfig {
@@ -176,7 +186,10 @@ async fn workload_tokens_map_to_users_by_issuer_and_subject_rules() {
     assert_eq!(given.user, "deployer");
     assert!(given.token.starts_with("cdw_"));
     assert!(given.expires_at <= now() + 300 && given.expires_at > now() + 200);
-    let caller = auth.authenticate(&given.token).await.expect("workload token");
+    let caller = auth
+        .authenticate(&given.token)
+        .await
+        .expect("workload token");
     assert_eq!((caller.name.as_str(), caller.admin), ("deployer", false));
 
     // Outside the rules: another subject, a sign-in issuer's token, and the platform token

@@ -66,11 +66,7 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
     let jwks = dir.path().join("jwks.json");
     let first = Key::new("k1");
     write_jwks(&jwks, &[&first]);
-    let auth = Authenticator::new(
-        store,
-        Some(file_config(jwks.clone())),
-    )
-    .expect("oidc");
+    let auth = Authenticator::new(store, Some(file_config(jwks.clone()))).expect("oidc");
 
     let alice = auth
         .authenticate(&first.sign(&claims("alice", AUDIENCE, now() + 600)))
@@ -168,11 +164,7 @@ async fn identities_are_keyed_by_issuer_and_subject(backend: crate::Backend) {
     let jwks = data.dir.path().join("jwks.json");
     let key = Key::new("k1");
     write_jwks(&jwks, &[&key]);
-    let auth = Authenticator::new(
-        store.clone(),
-        Some(file_config(jwks)),
-    )
-    .expect("oidc");
+    let auth = Authenticator::new(store.clone(), Some(file_config(jwks))).expect("oidc");
     let sign_in = |sub: &str, name: &str| key.sign(&claims_of(sub, name, AUDIENCE, now() + 600));
 
     // Another subject calling itself alice: a new user, not alice, not an administrator.

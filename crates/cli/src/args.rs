@@ -176,6 +176,8 @@ pub(crate) enum ServerCommand {
     ///
     /// Example: cordium logs x7k --follow
     Logs(OnServer<LogsArgs>),
+    /// Connect, list or disconnect your git accounts (GitProviders). Example: cordium git status
+    Git(OnServer<crate::login_args::GitArgs>),
     /// Print workspace events as they happen, one line each, until interrupted:
     /// `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME STATE`), `deleted NAME
     /// STATE`.

@@ -1,7 +1,8 @@
-//! The flags of `cordium login`: an API token, an OIDC sign-in, or a workload's token.
+//! The flags of `cordium login` (an API token, an OIDC sign-in, or a workload's token) and
+//! of `cordium git` (connected git accounts).
 
 use crate::args::ServerArgs;
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 /// How `cordium login` signs in.
@@ -37,4 +38,35 @@ pub(crate) struct LoginArgs {
     /// when it expires.
     #[arg(long, value_name = "FILE")]
     pub(crate) workload_token_file: Option<PathBuf>,
+}
+
+/// `cordium git`.
+#[derive(Debug, Args)]
+pub(crate) struct GitArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: GitCommand,
+}
+
+/// The `cordium git` commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GitCommand {
+    /// Connect your account at a GitProvider: prints a URL to open in a browser, receives
+    /// the provider's answer on a loopback port; the server keeps the tokens (sealed) and
+    /// gives them to your workspaces' git.
+    ///
+    /// Example: cordium git connect team.alice/github
+    Connect {
+        /// SPACE/PROVIDER.
+        provider: String,
+    },
+    /// Forget your account's tokens for a GitProvider.
+    ///
+    /// Example: cordium git disconnect team.alice/github
+    Disconnect {
+        /// SPACE/PROVIDER.
+        provider: String,
+    },
+    /// List your connected accounts: provider, login, name, email, scopes (never tokens).
+    Status,
 }

@@ -137,15 +137,19 @@ impl Endpoints {
         .find_map(|(key, kind)| spec.get(key).map(|app| (kind, app)))
         .ok_or_else(|| GitOAuthError::Spec("none of github, gitlab, oauth2".into()))?;
         let client_id = text(app, "clientID")?;
-        let client_secret = app
-            .get("clientSecret")
-            .map_or_else(|| Err(GitOAuthError::Spec("`clientSecret` is missing".into())), |s| {
-                text(s, "fromSecret")
-            })?;
+        let client_secret = app.get("clientSecret").map_or_else(
+            || Err(GitOAuthError::Spec("`clientSecret` is missing".into())),
+            |s| text(s, "fromSecret"),
+        )?;
         let scopes = app
             .get("scopes")
             .and_then(Json::as_array)
-            .map(|l| l.iter().filter_map(Json::as_str).map(str::to_owned).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(Json::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let (authorize, token, api, web) = match kind {
             ProviderKind::Github => {
@@ -262,7 +266,11 @@ impl Endpoints {
     }
 
     /// The user's profile, read with `access`.
-    pub async fn profile(&self, outbound: &Outbound, access: &str) -> Result<Profile, GitOAuthError> {
+    pub async fn profile(
+        &self,
+        outbound: &Outbound,
+        access: &str,
+    ) -> Result<Profile, GitOAuthError> {
         let field = |v: &Json, name: &str| v.get(name).and_then(Json::as_str).map(str::to_owned);
         match self.kind {
             ProviderKind::Github => {
@@ -316,7 +324,9 @@ impl Endpoints {
                 let verified = user.get("email_verified").and_then(Json::as_bool) != Some(false);
                 Ok(Profile {
                     name: field(&user, "name").unwrap_or_else(|| login.clone()),
-                    email: field(&user, "email").filter(|_| verified).unwrap_or_default(),
+                    email: field(&user, "email")
+                        .filter(|_| verified)
+                        .unwrap_or_default(),
                     login,
                 })
             }
@@ -341,12 +351,19 @@ mod tests {
         assert_eq!(e.hosts, ["ghe.example:8443"]);
         let e = Endpoints::of(&gh, &GitHosts::default()).expect("github.com");
         assert_eq!(e.api, "https://api.github.com");
-        let gl = serde_json::json!({"gitlab": {"clientID": "c", "clientSecret": {"fromSecret": "s"}}});
-        assert_eq!(Endpoints::of(&gl, &hosts).expect("gitlab").api, "https://gitlab.example/api/v4");
+        let gl =
+            serde_json::json!({"gitlab": {"clientID": "c", "clientSecret": {"fromSecret": "s"}}});
+        assert_eq!(
+            Endpoints::of(&gl, &hosts).expect("gitlab").api,
+            "https://gitlab.example/api/v4"
+        );
         let generic = serde_json::json!({"oauth2": {"clientID": "c", "clientSecret": {"fromSecret": "s"},
             "authURL": "https://id.example/auth", "tokenURL": "https://id.example/token", "scopes": ["openid"]}});
         let e = Endpoints::of(&generic, &hosts).expect("generic");
-        assert_eq!((e.api.as_str(), e.hosts[0].as_str()), ("https://id.example", "id.example"));
+        assert_eq!(
+            (e.api.as_str(), e.hosts[0].as_str()),
+            ("https://id.example", "id.example")
+        );
         assert!(Endpoints::of(&serde_json::json!({"github": {}}), &hosts).is_err());
     }
 }

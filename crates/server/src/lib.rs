@@ -20,6 +20,7 @@ pub(crate) mod cache;
 pub mod connections;
 pub mod crypto;
 pub mod driver;
+pub mod git_credentials;
 pub mod git_oauth;
 pub mod names;
 pub mod oidc;

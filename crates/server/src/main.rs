@@ -52,10 +52,20 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     outbound_ca: Option<PathBuf>,
     /// GitHub's web URL, for GitHub Enterprise Server (GitProviders of kind `github`).
-    #[arg(long, global = true, default_value = "https://github.com", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "https://github.com",
+        value_name = "URL"
+    )]
     github_url: String,
     /// GitLab's web URL, for a self-managed GitLab (GitProviders of kind `gitlab`).
-    #[arg(long, global = true, default_value = "https://gitlab.com", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "https://gitlab.com",
+        value_name = "URL"
+    )]
     gitlab_url: String,
     #[command(subcommand)]
     command: Command,

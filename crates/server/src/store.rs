@@ -10,13 +10,13 @@
 
 mod events;
 mod generations;
+pub mod git_connections;
 mod group;
 mod lists;
 mod migrations;
 mod quota;
 mod recent;
 pub mod ssh_keys;
-pub mod git_connections;
 pub mod users;
 pub mod workload_tokens;
 

@@ -15,6 +15,7 @@ use p256::pkcs8::EncodePrivateKey as _;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -159,6 +160,134 @@ pub struct Issuer {
     child: Option<(Child, ChildStdin)>,
 }
 
+/// Starts `node SCRIPT CONFIG` (a script under the repository), waits for its `listening
+/// URL` line and keeps reading its output into the returned lines (so it never blocks).
+fn launch_node(
+    script: &str,
+    config: &Path,
+) -> (Child, ChildStdin, String, Arc<Mutex<Vec<String>>>) {
+    assert!(
+        repo()
+            .join(".tools/node/node_modules/oidc-provider")
+            .is_dir(),
+        "oidc-provider is missing: {INSTALL}"
+    );
+    let mut child = Command::new("node")
+        .arg(repo().join(script))
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("node: {e} (apt-get install nodejs npm; {INSTALL})"));
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("listening ") {
+                    break url.to_owned();
+                }
+            }
+            _ => panic!("{script} did not start ({INSTALL})"),
+        }
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(mut seen) = keep.lock() {
+                seen.push(line);
+            }
+        }
+    });
+    (child, stdin, url, seen)
+}
+
+fn browser_command(ca: &Path) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/tools/oidc/browser.mjs"))
+        .env("NODE_EXTRA_CA_CERTS", ca);
+    cmd
+}
+
+/// `browser.mjs MODE URL LOGIN` trusting `ca`; what it printed.
+pub fn browse(ca: &TestCa, mode: &str, url: &str, login: &str) -> String {
+    crate::run(
+        browser_command(&ca.ca_file()).args([mode, url, login]),
+        "browser.mjs",
+    )
+    .trim()
+    .to_owned()
+}
+
+/// A fake GitHub or GitLab (`tests/tools/githost/fake.mjs`): OAuth2 authorize and token
+/// endpoints and the REST profile endpoints in their published shapes, over HTTPS with the
+/// test CA; the one user consents at once. Stopped when dropped.
+#[derive(Debug)]
+pub struct GitHostFake {
+    /// Its web URL, `https://127.0.0.1:PORT`.
+    pub url: String,
+    child: Child,
+    _stdin: ChildStdin,
+    output: Arc<Mutex<Vec<String>>>,
+    _config: tempfile::TempDir,
+}
+
+impl GitHostFake {
+    /// Starts a fake `kind` (`github` or `gitlab`) for the OAuth2 application `client_id`
+    /// with `client_secret`, whose access tokens expire in `expires_in` seconds.
+    pub fn start(
+        ca: &TestCa,
+        kind: &str,
+        client_id: &str,
+        client_secret: &str,
+        expires_in: u64,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fake.json");
+        let (cert, key) = ca.leaf();
+        let config = serde_json::json!({"kind": kind, "cert": cert, "key": key,
+            "clientId": client_id, "clientSecret": client_secret, "expiresIn": expires_in});
+        std::fs::write(&path, config.to_string()).expect("write fake config");
+        let (child, stdin, url, output) = launch_node("tests/tools/githost/fake.mjs", &path);
+        Self {
+            url,
+            child,
+            _stdin: stdin,
+            output,
+            _config: dir,
+        }
+    }
+
+    /// Every access token issued so far.
+    pub fn issued(&self) -> Vec<String> {
+        self.output
+            .lock()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("issued ").map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Plays the browser: requests `authorization_url` (the fake consents at once) and
+    /// then the redirect it answers (a CLI's loopback callback); returns `STATUS BODY`.
+    pub fn visit(&self, ca: &TestCa, authorization_url: &str) -> String {
+        browse(ca, "visit", authorization_url, "nobody")
+    }
+}
+
+impl Drop for GitHostFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Issuer {
     /// Starts an issuer signing with `keys` (the first signs), its TLS certificate from `ca`.
     pub fn start(ca: &TestCa, keys: &[&SigningKey], setup: IssuerSetup) -> Self {
@@ -202,35 +331,7 @@ impl Issuer {
             "idTokenTtl": self.setup.token_ttl,
         });
         std::fs::write(&path, config.to_string()).expect("write issuer config");
-        assert!(
-            repo()
-                .join(".tools/node/node_modules/oidc-provider")
-                .is_dir(),
-            "oidc-provider is missing: {INSTALL}"
-        );
-        let mut child = Command::new("node")
-            .arg(repo().join("tests/tools/oidc/issuer.mjs"))
-            .arg(&path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("node: {e} (apt-get install nodejs npm; {INSTALL})"));
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("listening ") {
-                        break url.to_owned();
-                    }
-                }
-                _ => panic!("oidc-provider did not start ({INSTALL})"),
-            }
-        };
-        // Keep draining its output (it reports JWKS fetches) so it never blocks.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let (child, stdin, url, _) = launch_node("tests/tools/oidc/issuer.mjs", &path);
         self.port = url
             .rsplit(':')
             .next()
@@ -241,10 +342,18 @@ impl Issuer {
     }
 
     fn browser(&self) -> Command {
-        let mut cmd = Command::new("node");
-        cmd.arg(repo().join("tests/tools/oidc/browser.mjs"))
-            .env("NODE_EXTRA_CA_CERTS", &self.ca);
-        cmd
+        browser_command(&self.ca)
+    }
+
+    /// Plays the browser from `authorization_url` as `login` (sign in, consent) and returns
+    /// the redirect it ends on, not requested (it carries the code).
+    pub fn locate(&self, authorization_url: &str, login: &str) -> String {
+        crate::run(
+            self.browser().args(["locate", authorization_url, login]),
+            "browser.mjs locate",
+        )
+        .trim()
+        .to_owned()
     }
 
     /// The token endpoint's answer (`id_token`, `refresh_token`...) for `login` signing in

@@ -4,6 +4,8 @@
 //   node browser.mjs visit AUTHORIZATION_URL LOGIN
 //     Signs in as LOGIN, consents, then requests the final redirect (a CLI's loopback
 //     callback) and prints its status and body.
+//   node browser.mjs locate AUTHORIZATION_URL LOGIN
+//     Signs in as LOGIN and consents; prints the redirect it ends on without requesting it.
 //   node browser.mjs token ISSUER CLIENT_ID LOGIN [SCOPE]
 //     The whole authorization code flow with PKCE for a public client whose redirect URI is
 //     http://127.0.0.1/callback; prints the token endpoint's JSON answer.
@@ -78,6 +80,9 @@ if (mode === 'visit') {
   const [url, login] = args;
   const callback = await signIn(url, login);
   console.log(await get(callback));
+} else if (mode === 'locate') {
+  const [url, login] = args;
+  console.log(await signIn(url, login));
 } else if (mode === 'token') {
   const [issuer, clientId, login, scope = 'openid profile email groups offline_access'] = args;
   const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();

@@ -325,7 +325,7 @@ fn expiry(jwt: &str) -> u64 {
 /// Waits on `listener` for the browser's `GET /callback?code=...&state=STATE`; returns the
 /// code. Other requests get an error page and the wait goes on; an `error` from the issuer
 /// ends it.
-async fn receive_code(
+pub(super) async fn receive_code(
     listener: &tokio::net::TcpListener,
     state: &str,
 ) -> Result<String, ClientError> {

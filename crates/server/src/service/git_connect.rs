@@ -75,6 +75,9 @@ impl GitConnect {
 pub struct GitCredential {
     /// The access token.
     pub token: String,
+    /// The username git sends with it: `x-access-token` (GitHub), `oauth2` (GitLab), the
+    /// login (generic).
+    pub username: String,
     /// The account's login (git's username).
     pub login: String,
     /// The profile's name.
@@ -111,13 +114,18 @@ fn timestamp(secs: u64) -> Option<prost_types::Timestamp> {
 
 impl Api {
     fn git(&self) -> Result<&GitConnect> {
-        self.git.as_deref().ok_or_else(|| {
-            Status::failed_precondition("this server does not connect git accounts")
-        })
+        self.git
+            .as_deref()
+            .ok_or_else(|| Status::failed_precondition("this server does not connect git accounts"))
     }
 
     /// The endpoints of GitProvider `space`/`provider`, as `caller` may see it.
-    async fn git_endpoints(&self, caller: &Caller, space: &str, provider: &str) -> Result<Endpoints> {
+    async fn git_endpoints(
+        &self,
+        caller: &Caller,
+        space: &str,
+        provider: &str,
+    ) -> Result<Endpoints> {
         let stored: pb::GitProvider = self
             .get_kept(
                 caller,
@@ -233,7 +241,9 @@ impl Api {
                 Status::invalid_argument("state: unknown or expired; begin the connection again")
             })?;
         if request.code.is_empty() || request.code.len() > 4096 {
-            return Err(Status::invalid_argument("code: must be the provider's code"));
+            return Err(Status::invalid_argument(
+                "code: must be the provider's code",
+            ));
         }
         let endpoints = self
             .git_endpoints(caller, &pending.space, &pending.provider)
@@ -382,8 +392,14 @@ impl Api {
             self.store.put_git_connection(&row).await?;
             token = tokens.access;
         }
+        let username = match endpoints.kind {
+            crate::git_oauth::ProviderKind::Github => "x-access-token".to_owned(),
+            crate::git_oauth::ProviderKind::Gitlab => "oauth2".to_owned(),
+            crate::git_oauth::ProviderKind::Generic => row.login.clone(),
+        };
         Ok(Some(GitCredential {
             token,
+            username,
             login: row.login,
             name: row.name,
             email: row.email,

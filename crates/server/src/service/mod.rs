@@ -22,9 +22,9 @@ mod watch;
 mod workspace;
 
 pub use api::Api;
-pub use git_connect::{GitConnect, GitCredential, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS};
 pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
+pub use git_connect::{GitConnect, GitCredential, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS};
 pub use management::Management;
 pub(crate) use resource::now;
 pub use stream::{OPEN_TIMEOUT, StreamLimits};

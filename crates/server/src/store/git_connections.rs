@@ -50,12 +50,14 @@ impl Store {
     /// Stores (or replaces) a connection.
     pub async fn put_git_connection(&self, row: &GitConnectionRow) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM git_connections WHERE owner = $1 AND space = $2 AND provider = $3")
-            .bind(&row.owner)
-            .bind(&row.space)
-            .bind(&row.provider)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM git_connections WHERE owner = $1 AND space = $2 AND provider = $3",
+        )
+        .bind(&row.owner)
+        .bind(&row.space)
+        .bind(&row.provider)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO git_connections (owner, space, provider, access_sealed, refresh_sealed, expires_at, scopes, login, name, email) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )

@@ -14,6 +14,7 @@ mod clone;
 mod connections;
 mod crash;
 mod errors;
+mod git_connect;
 mod isolation;
 mod issuer;
 mod load;

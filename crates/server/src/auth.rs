@@ -156,10 +156,6 @@ impl Authenticator {
                 "unknown token (this server accepts API tokens only)",
             ));
         };
-        let refused = |e: TokenError| match e {
-            TokenError::KeysUnavailable => Status::unavailable(e.to_string()),
-            other => Status::unauthenticated(other.to_string()),
-        };
         let issuer = Issuers::claimed_issuer(token).map_err(refused)?;
         let Some(config) = issuers.sign_in_issuer(&issuer) else {
             let hint = if issuers
@@ -231,10 +227,6 @@ impl Authenticator {
                 "this server has no workload rules (`serve --oidc-config FILE`)",
             ));
         };
-        let refused = |e: TokenError| match e {
-            TokenError::KeysUnavailable => Status::unavailable(e.to_string()),
-            other => Status::unauthenticated(other.to_string()),
-        };
         let issuer = Issuers::claimed_issuer(token).map_err(refused)?;
         let rules: Vec<_> = issuers
             .config()
@@ -304,6 +296,15 @@ impl Authenticator {
             )));
         }
         Ok(Caller::user(user.name, user.admin))
+    }
+}
+
+/// A refused token as a status: unavailable when the issuer's keys could not be had (try
+/// again), unauthenticated otherwise.
+fn refused(e: TokenError) -> Status {
+    match e {
+        TokenError::KeysUnavailable => Status::unavailable(e.to_string()),
+        other => Status::unauthenticated(other.to_string()),
     }
 }
 

@@ -538,7 +538,7 @@ mod tests {
             admin_claim: None,
             jwks_file: None,
         }];
-        assert!(config.check().unwrap_err().contains("both"));
+        assert!(config.check().expect_err("shared issuer").contains("both"));
     }
 
     #[test]

@@ -31,14 +31,28 @@ pub struct TestCa {
 }
 
 impl TestCa {
-    /// A new CA and leaf certificate.
+    /// A new CA and leaf certificate for 127.0.0.1.
     pub fn new() -> Self {
+        Self::for_address("127.0.0.1")
+    }
+
+    /// A new CA and a leaf certificate for 127.0.0.1 and `address` (an IP, e.g. podman's
+    /// gateway, for servers containers reach).
+    pub fn for_address(address: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let sh = |script: &str| {
             crate::run(
                 Command::new("sh")
                     .arg("-ec")
                     .arg(script)
+                    .env(
+                        "CORDIUM_TEST_SAN",
+                        if address == "127.0.0.1" {
+                            "IP:127.0.0.1".to_owned()
+                        } else {
+                            format!("IP:127.0.0.1,IP:{address}")
+                        },
+                    )
                     .current_dir(dir.path()),
                 "openssl (apt-get install openssl)",
             )
@@ -47,7 +61,7 @@ impl TestCa {
               -keyout ca.key -out ca.pem -days 2 -subj /CN=cordium-test-ca 2>/dev/null
             openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
               -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext
+            printf 'subjectAltName=%s\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' \"$CORDIUM_TEST_SAN\" > ext
             openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
               -out leaf.pem -days 2 -extfile ext 2>/dev/null");
         Self { dir }
@@ -245,11 +259,38 @@ impl GitHostFake {
         client_secret: &str,
         expires_in: u64,
     ) -> Self {
+        Self::launch(
+            serde_json::json!({"kind": kind, "clientId": client_id,
+            "clientSecret": client_secret, "expiresIn": expires_in}),
+            ca,
+        )
+    }
+
+    /// As [`GitHostFake::start`] for GitHub, also serving git's smart HTTP for the bare
+    /// repositories under `repositories` to its valid access tokens only, on every address,
+    /// named by `address` (podman's gateway: containers reach it; `ca` must be
+    /// [`TestCa::for_address`] of it).
+    pub fn serving_git(
+        ca: &TestCa,
+        client: (&str, &str),
+        expires_in: u64,
+        address: &str,
+        repositories: &Path,
+    ) -> Self {
+        Self::launch(
+            serde_json::json!({"kind": "github", "clientId": client.0,
+            "clientSecret": client.1, "expiresIn": expires_in, "listen": "0.0.0.0",
+            "shownHost": address, "repositories": repositories}),
+            ca,
+        )
+    }
+
+    fn launch(mut config: serde_json::Value, ca: &TestCa) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("fake.json");
         let (cert, key) = ca.leaf();
-        let config = serde_json::json!({"kind": kind, "cert": cert, "key": key,
-            "clientId": client_id, "clientSecret": client_secret, "expiresIn": expires_in});
+        config["cert"] = serde_json::json!(cert);
+        config["key"] = serde_json::json!(key);
         std::fs::write(&path, config.to_string()).expect("write fake config");
         let (child, stdin, url, output) = launch_node("tests/tools/githost/fake.mjs", &path);
         Self {

@@ -5,7 +5,11 @@
 //   node fake.mjs CONFIG.json
 //
 // CONFIG: {"kind": "github"|"gitlab", "cert", "key", "clientId", "clientSecret",
-//          "expiresIn": seconds}
+//          "expiresIn": seconds, "listen": "127.0.0.1", "repositories": DIR}
+// With `repositories`, it also serves git's smart HTTP (`git http-backend`) for the bare
+// repositories under DIR at `/<owner>/<name>.git`, to a client whose basic-authentication
+// password is an access token it issued that has neither expired nor been replaced by a
+// refresh (as GitHub does for expiring user tokens).
 // Prints `listening https://127.0.0.1:PORT`, then one line per token issued
 // (`issued ACCESS_TOKEN`), so tests can look for the token everywhere it must not be.
 //
@@ -18,6 +22,7 @@
 // - GitLab: GET /oauth/authorize; POST /oauth/token -> {access_token, token_type: "Bearer",
 //   expires_in, refresh_token, scope: "api read_user", created_at}; GET /api/v4/user ->
 //   {id, username, name, email, commit_email, state, ...}.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -27,20 +32,21 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 
 const codes = new Map(); // code -> {challenge, redirectUri}
-const refreshTokens = new Set();
-const accessTokens = new Set();
+const refreshTokens = new Map(); // refresh token -> the access token it came with
+const accessTokens = new Map(); // token -> expiry (ms since the epoch)
 
 function json(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
 }
 
-function issue() {
+function issue(replaced) {
+  if (replaced) accessTokens.delete(replaced);
   const prefix = config.kind === 'github' ? ['gho_', 'ghr_'] : ['glpat-', 'glrt-'];
   const access = prefix[0] + crypto.randomBytes(18).toString('hex');
   const refresh = prefix[1] + crypto.randomBytes(18).toString('hex');
-  accessTokens.add(access);
-  refreshTokens.add(refresh);
+  accessTokens.set(access, Date.now() + config.expiresIn * 1000);
+  refreshTokens.set(refresh, access);
   console.log(`issued ${access}`);
   const answer = { access_token: access, refresh_token: refresh, expires_in: config.expiresIn };
   if (config.kind === 'github') {
@@ -49,10 +55,49 @@ function issue() {
   return { ...answer, token_type: 'Bearer', scope: 'api read_user', created_at: Math.floor(Date.now() / 1000) };
 }
 
+function valid(token) {
+  return (accessTokens.get(token) || 0) > Date.now();
+}
+
 function bearer(req) {
   const header = req.headers.authorization || '';
-  const token = header.replace(/^(Bearer|token) /i, '');
-  return accessTokens.has(token);
+  return valid(header.replace(/^(Bearer|token) /i, ''));
+}
+
+// git's smart HTTP through `git http-backend` (CGI), for a valid token only.
+function gitHttp(req, res, url, input) {
+  const header = req.headers.authorization || '';
+  const basic = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : '';
+  const token = basic.slice(basic.indexOf(':') + 1);
+  if (!valid(token)) {
+    res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-length': '0' });
+    return res.end();
+  }
+  const out = spawnSync('git', ['http-backend'], {
+    input,
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      PATH: process.env.PATH, GIT_PROJECT_ROOT: config.repositories, GIT_HTTP_EXPORT_ALL: '1',
+      PATH_INFO: url.pathname, QUERY_STRING: url.search.slice(1), REQUEST_METHOD: req.method,
+      CONTENT_TYPE: req.headers['content-type'] || '', CONTENT_LENGTH: String(input.length),
+      REMOTE_USER: basic.slice(0, basic.indexOf(':')) || 'git', REMOTE_ADDR: '127.0.0.1',
+      GIT_PROTOCOL: req.headers['git-protocol'] || '',
+      HTTP_CONTENT_ENCODING: req.headers['content-encoding'] || '',
+    },
+  }).stdout;
+  const split = out.indexOf('\r\n\r\n');
+  const head = out.subarray(0, split).toString();
+  const rest = out.subarray(split + 4);
+  let status = 200;
+  const headers = { 'content-length': String(rest.length) };
+  for (const line of head.split('\r\n')) {
+    const at = line.indexOf(': ');
+    const name = line.slice(0, at);
+    if (name.toLowerCase() === 'status') status = parseInt(line.slice(at + 2), 10);
+    else if (name) headers[name] = line.slice(at + 2);
+  }
+  res.writeHead(status, headers);
+  return res.end(rest);
 }
 
 async function body(req) {
@@ -95,10 +140,17 @@ server.on('request', async (req, res) => {
       }
       return json(res, 200, issue());
     }
-    if (form.get('grant_type') === 'refresh_token' && refreshTokens.delete(form.get('refresh_token'))) {
-      return json(res, 200, issue());
+    if (form.get('grant_type') === 'refresh_token' && refreshTokens.has(form.get('refresh_token'))) {
+      const replaced = refreshTokens.get(form.get('refresh_token'));
+      refreshTokens.delete(form.get('refresh_token'));
+      return json(res, 200, issue(replaced));
     }
     return json(res, 400, { error: 'invalid_grant' });
+  }
+  if (config.repositories && /^\/[^/]+\/[^/]+\.git\//.test(url.pathname)) {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    return gitHttp(req, res, url, Buffer.concat(chunks));
   }
   if (req.method === 'GET' && !bearer(req)) {
     return json(res, 401, config.kind === 'github'
@@ -119,4 +171,6 @@ server.on('request', async (req, res) => {
   }
   return json(res, 404, { message: 'Not Found' });
 });
-server.listen(0, '127.0.0.1', () => console.log(`listening https://127.0.0.1:${server.address().port}`));
+const host = config.listen || '127.0.0.1';
+const shown = config.shownHost || '127.0.0.1';
+server.listen(0, host, () => console.log(`listening https://${shown}:${server.address().port}`));

@@ -1,11 +1,10 @@
 //! `cordium login`: check a token against a server, then save both.
 
-use super::config::{self, Saved};
-use super::connect::{connect, normalize};
+use super::config::Saved;
+use super::connect::normalize;
 use super::error::ClientError;
 use crate::login_args::LoginArgs;
 use crate::output::Output;
-use cordium_api as pb;
 
 /// `cordium login`: signs in with OIDC or a workload token ([`super::sign_in`]), or checks
 /// the given API token with a cheap call; then saves the server and token.
@@ -33,16 +32,5 @@ pub(super) async fn login(args: &LoginArgs, out: &mut Output) -> Result<(), Clie
         token,
         ..Saved::default()
     };
-    let mut client = connect(&login).await?;
-    let answer = client.api.get_user_config(pb::Empty {}).await;
-    let config = client.answer(answer)?;
-    let user = config.metadata.map(|m| m.name).unwrap_or_default();
-    let path = config::path()?;
-    config::save(&path, &login)?;
-    out.out(&format!(
-        "logged in to {} as {user}; saved to {}\n",
-        login.server,
-        path.display()
-    ));
-    Ok(())
+    super::sign_in::check_and_save(login, out).await
 }

@@ -263,7 +263,7 @@ async fn exchange(mut login: Saved) -> Result<Saved, ClientError> {
 }
 
 /// Checks `login` with a cheap call, saves it and says who is logged in.
-async fn check_and_save(login: Saved, out: &mut Output) -> Result<(), ClientError> {
+pub(super) async fn check_and_save(login: Saved, out: &mut Output) -> Result<(), ClientError> {
     let mut client = connect(&login).await?;
     let answer = client.api.get_user_config(pb::Empty {}).await;
     let config = client.answer(answer)?;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-const SPACE: &str = "team.alice";
+pub(crate) const SPACE: &str = "team.alice";
 
 struct Lab {
     _data: Data,
@@ -53,7 +53,12 @@ async fn lab(ca: &TestCa, hosts: GitHosts) -> Lab {
     }
 }
 
-async fn provider(alice: &mut crate::Client, name: &str, body: serde_json::Value, secret: &str) {
+pub(crate) async fn provider(
+    alice: &mut crate::Client,
+    name: &str,
+    body: serde_json::Value,
+    secret: &str,
+) {
     alice
         .create_secret(crate::secret(SPACE, &format!("{name}-secret"), secret))
         .await
@@ -72,9 +77,13 @@ async fn provider(alice: &mut crate::Client, name: &str, body: serde_json::Value
 }
 
 /// Begin, play the browser with `login`, finish: the connection.
-async fn connect(lab: &mut Lab, ca: &TestCa, name: &str, login: &str) -> pb::GitConnection {
-    let begun = lab
-        .alice
+pub(crate) async fn connect(
+    alice: &mut crate::Client,
+    ca: &TestCa,
+    name: &str,
+    login: &str,
+) -> pb::GitConnection {
+    let begun = alice
         .begin_git_connect(pb::BeginGitConnectRequest {
             space: SPACE.into(),
             provider: name.into(),
@@ -92,7 +101,7 @@ async fn connect(lab: &mut Lab, ca: &TestCa, name: &str, login: &str) -> pb::Git
             .unwrap_or_default()
     };
     assert_eq!(param("state"), begun.state);
-    lab.alice
+    alice
         .finish_git_connect(pb::FinishGitConnectRequest {
             state: begun.state,
             code: param("code"),
@@ -161,7 +170,7 @@ async fn a_github_account_is_connected_and_its_refreshed_token_reaches_git_only_
     let body = serde_json::json!({"github": {"clientID": "gh-app", "clientSecret": {"fromSecret": "gh-secret"}, "scopes": ["repo", "user:email"]}});
     provider(&mut lab.alice, "gh", body, "gh-secret-value").await;
 
-    let connection = connect(&mut lab, &ca, "gh", "octocat").await;
+    let connection = connect(&mut lab.alice, &ca, "gh", "octocat").await;
     assert_eq!(
         (
             connection.login.as_str(),
@@ -179,7 +188,7 @@ async fn a_github_account_is_connected_and_its_refreshed_token_reaches_git_only_
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.items, [connection.clone()]);
+    assert_eq!(listed.items, std::slice::from_ref(&connection));
 
     let dir = tempfile::tempdir().expect("run dir");
     start_socket(&lab, dir.path(), &connection.name, &connection.email, "gh");
@@ -271,7 +280,7 @@ async fn gitlab_and_generic_oidc_profiles_are_read() {
     let mut lab = lab(&ca, hosts).await;
     let body = serde_json::json!({"gitlab": {"clientID": "gl-app", "clientSecret": {"fromSecret": "gl-secret"}, "scopes": ["api", "read_user"]}});
     provider(&mut lab.alice, "gl", body, "gl-secret-value").await;
-    let gl = connect(&mut lab, &ca, "gl", "jdoe").await;
+    let gl = connect(&mut lab.alice, &ca, "gl", "jdoe").await;
     assert_eq!(
         (gl.login.as_str(), gl.name.as_str(), gl.email.as_str()),
         ("jdoe", "Jane Doe", "jane@example.test"),
@@ -283,7 +292,7 @@ async fn gitlab_and_generic_oidc_profiles_are_read() {
         "authURL": format!("{}/auth", issuer.url), "tokenURL": format!("{}/token", issuer.url),
         "scopes": ["openid", "profile", "email", "offline_access"]}});
     provider(&mut lab.alice, "generic", body, "generic-secret-value").await;
-    let generic = connect(&mut lab, &ca, "generic", "carol").await;
+    let generic = connect(&mut lab.alice, &ca, "generic", "carol").await;
     assert_eq!(
         (
             generic.login.as_str(),

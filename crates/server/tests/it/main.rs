@@ -15,6 +15,7 @@ mod connections;
 mod crash;
 mod errors;
 mod git_connect;
+mod git_run;
 mod isolation;
 mod issuer;
 mod load;

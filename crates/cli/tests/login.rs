@@ -16,18 +16,32 @@ use support::Run;
 /// The server, on a runtime of its own, with `deployer` as an API-token user.
 struct Server {
     url: String,
+    deployer: String,
     _runtime: tokio::runtime::Runtime,
     _data: tempfile::TempDir,
 }
 
 fn start_server(config: OidcConfig) -> Server {
+    start_server_with(config, None)
+}
+
+/// As [`start_server`], connecting git accounts through `git` (GitHub's web URL, the CA).
+fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Server {
     let data = tempfile::tempdir().expect("data dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = data.path().to_path_buf();
     let url = runtime.block_on(async move {
-        let api = cordium_server::server::open_with(&dir, None, Some(config))
+        let mut api = cordium_server::server::open_with(&dir, None, Some(config))
             .await
             .expect("server opens");
+        if let Some((github, ca)) = git {
+            let outbound = cordium_api::outbound::Outbound::new(Some(&ca)).expect("outbound");
+            let hosts = cordium_server::git_oauth::GitHosts {
+                github,
+                ..Default::default()
+            };
+            api = api.with_git(cordium_server::service::GitConnect::new(outbound, hosts));
+        }
         let token = cordium_server::crypto::new_token().expect("token");
         let hash = cordium_server::crypto::hash_token(&token);
         api.store()
@@ -43,10 +57,12 @@ fn start_server(config: OidcConfig) -> Server {
             listener,
             std::future::pending(),
         ));
-        url
+        (url, token)
     });
+    let (url, deployer) = url;
     Server {
         url,
+        deployer,
         _runtime: runtime,
         _data: data,
     }
@@ -66,6 +82,28 @@ fn cordium(home: &Path) -> Command {
 
 fn run(home: &Path, args: &[&str]) -> Run {
     support::run_with(cordium(home), args, None)
+}
+
+/// Runs `cordium ARGS` until it prints a `https://` line on standard error; that line
+/// and the still running command.
+fn until_url(home: &Path, args: &[&str]) -> (String, std::process::Child) {
+    let mut child = cordium(home)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cordium starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("cordium prints the URL")
+            .expect("stderr");
+        if line.starts_with("https://") {
+            return (line, child);
+        }
+    }
 }
 
 fn saved(home: &Path) -> serde_json::Value {
@@ -101,24 +139,19 @@ fn login_with_oidc_signs_in_through_the_browser_and_refreshes() {
     });
     let home = tempfile::tempdir().expect("home");
     let ca_file: PathBuf = ca.ca_file();
-    let mut child = cordium(home.path())
-        .args(["login", "--server", &server.url, "--oidc", &issuer.url])
-        .args(["--ca-file".as_ref(), ca_file.as_os_str()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cordium starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("cordium prints the URL")
-            .expect("stderr");
-        if line.starts_with("https://") {
-            break line;
-        }
-    };
+    let ca_arg = ca_file.to_str().expect("utf-8 path");
+    let (url, child) = until_url(
+        home.path(),
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--oidc",
+            &issuer.url,
+            "--ca-file",
+            ca_arg,
+        ],
+    );
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     // The browser: sign in as alice, consent, land on the CLI's loopback callback.
     let landed = issuer.visit(&url, "alice");
@@ -221,4 +254,110 @@ fn login_with_a_workload_token_maps_it_to_its_user() {
     assert!(refused.stderr.contains("PermissionDenied"), "{refused:?}");
     assert!(!refused.stderr.contains(&intruder));
     assert!(!other.path().join("config.json").exists());
+}
+
+#[test]
+fn git_connect_status_and_disconnect_through_the_cli() {
+    let ca = TestCa::new();
+    let github =
+        cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
+    let server = start_server_with(
+        OidcConfig::default(),
+        Some((github.url.clone(), ca.ca_file())),
+    );
+    let home = tempfile::tempdir().expect("home");
+    let login = run(
+        home.path(),
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--token",
+            &server.deployer,
+        ],
+    );
+    assert_eq!(login.code, 0, "{login:?}");
+    let write = |name: &str, text: &str| {
+        let path = home.path().join(name);
+        std::fs::write(&path, text).expect("document");
+        path.to_str().expect("utf-8").to_owned()
+    };
+    let space = write(
+        "space.yaml",
+        "apiVersion: cordium/v1\nkind: Space\nmetadata:\n  name: team.deployer\nspec: {}\n",
+    );
+    let secret = write(
+        "secret.yaml",
+        "apiVersion: cordium/v1\nkind: Secret\nmetadata:\n  name: gh-secret\nspec: {}\n",
+    );
+    let provider = write(
+        "provider.yaml",
+        "apiVersion: cordium/v1\nkind: GitProvider\nmetadata:\n  name: gh\nspec:\n  github:\n    clientID: gh-app\n    clientSecret:\n      fromSecret: gh-secret\n    scopes: [repo, \"user:email\"]\n",
+    );
+    assert_eq!(run(home.path(), &["create", "space", "-f", &space]).code, 0);
+    let created = support::run_with(
+        cordium(home.path()),
+        &[
+            "create",
+            "secret",
+            "-f",
+            &secret,
+            "--space",
+            "team.deployer",
+            "--value-stdin",
+        ],
+        Some("gh-secret-value"),
+    );
+    assert_eq!(created.code, 0, "{created:?}");
+    let created = run(
+        home.path(),
+        &[
+            "create",
+            "gitprovider",
+            "-f",
+            &provider,
+            "--space",
+            "team.deployer",
+        ],
+    );
+    assert_eq!(created.code, 0, "{created:?}");
+
+    let (url, child) = until_url(home.path(), &["git", "connect", "team.deployer/gh"]);
+    let landed = github.visit(&ca, &url);
+    assert!(landed.starts_with("200 "), "{landed}");
+    let connected = support::finish(child);
+    assert_eq!(connected.code, 0, "{connected:?}");
+    assert_eq!(
+        connected.stdout,
+        "connected team.deployer/gh as octocat (The Octocat <octocat@example.test>); scopes: repo user:email\n"
+    );
+    let status = run(home.path(), &["git", "status"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(
+        status.stdout.contains(
+            "team.deployer/gh\toctocat\tThe Octocat\toctocat@example.test\trepo user:email"
+        ),
+        "{status:?}"
+    );
+    for token in github.issued() {
+        for text in [
+            &connected.stdout,
+            &connected.stderr,
+            &status.stdout,
+            &status.stderr,
+        ] {
+            assert!(!text.contains(&token), "no token printed");
+        }
+    }
+    let gone = run(home.path(), &["git", "disconnect", "team.deployer/gh"]);
+    assert_eq!(
+        (gone.code, gone.stdout.as_str()),
+        (0, "disconnected team.deployer/gh\n")
+    );
+    let status = run(home.path(), &["git", "status"]);
+    assert_eq!(
+        status.stdout.lines().count(),
+        1,
+        "only the header: {status:?}"
+    );
 }

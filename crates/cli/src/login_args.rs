@@ -14,12 +14,13 @@ pub(crate) struct LoginArgs {
     /// Sign in at this OIDC issuer instead of giving a token: the authorization code flow
     /// with PKCE; the CLI prints a URL to open in a browser and receives the answer on a
     /// loopback port. The ID token and refresh token are saved and refreshed.
-    #[arg(
-        long,
-        value_name = "ISSUER_URL",
-        conflicts_with = "workload_token_file"
-    )]
+    #[arg(long, value_name = "ISSUER_URL", conflicts_with_all = ["workload_token_file", "github"])]
     pub(crate) oidc: Option<String>,
+    /// Sign in with your GitHub account (the server's GitHub OAuth app): the CLI prints a
+    /// URL to open and receives the answer on a loopback port; the server gives a
+    /// short-lived API token.
+    #[arg(long, conflicts_with = "workload_token_file")]
+    pub(crate) github: bool,
     /// The client id Cordium is registered as at the issuer (the server's audience).
     #[arg(long, value_name = "ID", default_value = "cordium")]
     pub(crate) client_id: String,

@@ -40,7 +40,15 @@ fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Serv
                 github,
                 ..Default::default()
             };
-            api = api.with_git(cordium_server::service::GitConnect::new(outbound, hosts));
+            let sign_in = cordium_server::service::GitHubSignIn {
+                client_id: "gh-app".into(),
+                client_secret: "gh-secret-value".into(),
+                token_ttl_secs: 3600,
+            };
+            api = api.with_git(
+                cordium_server::service::GitConnect::new(outbound, hosts)
+                    .with_github_sign_in(sign_in),
+            );
         }
         let token = cordium_server::crypto::new_token().expect("token");
         let hash = cordium_server::crypto::hash_token(&token);
@@ -360,4 +368,36 @@ fn git_connect_status_and_disconnect_through_the_cli() {
         1,
         "only the header: {status:?}"
     );
+}
+
+#[test]
+fn login_with_github_checks_the_account_through_its_api() {
+    let ca = TestCa::new();
+    let github =
+        cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
+    let server = start_server_with(
+        OidcConfig::default(),
+        Some((github.url.clone(), ca.ca_file())),
+    );
+    for _ in 0..2 {
+        let home = tempfile::tempdir().expect("home");
+        let (url, child) = until_url(home.path(), &["login", "--server", &server.url, "--github"]);
+        let landed = github.visit(&ca, &url);
+        assert!(landed.starts_with("200 "), "{landed}");
+        let done = support::finish(child);
+        assert_eq!(done.code, 0, "{done:?}");
+        assert!(
+            done.stdout.contains("as octocat;"),
+            "the same user every time: {done:?}"
+        );
+        let token = saved(home.path())["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(token.starts_with("cdw_"), "a short-lived API token");
+        assert_eq!(run(home.path(), &["list", "space"]).code, 0);
+        for issued in github.issued() {
+            assert!(!done.stdout.contains(&issued) && !done.stderr.contains(&issued));
+        }
+    }
 }

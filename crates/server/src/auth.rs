@@ -133,7 +133,7 @@ impl Authenticator {
             return match self.store.user_by_workload_token(hash, now_secs()).await? {
                 Some((user, _)) => Self::enabled(user),
                 None => Err(Status::unauthenticated(
-                    "unknown or expired workload token; exchange the platform token again (`cordium login --workload-token-file FILE`)",
+                    "unknown or expired token (from a workload or GitHub sign-in); sign in again (`cordium login --workload-token-file FILE` or `--github`)",
                 )),
             };
         }
@@ -269,22 +269,62 @@ impl Authenticator {
                 rule.user
             )));
         }
+        tracing::info!(user = %rule.user, issuer = %truncate(&issuer), subject = %truncate(&verified.subject), "workload sign-in");
+        self.mint(&rule.user, rule.ttl()).await
+    }
+
+    /// A new short-lived API token (`cdw_...`, kept as a hash) acting as `user` for
+    /// `ttl_secs`.
+    async fn mint(&self, user: &str, ttl_secs: u64) -> Result<WorkloadToken, Status> {
         let random = crate::crypto::new_token().map_err(|e| Status::internal(e.to_string()))?;
         let token = format!(
             "{WORKLOAD_TOKEN_PREFIX}{}",
             random.trim_start_matches("cdm_")
         );
         let now = now_secs();
-        let expires_at = now + rule.ttl();
+        let expires_at = now + ttl_secs;
         self.store
-            .add_workload_token(&hash_token(&token), &rule.user, expires_at, now)
+            .add_workload_token(&hash_token(&token), user, expires_at, now)
             .await?;
-        tracing::info!(user = %rule.user, issuer = %truncate(&issuer), subject = %truncate(&verified.subject), "workload sign-in");
         Ok(WorkloadToken {
-            user: rule.user.clone(),
+            user: user.to_owned(),
             token,
             expires_at,
         })
+    }
+
+    /// Signs in the account (issuer, subject), checked by the caller (e.g. through GitHub's
+    /// API): its user, made at the first sign-in with `proposed` as the proposed name
+    /// (never joining an existing user, as for OIDC), gets a short-lived API token.
+    pub async fn sign_in_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        proposed: &str,
+        ttl_secs: u64,
+    ) -> Result<WorkloadToken, Status> {
+        let user = match self.store.user_by_identity(issuer, subject).await? {
+            Some(user) => user,
+            None => {
+                cordium_spec::shapes::check_name(proposed).map_err(|_| {
+                    Status::permission_denied(format!(
+                        "`{}` is not a valid Cordium user name; an operator can bind this account with `cordium-server user link NAME --issuer {issuer} --subject {}`",
+                        truncate(proposed),
+                        truncate(subject)
+                    ))
+                })?;
+                self.store
+                    .sign_up(issuer, subject, proposed)
+                    .await
+                    .map_err(|e| match e {
+                        UserError::Store(e) => Status::from(e),
+                        other => Status::permission_denied(other.to_string()),
+                    })?
+            }
+        };
+        let caller = Self::enabled(user)?;
+        tracing::info!(user = %caller.name, issuer, "sign-in");
+        self.mint(&caller.name, ttl_secs).await
     }
 
     /// The caller `user` is, unless they are disabled.

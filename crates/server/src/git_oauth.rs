@@ -105,6 +105,9 @@ pub struct Profile {
     pub name: String,
     /// The primary verified email.
     pub email: String,
+    /// The account's stable id at the provider (GitHub's and GitLab's numeric `id`, OIDC's
+    /// `sub`): what a sign-in is keyed by, since logins can be renamed.
+    pub subject: String,
 }
 
 fn host_of(url: &str) -> Result<String, GitOAuthError> {
@@ -293,6 +296,7 @@ impl Endpoints {
                     .unwrap_or_default();
                 Ok(Profile {
                     name: field(&user, "name").unwrap_or_else(|| login.clone()),
+                    subject: user.get("id").map(Json::to_string).unwrap_or_default(),
                     login,
                     email,
                 })
@@ -307,6 +311,7 @@ impl Endpoints {
                     .unwrap_or_default();
                 Ok(Profile {
                     name: field(&user, "name").unwrap_or_else(|| login.clone()),
+                    subject: user.get("id").map(Json::to_string).unwrap_or_default(),
                     login,
                     email,
                 })
@@ -327,6 +332,7 @@ impl Endpoints {
                     email: field(&user, "email")
                         .filter(|_| verified)
                         .unwrap_or_default(),
+                    subject: field(&user, "sub").unwrap_or_default(),
                     login,
                 })
             }

@@ -67,6 +67,21 @@ struct Cli {
         value_name = "URL"
     )]
     gitlab_url: String,
+    /// Sign users in with GitHub (`cordium login --github`) through this OAuth app's client
+    /// id; needs --github-sign-in-secret-file. A GitHub account is a user keyed by its id.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        requires = "github_sign_in_secret_file"
+    )]
+    github_sign_in_client_id: Option<String>,
+    /// A file holding that OAuth app's client secret.
+    #[arg(long, global = true, value_name = "FILE")]
+    github_sign_in_secret_file: Option<PathBuf>,
+    /// How long the API token a GitHub sign-in gives lives.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "12h", value_parser = humantime::parse_duration)]
+    github_sign_in_token_ttl: std::time::Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -270,14 +285,14 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let issuer = cli.oidc_issuer.clone();
-    if let (Some(issuer), Some(audience)) = (cli.oidc_issuer, cli.oidc_audience) {
+    if let (Some(issuer), Some(audience)) = (cli.oidc_issuer.clone(), cli.oidc_audience.clone()) {
         let config = oidc.get_or_insert_with(Default::default);
         config.issuers.push(cordium_server::auth::IssuerConfig {
             issuer,
             audience,
             user_claim: None,
             admin_claim: None,
-            jwks_file: cli.oidc_jwks,
+            jwks_file: cli.oidc_jwks.clone(),
         });
         config.check()?;
     }
@@ -288,13 +303,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc)
         .await?
-        .with_git(cordium_server::service::GitConnect::new(
-            cordium_api::outbound::Outbound::new(cli.outbound_ca.as_deref())?,
-            cordium_server::git_oauth::GitHosts {
-                github: cli.github_url.clone(),
-                gitlab: cli.gitlab_url.clone(),
-            },
-        ));
+        .with_git(git_connect(&cli)?);
     match cli.command {
         Command::Serve {
             listen,
@@ -418,4 +427,32 @@ async fn user(
         }
     }
     Ok(())
+}
+
+/// Connecting git accounts, and GitHub sign-in when configured.
+fn git_connect(
+    cli: &Cli,
+) -> Result<cordium_server::service::GitConnect, Box<dyn std::error::Error>> {
+    let connect = cordium_server::service::GitConnect::new(
+        cordium_api::outbound::Outbound::new(cli.outbound_ca.as_deref())?,
+        cordium_server::git_oauth::GitHosts {
+            github: cli.github_url.clone(),
+            gitlab: cli.gitlab_url.clone(),
+        },
+    );
+    let (Some(client_id), Some(file)) = (
+        &cli.github_sign_in_client_id,
+        &cli.github_sign_in_secret_file,
+    ) else {
+        return Ok(connect);
+    };
+    let secret = std::fs::read_to_string(file)
+        .map_err(|e| format!("--github-sign-in-secret-file {}: {e}", file.display()))?;
+    Ok(
+        connect.with_github_sign_in(cordium_server::service::GitHubSignIn {
+            client_id: client_id.clone(),
+            client_secret: secret.trim().to_owned(),
+            token_ttl_secs: cli.github_sign_in_token_ttl.as_secs().max(60),
+        }),
+    )
 }

@@ -16,21 +16,13 @@ pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<()
     match &args.flags.command {
         GitCommand::Connect { provider } => {
             let (space, name) = split(provider)?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| {
-                    ClientError::Usage(format!("cannot listen on a loopback port: {e}"))
-                })?;
-            let port = listener
-                .local_addr()
-                .map_err(|e| ClientError::Usage(format!("cannot listen on a loopback port: {e}")))?
-                .port();
+            let (listener, redirect) = super::sign_in::loopback().await?;
             let answer = client
                 .api
                 .begin_git_connect(pb::BeginGitConnectRequest {
                     space: space.clone(),
                     provider: name.clone(),
-                    redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+                    redirect_uri: redirect,
                 })
                 .await;
             let begun = client.answer(answer)?;

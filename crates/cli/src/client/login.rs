@@ -12,6 +12,9 @@ pub(super) async fn login(args: &LoginArgs, out: &mut Output) -> Result<(), Clie
     if let Some(issuer) = &args.oidc {
         return super::sign_in::login_oidc(args, issuer, out).await;
     }
+    if args.github {
+        return super::sign_in::login_github(args, out).await;
+    }
     if let Some(file) = &args.workload_token_file {
         return super::sign_in::login_workload(args, file, out).await;
     }

@@ -93,14 +93,7 @@ pub(super) async fn login_oidc(
     let state = random_text()?;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| ClientError::Usage(format!("cannot listen on a loopback port: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| ClientError::Usage(format!("cannot listen on a loopback port: {e}")))?
-        .port();
-    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let (listener, redirect) = loopback().await?;
     let mut url = Url::parse(&discovery.authorization_endpoint)
         .map_err(|e| ClientError::Usage(format!("{issuer}: bad authorization_endpoint: {e}")))?;
     url.query_pairs_mut()
@@ -153,6 +146,59 @@ pub(super) async fn login_oidc(
         workload: None,
     };
     check_and_save(login, out).await
+}
+
+/// `cordium login --github`: the server's GitHub app, the code through a loopback port.
+pub(super) async fn login_github(args: &LoginArgs, out: &mut Output) -> Result<(), ClientError> {
+    let server = server_of(args)?;
+    let anonymous = Saved {
+        server: server.clone(),
+        ..Saved::default()
+    };
+    let mut client = connect(&anonymous).await?;
+    let (listener, redirect) = loopback().await?;
+    let answer = client
+        .api
+        .begin_git_hub_sign_in(pb::BeginGitHubSignInRequest {
+            redirect_uri: redirect,
+        })
+        .await;
+    let begun = client.answer(answer)?;
+    out.err(&format!(
+        "open this URL in a browser to sign in with GitHub (waiting {} s):\n{}\n",
+        SIGN_IN_WAIT.as_secs(),
+        begun.authorization_url
+    ));
+    let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &begun.state))
+        .await
+        .map_err(|_| {
+            ClientError::Usage("no sign-in came back in time; run the command again".into())
+        })??;
+    let answer = client
+        .api
+        .finish_git_hub_sign_in(pb::FinishGitConnectRequest {
+            state: begun.state,
+            code,
+        })
+        .await;
+    let given = client.answer(answer)?;
+    let login = Saved {
+        server,
+        token: given.token,
+        ..Saved::default()
+    };
+    check_and_save(login, out).await
+}
+
+/// A listener on a free loopback port and the redirect URI naming it.
+pub(super) async fn loopback() -> Result<(tokio::net::TcpListener, String), ClientError> {
+    let fail =
+        |e: std::io::Error| ClientError::Usage(format!("cannot listen on a loopback port: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(fail)?;
+    let port = listener.local_addr().map_err(fail)?.port();
+    Ok((listener, format!("http://127.0.0.1:{port}/callback")))
 }
 
 /// `cordium login --workload-token-file FILE`.

@@ -57,6 +57,28 @@ pub struct GitConnect {
     outbound: Outbound,
     hosts: GitHosts,
     pending: Mutex<HashMap<String, Pending>>,
+    sign_in: Option<GitHubSignIn>,
+}
+
+/// Signing in with GitHub: the OAuth2 application users sign in through, and how long the
+/// API token they get lives.
+#[derive(Clone)]
+pub struct GitHubSignIn {
+    /// The OAuth app's client id.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
+    /// The lifetime of the API token a sign-in gives, in seconds.
+    pub token_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for GitHubSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubSignIn")
+            .field("client_id", &self.client_id)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitConnect {
@@ -66,7 +88,14 @@ impl GitConnect {
             outbound,
             hosts,
             pending: Mutex::default(),
+            sign_in: None,
         }
+    }
+
+    /// The same, also signing users in with GitHub through `sign_in`'s application.
+    pub fn with_github_sign_in(mut self, sign_in: GitHubSignIn) -> Self {
+        self.sign_in = Some(sign_in);
+        self
     }
 }
 
@@ -169,18 +198,30 @@ impl Api {
         caller: &Caller,
         request: pb::BeginGitConnectRequest,
     ) -> Result<pb::BeginGitConnectResponse> {
-        let redirect = Url::parse(&request.redirect_uri).ok().filter(|u| {
-            u.scheme() == "http"
-                && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
-        });
-        if redirect.is_none() {
-            return Err(Status::invalid_argument(
-                "redirect_uri: must be a loopback http://127.0.0.1:PORT/... URL",
-            ));
-        }
+        check_redirect(&request.redirect_uri)?;
         let endpoints = self
             .git_endpoints(caller, &request.space, &request.provider)
             .await?;
+        self.authorize(
+            &endpoints,
+            Pending {
+                user: caller.name.clone(),
+                space: request.space,
+                provider: request.provider,
+                verifier: String::new(),
+                redirect_uri: request.redirect_uri,
+                at: Instant::now(),
+            },
+        )
+    }
+
+    /// The authorization URL for `endpoints` with a new `state` and PKCE verifier, the
+    /// flow remembered as `pending` until its Finish.
+    fn authorize(
+        &self,
+        endpoints: &Endpoints,
+        mut pending: Pending,
+    ) -> Result<pb::BeginGitConnectResponse> {
         let (state, verifier) = (random_text()?, random_text()?);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
@@ -189,39 +230,39 @@ impl Api {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &endpoints.client_id)
-            .append_pair("redirect_uri", &request.redirect_uri)
+            .append_pair("redirect_uri", &pending.redirect_uri)
             .append_pair("scope", &endpoints.scopes.join(" "))
             .append_pair("state", &state)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        {
-            let mut pending = self
-                .git()?
-                .pending
-                .lock()
-                .map_err(|_| Status::internal("pending connections"))?;
-            pending.retain(|_, p| p.at.elapsed() < PENDING_TTL);
-            if pending.len() >= MAX_PENDING {
-                return Err(Status::resource_exhausted(
-                    "too many git connections are being made; try again in a few minutes",
-                ));
-            }
-            pending.insert(
-                state.clone(),
-                Pending {
-                    user: caller.name.clone(),
-                    space: request.space,
-                    provider: request.provider,
-                    verifier,
-                    redirect_uri: request.redirect_uri,
-                    at: Instant::now(),
-                },
-            );
+        pending.verifier = verifier;
+        let mut all = self
+            .git()?
+            .pending
+            .lock()
+            .map_err(|_| Status::internal("pending connections"))?;
+        all.retain(|_, p| p.at.elapsed() < PENDING_TTL);
+        if all.len() >= MAX_PENDING {
+            return Err(Status::resource_exhausted(
+                "too many git connections and sign-ins are under way; try again in a few minutes",
+            ));
         }
+        all.insert(state.clone(), pending);
         Ok(pb::BeginGitConnectResponse {
             authorization_url: url.into(),
             state,
         })
+    }
+
+    /// The flow begun with `state` by `user` (empty: a sign-in), taken out.
+    fn take_pending(&self, state: &str, user: &str) -> Result<Pending> {
+        self.git()?
+            .pending
+            .lock()
+            .map_err(|_| Status::internal("pending connections"))?
+            .remove(state)
+            .filter(|p| p.user == user && p.at.elapsed() < PENDING_TTL)
+            .ok_or_else(|| Status::invalid_argument("state: unknown or expired; begin again"))
     }
 
     /// FinishGitConnect: exchanges the code, reads the profile, stores the tokens sealed.
@@ -231,20 +272,8 @@ impl Api {
         request: pb::FinishGitConnectRequest,
     ) -> Result<pb::GitConnection> {
         let git = self.git()?;
-        let pending = git
-            .pending
-            .lock()
-            .map_err(|_| Status::internal("pending connections"))?
-            .remove(&request.state)
-            .filter(|p| p.user == caller.name && p.at.elapsed() < PENDING_TTL)
-            .ok_or_else(|| {
-                Status::invalid_argument("state: unknown or expired; begin the connection again")
-            })?;
-        if request.code.is_empty() || request.code.len() > 4096 {
-            return Err(Status::invalid_argument(
-                "code: must be the provider's code",
-            ));
-        }
+        let pending = self.take_pending(&request.state, &caller.name)?;
+        check_code(&request.code)?;
         let endpoints = self
             .git_endpoints(caller, &pending.space, &pending.provider)
             .await?;
@@ -387,6 +416,7 @@ impl Api {
                 login: row.login.clone(),
                 name: row.name.clone(),
                 email: row.email.clone(),
+                subject: String::new(),
             };
             row = self.sealed_row(owner, space, provider, &tokens, profile)?;
             self.store.put_git_connection(&row).await?;
@@ -408,6 +438,29 @@ impl Api {
     }
 }
 
+/// A redirect to the caller's loopback listener, or InvalidArgument naming the field.
+fn check_redirect(redirect_uri: &str) -> Result<()> {
+    let loopback = Url::parse(redirect_uri).ok().is_some_and(|u| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    });
+    if loopback {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(
+            "redirect_uri: must be a loopback http://127.0.0.1:PORT/... URL",
+        ))
+    }
+}
+
+fn check_code(code: &str) -> Result<()> {
+    if code.is_empty() || code.len() > 4096 {
+        return Err(Status::invalid_argument(
+            "code: must be the provider's code",
+        ));
+    }
+    Ok(())
+}
+
 fn connection(row: &GitConnectionRow, hosts: &[String]) -> pb::GitConnection {
     pb::GitConnection {
         space: row.space.clone(),
@@ -418,5 +471,90 @@ fn connection(row: &GitConnectionRow, hosts: &[String]) -> pb::GitConnection {
         email: row.email.clone(),
         expire_time: timestamp(row.expires_at),
         hosts: hosts.to_vec(),
+    }
+}
+
+impl Api {
+    /// The GitHub sign-in application's endpoints and secret.
+    fn github_sign_in(&self) -> Result<(Endpoints, String, u64)> {
+        let git = self.git()?;
+        let sign_in = git.sign_in.as_ref().ok_or_else(|| {
+            Status::failed_precondition("this server does not sign users in with GitHub")
+        })?;
+        let spec = serde_json::json!({"github": {"clientID": sign_in.client_id,
+            "clientSecret": {"fromSecret": ""}, "scopes": ["read:user", "user:email"]}});
+        let endpoints = Endpoints::of(&spec, &git.hosts).map_err(provider_status)?;
+        Ok((
+            endpoints,
+            sign_in.client_secret.clone(),
+            sign_in.token_ttl_secs,
+        ))
+    }
+
+    /// BeginGitHubSignIn (unauthenticated): the URL to sign in at GitHub.
+    pub(crate) async fn begin_github_sign_in(
+        &self,
+        request: pb::BeginGitHubSignInRequest,
+    ) -> Result<pb::BeginGitConnectResponse> {
+        check_redirect(&request.redirect_uri)?;
+        let (endpoints, _, _) = self.github_sign_in()?;
+        self.authorize(
+            &endpoints,
+            Pending {
+                user: String::new(),
+                space: String::new(),
+                provider: String::new(),
+                verifier: String::new(),
+                redirect_uri: request.redirect_uri,
+                at: Instant::now(),
+            },
+        )
+    }
+
+    /// FinishGitHubSignIn (unauthenticated): the code for the GitHub account, checked
+    /// through GitHub's API (`GET /user`); the account is a user keyed by (GitHub's URL, its
+    /// numeric id), made at the first sign-in with its login as the proposed name; the
+    /// answer is a short-lived API token.
+    pub(crate) async fn finish_github_sign_in(
+        &self,
+        request: pb::FinishGitConnectRequest,
+    ) -> Result<pb::ExchangeWorkloadTokenResponse> {
+        let pending = self.take_pending(&request.state, "")?;
+        check_code(&request.code)?;
+        let (endpoints, secret, ttl) = self.github_sign_in()?;
+        let git = self.git()?;
+        let tokens = endpoints
+            .exchange_code(
+                &git.outbound,
+                &secret,
+                &request.code,
+                &pending.verifier,
+                &pending.redirect_uri,
+            )
+            .await
+            .map_err(provider_status)?;
+        let profile = endpoints
+            .profile(&git.outbound, &tokens.access)
+            .await
+            .map_err(provider_status)?;
+        if profile.subject.is_empty() {
+            return Err(Status::failed_precondition(
+                "GitHub's answer has no account id",
+            ));
+        }
+        let given = self
+            .auth
+            .sign_in_identity(
+                &git.hosts.github,
+                &profile.subject,
+                &profile.login.to_lowercase(),
+                ttl,
+            )
+            .await?;
+        Ok(pb::ExchangeWorkloadTokenResponse {
+            token: given.token,
+            user: given.user,
+            expire_time: timestamp(given.expires_at),
+        })
     }
 }

@@ -62,8 +62,26 @@ macro_rules! main_service {
                     .map(Response::new)
             }
 
-            // The one call without a bearer: the platform token in the request is the
-            // credential.
+            // Signing in with GitHub: no bearer yet; GitHub's answer is the credential.
+            async fn begin_git_hub_sign_in(
+                &self,
+                request: Request<pb::BeginGitHubSignInRequest>,
+            ) -> Result<Response<pb::BeginGitConnectResponse>> {
+                Api::begin_github_sign_in(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            async fn finish_git_hub_sign_in(
+                &self,
+                request: Request<pb::FinishGitConnectRequest>,
+            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
+                Api::finish_github_sign_in(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            // Without a bearer: the platform token in the request is the credential.
             async fn exchange_workload_token(
                 &self,
                 request: Request<pb::ExchangeWorkloadTokenRequest>,

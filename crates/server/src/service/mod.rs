@@ -24,7 +24,9 @@ mod workspace;
 pub use api::Api;
 pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
-pub use git_connect::{GitConnect, GitCredential, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS};
+pub use git_connect::{
+    GitConnect, GitCredential, GitHubSignIn, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS,
+};
 pub use management::Management;
 pub(crate) use resource::now;
 pub use stream::{OPEN_TIMEOUT, StreamLimits};

@@ -94,6 +94,7 @@ fn run(home: &Path, args: &[&str]) -> Run {
 
 /// Runs `cordium ARGS` until it prints a `https://` line on standard error; that line
 /// and the still running command.
+#[allow(clippy::zombie_processes, reason = "the caller waits for the returned child")]
 fn until_url(home: &Path, args: &[&str]) -> (String, std::process::Child) {
     let mut child = cordium(home)
         .args(args)

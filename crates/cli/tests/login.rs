@@ -76,6 +76,18 @@ fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Serv
     }
 }
 
+/// A GitHub fake (the app `gh-app`) and a server connecting accounts and signing in there.
+fn github_lab() -> (TestCa, cordium_testkit::oidc::GitHostFake, Server) {
+    let ca = TestCa::new();
+    let github =
+        cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
+    let server = start_server_with(
+        OidcConfig::default(),
+        Some((github.url.clone(), ca.ca_file())),
+    );
+    (ca, github, server)
+}
+
 fn cordium(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordium"));
     cmd.env("CORDIUM_CONFIG", home.join("config.json"))
@@ -94,7 +106,10 @@ fn run(home: &Path, args: &[&str]) -> Run {
 
 /// Runs `cordium ARGS` until it prints a `https://` line on standard error; that line
 /// and the still running command.
-#[allow(clippy::zombie_processes, reason = "the caller waits for the returned child")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits for the returned child"
+)]
 fn until_url(home: &Path, args: &[&str]) -> (String, std::process::Child) {
     let mut child = cordium(home)
         .args(args)
@@ -115,6 +130,27 @@ fn until_url(home: &Path, args: &[&str]) -> (String, std::process::Child) {
     }
 }
 
+/// A real issuer with one public client whose tokens live `ttl` seconds, and a server
+/// trusting it as `config` says (its CA added).
+fn oidc_lab(
+    client: &str,
+    ttl: u64,
+    config: impl FnOnce(&Issuer) -> OidcConfig,
+) -> (TestCa, Issuer, Server) {
+    let ca = TestCa::new();
+    let setup = IssuerSetup {
+        clients: vec![public_client(client)],
+        groups: serde_json::json!({}),
+        token_ttl: ttl,
+    };
+    let issuer = Issuer::start(&ca, &[&SigningKey::new("k1")], setup);
+    let server = start_server(OidcConfig {
+        ca_file: Some(ca.ca_file()),
+        ..config(&issuer)
+    });
+    (ca, issuer, server)
+}
+
 fn saved(home: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(home.join("config.json")).expect("config");
     serde_json::from_str(&text).expect("config json")
@@ -122,20 +158,9 @@ fn saved(home: &Path) -> serde_json::Value {
 
 #[test]
 fn login_with_oidc_signs_in_through_the_browser_and_refreshes() {
-    let ca = TestCa::new();
-    let key = SigningKey::new("k1");
     // ID tokens live 30 s: inside the CLI's 60 s refresh margin at once, so every command
     // after the login refreshes first.
-    let issuer = Issuer::start(
-        &ca,
-        &[&key],
-        IssuerSetup {
-            clients: vec![public_client("cordium")],
-            groups: serde_json::json!({}),
-            token_ttl: 30,
-        },
-    );
-    let server = start_server(OidcConfig {
+    let (ca, issuer, server) = oidc_lab("cordium", 30, |issuer| OidcConfig {
         issuers: vec![IssuerConfig {
             issuer: issuer.url.clone(),
             audience: "cordium".into(),
@@ -143,7 +168,6 @@ fn login_with_oidc_signs_in_through_the_browser_and_refreshes() {
             admin_claim: None,
             jwks_file: None,
         }],
-        ca_file: Some(ca.ca_file()),
         ..OidcConfig::default()
     });
     let home = tempfile::tempdir().expect("home");
@@ -194,18 +218,7 @@ fn login_with_oidc_signs_in_through_the_browser_and_refreshes() {
 
 #[test]
 fn login_with_a_workload_token_maps_it_to_its_user() {
-    let ca = TestCa::new();
-    let key = SigningKey::new("ci");
-    let platform = Issuer::start(
-        &ca,
-        &[&key],
-        IssuerSetup {
-            clients: vec![public_client("cordium-ci")],
-            groups: serde_json::json!({}),
-            token_ttl: 600,
-        },
-    );
-    let server = start_server(OidcConfig {
+    let (_ca, platform, server) = oidc_lab("cordium-ci", 600, |platform| OidcConfig {
         workloads: vec![WorkloadRule {
             issuer: platform.url.clone(),
             audience: "cordium-ci".into(),
@@ -214,7 +227,6 @@ fn login_with_a_workload_token_maps_it_to_its_user() {
             ttl_secs: None,
             jwks_file: None,
         }],
-        ca_file: Some(ca.ca_file()),
         ..OidcConfig::default()
     });
     let home = tempfile::tempdir().expect("home");
@@ -267,13 +279,7 @@ fn login_with_a_workload_token_maps_it_to_its_user() {
 
 #[test]
 fn git_connect_status_and_disconnect_through_the_cli() {
-    let ca = TestCa::new();
-    let github =
-        cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
-    let server = start_server_with(
-        OidcConfig::default(),
-        Some((github.url.clone(), ca.ca_file())),
-    );
+    let (ca, github, server) = github_lab();
     let home = tempfile::tempdir().expect("home");
     let login = run(
         home.path(),
@@ -373,13 +379,7 @@ fn git_connect_status_and_disconnect_through_the_cli() {
 
 #[test]
 fn login_with_github_checks_the_account_through_its_api() {
-    let ca = TestCa::new();
-    let github =
-        cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
-    let server = start_server_with(
-        OidcConfig::default(),
-        Some((github.url.clone(), ca.ca_file())),
-    );
+    let (ca, github, server) = github_lab();
     for _ in 0..2 {
         let home = tempfile::tempdir().expect("home");
         let (url, child) = until_url(home.path(), &["login", "--server", &server.url, "--github"]);

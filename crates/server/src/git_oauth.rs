@@ -275,15 +275,12 @@ impl Endpoints {
         access: &str,
     ) -> Result<Profile, GitOAuthError> {
         let field = |v: &Json, name: &str| v.get(name).and_then(Json::as_str).map(str::to_owned);
-        match self.kind {
+        let get =
+            |url: String| async move { outbound.get_json_with::<Json>(&url, Some(access)).await };
+        let (user, login_field, email) = match self.kind {
             ProviderKind::Github => {
-                let user: Json = outbound
-                    .get_json_with(&format!("{}/user", self.api), Some(access))
-                    .await?;
-                let login = field(&user, "login").ok_or(GitOAuthError::Missing("login"))?;
-                let emails: Json = outbound
-                    .get_json_with(&format!("{}/user/emails", self.api), Some(access))
-                    .await?;
+                let user = get(format!("{}/user", self.api)).await?;
+                let emails = get(format!("{}/user/emails", self.api)).await?;
                 let email = emails
                     .as_array()
                     .into_iter()
@@ -292,29 +289,13 @@ impl Endpoints {
                         e.get("primary").and_then(Json::as_bool) == Some(true)
                             && e.get("verified").and_then(Json::as_bool) == Some(true)
                     })
-                    .and_then(|e| field(e, "email"))
-                    .unwrap_or_default();
-                Ok(Profile {
-                    name: field(&user, "name").unwrap_or_else(|| login.clone()),
-                    subject: user.get("id").map(Json::to_string).unwrap_or_default(),
-                    login,
-                    email,
-                })
+                    .and_then(|e| field(e, "email"));
+                (user, "login", email)
             }
             ProviderKind::Gitlab => {
-                let user: Json = outbound
-                    .get_json_with(&format!("{}/user", self.api), Some(access))
-                    .await?;
-                let login = field(&user, "username").ok_or(GitOAuthError::Missing("username"))?;
-                let email = field(&user, "commit_email")
-                    .or_else(|| field(&user, "email"))
-                    .unwrap_or_default();
-                Ok(Profile {
-                    name: field(&user, "name").unwrap_or_else(|| login.clone()),
-                    subject: user.get("id").map(Json::to_string).unwrap_or_default(),
-                    login,
-                    email,
-                })
+                let user = get(format!("{}/user", self.api)).await?;
+                let email = field(&user, "commit_email").or_else(|| field(&user, "email"));
+                (user, "username", email)
             }
             ProviderKind::Generic => {
                 let discovery: Json = outbound
@@ -322,21 +303,25 @@ impl Endpoints {
                     .await?;
                 let userinfo = field(&discovery, "userinfo_endpoint")
                     .ok_or(GitOAuthError::Missing("userinfo_endpoint"))?;
-                let user: Json = outbound.get_json_with(&userinfo, Some(access)).await?;
-                let login = field(&user, "preferred_username")
-                    .or_else(|| field(&user, "sub"))
-                    .ok_or(GitOAuthError::Missing("sub"))?;
+                let user = get(userinfo).await?;
                 let verified = user.get("email_verified").and_then(Json::as_bool) != Some(false);
-                Ok(Profile {
-                    name: field(&user, "name").unwrap_or_else(|| login.clone()),
-                    email: field(&user, "email")
-                        .filter(|_| verified)
-                        .unwrap_or_default(),
-                    subject: field(&user, "sub").unwrap_or_default(),
-                    login,
-                })
+                let email = field(&user, "email").filter(|_| verified);
+                (user, "preferred_username", email)
             }
-        }
+        };
+        let login = field(&user, login_field)
+            .or_else(|| field(&user, "sub"))
+            .ok_or(GitOAuthError::Missing("login"))?;
+        Ok(Profile {
+            name: field(&user, "name").unwrap_or_else(|| login.clone()),
+            email: email.unwrap_or_default(),
+            subject: user
+                .get("id")
+                .map(Json::to_string)
+                .or_else(|| field(&user, "sub"))
+                .unwrap_or_default(),
+            login,
+        })
     }
 }
 

@@ -92,6 +92,31 @@ impl GitConnect {
         }
     }
 
+    /// The tokens for `code` of the flow `pending`, and the profile they read.
+    async fn exchange(
+        &self,
+        endpoints: &Endpoints,
+        secret: &str,
+        code: &str,
+        pending: &Pending,
+    ) -> Result<(crate::git_oauth::Tokens, crate::git_oauth::Profile)> {
+        let tokens = endpoints
+            .exchange_code(
+                &self.outbound,
+                secret,
+                code,
+                &pending.verifier,
+                &pending.redirect_uri,
+            )
+            .await
+            .map_err(provider_status)?;
+        let profile = endpoints
+            .profile(&self.outbound, &tokens.access)
+            .await
+            .map_err(provider_status)?;
+        Ok((tokens, profile))
+    }
+
     /// The same, also signing users in with GitHub through `sign_in`'s application.
     pub fn with_github_sign_in(mut self, sign_in: GitHubSignIn) -> Self {
         self.sign_in = Some(sign_in);
@@ -278,20 +303,9 @@ impl Api {
             .git_endpoints(caller, &pending.space, &pending.provider)
             .await?;
         let secret = self.client_secret(&pending.space, &endpoints).await?;
-        let tokens = endpoints
-            .exchange_code(
-                &git.outbound,
-                &secret,
-                &request.code,
-                &pending.verifier,
-                &pending.redirect_uri,
-            )
-            .await
-            .map_err(provider_status)?;
-        let profile = endpoints
-            .profile(&git.outbound, &tokens.access)
-            .await
-            .map_err(provider_status)?;
+        let (tokens, profile) = git
+            .exchange(&endpoints, &secret, &request.code, &pending)
+            .await?;
         let row = self.sealed_row(
             &caller.name,
             &pending.space,
@@ -523,20 +537,9 @@ impl Api {
         check_code(&request.code)?;
         let (endpoints, secret, ttl) = self.github_sign_in()?;
         let git = self.git()?;
-        let tokens = endpoints
-            .exchange_code(
-                &git.outbound,
-                &secret,
-                &request.code,
-                &pending.verifier,
-                &pending.redirect_uri,
-            )
-            .await
-            .map_err(provider_status)?;
-        let profile = endpoints
-            .profile(&git.outbound, &tokens.access)
-            .await
-            .map_err(provider_status)?;
+        let (_, profile) = git
+            .exchange(&endpoints, &secret, &request.code, &pending)
+            .await?;
         if profile.subject.is_empty() {
             return Err(Status::failed_precondition(
                 "GitHub's answer has no account id",

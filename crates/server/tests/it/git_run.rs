@@ -10,8 +10,6 @@ use crate::git_connect::{SPACE, connect, provider};
 use crate::podman::until;
 use crate::ssh::text;
 use cordium_api::outbound::Outbound;
-use cordium_provisioner::podman::Podman;
-use cordium_provisioner::runtime::Runtime;
 use cordium_server::git_oauth::GitHosts;
 use cordium_server::service::GitConnect;
 use cordium_testkit::oidc::{GitHostFake, TestCa};
@@ -85,11 +83,7 @@ async fn a_workspace_clones_commits_pushes_and_fetches_with_the_connected_accoun
     );
 
     let data = Data::new(Backend::Sqlite).await;
-    let agents =
-        cordium_server::agent::Agents::new(&data.dir.path().join("agents")).expect("agents");
-    let mut options = lab().podman_options();
-    options.agent_sockets = Some(agents.dir().to_owned());
-    let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
+    let (agents, runtime) = crate::ssh::podman_with_agents(&data);
     let git = GitConnect::new(
         Outbound::new(Some(&ca.ca_file())).expect("outbound"),
         GitHosts {

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod explain;
 pub mod json;
+pub mod outbound;
 
 #[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]
 mod generated {

@@ -84,14 +84,15 @@ pub(crate) enum OfflineCommand {
 /// The commands that talk to a Cordium server.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServerCommand {
-    /// Check an API token against a server and save both for the other server commands.
+    /// Check an API token against a server and save both for the other server commands, or
+    /// sign in with OIDC (--oidc) or a workload's platform token (--workload-token-file).
     ///
     /// The login is saved to $CORDIUM_CONFIG, else $XDG_CONFIG_HOME/cordium/config.json, else
     /// ~/.config/cordium/config.json (readable by you only). Every server command also takes
     /// --server and --token, or CORDIUM_SERVER and CORDIUM_TOKEN, which override the file.
     ///
     /// Example: cordium login --server http://127.0.0.1:50051 --token cdm_...
-    Login(ServerArgs),
+    Login(crate::login_args::LoginArgs),
     /// Create a resource on the server from a YAML or JSON document.
     ///
     /// The document is checked locally first, like `cordium validate`. Secret values come from
@@ -175,6 +176,8 @@ pub(crate) enum ServerCommand {
     ///
     /// Example: cordium logs x7k --follow
     Logs(OnServer<LogsArgs>),
+    /// Connect, list or disconnect your git accounts (GitProviders). Example: cordium git status
+    Git(OnServer<crate::login_args::GitArgs>),
     /// Print workspace events as they happen, one line each, until interrupted:
     /// `created NAME STATE`, `updated NAME OLD -> NEW` (or `updated NAME STATE`), `deleted NAME
     /// STATE`.

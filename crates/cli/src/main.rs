@@ -13,6 +13,7 @@ mod exit;
 mod flags;
 mod input;
 mod kind_arg;
+mod login_args;
 mod output;
 mod render;
 

@@ -225,6 +225,11 @@ impl Agents {
         // The container's user, whoever it is, reaches the socket; the parent (mode 0700)
         // keeps everyone else on this machine out.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        // git's system configuration points here in the container: by default it only
+        // includes the image's own (a run with git credentials gets more, `git_credentials`).
+        let gitconfig = dir.join(crate::git_credentials::CONFIG_FILE);
+        std::fs::write(&gitconfig, "[include]\n\tpath = /etc/gitconfig\n")?;
+        std::fs::set_permissions(&gitconfig, std::fs::Permissions::from_mode(0o644))?;
         let socket = dir.join(SOCKET_FILE);
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)?;
@@ -245,6 +250,15 @@ impl Agents {
         let _ = std::fs::remove_dir_all(self.run_dir(name));
     }
 
+    /// Runs `task` for as long as `name`'s agent runs (it ends with the agent).
+    pub fn spawn(&self, name: &str, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Ok(mut running) = self.running.lock()
+            && let Some(set) = running.get_mut(name)
+        {
+            set.spawn(task);
+        }
+    }
+
     /// Whether `name` has an agent running.
     pub fn is_running(&self, name: &str) -> bool {
         self.running
@@ -257,7 +271,14 @@ impl Api {
     /// Starts the agent of a run of workspace `name` with its owner's SSH_KEY UserSecrets (a
     /// key that cannot be read is left out and logged without its value). Nothing when this
     /// server has no agents.
-    pub(crate) async fn start_agent(&self, name: &str) {
+    ///
+    /// With `git`, the run's directory also gets the git credential socket and configuration
+    /// ([`crate::git_credentials`]) for the owner's connected account.
+    pub(crate) async fn start_agent(
+        &self,
+        name: &str,
+        git: Option<&crate::git_credentials::GitRun>,
+    ) {
         let Some(agents) = &self.agents else { return };
         let keys = match self.agent_keys(name).await {
             Ok(keys) => keys,
@@ -268,6 +289,10 @@ impl Api {
         };
         if let Err(e) = agents.start(name, keys) {
             tracing::warn!(workspace = name, "ssh agent: {e}");
+            return;
+        }
+        if let Some(git) = git {
+            self.start_git_credentials(agents, name, git).await;
         }
     }
 
@@ -309,6 +334,41 @@ impl Api {
             }
         }
         Ok(keys)
+    }
+}
+
+impl Api {
+    /// Serves `git`'s credentials in `name`'s agent directory; a failure is logged and the
+    /// run goes on without git credentials.
+    async fn start_git_credentials(
+        &self,
+        agents: &Agents,
+        name: &str,
+        git: &crate::git_credentials::GitRun,
+    ) {
+        let profile = match self
+            .store
+            .git_connection(&git.owner, &git.space, &git.provider)
+            .await
+        {
+            Ok(Some(row)) => (row.name, row.email),
+            Ok(None) => {
+                tracing::info!(workspace = name, provider = %git.provider, "the owner has not connected this GitProvider: the run has no git credentials");
+                (String::new(), String::new())
+            }
+            Err(e) => {
+                tracing::warn!(workspace = name, "git credentials: {e}");
+                (String::new(), String::new())
+            }
+        };
+        let mounted = cordium_provisioner::podman::agent::AGENT_DIR;
+        match crate::git_credentials::bind(&agents.run_dir(name), mounted, &profile.0, &profile.1) {
+            Ok(listener) => agents.spawn(
+                name,
+                crate::git_credentials::accept(listener, self.clone(), git.clone()),
+            ),
+            Err(e) => tracing::warn!(workspace = name, "git credentials: {e}"),
+        }
     }
 }
 

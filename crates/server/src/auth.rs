@@ -4,11 +4,17 @@
 //!   SHA-256 hash; the token itself is never stored.
 //! - Session credentials (`cds_...`) are made for one run of one workspace, stored as hashes
 //!   and revoked when the run stops; they act for that workspace only.
-//! - OIDC ID tokens (JWTs) are verified against the configured issuer's JWKS (a file, read
-//!   again when a token names a key it does not hold, so rotated keys are picked up): the
-//!   signature, `iss`, `aud`, `exp`, `nbf` and `iat` (with [`CLOCK_LEEWAY_SECS`] of skew).
+//! - OIDC ID tokens (JWTs) of any configured sign-in issuer are verified against that
+//!   issuer's keys ([`crate::oidc`]: discovered and fetched over HTTPS, or a JWKS file; fetched
+//!   again, rate limited, when a token names a key the cache lacks, so rotation is followed):
+//!   the signature, `iss`, `aud`, `exp`, `nbf` and `iat` (with [`CLOCK_LEEWAY_SECS`] of skew).
+//!   An issuer's `adminClaim` makes the bearer an administrator for that token only.
+//! - Workload tokens (`cdw_...`) are short-lived API tokens given by
+//!   [`Authenticator::exchange_workload`] for a workload platform's OIDC token that a workload
+//!   rule maps to a user; stored as hashes with their expiry.
 //!
-//! OIDC users are keyed by (issuer, subject), never by a name claim:
+//! OIDC users are keyed by (issuer, subject), never by a name claim (the issuer's `userClaim`,
+//! `preferred_username` by default, proposes the name of a new user):
 //! - An identity bound to a user (a row of the store's `identities`) acts as that user, with
 //!   that user's administrator flag, whatever its `preferred_username` says now.
 //! - At an identity's first sign-in, `preferred_username` (else `sub`) only *proposes* the
@@ -32,48 +38,25 @@
 
 use crate::cache::Memo;
 use crate::crypto::hash_token;
+pub use crate::oidc::{CLOCK_LEEWAY_SECS, IssuerConfig, OidcConfig, OidcError};
+use crate::oidc::{Issuers, TokenError, claim_holds, now_secs, truncate};
 use crate::service::Caller;
 use crate::store::{Counter, Store, User, UserError};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tonic::Status;
 
 /// How session credentials (one per workspace run) begin; API tokens begin with `cdm_`.
 pub const SESSION_TOKEN_PREFIX: &str = "cds_";
 
-/// Where OIDC ID tokens come from.
-#[derive(Debug, Clone)]
-pub struct OidcConfig {
-    /// The expected `iss`.
-    pub issuer: String,
-    /// The expected `aud` (the client id Cordium is registered as).
-    pub audience: String,
-    /// A JWKS file (the issuer's `jwks_uri` document).
-    pub jwks_file: PathBuf,
-}
-
-/// The clock skew allowed between the identity provider and this server when checking `exp`,
-/// `nbf` and `iat`: small enough that a token is not honoured long after it expired or long
-/// before it is meant to be used.
-pub const CLOCK_LEEWAY_SECS: u64 = 30;
-
-#[derive(Debug, serde::Deserialize)]
-struct Claims {
-    sub: String,
-    /// Issued at (seconds since the epoch); a token issued in the future is refused.
-    #[serde(default)]
-    iat: Option<u64>,
-    #[serde(default)]
-    preferred_username: Option<String>,
-}
+/// How workload tokens (short-lived API tokens a workload's platform token was exchanged
+/// for) begin.
+pub const WORKLOAD_TOKEN_PREFIX: &str = "cdw_";
 
 /// Authenticates callers.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
-    oidc: Option<(OidcConfig, Arc<RwLock<JwkSet>>)>,
+    oidc: Option<Arc<Issuers>>,
     /// Callers by the hash of their API token or session credential.
     known: Arc<Memo<String, Caller>>,
 }
@@ -81,37 +64,25 @@ pub struct Authenticator {
 /// How many token hashes the memo keeps (about 200 bytes each).
 const KNOWN_TOKENS: usize = 4096;
 
-/// Problems with the OIDC configuration.
-#[derive(Debug, thiserror::Error)]
-#[error("OIDC JWKS file {path}: {reason}")]
-pub struct OidcError {
-    path: String,
-    reason: String,
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn read_jwks(path: &std::path::Path) -> Result<JwkSet, OidcError> {
-    let fail = |reason: String| OidcError {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| fail(e.to_string()))
+/// A workload token given for a platform token ([`Authenticator::exchange_workload`]).
+#[derive(Debug, Clone)]
+pub struct WorkloadToken {
+    /// The user it acts as.
+    pub user: String,
+    /// The token (`cdw_...`); only its hash is kept.
+    pub token: String,
+    /// When it expires, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 impl Authenticator {
-    /// API tokens from `store`, and OIDC ID tokens when `oidc` is given.
+    /// API tokens from `store`, and OIDC tokens when `oidc` is given (its issuers' HTTPS
+    /// trusts the system roots and `oidc.ca_file`).
     pub fn new(store: Store, oidc: Option<OidcConfig>) -> Result<Self, OidcError> {
         let oidc = match oidc {
             Some(config) => {
-                let keys = read_jwks(&config.jwks_file)?;
-                Some((config, Arc::new(RwLock::new(keys))))
+                let outbound = cordium_api::outbound::Outbound::new(config.ca_file.as_deref())?;
+                Some(Arc::new(Issuers::new(config, outbound)?))
             }
             None => None,
         };
@@ -158,6 +129,14 @@ impl Authenticator {
                 None => Err(Status::unauthenticated("unknown or revoked token")),
             };
         }
+        if token.starts_with(WORKLOAD_TOKEN_PREFIX) {
+            return match self.store.user_by_workload_token(hash, now_secs()).await? {
+                Some((user, _)) => Self::enabled(user),
+                None => Err(Status::unauthenticated(
+                    "unknown or expired token (from a workload or GitHub sign-in); sign in again (`cordium login --workload-token-file FILE` or `--github`)",
+                )),
+            };
+        }
         match self.store.session_by_token_hash(hash).await? {
             Some((workspace, owner)) => Ok(Caller {
                 name: owner,
@@ -170,68 +149,52 @@ impl Authenticator {
         }
     }
 
-    /// The caller presenting an OIDC ID token.
+    /// The caller presenting an OIDC ID token of a sign-in issuer.
     async fn authenticate_oidc(&self, token: &str) -> Result<Caller, Status> {
-        let Some((config, keys)) = &self.oidc else {
+        let Some(issuers) = &self.oidc else {
             return Err(Status::unauthenticated(
                 "unknown token (this server accepts API tokens only)",
             ));
         };
-        let header = decode_header(token)
-            .map_err(|_| Status::unauthenticated("the token is neither an API token nor a JWT"))?;
-        let kid = header.kid.clone().unwrap_or_default();
-        let key = {
-            let find = |set: &JwkSet| {
-                set.keys
-                    .iter()
-                    .find(|k| {
-                        header.kid.is_none() || k.common.key_id.as_deref() == Some(kid.as_str())
-                    })
-                    .cloned()
+        let issuer = Issuers::claimed_issuer(token).map_err(refused)?;
+        let Some(config) = issuers.sign_in_issuer(&issuer) else {
+            let hint = if issuers
+                .config()
+                .workloads
+                .iter()
+                .any(|w| w.issuer == issuer)
+            {
+                "; a workload token is exchanged for an API token first (`cordium login --workload-token-file FILE`)"
+            } else {
+                ""
             };
-            let cached = keys.read().ok().and_then(|set| find(&set));
-            match cached {
-                Some(k) => k,
-                None => {
-                    // The issuer may have rotated its keys: read the JWKS again once.
-                    let fresh = read_jwks(&config.jwks_file).map_err(|e| {
-                        tracing::warn!("{e}");
-                        Status::unavailable("the identity provider's keys are unavailable")
-                    })?;
-                    let found = find(&fresh);
-                    if let Ok(mut set) = keys.write() {
-                        *set = fresh;
-                    }
-                    found.ok_or_else(|| {
-                        Status::unauthenticated("the token is signed by an unknown key")
-                    })?
-                }
-            }
+            return Err(Status::unauthenticated(format!(
+                "ID tokens from issuer `{}` are not accepted here{hint}",
+                truncate(&issuer)
+            )));
         };
-        let decoding = DecodingKey::from_jwk(&key)
-            .map_err(|_| Status::unauthenticated("the issuer's key is unusable"))?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[config.issuer.as_str()]);
-        validation.set_audience(&[config.audience.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = CLOCK_LEEWAY_SECS;
-        let data = decode::<Claims>(token, &decoding, &validation)
-            .map_err(|e| Status::unauthenticated(format!("invalid ID token: {e}")))?;
-        if data
-            .claims
-            .iat
-            .is_some_and(|iat| iat > now_secs() + CLOCK_LEEWAY_SECS)
-        {
-            return Err(Status::unauthenticated(
-                "invalid ID token: issued in the future (`iat`); check the clocks",
-            ));
-        }
-        let (issuer, subject) = (config.issuer.as_str(), data.claims.sub.as_str());
+        let verified = issuers
+            .verify(token, &config.issuer, &[config.audience.as_str()])
+            .await
+            .map_err(refused)?;
+        let granted = config
+            .admin_claim
+            .as_ref()
+            .is_some_and(|claim| claim_holds(&verified.claims, claim));
+        let (issuer, subject) = (verified.issuer.as_str(), verified.subject.as_str());
+        let with_claim = |caller: Caller| Caller {
+            admin: caller.admin || granted,
+            ..caller
+        };
         if let Some(user) = self.store.user_by_identity(issuer, subject).await? {
-            return Self::enabled(user);
+            return Self::enabled(user).map(with_claim);
         }
-        let proposed = data.claims.preferred_username.as_deref().unwrap_or(subject);
+        let claim = config.user_claim.as_deref().unwrap_or("preferred_username");
+        let proposed = verified
+            .claims
+            .get(claim)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(subject);
         cordium_spec::shapes::check_name(proposed).map_err(|_| {
             Status::unauthenticated(format!(
                 "the ID token's user name `{}` is not a valid Cordium user name; an operator can bind this identity to a user with `cordium-server user link NAME --subject {}`",
@@ -244,7 +207,7 @@ impl Authenticator {
                 if user.name != proposed {
                     tracing::info!(user = %user.name, proposed, subject, "OIDC sign-up: the proposed name is taken");
                 }
-                Self::enabled(user)
+                Self::enabled(user).map(with_claim)
             }
             Err(UserError::Store(e)) => Err(e.into()),
             Err(e) => Err(Status::unauthenticated(format!(
@@ -252,6 +215,116 @@ impl Authenticator {
                 truncate(subject)
             ))),
         }
+    }
+
+    /// Exchanges a workload's platform token for a short-lived API token acting as the user
+    /// the first matching [`crate::oidc::WorkloadRule`] names (issuer, audience, subject).
+    /// The user must exist and be enabled; a token no rule covers is refused, naming its
+    /// subject but never the token.
+    pub async fn exchange_workload(&self, token: &str) -> Result<WorkloadToken, Status> {
+        let Some(issuers) = &self.oidc else {
+            return Err(Status::failed_precondition(
+                "this server has no workload rules (`serve --oidc-config FILE`)",
+            ));
+        };
+        let issuer = Issuers::claimed_issuer(token).map_err(refused)?;
+        let rules: Vec<_> = issuers
+            .config()
+            .workloads
+            .iter()
+            .filter(|r| r.issuer == issuer)
+            .collect();
+        if rules.is_empty() {
+            return Err(Status::unauthenticated(format!(
+                "`{}` is not a workload issuer of this server",
+                truncate(&issuer)
+            )));
+        }
+        let audiences: Vec<&str> = rules.iter().map(|r| r.audience.as_str()).collect();
+        let verified = issuers
+            .verify(token, &issuer, &audiences)
+            .await
+            .map_err(refused)?;
+        let aud = verified.claims.get("aud");
+        let has_audience = |audience: &str| match aud {
+            Some(serde_json::Value::String(a)) => a == audience,
+            Some(serde_json::Value::Array(list)) => {
+                list.iter().any(|a| a.as_str() == Some(audience))
+            }
+            _ => false,
+        };
+        let rule = rules
+            .iter()
+            .find(|r| has_audience(&r.audience) && r.matches(&verified.subject))
+            .ok_or_else(|| {
+                Status::permission_denied(format!(
+                    "no workload rule maps issuer `{}` subject `{}` to a user",
+                    truncate(&issuer),
+                    truncate(&verified.subject)
+                ))
+            })?;
+        if !self.store.user_exists_enabled(&rule.user).await? {
+            return Err(Status::permission_denied(format!(
+                "the workload rule's user `{}` does not exist or is disabled",
+                rule.user
+            )));
+        }
+        tracing::info!(user = %rule.user, issuer = %truncate(&issuer), subject = %truncate(&verified.subject), "workload sign-in");
+        self.mint(&rule.user, rule.ttl()).await
+    }
+
+    /// A new short-lived API token (`cdw_...`, kept as a hash) acting as `user` for
+    /// `ttl_secs`.
+    async fn mint(&self, user: &str, ttl_secs: u64) -> Result<WorkloadToken, Status> {
+        let random = crate::crypto::new_token().map_err(|e| Status::internal(e.to_string()))?;
+        let token = format!(
+            "{WORKLOAD_TOKEN_PREFIX}{}",
+            random.trim_start_matches("cdm_")
+        );
+        let now = now_secs();
+        let expires_at = now + ttl_secs;
+        self.store
+            .add_workload_token(&hash_token(&token), user, expires_at, now)
+            .await?;
+        Ok(WorkloadToken {
+            user: user.to_owned(),
+            token,
+            expires_at,
+        })
+    }
+
+    /// Signs in the account (issuer, subject), checked by the caller (e.g. through GitHub's
+    /// API): its user, made at the first sign-in with `proposed` as the proposed name
+    /// (never joining an existing user, as for OIDC), gets a short-lived API token.
+    pub async fn sign_in_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        proposed: &str,
+        ttl_secs: u64,
+    ) -> Result<WorkloadToken, Status> {
+        let user = match self.store.user_by_identity(issuer, subject).await? {
+            Some(user) => user,
+            None => {
+                cordium_spec::shapes::check_name(proposed).map_err(|_| {
+                    Status::permission_denied(format!(
+                        "`{}` is not a valid Cordium user name; an operator can bind this account with `cordium-server user link NAME --issuer {issuer} --subject {}`",
+                        truncate(proposed),
+                        truncate(subject)
+                    ))
+                })?;
+                self.store
+                    .sign_up(issuer, subject, proposed)
+                    .await
+                    .map_err(|e| match e {
+                        UserError::Store(e) => Status::from(e),
+                        other => Status::permission_denied(other.to_string()),
+                    })?
+            }
+        };
+        let caller = Self::enabled(user)?;
+        tracing::info!(user = %caller.name, issuer, "sign-in");
+        self.mint(&caller.name, ttl_secs).await
     }
 
     /// The caller `user` is, unless they are disabled.
@@ -266,16 +339,19 @@ impl Authenticator {
     }
 }
 
+/// A refused token as a status: unavailable when the issuer's keys could not be had (try
+/// again), unauthenticated otherwise.
+fn refused(e: TokenError) -> Status {
+    match e {
+        TokenError::KeysUnavailable => Status::unavailable(e.to_string()),
+        other => Status::unauthenticated(other.to_string()),
+    }
+}
+
 /// Whether `token` is one of ours (an API token or a session credential, kept as a hash), not
 /// an OIDC ID token.
 fn is_hashed(token: &str) -> bool {
-    token.starts_with("cdm_") || token.starts_with(SESSION_TOKEN_PREFIX)
-}
-
-/// At most 64 characters of a claim quoted in an error.
-fn truncate(claim: &str) -> String {
-    match claim.char_indices().nth(64) {
-        Some((end, _)) => format!("{}...", &claim[..end]),
-        None => claim.to_owned(),
-    }
+    token.starts_with("cdm_")
+        || token.starts_with(SESSION_TOKEN_PREFIX)
+        || token.starts_with(WORKLOAD_TOKEN_PREFIX)
 }

@@ -40,6 +40,13 @@ pub fn sealing_identity(kind: cordium_spec::Kind, scope: &str, name: &str) -> St
     format!("{}/{scope}/{name}", kind.as_str())
 }
 
+/// The identity a connected git account's tokens are sealed under:
+/// `GitConnection/<owner>/<space>/<provider>/<which>` (`which`: `access` or `refresh`), so a
+/// sealed token opens only as the token of that user's connection it was sealed for.
+pub fn git_token_identity(owner: &str, space: &str, provider: &str, which: &str) -> String {
+    format!("GitConnection/{owner}/{space}/{provider}/{which}")
+}
+
 fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| CryptoError::Random(e.to_string()))?;

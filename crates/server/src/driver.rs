@@ -84,6 +84,8 @@ struct Prepared {
     secrets: Secrets,
     snapshot: Option<String>,
     build: Option<BuildInfo>,
+    /// The account whose git credentials the run gets (the Template's GitProvider).
+    git: Option<crate::git_credentials::GitRun>,
 }
 
 /// The Template a pre-build is for.
@@ -487,7 +489,7 @@ impl Driver {
                 return;
             }
         };
-        self.api.start_agent(name).await;
+        self.api.start_agent(name, prepared.git.as_ref()).await;
         let progress = StoreProgress {
             driver: self,
             name,

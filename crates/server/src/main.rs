@@ -31,16 +31,57 @@ struct Cli {
     /// replicas.
     #[arg(long, global = true, env = "CORDIUM_DATABASE_URL")]
     database_url: Option<String>,
-    /// Also accept OIDC ID tokens from this issuer (`iss`); needs --oidc-audience and
-    /// --oidc-jwks.
-    #[arg(long, global = true, requires_all = ["oidc_audience", "oidc_jwks"])]
+    /// Also accept OIDC ID tokens from this issuer (`iss`); needs --oidc-audience. Its keys
+    /// are discovered and fetched over HTTPS, unless --oidc-jwks gives them.
+    #[arg(long, global = true, requires = "oidc_audience")]
     oidc_issuer: Option<String>,
     /// The audience (`aud`) ID tokens must be issued for.
     #[arg(long, global = true)]
     oidc_audience: Option<String>,
-    /// The issuer's JWKS document, saved to a file.
+    /// The issuer's JWKS document, saved to a file (air-gapped servers: no discovery).
     #[arg(long, global = true)]
     oidc_jwks: Option<PathBuf>,
+    /// Several sign-in issuers and the workload rules, in a JSON file: {"issuers": [{"issuer",
+    /// "audience", "userClaim", "adminClaim": {"claim", "value"}, "jwksFile"}], "workloads":
+    /// [{"issuer", "audience", "subject", "user", "ttlSecs"}], "caFile", "jwksRefetchSecs"}.
+    /// --oidc-issuer adds one more issuer.
+    #[arg(long, global = true)]
+    oidc_config: Option<PathBuf>,
+    /// A PEM file of extra CA certificates for outbound HTTPS (OIDC issuers whose
+    /// configuration names no caFile, git hosts).
+    #[arg(long, global = true, value_name = "FILE")]
+    outbound_ca: Option<PathBuf>,
+    /// GitHub's web URL, for GitHub Enterprise Server (GitProviders of kind `github`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "https://github.com",
+        value_name = "URL"
+    )]
+    github_url: String,
+    /// GitLab's web URL, for a self-managed GitLab (GitProviders of kind `gitlab`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "https://gitlab.com",
+        value_name = "URL"
+    )]
+    gitlab_url: String,
+    /// Sign users in with GitHub (`cordium login --github`) through this OAuth app's client
+    /// id; needs --github-sign-in-secret-file. A GitHub account is a user keyed by its id.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        requires = "github_sign_in_secret_file"
+    )]
+    github_sign_in_client_id: Option<String>,
+    /// A file holding that OAuth app's client secret.
+    #[arg(long, global = true, value_name = "FILE")]
+    github_sign_in_secret_file: Option<PathBuf>,
+    /// How long the API token a GitHub sign-in gives lives.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "12h", value_parser = humantime::parse_duration)]
+    github_sign_in_token_ttl: std::time::Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -247,16 +288,30 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // absolute, whatever --data-dir was given as.
     cli.data_dir = std::path::absolute(&cli.data_dir)
         .map_err(|e| format!("--data-dir {}: {e}", cli.data_dir.display()))?;
-    let oidc = match (cli.oidc_issuer, cli.oidc_audience, cli.oidc_jwks) {
-        (Some(issuer), Some(audience), Some(jwks_file)) => Some(cordium_server::auth::OidcConfig {
+    let mut oidc = match &cli.oidc_config {
+        Some(path) => Some(cordium_server::auth::OidcConfig::read(path)?),
+        None => None,
+    };
+    let issuer = cli.oidc_issuer.clone();
+    if let (Some(issuer), Some(audience)) = (cli.oidc_issuer.clone(), cli.oidc_audience.clone()) {
+        let config = oidc.get_or_insert_with(Default::default);
+        config.issuers.push(cordium_server::auth::IssuerConfig {
             issuer,
             audience,
-            jwks_file,
-        }),
-        _ => None,
-    };
-    let issuer = oidc.as_ref().map(|c| c.issuer.clone());
-    let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc).await?;
+            user_claim: None,
+            admin_claim: None,
+            jwks_file: cli.oidc_jwks.clone(),
+        });
+        config.check()?;
+    }
+    if let Some(config) = oidc.as_mut()
+        && config.ca_file.is_none()
+    {
+        config.ca_file.clone_from(&cli.outbound_ca);
+    }
+    let api = server::open_with(&cli.data_dir, cli.database_url.as_deref(), oidc)
+        .await?
+        .with_git(git_connect(&cli)?);
     match cli.command {
         Command::Serve {
             listen,
@@ -397,4 +452,32 @@ async fn user(
         }
     }
     Ok(())
+}
+
+/// Connecting git accounts, and GitHub sign-in when configured.
+fn git_connect(
+    cli: &Cli,
+) -> Result<cordium_server::service::GitConnect, Box<dyn std::error::Error>> {
+    let connect = cordium_server::service::GitConnect::new(
+        cordium_api::outbound::Outbound::new(cli.outbound_ca.as_deref())?,
+        cordium_server::git_oauth::GitHosts {
+            github: cli.github_url.clone(),
+            gitlab: cli.gitlab_url.clone(),
+        },
+    );
+    let (Some(client_id), Some(file)) = (
+        &cli.github_sign_in_client_id,
+        &cli.github_sign_in_secret_file,
+    ) else {
+        return Ok(connect);
+    };
+    let secret = std::fs::read_to_string(file)
+        .map_err(|e| format!("--github-sign-in-secret-file {}: {e}", file.display()))?;
+    Ok(
+        connect.with_github_sign_in(cordium_server::service::GitHubSignIn {
+            client_id: client_id.clone(),
+            client_secret: secret.trim().to_owned(),
+            token_ttl_secs: cli.github_sign_in_token_ttl.as_secs().max(60),
+        }),
+    )
 }

@@ -10,6 +10,7 @@
 
 mod events;
 mod generations;
+pub mod git_connections;
 mod group;
 mod lists;
 mod migrations;
@@ -17,6 +18,7 @@ mod quota;
 mod recent;
 pub mod ssh_keys;
 pub mod users;
+pub mod workload_tokens;
 
 pub use events::{EVENT_BUFFER, EVENT_RETENTION, Event, EventBodies, EventKind, PRUNE_EVERY};
 pub use generations::Counter;

@@ -30,6 +30,8 @@
     reason = "test support"
 )]
 
+pub mod oidc;
+
 use cordium_provisioner::podman::{Podman, PodmanOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

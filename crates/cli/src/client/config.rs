@@ -6,12 +6,46 @@ use crate::args::ServerArgs;
 use std::path::{Path, PathBuf};
 
 /// What `cordium login` saves.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Saved {
     /// The server's URL.
     pub(crate) server: String,
-    /// The API token.
+    /// The API token, OIDC ID token or workload token.
     pub(crate) token: String,
+    /// How to refresh `token` when it is an OIDC ID token (`login --oidc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) oidc: Option<OidcSession>,
+    /// How to get `token` again when it is a workload token (`login --workload-token-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) workload: Option<WorkloadSession>,
+}
+
+/// An OIDC sign-in's refresh state.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct OidcSession {
+    /// The issuer.
+    pub(crate) issuer: String,
+    /// The client id.
+    pub(crate) client_id: String,
+    /// The issuer's token endpoint.
+    pub(crate) token_endpoint: String,
+    /// The refresh token, when the issuer gave one.
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    /// When the ID token expires (seconds since the epoch).
+    pub(crate) expires_at: u64,
+    /// The extra CA file the issuer's HTTPS needs.
+    #[serde(default)]
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+/// A workload sign-in: where the platform token is read again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WorkloadSession {
+    /// The platform token's file (absolute).
+    pub(crate) token_file: PathBuf,
+    /// When the workload token expires (seconds since the epoch).
+    pub(crate) expires_at: u64,
 }
 
 /// Where the login is kept: `$CORDIUM_CONFIG`, else `$XDG_CONFIG_HOME/cordium/config.json`,
@@ -121,9 +155,14 @@ pub(crate) fn resolve(args: &ServerArgs) -> Result<Saved, ClientError> {
             .filter(|s| !s.is_empty())
     };
     let (mut server, mut token) = (given(&args.server), given(&args.token));
+    let (mut oidc, mut workload) = (None, None);
     if (server.is_none() || token.is_none())
         && let Some(saved) = load(&path()?)?
     {
+        if token.is_none() {
+            // Only a saved token is refreshed from the saved state.
+            (oidc, workload) = (saved.oidc, saved.workload);
+        }
         server = server.or(Some(saved.server));
         token = token.or(Some(saved.token));
     }
@@ -137,5 +176,10 @@ pub(crate) fn resolve(args: &ServerArgs) -> Result<Saved, ClientError> {
             "no token for {server}: run `cordium login --server {server} --token TOKEN`, or pass --token (or set CORDIUM_TOKEN)"
         ))
     })?;
-    Ok(Saved { server, token })
+    Ok(Saved {
+        server,
+        token,
+        oidc,
+        workload,
+    })
 }

@@ -92,7 +92,8 @@ pub(crate) async fn connect(login: &Saved) -> Result<Client, ClientError> {
 
 /// Resolves the login (flags, environment, saved file) and connects.
 pub(crate) async fn client(args: &ServerArgs) -> Result<Client, ClientError> {
-    connect(&config::resolve(args)?).await
+    let login = super::sign_in::refreshed(config::resolve(args)?).await?;
+    connect(&login).await
 }
 
 /// Connects as `args` say and makes one call (the commands that need no more).

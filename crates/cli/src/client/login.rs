@@ -1,14 +1,24 @@
 //! `cordium login`: check a token against a server, then save both.
 
-use super::config::{self, Saved};
-use super::connect::{connect, normalize};
+use super::config::Saved;
+use super::connect::normalize;
 use super::error::ClientError;
-use crate::args::ServerArgs;
+use crate::login_args::LoginArgs;
 use crate::output::Output;
-use cordium_api as pb;
 
-/// `cordium login`: checks the token with a cheap call, then saves the server and token.
-pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), ClientError> {
+/// `cordium login`: signs in with OIDC or a workload token ([`super::sign_in`]), or checks
+/// the given API token with a cheap call; then saves the server and token.
+pub(super) async fn login(args: &LoginArgs, out: &mut Output) -> Result<(), ClientError> {
+    if let Some(issuer) = &args.oidc {
+        return super::sign_in::login_oidc(args, issuer, out).await;
+    }
+    if args.github {
+        return super::sign_in::login_github(args, out).await;
+    }
+    if let Some(file) = &args.workload_token_file {
+        return super::sign_in::login_workload(args, file, out).await;
+    }
+    let args = &args.server;
     let given = |v: &Option<String>| {
         v.as_ref()
             .map(|s| s.trim().to_owned())
@@ -23,17 +33,7 @@ pub(super) async fn login(args: &ServerArgs, out: &mut Output) -> Result<(), Cli
     let login = Saved {
         server: normalize(&server)?,
         token,
+        ..Saved::default()
     };
-    let mut client = connect(&login).await?;
-    let answer = client.api.get_user_config(pb::Empty {}).await;
-    let config = client.answer(answer)?;
-    let user = config.metadata.map(|m| m.name).unwrap_or_default();
-    let path = config::path()?;
-    config::save(&path, &login)?;
-    out.out(&format!(
-        "logged in to {} as {user}; saved to {}\n",
-        login.server,
-        path.display()
-    ));
-    Ok(())
+    super::sign_in::check_and_save(login, out).await
 }

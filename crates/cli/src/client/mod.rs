@@ -20,6 +20,7 @@ mod exec;
 mod failure;
 mod follow;
 mod forward;
+mod git;
 mod interrupt;
 mod kinds;
 mod login;
@@ -31,6 +32,7 @@ mod resources;
 mod run;
 mod scope;
 mod session;
+mod sign_in;
 mod ssh;
 mod terminal;
 mod value;
@@ -72,6 +74,7 @@ async fn dispatch(command: ServerCommand, out: &mut Output) -> Result<i32, Clien
         ServerCommand::Cp(args) => return cp::cp(&args, out).await,
         ServerCommand::PortForward(args) => forward::port_forward(&args, out).await,
         ServerCommand::Logs(args) => logs::logs(&args, out).await,
+        ServerCommand::Git(args) => git::git(&args, out).await,
         ServerCommand::Login(args) => login::login(&args, out).await,
         ServerCommand::Create(args) => resources::run(Verb::Create(&args), out).await,
         ServerCommand::Get(args) => resources::run(Verb::Get(&args), out).await,

@@ -2,7 +2,8 @@
 //! `<agent_sockets>/<container name>/agent.sock` (made before the start); podman mounts that
 //! directory read-only at [`AGENT_DIR`] and sets `SSH_AUTH_SOCK`, which every process of the
 //! container inherits (the main process, tasks, exec, shells, SSH sessions). Only the socket
-//! enters the container, never a key.
+//! enters the container, never a key. `GIT_CONFIG_SYSTEM` points git at the run's
+//! configuration in the same directory (the git credential socket beside it).
 
 use std::path::Path;
 use tokio::process::Command;
@@ -18,6 +19,11 @@ pub(super) fn mount(command: &mut Command, agent_sockets: Option<&Path>, name: &
             .arg("--volume")
             .arg(format!("{}:{AGENT_DIR}:ro", dir.join(name).display()))
             .arg("--env")
-            .arg(format!("SSH_AUTH_SOCK={AGENT_DIR}/agent.sock"));
+            .arg(format!("SSH_AUTH_SOCK={AGENT_DIR}/agent.sock"))
+            // The run's git configuration (the server writes it beside the agent's socket:
+            // the image's own system configuration included, and, with a connected
+            // GitProvider, the credential helper socket and the profile's user.name/email).
+            .arg("--env")
+            .arg(format!("GIT_CONFIG_SYSTEM={AGENT_DIR}/gitconfig"));
     }
 }

@@ -33,6 +33,11 @@ impl Driver {
         .await
         .map_err(|e| unknown(format!("the workspace does not compile: {e}")))?;
         let workspace = compiled.effective;
+        let git_provider = workspace
+            .spec
+            .git_provider
+            .clone()
+            .filter(|p| !p.is_empty());
 
         let template = if status.template.is_empty() {
             crate::service::DEFAULT_TEMPLATE.to_owned()
@@ -113,6 +118,11 @@ impl Driver {
                 None
             },
             build,
+            git: git_provider.map(|provider| crate::git_credentials::GitRun {
+                owner: record.owner.clone(),
+                space: record.space.clone(),
+                provider,
+            }),
         })
     }
 

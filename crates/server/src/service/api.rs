@@ -42,6 +42,8 @@ pub struct Api {
     pub(crate) connections: super::watch::WatchCounts,
     /// Deadlines and caps of exec sessions and forwarded connections.
     pub(crate) stream_limits: super::stream::StreamLimits,
+    /// Connecting git accounts (`None`: GitProviders cannot be connected).
+    pub(crate) git: Option<Arc<super::git_connect::GitConnect>>,
 }
 
 /// A stored Space: its record and message, shared by the calls that read it.
@@ -66,7 +68,14 @@ impl Api {
             sessions: super::watch::WatchCounts::default(),
             connections: super::watch::WatchCounts::default(),
             stream_limits: super::stream::StreamLimits::default(),
+            git: None,
         }
+    }
+
+    /// The same service, letting users connect their git accounts through `git`.
+    pub fn with_git(mut self, git: super::git_connect::GitConnect) -> Self {
+        self.git = Some(Arc::new(git));
+        self
     }
 
     /// The same service with other deadlines and caps for exec sessions and forwarded

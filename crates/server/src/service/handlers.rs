@@ -62,6 +62,35 @@ macro_rules! main_service {
                     .map(Response::new)
             }
 
+            // Signing in with GitHub: no bearer yet; GitHub's answer is the credential.
+            async fn begin_git_hub_sign_in(
+                &self,
+                request: Request<pb::BeginGitHubSignInRequest>,
+            ) -> Result<Response<pb::BeginGitConnectResponse>> {
+                Api::begin_github_sign_in(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            async fn finish_git_hub_sign_in(
+                &self,
+                request: Request<pb::FinishGitConnectRequest>,
+            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
+                Api::finish_github_sign_in(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
+            // Without a bearer: the platform token in the request is the credential.
+            async fn exchange_workload_token(
+                &self,
+                request: Request<pb::ExchangeWorkloadTokenRequest>,
+            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
+                Api::exchange_workload_token(self, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
             $(
                 async fn $call(&self, request: Request<$req>) -> Result<Response<$resp>> {
                     let caller = self.$who(&request).await?;
@@ -130,6 +159,11 @@ main_service! {
         list_ssh_keys(pb::Empty) -> pb::SshKeyList = caller => Api::list_ssh_keys;
         remove_ssh_key(pb::RemoveSshKeyRequest) -> pb::Empty = caller => Api::remove_ssh_key;
         get_ssh_endpoint(pb::Empty) -> pb::SshEndpoint = caller => Api::get_ssh_endpoint;
+
+        begin_git_connect(pb::BeginGitConnectRequest) -> pb::BeginGitConnectResponse = caller => Api::begin_git_connect;
+        finish_git_connect(pb::FinishGitConnectRequest) -> pb::GitConnection = caller => Api::finish_git_connect;
+        list_git_connections(pb::Empty) -> pb::GitConnectionList = caller => Api::list_git_connections;
+        disconnect_git_provider(pb::Ref) -> pb::Empty = caller => Api::disconnect_git_provider;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

@@ -4,8 +4,10 @@ mod api;
 mod compile;
 mod documents;
 mod exec;
+mod git_connect;
 mod git_provider;
 mod handlers;
+mod identity;
 mod layers;
 mod management;
 mod pages;
@@ -23,6 +25,9 @@ mod workspace;
 pub use api::Api;
 pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
+pub use git_connect::{
+    GitConnect, GitCredential, GitHubSignIn, MAX_PENDING, PENDING_TTL, REFRESH_MARGIN_SECS,
+};
 pub use management::Management;
 pub(crate) use resource::now;
 pub(crate) use stream::{ExecStreamOut, PortForwardOut};

@@ -92,6 +92,17 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
         "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
+    ),    // Identity (`store::workload_tokens`, `store::git_connections`): short-lived API tokens
+    // (hash only) that a workload's platform token was exchanged for, each acting as one user
+    // until it expires; and users' connected git accounts (OAuth2 tokens sealed, the profile).
+    (
+        9,
+        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+         CREATE INDEX workload_tokens_owner ON workload_tokens (owner);
+         CREATE TABLE git_connections (owner TEXT NOT NULL, space TEXT NOT NULL, provider TEXT NOT NULL, access_sealed BLOB NOT NULL, refresh_sealed BLOB, expires_at BIGINT NOT NULL, scopes TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (owner, space, provider))",
+        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+         CREATE INDEX workload_tokens_owner ON workload_tokens (owner);
+         CREATE TABLE git_connections (owner TEXT NOT NULL, space TEXT NOT NULL, provider TEXT NOT NULL, access_sealed BYTEA NOT NULL, refresh_sealed BYTEA, expires_at BIGINT NOT NULL, scopes TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (owner, space, provider))",
     ),
 ];
 

@@ -101,7 +101,7 @@ pub struct DeletedUser {
     pub sessions: u64,
 }
 
-fn user_of(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+pub(super) fn user_of(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         name: row.try_get(0)?,
         admin: row.try_get::<i64, _>(1)? != 0,
@@ -472,7 +472,7 @@ impl Store {
     /// Deletes user `name` and everything that was theirs, in one transaction: every resource
     /// they own (workspaces anywhere, Templates, Secrets and GitProviders they made, their
     /// UserSecrets and UserConfig; not the ClusterConfig an administrator wrote), every Space they own with everything in it (other users'
-    /// workspaces included), their session credentials, SSH keys and OIDC identities, and their membership of other Spaces. A user later
+    /// workspaces included), their session credentials, SSH keys, workload tokens, git connections and OIDC identities, and their membership of other Spaces. A user later
     /// added under the same name starts with nothing. Refused with `StillRunning` while any of
     /// those workspaces is active (not STOPPED): the runtime still runs it.
     pub async fn delete_user(&self, name: &str) -> Result<DeletedUser, UserError> {
@@ -539,6 +539,10 @@ impl Store {
                 .rows_affected();
         }
         sqlx::query("DELETE FROM ssh_keys WHERE owner = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM git_connections WHERE owner = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;

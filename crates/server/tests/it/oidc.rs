@@ -2,11 +2,9 @@
 //! expiry), users keyed by (issuer, subject) with `preferred_username` only proposing the name
 //! of a new user, and rotated keys picked up by re-reading the file.
 
-use base64::Engine as _;
-use cordium_server::auth::{Authenticator, OidcConfig};
+use cordium_server::auth::{Authenticator, IssuerConfig, OidcConfig};
 use cordium_server::store::Store;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use p256::pkcs8::EncodePrivateKey as _;
+use cordium_testkit::oidc::SigningKey as Key;
 use std::path::Path;
 use tonic::Code;
 
@@ -18,36 +16,17 @@ crate::on_both_backends!(
 const ISSUER: &str = "https://id.example.com";
 const AUDIENCE: &str = "cordium";
 
-struct Key {
-    kid: String,
-    secret: p256::SecretKey,
-}
-
-impl Key {
-    fn new(kid: &str) -> Self {
-        let mut bytes = [0u8; 32];
-        loop {
-            getrandom::fill(&mut bytes).expect("random");
-            if let Ok(secret) = p256::SecretKey::from_slice(&bytes) {
-                return Self {
-                    kid: kid.into(),
-                    secret,
-                };
-            }
-        }
-    }
-
-    fn jwk(&self) -> serde_json::Value {
-        let point = self.secret.public_key().to_sec1_bytes();
-        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        serde_json::json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": self.kid, "x": b64(&point[1..33]), "y": b64(&point[33..65])})
-    }
-
-    fn sign(&self, claims: &serde_json::Value) -> String {
-        let der = self.secret.to_pkcs8_der().expect("pkcs8");
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        encode(&header, claims, &EncodingKey::from_ec_der(der.as_bytes())).expect("sign")
+/// One issuer whose keys are a JWKS file.
+fn file_config(jwks_file: std::path::PathBuf) -> OidcConfig {
+    OidcConfig {
+        issuers: vec![IssuerConfig {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            user_claim: None,
+            admin_claim: None,
+            jwks_file: Some(jwks_file),
+        }],
+        ..OidcConfig::default()
     }
 }
 
@@ -87,15 +66,7 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
     let jwks = dir.path().join("jwks.json");
     let first = Key::new("k1");
     write_jwks(&jwks, &[&first]);
-    let auth = Authenticator::new(
-        store,
-        Some(OidcConfig {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-            jwks_file: jwks.clone(),
-        }),
-    )
-    .expect("oidc");
+    let auth = Authenticator::new(store, Some(file_config(jwks.clone()))).expect("oidc");
 
     let alice = auth
         .authenticate(&first.sign(&claims("alice", AUDIENCE, now() + 600)))
@@ -171,10 +142,7 @@ async fn id_tokens_are_verified_against_the_issuers_keys() {
 
     // A forged token: right header and claims, signed by a key the issuer never published
     // under that id.
-    let forger = Key {
-        kid: "k2".into(),
-        secret: Key::new("x").secret,
-    };
+    let forger = Key::new("k2");
     let forged = forger.sign(&claims("alice", AUDIENCE, now() + 600));
     assert_eq!(
         auth.authenticate(&forged).await.expect_err("forged").code(),
@@ -196,15 +164,7 @@ async fn identities_are_keyed_by_issuer_and_subject(backend: crate::Backend) {
     let jwks = data.dir.path().join("jwks.json");
     let key = Key::new("k1");
     write_jwks(&jwks, &[&key]);
-    let auth = Authenticator::new(
-        store.clone(),
-        Some(OidcConfig {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-            jwks_file: jwks,
-        }),
-    )
-    .expect("oidc");
+    let auth = Authenticator::new(store.clone(), Some(file_config(jwks))).expect("oidc");
     let sign_in = |sub: &str, name: &str| key.sign(&claims_of(sub, name, AUDIENCE, now() + 600));
 
     // Another subject calling itself alice: a new user, not alice, not an administrator.

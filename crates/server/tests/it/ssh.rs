@@ -23,6 +23,16 @@ pub(super) struct SshEnv {
     pub(super) known_hosts: PathBuf,
 }
 
+/// The lab's podman with an SSH agent directory under `data`: the agents and the runtime.
+pub(super) fn podman_with_agents(data: &Data) -> (cordium_server::agent::Agents, Arc<dyn Runtime>) {
+    let agents =
+        cordium_server::agent::Agents::new(&data.dir.path().join("agents")).expect("agents");
+    let mut options = lab().podman_options();
+    options.agent_sockets = Some(agents.dir().to_owned());
+    let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
+    (agents, runtime)
+}
+
 impl SshEnv {
     pub(super) async fn new() -> Self {
         Self::with_limits(cordium_server::connections::ConnectionLimits::default()).await
@@ -31,11 +41,7 @@ impl SshEnv {
     /// As [`SshEnv::new`], accepting SSH connections under `limits`.
     async fn with_limits(limits: cordium_server::connections::ConnectionLimits) -> Self {
         let data = Data::new(Backend::Sqlite).await;
-        let agents =
-            cordium_server::agent::Agents::new(&data.dir.path().join("agents")).expect("agents");
-        let mut options = lab().podman_options();
-        options.agent_sockets = Some(agents.dir().to_owned());
-        let runtime: Arc<dyn Runtime> = Arc::new(Podman::new(options).expect("podman"));
+        let (agents, runtime) = podman_with_agents(&data);
         let api = cordium_server::server::open(data.dir.path(), None)
             .await
             .expect("open")

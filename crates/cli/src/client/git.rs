@@ -1,0 +1,98 @@
+//! `cordium git connect|disconnect|status`: the user's git accounts at GitProviders. The
+//! server runs the OAuth2 exchange and keeps the tokens; this command only carries the
+//! browser's answer from a loopback port ([`super::sign_in::receive_code`]) to the server.
+
+use super::connect::client;
+use super::error::ClientError;
+use super::sign_in::{SIGN_IN_WAIT, receive_code};
+use crate::args::OnServer;
+use crate::login_args::{GitArgs, GitCommand};
+use crate::output::Output;
+use cordium_api as pb;
+
+/// Runs a `cordium git` command.
+pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<(), ClientError> {
+    let mut client = client(&args.server).await?;
+    match &args.flags.command {
+        GitCommand::Connect { provider } => {
+            let (space, name) = split(provider)?;
+            let (listener, redirect) = super::sign_in::loopback().await?;
+            let answer = client
+                .api
+                .begin_git_connect(pb::BeginGitConnectRequest {
+                    space: space.clone(),
+                    provider: name.clone(),
+                    redirect_uri: redirect,
+                })
+                .await;
+            let begun = client.answer(answer)?;
+            out.err(&format!(
+                "open this URL in a browser to connect {space}/{name} (waiting {} s):\n{}\n",
+                SIGN_IN_WAIT.as_secs(),
+                begun.authorization_url
+            ));
+            let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &begun.state))
+                .await
+                .map_err(|_| {
+                    ClientError::Usage("no answer came back in time; run the command again".into())
+                })??;
+            let answer = client
+                .api
+                .finish_git_connect(pb::FinishGitConnectRequest {
+                    state: begun.state,
+                    code,
+                })
+                .await;
+            let connection = client.answer(answer)?;
+            out.out(&format!(
+                "connected {space}/{name} as {} ({} <{}>); scopes: {}\n",
+                connection.login,
+                connection.name,
+                connection.email,
+                connection.scopes.join(" ")
+            ));
+        }
+        GitCommand::Disconnect { provider } => {
+            let (space, name) = split(provider)?;
+            let answer = client
+                .api
+                .disconnect_git_provider(pb::Ref {
+                    name: name.clone(),
+                    space: space.clone(),
+                })
+                .await;
+            client.answer(answer)?;
+            out.out(&format!("disconnected {space}/{name}\n"));
+        }
+        GitCommand::Status => {
+            let answer = client.api.list_git_connections(pb::Empty {}).await;
+            let list = client.answer(answer)?;
+            out.out("PROVIDER\tLOGIN\tNAME\tEMAIL\tSCOPES\tHOSTS\n");
+            for c in list.items {
+                out.out(&format!(
+                    "{}/{}\t{}\t{}\t{}\t{}\t{}\n",
+                    c.space,
+                    c.provider,
+                    c.login,
+                    c.name,
+                    c.email,
+                    c.scopes.join(" "),
+                    c.hosts.join(" ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `SPACE/PROVIDER`.
+fn split(provider: &str) -> Result<(String, String), ClientError> {
+    match provider.split_once('/') {
+        Some((space, name)) if !space.is_empty() && !name.is_empty() => {
+            Ok((space.to_owned(), name.to_owned()))
+        }
+        _ => Err(ClientError::Usage(format!(
+            "`{provider}`: name the provider as SPACE/PROVIDER"
+        ))),
+    }
+}

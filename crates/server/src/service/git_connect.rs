@@ -1,0 +1,563 @@
+//! Connecting a user's git account at a GitProvider, and handing its access token to the
+//! user's runs (refreshed before it expires).
+//!
+//! Decisions:
+//! - **The client's loopback redirect.** BeginGitConnect answers an authorization URL whose
+//!   `redirect_uri` is the caller's loopback listener (`http://127.0.0.1:PORT/...`, RFC 8252);
+//!   the CLI receives the code and sends it with FinishGitConnect. The server opens no HTTP
+//!   endpoint for OAuth callbacks, so there is no new network surface to limit.
+//! - **PKCE and `state` stay in the server**: a pending connection (user, provider, verifier,
+//!   redirect) is kept in memory, by `state`, for [`PENDING_TTL`], at most [`MAX_PENDING`] at
+//!   once; Finish must come from the same user, on the same replica (with several replicas,
+//!   route a user's calls to one, or begin again).
+//! - **Secrets.** The client secret is the Space's Secret the GitProvider names, opened only
+//!   for the exchange; access and refresh tokens are sealed
+//!   ([`crate::crypto::git_token_identity`]) and never returned, logged or put in an error.
+//! - **Refresh before expiry**: a token asked for within [`REFRESH_MARGIN_SECS`] of its expiry
+//!   is refreshed first (bounded by the outbound timeouts); a provider that is down leaves the
+//!   caller without a token and a reason, never waiting past those timeouts.
+//! - **Disconnect** forgets the tokens at once; it does not revoke them at the provider.
+
+use super::api::Api;
+use super::resource::Result;
+use super::{Caller, not_found};
+use crate::crypto::{git_token_identity, sealing_identity};
+use crate::git_oauth::{Endpoints, GitHosts, GitOAuthError};
+use crate::pb;
+use crate::store::git_connections::GitConnectionRow;
+use base64::Engine as _;
+use cordium_api::outbound::{Outbound, Url};
+use cordium_spec::Kind;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tonic::Status;
+
+/// How long a begun connection waits for its Finish.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+/// The most connections begun and not finished at once (server-wide).
+pub const MAX_PENDING: usize = 1024;
+/// An access token expiring sooner than this is refreshed before it is handed out.
+pub const REFRESH_MARGIN_SECS: u64 = 300;
+
+#[derive(Debug)]
+struct Pending {
+    user: String,
+    space: String,
+    provider: String,
+    verifier: String,
+    redirect_uri: String,
+    at: Instant,
+}
+
+/// Git account connections: the outbound client, where GitHub and GitLab are, and the
+/// connections begun and not finished.
+#[derive(Debug)]
+pub struct GitConnect {
+    outbound: Outbound,
+    hosts: GitHosts,
+    pending: Mutex<HashMap<String, Pending>>,
+    sign_in: Option<GitHubSignIn>,
+}
+
+/// Signing in with GitHub: the OAuth2 application users sign in through, and how long the
+/// API token they get lives.
+#[derive(Clone)]
+pub struct GitHubSignIn {
+    /// The OAuth app's client id.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
+    /// The lifetime of the API token a sign-in gives, in seconds.
+    pub token_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for GitHubSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubSignIn")
+            .field("client_id", &self.client_id)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitConnect {
+    /// Connections through `outbound`, with GitHub and GitLab at `hosts`.
+    pub fn new(outbound: Outbound, hosts: GitHosts) -> Self {
+        Self {
+            outbound,
+            hosts,
+            pending: Mutex::default(),
+            sign_in: None,
+        }
+    }
+
+    /// The tokens for `code` of the flow `pending`, and the profile they read.
+    async fn exchange(
+        &self,
+        endpoints: &Endpoints,
+        secret: &str,
+        code: &str,
+        pending: &Pending,
+    ) -> Result<(crate::git_oauth::Tokens, crate::git_oauth::Profile)> {
+        let tokens = endpoints
+            .exchange_code(
+                &self.outbound,
+                secret,
+                code,
+                &pending.verifier,
+                &pending.redirect_uri,
+            )
+            .await
+            .map_err(provider_status)?;
+        let profile = endpoints
+            .profile(&self.outbound, &tokens.access)
+            .await
+            .map_err(provider_status)?;
+        Ok((tokens, profile))
+    }
+
+    /// The same, also signing users in with GitHub through `sign_in`'s application.
+    pub fn with_github_sign_in(mut self, sign_in: GitHubSignIn) -> Self {
+        self.sign_in = Some(sign_in);
+        self
+    }
+}
+
+/// A fresh access token and what a run needs besides: the profile and the hosts.
+#[derive(Debug, Clone)]
+pub struct GitCredential {
+    /// The access token.
+    pub token: String,
+    /// The username git sends with it: `x-access-token` (GitHub), `oauth2` (GitLab), the
+    /// login (generic).
+    pub username: String,
+    /// The account's login (git's username).
+    pub login: String,
+    /// The profile's name.
+    pub name: String,
+    /// The profile's email.
+    pub email: String,
+    /// The git hosts the token is for.
+    pub hosts: Vec<String>,
+}
+
+fn random_text() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A provider failure as a status: unavailable when it could not be reached.
+fn provider_status(e: GitOAuthError) -> Status {
+    match e {
+        GitOAuthError::Spec(_) => Status::failed_precondition(e.to_string()),
+        GitOAuthError::Outbound(cordium_api::outbound::OutboundError::Request { .. }) => {
+            Status::unavailable(e.to_string())
+        }
+        other => Status::failed_precondition(other.to_string()),
+    }
+}
+
+fn timestamp(secs: u64) -> Option<prost_types::Timestamp> {
+    (secs > 0).then(|| prost_types::Timestamp {
+        seconds: i64::try_from(secs).unwrap_or(i64::MAX),
+        nanos: 0,
+    })
+}
+
+impl Api {
+    fn git(&self) -> Result<&GitConnect> {
+        self.git
+            .as_deref()
+            .ok_or_else(|| Status::failed_precondition("this server does not connect git accounts"))
+    }
+
+    /// The endpoints of GitProvider `space`/`provider`, as `caller` may see it.
+    async fn git_endpoints(
+        &self,
+        caller: &Caller,
+        space: &str,
+        provider: &str,
+    ) -> Result<Endpoints> {
+        let stored: pb::GitProvider = self
+            .get_kept(
+                caller,
+                pb::Ref {
+                    name: provider.to_owned(),
+                    space: space.to_owned(),
+                },
+            )
+            .await?;
+        let spec = stored
+            .spec
+            .as_ref()
+            .map(cordium_api::json::struct_to_json)
+            .unwrap_or_default();
+        Endpoints::of(&spec, &self.git()?.hosts).map_err(provider_status)
+    }
+
+    /// The client secret of `endpoints`, from the Space's Secret.
+    async fn client_secret(&self, space: &str, endpoints: &Endpoints) -> Result<String> {
+        let name = &endpoints.client_secret;
+        let missing = || {
+            Status::failed_precondition(format!(
+                "the GitProvider's client secret, Secret `{name}` in Space `{space}`, is missing"
+            ))
+        };
+        let sealed = self
+            .store
+            .secret_ciphertext(Kind::Secret, space, name)
+            .await?
+            .ok_or_else(missing)?;
+        let plain = self
+            .secrets
+            .open(&sealed, &sealing_identity(Kind::Secret, space, name))
+            .map_err(|_| missing())?;
+        String::from_utf8(plain).map_err(|_| missing())
+    }
+
+    /// BeginGitConnect.
+    pub(crate) async fn begin_git_connect(
+        &self,
+        caller: &Caller,
+        request: pb::BeginGitConnectRequest,
+    ) -> Result<pb::BeginGitConnectResponse> {
+        check_redirect(&request.redirect_uri)?;
+        let endpoints = self
+            .git_endpoints(caller, &request.space, &request.provider)
+            .await?;
+        self.authorize(
+            &endpoints,
+            Pending {
+                user: caller.name.clone(),
+                space: request.space,
+                provider: request.provider,
+                verifier: String::new(),
+                redirect_uri: request.redirect_uri,
+                at: Instant::now(),
+            },
+        )
+    }
+
+    /// The authorization URL for `endpoints` with a new `state` and PKCE verifier, the
+    /// flow remembered as `pending` until its Finish.
+    fn authorize(
+        &self,
+        endpoints: &Endpoints,
+        mut pending: Pending,
+    ) -> Result<pb::BeginGitConnectResponse> {
+        let (state, verifier) = (random_text()?, random_text()?);
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+        let mut url = Url::parse(&endpoints.authorize)
+            .map_err(|e| Status::failed_precondition(format!("authorization URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &endpoints.client_id)
+            .append_pair("redirect_uri", &pending.redirect_uri)
+            .append_pair("scope", &endpoints.scopes.join(" "))
+            .append_pair("state", &state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        pending.verifier = verifier;
+        let mut all = self
+            .git()?
+            .pending
+            .lock()
+            .map_err(|_| Status::internal("pending connections"))?;
+        all.retain(|_, p| p.at.elapsed() < PENDING_TTL);
+        if all.len() >= MAX_PENDING {
+            return Err(Status::resource_exhausted(
+                "too many git connections and sign-ins are under way; try again in a few minutes",
+            ));
+        }
+        all.insert(state.clone(), pending);
+        Ok(pb::BeginGitConnectResponse {
+            authorization_url: url.into(),
+            state,
+        })
+    }
+
+    /// The flow begun with `state` by `user` (empty: a sign-in), taken out.
+    fn take_pending(&self, state: &str, user: &str) -> Result<Pending> {
+        self.git()?
+            .pending
+            .lock()
+            .map_err(|_| Status::internal("pending connections"))?
+            .remove(state)
+            .filter(|p| p.user == user && p.at.elapsed() < PENDING_TTL)
+            .ok_or_else(|| Status::invalid_argument("state: unknown or expired; begin again"))
+    }
+
+    /// FinishGitConnect: exchanges the code, reads the profile, stores the tokens sealed.
+    pub(crate) async fn finish_git_connect(
+        &self,
+        caller: &Caller,
+        request: pb::FinishGitConnectRequest,
+    ) -> Result<pb::GitConnection> {
+        let git = self.git()?;
+        let pending = self.take_pending(&request.state, &caller.name)?;
+        check_code(&request.code)?;
+        let endpoints = self
+            .git_endpoints(caller, &pending.space, &pending.provider)
+            .await?;
+        let secret = self.client_secret(&pending.space, &endpoints).await?;
+        let (tokens, profile) = git
+            .exchange(&endpoints, &secret, &request.code, &pending)
+            .await?;
+        let row = self.sealed_row(
+            &caller.name,
+            &pending.space,
+            &pending.provider,
+            &tokens,
+            profile,
+        )?;
+        self.store.put_git_connection(&row).await?;
+        tracing::info!(user = %caller.name, space = %row.space, provider = %row.provider, login = %row.login, "git account connected");
+        Ok(connection(&row, &endpoints.hosts))
+    }
+
+    fn sealed_row(
+        &self,
+        owner: &str,
+        space: &str,
+        provider: &str,
+        tokens: &crate::git_oauth::Tokens,
+        profile: crate::git_oauth::Profile,
+    ) -> Result<GitConnectionRow> {
+        let seal = |value: &str, which: &str| {
+            self.secrets
+                .seal(
+                    value.as_bytes(),
+                    &git_token_identity(owner, space, provider, which),
+                )
+                .map_err(|e| Status::internal(e.to_string()))
+        };
+        Ok(GitConnectionRow {
+            owner: owner.to_owned(),
+            space: space.to_owned(),
+            provider: provider.to_owned(),
+            access_sealed: seal(&tokens.access, "access")?,
+            refresh_sealed: tokens
+                .refresh
+                .as_deref()
+                .map(|r| seal(r, "refresh"))
+                .transpose()?,
+            expires_at: tokens.expires_at,
+            scopes: tokens.scopes.clone(),
+            login: profile.login,
+            name: profile.name,
+            email: profile.email,
+        })
+    }
+
+    /// ListGitConnections: the caller's connections, never their tokens.
+    pub(crate) async fn list_git_connections(
+        &self,
+        caller: &Caller,
+        _request: pb::Empty,
+    ) -> Result<pb::GitConnectionList> {
+        let mut items = Vec::new();
+        for row in self.store.git_connections(&caller.name).await? {
+            let hosts = match self.git_endpoints(caller, &row.space, &row.provider).await {
+                Ok(endpoints) => endpoints.hosts,
+                Err(_) => Vec::new(),
+            };
+            items.push(connection(&row, &hosts));
+        }
+        Ok(pb::GitConnectionList { items })
+    }
+
+    /// DisconnectGitProvider: forgets the caller's tokens for the provider.
+    pub(crate) async fn disconnect_git_provider(
+        &self,
+        caller: &Caller,
+        request: pb::Ref,
+    ) -> Result<pb::Empty> {
+        if !self
+            .store
+            .delete_git_connection(&caller.name, &request.space, &request.name)
+            .await?
+        {
+            return Err(not_found(Kind::GitProvider, &request.name));
+        }
+        tracing::info!(user = %caller.name, space = %request.space, provider = %request.name, "git account disconnected");
+        Ok(pb::Empty {})
+    }
+
+    /// `owner`'s access token for `space`/`provider`, refreshed first when it expires
+    /// within [`REFRESH_MARGIN_SECS`]; `Ok(None)` when the account is not connected.
+    pub async fn git_credential(
+        &self,
+        owner: &str,
+        space: &str,
+        provider: &str,
+    ) -> Result<Option<GitCredential>> {
+        let Some(row) = self.store.git_connection(owner, space, provider).await? else {
+            return Ok(None);
+        };
+        let git = self.git()?;
+        let owner_caller = Caller::user(owner, false);
+        let endpoints = self.git_endpoints(&owner_caller, space, provider).await?;
+        let open = |sealed: &[u8], which: &str| {
+            self.secrets
+                .open(sealed, &git_token_identity(owner, space, provider, which))
+                .ok()
+                .and_then(|plain| String::from_utf8(plain).ok())
+                .ok_or_else(|| Status::internal("a git token could not be opened"))
+        };
+        let mut row = row;
+        let mut token = open(&row.access_sealed, "access")?;
+        let soon = crate::oidc::now_secs() + REFRESH_MARGIN_SECS;
+        if row.expires_at != 0 && row.expires_at <= soon {
+            let refresh = row
+                .refresh_sealed
+                .as_deref()
+                .map(|r| open(r, "refresh"))
+                .transpose()?
+                .ok_or_else(|| {
+                    Status::failed_precondition(
+                        "the git token expired and cannot be refreshed; run `cordium git connect` again",
+                    )
+                })?;
+            let secret = self.client_secret(space, &endpoints).await?;
+            let tokens = endpoints
+                .refresh(&git.outbound, &secret, &refresh)
+                .await
+                .map_err(provider_status)?;
+            let profile = crate::git_oauth::Profile {
+                login: row.login.clone(),
+                name: row.name.clone(),
+                email: row.email.clone(),
+                subject: String::new(),
+            };
+            row = self.sealed_row(owner, space, provider, &tokens, profile)?;
+            self.store.put_git_connection(&row).await?;
+            token = tokens.access;
+        }
+        let username = match endpoints.kind {
+            crate::git_oauth::ProviderKind::Github => "x-access-token".to_owned(),
+            crate::git_oauth::ProviderKind::Gitlab => "oauth2".to_owned(),
+            crate::git_oauth::ProviderKind::Generic => row.login.clone(),
+        };
+        Ok(Some(GitCredential {
+            token,
+            username,
+            login: row.login,
+            name: row.name,
+            email: row.email,
+            hosts: endpoints.hosts,
+        }))
+    }
+}
+
+/// A redirect to the caller's loopback listener, or InvalidArgument naming the field.
+fn check_redirect(redirect_uri: &str) -> Result<()> {
+    let loopback = Url::parse(redirect_uri).ok().is_some_and(|u| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    });
+    if loopback {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(
+            "redirect_uri: must be a loopback http://127.0.0.1:PORT/... URL",
+        ))
+    }
+}
+
+fn check_code(code: &str) -> Result<()> {
+    if code.is_empty() || code.len() > 4096 {
+        return Err(Status::invalid_argument(
+            "code: must be the provider's code",
+        ));
+    }
+    Ok(())
+}
+
+fn connection(row: &GitConnectionRow, hosts: &[String]) -> pb::GitConnection {
+    pb::GitConnection {
+        space: row.space.clone(),
+        provider: row.provider.clone(),
+        scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+        login: row.login.clone(),
+        name: row.name.clone(),
+        email: row.email.clone(),
+        expire_time: timestamp(row.expires_at),
+        hosts: hosts.to_vec(),
+    }
+}
+
+impl Api {
+    /// The GitHub sign-in application's endpoints and secret.
+    fn github_sign_in(&self) -> Result<(Endpoints, String, u64)> {
+        let git = self.git()?;
+        let sign_in = git.sign_in.as_ref().ok_or_else(|| {
+            Status::failed_precondition("this server does not sign users in with GitHub")
+        })?;
+        let spec = serde_json::json!({"github": {"clientID": sign_in.client_id,
+            "clientSecret": {"fromSecret": ""}, "scopes": ["read:user", "user:email"]}});
+        let endpoints = Endpoints::of(&spec, &git.hosts).map_err(provider_status)?;
+        Ok((
+            endpoints,
+            sign_in.client_secret.clone(),
+            sign_in.token_ttl_secs,
+        ))
+    }
+
+    /// BeginGitHubSignIn (unauthenticated): the URL to sign in at GitHub.
+    pub(crate) async fn begin_github_sign_in(
+        &self,
+        request: pb::BeginGitHubSignInRequest,
+    ) -> Result<pb::BeginGitConnectResponse> {
+        check_redirect(&request.redirect_uri)?;
+        let (endpoints, _, _) = self.github_sign_in()?;
+        self.authorize(
+            &endpoints,
+            Pending {
+                user: String::new(),
+                space: String::new(),
+                provider: String::new(),
+                verifier: String::new(),
+                redirect_uri: request.redirect_uri,
+                at: Instant::now(),
+            },
+        )
+    }
+
+    /// FinishGitHubSignIn (unauthenticated): the code for the GitHub account, checked
+    /// through GitHub's API (`GET /user`); the account is a user keyed by (GitHub's URL, its
+    /// numeric id), made at the first sign-in with its login as the proposed name; the
+    /// answer is a short-lived API token.
+    pub(crate) async fn finish_github_sign_in(
+        &self,
+        request: pb::FinishGitConnectRequest,
+    ) -> Result<pb::ExchangeWorkloadTokenResponse> {
+        let pending = self.take_pending(&request.state, "")?;
+        check_code(&request.code)?;
+        let (endpoints, secret, ttl) = self.github_sign_in()?;
+        let git = self.git()?;
+        let (_, profile) = git
+            .exchange(&endpoints, &secret, &request.code, &pending)
+            .await?;
+        if profile.subject.is_empty() {
+            return Err(Status::failed_precondition(
+                "GitHub's answer has no account id",
+            ));
+        }
+        let given = self
+            .auth
+            .sign_in_identity(
+                &git.hosts.github,
+                &profile.subject,
+                &profile.login.to_lowercase(),
+                ttl,
+            )
+            .await?;
+        Ok(pb::ExchangeWorkloadTokenResponse {
+            token: given.token,
+            user: given.user,
+            expire_time: timestamp(given.expires_at),
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Workload tokens: short-lived API tokens (`cdw_...`) that a workload got by exchanging an
+//! OIDC token from its own platform ([`crate::auth::Authenticator::exchange_workload`]).
+//!
+//! Only the hash is kept, with the user it acts as and when it expires; an expired token is
+//! refused and swept at the next exchange. Deleting the user deletes their tokens
+//! ([`Store::delete_user`]); disabling the user refuses them (the lookup returns the user's
+//! `disabled`).
+
+use super::users::{User, user_of};
+use super::{Store, StoreError};
+
+impl Store {
+    /// Keeps a new workload token (its hash) acting as `owner` until `expires_at` (seconds
+    /// since the epoch), and sweeps every token that expired before `now`.
+    pub async fn add_workload_token(
+        &self,
+        token_hash: &str,
+        owner: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM workload_tokens WHERE expires_at < $1")
+            .bind(seconds(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workload_tokens (token_hash, owner, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
+        .bind(owner)
+        .bind(seconds(expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user a workload token with this hash acts as, unless it expired before `now`, and
+    /// when it expires.
+    pub async fn user_by_workload_token(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<(User, u64)>, StoreError> {
+        let row = sqlx::query("SELECT u.name, u.admin, u.disabled, w.expires_at FROM workload_tokens w JOIN users u ON u.name = w.owner WHERE w.token_hash = $1 AND w.expires_at >= $2")
+            .bind(token_hash)
+            .bind(seconds(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let expires: i64 = sqlx::Row::try_get(&row, 3)?;
+        Ok(Some((user_of(&row)?, u64::try_from(expires).unwrap_or(0))))
+    }
+}
+
+impl Store {
+    /// Whether user `name` exists and is not disabled.
+    pub async fn user_exists_enabled(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT disabled FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => sqlx::Row::try_get::<i64, _>(&r, 0)? == 0,
+            None => false,
+        })
+    }
+}
+
+/// Seconds as the database's signed 64-bit integer (saturating: no real clock overflows it).
+fn seconds(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}

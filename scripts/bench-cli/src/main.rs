@@ -7,6 +7,11 @@
 //! 32 KB, 87 KB) and one four times the largest. Every command writes to a pipe the driver
 //! reads, as in `cordium compile ... | consumer`.
 //!
+//! With `perf` installed, each round also runs every command under `perf stat -e task-clock`
+//! and prints a second table of CPU time (user + system, the child's own): on a busy machine
+//! (five builds on two cores) wall-clock medians mostly measure waiting for a core, CPU time
+//! does not.
+//!
 //! Usage: bench-cli CORDIUM YAML_FLOOR [RUNS]   (scripts/bench-cli.sh builds and runs it)
 
 #![allow(dead_code, reason = "the generator serves other benches too")]
@@ -35,6 +40,7 @@ struct Timed {
     program: PathBuf,
     args: Vec<String>,
     times: Vec<Duration>,
+    cpu: Vec<Duration>,
 }
 
 impl Timed {
@@ -58,11 +64,35 @@ impl Timed {
         Ok((elapsed, output.stdout))
     }
 
-    fn median(&self) -> Duration {
-        let mut times = self.times.clone();
-        times.sort();
-        times[times.len() / 2]
+    /// The command's CPU time (task-clock) under `perf stat`, written to `report`.
+    fn cpu_time(&self, report: &Path) -> Result<Duration, String> {
+        let status = Command::new("perf")
+            .args(["stat", "-x,", "-e", "task-clock", "-o"])
+            .arg(report)
+            .arg("--")
+            .arg(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("perf: {e}"))?;
+        let text = std::fs::read_to_string(report).map_err(|e| format!("perf: {e}"))?;
+        let msec = text
+            .lines()
+            .find(|l| l.contains("task-clock"))
+            .and_then(|l| l.split(',').next())
+            .and_then(|v| v.parse::<f64>().ok());
+        match msec {
+            Some(msec) if status.success() => Ok(Duration::from_secs_f64(msec / 1000.0)),
+            _ => Err(format!("perf stat of {}: {status}\n{text}", self.label)),
+        }
     }
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut times = times.to_vec();
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
 }
 
 fn write_set(dir: &Path, env: usize) -> Result<(Vec<String>, usize, usize), String> {
@@ -110,6 +140,7 @@ fn run() -> Result<(), String> {
                 program: PathBuf::from(floor),
                 args: floor_args,
                 times: Vec::new(),
+                cpu: Vec::new(),
             });
             commands.push(Timed {
                 size,
@@ -117,6 +148,7 @@ fn run() -> Result<(), String> {
                 program: PathBuf::from(cordium),
                 args: compile,
                 times: Vec::new(),
+                cpu: Vec::new(),
             });
         }
     }
@@ -128,18 +160,44 @@ fn run() -> Result<(), String> {
                 .map_err(|e| format!("{}: not JSON: {e}", command.label))?;
         }
     }
+    let report = work.join("perf.txt");
+    let perf = commands[0].cpu_time(&report).is_ok();
     for round in 0..WARM_UP + runs {
         for command in &mut commands {
             let (elapsed, _) = command.run()?;
+            let cpu = if perf {
+                Some(command.cpu_time(&report)?)
+            } else {
+                None
+            };
             if round >= WARM_UP {
                 command.times.push(elapsed);
+                command.cpu.extend(cpu);
             }
         }
     }
     let _ = std::fs::remove_dir_all(&work);
+    table(&commands, &shapes, runs, "wall clock", |c| median(&c.times));
+    if perf {
+        table(&commands, &shapes, runs, "CPU time (perf task-clock)", |c| {
+            median(&c.cpu)
+        });
+    } else {
+        println!("\n(perf is not installed: no CPU-time table)");
+    }
+    Ok(())
+}
 
+/// Prints one table of medians and ratios, and whether the targets are met.
+fn table(
+    commands: &[Timed],
+    shapes: &[(&str, usize, usize, usize)],
+    runs: usize,
+    what: &str,
+    figure: impl Fn(&Timed) -> Duration,
+) {
     println!(
-        "\nmedians of {runs} round-robin runs (whole processes, output to a pipe)\n\n\
+        "\n{what}: medians of {runs} round-robin runs (whole processes, output to a pipe)\n\n\
          | size | env/layer | bytes | refs | floor json | compile -o json | ratio | floor yaml | compile -o yaml | ratio |\n\
          |---|---|---|---|---|---|---|---|---|---|"
     );
@@ -150,7 +208,7 @@ fn run() -> Result<(), String> {
             commands
                 .iter()
                 .find(|c| c.size == size && c.label == label)
-                .map_or(Duration::ZERO, Timed::median)
+                .map_or(Duration::ZERO, &figure)
         };
         let (fj, cj, fy, cy) = (
             of("floor json"),
@@ -181,7 +239,6 @@ fn run() -> Result<(), String> {
         large.1,
         if x4.0 <= large.0 && x4.1 <= large.1 { "met" } else { "MISSED" }
     );
-    Ok(())
 }
 
 fn main() -> ExitCode {

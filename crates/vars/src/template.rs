@@ -701,18 +701,28 @@ mod tests {
             for input in &inputs {
                 if let Some(plain) = parse_plain(input) {
                     answered += 1;
-                    let grammar = parse_grammar(input)
-                        .unwrap_or_else(|e| panic!("{input:?}: the scan read it, the grammar: {e}"));
+                    let grammar = parse_grammar(input).unwrap_or_else(|e| {
+                        panic!("{input:?}: the scan read it, the grammar: {e}")
+                    });
                     assert_eq!(storage(&plain), storage(&grammar), "{input:?}");
                     assert_eq!(plain.source_len(), grammar.source_len());
                 }
             }
         }
         assert!(answered > 0);
-        for input in ["${{ vars.A }}", "x${{vars._b9}}y${{\tvars.A\n}}", "}}${{ vars.A }}$"] {
+        for input in [
+            "${{ vars.A }}",
+            "x${{vars._b9}}y${{\tvars.A\n}}",
+            "}}${{ vars.A }}$",
+        ] {
             assert!(parse_plain(input).is_some(), "{input:?}");
         }
-        for input in ["$${{ vars.A }}", "${{ vars.A-b }}", "${{ vars. }}", "${{ vars.A"] {
+        for input in [
+            "$${{ vars.A }}",
+            "${{ vars.A-b }}",
+            "${{ vars. }}",
+            "${{ vars.A",
+        ] {
             assert!(parse_plain(input).is_none(), "{input:?}");
         }
     }

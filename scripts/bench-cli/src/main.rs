@@ -24,12 +24,7 @@ use std::time::{Duration, Instant};
 mod layers;
 
 /// The input sets: name and environment variables per layer.
-const SIZES: [(&str, usize); 4] = [
-    ("small", 32),
-    ("medium", 120),
-    ("large", 300),
-    ("x4", 1200),
-];
+const SIZES: [(&str, usize); 4] = [("small", 32), ("medium", 120), ("large", 300), ("x4", 1200)];
 /// Runs before timing starts, per command.
 const WARM_UP: usize = 3;
 
@@ -179,9 +174,13 @@ fn run() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
     table(&commands, &shapes, runs, "wall clock", |c| median(&c.times));
     if perf {
-        table(&commands, &shapes, runs, "CPU time (perf task-clock)", |c| {
-            median(&c.cpu)
-        });
+        table(
+            &commands,
+            &shapes,
+            runs,
+            "CPU time (perf task-clock)",
+            |c| median(&c.cpu),
+        );
     } else {
         println!("\n(perf is not installed: no CPU-time table)");
     }
@@ -237,7 +236,11 @@ fn table(
         large.0,
         x4.1,
         large.1,
-        if x4.0 <= large.0 && x4.1 <= large.1 { "met" } else { "MISSED" }
+        if x4.0 <= large.0 && x4.1 <= large.1 {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
 }
 

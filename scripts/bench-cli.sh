@@ -4,7 +4,8 @@
 # document, JSON with serde_json (against `-o json`) or YAML with serde_yaml (against
 # `-o yaml`). Four generated input sets (10 KB, 32 KB, 87 KB and 4x that, see
 # scripts/bench-cli/src/main.rs), every command round-robin in one run, output to a pipe;
-# prints the medians and the ratios compile / floor. Targets (issue 19): every ratio <= 1.3,
+# prints the medians and the ratios compile / floor, of wall clock and (with `perf` installed)
+# of CPU time, which a busy machine disturbs far less. Targets (issue 19): every ratio <= 1.3,
 # and the 4x set's ratio no worse than the 87 KB one.
 #
 # Usage: scripts/bench-cli.sh [RUNS]   (default 20 timed rounds after 3 warm-up rounds)

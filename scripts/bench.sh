@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the parse and compile benches briefly and prints each figure and the ratios against
 # their floors. Targets: the located tree costs at most 1.5x the serde-saphyr floor; compiling
-# from text costs at most 1.3x the located-tree floor at every size; 10,000 compiles in a row
-# cost 10x 1,000 (within 10%).
+# from text costs at most 1.3x the located-tree floor at every size (1.2x at `large`, the 87 KB
+# set of issue 19); 10,000 compiles in a row cost 10x 1,000 (within 10%).
 #
 #   scripts/bench.sh                 criterion, wall clock (about 6 minutes), then the ratios
 #   scripts/bench.sh --report        the ratios of the last criterion run only
@@ -142,7 +142,9 @@ echo
 echo "== compile from text (load + Inputs + compile + to_yaml) against parse-only floors"
 for size in small medium large; do
     g="compile_$size"
-    ratio "$size: compile / located-tree floor" "$g/compile_from_text" "$g/floor_located_tree" 1 1 1.3
+    target=1.3
+    [[ "$size" == large ]] && target=1.2 # issue 19: the 87 KB set
+    ratio "$size: compile / located-tree floor" "$g/compile_from_text" "$g/floor_located_tree" 1 1 "$target"
     ratio "$size: compile / serde-saphyr floor" "$g/compile_from_text" "$g/floor_saphyr_value"
     ratio "$size:   stage load / located-tree floor" "$g/stage_load" "$g/floor_located_tree"
     ratio "$size:   stage compile / located-tree floor" "$g/stage_compile" "$g/floor_located_tree"

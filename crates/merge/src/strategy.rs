@@ -17,6 +17,8 @@
 //! reports limits from their resolution): it has no per-field cases of its own.
 
 use cordium_spec::FieldPath;
+use cordium_spec::path::Pattern;
+use std::sync::LazyLock;
 
 /// How one field is merged across layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +65,19 @@ pub const STRATEGIES: &[(&str, Strategy)] = &[
     ("limit", Strategy::Limits),
 ];
 
-/// The strategy the table declares for the field at `path` (below `spec`), if any.
-pub fn declared(path: &FieldPath<'_>) -> Option<Strategy> {
+/// [`STRATEGIES`] with each path parsed once: the fold asks for every node of every layer.
+static PARSED: LazyLock<Vec<(Pattern<'static>, Strategy)>> = LazyLock::new(|| {
     STRATEGIES
         .iter()
-        .find(|(pattern, _)| path.matches(pattern))
+        .map(|(path, strategy)| (Pattern::new(path), *strategy))
+        .collect()
+});
+
+/// The strategy the table declares for the field at `path` (below `spec`), if any.
+pub fn declared(path: &FieldPath<'_>) -> Option<Strategy> {
+    PARSED
+        .iter()
+        .find(|(pattern, _)| path.matches_pattern(pattern))
         .map(|(_, s)| *s)
 }
 

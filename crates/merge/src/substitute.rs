@@ -1,8 +1,9 @@
 //! Variable substitution, the last step: `${{ vars.NAME }}` in exactly the eligible fields.
 
-use cordium_spec::path::walk_strings_mut;
+use cordium_spec::path::{Pattern, walk_strings_mut};
 use cordium_spec::{Diagnostic, FieldPath, Location, Node};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 /// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
 /// `${{` anywhere else is kept as written.
@@ -28,6 +29,10 @@ pub const ELIGIBLE: &[&str] = &[
     "dotfiles.url",
     "dotfiles.branch",
 ];
+
+/// [`ELIGIBLE`] with each path parsed once.
+static ELIGIBLE_PARSED: LazyLock<Vec<Pattern<'static>>> =
+    LazyLock::new(|| ELIGIBLE.iter().map(|path| Pattern::new(path)).collect());
 
 /// A `${{ vars.NAME }}` reference found in an eligible field.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -70,7 +75,9 @@ pub(crate) fn substitute(
     };
     walk_strings_mut(spec, &FieldPath::root("spec"), &mut |text, loc, path| {
         if text.contains("${{")
-            && ELIGIBLE.iter().any(|field| path.matches(field))
+            && ELIGIBLE_PARSED
+                .iter()
+                .any(|field| path.matches_pattern(field))
             && let Some(new) = substitution.substitute_one(text, loc, &path.to_string())
         {
             *text = new;

@@ -95,10 +95,21 @@ impl<'a> FieldPath<'a> {
     }
 
     /// Whether this path, below its root, is `pattern` (`runtime.envVars[].value`: `[]` matches
-    /// any index). Compared step by step from the end; no text is built.
+    /// any index). Compared step by step from the end; no text is built. A table of patterns
+    /// matched against many paths is faster parsed once ([`Pattern`]).
     pub fn matches(&self, pattern: &str) -> bool {
+        self.matches_steps(parse(pattern).rev())
+    }
+
+    /// Whether this path, below its root, is the parsed `pattern`.
+    pub fn matches_pattern(&self, pattern: &Pattern<'_>) -> bool {
+        self.matches_steps(pattern.0.iter().rev().copied())
+    }
+
+    /// Whether this path's steps, last first, are `reversed`, and then the root.
+    fn matches_steps<'p>(&self, reversed: impl Iterator<Item = PatternStep<'p>>) -> bool {
         let mut here = self;
-        for expected in parse(pattern).rev() {
+        for expected in reversed {
             let Some(parent) = here.parent else {
                 return false;
             };
@@ -114,6 +125,18 @@ impl<'a> FieldPath<'a> {
             here = parent;
         }
         here.parent.is_none()
+    }
+}
+
+/// A written pattern parsed once ([`parse`]), for tables matched against every node of a tree
+/// ([`FieldPath::matches_pattern`]): the same answers as [`FieldPath::matches`] on its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern<'a>(Vec<PatternStep<'a>>);
+
+impl<'a> Pattern<'a> {
+    /// Parses `text` (`runtime.envVars[].value`).
+    pub fn new(text: &'a str) -> Self {
+        Self(parse(text).collect())
     }
 }
 
@@ -239,6 +262,8 @@ mod tests {
     fn a_pattern_matches_below_the_root() {
         below(&FieldPath::root("spec"), &SECRET, |path| {
             assert!(path.matches("runtime.envVars[].fromSecret"));
+            assert!(path.matches_pattern(&Pattern::new("runtime.envVars[].fromSecret")));
+            assert!(!path.matches_pattern(&Pattern::new("envVars[].fromSecret")));
             assert!(path.matches("runtime.envVars[2].fromSecret"));
             assert!(!path.matches("runtime.envVars[3].fromSecret"));
             assert!(!path.matches("envVars[].fromSecret"));

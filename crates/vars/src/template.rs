@@ -148,8 +148,11 @@ pub fn references<'t, 'a>(t: &'t Template<'a>) -> impl Iterator<Item = &'t Refer
 /// Parses a string of the `${{ vars.NAME }}` language.
 ///
 /// A string without `${{` (hence without `$${{` either) skips the parser and
-/// comes back as one borrowed literal, without allocating. Otherwise the
-/// first malformed expression is reported with its byte span.
+/// comes back as one borrowed literal, without allocating. A string of text
+/// and well-formed references only (the usual case) is read by a direct scan;
+/// anything else (an escape, a malformed expression) by the grammar. Either
+/// way the result is the grammar's, and the first malformed expression is
+/// reported with its byte span.
 ///
 /// # Errors
 ///
@@ -159,6 +162,83 @@ pub fn parse(input: &str) -> Result<Template<'_>, Error> {
     if !input.contains(OPEN) {
         return Ok(Template::literal(input));
     }
+    match parse_plain(input) {
+        Some(template) => Ok(template),
+        None => parse_grammar(input),
+    }
+}
+
+/// The grammar's reading of a string holding `${{` and no escape, when it is
+/// text and well-formed `${{ vars.NAME }}` references only; `None` otherwise
+/// (then only the grammar says what it is).
+fn parse_plain(input: &str) -> Option<Template<'_>> {
+    if input.contains(ESCAPE) {
+        return None;
+    }
+    let mut segments = Vec::new();
+    let mut done = 0;
+    while let Some(found) = input.get(done..)?.find(OPEN) {
+        let start = done + found;
+        let (name, len) = reference_at(input.get(start..)?)?;
+        if start > done {
+            segments.push(Segment::Literal(Cow::Borrowed(input.get(done..start)?)));
+        }
+        segments.push(Segment::Reference(Reference {
+            name,
+            span: start..start + len,
+        }));
+        done = start + len;
+    }
+    if done < input.len() {
+        segments.push(Segment::Literal(Cow::Borrowed(input.get(done..)?)));
+    }
+    let repr = match <[Segment<'_>; 1]>::try_from(segments) {
+        Ok([one]) => Repr::One(one),
+        Err(segments) => Repr::Many(segments),
+    };
+    Some(Template {
+        repr,
+        source_len: input.len(),
+    })
+}
+
+/// The grammar's `reference` rule at the start of `text` (which starts with
+/// `${{`): `${{`, ASCII whitespace, `vars.`, a name, ASCII whitespace, `}}`.
+/// The name and the length of the whole reference; `None` when it is not one.
+fn reference_at(text: &str) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let name_start = skip_ws(OPEN.len()) + "vars.".len();
+    if bytes.get(name_start - "vars.".len()..name_start) != Some(b"vars.".as_slice()) {
+        return None;
+    }
+    let mut name_end = name_start;
+    while bytes
+        .get(name_end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        name_end += 1;
+    }
+    if !bytes
+        .get(name_start)
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+    {
+        return None;
+    }
+    let close = skip_ws(name_end);
+    if bytes.get(close..close + 2) != Some(b"}}".as_slice()) {
+        return None;
+    }
+    Some((text.get(name_start..name_end)?, close + 2))
+}
+
+/// The grammar's reading of a string holding `${{`.
+fn parse_grammar(input: &str) -> Result<Template<'_>, Error> {
     let mut pairs = VarsParser::parse(Rule::template, input).map_err(|error| {
         // The grammar matches every input, so this is not expected; report it
         // rather than panic.
@@ -587,6 +667,62 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, parse("abd").unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(parse("").ok(), parse("").ok());
+    }
+
+    /// A template's segments with their storage: `L"text"b` (borrowed),
+    /// `L"text"` (owned), `R(NAME start..end)`.
+    fn storage(template: &Template<'_>) -> Vec<String> {
+        template
+            .segments()
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(Cow::Borrowed(text)) => format!("L{text:?}b"),
+                Segment::Literal(Cow::Owned(text)) => format!("L{text:?}"),
+                Segment::Reference(r) => format!("R({} {}..{})", r.name, r.span.start, r.span.end),
+            })
+            .collect()
+    }
+
+    /// Wherever the direct scan answers, the grammar answers the same (segments,
+    /// spans and storage): every string of up to four pieces of the language.
+    #[test]
+    fn the_direct_scan_agrees_with_the_grammar() {
+        const PIECES: [&str; 16] = [
+            "${{", "$${{", "}}", " ", "\t", "vars.", "vars", ".", "A", "_b9", "-", "1", "é", "$",
+            "{", "}",
+        ];
+        let mut inputs = vec![String::new()];
+        let mut answered = 0;
+        for _ in 0..4 {
+            inputs = inputs
+                .iter()
+                .flat_map(|prefix| PIECES.iter().map(move |piece| format!("{prefix}{piece}")))
+                .collect();
+            for input in &inputs {
+                if let Some(plain) = parse_plain(input) {
+                    answered += 1;
+                    let grammar = parse_grammar(input).unwrap_or_else(|e| {
+                        panic!("{input:?}: the scan read it, the grammar: {e}")
+                    });
+                    assert_eq!(storage(&plain), storage(&grammar), "{input:?}");
+                    assert_eq!(plain.source_len(), grammar.source_len());
+                }
+            }
+        }
+        assert!(answered > 0);
+        // Text and well-formed references are scanned; escapes and errors go to the grammar.
+        let cases = [
+            ("${{ vars.A }}", true),
+            ("x${{vars._b9}}y${{\tvars.A\n}}", true),
+            ("}}${{ vars.A }}$", true),
+            ("$${{ vars.A }}", false),
+            ("${{ vars.A-b }}", false),
+            ("${{ vars. }}", false),
+            ("${{ vars.A", false),
+        ];
+        for (input, scanned) in cases {
+            assert_eq!(parse_plain(input).is_some(), scanned, "{input:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn start_server(config: OidcConfig) -> Server {
 }
 
 /// As [`start_server`], connecting git accounts through `git` (GitHub's web URL, the CA).
-fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Server {
+fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf, bool)>) -> Server {
     let data = tempfile::tempdir().expect("data dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = data.path().to_path_buf();
@@ -34,7 +34,7 @@ fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Serv
         let mut api = cordium_server::server::open_with(&dir, None, Some(config))
             .await
             .expect("server opens");
-        if let Some((github, ca)) = git {
+        if let Some((github, ca, new_users)) = git {
             let outbound = cordium_api::outbound::Outbound::new(Some(&ca)).expect("outbound");
             let hosts = cordium_server::git_oauth::GitHosts {
                 github,
@@ -44,6 +44,7 @@ fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Serv
                 client_id: "gh-app".into(),
                 client_secret: "gh-secret-value".into(),
                 token_ttl_secs: 3600,
+                new_users,
             };
             api = api.with_git(
                 cordium_server::service::GitConnect::new(outbound, hosts)
@@ -78,12 +79,17 @@ fn start_server_with(config: OidcConfig, git: Option<(String, PathBuf)>) -> Serv
 
 /// A GitHub fake (the app `gh-app`) and a server connecting accounts and signing in there.
 fn github_lab() -> (TestCa, cordium_testkit::oidc::GitHostFake, Server) {
+    github_lab_with(true)
+}
+
+/// As [`github_lab`]; `new_users`: whether an unknown GitHub account becomes a user.
+fn github_lab_with(new_users: bool) -> (TestCa, cordium_testkit::oidc::GitHostFake, Server) {
     let ca = TestCa::new();
     let github =
         cordium_testkit::oidc::GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
     let server = start_server_with(
         OidcConfig::default(),
-        Some((github.url.clone(), ca.ca_file())),
+        Some((github.url.clone(), ca.ca_file(), new_users)),
     );
     (ca, github, server)
 }
@@ -375,6 +381,36 @@ fn git_connect_status_and_disconnect_through_the_cli() {
         1,
         "only the header: {status:?}"
     );
+}
+
+#[test]
+fn github_sign_in_refuses_unknown_accounts_unless_new_users_are_allowed() {
+    let (ca, github, server) = github_lab_with(false);
+    let home = tempfile::tempdir().expect("home");
+    let mut child = cordium(home.path())
+        .args(["login", "--server", &server.url, "--github"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cordium starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let url = lines
+        .by_ref()
+        .find(|l| l.starts_with("https://"))
+        .expect("cordium prints the URL");
+    let landed = github.visit(&ca, &url);
+    assert!(
+        landed.starts_with("200 "),
+        "GitHub's side succeeds: {landed}"
+    );
+    let rest: Vec<String> = lines.collect();
+    let status = child.wait().expect("cordium ends");
+    assert!(!status.success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("user link")),
+        "the refusal says how an operator links the account: {rest:?}"
+    );
+    assert!(!home.path().join("config.json").exists(), "nothing saved");
 }
 
 #[test]

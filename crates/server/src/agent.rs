@@ -17,6 +17,7 @@
 
 use crate::crypto::{put_string, sealing_identity, ssh_public_blob};
 use crate::pb;
+use crate::pb::workspace_status::GitCredentials;
 use crate::service::Api;
 use cordium_provisioner::runtime::WorkspaceKey;
 use cordium_spec::Kind;
@@ -29,6 +30,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
+
+/// How long a start waits for the GitProvider to give the owner a token: its outbound calls
+/// (a refresh, and the client secret) each have their own, shorter timeouts.
+pub const GIT_CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The socket's file name in its run's directory.
 pub const SOCKET_FILE: &str = "agent.sock";
@@ -273,13 +278,21 @@ impl Api {
     /// server has no agents.
     ///
     /// With `git`, the run's directory also gets the git credential socket and configuration
-    /// ([`crate::git_credentials`]) for the owner's connected account.
+    /// ([`crate::git_credentials`]) for the owner's connected account. Returns what the run's
+    /// status says of its git credentials.
     pub(crate) async fn start_agent(
         &self,
         name: &str,
         git: Option<&crate::git_credentials::GitRun>,
-    ) {
-        let Some(agents) = &self.agents else { return };
+    ) -> GitCredentials {
+        let without_agent = if git.is_some() {
+            GitCredentials::Unavailable
+        } else {
+            GitCredentials::Unset
+        };
+        let Some(agents) = &self.agents else {
+            return without_agent;
+        };
         let keys = match self.agent_keys(name).await {
             Ok(keys) => keys,
             Err(e) => {
@@ -289,10 +302,11 @@ impl Api {
         };
         if let Err(e) = agents.start(name, keys) {
             tracing::warn!(workspace = name, "ssh agent: {e}");
-            return;
+            return without_agent;
         }
-        if let Some(git) = git {
-            self.start_git_credentials(agents, name, git).await;
+        match git {
+            Some(git) => self.start_git_credentials(agents, name, git).await,
+            None => GitCredentials::Unset,
         }
     }
 
@@ -338,14 +352,15 @@ impl Api {
 }
 
 impl Api {
-    /// Serves `git`'s credentials in `name`'s agent directory; a failure is logged and the
-    /// run goes on without git credentials.
+    /// Serves `git`'s credentials in `name`'s agent directory, and says whether the provider
+    /// gave the owner a token ([`Api::git_credentials_now`]); a failure is logged and the run
+    /// goes on without git credentials.
     async fn start_git_credentials(
         &self,
         agents: &Agents,
         name: &str,
         git: &crate::git_credentials::GitRun,
-    ) {
+    ) -> GitCredentials {
         let profile = match self
             .store
             .git_connection(&git.owner, &git.space, &git.provider)
@@ -367,7 +382,34 @@ impl Api {
                 name,
                 crate::git_credentials::accept(listener, self.clone(), git.clone()),
             ),
-            Err(e) => tracing::warn!(workspace = name, "git credentials: {e}"),
+            Err(e) => {
+                tracing::warn!(workspace = name, "git credentials: {e}");
+                return GitCredentials::Unavailable;
+            }
+        }
+        self.git_credentials_now(name, git).await
+    }
+
+    /// Whether the provider gives `git`'s owner a token now (refreshing it if it is due),
+    /// waiting at most [`GIT_CHECK_TIMEOUT`]: a provider that is down or slow delays a start
+    /// by that much at most, and the run then starts without credentials and says so.
+    pub(crate) async fn git_credentials_now(
+        &self,
+        name: &str,
+        git: &crate::git_credentials::GitRun,
+    ) -> GitCredentials {
+        let asked = self.git_credential(&git.owner, &git.space, &git.provider);
+        match tokio::time::timeout(GIT_CHECK_TIMEOUT, asked).await {
+            Ok(Ok(Some(_))) => GitCredentials::Ready,
+            Ok(Ok(None)) => GitCredentials::NotConnected,
+            Ok(Err(status)) => {
+                tracing::warn!(workspace = name, provider = %git.provider, "git credentials unavailable: {}", status.message());
+                GitCredentials::Unavailable
+            }
+            Err(_) => {
+                tracing::warn!(workspace = name, provider = %git.provider, "git credentials unavailable: the provider did not answer within {GIT_CHECK_TIMEOUT:?}");
+                GitCredentials::Unavailable
+            }
         }
     }
 }

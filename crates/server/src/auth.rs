@@ -294,17 +294,25 @@ impl Authenticator {
     }
 
     /// Signs in the account (issuer, subject), checked by the caller (e.g. through GitHub's
-    /// API): its user, made at the first sign-in with `proposed` as the proposed name
-    /// (never joining an existing user, as for OIDC), gets a short-lived API token.
+    /// API): its user gets a short-lived API token. An account no user is bound to becomes a
+    /// new user with `proposed` as the proposed name (never joining an existing user, as for
+    /// OIDC) when `new_users` allows it, and is refused otherwise.
     pub async fn sign_in_identity(
         &self,
         issuer: &str,
         subject: &str,
         proposed: &str,
         ttl_secs: u64,
+        new_users: bool,
     ) -> Result<WorkloadToken, Status> {
         let user = match self.store.user_by_identity(issuer, subject).await? {
             Some(user) => user,
+            None if !new_users => {
+                return Err(Status::permission_denied(format!(
+                    "this account is no user here; an operator links it with `cordium-server user link NAME --issuer {issuer} --subject {}`",
+                    truncate(subject)
+                )));
+            }
             None => {
                 cordium_spec::shapes::check_name(proposed).map_err(|_| {
                     Status::permission_denied(format!(

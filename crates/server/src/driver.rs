@@ -175,6 +175,8 @@ struct StoreProgress<'a> {
     failure: Option<&'a Failure>,
     /// Why a start re-creates the kept container, written with `INITIALIZING`.
     recreate: Option<Recreate>,
+    /// Whether the run has git credentials, written with `INITIALIZING`.
+    git_credentials: pb::workspace_status::GitCredentials,
 }
 
 #[async_trait::async_trait]
@@ -198,6 +200,7 @@ impl Progress for StoreProgress<'_> {
                 }
                 if state == State::Initializing {
                     status.set_recreate_reason(pb_recreate(self.recreate));
+                    status.set_git_credentials(self.git_credentials);
                 }
                 true
             })
@@ -489,12 +492,13 @@ impl Driver {
                 return;
             }
         };
-        self.api.start_agent(name, prepared.git.as_ref()).await;
+        let git_credentials = self.api.start_agent(name, prepared.git.as_ref()).await;
         let progress = StoreProgress {
             driver: self,
             name,
             failure: None,
             recreate: prepared.recreate,
+            git_credentials,
         };
         let request = StartRequest {
             key: &prepared.key,
@@ -592,6 +596,7 @@ impl Driver {
             name,
             failure: failure.map(|f| &f.failure),
             recreate: None,
+            git_credentials: pb::workspace_status::GitCredentials::Unset,
         };
         if let Some(failure) = failure {
             let record = pb_failure(failure);

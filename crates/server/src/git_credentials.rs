@@ -87,6 +87,13 @@ pub fn config_text(socket: &str, name: &str, email: &str) -> String {
     text
 }
 
+/// git's answer lines for a credential, or `None` when a value holds a line break (or NUL),
+/// which would add attributes of its own to the answer.
+fn credential_lines(username: &str, token: &str) -> Option<String> {
+    let clean = |v: &str| !v.contains(['\n', '\r', '\0']);
+    (clean(username) && clean(token)).then(|| format!("username={username}\npassword={token}\n"))
+}
+
 /// The answer to one credential-cache request.
 async fn answer(api: &Api, run: &GitRun, request: &str) -> String {
     let field = |name: &str| {
@@ -104,10 +111,12 @@ async fn answer(api: &Api, run: &GitRun, request: &str) -> String {
         .git_credential(&run.owner, &run.space, &run.provider)
         .await
     {
-        Ok(Some(credential)) if credential.hosts.iter().any(|h| h == host) => format!(
-            "username={}\npassword={}\n",
-            credential.username, credential.token
-        ),
+        Ok(Some(credential)) if credential.hosts.iter().any(|h| h == host) => {
+            credential_lines(&credential.username, &credential.token).unwrap_or_else(|| {
+                tracing::warn!(user = %run.owner, provider = %run.provider, "git credentials refused: the provider's login or token holds a line break");
+                String::new()
+            })
+        }
         Ok(Some(_)) => String::new(),
         Ok(None) => {
             tracing::info!(user = %run.owner, provider = %run.provider, "git credentials asked for, but the account is not connected (`cordium git connect`)");
@@ -183,6 +192,16 @@ pub fn bind(dir: &Path, mounted: &str, name: &str, email: &str) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_with_a_line_break_is_never_answered() {
+        assert_eq!(
+            credential_lines("octocat", "t0ken").as_deref(),
+            Some("username=octocat\npassword=t0ken\n")
+        );
+        assert_eq!(credential_lines("octo\nhost=evil.example", "t"), None);
+        assert_eq!(credential_lines("octocat", "t\rquit=1"), None);
+    }
 
     #[test]
     fn the_configuration_names_the_socket_and_quotes_the_profile() {

@@ -82,6 +82,10 @@ struct Cli {
     /// How long the API token a GitHub sign-in gives lives.
     #[arg(long, global = true, value_name = "DURATION", default_value = "12h", value_parser = humantime::parse_duration)]
     github_sign_in_token_ttl: std::time::Duration,
+    /// Let any GitHub account that signs in become a new user. Without it only accounts an
+    /// operator linked (`user link NAME --issuer GITHUB_URL --subject ACCOUNT_ID`) sign in.
+    #[arg(long, global = true)]
+    github_sign_in_new_users: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -478,6 +482,7 @@ fn git_connect(
             client_id: client_id.clone(),
             client_secret: secret.trim().to_owned(),
             token_ttl_secs: cli.github_sign_in_token_ttl.as_secs().max(60),
+            new_users: cli.github_sign_in_new_users,
         }),
     )
 }

@@ -266,7 +266,9 @@ async fn try_forward(
                 .await;
             }
         });
-        let (parts, _) = response.into_parts();
+        let (mut parts, _) = response.into_parts();
+        // The upgrade's own headers stay; a session cookie it tries to set does not.
+        drop_console_cookies(&mut parts.headers);
         return Ok(Response::from_parts(parts, Body::empty()));
     }
     let (mut parts, body) = response.into_parts();
@@ -295,7 +297,7 @@ fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|c| !c.starts_with(&format!("{}=", super::session::COOKIE)) && !c.is_empty())
+        .filter(|c| !is_console_cookie(c) && !c.is_empty())
         .map(str::to_owned)
         .collect();
     headers.remove(header::COOKIE);
@@ -311,15 +313,26 @@ fn clean_response_headers(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
+    drop_console_cookies(headers);
+}
+
+/// Whether a cookie (`name=value`, or a `Set-Cookie` line) is the console's session cookie,
+/// as a browser reads the name: up to the first `=`, trimmed.
+fn is_console_cookie(cookie: &str) -> bool {
+    cookie
+        .split_once('=')
+        .map_or(cookie, |(name, _)| name)
+        .trim()
+        == super::session::COOKIE
+}
+
+/// Drops every `Set-Cookie` an application sends for the console's session cookie (and any
+/// that is not text, which cannot be checked).
+fn drop_console_cookies(headers: &mut HeaderMap) {
     let kept: Vec<HeaderValue> = headers
         .get_all(header::SET_COOKIE)
         .iter()
-        .filter(|v| {
-            !v.to_str().is_ok_and(|v| {
-                v.trim_start()
-                    .starts_with(&format!("{}=", super::session::COOKIE))
-            })
-        })
+        .filter(|v| v.to_str().is_ok_and(|v| !is_console_cookie(v)))
         .cloned()
         .collect();
     headers.remove(header::SET_COOKIE);
@@ -354,10 +367,25 @@ mod tests {
         );
         response.append(
             header::SET_COOKIE,
+            HeaderValue::from_static("cordium_session =y; Path=/api"),
+        );
+        response.append(
+            header::SET_COOKIE,
             HeaderValue::from_static("app=2; Path=/"),
         );
         clean_response_headers(&mut response);
         let kept: Vec<_> = response.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(kept, ["app=2; Path=/"]);
+
+        // An upgrade's answer keeps its own headers but not a session cookie.
+        let mut upgrade = HeaderMap::new();
+        upgrade.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        upgrade.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static(" cordium_session=z"),
+        );
+        drop_console_cookies(&mut upgrade);
+        assert!(upgrade.get(header::SET_COOKIE).is_none());
+        assert!(upgrade.get(header::UPGRADE).is_some());
     }
 }

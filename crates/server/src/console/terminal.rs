@@ -80,6 +80,7 @@ pub(crate) async fn terminal(
     let output = c.api.exec_stream(&caller, s.token.clone(), rx).await?;
     Ok(upgrade
         .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| bridge(socket, tx, output)))
 }
 

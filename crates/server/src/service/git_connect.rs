@@ -70,6 +70,10 @@ pub struct GitHubSignIn {
     pub client_secret: String,
     /// The lifetime of the API token a sign-in gives, in seconds.
     pub token_ttl_secs: u64,
+    /// Whether a GitHub account that is no user here becomes one at its first sign-in. Off,
+    /// only accounts an operator linked (`cordium-server user link`) sign in: GitHub has
+    /// every account in the world.
+    pub new_users: bool,
 }
 
 impl std::fmt::Debug for GitHubSignIn {
@@ -77,6 +81,7 @@ impl std::fmt::Debug for GitHubSignIn {
         f.debug_struct("GitHubSignIn")
             .field("client_id", &self.client_id)
             .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("new_users", &self.new_users)
             .finish_non_exhaustive()
     }
 }
@@ -452,8 +457,17 @@ impl Api {
     }
 }
 
+/// The longest `redirect_uri` accepted (a loopback URL with a port and a short path).
+const MAX_REDIRECT_BYTES: usize = 256;
+
 /// A redirect to the caller's loopback listener, or InvalidArgument naming the field.
 fn check_redirect(redirect_uri: &str) -> Result<()> {
+    // A pending flow keeps its redirect for minutes: bounded like any other buffer.
+    if redirect_uri.len() > MAX_REDIRECT_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "redirect_uri: at most {MAX_REDIRECT_BYTES} bytes"
+        )));
+    }
     let loopback = Url::parse(redirect_uri).ok().is_some_and(|u| {
         u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
     });
@@ -536,6 +550,7 @@ impl Api {
         let pending = self.take_pending(&request.state, "")?;
         check_code(&request.code)?;
         let (endpoints, secret, ttl) = self.github_sign_in()?;
+        let new_users = self.git()?.sign_in.as_ref().is_some_and(|s| s.new_users);
         let git = self.git()?;
         let (_, profile) = git
             .exchange(&endpoints, &secret, &request.code, &pending)
@@ -552,6 +567,7 @@ impl Api {
                 &profile.subject,
                 &profile.login.to_lowercase(),
                 ttl,
+                new_users,
             )
             .await?;
         Ok(pb::ExchangeWorkloadTokenResponse {
@@ -559,5 +575,22 @@ impl Api {
             user: given.user,
             expire_time: timestamp(given.expires_at),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_loopback_redirects_are_accepted() {
+        assert!(check_redirect("http://127.0.0.1:8123/callback").is_ok());
+        let refused = |uri: &str| check_redirect(uri).map_err(|s| s.code());
+        assert_eq!(
+            refused("https://evil.example/callback"),
+            Err(tonic::Code::InvalidArgument)
+        );
+        let long = format!("http://127.0.0.1:8123/{}", "a".repeat(MAX_REDIRECT_BYTES));
+        assert_eq!(refused(&long), Err(tonic::Code::InvalidArgument));
     }
 }

@@ -546,6 +546,12 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        // Short-lived tokens (workload and GitHub sign-ins) name their user: left behind they
+        // would act as a later user of the same name.
+        sqlx::query("DELETE FROM workload_tokens WHERE owner = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM identities WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)

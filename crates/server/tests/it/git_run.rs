@@ -11,6 +11,7 @@ use crate::podman::until;
 use crate::ssh::text;
 use cordium_api::outbound::Outbound;
 use cordium_server::git_oauth::GitHosts;
+use cordium_server::pb::workspace_status::GitCredentials;
 use cordium_server::service::GitConnect;
 use cordium_testkit::oidc::{GitHostFake, TestCa};
 use cordium_testkit::{lab, run};
@@ -121,7 +122,16 @@ async fn a_workspace_clones_commits_pushes_and_fetches_with_the_connected_accoun
     let ws = ok(
         "CreateWorkspace",
         alice
-            .create_workspace(crate::workspace(SPACE, "with-git", None))
+            .create_workspace(crate::workspace(
+                SPACE,
+                "with-git",
+                // The git host is a service on the host: egress reaches it only by a rule.
+                Some(
+                    serde_json::json!({"runtime": {"network": {"egress": {"rules": [
+                        {"cidrs": [gateway.clone()], "action": "ALLOW"},
+                    ]}}}}),
+                ),
+            ))
             .await,
     );
     let name = name_of(&ws.metadata);
@@ -143,7 +153,12 @@ async fn a_workspace_clones_commits_pushes_and_fetches_with_the_connected_accoun
             })
             .await,
     );
-    until(&mut events, |s| s.state() == pb::WorkspaceState::Running).await;
+    let running = until(&mut events, |s| s.state() == pb::WorkspaceState::Running).await;
+    assert_eq!(
+        git_credentials(&running),
+        GitCredentials::Ready,
+        "a run of a connected account says its git has credentials"
+    );
 
     let certificate = std::fs::read_to_string(ca.ca_file()).expect("ca");
     let url = format!("{}/octocat/private.git", github.url);
@@ -291,4 +306,40 @@ async fn a_workspace_clones_commits_pushes_and_fetches_with_the_connected_accoun
             .await,
     );
     until(&mut events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+
+    // Started again while disconnected, the run says the account is not connected.
+    let run = restart(&mut alice, &mut events, &name).await;
+    assert_eq!(git_credentials(&run), GitCredentials::NotConnected);
+    // Connected again, then the provider goes down: the start is not held up past the
+    // bounded check, and the run says its git has no credentials.
+    connect(&mut alice, &ca, "gh", "octocat").await;
+    drop(github);
+    let run = restart(&mut alice, &mut events, &name).await;
+    assert_eq!(git_credentials(&run), GitCredentials::Unavailable);
+}
+
+/// The git credentials the last status of a run says it has.
+fn git_credentials(seen: &[pb::WorkspaceStatus]) -> GitCredentials {
+    seen.last()
+        .map_or(GitCredentials::Unset, pb::WorkspaceStatus::git_credentials)
+}
+
+/// Starts `name` until RUNNING, stops it until STOPPED, and returns the statuses of the run.
+async fn restart(
+    alice: &mut crate::Client,
+    events: &mut tonic::Streaming<pb::WorkspaceEvent>,
+    name: &str,
+) -> Vec<pb::WorkspaceStatus> {
+    let start = pb::StartWorkspaceRequest {
+        name: name.to_owned(),
+        vars: Vec::new(),
+    };
+    ok("StartWorkspace", alice.start_workspace(start).await);
+    let run = until(events, |s| s.state() == pb::WorkspaceState::Running).await;
+    let stop = pb::StopWorkspaceRequest {
+        name: name.to_owned(),
+    };
+    ok("StopWorkspace", alice.stop_workspace(stop).await);
+    until(events, |s| s.state() == pb::WorkspaceState::Stopped).await;
+    run
 }

@@ -213,4 +213,20 @@ async fn workload_tokens_map_to_users_by_issuer_and_subject_rules() {
     let again = auth.exchange_workload(&job).await.expect_err("disabled");
     assert_eq!(again.code(), Code::PermissionDenied);
     assert!(auth.authenticate_fresh(&given.token).await.is_err());
+
+    // The user deleted and a new one added under the name: the old token is gone with its
+    // user, and never acts as the new one.
+    store.delete_user("deployer").await.expect("delete");
+    store
+        .add_user(
+            "deployer",
+            &cordium_server::crypto::hash_token("cdm_y"),
+            false,
+        )
+        .await
+        .expect("a new deployer");
+    assert!(
+        auth.authenticate_fresh(&given.token).await.is_err(),
+        "a deleted user's workload token acts as nobody"
+    );
 }

@@ -145,7 +145,13 @@ async fn open(
     workspace: &str,
     app: &str,
 ) -> Result<(mpsc::Sender<pb::PortForwardRequest>, PortForwardOut), ConsoleError> {
-    let caller = c.api.auth.authenticate(token).await?;
+    // Applications share the console's origin, so an application's scripts act with the
+    // viewer's console session: only the owner, never an administrator, is let in (an
+    // administrator's session in another user's application would be that user's to use).
+    let caller = crate::service::Caller {
+        admin: false,
+        ..c.api.auth.authenticate(token).await?
+    };
     let (tx, rx) = mpsc::channel(8);
     let open = pb::PortForwardOpen {
         name: workspace.to_owned(),

@@ -196,9 +196,18 @@ impl FromRequestParts<Console> for Authed {
         parts: &mut Parts,
         console: &Console,
     ) -> Result<Self, Self::Rejection> {
-        let session = cookie(&parts.headers)
-            .and_then(|id| console.sessions.find(id))
-            .ok_or(ConsoleError::SignIn)?;
+        let id = cookie(&parts.headers).ok_or(ConsoleError::SignIn)?;
+        let mut session = console.sessions.find(id).ok_or(ConsoleError::SignIn)?;
+        // The credential is checked on every request (remembered by the API for at most a
+        // second): a revoked, rotated or disabled one ends the session, and a change of
+        // administrator rights shows at once.
+        match console.api.auth.authenticate(&session.token).await {
+            Ok(caller) => session.admin = caller.admin,
+            Err(_) => {
+                console.sessions.remove(id);
+                return Err(ConsoleError::SignIn);
+            }
+        }
         let changes_state = !matches!(parts.method, Method::GET | Method::HEAD);
         let upgrade = parts.headers.contains_key(header::UPGRADE);
         if (changes_state || upgrade) && !same_origin(&parts.headers, console.options) {

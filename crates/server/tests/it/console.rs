@@ -97,6 +97,7 @@ async fn the_console_in_a_real_browser() {
     let env = ConsoleEnv::new().await;
     let alice_token = env.server.user("alice", false).await;
     let bob_token = env.server.user("bob", false).await;
+    let admin_token = env.server.user("root", true).await;
     let alice = env.server.client(&alice_token);
     let bob = env.server.client(&bob_token);
 
@@ -132,6 +133,9 @@ async fn the_console_in_a_real_browser() {
             ))
             .await,
     );
+    // The administrator is a member of alice's Space: it sees her workspaces, but is not let
+    // into their applications, which share the console's origin.
+    add_space_member(&env.server.store, space_name, "root").await;
     // Bob's workspace, for "another user's workspace reads like a missing one".
     let bobs = ok(
         "CreateWorkspace (bob)",
@@ -160,6 +164,7 @@ async fn the_console_in_a_real_browser() {
     let output = tokio::task::spawn_blocking({
         let console = env.console;
         let (alice_token, bob_token) = (alice_token.clone(), bob_token.clone());
+        let admin_token = admin_token.clone();
         let bobs = name_of(&bobs.metadata);
         let failing = name_of(&failing.metadata);
         let shots = shots.clone();
@@ -173,6 +178,7 @@ async fn the_console_in_a_real_browser() {
                 .env("CONSOLE_PORT", console.port().to_string())
                 .env("ALICE_TOKEN", alice_token)
                 .env("BOB_TOKEN", bob_token)
+                .env("ADMIN_TOKEN", admin_token)
                 .env("BOB_WORKSPACE", bobs)
                 .env("FAILING_WORKSPACE", failing)
                 .env("SPACE", space_name)
@@ -206,4 +212,88 @@ async fn the_console_in_a_real_browser() {
         );
     }
     eprintln!("{stdout}");
+}
+
+/// One HTTP/1.1 request to the console (`Connection: close`): the status and the whole answer.
+async fn http(console: SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(console)
+        .await
+        .expect("the console answers");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// A console session lives only as long as its credential: once the user is disabled, the
+/// next request is refused and the session is gone (enabling the user again does not bring
+/// it back).
+#[tokio::test]
+async fn a_console_session_ends_with_its_credential() {
+    let data = Data::new(Backend::Sqlite).await;
+    let api = cordium_server::server::open(data.dir.path(), None)
+        .await
+        .expect("open");
+    let console = cordium_server::console::spawn(
+        api.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+        cordium_server::connections::ConnectionLimits::default(),
+        cordium_server::console::ConsoleOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("the console");
+    let server = Server::serve_api(api).await;
+    let token = server.user("carol", false).await;
+    let host = format!("127.0.0.1:{}", console.port());
+    let body = serde_json::json!({ "token": token }).to_string();
+    let (status, answer) = http(
+        console,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let cookie = answer
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let me = format!(
+        "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(http(console, &me).await.0, 200, "signed in");
+
+    server
+        .store
+        .set_disabled("carol", true)
+        .await
+        .expect("disable");
+    assert_eq!(
+        http(console, &me).await.0,
+        401,
+        "a disabled user's session ends"
+    );
+    server
+        .store
+        .set_disabled("carol", false)
+        .await
+        .expect("enable");
+    assert_eq!(
+        http(console, &me).await.0,
+        401,
+        "the ended session does not come back"
+    );
 }

@@ -760,3 +760,29 @@ pub fn test_driver_options() -> cordium_server::driver::DriverOptions {
         ..Default::default()
     }
 }
+
+/// Makes `member` a member of Space `space`, written to the store directly (no RPC manages
+/// members yet).
+pub async fn add_space_member(store: &Store, space: &str, member: &str) {
+    let record = store
+        .get(cordium_spec::Kind::Space, "", space)
+        .await
+        .expect("read the Space")
+        .expect("the Space");
+    let mut decoded: pb::Space = prost::Message::decode(record.body.as_slice()).expect("a Space");
+    decoded
+        .status
+        .get_or_insert_with(Default::default)
+        .members
+        .push(member.into());
+    let written = cordium_server::store::Record {
+        body: prost::Message::encode_to_vec(&decoded),
+        ..record
+    };
+    store
+        .update(cordium_server::store::Write::new(&written).expecting(
+            cordium_server::store::Precondition::Version(written.version),
+        ))
+        .await
+        .expect("the member added");
+}

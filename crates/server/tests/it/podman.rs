@@ -791,31 +791,7 @@ async fn a_new_prebuild_cancels_the_running_one() {
 async fn only_the_owner_may_exec_into_a_workspace_or_read_its_log() {
     let env = PodmanEnv::new("holder").await;
     let name = env.create(serde_json::json!({})).await;
-    // Make `peer` a member of the owner's Space (no RPC manages members yet).
-    let record = env
-        .server
-        .store
-        .get(Kind::Space, "", "default.holder")
-        .await
-        .unwrap()
-        .expect("the default Space");
-    let mut space: pb::Space = prost::Message::decode(record.body.as_slice()).unwrap();
-    space
-        .status
-        .get_or_insert_with(Default::default)
-        .members
-        .push("peer".into());
-    let written = cordium_server::store::Record {
-        body: prost::Message::encode_to_vec(&space),
-        ..record
-    };
-    env.server
-        .store
-        .update(cordium_server::store::Write::new(&written).expecting(
-            cordium_server::store::Precondition::Version(written.version),
-        ))
-        .await
-        .unwrap();
+    crate::add_space_member(&env.server.store, "default.holder", "peer").await;
     let peer = env.server.client(&env.server.user("peer", false).await);
 
     ok(

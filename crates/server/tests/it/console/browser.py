@@ -3,7 +3,8 @@
 Run by crates/server/tests/it/console.rs, which starts the server (podman lab), creates the
 users, alice's Space (CPU capped at 1000 millicores) and Template (busybox httpd from a
 POST_START task) and one workspace of bob's, and passes them in the environment:
-CONSOLE_URL, CONSOLE_PORT, ALICE_TOKEN, BOB_TOKEN, BOB_WORKSPACE, SPACE, SCREENSHOTS.
+CONSOLE_URL, CONSOLE_PORT, ALICE_TOKEN, BOB_TOKEN, ADMIN_TOKEN, BOB_WORKSPACE, SPACE,
+SCREENSHOTS.
 Each check prints `ok: ...`; the first failure raises (a non-zero exit).
 """
 
@@ -20,6 +21,7 @@ URL = os.environ["CONSOLE_URL"]
 PORT = os.environ["CONSOLE_PORT"]
 ALICE = os.environ["ALICE_TOKEN"]
 BOB = os.environ["BOB_TOKEN"]
+ADMIN = os.environ["ADMIN_TOKEN"]
 BOB_WS = os.environ["BOB_WORKSPACE"]
 FAILING_WS = os.environ["FAILING_WORKSPACE"]
 SPACE = os.environ["SPACE"]
@@ -354,6 +356,15 @@ def main():
         assert theirs.status == 404 and missing.status == 404, (theirs.status, missing.status)
         assert theirs.text().replace(name, "N") == missing.text().replace("zzmissing", "N")
         ok("refused for another user, exactly like a missing workspace")
+
+        admin_context = browser.new_context()
+        sign_in(admin_context, ADMIN).close()
+        theirs = admin_context.request.get(f"{URL}/w/{name}/web/")
+        assert theirs.status == 404 and "hello-from-httpd" not in theirs.text(), theirs.status
+        seen = admin_context.request.get(f"{URL}/api/workspaces/{name}")
+        assert seen.status == 200, (seen.status, seen.text())
+        admin_context.close()
+        ok("an administrator in the Space sees the workspace but is not let into its application")
 
         # --- another user's workspace URL answers like a missing one ----------------------
         theirs = context.request.get(f"{URL}/api/workspaces/{BOB_WS}")

@@ -14,6 +14,9 @@ use std::pin::Pin;
 use tokio_stream::Stream;
 use tonic::Status;
 
+/// How many log chunks wait for a slow reader before the log waits for it.
+const LOG_CHUNKS_IN_FLIGHT: usize = 16;
+
 /// The stream WorkspaceLogs answers with.
 pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
 
@@ -110,6 +113,7 @@ impl Api {
     pub(crate) async fn workspace_logs(
         &self,
         caller: &Caller,
+        token: String,
         req: pb::WorkspaceLogsRequest,
     ) -> Result<LogStream> {
         let record = self.own_workspace(caller, &req.name).await?;
@@ -119,10 +123,52 @@ impl Api {
             .logs(&key, req.follow)
             .await
             .map_err(runtime_status)?;
-        Ok(Box::pin(tokio_stream::StreamExt::map(stream, |chunk| {
+        let chunks = tokio_stream::StreamExt::map(stream, |chunk| {
             chunk
                 .map(|data| pb::WorkspaceLogChunk { data })
                 .map_err(runtime_status)
-        })))
+        });
+        if !req.follow {
+            return Ok(Box::pin(chunks));
+        }
+        Ok(Box::pin(self.rechecked(caller.clone(), token, chunks)))
+    }
+
+    /// A followed log, ended like a watch: its credential is authenticated again every
+    /// [`super::watch::RECHECK_EVERY`], and once it is revoked, rotated or expired the stream
+    /// answers UNAUTHENTICATED and stops (the `podman logs` behind it with it). A client that
+    /// goes away ends it at the next chunk or check.
+    fn rechecked(
+        &self,
+        caller: Caller,
+        token: String,
+        mut chunks: impl Stream<Item = Result<pb::WorkspaceLogChunk>> + Send + Unpin + 'static,
+    ) -> impl Stream<Item = Result<pb::WorkspaceLogChunk>> + Send + 'static {
+        let (tx, rx) = tokio::sync::mpsc::channel(LOG_CHUNKS_IN_FLIGHT);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(super::watch::RECHECK_EVERY);
+            ticks.tick().await;
+            loop {
+                let next = tokio::select! {
+                    chunk = tokio_stream::StreamExt::next(&mut chunks) => match chunk {
+                        Some(chunk) => chunk,
+                        None => return,
+                    },
+                    _ = ticks.tick() => {
+                        match super::watch::still_valid(&api, &caller, &token, "log").await {
+                            Ok(()) if !tx.is_closed() => continue,
+                            Ok(()) => return,
+                            Err(status) => Err(status),
+                        }
+                    }
+                };
+                let ended = next.is_err();
+                if tx.send(next).await.is_err() || ended {
+                    return;
+                }
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
     }
 }

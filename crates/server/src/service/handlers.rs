@@ -62,6 +62,18 @@ macro_rules! main_service {
                     .map(Response::new)
             }
 
+            // A followed log keeps its caller's token, to authenticate it again while it runs.
+            async fn workspace_logs(
+                &self,
+                request: Request<pb::WorkspaceLogsRequest>,
+            ) -> Result<Response<LogStream>> {
+                let caller = self.caller(&request).await?;
+                let token = Api::bearer(&request)?.to_owned();
+                Api::workspace_logs(self, &caller, token, request.into_inner())
+                    .await
+                    .map(Response::new)
+            }
+
             // Signing in with GitHub: no bearer yet; GitHub's answer is the credential.
             async fn begin_git_hub_sign_in(
                 &self,
@@ -134,7 +146,6 @@ main_service! {
         stop_workspace(pb::StopWorkspaceRequest) -> pb::Workspace = caller => Api::stop_workspace;
         compile_workspace(pb::CompileWorkspaceRequest) -> pb::CompileWorkspaceResponse = any_caller => super::compile::compile_workspace;
         exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse = caller => Api::exec_workspace;
-        workspace_logs(pb::WorkspaceLogsRequest) -> Self::WorkspaceLogsStream = caller => Api::workspace_logs;
         report_workspace_activity(pb::ReportActivityRequest) -> pb::Empty = any_caller => Api::report_workspace_activity;
 
         create_secret(pb::Secret) -> pb::Secret = caller => Api::create_kept::<pb::Secret>;

@@ -431,6 +431,48 @@ async fn secret_values_reach_the_container_and_nothing_else() {
     env.stop(&name).await;
 }
 
+/// A followed log ends like a watch once its credential is no longer valid (here: the user
+/// is disabled), within a few re-check periods.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followed_log_ends_when_its_credential_does() {
+    let env = PodmanEnv::new("tailer").await;
+    let name = env.create(serde_json::json!({})).await;
+    env.start(&name).await;
+    let mut logs = ok(
+        "WorkspaceLogs",
+        env.user
+            .clone()
+            .workspace_logs(pb::WorkspaceLogsRequest {
+                name: name.clone(),
+                follow: true,
+            })
+            .await,
+    );
+    env.server
+        .store
+        .set_disabled("tailer", true)
+        .await
+        .expect("disable");
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match logs.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status.code()),
+            }
+        }
+    })
+    .await
+    .expect("the log ends within a few re-checks");
+    assert_eq!(ended, Some(tonic::Code::Unauthenticated));
+    env.server
+        .store
+        .set_disabled("tailer", false)
+        .await
+        .expect("enable");
+    env.stop(&name).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_credential_acts_for_its_workspace_until_the_run_stops() {
     let env = PodmanEnv::new("session").await;

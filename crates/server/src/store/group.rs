@@ -4,10 +4,12 @@
 //! SQLite has one writer and `synchronous=FULL` syncs the log on every commit, so a create a
 //! transaction costs a sync each and concurrent creates queue behind each other's syncs. Here
 //! each create joins a queue and then waits for the writer's turn; whoever gets the turn
-//! (the leader) takes the whole queue and commits it as one transaction. A create refused
-//! (a taken name, a quota) wrote nothing (`Store::create_in` refuses before its first write),
-//! so the others go on; a database failure fails the whole batch, and none of it is stored.
-//! Each owner's quota is counted once per batch (`quota::Tally`).
+//! (the leader) takes the whole queue and commits it as one transaction, in rounds of
+//! distinct keys and with a statement per step rather than per create (the round's taken keys,
+//! one multi-row insert, one multi-row insert of events). A create refused (a taken name, a
+//! quota) is refused before anything of it is written, so the others go on; a database
+//! failure fails the whole batch, and none of it is stored. Each owner's quota is counted once
+//! per batch (`quota::Tally`).
 //! Every create is answered only after the transaction that holds it committed: an
 //! acknowledged create is as durable as before. The leader's commit runs in a task of its
 //! own, so a caller that goes away mid-commit does not take the others' answers with it.

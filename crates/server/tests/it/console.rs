@@ -26,15 +26,7 @@ impl ConsoleEnv {
             .await
             .expect("open");
         let api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
-        let console = cordium_server::console::spawn(
-            api.clone(),
-            "127.0.0.1:0".parse().expect("addr"),
-            cordium_server::connections::ConnectionLimits::default(),
-            cordium_server::console::ConsoleOptions::default(),
-            std::future::pending(),
-        )
-        .await
-        .expect("the console");
+        let console = spawn_console(&api).await;
         let server = Server::serve_api(api).await;
         Self {
             _data: data,
@@ -42,6 +34,19 @@ impl ConsoleEnv {
             console,
         }
     }
+}
+
+/// The console of `api` on a loopback port, with the default limits and options.
+async fn spawn_console(api: &cordium_server::service::Api) -> SocketAddr {
+    cordium_server::console::spawn(
+        api.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+        cordium_server::connections::ConnectionLimits::default(),
+        cordium_server::console::ConsoleOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("the console")
 }
 
 /// The venv's python (`scripts/install-test-tools.sh` installs Playwright into it).
@@ -240,15 +245,7 @@ async fn a_console_session_ends_with_its_credential() {
     let api = cordium_server::server::open(data.dir.path(), None)
         .await
         .expect("open");
-    let console = cordium_server::console::spawn(
-        api.clone(),
-        "127.0.0.1:0".parse().expect("addr"),
-        cordium_server::connections::ConnectionLimits::default(),
-        cordium_server::console::ConsoleOptions::default(),
-        std::future::pending(),
-    )
-    .await
-    .expect("the console");
+    let console = spawn_console(&api).await;
     let server = Server::serve_api(api).await;
     let token = server.user("carol", false).await;
     let host = format!("127.0.0.1:{}", console.port());

@@ -82,6 +82,22 @@ impl PodmanEnv {
         name_of(&ws.metadata)
     }
 
+    /// WorkspaceLogs of `name` (followed: `follow`), as the environment's user.
+    pub(super) async fn logs(
+        &self,
+        name: &str,
+        follow: bool,
+    ) -> tonic::Streaming<pb::WorkspaceLogChunk> {
+        let request = pb::WorkspaceLogsRequest {
+            name: name.into(),
+            follow,
+        };
+        ok(
+            "WorkspaceLogs",
+            self.user.clone().workspace_logs(request).await,
+        )
+    }
+
     pub(super) async fn start(&self, name: &str) -> Vec<pb::WorkspaceStatus> {
         let mut events = self.watch(name).await;
         ok(
@@ -412,16 +428,7 @@ async fn secret_values_reach_the_container_and_nothing_else() {
             .await,
     );
     assert!(!format!("{compiled:?}").contains(&value));
-    let mut logs = ok(
-        "WorkspaceLogs",
-        env.user
-            .clone()
-            .workspace_logs(pb::WorkspaceLogsRequest {
-                name: name.clone(),
-                follow: false,
-            })
-            .await,
-    );
+    let mut logs = env.logs(&name, false).await;
     let mut text = Vec::new();
     while let Some(chunk) = logs.message().await.expect("log stream") {
         text.extend(chunk.data);
@@ -438,16 +445,7 @@ async fn a_followed_log_ends_when_its_credential_does() {
     let env = PodmanEnv::new("tailer").await;
     let name = env.create(serde_json::json!({})).await;
     env.start(&name).await;
-    let mut logs = ok(
-        "WorkspaceLogs",
-        env.user
-            .clone()
-            .workspace_logs(pb::WorkspaceLogsRequest {
-                name: name.clone(),
-                follow: true,
-            })
-            .await,
-    );
+    let mut logs = env.logs(&name, true).await;
     env.server
         .store
         .set_disabled("tailer", true)

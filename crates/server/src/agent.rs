@@ -393,7 +393,7 @@ impl Api {
     /// Whether the provider gives `git`'s owner a token now (refreshing it if it is due),
     /// waiting at most [`GIT_CHECK_TIMEOUT`]: a provider that is down or slow delays a start
     /// by that much at most, and the run then starts without credentials and says so.
-    pub(crate) async fn git_credentials_now(
+    async fn git_credentials_now(
         &self,
         name: &str,
         git: &crate::git_credentials::GitRun,

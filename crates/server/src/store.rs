@@ -381,8 +381,8 @@ impl Store {
     ///
     /// A create is refused (`QuotaExceeded`, `AlreadyExists`) only before anything of it is
     /// written: the quota is counted first, and a taken key fails the first insert, which
-    /// writes nothing. So a transaction that goes on after a refusal holds none of the refused
-    /// create (the group commit relies on this); any other failure is a database error.
+    /// writes nothing, so the transaction holds none of the refused create; any other failure is
+    /// a database error. (The group commit writes its batches its own way, `store::group`.)
     async fn create_in(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,

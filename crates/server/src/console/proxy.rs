@@ -297,13 +297,8 @@ fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
     if upgrading {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
-    let cookies: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !is_console_cookie(c) && !c.is_empty())
+    let cookies: Vec<String> = super::session::cookie_pairs(headers)
+        .filter(|c| !is_console_cookie(c))
         .map(str::to_owned)
         .collect();
     headers.remove(header::COOKIE);

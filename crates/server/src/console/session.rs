@@ -148,17 +148,23 @@ impl Sessions {
     }
 }
 
-/// The session cookie's value in `headers`.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The `name=value` pairs of every `Cookie` header in `headers`, trimmed, empty ones left out.
+pub(crate) fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE).then_some(value)
-        })
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+}
+
+/// The session cookie's value in `headers`.
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_pairs(headers).find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name.trim() == COOKIE).then_some(value)
+    })
 }
 
 /// This server's origin as the browser names it: the scheme and the `Host` header.

@@ -14,10 +14,15 @@ use tonic::{Request, Response};
 
 /// The MainService impl from a table: `call(Request) -> Response = authentication => answer;`
 /// for calls answered by one message, `call(Request) -> List = authentication => page;` for
-/// the list calls (a [`super::pages::Page`]) (`caller`: users only; `any_caller`: a workspace's session too).
+/// the list calls (a [`super::pages::Page`]) (`caller`: users only; `any_caller`: a workspace's session too),
+/// `call(Request) -> Stream => answer;` for the long-lived streams, which keep the caller's
+/// token to authenticate it again while they run, and `call(Request) -> Response => answer;`
+/// for the sign-in calls made without a bearer (the request carries the credential).
 macro_rules! main_service {
     (
         calls { $($call:ident($req:ty) -> $resp:ty = $who:ident => $answer:expr;)* }
+        streams { $($stream:ident($sreq:ty) -> $sresp:ty => $sanswer:expr;)* }
+        unauthenticated { $($open:ident($oreq:ty) -> $oresp:ty => $oanswer:expr;)* }
         lists { $($list:ident($lreq:ty) -> $lresp:ident = $lwho:ident => $items:expr;)* }
     ) => {
         #[tonic::async_trait]
@@ -27,81 +32,21 @@ macro_rules! main_service {
             type ExecStreamStream = super::stream::ExecStreamOut;
             type PortForwardStream = super::stream::PortForwardOut;
 
-            // Sessions keep their caller's token, to authenticate it again while they run.
-            async fn exec_stream(
-                &self,
-                request: Request<tonic::Streaming<pb::ExecStreamRequest>>,
-            ) -> Result<Response<Self::ExecStreamStream>> {
-                let caller = self.caller(&request).await?;
-                let token = Api::bearer(&request)?.to_owned();
-                Api::exec_stream(self, &caller, token, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
+            $(
+                async fn $stream(&self, request: Request<$sreq>) -> Result<Response<$sresp>> {
+                    let caller = self.caller(&request).await?;
+                    let token = Api::bearer(&request)?.to_owned();
+                    ($sanswer)(self, &caller, token, request.into_inner())
+                        .await
+                        .map(Response::new)
+                }
+            )*
 
-            async fn port_forward(
-                &self,
-                request: Request<tonic::Streaming<pb::PortForwardRequest>>,
-            ) -> Result<Response<Self::PortForwardStream>> {
-                let caller = self.caller(&request).await?;
-                let token = Api::bearer(&request)?.to_owned();
-                Api::port_forward(self, &caller, token, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
-
-            // The watch keeps its caller's token, to authenticate it again while it runs.
-            async fn watch_workspace(
-                &self,
-                request: Request<pb::WatchWorkspaceRequest>,
-            ) -> Result<Response<WatchStream>> {
-                let caller = self.caller(&request).await?;
-                let token = Api::bearer(&request)?.to_owned();
-                Api::watch_workspace(self, &caller, &token, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
-
-            // A followed log keeps its caller's token, to authenticate it again while it runs.
-            async fn workspace_logs(
-                &self,
-                request: Request<pb::WorkspaceLogsRequest>,
-            ) -> Result<Response<LogStream>> {
-                let caller = self.caller(&request).await?;
-                let token = Api::bearer(&request)?.to_owned();
-                Api::workspace_logs(self, &caller, token, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
-
-            // Signing in with GitHub: no bearer yet; GitHub's answer is the credential.
-            async fn begin_git_hub_sign_in(
-                &self,
-                request: Request<pb::BeginGitHubSignInRequest>,
-            ) -> Result<Response<pb::BeginGitConnectResponse>> {
-                Api::begin_github_sign_in(self, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
-
-            async fn finish_git_hub_sign_in(
-                &self,
-                request: Request<pb::FinishGitConnectRequest>,
-            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
-                Api::finish_github_sign_in(self, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
-
-            // Without a bearer: the platform token in the request is the credential.
-            async fn exchange_workload_token(
-                &self,
-                request: Request<pb::ExchangeWorkloadTokenRequest>,
-            ) -> Result<Response<pb::ExchangeWorkloadTokenResponse>> {
-                Api::exchange_workload_token(self, request.into_inner())
-                    .await
-                    .map(Response::new)
-            }
+            $(
+                async fn $open(&self, request: Request<$oreq>) -> Result<Response<$oresp>> {
+                    ($oanswer)(self, request.into_inner()).await.map(Response::new)
+                }
+            )*
 
             $(
                 async fn $call(&self, request: Request<$req>) -> Result<Response<$resp>> {
@@ -175,6 +120,17 @@ main_service! {
         finish_git_connect(pb::FinishGitConnectRequest) -> pb::GitConnection = caller => Api::finish_git_connect;
         list_git_connections(pb::Empty) -> pb::GitConnectionList = caller => Api::list_git_connections;
         disconnect_git_provider(pb::Ref) -> pb::Empty = caller => Api::disconnect_git_provider;
+    }
+    streams {
+        exec_stream(tonic::Streaming<pb::ExecStreamRequest>) -> super::stream::ExecStreamOut => Api::exec_stream;
+        port_forward(tonic::Streaming<pb::PortForwardRequest>) -> super::stream::PortForwardOut => Api::port_forward;
+        watch_workspace(pb::WatchWorkspaceRequest) -> WatchStream => Api::watch_workspace;
+        workspace_logs(pb::WorkspaceLogsRequest) -> LogStream => Api::workspace_logs;
+    }
+    unauthenticated {
+        begin_git_hub_sign_in(pb::BeginGitHubSignInRequest) -> pb::BeginGitConnectResponse => Api::begin_github_sign_in;
+        finish_git_hub_sign_in(pb::FinishGitConnectRequest) -> pb::ExchangeWorkloadTokenResponse => Api::finish_github_sign_in;
+        exchange_workload_token(pb::ExchangeWorkloadTokenRequest) -> pb::ExchangeWorkloadTokenResponse => Api::exchange_workload_token;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

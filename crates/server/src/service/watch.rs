@@ -350,7 +350,7 @@ impl Api {
     pub(crate) async fn watch_workspace(
         &self,
         caller: &Caller,
-        token: &str,
+        token: String,
         request: pb::WatchWorkspaceRequest,
     ) -> Result<WatchStream> {
         let only = request.name;
@@ -392,7 +392,7 @@ impl Api {
         let watch = Watch {
             api: self.clone(),
             caller: caller.clone(),
-            token: token.to_owned(),
+            token,
             only,
             access: HashMap::new(),
             tx,

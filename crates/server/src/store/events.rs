@@ -129,10 +129,10 @@ impl Store {
         })
     }
 
-    /// Records the creation of each of `records` (a group commit's, on SQLite) with one
-    /// statement, and returns their events in the same order. Events are matched to records
-    /// by name (a statement's returned rows come in no promised order); records that share a
-    /// name are recorded one at a time.
+    /// Records the creation of each of `records` (a group commit's: SQLite only, where the
+    /// announcement needs no NOTIFY) with one statement, and returns their events in the same
+    /// order. Events are matched to records by name (a statement's returned rows come in no
+    /// promised order); records that share a name are recorded one at a time.
     pub(super) async fn insert_created_events(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -143,7 +143,7 @@ impl Store {
         }
         let names: std::collections::HashSet<&str> =
             records.iter().map(|r| r.name.as_str()).collect();
-        if names.len() < records.len() || self.backend != Backend::Sqlite {
+        if names.len() < records.len() {
             let mut events = Vec::with_capacity(records.len());
             for r in records {
                 events.push(

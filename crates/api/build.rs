@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Requests that do not decode answer InvalidArgument, not Internal (src/codec.rs).
         .codec_path("crate::codec::Codec")
+        // Documents are shared and encoded once (src/spec.rs).
+        .extern_path(".google.protobuf.Struct", "crate::spec::Spec")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

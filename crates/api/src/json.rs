@@ -14,6 +14,20 @@ pub fn struct_to_json(s: &Struct) -> Json {
     )
 }
 
+/// The value at `path` (field names from the outermost Struct inward), if every step is a
+/// Struct that has the field: a read of one leaf without converting the whole document.
+pub fn field_at<'a>(root: &'a Struct, path: &[&str]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut at = root;
+    for name in parents {
+        match &at.fields.get(*name)?.kind {
+            Some(Kind::StructValue(inner)) => at = inner,
+            _ => return None,
+        }
+    }
+    at.fields.get(*last)
+}
+
 /// A protobuf Value as JSON. Whole numbers that a double holds exactly come back as integers.
 pub fn value_to_json(v: &Value) -> Json {
     match &v.kind {
@@ -87,6 +101,21 @@ pub fn json_to_value(j: &Json) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_at_reads_one_leaf_through_structs_only() {
+        let s = json_to_struct(&serde_json::json!({"a": {"b": {"c": 3}}, "l": [{"c": 1}]}));
+        assert_eq!(
+            field_at(&s, &["a", "b", "c"]).map(value_to_json),
+            Some(3.into())
+        );
+        assert!(
+            field_at(&s, &["a", "b"]).is_some_and(|v| matches!(v.kind, Some(Kind::StructValue(_))))
+        );
+        assert_eq!(field_at(&s, &["a", "x", "c"]), None, "a missing step");
+        assert_eq!(field_at(&s, &["l", "c"]), None, "a list is not a Struct");
+        assert_eq!(field_at(&s, &[]), None, "no path, no leaf");
+    }
 
     #[test]
     fn non_finite_numbers_are_found_with_their_path() {

@@ -123,7 +123,7 @@ async fn create(client: &Main) -> pb::Workspace {
         .clone()
         .create_workspace(pb::Workspace {
             metadata: None,
-            spec: Some(prost_types::Struct::default()),
+            spec: Some(pb::Spec::default()),
             status: None,
         })
         .await

@@ -10,35 +10,118 @@
 //! check), CompileWorkspace of a stored workspace whose layers did not change (target: at least
 //! half the health check's throughput), and CreateWorkspace on SQLite and PostgreSQL (target:
 //! at least 0.3x the health check at concurrency 64 on SQLite).
+//!
+//! The server runs on a runtime of its own, so its CPU time per call is measured apart from the
+//! clients' (the scheduler's count of its threads' time): the changed-layer CompileWorkspace
+//! target is in those terms, the server's CPU per call at most 1.3x an in-process
+//! `merge::compile` of the same layers plus the server's CPU for one GetWorkspace.
+//!
+//! `LOAD_CALLS=get,health` runs only the named calls (`health`, `get`, `compile`, `changed`,
+//! `create`), for profiling one of them; ratios to a call left out print as NaN.
 
 mod support;
 
 use cordium_server::pb;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use support::{Auth, Main};
 use tonic::transport::Channel;
 
 const SECONDS: f64 = 3.0;
 
-async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (Channel, String) {
-    let api = cordium_server::server::open(data_dir, database_url)
-        .await
-        .expect("open the store");
-    support::serve(api, true).await
+/// The prefixes of the server's threads' names: its runtime's (see [`server_runtime`]) and
+/// SQLite's workers (`sqlx-sqlite-worker-N`, cut to 15 bytes by the kernel).
+const SERVER_THREADS: [&str; 2] = ["cordium-server", "sqlx-sqlite"];
+
+/// The runtime the server runs on, apart from the clients'.
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("cordium-server")
+            .enable_all()
+            .build()
+            .expect("the server's runtime")
+    })
 }
 
-/// Runs `call` from `concurrency` tasks for SECONDS and returns calls per second.
-async fn throughput<F, Fut>(concurrency: usize, call: F) -> f64
+/// Opens a store and serves it on the server's runtime; the channel is driven by the caller's.
+async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (Channel, String) {
+    let (dir, url) = (data_dir.to_owned(), database_url.map(str::to_owned));
+    let (addr, token) = server_runtime()
+        .spawn(async move {
+            let api = cordium_server::server::open(&dir, url.as_deref())
+                .await
+                .expect("open the store");
+            support::listen(api, true).await
+        })
+        .await
+        .expect("the server starts");
+    (support::connect(addr).await, token)
+}
+
+/// Nanoseconds on a CPU of this process's threads whose names start with one of `prefixes`
+/// (the first field of `/proc/self/task/*/schedstat`).
+fn cpu_ns_of_threads(prefixes: &[&str]) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|name| prefixes.iter().any(|p| name.starts_with(p)))
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .map(|stat| first_number(&stat))
+        .sum()
+}
+
+/// Nanoseconds on a CPU of the calling thread.
+fn cpu_ns_of_this_thread() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat").map_or(0, |stat| first_number(&stat))
+}
+
+fn first_number(text: &str) -> u64 {
+    text.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a run of one call measured.
+#[derive(Clone, Copy)]
+struct Rate {
+    /// Calls answered per second.
+    per_second: f64,
+    /// The server's CPU time per call, in microseconds.
+    server_us: f64,
+}
+
+/// Whether `LOAD_CALLS` (a comma-separated list; every call when unset) names `call`.
+fn wanted(call: &str) -> bool {
+    std::env::var("LOAD_CALLS").map_or(true, |calls| calls.split(',').any(|c| c.trim() == call))
+}
+
+/// Runs `call` from `concurrency` tasks for SECONDS: calls per second and the server's CPU
+/// per call (NaN when `LOAD_CALLS` leaves out `name`).
+async fn throughput<F, Fut>(name: &str, concurrency: usize, call: F) -> Rate
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
+    if !wanted(name) {
+        return Rate {
+            per_second: f64::NAN,
+            server_us: f64::NAN,
+        };
+    }
     let call = Arc::new(call);
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(SECONDS);
     let started = Instant::now();
+    let server_before = cpu_ns_of_threads(&SERVER_THREADS);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (call, done) = (call.clone(), done.clone());
@@ -53,17 +136,22 @@ where
     for t in tasks {
         let _ = t.await;
     }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let calls = done.load(Ordering::Relaxed) as f64;
+    let server_ns = cpu_ns_of_threads(&SERVER_THREADS).saturating_sub(server_before) as f64;
+    Rate {
+        per_second: calls / started.elapsed().as_secs_f64(),
+        server_us: server_ns / 1000.0 / calls,
+    }
 }
 
 /// The example Workspace's spec, loaded once: the clients' calls pay a clone, not a YAML parse,
 /// so the figures measure the server.
-fn spec() -> prost_types::Struct {
-    static SPEC: std::sync::OnceLock<prost_types::Struct> = std::sync::OnceLock::new();
+fn spec() -> cordium_api::Spec {
+    static SPEC: std::sync::OnceLock<cordium_api::Spec> = std::sync::OnceLock::new();
     SPEC.get_or_init(load_spec).clone()
 }
 
-fn load_spec() -> prost_types::Struct {
+fn load_spec() -> cordium_api::Spec {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../fixtures/examples/workspace.yaml"
@@ -77,13 +165,13 @@ fn load_spec() -> prost_types::Struct {
         .get("spec")
         .map(cordium_spec::Node::to_json)
         .unwrap_or_default();
-    to_struct(&json)
+    to_struct(&json).into()
 }
 
 /// `merge::compile` of the layers the server compiles for the bench's workspace (the
 /// example Workspace, its Space and the Space's default Template, which carry no spec), with
-/// provenance, in this thread: compiles per second.
-fn in_process_compiles_per_second() -> f64 {
+/// provenance, in this thread: CPU microseconds per compile.
+fn in_process_compile_us() -> f64 {
     use cordium_merge::{Inputs, Options, compile};
     use cordium_spec::{SourceId, SourceMap, load};
     let workspace = std::fs::read_to_string(concat!(
@@ -94,7 +182,7 @@ fn in_process_compiles_per_second() -> f64 {
     let space = "apiVersion: cordium/v1\nkind: Space\nmetadata: {name: default.bench}\n";
     let template = "apiVersion: cordium/v1\nkind: Template\nmetadata: {name: default}\n";
     let deadline = Instant::now() + Duration::from_secs_f64(SECONDS);
-    let started = Instant::now();
+    let cpu_before = cpu_ns_of_this_thread();
     let mut calls = 0u64;
     while Instant::now() < deadline {
         let mut sources = SourceMap::new();
@@ -116,7 +204,7 @@ fn in_process_compiles_per_second() -> f64 {
         std::hint::black_box(serde_json::to_value(&compiled.effective).expect("json"));
         calls += 1;
     }
-    calls as f64 / started.elapsed().as_secs_f64()
+    cpu_ns_of_this_thread().saturating_sub(cpu_before) as f64 / 1000.0 / calls as f64
 }
 
 fn to_struct(j: &serde_json::Value) -> prost_types::Struct {
@@ -136,7 +224,7 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
     let quota = serde_json::json!({"workspace": {"limit": {"maxPerUser": 999_999}}});
     management
         .update_cluster_config(pb::ClusterConfig {
-            spec: Some(to_struct(&quota)),
+            spec: Some(to_struct(&quota).into()),
             ..Default::default()
         })
         .await
@@ -177,10 +265,10 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
         .expect("the workspace compiles");
     println!("== {label}");
     for concurrency in [1usize, 64] {
-        let mut health_rate = 0.0;
+        let mut health_rate = f64::NAN;
         if with_health_and_compile {
             let ch = channel.clone();
-            health_rate = throughput(concurrency, move || {
+            let health = throughput("health", concurrency, move || {
                 let mut client = tonic_health::pb::health_client::HealthClient::new(ch.clone());
                 async move {
                     client
@@ -193,7 +281,8 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
             })
             .await;
             let (m, n) = (main.clone(), name.clone());
-            let compile_rate = throughput(concurrency, move || {
+            health_rate = health.per_second;
+            let compile = throughput("compile", concurrency, move || {
                 let (mut client, name) = (m.clone(), n.clone());
                 async move {
                     client
@@ -207,7 +296,7 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
             })
             .await;
             let (m, n) = (main.clone(), name.clone());
-            let get_rate = throughput(concurrency, move || {
+            let get = throughput("get", concurrency, move || {
                 let (mut client, name) = (m.clone(), n.clone());
                 async move {
                     client
@@ -222,7 +311,7 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
             .await;
             let (m, n) = (main.clone(), name.clone());
             let salt = Arc::new(AtomicU64::new(0));
-            let changed_rate = throughput(concurrency, move || {
+            let changed = throughput("changed", concurrency, move || {
                 let (mut client, name) = (m.clone(), n.clone());
                 // A run variable nothing reads, new on every call: the answer cannot come from
                 // the server's memo, so this is the cost of a real compile.
@@ -243,25 +332,33 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
             })
             .await;
             println!(
-                "concurrency {concurrency:>2}: health {health_rate:>8.0}/s  get {get_rate:>8.0}/s  get/health = {:.2}",
-                get_rate / health_rate,
+                "concurrency {concurrency:>2}: health {:>8.0}/s ({:.1} µs of server CPU)  get {:>8.0}/s ({:.1} µs)  get/health = {:.2}",
+                health.per_second,
+                health.server_us,
+                get.per_second,
+                get.server_us,
+                get.per_second / health.per_second,
             );
             println!(
-                "concurrency {concurrency:>2}: compile, layers unchanged {compile_rate:>8.0}/s  compile/health = {:.2};  every call new {changed_rate:>8.0}/s",
-                compile_rate / health_rate
+                "concurrency {concurrency:>2}: compile, layers unchanged {:>8.0}/s ({:.1} µs)  compile/health = {:.2};  every call new {:>8.0}/s ({:.1} µs)",
+                compile.per_second,
+                compile.server_us,
+                compile.per_second / health.per_second,
+                changed.per_second,
+                changed.server_us,
             );
-            if concurrency == 1 {
-                let in_process = in_process_compiles_per_second();
-                // Per call: the server's compile against an in-process compile of the same
-                // layers plus one GetWorkspace (the target: at most 1.3).
-                let ratio = (1.0 / changed_rate) / (1.0 / in_process + 1.0 / get_rate);
+            if concurrency == 1 && wanted("changed") && wanted("get") {
+                let in_process = in_process_compile_us();
+                // CPU per call: the server's compile against an in-process compile of the
+                // same layers plus the server's GetWorkspace (the target: at most 1.3).
+                let ratio = changed.server_us / (in_process + get.server_us);
                 println!(
-                    "concurrency  1: in-process merge::compile {in_process:>8.0}/s;  server compile / (in-process compile + get) = {ratio:.2}"
+                    "concurrency  1: in-process merge::compile {in_process:.1} µs;  server compile / (in-process compile + get), CPU per call = {ratio:.2}"
                 );
             }
         }
         let m = main.clone();
-        let create_rate = throughput(concurrency, move || {
+        let create = throughput("create", concurrency, move || {
             let mut client = m.clone();
             async move {
                 client
@@ -275,11 +372,14 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
         })
         .await;
         let ratio = if health_rate > 0.0 {
-            format!("  create/health = {:.2}", create_rate / health_rate)
+            format!("  create/health = {:.2}", create.per_second / health_rate)
         } else {
             String::new()
         };
-        println!("concurrency {concurrency:>2}: create {create_rate:>8.0}/s{ratio}");
+        println!(
+            "concurrency {concurrency:>2}: create {:>8.0}/s ({:.1} µs){ratio}",
+            create.per_second, create.server_us
+        );
     }
 }
 

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Auth, Main};
 
-fn spec(json: serde_json::Value) -> prost_types::Struct {
-    cordium_api::json::json_to_struct(&json)
+fn spec(json: serde_json::Value) -> cordium_api::Spec {
+    cordium_api::json::json_to_struct(&json).into()
 }
 
 async fn server(data_dir: &std::path::Path) -> Main {

@@ -124,7 +124,7 @@ async fn main() {
         .clone()
         .create_workspace(pb::Workspace {
             metadata: None,
-            spec: Some(cordium_api::json::json_to_struct(&spec)),
+            spec: Some(cordium_api::json::json_to_struct(&spec).into()),
             status: None,
         })
         .await

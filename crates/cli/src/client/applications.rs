@@ -60,7 +60,7 @@ pub(super) async fn print(server: &ServerArgs, name: &str, out: &mut Output) {
     };
     let effective = compiled
         .effective
-        .as_ref()
+        .as_deref()
         .map(cordium_api::json::struct_to_json)
         .unwrap_or_default();
     out.out(&lines(name, &applications(&effective)));

@@ -11,7 +11,6 @@ use crate::output::Output;
 use base64::Engine as _;
 use cordium_api as pb;
 use cordium_spec::{Cx, Diagnostic, Kind, Node, NodeKind, SourceMap, codes};
-use prost_types::Struct;
 use std::path::Path;
 
 /// What a document says about the resource to send.
@@ -21,7 +20,7 @@ pub(crate) struct Input {
     /// resource version the update expects.
     pub(crate) metadata: pb::Metadata,
     /// The `spec` (Space, Template, Workspace, GitProvider).
-    pub(crate) spec: Option<Struct>,
+    pub(crate) spec: Option<pb::Spec>,
     /// A Secret or UserSecret value from `data`.
     pub(crate) data: Option<pb::SecretData>,
     /// A UserSecret with `spec.type: SSH_KEY`.
@@ -123,7 +122,7 @@ pub(crate) fn parse(
         input.spec = root
             .get("spec")
             .filter(|s| s.as_map().is_some())
-            .map(|s| json_to_struct(&s.to_json()));
+            .map(|s| json_to_struct(&s.to_json()).into());
     }
     input.ssh_key = root
         .get("spec")

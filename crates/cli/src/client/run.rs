@@ -131,7 +131,7 @@ fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
         Some(path) => document::read(path, Kind::Workspace, out)?,
         None => Input::default(),
     };
-    let mut spec = match input.spec.as_ref().map(struct_to_json) {
+    let mut spec = match input.spec.as_deref().map(struct_to_json) {
         Some(Json::Object(map)) => map,
         _ => Map::new(),
     };
@@ -159,7 +159,7 @@ fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
     let checked = document::parse(source, text, Kind::Workspace, out)?;
     input.spec = checked
         .spec
-        .or_else(|| Some(json_to_struct(&Json::Object(spec))));
+        .or_else(|| Some(json_to_struct(&Json::Object(spec)).into()));
     Ok(input)
 }
 

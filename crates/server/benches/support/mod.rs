@@ -36,7 +36,15 @@ impl tonic::service::Interceptor for Auth {
 
 /// Adds the user `bench` (an administrator when `admin`), serves `api` on a free port until
 /// the process ends, and returns a channel to it and the user's token.
+#[allow(dead_code, reason = "the load bench serves on a runtime of its own")]
 pub(crate) async fn serve(api: Api, admin: bool) -> (Channel, String) {
+    let (addr, token) = listen(api, admin).await;
+    (connect(addr).await, token)
+}
+
+/// Adds the user `bench` (an administrator when `admin`) and serves `api` on a free port of
+/// the current runtime until the process ends: its address and the user's token.
+pub(crate) async fn listen(api: Api, admin: bool) -> (std::net::SocketAddr, String) {
     let token = new_token().expect("token");
     api.store()
         .add_user("bench", &hash_token(&token), admin)
@@ -51,10 +59,14 @@ pub(crate) async fn serve(api: Api, admin: bool) -> (Channel, String) {
         listener,
         std::future::pending(),
     ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
+    (addr, token)
+}
+
+/// A channel to `addr`, its connection driven by the current runtime.
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect()
         .await
-        .expect("connect");
-    (channel, token)
+        .expect("connect")
 }

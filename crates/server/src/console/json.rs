@@ -53,7 +53,7 @@ pub(crate) fn workspace(w: &pb::Workspace) -> Json {
     let status = w.status.clone().unwrap_or_default();
     json!({
         "metadata": metadata(w.metadata.as_ref()),
-        "spec": spec(w.spec.as_ref()),
+        "spec": spec(w.spec.as_deref()),
         "status": {
             "state": state_name(status.state),
             "owner": status.owner,
@@ -79,7 +79,7 @@ pub(crate) fn space(s: &pb::Space) -> Json {
     let kind = pb::SpaceType::try_from(status.r#type).unwrap_or(pb::SpaceType::Unset);
     let status =
         json!({ "owner": status.owner, "type": kind.as_str_name(), "members": status.members });
-    with_spec(s.metadata.as_ref(), s.spec.as_ref(), status)
+    with_spec(s.metadata.as_ref(), s.spec.as_deref(), status)
 }
 
 /// A Template.
@@ -91,7 +91,7 @@ pub(crate) fn template(t: &pb::Template) -> Json {
         "currentRunningBuildId": status.current_running_build_id,
         "currentReadyBuildId": status.current_ready_build_id,
     });
-    with_spec(t.metadata.as_ref(), t.spec.as_ref(), status)
+    with_spec(t.metadata.as_ref(), t.spec.as_deref(), status)
 }
 
 /// A Secret: name and place only.
@@ -144,7 +144,7 @@ pub(crate) fn effective(c: &pb::CompileWorkspaceResponse) -> Json {
         })
         .collect();
     json!({
-        "effective": spec(c.effective.as_ref()),
+        "effective": spec(c.effective.as_deref()),
         "notes": c.notes,
         "provenance": provenance,
     })

@@ -82,7 +82,7 @@ async fn default_of(
     .await?;
     let effective = compiled
         .effective
-        .as_ref()
+        .as_deref()
         .map(cordium_api::json::struct_to_json)
         .unwrap_or_default();
     let applications = effective["spec"]["applications"]

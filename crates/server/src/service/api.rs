@@ -1,7 +1,7 @@
 //! The MainService's state and what every handler shares: who is calling, which Spaces,
 //! Templates and Workspaces they may reach, the cluster's quotas.
 
-use super::resource::{Place, Result, decode, new_record, now, rewritten};
+use super::resource::{Place, Result, new_record, now, rewritten};
 use super::{Caller, not_found};
 use crate::auth::Authenticator;
 use crate::cache::Memo;
@@ -32,6 +32,8 @@ pub struct Api {
     pub(crate) compiled: Arc<super::compile::CompiledMemo>,
     /// Loaded layer documents, by content ([`super::layers`]).
     pub(crate) layers: Arc<super::layers::Layers>,
+    /// Stored messages decoded once per content ([`super::decoded`]).
+    pub(crate) decoded: Arc<super::decoded::Decoded>,
     /// Where SSH is served (`None`: it is not), for GetSshEndpoint.
     pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
     /// The runs' SSH agents (`None`: runs get none).
@@ -46,8 +48,8 @@ pub struct Api {
     pub(crate) git: Option<Arc<super::git_connect::GitConnect>>,
 }
 
-/// A stored Space: its record and message, shared by the calls that read it.
-pub(crate) type StoredSpace = Arc<(Record, pb::Space)>;
+/// A stored Space: its record and message, the message shared by the calls that read it.
+pub(crate) type StoredSpace = (Record, Arc<pb::Space>);
 
 impl Api {
     /// A service over `store`, sealing secrets with `secrets`, authenticating with `auth`.
@@ -63,6 +65,7 @@ impl Api {
                 super::compile::MEMO_BYTES,
             )),
             layers: Arc::default(),
+            decoded: Arc::default(),
             ssh_endpoint: None,
             agents: None,
             sessions: super::watch::WatchCounts::default(),
@@ -161,13 +164,16 @@ impl Api {
     }
 
     /// The Space if the caller owns it or is a member; NotFound otherwise. The record comes
-    /// from the store's memo of single records (`store::recent`), so asking costs a decode.
+    /// from the store's memo of single records (`store::recent`) and its message from the memo
+    /// of decoded ones (`super::decoded`), so asking costs two lookups.
     pub(crate) async fn accessible_space(
         &self,
         caller: &Caller,
         name: &str,
     ) -> Result<StoredSpace> {
-        let found = Arc::new(self.stored::<pb::Space>(&Place::global(name, "")).await?);
+        let found = self
+            .stored_shared::<pb::Space>(&Place::global(name, ""))
+            .await?;
         if super::space::can_access(caller, &found.1) {
             Ok(found)
         } else {
@@ -180,8 +186,8 @@ impl Api {
         &self,
         caller: &Caller,
         name: &str,
-    ) -> Result<(Record, pb::Workspace)> {
-        let (record, ws) = self.stored(&Place::global(name, "")).await?;
+    ) -> Result<(Record, Arc<pb::Workspace>)> {
+        let (record, ws) = self.stored_shared(&Place::global(name, "")).await?;
         self.accessible_space(caller, &record.space)
             .await
             .map_err(|_| not_found(Kind::Workspace, name))?;
@@ -195,30 +201,27 @@ impl Api {
         caller: &Caller,
         space: &str,
         template: &str,
-    ) -> Result<(Record, pb::Template)> {
+    ) -> Result<(Record, Arc<pb::Template>)> {
         self.accessible_space(caller, space).await?;
-        self.stored(&Place::in_space(space, template)).await
+        self.stored_shared(&Place::in_space(space, template)).await
     }
 
     /// The ClusterConfig, if an administrator has written one.
-    pub(crate) async fn cluster_config(&self) -> Result<Option<pb::ClusterConfig>> {
+    pub(crate) async fn cluster_config(&self) -> Result<Option<Arc<pb::ClusterConfig>>> {
         match self.store.get(Kind::ClusterConfig, "", "cluster").await? {
-            Some(r) => Ok(Some(decode(&r)?)),
+            Some(r) => Ok(Some(self.decoded.message(&r)?)),
             None => Ok(None),
         }
     }
 
     /// The ClusterConfig's `workspace.limit.<field>`, or `default`.
     pub(crate) async fn quota(&self, field: &str, default: i64) -> Result<i64> {
-        let value = self
-            .cluster_config()
-            .await?
-            .and_then(|c| c.spec)
-            .map(|s| super::documents::struct_to_json(&s))
-            .and_then(|j| {
-                j.pointer(&format!("/workspace/limit/{field}"))
-                    .and_then(serde_json::Value::as_i64)
-            });
+        let cluster = self.cluster_config().await?;
+        let spec = cluster.as_ref().and_then(|c| c.spec.as_ref());
+        let value = spec
+            .and_then(|s| cordium_api::json::field_at(s, &["workspace", "limit", field]))
+            .map(cordium_api::json::value_to_json)
+            .and_then(|j| j.as_i64());
         Ok(value
             .filter(|v| *v > 0 && *v < 1_000_000)
             .unwrap_or(default))
@@ -255,15 +258,15 @@ impl Api {
         self.write_update(write, ws).await
     }
 
-    /// The caller's UserConfig, created empty on first use.
-    pub(crate) async fn user_config(&self, caller: &Caller) -> Result<pb::UserConfig> {
+    /// The caller's UserConfig, created empty on first use; shared ([`super::decoded`]).
+    pub(crate) async fn user_config(&self, caller: &Caller) -> Result<Arc<pb::UserConfig>> {
         let at = Place::owned_by(&caller.name, &caller.name);
         if let Some(r) = self
             .store
             .get(Kind::UserConfig, &at.scope, &at.name)
             .await?
         {
-            return decode(&r);
+            return self.decoded.message(&r);
         }
         let config = pb::UserConfig {
             metadata: Some(super::resource::fresh_metadata(None, &caller.name)?),
@@ -271,14 +274,14 @@ impl Api {
         };
         let record = new_record(Kind::UserConfig, &at, &caller.name, &config);
         match self.store.create(Write::new(&record)).await {
-            Ok(()) => Ok(super::resource::with_version(config, 1)),
+            Ok(()) => Ok(Arc::new(super::resource::with_version(config, 1))),
             Err(crate::store::StoreError::AlreadyExists { .. }) => {
                 let r = self
                     .store
                     .get(Kind::UserConfig, &at.scope, &at.name)
                     .await?
                     .ok_or_else(|| Status::internal("user config vanished"))?;
-                decode(&r)
+                self.decoded.message(&r)
             }
             Err(e) => Err(e.into()),
         }

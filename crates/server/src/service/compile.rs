@@ -9,7 +9,6 @@ use crate::store::Counter;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
 use cordium_spec::{Diagnostic, Kind, SourceMap};
 use prost::Message as _;
-use prost_types::Struct;
 use std::sync::Arc;
 use tonic::Status;
 
@@ -84,7 +83,7 @@ pub(crate) enum CompileTarget {
     /// caller's default Space and Template).
     Inline {
         /// The Workspace spec.
-        spec: Struct,
+        spec: cordium_api::Spec,
         /// The Template reference.
         template: String,
     },
@@ -206,7 +205,7 @@ async fn compile(
         })
         .collect();
     Ok(pb::CompileWorkspaceResponse {
-        effective: Some(json_to_struct(&effective)),
+        effective: Some(json_to_struct(&effective).into()),
         notes: compiled.effective.notes.clone(),
         provenance,
     })
@@ -220,16 +219,20 @@ pub(crate) async fn compile_effective(
     req: CompileRequest,
 ) -> Result<cordium_merge::Compiled, CompileError> {
     let mut sources = SourceMap::new();
-    let (workspace_name, spec, space, template, mut vars) = match req.target {
+    let stored;
+    let (workspace_name, spec, space, template, mut vars) = match &req.target {
         CompileTarget::Stored(name) => {
-            let (_, ws) = api.visible_workspace(caller, &name).await?;
-            let status = ws.status.unwrap_or_default();
+            stored = api.visible_workspace(caller, name).await?.1;
+            let status = stored.status.as_ref();
             let vars: Vec<(String, String)> = status
-                .run_vars
-                .into_iter()
-                .map(|v| (v.name, v.value))
+                .map(|s| s.run_vars.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
                 .collect();
-            (name, ws.spec, status.space, status.template, vars)
+            let (space, template) =
+                status.map_or_else(Default::default, |s| (s.space.clone(), s.template.clone()));
+            (name.clone(), stored.spec.as_ref(), space, template, vars)
         }
         CompileTarget::Inline { spec, template } => {
             let (space, template) = match template.split_once('/') {
@@ -250,7 +253,7 @@ pub(crate) async fn compile_effective(
         format!("Workspace {workspace_name}"),
         Kind::Workspace,
         &workspace_name,
-        spec.as_ref(),
+        spec,
     )?;
     let mut documents = vec![workspace];
     let mut secrets = Vec::new();

@@ -196,7 +196,7 @@ impl Api {
             .await?;
         let spec = stored
             .spec
-            .as_ref()
+            .as_deref()
             .map(cordium_api::json::struct_to_json)
             .unwrap_or_default();
         Endpoints::of(&spec, &self.git()?.hosts).map_err(provider_status)

@@ -12,7 +12,7 @@ impl Updated for pb::GitProvider {
     const KIND: Kind = Kind::GitProvider;
 
     async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::GitProvider, &cx.at.name, req.spec.as_ref())?;
+        validate(Kind::GitProvider, &cx.at.name, req.spec.as_deref())?;
         Ok(Built::plain(Self::respec(stored, req)))
     }
 }
@@ -23,7 +23,7 @@ impl Kept for pb::GitProvider {
 
     fn check_new(at: &Place, req: &Self) -> Result<()> {
         require_name(Kind::GitProvider, &at.name)?;
-        validate(Kind::GitProvider, &at.name, req.spec.as_ref())
+        validate(Kind::GitProvider, &at.name, req.spec.as_deref())
     }
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {

@@ -15,9 +15,9 @@
 
 use super::documents::{document_text, invalid};
 use crate::cache::Memo;
+use cordium_api::Spec;
 use cordium_spec::{Document, Kind, SourceMap, load};
 use prost::Message as _;
-use prost_types::Struct;
 use std::sync::Arc;
 use tonic::Status;
 
@@ -60,13 +60,14 @@ impl Layers {
         label: String,
         kind: Kind,
         name: &str,
-        spec: Option<&Struct>,
+        spec: Option<&Spec>,
     ) -> Result<Document, Status> {
+        // A Spec keeps its encoding (`cordium_api::spec`): the key costs a copy, not an encode.
         let key: Key = (
             kind,
             label,
             name.to_owned(),
-            spec.map(Struct::encode_to_vec).unwrap_or_default(),
+            spec.map(Spec::encode_to_vec).unwrap_or_default(),
         );
         if let Some(known) = self.0.get(&key, ALWAYS) {
             let id = sources.add(key.1.as_str(), known.text.clone());
@@ -75,7 +76,7 @@ impl Layers {
             }
             return Self::parse(&known.text, id);
         }
-        let text: Arc<str> = document_text(kind, name, spec).into();
+        let text: Arc<str> = document_text(kind, name, spec.map(|s| &**s)).into();
         let id = sources.add(key.1.as_str(), text.clone());
         let document = Self::parse(&text, id)?;
         let weight =
@@ -110,11 +111,11 @@ mod tests {
     use crate::service::documents::json_to_struct;
     use cordium_spec::SourceId;
 
-    fn spec(image: &str) -> Struct {
-        json_to_struct(&serde_json::json!({ "image": { "registry": { "url": image } } }))
+    fn spec(image: &str) -> Spec {
+        json_to_struct(&serde_json::json!({ "image": { "registry": { "url": image } } })).into()
     }
 
-    fn load_at(layers: &Layers, sources: &mut SourceMap, spec: &Struct) -> Document {
+    fn load_at(layers: &Layers, sources: &mut SourceMap, spec: &Spec) -> Document {
         layers
             .load(
                 sources,

@@ -39,7 +39,11 @@ impl ManagementService for Management {
     ) -> Result<Response<pb::ClusterConfig>, Status> {
         self.admin(&request).await?;
         Ok(Response::new(
-            self.api.cluster_config().await?.unwrap_or_default(),
+            self.api
+                .cluster_config()
+                .await?
+                .map(std::sync::Arc::unwrap_or_clone)
+                .unwrap_or_default(),
         ))
     }
 
@@ -49,7 +53,7 @@ impl ManagementService for Management {
     ) -> Result<Response<pb::ClusterConfig>, Status> {
         let caller = self.admin(&request).await?;
         let mut req = request.into_inner();
-        validate(Kind::ClusterConfig, "cluster", req.spec.as_ref())?;
+        validate(Kind::ClusterConfig, "cluster", req.spec.as_deref())?;
         let precondition = requested_precondition(&mut req);
         let mut out = pb::ClusterConfig {
             metadata: Some(pb::Metadata {

@@ -2,6 +2,7 @@
 
 mod api;
 mod compile;
+mod decoded;
 mod documents;
 mod exec;
 mod git_connect;

@@ -70,12 +70,7 @@ pub(crate) fn page_request(kind: Kind, request: &pb::ListRequest) -> Result<Page
 /// The token of the page after `after`.
 fn token(kind: Kind, after: &After) -> String {
     let plain = format!("{}\n{}\n{}", kind.as_str(), after.scope, after.name);
-    let mut out = String::with_capacity(TOKEN_PREFIX.len() + 2 * plain.len());
-    out.push_str(TOKEN_PREFIX);
-    for b in plain.bytes() {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("{TOKEN_PREFIX}{}", crate::crypto::hex(plain.as_bytes()))
 }
 
 /// The key a token of `kind`'s list names, or `None` for anything else.

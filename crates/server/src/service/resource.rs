@@ -11,12 +11,13 @@ use crate::store::{Precondition, Record, Write, workspace_is_active};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
+use std::sync::Arc;
 use tonic::Status;
 
 pub(crate) type Result<T> = std::result::Result<T, Status>;
 
 /// Messages that carry `Metadata`.
-pub(crate) trait Resource: Message + Default + Clone {
+pub(crate) trait Resource: Message + Default + Clone + 'static {
     /// The message's metadata.
     fn meta(&mut self) -> &mut Option<pb::Metadata>;
 
@@ -72,7 +73,7 @@ pub(crate) fn now() -> prost_types::Timestamp {
 fn new_uid() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::crypto::hex(&bytes))
 }
 
 /// Metadata of a new resource: what the caller may set, plus identity and times.
@@ -111,19 +112,7 @@ pub(crate) fn updated_metadata(
     }
 }
 
-/// The stored message of `record`, carrying the record's version.
-pub(crate) fn decode<M: Resource>(record: &Record) -> Result<M> {
-    let mut m = M::decode(record.body.as_slice()).map_err(|e| {
-        Status::internal(format!(
-            "stored {} is unreadable: {e}",
-            record.kind.as_str()
-        ))
-    })?;
-    if let Some(meta) = m.meta() {
-        meta.resource_version = record.version;
-    }
-    Ok(m)
-}
+pub(crate) use super::decoded::decode;
 
 /// What an update request expects of the stored version (`metadata.resourceVersion`).
 pub(crate) fn requested_precondition<M: Resource>(m: &mut M) -> Precondition {
@@ -379,12 +368,19 @@ impl Api {
 
     /// The stored resource at `at`, or NotFound.
     pub(crate) async fn stored<K: Updated>(&self, at: &Place) -> Result<(Record, K)> {
+        let (record, shared) = self.stored_shared::<K>(at).await?;
+        Ok((record, (*shared).clone()))
+    }
+
+    /// The stored resource at `at`, shared with every call reading the same version
+    /// ([`super::decoded`]), or NotFound: for reading it without answering it.
+    pub(crate) async fn stored_shared<K: Updated>(&self, at: &Place) -> Result<(Record, Arc<K>)> {
         let record = self
             .store
             .get(K::KIND, &at.scope, &at.name)
             .await?
             .ok_or_else(|| not_found(K::KIND, &at.name))?;
-        let resource = decode(&record)?;
+        let resource = self.decoded.message::<K>(&record)?;
         Ok((record, resource))
     }
 

@@ -20,7 +20,7 @@ impl Updated for pb::Space {
     const KIND: Kind = Kind::Space;
 
     async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::Space, &cx.at.name, req.spec.as_ref())?;
+        validate(Kind::Space, &cx.at.name, req.spec.as_deref())?;
         Ok(Built::plain(Self::respec(stored, req)))
     }
 }
@@ -55,7 +55,7 @@ impl Api {
                 "only the owner of Space `{name}` may change or delete it"
             )));
         }
-        Ok((*found).clone())
+        Ok((found.0, (*found.1).clone()))
     }
 
     /// Creates `default.<user>` with its default Template when it does not exist.
@@ -136,7 +136,7 @@ impl Api {
                 "only administrators create organization Spaces (`<name>.cordium`)",
             ));
         }
-        validate(Kind::Space, &name, space.spec.as_ref())?;
+        validate(Kind::Space, &name, space.spec.as_deref())?;
         validate_metadata(Kind::Space, space.metadata.as_ref())?;
         let out = pb::Space {
             metadata: Some(fresh_metadata(space.metadata.take(), &name)?),
@@ -158,6 +158,7 @@ impl Api {
             .accessible_space(caller, &request.name)
             .await?
             .1
+            .as_ref()
             .clone())
     }
 

@@ -53,10 +53,7 @@ pub(crate) fn parse_public_key(text: &str) -> std::result::Result<ParsedKey, Str
         }
     }
     let digest = key.fingerprint(HashAlg::Sha256);
-    let id = digest.as_bytes()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let id = crate::crypto::hex(&digest.as_bytes()[..6]);
     Ok(ParsedKey {
         fingerprint: digest.to_string(),
         id,

@@ -21,9 +21,9 @@ impl Updated for pb::Template {
     const KIND: Kind = Kind::Template;
 
     async fn build_updated(cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::Template, &cx.at.name, req.spec.as_ref())?;
+        validate(Kind::Template, &cx.at.name, req.spec.as_deref())?;
         cx.api
-            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .check_git_provider(&cx.at.space, req.spec.as_deref())
             .await?;
         Ok(Built::plain(Self::respec(stored, req)))
     }
@@ -44,13 +44,13 @@ impl Kept for pb::Template {
     }
 
     fn check_new(at: &Place, req: &Self) -> Result<()> {
-        validate(Kind::Template, &at.name, req.spec.as_ref())?;
+        validate(Kind::Template, &at.name, req.spec.as_deref())?;
         require_name(Kind::Template, &at.name)
     }
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
         cx.api
-            .check_git_provider(&cx.at.space, req.spec.as_ref())
+            .check_git_provider(&cx.at.space, req.spec.as_deref())
             .await?;
         Ok(Built::plain(pb::Template {
             metadata: Some(fresh_metadata(req.metadata.take(), &cx.at.name)?),
@@ -120,7 +120,8 @@ impl Api {
         req: pb::BuildTemplateRequest,
     ) -> Result<pb::Template> {
         let (space, name) = split_template_ref(&req.name)?;
-        let (record, mut template) = self.resolve_template(caller, &space, &name).await?;
+        let (record, template) = self.resolve_template(caller, &space, &name).await?;
+        let mut template = std::sync::Arc::unwrap_or_clone(template);
         if req.tags.len() > 10
             || req
                 .tags
@@ -176,7 +177,8 @@ impl Api {
         caller: &Caller,
         r: pb::Ref,
     ) -> Result<pb::Template> {
-        let (record, mut template) = self.resolve_template(caller, &r.space, &r.name).await?;
+        let (record, template) = self.resolve_template(caller, &r.space, &r.name).await?;
+        let mut template = std::sync::Arc::unwrap_or_clone(template);
         self.cancel_running_build(&template).await?;
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id.clear();

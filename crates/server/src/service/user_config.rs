@@ -15,7 +15,9 @@ impl Api {
         caller: &Caller,
         _request: pb::Empty,
     ) -> Result<pb::UserConfig> {
-        self.user_config(caller).await
+        self.user_config(caller)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 
     /// UpdateUserConfig: only at the version the request names (if it names one).
@@ -24,12 +26,12 @@ impl Api {
         caller: &Caller,
         mut req: pb::UserConfig,
     ) -> Result<pb::UserConfig> {
-        validate(Kind::UserConfig, &caller.name, req.spec.as_ref())?;
+        validate(Kind::UserConfig, &caller.name, req.spec.as_deref())?;
         super::documents::validate_metadata(Kind::UserConfig, req.metadata.as_ref())?;
         let stored = self.user_config(caller).await?;
         let precondition = requested_precondition(&mut req);
         let out = pb::UserConfig {
-            metadata: Some(updated_metadata(stored.metadata, req.metadata)),
+            metadata: Some(updated_metadata(stored.metadata.clone(), req.metadata)),
             spec: req.spec,
         };
         let at = Place::owned_by(&caller.name, &caller.name);

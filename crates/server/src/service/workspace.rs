@@ -16,6 +16,7 @@ use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tonic::Status;
 
 /// An update of a Workspace takes its metadata and spec; the status is the server's.
@@ -25,7 +26,7 @@ impl Updated for pb::Workspace {
     const EVENTS: bool = true;
 
     async fn build_updated(_cx: &Context<'_>, stored: Self, req: Self) -> Result<Built<Self>> {
-        validate(Kind::Workspace, "", req.spec.as_ref())?;
+        validate(Kind::Workspace, "", req.spec.as_deref())?;
         Ok(Built::plain(Self::respec(stored, req)))
     }
 }
@@ -36,7 +37,7 @@ impl Reach for pb::Workspace {
     async fn reach(api: &Api, caller: &Caller, _: &str, name: &str) -> Result<Reached<Self>> {
         let (record, ws) = api.visible_workspace(caller, name).await?;
         let at = Place::global(name, &record.space);
-        Ok((at, record, ws))
+        Ok((at, record, Arc::unwrap_or_clone(ws)))
     }
 }
 
@@ -67,7 +68,7 @@ impl Api {
         caller: &Caller,
         mut req: pb::Workspace,
     ) -> Result<pb::Workspace> {
-        validate(Kind::Workspace, "", req.spec.as_ref())?;
+        validate(Kind::Workspace, "", req.spec.as_deref())?;
         validate_metadata(Kind::Workspace, req.metadata.as_ref())?;
         let (mut space, template) = req
             .status
@@ -126,7 +127,7 @@ impl Api {
     /// GetWorkspace.
     pub(crate) async fn get_workspace(&self, caller: &Caller, r: pb::Ref) -> Result<pb::Workspace> {
         let (_, ws) = self.visible_workspace(caller, &r.name).await?;
-        Ok(ws)
+        Ok(Arc::unwrap_or_clone(ws))
     }
 
     /// ListWorkspace: the caller's reachable workspaces (not builds), optionally of one Space
@@ -170,7 +171,8 @@ impl Api {
         caller: &Caller,
         req: pb::StartWorkspaceRequest,
     ) -> Result<pb::Workspace> {
-        let (record, mut ws) = self.visible_workspace(caller, &req.name).await?;
+        let (record, ws) = self.visible_workspace(caller, &req.name).await?;
+        let mut ws = Arc::unwrap_or_clone(ws);
         match state_of(&ws) {
             Some(State::Stopped) => {}
             Some(State::StoppingRequest | State::Stopping) => {
@@ -208,7 +210,8 @@ impl Api {
         request: pb::StopWorkspaceRequest,
     ) -> Result<pb::Workspace> {
         let name = request.name.clone();
-        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
+        let (record, ws) = self.visible_workspace(caller, &name).await?;
+        let mut ws = Arc::unwrap_or_clone(ws);
         match state_of(&ws) {
             Some(State::Stopped) => {
                 return Err(Status::failed_precondition(format!(
@@ -239,7 +242,8 @@ impl Api {
                 "a session credential may only report its own workspace's activity",
             ));
         }
-        let (record, mut ws) = self.visible_workspace(caller, &name).await?;
+        let (record, ws) = self.visible_workspace(caller, &name).await?;
+        let mut ws = Arc::unwrap_or_clone(ws);
         if let Some(status) = ws.status.as_mut() {
             status.last_activity_at = Some(now());
         }

@@ -527,7 +527,7 @@ async fn non_finite_numbers_are_refused(backend: Backend) {
         let limit = request
             .spec
             .as_mut()
-            .and_then(|s| s.fields.get_mut("limit"))
+            .and_then(|s| s.make_mut().fields.get_mut("limit"))
             .and_then(|v| v.kind.as_mut());
         let Some(prost_types::value::Kind::StructValue(limit)) = limit else {
             panic!("the limit");

@@ -426,28 +426,10 @@ impl Env {
 // ---------------------------------------------------------------------------------------------
 // Building requests.
 
-/// A `google.protobuf.Struct` from JSON (an object).
-pub fn spec(json: serde_json::Value) -> prost_types::Struct {
-    fn value(j: &serde_json::Value) -> prost_types::Value {
-        use prost_types::value::Kind;
-        let kind = match j {
-            serde_json::Value::Null => Kind::NullValue(0),
-            serde_json::Value::Bool(b) => Kind::BoolValue(*b),
-            serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().expect("number")),
-            serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-            serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
-                values: items.iter().map(value).collect(),
-            }),
-            serde_json::Value::Object(_) => Kind::StructValue(spec(j.clone())),
-        };
-        prost_types::Value { kind: Some(kind) }
-    }
-    match json {
-        serde_json::Value::Object(map) => prost_types::Struct {
-            fields: map.iter().map(|(k, v)| (k.clone(), value(v))).collect(),
-        },
-        other => panic!("a spec is an object, not {other}"),
-    }
+/// A document's `google.protobuf.Struct` from JSON (an object).
+pub fn spec(json: serde_json::Value) -> cordium_api::Spec {
+    assert!(json.is_object(), "a spec is an object, not {json}");
+    cordium_api::json::json_to_struct(&json).into()
 }
 
 /// A `google.protobuf.Struct` as JSON.

@@ -141,11 +141,13 @@ impl<'a> Pattern<'a> {
 }
 
 impl fmt::Display for FieldPath<'_> {
+    /// Written piece by piece, without format arguments: substitution shows the path of every
+    /// reference, so this is on the compiler's hot path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(parent) = self.parent else {
             return match self.step {
                 Step::Field(name) => f.write_str(name),
-                Step::Index(i) => write!(f, "[{i}]"),
+                Step::Index(i) => write_index(f, i),
             };
         };
         parent.fmt(f)?;
@@ -153,10 +155,42 @@ impl fmt::Display for FieldPath<'_> {
             parent.parent.is_none() && matches!(parent.step, Step::Field(""));
         match self.step {
             Step::Field(name) if parent_is_empty_root => f.write_str(name),
-            Step::Field(name) => write!(f, ".{name}"),
-            Step::Index(i) => write!(f, "[{i}]"),
+            Step::Field(name) => {
+                f.write_str(".")?;
+                f.write_str(name)
+            }
+            Step::Index(i) => write_index(f, i),
         }
     }
+}
+
+/// `[i]`, written without the formatting machinery.
+fn write_index(f: &mut fmt::Formatter<'_>, i: usize) -> fmt::Result {
+    f.write_str(index_text(i, &mut [0; 22]))
+}
+
+/// Appends `[i]` to the text of a path (as [`push`] would `"[i]"`), without the formatting
+/// machinery: conversion does this for every list item.
+pub fn push_index(path: &mut String, i: usize) {
+    path.push_str(index_text(i, &mut [0; 22]));
+}
+
+/// `[i]` in `buffer` (22 bytes hold any `usize`).
+fn index_text(mut i: usize, buffer: &mut [u8; 22]) -> &str {
+    let mut at = buffer.len() - 1;
+    buffer[at] = b']';
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    at -= 1;
+    buffer[at] = b'[';
+    // Only ASCII digits and brackets were written.
+    std::str::from_utf8(&buffer[at..]).unwrap_or_default()
 }
 
 impl Node {

@@ -165,32 +165,24 @@ impl fmt::Display for FieldPath<'_> {
 }
 
 /// `[i]`, written without the formatting machinery.
-fn write_index(f: &mut fmt::Formatter<'_>, i: usize) -> fmt::Result {
-    f.write_str(index_text(i, &mut [0; 22]))
+fn write_index(w: &mut impl fmt::Write, i: usize) -> fmt::Result {
+    w.write_char('[')?;
+    write_digits(w, i)?;
+    w.write_char(']')
+}
+
+fn write_digits(w: &mut impl fmt::Write, i: usize) -> fmt::Result {
+    if i >= 10 {
+        write_digits(w, i / 10)?;
+    }
+    w.write_char(char::from(b'0' + (i % 10) as u8))
 }
 
 /// Appends `[i]` to the text of a path (as [`push`] would `"[i]"`), without the formatting
 /// machinery: conversion does this for every list item.
 pub fn push_index(path: &mut String, i: usize) {
-    path.push_str(index_text(i, &mut [0; 22]));
-}
-
-/// `[i]` in `buffer` (22 bytes hold any `usize`).
-fn index_text(mut i: usize, buffer: &mut [u8; 22]) -> &str {
-    let mut at = buffer.len() - 1;
-    buffer[at] = b']';
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (i % 10) as u8;
-        i /= 10;
-        if i == 0 {
-            break;
-        }
-    }
-    at -= 1;
-    buffer[at] = b'[';
-    // Only ASCII digits and brackets were written.
-    std::str::from_utf8(&buffer[at..]).unwrap_or_default()
+    // Writing to a String cannot fail.
+    let _ = write_index(path, i);
 }
 
 impl Node {

@@ -41,6 +41,10 @@ pub(crate) fn read(
         return Ok(("<stdin>".into(), decode(bytes)));
     }
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    // Sized once from the file's length (bounded by the limit), not grown from 32 bytes.
+    if let Ok(meta) = file.metadata() {
+        bytes.reserve(usize::try_from(meta.len().min(limit)).unwrap_or(0));
+    }
     file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(e.to_string()))?;

@@ -20,8 +20,51 @@ mod render;
 use clap::Parser as _;
 use std::process::ExitCode;
 
+/// The file commands alone (`compile`, `validate`, ...), with the global `--color`: parsed
+/// without building the server commands' arguments, which is most of clap's start-up work on
+/// every run of `cordium compile`.
+#[derive(Debug, clap::Parser)]
+#[command(name = "cordium")]
+struct OfflineCli {
+    #[arg(long, global = true, value_enum, default_value_t = args::ColorChoice::Auto)]
+    color: args::ColorChoice,
+    #[command(subcommand)]
+    command: args::OfflineCommand,
+}
+
+/// The command line. A file command is parsed by [`OfflineCli`]; anything it refuses (and
+/// `--help`, `--version`) is parsed again by the whole [`args::Cli`], so errors, help and
+/// versions read exactly as they always did.
+fn parse() -> Result<args::Cli, clap::Error> {
+    if names_a_file_command()
+        && let Ok(offline) = OfflineCli::try_parse()
+    {
+        return Ok(args::Cli {
+            color: offline.color,
+            command: args::Command::Offline(offline.command),
+        });
+    }
+    args::Cli::try_parse()
+}
+
+/// Whether the first argument other than `--color [WHEN]` names a file command.
+fn names_a_file_command() -> bool {
+    let mut arguments = std::env::args_os().skip(1);
+    while let Some(argument) = arguments.next() {
+        match argument.to_str() {
+            Some("--color") => {
+                arguments.next();
+            }
+            Some(a) if a.starts_with("--color=") => {}
+            Some(a) => return <args::OfflineCommand as clap::Subcommand>::has_subcommand(a),
+            None => return false,
+        }
+    }
+    false
+}
+
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -46,7 +46,7 @@ pub fn compile(mut inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     let limits = limits::from_layers(&index, &inputs, options.build);
     let default_image = default_image(inputs.cluster.as_ref());
     let trees = project(inputs, &options.run_vars);
-    let Folded { mut spec, replaced } = fold(trees, &limits);
+    let Folded { mut spec, replaced } = fold(trees, &limits, options.provenance);
     complete_shape(&mut spec, default_image);
 
     let vars = vars_of(&spec);

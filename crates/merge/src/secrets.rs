@@ -16,6 +16,10 @@ pub(crate) fn check_secret_references(
     index: &LayerIndex,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    if options.secrets.is_none() && options.user_secrets.is_none() {
+        // Nothing is known to check against.
+        return;
+    }
     walk(spec, &FieldPath::root("spec"), (), &mut |node, path, ()| {
         let (known, what) = match path.last() {
             Some(Step::Field("fromSecret")) => (&options.secrets, "Secret"),

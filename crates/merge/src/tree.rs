@@ -29,11 +29,19 @@ pub(crate) struct Folded {
 /// Folds the layers' trees (lowest precedence first) by the strategy table, into a mapping at
 /// the place of the highest tree. Fields the table sets aside are taken out of every tree first
 /// and placed after merging: concatenated lists in [`Layer::concat_rank`] order (only when some
-/// layer gives an item), `limits` where the table says `Limits`.
-pub(crate) fn fold(trees: Vec<(Layer, Node)>, limits: &[ResolvedDimension; 3]) -> Folded {
+/// layer gives an item), `limits` where the table says `Limits`. What each node replaced is
+/// recorded only when `record` (provenance asks for it).
+pub(crate) fn fold(
+    trees: Vec<(Layer, Node)>,
+    limits: &[ResolvedDimension; 3],
+    record: bool,
+) -> Folded {
     let loc = trees.last().map(|(_, t)| t.loc).unwrap_or_default();
     let mut set_aside: Vec<(&str, u8, Vec<Node>)> = Vec::new();
-    let mut merger = Merger::default();
+    let mut merger = Merger {
+        record,
+        replaced: HashMap::new(),
+    };
     let mut spec = Node::new(NodeKind::Map(Vec::new()), loc);
     for (layer, mut tree) in trees {
         for (path, strategy) in strategy::set_aside() {
@@ -80,8 +88,10 @@ fn concatenation(set_aside: &mut [(&str, u8, Vec<Node>)], path: &str) -> Option<
 }
 
 /// Merges pairs of trees, recording what replaced what.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Merger {
+    /// Whether to record what replaced what (only provenance reads it).
+    record: bool,
     /// For a node that replaced lower values: their locations, nearest first.
     replaced: HashMap<LocKey, Vec<Location>>,
 }
@@ -123,6 +133,9 @@ impl Merger {
     }
 
     fn replace(&mut self, lower: Node, higher: Node) -> Node {
+        if !self.record {
+            return higher;
+        }
         let mut chain = vec![lower.loc];
         if let Some(earlier) = self.replaced.remove(&key(&lower.loc)) {
             chain.extend(earlier);
@@ -157,21 +170,34 @@ impl Merger {
     }
 
     fn merge_keyed(&mut self, mut items: Vec<Node>, higher: Vec<Node>, field: &str) -> Vec<Node> {
-        let mut index: std::collections::HashMap<String, usize> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| Some((n.get(field)?.as_str()?.to_owned(), i)))
-            .rev()
-            .collect();
-        for item in higher {
-            let key = item.get(field).and_then(Node::as_str).map(str::to_owned);
-            let existing = key.as_ref().and_then(|k| index.get(k).copied());
-            if existing.is_none()
-                && let Some(k) = key
-            {
-                index.entry(k).or_insert(items.len());
+        // Where each higher item goes, decided on borrowed keys before anything moves: the
+        // index of the first lower (or earlier higher) item with its key, or `None` to append.
+        let places: Vec<Option<usize>> = {
+            let mut index: HashMap<&str, usize> =
+                HashMap::with_capacity(items.len() + higher.len());
+            for (i, n) in items.iter().enumerate().rev() {
+                if let Some(k) = keyed_by(n, field) {
+                    index.insert(k, i);
+                }
             }
-            match existing {
+            let mut len = items.len();
+            higher
+                .iter()
+                .map(|item| {
+                    let key = keyed_by(item, field);
+                    let existing = key.and_then(|k| index.get(k).copied());
+                    if existing.is_none() {
+                        if let Some(k) = key {
+                            index.insert(k, len);
+                        }
+                        len += 1;
+                    }
+                    existing
+                })
+                .collect()
+        };
+        for (item, place) in higher.into_iter().zip(places) {
+            match place {
                 Some(i) => {
                     let old = std::mem::replace(
                         &mut items[i],
@@ -184,6 +210,11 @@ impl Merger {
         }
         items
     }
+}
+
+/// The key of a keyed list's item: its string field `field`.
+fn keyed_by<'n>(item: &'n Node, field: &str) -> Option<&'n str> {
+    item.get(field)?.as_str()
 }
 
 /// Whether two one-of mappings made the same single choice.

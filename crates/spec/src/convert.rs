@@ -77,9 +77,8 @@ impl<'d> Cx<'d> {
 
     /// Runs `f` with the list index `[i]` appended to the path.
     pub fn at_index<R>(&mut self, i: usize, f: impl FnOnce(&mut Self) -> R) -> R {
-        use std::fmt::Write as _;
         let len = self.path.len();
-        let _ = write!(self.path, "[{i}]");
+        crate::path::push_index(&mut self.path, i);
         let r = f(self);
         self.path.truncate(len);
         r

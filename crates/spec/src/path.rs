@@ -141,11 +141,13 @@ impl<'a> Pattern<'a> {
 }
 
 impl fmt::Display for FieldPath<'_> {
+    /// Written piece by piece, without format arguments: substitution shows the path of every
+    /// reference, so this is on the compiler's hot path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(parent) = self.parent else {
             return match self.step {
                 Step::Field(name) => f.write_str(name),
-                Step::Index(i) => write!(f, "[{i}]"),
+                Step::Index(i) => write_index(f, i),
             };
         };
         parent.fmt(f)?;
@@ -153,10 +155,34 @@ impl fmt::Display for FieldPath<'_> {
             parent.parent.is_none() && matches!(parent.step, Step::Field(""));
         match self.step {
             Step::Field(name) if parent_is_empty_root => f.write_str(name),
-            Step::Field(name) => write!(f, ".{name}"),
-            Step::Index(i) => write!(f, "[{i}]"),
+            Step::Field(name) => {
+                f.write_str(".")?;
+                f.write_str(name)
+            }
+            Step::Index(i) => write_index(f, i),
         }
     }
+}
+
+/// `[i]`, written without the formatting machinery.
+fn write_index(w: &mut impl fmt::Write, i: usize) -> fmt::Result {
+    w.write_char('[')?;
+    write_digits(w, i)?;
+    w.write_char(']')
+}
+
+fn write_digits(w: &mut impl fmt::Write, i: usize) -> fmt::Result {
+    if i >= 10 {
+        write_digits(w, i / 10)?;
+    }
+    w.write_char(char::from(b'0' + (i % 10) as u8))
+}
+
+/// Appends `[i]` to the text of a path (as [`push`] would `"[i]"`), without the formatting
+/// machinery: conversion does this for every list item.
+pub fn push_index(path: &mut String, i: usize) {
+    // Writing to a String cannot fail.
+    let _ = write_index(path, i);
 }
 
 impl Node {

@@ -9,6 +9,7 @@ use crate::located::Located;
 use crate::node::NodeKind;
 use crate::source::Location;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 pub(super) fn nested<T>(
     cx: &mut Cx<'_>,
@@ -180,20 +181,27 @@ pub(super) fn unique<'a>(
     what: &str,
 ) {
     // A map, not a list: a hostile list of many thousand keys costs linear time, not quadratic.
-    let mut seen: HashMap<&str, Location> = HashMap::new();
+    let mut seen: HashMap<&str, Location> = HashMap::with_capacity(keys.size_hint().0);
     for (i, key) in keys {
         let Some((key, loc)) = key else { continue };
-        if let Some(first) = seen.get(key) {
-            cx.at(&format!("{list_name}[{i}].{key_name}"), |cx| {
-                cx.report(
-                    Diagnostic::error(codes::DUPLICATE, format!("{what} `{key}` is defined twice"))
+        match seen.entry(key) {
+            Entry::Occupied(first) => {
+                let first = *first.get();
+                cx.at(&format!("{list_name}[{i}].{key_name}"), |cx| {
+                    cx.report(
+                        Diagnostic::error(
+                            codes::DUPLICATE,
+                            format!("{what} `{key}` is defined twice"),
+                        )
                         .at(loc)
-                        .with_related(*first, "first defined here")
+                        .with_related(first, "first defined here")
                         .with_help("remove or rename one of them"),
-                );
-            });
-        } else {
-            seen.insert(key, loc);
+                    );
+                });
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(loc);
+            }
         }
     }
 }

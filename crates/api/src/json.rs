@@ -49,11 +49,17 @@ pub fn value_to_json(v: &Value) -> Json {
 
 /// A JSON object as a Struct (anything else becomes an empty Struct).
 pub fn json_to_struct(j: &Json) -> Struct {
+    json_into_struct(j.clone())
+}
+
+/// [`json_to_struct`], moving the JSON's strings instead of copying them: for a large
+/// document made only to be sent (a compile's result).
+pub fn json_into_struct(j: Json) -> Struct {
     match j {
         Json::Object(map) => Struct {
             fields: map
-                .iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .into_iter()
+                .map(|(k, v)| (k, json_into_value(v)))
                 .collect(),
         },
         _ => Struct::default(),
@@ -85,15 +91,20 @@ fn non_finite_in_value(v: &Value) -> Option<String> {
 
 /// JSON as a protobuf Value.
 pub fn json_to_value(j: &Json) -> Value {
+    json_into_value(j.clone())
+}
+
+/// [`json_to_value`], moving the JSON's strings.
+pub fn json_into_value(j: Json) -> Value {
     let kind = match j {
         Json::Null => Kind::NullValue(0),
-        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::Bool(b) => Kind::BoolValue(b),
         Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::String(s) => Kind::StringValue(s),
         Json::Array(items) => Kind::ListValue(ListValue {
-            values: items.iter().map(json_to_value).collect(),
+            values: items.into_iter().map(json_into_value).collect(),
         }),
-        Json::Object(_) => Kind::StructValue(json_to_struct(j)),
+        Json::Object(map) => Kind::StructValue(json_into_struct(Json::Object(map))),
     };
     Value { kind: Some(kind) }
 }

@@ -2,7 +2,7 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{bad_field, describe, invalid, json_to_struct};
+use super::documents::{bad_field, describe, invalid};
 use crate::cache::Memo;
 use crate::pb;
 use crate::store::Counter;
@@ -205,7 +205,7 @@ async fn compile(
         })
         .collect();
     Ok(pb::CompileWorkspaceResponse {
-        effective: Some(json_to_struct(&effective).into()),
+        effective: Some(cordium_api::json::json_into_struct(effective).into()),
         notes: compiled.effective.notes.clone(),
         provenance,
     })

@@ -72,7 +72,12 @@ pub(crate) fn now() -> prost_types::Timestamp {
 fn new_uid() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let mut uid = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(uid, "{b:02x}");
+    }
+    Ok(uid)
 }
 
 /// Metadata of a new resource: what the caller may set, plus identity and times.

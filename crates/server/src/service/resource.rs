@@ -72,10 +72,11 @@ pub(crate) fn now() -> prost_types::Timestamp {
 fn new_uid() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut uid = String::with_capacity(2 * bytes.len());
     for b in bytes {
-        use std::fmt::Write as _;
-        let _ = write!(uid, "{b:02x}");
+        uid.push(char::from(HEX[usize::from(b >> 4)]));
+        uid.push(char::from(HEX[usize::from(b & 15)]));
     }
     Ok(uid)
 }
@@ -499,5 +500,23 @@ impl Api {
     ) -> Result<M> {
         let version = self.store.update(write).await?;
         Ok(with_version(resource, version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A uid is 16 random bytes in lowercase hex.
+    #[test]
+    fn uids_are_random_lowercase_hex() {
+        let (a, b) = (new_uid().expect("uid"), new_uid().expect("uid"));
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{a}"
+        );
+        assert_ne!(a, b);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Every write is one transaction: a resource, its encrypted secret value and its watch event
 //! are written together or not at all. SQLite runs in WAL mode with `synchronous=FULL`, so an
-//! acknowledged write survives a crash; write transactions start with `BEGIN IMMEDIATE` so
+//! acknowledged write survives a crash (the group commit of creates syncs its log itself before
+//! it answers, `store::group`); write transactions start with `BEGIN IMMEDIATE` so
 //! concurrent writers queue instead of failing. Watch events are rows; on PostgreSQL every
 //! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
 //! one replica reaches the watchers of all.
@@ -213,7 +214,8 @@ pub struct Store {
     url: String,
     events: broadcast::Sender<Event>,
     generations: generations::Generations,
-    group: group::Group,
+    /// The group commit of creates (SQLite).
+    group: Option<group::Group>,
     /// Single resources and names as [`Store::get`] and [`Store::names`] read them.
     recent: recent::Recent,
 }
@@ -246,16 +248,19 @@ impl Store {
         };
         let pool = options.connect(&connect_url).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let store = Self {
+        let mut store = Self {
             pool,
             backend,
             url: url.to_owned(),
             events,
             generations: generations::Generations::default(),
-            group: group::Group::default(),
+            group: None,
             recent: recent::Recent::default(),
         };
         store.migrate().await?;
+        if backend == Backend::Sqlite {
+            store.group = Some(group::Group::open(&connect_url).await?);
+        }
         store.spawn_pruner();
         if backend == Backend::Postgres {
             store.spawn_listener().await?;
@@ -352,9 +357,9 @@ impl Store {
     /// Creates a resource; fails with `AlreadyExists` when the key is taken. On SQLite,
     /// concurrent creates share a transaction (`store::group`).
     pub async fn create(&self, write: Write<'_>) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => self.create_grouped(write).await,
-            Backend::Postgres => self.create_all(&[write]).await,
+        match &self.group {
+            Some(group) => self.create_grouped(group, write).await,
+            None => self.create_all(&[write]).await,
         }
     }
 

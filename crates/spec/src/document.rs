@@ -99,14 +99,21 @@ impl Loaded {
 /// Parses, types and validates every document of a YAML or JSON text, each on its own,
 /// reporting every problem at once.
 pub fn load(text: &str, source: SourceId) -> Loaded {
+    match crate::yaml::parse_documents(text, source) {
+        Ok(nodes) => load_trees(nodes),
+        Err(d) => Loaded {
+            documents: Vec::new(),
+            diagnostics: vec![d],
+        },
+    }
+}
+
+/// Types and validates located trees as [`load`] does the documents it parses: for trees
+/// built without a text (the server builds a request's document from its protobuf `Struct`,
+/// `cordium-server`'s `service::spec_tree`). Diagnostics come in the order of the nodes'
+/// offsets, as a text's come in file order.
+pub fn load_trees(nodes: impl IntoIterator<Item = Node>) -> Loaded {
     let mut loaded = Loaded::default();
-    let nodes = match crate::yaml::parse_documents(text, source) {
-        Ok(nodes) => nodes,
-        Err(d) => {
-            loaded.diagnostics.push(d);
-            return loaded;
-        }
-    };
     for root in nodes {
         let start = loaded.diagnostics.len();
         let typed = type_document(root, &mut Cx::new(&mut loaded.diagnostics));

@@ -35,7 +35,9 @@ pub mod yaml;
 
 pub use convert::{Cx, FromNode};
 pub use diagnostic::{Diagnostic, Diagnostics, Related, Severity, codes};
-pub use document::{API_VERSION, Document, Kind, Loaded, Resource, load, type_document};
+pub use document::{
+    API_VERSION, Document, Kind, Loaded, Resource, load, load_trees, type_document,
+};
 pub use located::Located;
 pub use node::{Entry, Node, NodeKind};
 pub use path::FieldPath;

@@ -7,7 +7,7 @@ use prost_types::Struct;
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-pub(crate) use cordium_api::json::{json_to_struct, struct_to_json};
+pub(crate) use cordium_api::json::struct_to_json;
 
 /// The document text of a resource: `apiVersion`, `kind`, `metadata.name` and `spec`.
 pub(crate) fn document_text(kind: Kind, name: &str, spec: Option<&Struct>) -> String {
@@ -31,8 +31,12 @@ pub(crate) fn validate(kind: Kind, name: &str, spec: Option<&Struct>) -> Result<
             "a number must be finite (not NaN or an infinity)",
         ));
     }
-    let text = document_text(kind, name, spec);
-    let loaded = load(&text, cordium_spec::SourceId(0));
+    // The tree the loader would read from the document's text, built without the text when
+    // it can be (`spec_tree`).
+    let loaded = match super::spec_tree::document_tree(kind, name, spec) {
+        Some(root) => cordium_spec::load_trees([root]),
+        None => load(&document_text(kind, name, spec), cordium_spec::SourceId(0)),
+    };
     if loaded.has_errors() {
         return Err(invalid(
             &format!("the {} is invalid", kind.as_str()),

@@ -108,7 +108,7 @@ impl Layers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::documents::json_to_struct;
+    use cordium_api::json::json_to_struct;
     use cordium_spec::SourceId;
 
     fn spec(image: &str) -> Spec {

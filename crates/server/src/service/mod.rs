@@ -15,6 +15,7 @@ mod pages;
 mod resource;
 mod secret;
 mod space;
+mod spec_tree;
 pub(crate) mod ssh_key;
 mod stream;
 mod template;

@@ -492,3 +492,21 @@ impl Api {
         Ok(with_version(resource, version))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A uid is 16 random bytes in lowercase hex.
+    #[test]
+    fn uids_are_random_lowercase_hex() {
+        let (a, b) = (new_uid().expect("uid"), new_uid().expect("uid"));
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{a}"
+        );
+        assert_ne!(a, b);
+    }
+}

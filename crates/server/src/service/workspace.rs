@@ -89,11 +89,14 @@ impl Api {
             max: self.quota("maxPerUser", 1000).await?,
         };
         let requested = req.metadata.take();
+        // Moved into each attempt's workspace and taken back when its name was taken: a spec
+        // is a tree of maps, and cloning it cost as much as writing it.
+        let mut spec = req.spec.take();
         for attempt in 0..10_000 {
             let name = random_name(length_for_attempt(attempt))?;
-            let ws = pb::Workspace {
+            let mut ws = pb::Workspace {
                 metadata: Some(fresh_metadata(requested.clone(), &name)?),
-                spec: req.spec.clone(),
+                spec: spec.take(),
                 status: Some(pb::WorkspaceStatus {
                     state: to_pb(State::Stopped) as i32,
                     owner: caller.name.clone(),
@@ -115,7 +118,7 @@ impl Api {
                     tracing::info!(user = %caller.name, workspace = %name, "workspace created");
                     return Ok(with_version(ws, 1));
                 }
-                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(StoreError::AlreadyExists { .. }) => spec = ws.spec.take(),
                 Err(e) => return Err(e.into()),
             }
         }

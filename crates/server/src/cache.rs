@@ -10,8 +10,9 @@
 //! full it starts over empty, so its memory never grows with the traffic.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -92,9 +93,59 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 }
 
+/// Admission to a memo whose keys are often asked for once only (a compile with a fresh
+/// variable): a key is worth remembering the second time it is asked for, so a one-off answer
+/// costs no copy and pushes nothing useful out. Keys seen once are kept as 64-bit hashes under
+/// a per-process random key, at most `max` of them; when full it starts over.
+#[derive(Debug)]
+pub(crate) struct Doorkeeper {
+    seen: Mutex<HashSet<u64>>,
+    hasher: RandomState,
+    max: usize,
+}
+
+impl Doorkeeper {
+    /// A doorkeeper remembering at most `max` keys.
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            seen: Mutex::new(HashSet::new()),
+            hasher: RandomState::new(),
+            max,
+        }
+    }
+
+    /// Whether `key` was asked for before (since the last start-over); it is marked as asked.
+    pub(crate) fn admit<K: Hash + ?Sized>(&self, key: &K) -> bool {
+        let hash = self.hasher.hash_one(key);
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        if seen.contains(&hash) {
+            return true;
+        }
+        if seen.len() >= self.max {
+            seen.clear();
+        }
+        seen.insert(hash);
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_admitted_the_second_time_it_is_asked_for() {
+        let door = Doorkeeper::new(2);
+        assert!(!door.admit("a"), "first time: not admitted");
+        assert!(door.admit("a"), "second time: admitted");
+        assert!(!door.admit("b"));
+        assert!(!door.admit("c"), "full: started over");
+        assert!(!door.admit("a"), "forgotten with the start-over");
+        let seen = door.seen.lock().expect("not poisoned");
+        assert!(seen.len() <= 2);
+    }
 
     #[test]
     fn a_value_is_kept_for_its_generation_only() {

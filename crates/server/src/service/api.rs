@@ -4,7 +4,6 @@
 use super::resource::{Place, Result, new_record, now, rewritten};
 use super::{Caller, not_found};
 use crate::auth::Authenticator;
-use crate::cache::Memo;
 use crate::crypto::SecretBox;
 use crate::pb;
 use crate::store::{Precondition, Quota, Record, Store, Write};
@@ -60,10 +59,7 @@ impl Api {
             auth,
             runtime: None,
             watches: super::watch::WatchCounts::default(),
-            compiled: Arc::new(Memo::new(
-                super::compile::MEMO_ENTRIES,
-                super::compile::MEMO_BYTES,
-            )),
+            compiled: Arc::default(),
             layers: Arc::default(),
             decoded: Arc::default(),
             ssh_endpoint: None,

@@ -3,7 +3,7 @@
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, describe, invalid};
-use crate::cache::Memo;
+use crate::cache::{Doorkeeper, Memo};
 use crate::pb;
 use crate::store::Counter;
 use cordium_merge::{Inputs, Options, compile as compile_layers};
@@ -16,12 +16,31 @@ use tonic::Status;
 /// of this server could have changed a layer, a Secret's name or the caller's access (the
 /// store's [`Counter::Any`] generation) and for at most [`crate::cache::TTL`]: asking again
 /// for a workspace whose layers did not change costs a lookup, not a compile.
-pub(crate) type CompiledMemo = Memo<(Caller, Vec<u8>), Arc<pb::CompileWorkspaceResponse>>;
+///
+/// An answer is kept from the second time it is asked for ([`Doorkeeper`]): a compile with a
+/// fresh variable is asked once, and copying its answer into the memo would only push out the
+/// ones asked again.
+#[derive(Debug)]
+pub(crate) struct CompiledMemo {
+    answers: Memo<(Caller, Vec<u8>), Arc<pb::CompileWorkspaceResponse>>,
+    asked: Doorkeeper,
+}
 
 /// How many answers the memo keeps, and their bytes (requests and answers together).
-pub(crate) const MEMO_ENTRIES: usize = 1024;
+const MEMO_ENTRIES: usize = 1024;
 /// See [`MEMO_ENTRIES`].
-pub(crate) const MEMO_BYTES: usize = 64 << 20;
+const MEMO_BYTES: usize = 64 << 20;
+/// How many requests asked once the memo remembers (as hashes), to admit them when asked again.
+const ASKED_ONCE: usize = 16 * MEMO_ENTRIES;
+
+impl Default for CompiledMemo {
+    fn default() -> Self {
+        Self {
+            answers: Memo::new(MEMO_ENTRIES, MEMO_BYTES),
+            asked: Doorkeeper::new(ASKED_ONCE),
+        }
+    }
+}
 
 /// Why a compile failed, before it becomes an API status (CompileWorkspace) or a run
 /// failure (the driver).
@@ -156,13 +175,16 @@ pub(crate) async fn compile_workspace(
     }
     let generation = api.store.generation(Counter::Any);
     let key = (caller.clone(), req.encode_to_vec());
-    if let Some(answer) = api.compiled.get(&key, generation) {
+    let memo = &api.compiled;
+    if let Some(answer) = memo.answers.get(&key, generation) {
         return Ok((*answer).clone());
     }
     let answer = compile(api, caller, req).await?;
-    let weight = key.1.len() + answer.encoded_len();
-    api.compiled
-        .put(key, Arc::new(answer.clone()), generation, weight);
+    if memo.asked.admit(&key) {
+        let weight = key.1.len() + answer.encoded_len();
+        memo.answers
+            .put(key, Arc::new(answer.clone()), generation, weight);
+    }
     Ok(answer)
 }
 

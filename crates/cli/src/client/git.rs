@@ -4,7 +4,7 @@
 
 use super::connect::client;
 use super::error::ClientError;
-use super::sign_in::{SIGN_IN_WAIT, receive_code};
+use super::sign_in::code_from_browser;
 use crate::args::OnServer;
 use crate::login_args::{GitArgs, GitCommand};
 use crate::output::Output;
@@ -26,16 +26,14 @@ pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<()
                 })
                 .await;
             let begun = client.answer(answer)?;
-            out.err(&format!(
-                "open this URL in a browser to connect {space}/{name} (waiting {} s):\n{}\n",
-                SIGN_IN_WAIT.as_secs(),
-                begun.authorization_url
-            ));
-            let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &begun.state))
-                .await
-                .map_err(|_| {
-                    ClientError::Usage("no answer came back in time; run the command again".into())
-                })??;
+            let code = code_from_browser(
+                &listener,
+                &begun.authorization_url,
+                &begun.state,
+                &format!("connect {space}/{name}"),
+                out,
+            )
+            .await?;
             let answer = client
                 .api
                 .finish_git_connect(pb::FinishGitConnectRequest {

@@ -105,15 +105,7 @@ pub(super) async fn login_oidc(
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("prompt", "consent");
-    out.err(&format!(
-        "open this URL in a browser to sign in (waiting {} s):\n{url}\n",
-        SIGN_IN_WAIT.as_secs()
-    ));
-    let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &state))
-        .await
-        .map_err(|_| {
-            ClientError::Usage("no sign-in came back in time; run the command again".into())
-        })??;
+    let code = code_from_browser(&listener, url.as_str(), &state, "sign in", out).await?;
     let answer: TokenAnswer = client
         .post_form(
             &discovery.token_endpoint,
@@ -164,16 +156,14 @@ pub(super) async fn login_github(args: &LoginArgs, out: &mut Output) -> Result<(
         })
         .await;
     let begun = client.answer(answer)?;
-    out.err(&format!(
-        "open this URL in a browser to sign in with GitHub (waiting {} s):\n{}\n",
-        SIGN_IN_WAIT.as_secs(),
-        begun.authorization_url
-    ));
-    let code = tokio::time::timeout(SIGN_IN_WAIT, receive_code(&listener, &begun.state))
-        .await
-        .map_err(|_| {
-            ClientError::Usage("no sign-in came back in time; run the command again".into())
-        })??;
+    let code = code_from_browser(
+        &listener,
+        &begun.authorization_url,
+        &begun.state,
+        "sign in with GitHub",
+        out,
+    )
+    .await?;
     let answer = client
         .api
         .finish_git_hub_sign_in(pb::FinishGitConnectRequest {
@@ -368,10 +358,33 @@ fn expiry(jwt: &str) -> u64 {
         .map_or(0, |e| e.exp)
 }
 
+/// Asks the user to open `url` in a browser (to do `purpose`) and waits, at most
+/// [`SIGN_IN_WAIT`], for the code its redirect brings to `listener` with `state`: the one
+/// browser round trip of `login --oidc`, `login --github` and `git connect`.
+pub(super) async fn code_from_browser(
+    listener: &tokio::net::TcpListener,
+    url: &str,
+    state: &str,
+    purpose: &str,
+    out: &mut Output,
+) -> Result<String, ClientError> {
+    out.err(&format!(
+        "open this URL in a browser to {purpose} (waiting {} s):\n{url}\n",
+        SIGN_IN_WAIT.as_secs()
+    ));
+    tokio::time::timeout(SIGN_IN_WAIT, receive_code(listener, state))
+        .await
+        .map_err(|_| {
+            ClientError::Usage(
+                "no answer came back from the browser in time; run the command again".into(),
+            )
+        })?
+}
+
 /// Waits on `listener` for the browser's `GET /callback?code=...&state=STATE`; returns the
 /// code. Other requests get an error page and the wait goes on; an `error` from the issuer
 /// ends it.
-pub(super) async fn receive_code(
+async fn receive_code(
     listener: &tokio::net::TcpListener,
     state: &str,
 ) -> Result<String, ClientError> {

@@ -4,7 +4,7 @@
 //! `cordium get` can be edited and sent back.
 
 use super::error::ClientError;
-use super::wire::json_to_struct;
+use super::wire::json_into_struct;
 use crate::args::MessageFormat;
 use crate::kind_arg::kind_arg;
 use crate::output::Output;
@@ -122,7 +122,7 @@ pub(crate) fn parse(
         input.spec = root
             .get("spec")
             .filter(|s| s.as_map().is_some())
-            .map(|s| json_to_struct(&s.to_json()).into());
+            .map(|s| json_into_struct(s.to_json()).into());
     }
     input.ssh_key = root
         .get("spec")

@@ -33,7 +33,7 @@ use super::follow::{End, Target, follow};
 use super::interrupt::Interrupt;
 use super::kinds::{ServerResource as _, new_workspace_status};
 use super::progress::Progress;
-use super::wire::{json_to_struct, state_name, struct_to_json};
+use super::wire::{json_into_struct, state_name, struct_to_json};
 use crate::args::{OnServer, RunArgs, ServerArgs};
 use crate::exit::{INVALID, OK};
 use crate::output::Output;
@@ -159,7 +159,7 @@ fn workspace(args: &RunArgs, out: &mut Output) -> Result<Input, ClientError> {
     let checked = document::parse(source, text, Kind::Workspace, out)?;
     input.spec = checked
         .spec
-        .or_else(|| Some(json_to_struct(&Json::Object(spec)).into()));
+        .or_else(|| Some(json_into_struct(Json::Object(spec)).into()));
     Ok(input)
 }
 

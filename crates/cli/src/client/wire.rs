@@ -7,7 +7,7 @@ use cordium_spec::{Kind, Resource};
 use prost_types::Struct;
 use serde_json::{Map, Value as Json};
 
-pub(crate) use cordium_api::json::{json_to_struct, struct_to_json};
+pub(crate) use cordium_api::json::{json_into_struct, struct_to_json};
 
 /// A stored spec as JSON, its fields in the order the kind declares them (the order people
 /// write them, and `cordium compile` prints them) rather than the Struct's alphabetical

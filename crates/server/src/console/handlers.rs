@@ -181,7 +181,7 @@ pub(crate) async fn create_workspace(
             display_name: form.display_name,
             ..Default::default()
         }),
-        spec: Some(cordium_api::json::json_to_struct(&Json_::Object(form.spec)).into()),
+        spec: Some(cordium_api::json::json_into_struct(Json_::Object(form.spec)).into()),
         status: Some(pb::WorkspaceStatus {
             space: form.space,
             template: form.template,

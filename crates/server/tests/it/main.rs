@@ -434,24 +434,7 @@ pub fn spec(json: serde_json::Value) -> cordium_api::Spec {
 
 /// A `google.protobuf.Struct` as JSON.
 pub fn json(s: &prost_types::Struct) -> serde_json::Value {
-    fn value(v: &prost_types::Value) -> serde_json::Value {
-        use prost_types::value::Kind;
-        match &v.kind {
-            None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-            Some(Kind::BoolValue(b)) => (*b).into(),
-            Some(Kind::NumberValue(n)) if n.fract() == 0.0 => (*n as i64).into(),
-            Some(Kind::NumberValue(n)) => (*n).into(),
-            Some(Kind::StringValue(s)) => s.clone().into(),
-            Some(Kind::ListValue(l)) => l.values.iter().map(value).collect(),
-            Some(Kind::StructValue(s)) => json(s),
-        }
-    }
-    serde_json::Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value(v)))
-            .collect(),
-    )
+    cordium_api::json::struct_to_json(s)
 }
 
 pub fn meta(name: &str) -> Option<pb::Metadata> {

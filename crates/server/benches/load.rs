@@ -18,17 +18,32 @@
 //!
 //! `LOAD_CALLS=get,health` runs only the named calls (`health`, `get`, `compile`, `changed`,
 //! `create`), for profiling one of them; ratios to a call left out print as NaN.
+//!
+//! The clients read every answer as bytes and do not decode it (see [`Answer`]): they share the
+//! server's two cores, and decoding a Workspace costs the client more CPU than serving it costs
+//! the server, so a decoding client would count prost's client-side decode against the server.
+//! `LOAD_DECODE=1` decodes every answer into its message, as a typed client does; the
+//! independent client (`scripts/bench-grpc.sh`, Python grpcio) always decodes.
 
 mod support;
 
 use cordium_server::pb;
+use prost::Message;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use support::{Auth, Main};
+use tonic::codec::{DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 const SECONDS: f64 = 3.0;
+
+const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+const GET_WORKSPACE: &str = "/cordium.v1.MainService/GetWorkspace";
+const COMPILE_WORKSPACE: &str = "/cordium.v1.MainService/CompileWorkspace";
+const CREATE_WORKSPACE: &str = "/cordium.v1.MainService/CreateWorkspace";
 
 /// The prefixes of the server's threads' names: its runtime's (see [`server_runtime`]) and
 /// SQLite's workers (`sqlx-sqlite-worker-N`, cut to 15 bytes by the kernel).
@@ -97,6 +112,97 @@ struct Rate {
     per_second: f64,
     /// The server's CPU time per call, in microseconds.
     server_us: f64,
+}
+
+/// The bench's codec: requests encoded as `Q`, answers read as bytes, or decoded as `A` when
+/// `LOAD_DECODE` is set.
+struct Answer<Q, A> {
+    decode: bool,
+    _messages: PhantomData<(Q, A)>,
+}
+
+impl<Q, A> Answer<Q, A> {
+    fn new() -> Self {
+        static DECODE: OnceLock<bool> = OnceLock::new();
+        Self {
+            decode: *DECODE.get_or_init(|| std::env::var_os("LOAD_DECODE").is_some()),
+            _messages: PhantomData,
+        }
+    }
+}
+
+impl<Q, A> tonic::codec::Codec for Answer<Q, A>
+where
+    Q: Message + Send + 'static,
+    A: Message + Default + Send + 'static,
+{
+    type Encode = Q;
+    type Decode = ();
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        Self::new()
+    }
+
+    fn decoder(&mut self) -> Self {
+        Self::new()
+    }
+}
+
+impl<Q: Message, A> Encoder for Answer<Q, A> {
+    type Item = Q;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, request: Q, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        request
+            .encode(buf)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+impl<Q, A: Message + Default> Decoder for Answer<Q, A> {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        use prost::bytes::Buf as _;
+        if self.decode {
+            A::decode(buf).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        } else {
+            buf.advance(buf.remaining());
+        }
+        Ok(Some(()))
+    }
+}
+
+/// A client of any of the server's services, sending the user's token.
+#[derive(Clone)]
+struct Caller(tonic::client::Grpc<InterceptedService<Channel, Auth>>);
+
+impl Caller {
+    fn new(channel: Channel, auth: Auth) -> Self {
+        Self(tonic::client::Grpc::new(InterceptedService::new(
+            channel, auth,
+        )))
+    }
+
+    /// Whether the call of `path` (`/package.Service/Method`) with `request` was answered OK;
+    /// the answer is an `A`.
+    async fn answered<Q, A>(mut self, path: &'static str, request: Q) -> bool
+    where
+        Q: Message + Send + 'static,
+        A: Message + Default + Send + 'static,
+    {
+        if self.0.ready().await.is_err() {
+            return false;
+        }
+        let path = http::uri::PathAndQuery::from_static(path);
+        self.0
+            .unary(tonic::Request::new(request), path, Answer::<Q, A>::new())
+            .await
+            .is_ok()
+    }
 }
 
 /// Whether `LOAD_CALLS` (a comma-separated list; every call when unset) names `call`.
@@ -217,6 +323,7 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
     let auth = Auth::bearer(&token);
     let main: Main =
         pb::main_service_client::MainServiceClient::with_interceptor(channel.clone(), auth.clone());
+    let caller = Caller::new(channel.clone(), auth.clone());
     let mut management = pb::management_service_client::ManagementServiceClient::with_interceptor(
         channel.clone(),
         auth.clone(),
@@ -267,68 +374,51 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
     for concurrency in [1usize, 64] {
         let mut health_rate = f64::NAN;
         if with_health_and_compile {
-            let ch = channel.clone();
+            let c = caller.clone();
             let health = throughput("health", concurrency, move || {
-                let mut client = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-                async move {
-                    client
-                        .check(tonic_health::pb::HealthCheckRequest {
-                            service: String::new(),
-                        })
-                        .await
-                        .is_ok()
-                }
+                let request = tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                };
+                c.clone()
+                    .answered::<_, tonic_health::pb::HealthCheckResponse>(HEALTH_CHECK, request)
             })
             .await;
-            let (m, n) = (main.clone(), name.clone());
             health_rate = health.per_second;
+            let (c, n) = (caller.clone(), name.clone());
             let compile = throughput("compile", concurrency, move || {
-                let (mut client, name) = (m.clone(), n.clone());
-                async move {
-                    client
-                        .compile_workspace(pb::CompileWorkspaceRequest {
-                            target: Some(pb::compile_workspace_request::Target::Name(name)),
-                            ..Default::default()
-                        })
-                        .await
-                        .is_ok()
-                }
+                let request = pb::CompileWorkspaceRequest {
+                    target: Some(pb::compile_workspace_request::Target::Name(n.clone())),
+                    ..Default::default()
+                };
+                c.clone()
+                    .answered::<_, pb::CompileWorkspaceResponse>(COMPILE_WORKSPACE, request)
             })
             .await;
-            let (m, n) = (main.clone(), name.clone());
+            let (c, n) = (caller.clone(), name.clone());
             let get = throughput("get", concurrency, move || {
-                let (mut client, name) = (m.clone(), n.clone());
-                async move {
-                    client
-                        .get_workspace(pb::Ref {
-                            name,
-                            ..Default::default()
-                        })
-                        .await
-                        .is_ok()
-                }
+                let request = pb::Ref {
+                    name: n.clone(),
+                    ..Default::default()
+                };
+                c.clone()
+                    .answered::<_, pb::Workspace>(GET_WORKSPACE, request)
             })
             .await;
-            let (m, n) = (main.clone(), name.clone());
+            let (c, n) = (caller.clone(), name.clone());
             let salt = Arc::new(AtomicU64::new(0));
             let changed = throughput("changed", concurrency, move || {
-                let (mut client, name) = (m.clone(), n.clone());
                 // A run variable nothing reads, new on every call: the answer cannot come from
                 // the server's memo, so this is the cost of a real compile.
-                let value = salt.fetch_add(1, Ordering::Relaxed).to_string();
-                async move {
-                    client
-                        .compile_workspace(pb::CompileWorkspaceRequest {
-                            target: Some(pb::compile_workspace_request::Target::Name(name)),
-                            vars: vec![pb::Var {
-                                name: "BENCH_SALT".into(),
-                                value,
-                            }],
-                            ..Default::default()
-                        })
-                        .await
-                        .is_ok()
-                }
+                let request = pb::CompileWorkspaceRequest {
+                    target: Some(pb::compile_workspace_request::Target::Name(n.clone())),
+                    vars: vec![pb::Var {
+                        name: "BENCH_SALT".into(),
+                        value: salt.fetch_add(1, Ordering::Relaxed).to_string(),
+                    }],
+                    ..Default::default()
+                };
+                c.clone()
+                    .answered::<_, pb::CompileWorkspaceResponse>(COMPILE_WORKSPACE, request)
             })
             .await;
             println!(
@@ -357,18 +447,14 @@ async fn scenario(label: &str, database_url: Option<&str>, with_health_and_compi
                 );
             }
         }
-        let m = main.clone();
+        let c = caller.clone();
         let create = throughput("create", concurrency, move || {
-            let mut client = m.clone();
-            async move {
-                client
-                    .create_workspace(pb::Workspace {
-                        spec: Some(spec()),
-                        ..Default::default()
-                    })
-                    .await
-                    .is_ok()
-            }
+            let request = pb::Workspace {
+                spec: Some(spec()),
+                ..Default::default()
+            };
+            c.clone()
+                .answered::<_, pb::Workspace>(CREATE_WORKSPACE, request)
         })
         .await;
         let ratio = if health_rate > 0.0 {

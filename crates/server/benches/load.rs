@@ -38,6 +38,10 @@ use tonic::codec::{DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+/// The allocator `cordium-server` ships with (see its `main.rs`), so the bench measures it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECONDS: f64 = 3.0;
 
 const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";

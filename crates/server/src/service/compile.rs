@@ -194,21 +194,22 @@ async fn compile(
     caller: &Caller,
     req: pb::CompileWorkspaceRequest,
 ) -> Result<pb::CompileWorkspaceResponse, Status> {
-    let compiled = compile_effective(api, caller, CompileRequest::from_api(req)?).await?;
+    let mut compiled = compile_effective(api, caller, CompileRequest::from_api(req)?).await?;
     let effective = serde_json::to_value(&compiled.effective)
         .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
     let describe = |o: &cordium_merge::Origin| match &o.location {
         Some(loc) => format!("{} ({}:{})", o.layer.label(), loc.line, loc.column),
         None => o.layer.label().to_owned(),
     };
+    // The compile is this answer's alone: its texts move into the answer.
     let provenance = compiled
         .provenance
-        .iter()
+        .into_iter()
         .map(|leaf| pb::Provenance {
-            path: leaf.path.clone(),
-            value: leaf.value.clone(),
+            path: leaf.path,
+            value: leaf.value,
             layer: leaf.origin.layer.label().into(),
-            document: leaf.origin.document.clone().unwrap_or_default(),
+            document: leaf.origin.document.unwrap_or_default(),
             line: leaf.origin.location.map_or(0, |l| l.line),
             column: leaf.origin.location.map_or(0, |l| l.column),
             replaced: leaf.replaced.iter().map(describe).collect(),
@@ -228,7 +229,7 @@ async fn compile(
         .collect();
     Ok(pb::CompileWorkspaceResponse {
         effective: Some(cordium_api::json::json_into_struct(effective).into()),
-        notes: compiled.effective.notes.clone(),
+        notes: std::mem::take(&mut compiled.effective.notes),
         provenance,
     })
 }

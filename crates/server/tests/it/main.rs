@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub, missing_docs, reason = "tests")]
 
 mod clone;
+mod compile;
 mod connections;
 mod console;
 mod crash;

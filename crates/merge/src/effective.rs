@@ -411,10 +411,10 @@ impl EffectiveWorkspace {
     /// As YAML, deterministic byte for byte. Every string stays on one line, however long
     /// (multi-line strings are double-quoted with `\n`), so output lines can be searched and
     /// diffed line by line.
+    /// Written by [`crate::emit`], byte for byte what serde-saphyr writes with
+    /// `prefer_block_scalars = false` (`tests/emit.rs`).
     pub fn to_yaml(&self) -> String {
-        let mut options = serde_saphyr::SerializerOptions::default();
-        options.prefer_block_scalars = false;
-        serde_saphyr::to_string_with_options(self, options).unwrap_or_default()
+        crate::emit::to_yaml(self).unwrap_or_default()
     }
 
     /// As pretty JSON with a trailing newline.

@@ -13,12 +13,54 @@ use std::fmt::Write as _;
 
 /// Whether `s` is written plain in value position of a block collection.
 pub(super) fn is_plain_value(s: &str) -> bool {
-    !is_ambiguous(s, false) && is_plain_value_text(s, false)
+    match plain_ascii(s) {
+        Some(plain) => plain && !is_ambiguous(s, false),
+        None => !is_ambiguous(s, false) && is_plain_value_text(s, false),
+    }
+}
+
+/// The common case of [`is_plain_value_text`] in one pass: `None` when `s` is not ASCII (or
+/// empty), else whether it passes every check but ambiguity. For ASCII text without controls,
+/// `str::trim` removes nothing that the edge check has not refused already, so "ends with
+/// `:`" is the last byte.
+fn plain_ascii(s: &str) -> Option<bool> {
+    let bytes = s.as_bytes();
+    let (&first, &last) = (bytes.first()?, bytes.last()?);
+    let mut previous = 0u8;
+    let mut plain = true;
+    for &b in bytes {
+        if b >= 0x80 {
+            return None;
+        }
+        if b < 0x20 || b == 0x7F || (b == b' ' && previous == b':') || (b == b'#' && previous == b' ')
+        {
+            plain = false;
+        }
+        previous = b;
+    }
+    if !plain
+        || first == b' '
+        || last == b' '
+        || last == b':'
+        || is_leading_indicator(first)
+        || (matches!(first, b'-' | b'?') && bytes.get(1).is_none_or(|&b| b == b' '))
+        || starts_with_document_marker(s)
+    {
+        return Some(false);
+    }
+    Some(true)
 }
 
 /// Whether a mapping key is written plain (keys must also be safe in flow style and may not
 /// hold `:`).
 pub(super) fn is_plain_key(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.iter().all(u8::is_ascii_alphanumeric)
+    {
+        // A word (every field name): plain unless a reader would type it.
+        return !is_ambiguous(s, false);
+    }
     is_plain_key_text(s) && !is_ambiguous(s, false) && is_plain_value_text(s, true)
 }
 
@@ -173,6 +215,11 @@ fn is_ambiguous(s: &str, yaml_12: bool) -> bool {
             | b'\r'
             | b'\n'
     ) {
+        return false;
+    }
+    if first.is_ascii_alphabetic() && s.len() > 5 {
+        // The longest word starting with a letter is `false`; a longer text that is one of
+        // them with white space after it is refused by the edge check of every caller.
         return false;
     }
     s == "~"

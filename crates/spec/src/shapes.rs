@@ -78,6 +78,12 @@ macro_rules! shaped_string {
             }
         }
 
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
         impl FromNode for $name {
             fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
                 let value = String::from_node(node, cx)?;

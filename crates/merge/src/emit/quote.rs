@@ -32,7 +32,10 @@ fn plain_ascii(s: &str) -> Option<bool> {
         if b >= 0x80 {
             return None;
         }
-        if b < 0x20 || b == 0x7F || (b == b' ' && previous == b':') || (b == b'#' && previous == b' ')
+        if b < 0x20
+            || b == 0x7F
+            || (b == b' ' && previous == b':')
+            || (b == b'#' && previous == b' ')
         {
             plain = false;
         }

@@ -386,12 +386,14 @@ fn runtime() -> impl Strategy<Value = EffectiveRuntime> {
         prop::collection::vec(env_var(), 0..4),
         prop::collection::vec(task(), 0..3),
         prop::option::of(text()),
-        prop::option::of(any::<bool>()),
-        prop::option::of(any::<bool>()),
+        (
+            prop::option::of(any::<bool>()),
+            prop::option::of(any::<bool>()),
+        ),
         any::<bool>(),
     )
         .prop_map(
-            |(env_vars, tasks, cmd, disable_init, read_only, caps)| EffectiveRuntime {
+            |(env_vars, tasks, cmd, (disable_init, read_only), caps)| EffectiveRuntime {
                 env_vars,
                 tasks,
                 cmd,

@@ -13,6 +13,7 @@
 mod quote;
 
 use serde::ser::{self, Serialize};
+use std::fmt::Write as _;
 
 /// Why a value could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,21 @@ enum Slot {
     Value(usize),
     /// After `- ` of a sequence whose dashes are at this level.
     Item(usize),
+}
+
+/// The integer methods of the serializer: each written in decimal, as a plain scalar.
+macro_rules! numbers {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(
+            fn $method(self, v: $ty) -> Result<(), EmitError> {
+                self.scalar_start();
+                // Writing to a String cannot fail.
+                let _ = write!(self.out, "{v}");
+                self.out.push('\n');
+                Ok(())
+            }
+        )*
+    };
 }
 
 /// The writer: the text so far and the slot of the value being written.
@@ -125,6 +141,16 @@ impl Emitter {
         }
     }
 
+    /// A collection starting in the current slot.
+    fn block(&mut self, sequence: bool) -> Block<'_> {
+        Block {
+            start: self.slot,
+            emitter: self,
+            sequence,
+            level: None,
+        }
+    }
+
     /// An empty collection: `{}` or `[]`.
     fn empty(&mut self, start: Slot, text: &str) {
         self.slot = start;
@@ -132,74 +158,72 @@ impl Emitter {
     }
 }
 
-/// A mapping being written (struct, string-keyed map).
-struct MapEmitter<'a> {
+/// A block collection being written: a mapping (struct, string-keyed map) or a sequence.
+struct Block<'a> {
     emitter: &'a mut Emitter,
     start: Slot,
-    /// The level of the keys, once the first is written.
+    sequence: bool,
+    /// The level of the keys or dashes, once the first is written.
     level: Option<usize>,
 }
 
-impl MapEmitter<'_> {
-    fn entry_key(&mut self, key: &str) -> Result<(), EmitError> {
+impl Block<'_> {
+    /// Starts an entry's line (or continues the parent's): the level of its key or dash.
+    fn next_entry(&mut self) -> usize {
         let level = match self.level {
             Some(level) => {
                 self.emitter.indent(level);
                 level
             }
-            None => self.emitter.first_entry(self.start, false),
+            None => self.emitter.first_entry(self.start, self.sequence),
         };
         self.level = Some(level);
+        level
+    }
+
+    fn entry_key(&mut self, key: &str) -> Result<(), EmitError> {
+        let level = self.next_entry();
         self.emitter.key(key)?;
         self.emitter.slot = Slot::Value(level);
         Ok(())
     }
 
-    fn finish(self) {
+    /// Ends the collection: `{}` or `[]` when it had no entry.
+    fn finish(self) -> Result<(), EmitError> {
         if self.level.is_none() {
-            self.emitter.empty(self.start, "{}");
-        }
-    }
-}
-
-/// A sequence being written.
-struct SeqEmitter<'a> {
-    emitter: &'a mut Emitter,
-    start: Slot,
-    /// The level of the dashes, once the first is written.
-    level: Option<usize>,
-}
-
-impl ser::SerializeSeq for SeqEmitter<'_> {
-    type Ok = ();
-    type Error = EmitError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EmitError> {
-        let level = match self.level {
-            Some(level) => {
-                self.emitter.indent(level);
-                level
-            }
-            None => self.emitter.first_entry(self.start, true),
-        };
-        self.level = Some(level);
-        self.emitter.out.push_str("- ");
-        self.emitter.slot = Slot::Item(level);
-        value.serialize(&mut *self.emitter)
-    }
-
-    fn end(self) -> Result<(), EmitError> {
-        if self.level.is_none() {
-            self.emitter.empty(self.start, "[]");
+            let text = if self.sequence { "[]" } else { "{}" };
+            self.emitter.empty(self.start, text);
         }
         Ok(())
     }
 }
 
-impl ser::SerializeStruct for MapEmitter<'_> {
-    type Ok = ();
-    type Error = EmitError;
+/// An impl for [`Block`] of one of serde's collection traits: its own methods, and `end`.
+macro_rules! block_impl {
+    ($trait:ident { $($methods:tt)* }) => {
+        impl ser::$trait for Block<'_> {
+            type Ok = ();
+            type Error = EmitError;
 
+            $($methods)*
+
+            fn end(self) -> Result<(), EmitError> {
+                self.finish()
+            }
+        }
+    };
+}
+
+block_impl!(SerializeSeq {
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EmitError> {
+        let level = self.next_entry();
+        self.emitter.out.push_str("- ");
+        self.emitter.slot = Slot::Item(level);
+        value.serialize(&mut *self.emitter)
+    }
+});
+
+block_impl!(SerializeStruct {
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -208,30 +232,37 @@ impl ser::SerializeStruct for MapEmitter<'_> {
         self.entry_key(key)?;
         value.serialize(&mut *self.emitter)
     }
+});
 
-    fn end(self) -> Result<(), EmitError> {
-        self.finish();
-        Ok(())
-    }
-}
-
-impl ser::SerializeMap for MapEmitter<'_> {
-    type Ok = ();
-    type Error = EmitError;
-
+block_impl!(SerializeMap {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), EmitError> {
-        let key = key.serialize(KeyText)?;
-        self.entry_key(&key)
+        // Keys are strings here (EnvVar, Limits, logins); anything else is refused.
+        match key.serialize(serde_json::value::Serializer) {
+            Ok(serde_json::Value::String(key)) => self.entry_key(&key),
+            _ => Err(EmitError::Unsupported("a key that is not a string")),
+        }
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), EmitError> {
         value.serialize(&mut *self.emitter)
     }
+});
 
-    fn end(self) -> Result<(), EmitError> {
-        self.finish();
-        Ok(())
-    }
+/// The variant methods of the serializer that refuse (tuple and struct variants).
+macro_rules! refused_variants {
+    ($($method:ident: $what:literal),* $(,)?) => {
+        $(
+            fn $method(
+                self,
+                _name: &'static str,
+                _index: u32,
+                _variant: &'static str,
+                _len: usize,
+            ) -> Result<Impossible, EmitError> {
+                Err(EmitError::Unsupported($what))
+            }
+        )*
+    };
 }
 
 type Impossible = ser::Impossible<(), EmitError>;
@@ -239,12 +270,12 @@ type Impossible = ser::Impossible<(), EmitError>;
 impl<'a> ser::Serializer for &'a mut Emitter {
     type Ok = ();
     type Error = EmitError;
-    type SerializeSeq = SeqEmitter<'a>;
+    type SerializeSeq = Block<'a>;
     type SerializeTuple = Impossible;
     type SerializeTupleStruct = Impossible;
     type SerializeTupleVariant = Impossible;
-    type SerializeMap = MapEmitter<'a>;
-    type SerializeStruct = MapEmitter<'a>;
+    type SerializeMap = Block<'a>;
+    type SerializeStruct = Block<'a>;
     type SerializeStructVariant = Impossible;
 
     fn serialize_bool(self, v: bool) -> Result<(), EmitError> {
@@ -252,48 +283,10 @@ impl<'a> ser::Serializer for &'a mut Emitter {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), EmitError> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), EmitError> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), EmitError> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), EmitError> {
-        self.raw(&v.to_string());
-        Ok(())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), EmitError> {
-        self.raw(&v.to_string());
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), EmitError> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), EmitError> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), EmitError> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), EmitError> {
-        self.raw(&v.to_string());
-        Ok(())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), EmitError> {
-        self.raw(&v.to_string());
-        Ok(())
+    numbers! {
+        serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_u128: u128
     }
 
     fn serialize_f32(self, _v: f32) -> Result<(), EmitError> {
@@ -389,13 +382,8 @@ impl<'a> ser::Serializer for &'a mut Emitter {
         value.serialize(self)
     }
 
-    fn serialize_seq(self, _len: Option<usize>) -> Result<SeqEmitter<'a>, EmitError> {
-        let start = self.slot;
-        Ok(SeqEmitter {
-            emitter: self,
-            start,
-            level: None,
-        })
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Block<'a>, EmitError> {
+        Ok(self.block(true))
     }
 
     fn serialize_tuple(self, _len: usize) -> Result<Impossible, EmitError> {
@@ -410,167 +398,16 @@ impl<'a> ser::Serializer for &'a mut Emitter {
         Err(EmitError::Unsupported("a tuple struct"))
     }
 
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Impossible, EmitError> {
-        Err(EmitError::Unsupported("a tuple variant"))
+    fn serialize_map(self, _len: Option<usize>) -> Result<Block<'a>, EmitError> {
+        Ok(self.block(false))
     }
 
-    fn serialize_map(self, _len: Option<usize>) -> Result<MapEmitter<'a>, EmitError> {
-        let start = self.slot;
-        Ok(MapEmitter {
-            emitter: self,
-            start,
-            level: None,
-        })
-    }
-
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<MapEmitter<'a>, EmitError> {
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Block<'a>, EmitError> {
         self.serialize_map(None)
     }
 
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Impossible, EmitError> {
-        Err(EmitError::Unsupported("a struct variant"))
-    }
-}
-
-/// A mapping key's text: strings only.
-struct KeyText;
-
-/// What [`KeyText`] refuses.
-const NOT_A_STRING: EmitError = EmitError::Unsupported("a key that is not a string");
-
-/// The scalar methods of [`KeyText`], each refusing.
-macro_rules! key_scalars {
-    ($($method:ident: $ty:ty),* $(,)?) => {
-        $(
-            fn $method(self, _v: $ty) -> Result<String, EmitError> {
-                Err(NOT_A_STRING)
-            }
-        )*
-    };
-}
-
-impl ser::Serializer for KeyText {
-    type Ok = String;
-    type Error = EmitError;
-    type SerializeSeq = ser::Impossible<String, EmitError>;
-    type SerializeTuple = ser::Impossible<String, EmitError>;
-    type SerializeTupleStruct = ser::Impossible<String, EmitError>;
-    type SerializeTupleVariant = ser::Impossible<String, EmitError>;
-    type SerializeMap = ser::Impossible<String, EmitError>;
-    type SerializeStruct = ser::Impossible<String, EmitError>;
-    type SerializeStructVariant = ser::Impossible<String, EmitError>;
-
-    fn serialize_str(self, v: &str) -> Result<String, EmitError> {
-        Ok(v.to_owned())
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<String, EmitError> {
-        value.serialize(self)
-    }
-
-    key_scalars! {
-        serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
-        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_char: char,
-        serialize_bytes: &[u8], serialize_unit_struct: &'static str
-    }
-
-    fn serialize_none(self) -> Result<String, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<String, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_unit(self) -> Result<String, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-    ) -> Result<String, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<String, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, EmitError> {
-        Err(NOT_A_STRING)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, EmitError> {
-        Err(NOT_A_STRING)
+    refused_variants! {
+        serialize_tuple_variant: "a tuple variant",
+        serialize_struct_variant: "a struct variant",
     }
 }

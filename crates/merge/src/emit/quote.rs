@@ -385,12 +385,16 @@ fn is_yaml11_timestamp(mut s: &str) -> bool {
             None => false,
         }
     }
-    if !digits(&mut s, 4, 4)
-        || !prefix(&mut s, '-')
-        || !digits(&mut s, 1, 2)
-        || !prefix(&mut s, '-')
-        || !digits(&mut s, 1, 2)
-    {
+    /// Three numbers separated by `separator`, the first of `first` digits, the others of 1
+    /// or 2 (a date's `2026-12-5`, a time's `1:02:03`).
+    fn three(s: &mut &str, first: (usize, usize), separator: char) -> bool {
+        digits(s, first.0, first.1)
+            && prefix(s, separator)
+            && digits(s, 1, 2)
+            && prefix(s, separator)
+            && digits(s, 1, 2)
+    }
+    if !three(&mut s, (4, 4), '-') {
         return false;
     }
     if s.is_empty() {
@@ -405,12 +409,7 @@ fn is_yaml11_timestamp(mut s: &str) -> bool {
         }
         s = rest;
     }
-    if !digits(&mut s, 1, 2)
-        || !prefix(&mut s, ':')
-        || !digits(&mut s, 1, 2)
-        || !prefix(&mut s, ':')
-        || !digits(&mut s, 1, 2)
-    {
+    if !three(&mut s, (1, 2), ':') {
         return false;
     }
     if prefix(&mut s, '.') || prefix(&mut s, ',') {

@@ -26,33 +26,41 @@ pub(super) fn is_plain_value(s: &str) -> bool {
 fn plain_ascii(s: &str) -> Option<bool> {
     let bytes = s.as_bytes();
     let (&first, &last) = (bytes.first()?, bytes.last()?);
-    let mut previous = 0u8;
-    let mut plain = true;
-    for &b in bytes {
-        if b >= 0x80 {
-            return None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !NOTABLE[usize::from(b)] {
+            continue;
         }
-        if b < 0x20
-            || b == 0x7F
-            || (b == b' ' && previous == b':')
-            || (b == b'#' && previous == b' ')
-        {
-            plain = false;
+        // Any finding below makes the slow path answer "not plain" too, so it ends the scan.
+        match b {
+            0x80.. => return None,
+            b' ' if i > 0 && bytes[i - 1] == b':' => return Some(false),
+            b'#' if i > 0 && bytes[i - 1] == b' ' => return Some(false),
+            b' ' | b':' | b'#' => {}
+            _ => return Some(false),
         }
-        previous = b;
     }
-    if !plain
-        || first == b' '
-        || last == b' '
-        || last == b':'
-        || is_leading_indicator(first)
-        || (matches!(first, b'-' | b'?') && bytes.get(1).is_none_or(|&b| b == b' '))
-        || starts_with_document_marker(s)
-    {
-        return Some(false);
-    }
-    Some(true)
+    Some(
+        first != b' '
+            && last != b' '
+            && last != b':'
+            && !is_leading_indicator(first)
+            && !(matches!(first, b'-' | b'?') && bytes.get(1).is_none_or(|&b| b == b' '))
+            && !starts_with_document_marker(s),
+    )
 }
+
+/// Bytes [`plain_ascii`] looks at: controls, DEL, non-ASCII, and the space, colon and `#` of
+/// `: ` and ` #`.
+const NOTABLE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] =
+            b < 0x20 || b >= 0x7F || b == b' ' as usize || b == b':' as usize || b == b'#' as usize;
+        b += 1;
+    }
+    table
+};
 
 /// Whether a mapping key is written plain (keys must also be safe in flow style and may not
 /// hold `:`).

@@ -11,7 +11,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default ./target; criterion writes under it, or under
 # CRITERION_HOME); BENCH_WARM_UP and BENCH_TIME (seconds per bench, default 1 and 3);
-# BENCH_FILTER (a criterion filter, e.g. `compile_small`; default: every bench);
+# BENCH_FILTER (a criterion filter, e.g. `compile_small`; with --instructions, the benches
+# whose name contains it; default: every bench);
 # BENCH_ITERATIONS (iterations per bench with --instructions, default 10).
 #
 # Wall-clock figures are criterion's estimates (the slope for linearly sampled benches, else
@@ -61,6 +62,7 @@ if [[ "$mode" == "--instructions" ]]; then
     for entry in "${parse_benches[@]/#/parse:}" "${compile_benches[@]/#/compile:}"; do
         binary="${binaries[${entry%%:*}]}"
         id="${entry#*:}"
+        [[ -z "${BENCH_FILTER:-}" || "$id" == *"$BENCH_FILTER"* ]] || continue
         printf '  callgrind %-36s' "$id" >&2
         CORDIUM_BENCH_ONLY="$id" CORDIUM_BENCH_ITERATIONS="$iterations" \
             valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*harness::measured*' \

@@ -15,7 +15,7 @@ use cordium_spec::{
     CloneOptions, Devcontainers, DockerfileImage, Filesystem, Network, Octelium, OnFailure,
     RepositoryImage, TaskType, Timeout, VolumeMount,
 };
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
 
 /// Where an environment variable's value comes from: exactly one source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,9 +44,11 @@ impl serde::Serialize for EnvVar {
             EnvSource::FromSecret(s) => ("fromSecret", s),
             EnvSource::FromUserSecret(s) => ("fromUserSecret", s),
         };
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("key", &self.key)?;
-        map.serialize_entry(field, value)?;
+        // A struct of two fields, the second named by the source (the same output as a map,
+        // with keys writers need not copy).
+        let mut map = serializer.serialize_struct("EnvVar", 2)?;
+        map.serialize_field("key", &self.key)?;
+        map.serialize_field(field, value)?;
         map.end()
     }
 }
@@ -73,8 +75,8 @@ pub struct Login {
 
 /// Writes a login as the one-of `{http: {...}}` that repositories and dotfiles use.
 fn http_login<S: Serializer>(login: &Option<Login>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut map = serializer.serialize_map(Some(1))?;
-    map.serialize_entry("http", login)?;
+    let mut map = serializer.serialize_struct("RepositoryAuth", 1)?;
+    map.serialize_field("http", login)?;
     map.end()
 }
 
@@ -197,20 +199,20 @@ impl serde::Serialize for Limits {
         struct Size {
             megabytes: u32,
         }
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry(
+        let mut map = serializer.serialize_struct("Limit", 3)?;
+        map.serialize_field(
             "cpu",
             &Cpu {
                 millicores: self.cpu_millicores,
             },
         )?;
-        map.serialize_entry(
+        map.serialize_field(
             "memory",
             &Size {
                 megabytes: self.memory_megabytes,
             },
         )?;
-        map.serialize_entry(
+        map.serialize_field(
             "storage",
             &Size {
                 megabytes: self.storage_megabytes,
@@ -411,10 +413,10 @@ impl EffectiveWorkspace {
     /// As YAML, deterministic byte for byte. Every string stays on one line, however long
     /// (multi-line strings are double-quoted with `\n`), so output lines can be searched and
     /// diffed line by line.
+    /// Written by [`crate::emit`], byte for byte what serde-saphyr writes with
+    /// `prefer_block_scalars = false` (`tests/emit.rs`).
     pub fn to_yaml(&self) -> String {
-        let mut options = serde_saphyr::SerializerOptions::default();
-        options.prefer_block_scalars = false;
-        serde_saphyr::to_string_with_options(self, options).unwrap_or_default()
+        crate::emit::to_yaml(self).unwrap_or_default()
     }
 
     /// As pretty JSON with a trailing newline.

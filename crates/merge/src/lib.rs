@@ -36,6 +36,7 @@
 
 pub mod compile;
 pub mod effective;
+pub mod emit;
 pub mod inputs;
 pub mod layer;
 pub mod limits;

@@ -2,7 +2,8 @@
 //!
 //! The tree is first converted to [`MergedSpec`], a wire type with every field optional (so
 //! shapes, git refs and URLs are checked on the substituted values, with the spec crate's
-//! diagnostics); then every value the compiler guarantees is taken out of its `Option`. The
+//! diagnostics); then every value the compiler guarantees is moved out of its `Option` (the
+//! converted values are moved, not copied, into the [`EffectiveSpec`]). The
 //! layers were validated one by one and the merge keeps their shapes, so a value missing here
 //! is a compiler bug: it is reported as a `spec::required` error at the field, never a panic,
 //! and never left for the provisioner to find.
@@ -14,7 +15,6 @@ use crate::effective::{
 };
 use cordium_spec::resources as wire;
 use cordium_spec::{Cx, Diagnostic, FromNode, Located, Location, Node, codes};
-use std::ops::Deref;
 
 cordium_spec::wire_struct! {
     /// An environment variable of the merged tree: from any layer, so any source.
@@ -117,13 +117,13 @@ struct Resolver<'c, 'd> {
 }
 
 /// The value of an optional field, without its place.
-fn plain<T: Clone>(field: &Option<Located<T>>) -> Option<T> {
-    field.as_ref().map(|l| l.value.clone())
+fn plain<T>(field: Option<Located<T>>) -> Option<T> {
+    field.map(|l| l.value)
 }
 
 /// The text of an optional text-like field (a string or a checked shape).
-fn text<T: Deref<Target = str>>(field: &Option<Located<T>>) -> Option<String> {
-    field.as_ref().map(|l| (*l.value).to_owned())
+fn text<T: Into<String>>(field: Option<Located<T>>) -> Option<String> {
+    field.map(|l| l.value.into())
 }
 
 impl Resolver<'_, '_> {
@@ -153,20 +153,20 @@ impl Resolver<'_, '_> {
     fn within<T, R>(
         &mut self,
         segment: &str,
-        value: &Located<T>,
-        f: impl FnOnce(&mut Resolver<'_, '_>, &T) -> Option<R>,
+        value: Located<T>,
+        f: impl FnOnce(&mut Resolver<'_, '_>, T) -> Option<R>,
     ) -> Option<R> {
         let loc = value.loc;
         self.cx
-            .at(segment, |cx| f(&mut Resolver { cx, loc }, &value.value))
+            .at(segment, |cx| f(&mut Resolver { cx, loc }, value.value))
     }
 
     /// Resolves an optional field: `Some(None)` when absent, `None` when it fails.
     fn optional<T, R>(
         &mut self,
         segment: &str,
-        field: &Option<Located<T>>,
-        f: impl FnOnce(&mut Resolver<'_, '_>, &T) -> Option<R>,
+        field: Option<Located<T>>,
+        f: impl FnOnce(&mut Resolver<'_, '_>, T) -> Option<R>,
     ) -> Option<Option<R>> {
         match field {
             Some(value) => self.within(segment, value, f).map(Some),
@@ -178,13 +178,13 @@ impl Resolver<'_, '_> {
     fn list<T, R>(
         &mut self,
         segment: &str,
-        field: &Option<Located<Vec<T>>>,
-        mut f: impl FnMut(&mut Resolver<'_, '_>, &T) -> Option<R>,
+        field: Option<Located<Vec<T>>>,
+        mut f: impl FnMut(&mut Resolver<'_, '_>, T) -> Option<R>,
     ) -> Option<Option<Vec<R>>> {
         self.optional(segment, field, |r, items| {
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.into_iter().enumerate() {
                 let loc = r.loc;
                 match r.cx.at_index(i, |cx| f(&mut Resolver { cx, loc }, item)) {
                     Some(v) => out.push(v),
@@ -199,36 +199,36 @@ impl Resolver<'_, '_> {
     fn required_list<T, R>(
         &mut self,
         segment: &str,
-        field: &Option<Located<Vec<T>>>,
-        f: impl FnMut(&mut Resolver<'_, '_>, &T) -> Option<R>,
+        field: Option<Located<Vec<T>>>,
+        f: impl FnMut(&mut Resolver<'_, '_>, T) -> Option<R>,
     ) -> Option<Vec<R>> {
         let list = self.list(segment, field, f)?;
         self.need(list, segment)
     }
 
     fn spec(&mut self, s: MergedSpec) -> Option<EffectiveSpec> {
-        let image = self.optional("image", &s.image, |r, x| r.image(x));
-        let repository = self.optional("repository", &s.repository, |r, x| r.repository(x));
+        let image = self.optional("image", s.image, |r, x| r.image(x));
+        let repository = self.optional("repository", s.repository, |r, x| r.repository(x));
         let additional_repositories = self.list(
             "additionalRepositories",
-            &s.additional_repositories,
+            s.additional_repositories,
             |r, x| r.additional_repository(x),
         );
-        let applications = self.list("applications", &s.applications, |r, x| r.application(x));
-        let is_ephemeral = self.need(plain(&s.is_ephemeral), "isEphemeral");
-        let limit = match &s.limit {
+        let applications = self.list("applications", s.applications, |r, x| r.application(x));
+        let is_ephemeral = self.need(plain(s.is_ephemeral), "isEphemeral");
+        let limit = match s.limit {
             Some(limit) => self.within("limit", limit, |r, x| r.limits(x)),
             None => self.need(None, "limit"),
         };
-        let runtime = match &s.runtime {
+        let runtime = match s.runtime {
             Some(runtime) => self.within("runtime", runtime, |r, x| r.runtime(x)),
             None => self.need(None, "runtime"),
         };
-        let dotfiles = self.optional("dotfiles", &s.dotfiles, |r, x| r.dotfiles(x));
-        let vars = self.required_list("vars", &s.vars, |r, v| {
+        let dotfiles = self.optional("dotfiles", s.dotfiles, |r, x| r.dotfiles(x));
+        let vars = self.required_list("vars", s.vars, |r, v| {
             Some(Var {
-                name: r.need(text(&v.name), "name")?,
-                value: r.need(text(&v.value), "value")?,
+                name: r.need(text(v.name), "name")?,
+                value: r.need(text(v.value), "value")?,
             })
         });
         Some(EffectiveSpec {
@@ -240,7 +240,7 @@ impl Resolver<'_, '_> {
             limit: limit?,
             runtime: runtime?,
             dotfiles: dotfiles?,
-            git_provider: text(&s.git_provider),
+            git_provider: text(s.git_provider),
             vars: vars?,
         })
     }
@@ -257,78 +257,78 @@ impl Resolver<'_, '_> {
     /// A login whose password is a Secret of the Space.
     fn secret_login(
         &mut self,
-        username: &Option<Located<String>>,
-        password: Option<&wire::SecretRef>,
+        username: Option<Located<String>>,
+        password: Option<Located<wire::SecretRef>>,
     ) -> Option<Login> {
         let password = password
-            .and_then(|p| text(&p.from_secret))
+            .and_then(|p| text(p.value.from_secret))
             .map(SecretRef::Secret);
         self.login(text(username), password)
     }
 
-    fn image(&mut self, image: &wire::Image) -> Option<Image> {
+    fn image(&mut self, image: wire::Image) -> Option<Image> {
         Some(match image {
             wire::Image::Registry(registry) => self.cx.at("registry", |cx| {
                 let mut r = Resolver { cx, loc: self.loc };
-                let url = r.need(text(&registry.url), "url");
+                let url = r.need(text(registry.url), "url");
                 let authentication =
-                    r.optional("authentication", &registry.authentication, |r, a| {
-                        r.secret_login(&a.username, a.password.as_deref())
+                    r.optional("authentication", registry.authentication, |r, a| {
+                        r.secret_login(a.username, a.password)
                     });
                 Some(Image::Registry(RegistryImage {
                     url: url?,
                     authentication: authentication?,
                 }))
             })?,
-            wire::Image::Dockerfile(dockerfile) => Image::Dockerfile(dockerfile.clone()),
+            wire::Image::Dockerfile(dockerfile) => Image::Dockerfile(dockerfile),
             wire::Image::Git(git) => {
                 let url = self.cx.at("git", |cx| {
-                    Resolver { cx, loc: self.loc }.need(text(&git.url), "url")
+                    Resolver { cx, loc: self.loc }.need(text(git.url), "url")
                 });
                 Image::Git(GitImage {
                     url: url?,
-                    checkout: text(&git.checkout),
-                    dockerfile: text(&git.dockerfile),
-                    context: text(&git.context),
+                    checkout: text(git.checkout),
+                    dockerfile: text(git.dockerfile),
+                    context: text(git.context),
                 })
             }
-            wire::Image::Repository(build) => Image::Repository(build.clone()),
+            wire::Image::Repository(build) => Image::Repository(build),
         })
     }
 
     /// A repository's HTTP login (`authentication.http`).
     fn repository_login(
         &mut self,
-        authentication: &Option<Located<wire::RepositoryAuth>>,
+        authentication: Option<Located<wire::RepositoryAuth>>,
     ) -> Option<Option<Login>> {
         self.optional("authentication", authentication, |r, auth| {
             let wire::RepositoryAuth::Http(http) = auth;
             r.cx.at("http", |cx| {
-                Resolver { cx, loc: r.loc }.secret_login(&http.username, http.password.as_deref())
+                Resolver { cx, loc: r.loc }.secret_login(http.username, http.password)
             })
         })
     }
 
-    fn repository(&mut self, repository: &wire::Repository) -> Option<Repository> {
+    fn repository(&mut self, repository: wire::Repository) -> Option<Repository> {
         Some(Repository {
-            url: text(&repository.url),
-            clone_options: plain(&repository.clone_options),
-            authentication: self.repository_login(&repository.authentication)?,
+            url: text(repository.url),
+            clone_options: plain(repository.clone_options),
+            authentication: self.repository_login(repository.authentication)?,
         })
     }
 
     fn additional_repository(
         &mut self,
-        extra: &wire::AdditionalRepository,
+        extra: wire::AdditionalRepository,
     ) -> Option<AdditionalRepository> {
-        let name = self.need(text(&extra.name), "name");
-        let repository = match &extra.repository {
+        let name = self.need(text(extra.name), "name");
+        let repository = match extra.repository {
             Some(repository) => self.within("repository", repository, |r, repo| {
-                let url = r.need(text(&repo.url), "url");
-                let authentication = r.repository_login(&repo.authentication);
+                let url = r.need(text(repo.url), "url");
+                let authentication = r.repository_login(repo.authentication);
                 Some(ClonedRepository {
                     url: url?,
-                    clone_options: plain(&repo.clone_options),
+                    clone_options: plain(repo.clone_options),
                     authentication: authentication?,
                 })
             }),
@@ -336,26 +336,26 @@ impl Resolver<'_, '_> {
         };
         Some(AdditionalRepository {
             name: name?,
-            clone_path: text(&extra.clone_path),
+            clone_path: text(extra.clone_path),
             repository: repository?,
         })
     }
 
-    fn application(&mut self, app: &wire::Application) -> Option<Application> {
-        let name = self.need(text(&app.name), "name");
-        let port = self.need(plain(&app.port).and_then(|p| u16::try_from(p).ok()), "port");
+    fn application(&mut self, app: wire::Application) -> Option<Application> {
+        let name = self.need(text(app.name), "name");
+        let port = self.need(plain(app.port).and_then(|p| u16::try_from(p).ok()), "port");
         Some(Application {
             name: name?,
-            display_name: text(&app.display_name),
+            display_name: text(app.display_name),
             port: port?,
-            is_default: plain(&app.is_default),
+            is_default: plain(app.is_default),
         })
     }
 
-    fn limits(&mut self, limit: &wire::Limit) -> Option<Limits> {
-        let cpu = limit.cpu.as_ref().and_then(|c| plain(&c.millicores));
-        let memory = limit.memory.as_ref().and_then(|m| plain(&m.megabytes));
-        let storage = limit.storage.as_ref().and_then(|m| plain(&m.megabytes));
+    fn limits(&mut self, limit: wire::Limit) -> Option<Limits> {
+        let cpu = limit.cpu.and_then(|c| plain(c.value.millicores));
+        let memory = limit.memory.and_then(|m| plain(m.value.megabytes));
+        let storage = limit.storage.and_then(|m| plain(m.value.megabytes));
         let cpu = self.need(cpu, "cpu.millicores");
         let memory = self.need(memory, "memory.megabytes");
         let storage = self.need(storage, "storage.megabytes");
@@ -366,12 +366,12 @@ impl Resolver<'_, '_> {
         })
     }
 
-    fn env_var(&mut self, var: &MergedEnvVar) -> Option<EnvVar> {
-        let key = self.need(text(&var.key), "key");
+    fn env_var(&mut self, var: MergedEnvVar) -> Option<EnvVar> {
+        let key = self.need(text(var.key), "key");
         let source = match (
-            text(&var.value),
-            text(&var.from_secret),
-            text(&var.from_user_secret),
+            text(var.value),
+            text(var.from_secret),
+            text(var.from_user_secret),
         ) {
             (Some(v), None, None) => Some(EnvSource::Value(v)),
             (None, Some(s), None) => Some(EnvSource::FromSecret(s)),
@@ -387,70 +387,68 @@ impl Resolver<'_, '_> {
         })
     }
 
-    fn task(&mut self, task: &wire::Task) -> Option<Task> {
-        let run = self.need(text(&task.run), "run");
-        let task_type = self.need(plain(&task.task_type), "type");
-        let env_vars = self.list("envVars", &task.env_vars, |r, var| {
-            let key = r.need(text(&var.key), "key");
-            let value = r.need(text(&var.value), "value");
+    fn task(&mut self, task: wire::Task) -> Option<Task> {
+        let run = self.need(text(task.run), "run");
+        let task_type = self.need(plain(task.task_type), "type");
+        let env_vars = self.list("envVars", task.env_vars, |r, var| {
+            let key = r.need(text(var.key), "key");
+            let value = r.need(text(var.value), "value");
             Some(TaskEnvVar {
                 key: key?,
                 value: value?,
             })
         });
         Some(Task {
-            name: text(&task.name),
+            name: text(task.name),
             run: run?,
             task_type: task_type?,
             env_vars: env_vars?,
-            working_dir: text(&task.working_dir),
-            is_background: plain(&task.is_background),
-            on_failure: plain(&task.on_failure),
-            run_as_root: plain(&task.run_as_root),
+            working_dir: text(task.working_dir),
+            is_background: plain(task.is_background),
+            on_failure: plain(task.on_failure),
+            run_as_root: plain(task.run_as_root),
         })
     }
 
-    fn runtime(&mut self, runtime: &MergedRuntime) -> Option<EffectiveRuntime> {
-        let env_vars = self.required_list("envVars", &runtime.env_vars, |r, x| r.env_var(x));
-        let tasks = self.required_list("tasks", &runtime.tasks, |r, x| r.task(x));
+    fn runtime(&mut self, runtime: MergedRuntime) -> Option<EffectiveRuntime> {
+        let env_vars = self.required_list("envVars", runtime.env_vars, |r, x| r.env_var(x));
+        let tasks = self.required_list("tasks", runtime.tasks, |r, x| r.task(x));
         Some(EffectiveRuntime {
             env_vars: env_vars?,
             tasks: tasks?,
-            cmd: text(&runtime.cmd),
-            entrypoint: text(&runtime.entrypoint),
-            disable_init: plain(&runtime.disable_init),
-            auto_stop: plain(&runtime.auto_stop),
-            filesystem: plain(&runtime.filesystem),
-            capabilities: runtime.capabilities.as_ref().map(|c| Capabilities {
-                add: plain(&c.add),
-                drop: plain(&c.drop),
+            cmd: text(runtime.cmd),
+            entrypoint: text(runtime.entrypoint),
+            disable_init: plain(runtime.disable_init),
+            auto_stop: plain(runtime.auto_stop),
+            filesystem: plain(runtime.filesystem),
+            capabilities: runtime.capabilities.map(|c| Capabilities {
+                add: plain(c.value.add),
+                drop: plain(c.value.drop),
             }),
-            network: plain(&runtime.network),
-            timeout: plain(&runtime.timeout),
-            devcontainers: plain(&runtime.devcontainers),
-            volume_mounts: plain(&runtime.volume_mounts),
-            octelium: plain(&runtime.octelium),
+            network: plain(runtime.network),
+            timeout: plain(runtime.timeout),
+            devcontainers: plain(runtime.devcontainers),
+            volume_mounts: plain(runtime.volume_mounts),
+            octelium: plain(runtime.octelium),
         })
     }
 
-    fn dotfiles(&mut self, dotfiles: &wire::Dotfiles) -> Option<Dotfiles> {
-        let url = self.need(text(&dotfiles.url), "url");
-        let authentication =
-            self.optional("authentication", &dotfiles.authentication, |r, auth| {
-                let wire::DotfilesAuth::Http(http) = auth;
-                r.cx.at("http", |cx| {
-                    let mut r = Resolver { cx, loc: r.loc };
-                    let password = http
-                        .password
-                        .as_deref()
-                        .and_then(|p| text(&p.from_user_secret))
-                        .map(SecretRef::UserSecret);
-                    r.login(text(&http.username), password)
-                })
-            });
+    fn dotfiles(&mut self, dotfiles: wire::Dotfiles) -> Option<Dotfiles> {
+        let url = self.need(text(dotfiles.url), "url");
+        let authentication = self.optional("authentication", dotfiles.authentication, |r, auth| {
+            let wire::DotfilesAuth::Http(http) = auth;
+            r.cx.at("http", |cx| {
+                let mut r = Resolver { cx, loc: r.loc };
+                let password = http
+                    .password
+                    .and_then(|p| text(p.value.from_user_secret))
+                    .map(SecretRef::UserSecret);
+                r.login(text(http.username), password)
+            })
+        });
         Some(Dotfiles {
             url: url?,
-            branch: text(&dotfiles.branch),
+            branch: text(dotfiles.branch),
             authentication: authentication?,
         })
     }

@@ -74,7 +74,7 @@ pub(crate) fn substitute(
         outcome: Outcome::default(),
     };
     walk_strings_mut(spec, &FieldPath::root("spec"), &mut |text, loc, path| {
-        if text.contains("${{")
+        if cordium_spec::shapes::is_templated(text)
             && ELIGIBLE_PARSED
                 .iter()
                 .any(|field| path.matches_pattern(field))

@@ -42,9 +42,19 @@ impl ShapeError {
     }
 }
 
-/// A value that may hold `${{ vars.X }}` and is then checked only after substitution.
-fn is_templated(value: &str) -> bool {
-    value.contains("${{")
+/// Whether `value` may hold `${{ vars.X }}` (it is then checked only after substitution).
+/// Searches for `$` bytes rather than through `str::contains`, whose substring searcher costs
+/// more to set up than most values take to scan; every string of every layer is asked.
+pub fn is_templated(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut from = 0;
+    while let Some(at) = bytes[from..].iter().position(|&b| b == b'$') {
+        if bytes[from + at..].starts_with(b"${{") {
+            return true;
+        }
+        from += at + 1;
+    }
+    false
 }
 
 macro_rules! shaped_string {
@@ -75,6 +85,12 @@ macro_rules! shaped_string {
             type Target = str;
             fn deref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
             }
         }
 
@@ -490,6 +506,22 @@ pub fn check_capability(value: &str) -> Result<(), ShapeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_is_found_wherever_it_starts() {
+        for text in [
+            "${{ vars.A }}",
+            "x${{vars.A}}",
+            "$$${{",
+            "a $ b ${{ c",
+            "é${{",
+        ] {
+            assert!(is_templated(text), "{text:?}");
+        }
+        for text in ["", "$", "${", "${ {", "$ {{", "price: $5 {{x}}", "${}{"] {
+            assert!(!is_templated(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn cidrs_are_networks_with_host_bits_cleared() {

@@ -16,24 +16,15 @@ use serde::ser::{self, Serialize};
 use std::fmt::Write as _;
 
 /// Why a value could not be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
     /// A shape this writer does not write (see the module documentation).
+    #[error("the YAML writer does not write {0}")]
     Unsupported(&'static str),
     /// An error raised by a value's own `Serialize`.
+    #[error("{0}")]
     Custom(String),
 }
-
-impl std::fmt::Display for EmitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unsupported(shape) => write!(f, "the YAML writer does not write {shape}"),
-            Self::Custom(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {}
 
 impl ser::Error for EmitError {
     fn custom<T: std::fmt::Display>(msg: T) -> Self {

@@ -94,9 +94,14 @@ impl Podman {
                         .await?;
                 }
             }
-            self.run(&["volume", "create", &volume], None)
-                .await
-                .map(drop)
+            // Labelled like the container, so an operator (and the tests' clean-up) finds a
+            // workspace's volumes by its Space or name.
+            let space = format!("cordium.space={}", spec.key.space);
+            let workspace = format!("cordium.workspace={}", spec.key.name);
+            let args = [
+                "volume", "create", "--label", &space, "--label", &workspace, &volume,
+            ];
+            self.run(&args, None).await.map(drop)
         };
         tokio::try_join!(
             prepare(Self::volume(&spec.key)),

@@ -17,6 +17,44 @@ pub(super) struct PodmanEnv {
     pub(super) user_name: String,
 }
 
+/// The containers and volumes of the user's workspaces are removed when the test ends, passed
+/// or failed: a persistent workspace keeps both by design (a stopped ephemeral one its
+/// volumes), and podman's pool of locks (2,048) runs out after a few dozen runs of the suite on
+/// one machine. Each test has a user of its own, and the Spaces of its workspaces end in
+/// `.<user>`, so no other test's are touched.
+impl Drop for PodmanEnv {
+    fn drop(&mut self) {
+        let suffix = format!(".{}", self.user_name);
+        // `podman ps` names its objects `.Names`, `podman volume ls` `.Name`.
+        let mine = |what: &[&str], name: &str| -> Vec<String> {
+            let format = format!("{{{{{name}}}}}\t{{{{index .Labels \"cordium.space\"}}}}");
+            let Ok(listed) = lab()
+                .podman()
+                .args(what)
+                .args(["--format", &format])
+                .output()
+            else {
+                return Vec::new();
+            };
+            String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .filter_map(|line| line.split_once('\t'))
+                .filter(|(_, space)| space.ends_with(&suffix))
+                .map(|(name, _)| name.to_owned())
+                .collect()
+        };
+        for (list, name, remove) in [
+            (&["ps", "-a"][..], ".Names", &["rm", "-f", "-t", "0"][..]),
+            (&["volume", "ls"][..], ".Name", &["volume", "rm", "-f"][..]),
+        ] {
+            let names = mine(list, name);
+            if !names.is_empty() {
+                let _ = lab().podman().args(remove).args(&names).output();
+            }
+        }
+    }
+}
+
 impl PodmanEnv {
     pub(super) async fn new(user: &str) -> Self {
         Self::with_driver(user, test_driver_options()).await

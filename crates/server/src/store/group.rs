@@ -9,7 +9,10 @@
 //! one multi-row insert, one multi-row insert of events). A create refused (a taken name, a
 //! quota) is refused before anything of it is written, so the others go on; a database
 //! failure fails the whole batch, and none of it is stored. Each owner's quota is counted once
-//! per batch (`quota::Tally`).
+//! per batch (`quota::Tally`), and the counts are kept for the next batch while no other
+//! connection committed in between (SQLite's `PRAGMA data_version`, read inside the batch's
+//! transaction, says so exactly): under a stream of creates the owners' rows are not counted
+//! again on every batch, which cost a scan of the owner's index that grew with the store.
 //! Batches are written on a connection of their own whose commits do not sync the log
 //! (`synchronous=NORMAL`); each batch's creates are answered only after the log that holds
 //! them was synced (`fdatasync` of the `-wal` file), so an acknowledged create is as durable as
@@ -57,9 +60,26 @@ struct Shared {
     /// Taken by each batch at its commit, in commit order, until it is answered.
     syncing: tokio::sync::Mutex<()>,
     writer: Writer,
+    /// The quota counts as of the last committed batch, and the `data_version` its
+    /// transaction read; taken by each batch and put back once it committed.
+    kept: Mutex<Option<Kept>>,
     /// Creates answered after the sync of their batch's log (for the tests).
     synced: AtomicU64,
+    /// Batches that went on from the previous batch's counts (for the tests).
+    reused: AtomicU64,
 }
+
+/// The owners' counts a committed batch ended with, and the `PRAGMA data_version` its
+/// transaction read: while the next transaction reads the same version, no other connection
+/// committed in between (the batches' own commits do not move it), so the counts are exact.
+#[derive(Debug)]
+struct Kept {
+    data_version: i64,
+    tally: Tally,
+}
+
+/// The most owners whose counts are kept between batches; past it they are counted afresh.
+const MAX_KEPT_OWNERS: usize = 4096;
 
 /// The batches' connection (one: SQLite has one writer) and the log file it commits to.
 #[derive(Debug)]
@@ -81,7 +101,9 @@ impl Group {
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // NORMAL: the commit does not sync; `Writer::sync` does, before answers.
-                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;").await?;
+                    // Statement journals (a multi-row insert may fail halfway) in memory:
+                    // in a file they cost a write system call per page a batch touches again.
+                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;").await?;
                     Ok(())
                 })
             })
@@ -99,8 +121,49 @@ impl Group {
                 pool,
                 wal: PathBuf::from(format!("{file}-wal")),
             },
+            kept: Mutex::default(),
             synced: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
         })))
+    }
+
+    /// The counts kept from the last committed batch if no other connection committed since
+    /// (`data_version` is what this batch's transaction read), else none.
+    fn take_tally(&self, data_version: i64) -> Tally {
+        let kept = self
+            .0
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match kept {
+            Some(kept) if kept.data_version == data_version => {
+                self.0.reused.fetch_add(1, Ordering::Relaxed);
+                kept.tally
+            }
+            _ => Tally::default(),
+        }
+    }
+
+    /// Keeps a committed batch's counts for the next batch.
+    fn keep_tally(&self, data_version: i64, tally: Tally) {
+        if tally.owners() > MAX_KEPT_OWNERS {
+            return;
+        }
+        *self
+            .0
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Kept {
+            data_version,
+            tally,
+        });
+    }
+
+    /// How many batches went on from the previous batch's counts.
+    #[cfg(test)]
+    pub(super) fn reused(&self) -> u64 {
+        self.0.reused.load(Ordering::Relaxed)
     }
 
     /// How many creates were answered after their batch's log was synced.
@@ -181,8 +244,14 @@ impl Store {
             Ok(tx) => tx,
             Err(e) => return answer_all(batch, e),
         };
+        // Read inside the transaction, whose write lock keeps other connections from
+        // committing until it ends.
+        let data_version = match data_version(&mut tx).await {
+            Ok(version) => version,
+            Err(e) => return answer_all(batch, e),
+        };
+        let mut tally = group.take_tally(data_version);
         let mut written = Vec::with_capacity(batch.len());
-        let mut tally = Tally::default();
         let mut rounds = rounds(batch).into_iter();
         while let Some(round) = rounds.next() {
             match self.create_round(&mut tx, round, &mut tally).await {
@@ -197,6 +266,7 @@ impl Store {
         if let Err(e) = tx.commit().await {
             return answer_all(written.into_iter().map(|(p, _)| p).collect(), e);
         }
+        group.keep_tally(data_version, tally);
         drop(writing);
         // Taken before the turn is given up, so batches are answered in commit order.
         let _syncing = group.0.syncing.lock().await;
@@ -332,6 +402,16 @@ impl Store {
     }
 }
 
+/// The connection's `PRAGMA data_version`: it moves when another connection commits.
+async fn data_version(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("PRAGMA data_version")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)
+}
+
 /// The statement of [`Store::taken_keys`] for `count` keys.
 fn taken_keys_sql(count: usize) -> String {
     format!(
@@ -395,6 +475,57 @@ mod tests {
         Store::open(&url).await.expect("open")
     }
 
+    /// A workspace of alice's named `name`.
+    fn workspace(name: &str) -> Record {
+        Record {
+            kind: Kind::Workspace,
+            scope: String::new(),
+            name: name.into(),
+            owner: "alice".into(),
+            space: "default.alice".into(),
+            body: vec![1, 2, 3],
+            version: 0,
+            active: false,
+        }
+    }
+
+    /// An owner's count goes on from one batch to the next, and is counted again once another
+    /// connection committed: a delete through the store's pool frees a place at once.
+    #[tokio::test]
+    async fn kept_counts_are_counted_again_after_another_connection_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir).await;
+        let Some(group) = store.group.clone() else {
+            panic!("SQLite has a group commit");
+        };
+        let quota = Quota {
+            counted: super::super::Counted::Owned,
+            max: 2,
+        };
+        let create = |name: &str| {
+            let (store, record) = (store.clone(), workspace(name));
+            async move { store.create(Write::new(&record).within(quota)).await }
+        };
+        create("w0").await.expect("the first");
+        create("w1").await.expect("the second");
+        assert!(group.reused() >= 1, "the second batch counted again");
+        let refused = create("w2").await;
+        assert!(
+            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
+            "{refused:?}"
+        );
+        store
+            .delete(Kind::Workspace, "", "w0", false)
+            .await
+            .expect("delete through the pool");
+        create("w2").await.expect("the place the delete freed");
+        let refused = create("w3").await;
+        assert!(
+            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
+            "{refused:?}"
+        );
+    }
+
     /// Concurrent creates are answered only after their batch's log was synced (the batches'
     /// connection does not sync at commit), and what was answered is stored.
     #[tokio::test]
@@ -408,16 +539,7 @@ mod tests {
         for i in 0..64 {
             let store = store.clone();
             tasks.spawn(async move {
-                let record = Record {
-                    kind: Kind::Workspace,
-                    scope: String::new(),
-                    name: format!("w{i}"),
-                    owner: "alice".into(),
-                    space: "default.alice".into(),
-                    body: vec![1, 2, 3],
-                    version: 0,
-                    active: false,
-                };
+                let record = workspace(&format!("w{i}"));
                 store.create(Write::new(&record).event(true)).await
             });
         }

@@ -537,6 +537,15 @@ mod tests {
         Store::open(&url).await.expect("open")
     }
 
+    /// A store in `dir` and its group commit.
+    async fn open_grouped(dir: &tempfile::TempDir) -> (Store, Group) {
+        let store = open(dir).await;
+        let Some(group) = store.group.clone() else {
+            panic!("SQLite has a group commit");
+        };
+        (store, group)
+    }
+
     /// A workspace of alice's named `name`.
     fn workspace(name: &str) -> Record {
         Record {
@@ -551,15 +560,19 @@ mod tests {
         }
     }
 
+    fn assert_over_quota(created: Result<(), StoreError>) {
+        assert!(
+            matches!(created, Err(StoreError::QuotaExceeded { .. })),
+            "{created:?}"
+        );
+    }
+
     /// An owner's count goes on from one batch to the next, and is counted again once another
     /// connection committed: a delete through the store's pool frees a place at once.
     #[tokio::test]
     async fn kept_counts_are_counted_again_after_another_connection_wrote() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(&dir).await;
-        let Some(group) = store.group.clone() else {
-            panic!("SQLite has a group commit");
-        };
+        let (store, group) = open_grouped(&dir).await;
         let quota = Quota {
             counted: super::super::Counted::Owned,
             max: 2,
@@ -571,21 +584,13 @@ mod tests {
         create("w0").await.expect("the first");
         create("w1").await.expect("the second");
         assert!(group.reused() >= 1, "the second batch counted again");
-        let refused = create("w2").await;
-        assert!(
-            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
-            "{refused:?}"
-        );
+        assert_over_quota(create("w2").await);
         store
             .delete(Kind::Workspace, "", "w0", false)
             .await
             .expect("delete through the pool");
         create("w2").await.expect("the place the delete freed");
-        let refused = create("w3").await;
-        assert!(
-            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
-            "{refused:?}"
-        );
+        assert_over_quota(create("w3").await);
     }
 
     /// Concurrent creates are answered only after their batch's log was synced (the batches'
@@ -593,10 +598,7 @@ mod tests {
     #[tokio::test]
     async fn every_acknowledged_create_was_synced() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(&dir).await;
-        let Some(group) = store.group.clone() else {
-            panic!("SQLite has a group commit");
-        };
+        let (store, group) = open_grouped(&dir).await;
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..64 {
             let store = store.clone();

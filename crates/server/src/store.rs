@@ -259,7 +259,7 @@ impl Store {
         };
         store.migrate().await?;
         if backend == Backend::Sqlite {
-            store.group = Some(group::Group::open(&connect_url).await?);
+            store.group = Some(group::Group::open(&connect_url, store.events.clone()).await?);
         }
         store.spawn_pruner();
         if backend == Backend::Postgres {
@@ -400,7 +400,7 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO resources {NEW_ROW_COLUMNS} VALUES {}",
-            placeholders(1, NEW_ROW_BINDS, "1")
+            placeholders(1, NEW_ROW_BINDS, "1", Marks::Numbered)
         );
         let inserted = bind_new_row(sqlx::query(sqlx::AssertSqlSafe(sql)), r)
             .execute(&mut **tx)
@@ -651,9 +651,20 @@ fn bind_new_row<'q>(
         .bind(i64::from(r.active))
 }
 
-/// `count` rows of `width` numbered placeholders each, every row followed by the constant
-/// `tail` when it is not empty: `($1, $2, 1), ($3, $4, 1)` (a multi-row statement's values).
-fn placeholders(count: usize, width: usize, tail: &str) -> String {
+/// How a statement's placeholders are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marks {
+    /// `$1, $2, ...`: what both databases read.
+    Numbered,
+    /// `?, ?, ...` (SQLite only): bound in order. sqlx looks up a numbered placeholder's name
+    /// for each value, and SQLite finds it by a walk of the statement's list of names, so a
+    /// multi-row insert of 256 rows cost a quadratic number of steps to bind.
+    Anonymous,
+}
+
+/// `count` rows of `width` placeholders each, every row followed by the constant `tail` when
+/// it is not empty: `($1, $2, 1), ($3, $4, 1)` (a multi-row statement's values).
+fn placeholders(count: usize, width: usize, tail: &str, marks: Marks) -> String {
     use std::fmt::Write as _;
     let mut sql = String::with_capacity(count * (width * 5 + tail.len() + 4));
     for row in 0..count {
@@ -665,7 +676,12 @@ fn placeholders(count: usize, width: usize, tail: &str) -> String {
             if column > 0 {
                 sql.push_str(", ");
             }
-            let _ = write!(sql, "${}", row * width + column + 1);
+            match marks {
+                Marks::Numbered => {
+                    let _ = write!(sql, "${}", row * width + column + 1);
+                }
+                Marks::Anonymous => sql.push('?'),
+            }
         }
         if !tail.is_empty() {
             let _ = write!(sql, ", {tail}");

@@ -33,6 +33,8 @@ pub struct Api {
     pub(crate) layers: Arc<super::layers::Layers>,
     /// Stored messages decoded once per content ([`super::decoded`]).
     pub(crate) decoded: Arc<super::decoded::Decoded>,
+    /// Specs that passed validation, by content ([`super::validated`]).
+    pub(crate) validated: Arc<super::validated::Validated>,
     /// Where SSH is served (`None`: it is not), for GetSshEndpoint.
     pub(crate) ssh_endpoint: Option<pb::SshEndpoint>,
     /// The runs' SSH agents (`None`: runs get none).
@@ -62,6 +64,7 @@ impl Api {
             compiled: Arc::default(),
             layers: Arc::default(),
             decoded: Arc::default(),
+            validated: Arc::default(),
             ssh_endpoint: None,
             agents: None,
             sessions: super::watch::WatchCounts::default(),

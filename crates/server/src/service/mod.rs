@@ -21,6 +21,7 @@ mod stream;
 mod template;
 mod user_config;
 mod user_secret;
+mod validated;
 mod watch;
 mod workspace;
 

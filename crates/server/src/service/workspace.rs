@@ -68,7 +68,8 @@ impl Api {
         caller: &Caller,
         mut req: pb::Workspace,
     ) -> Result<pb::Workspace> {
-        validate(Kind::Workspace, "", req.spec.as_deref())?;
+        self.validated
+            .validate(Kind::Workspace, "", req.spec.as_ref())?;
         validate_metadata(Kind::Workspace, req.metadata.as_ref())?;
         let (mut space, template) = req
             .status

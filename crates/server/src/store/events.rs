@@ -155,7 +155,7 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO events (kind, name, owner, space, new, at) VALUES {} RETURNING id, name",
-            super::placeholders(records.len(), 6, "")
+            super::placeholders(records.len(), 6, "", super::Marks::Anonymous)
         );
         let at = now_secs();
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -3,22 +3,29 @@
 //!
 //! SQLite has one writer and `synchronous=FULL` syncs the log on every commit, so a create a
 //! transaction costs a sync each and concurrent creates queue behind each other's syncs. Here
-//! each create joins a queue and then waits for the writer's turn; whoever gets the turn
-//! (the leader) takes the whole queue and commits it as one transaction, in rounds of
-//! distinct keys and with a statement per step rather than per create (the round's taken keys,
-//! one multi-row insert, one multi-row insert of events). A create refused (a taken name, a
-//! quota) is refused before anything of it is written, so the others go on; a database
-//! failure fails the whole batch, and none of it is stored. Each owner's quota is counted once
-//! per batch (`quota::Tally`).
+//! each create joins a queue and waits for its answer. One task at a time, the leader (started
+//! by the create that finds none running), takes the queue batch after batch until it is
+//! empty, and commits each batch as one transaction, in rounds of distinct keys and with a
+//! statement per step rather than per create (the round's taken keys, one multi-row insert,
+//! one multi-row insert of events). Waiters never pass a turn from one to the next: each is
+//! woken once, by its answer. A create refused (a taken name, a quota) is refused before
+//! anything of it is written, so the others go on; a database failure fails the whole batch,
+//! and none of it is stored. Each owner's quota is counted once per batch (`quota::Tally`),
+//! and the counts are kept for the next batch while no other connection committed in between
+//! (SQLite's `PRAGMA data_version`, read inside the batch's transaction, says so exactly):
+//! under a stream of creates the owners' rows are not counted again on every batch, which
+//! cost a scan of the owner's index that grew with the store.
+//!
 //! Batches are written on a connection of their own whose commits do not sync the log
 //! (`synchronous=NORMAL`); each batch's creates are answered only after the log that holds
 //! them was synced (`fdatasync` of the `-wal` file), so an acknowledged create is as durable as
-//! with `synchronous=FULL`. The sync runs after the writer's turn is given up: the next batch
-//! writes while this one's log syncs, instead of waiting for it. Batches are synced, announced
-//! to watchers and answered in commit order. (A batch is visible to readers from its commit,
-//! a few milliseconds before it is acknowledged; a power loss in between loses it, unanswered.)
-//! The leader's commit runs in a task of its own, so a caller that goes away mid-commit does
-//! not take the others' answers with it.
+//! with `synchronous=FULL`. The syncs are made by a task of their own (the syncer): the
+//! leader hands it each committed batch and writes the next one meanwhile, and one sync covers
+//! every batch committed before it started. Batches are synced, announced to watchers and
+//! answered in commit order. (A batch is visible to readers from its commit, a few
+//! milliseconds before it is acknowledged; a power loss in between loses it, unanswered.)
+//! The leader and the syncer are tasks of their own, so a caller that goes away does not take
+//! the others' answers with it.
 
 use super::events::Event;
 use super::quota::Tally;
@@ -30,12 +37,12 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// The most creates one transaction takes; the rest wait for the next turn.
+/// The most creates one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;
 
-/// A create waiting for its turn, with everything it writes owned.
+/// A create waiting for its batch, with everything it writes owned.
 #[derive(Debug)]
 struct Pending {
     record: Record,
@@ -45,33 +52,57 @@ struct Pending {
     answer: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The queue of creates, the writer's turn and the batches' connection, shared by every clone
-/// of the store.
+/// A committed batch on its way to the syncer: each create and its watch event.
+type Committed = Vec<(Pending, Option<Event>)>;
+
+/// The queue of creates, the leader's state and the batches' connection, shared by every
+/// clone of the store.
 #[derive(Debug, Clone)]
 pub(crate) struct Group(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    queue: Mutex<Vec<Pending>>,
-    turn: tokio::sync::Mutex<()>,
-    /// Taken by each batch at its commit, in commit order, until it is answered.
-    syncing: tokio::sync::Mutex<()>,
-    writer: Writer,
+    queue: Mutex<Queue>,
+    pool: AnyPool,
+    /// Committed batches, in commit order, to the syncer.
+    committed: mpsc::UnboundedSender<Committed>,
+    /// The quota counts as of the last committed batch, and the `data_version` its
+    /// transaction read; taken by each batch and put back once it committed.
+    kept: Mutex<Option<Kept>>,
     /// Creates answered after the sync of their batch's log (for the tests).
-    synced: AtomicU64,
+    #[cfg(test)]
+    synced: Arc<AtomicU64>,
+    /// Batches that went on from the previous batch's counts (for the tests).
+    reused: AtomicU64,
 }
 
-/// The batches' connection (one: SQLite has one writer) and the log file it commits to.
-#[derive(Debug)]
-struct Writer {
-    pool: AnyPool,
-    wal: PathBuf,
+/// The creates waiting for a batch, and whether a leader is running (it takes them).
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    leading: bool,
 }
+
+/// The owners' counts a committed batch ended with, and the `PRAGMA data_version` its
+/// transaction read: while the next transaction reads the same version, no other connection
+/// committed in between (the batches' own commits do not move it), so the counts are exact.
+#[derive(Debug)]
+struct Kept {
+    data_version: i64,
+    tally: Tally,
+}
+
+/// The most owners whose counts are kept between batches; past it they are counted afresh.
+const MAX_KEPT_OWNERS: usize = 4096;
 
 impl Group {
     /// The group commit of the SQLite database at `url` (as the store's pool connects to it):
-    /// opens the batches' connection.
-    pub(super) async fn open(url: &str) -> Result<Self, sqlx::Error> {
+    /// opens the batches' connection and starts the syncer, which announces synced creates on
+    /// `events`.
+    pub(super) async fn open(
+        url: &str,
+        events: broadcast::Sender<Event>,
+    ) -> Result<Self, sqlx::Error> {
         let pool = AnyPoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -80,8 +111,13 @@ impl Group {
             .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    // NORMAL: the commit does not sync; `Writer::sync` does, before answers.
-                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;").await?;
+                    // NORMAL: the commit does not sync; the syncer does, before answers.
+                    // Statement journals (a multi-row insert may fail halfway) in memory:
+                    // in a file they cost a write system call per page a batch touches again.
+                    // Checkpoints stay on this connection's path (so the log cannot outgrow
+                    // them), every 4,000 pages rather than 1,000: a page written by many
+                    // batches is copied back once per checkpoint.
+                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;").await?;
                     Ok(())
                 })
             })
@@ -91,15 +127,22 @@ impl Group {
             .fetch_one(&pool)
             .await?
             .try_get(0)?;
+        let (committed, batches) = mpsc::unbounded_channel();
+        let synced = Arc::new(AtomicU64::new(0));
+        let syncer = Syncer {
+            wal: PathBuf::from(format!("{file}-wal")),
+            events,
+            synced: synced.clone(),
+        };
+        tokio::spawn(syncer.run(batches));
         Ok(Self(Arc::new(Shared {
             queue: Mutex::default(),
-            turn: tokio::sync::Mutex::default(),
-            syncing: tokio::sync::Mutex::default(),
-            writer: Writer {
-                pool,
-                wal: PathBuf::from(format!("{file}-wal")),
-            },
-            synced: AtomicU64::new(0),
+            pool,
+            committed,
+            kept: Mutex::default(),
+            #[cfg(test)]
+            synced,
+            reused: AtomicU64::new(0),
         })))
     }
 
@@ -108,33 +151,124 @@ impl Group {
     pub(super) fn synced(&self) -> u64 {
         self.0.synced.load(Ordering::Relaxed)
     }
+
+    /// The counts kept from the last committed batch if no other connection committed since
+    /// (`data_version` is what this batch's transaction read), else none.
+    fn take_tally(&self, data_version: i64) -> Tally {
+        let kept = self
+            .0
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match kept {
+            Some(kept) if kept.data_version == data_version => {
+                self.0.reused.fetch_add(1, Ordering::Relaxed);
+                kept.tally
+            }
+            _ => Tally::default(),
+        }
+    }
+
+    /// Keeps a committed batch's counts for the next batch.
+    fn keep_tally(&self, data_version: i64, tally: Tally) {
+        if tally.owners() > MAX_KEPT_OWNERS {
+            return;
+        }
+        *self
+            .0
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Kept {
+            data_version,
+            tally,
+        });
+    }
+
+    /// How many batches went on from the previous batch's counts.
+    #[cfg(test)]
+    pub(super) fn reused(&self) -> u64 {
+        self.0.reused.load(Ordering::Relaxed)
+    }
+
+    /// The next batch for the leader, or `None` when the queue is empty: the leader then
+    /// stops, and the next create starts another.
+    fn next_batch(&self) -> Option<Vec<Pending>> {
+        let mut queue = self.queue();
+        if queue.pending.is_empty() {
+            queue.leading = false;
+            return None;
+        }
+        let take = queue.pending.len().min(MAX_BATCH);
+        Some(queue.pending.drain(..take).collect())
+    }
 }
 
-impl Writer {
-    /// Syncs the log: every commit before this call is then on disk. (The `-wal` file lives
-    /// as long as a connection is open, and this one stays open.)
-    async fn sync(&self) -> Result<(), sqlx::Error> {
-        let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(wal)?.sync_data())
-            .await
-            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
-            .map_err(sqlx::Error::Io)
+/// The syncer: syncs the log of committed batches and answers their creates, in commit order.
+struct Syncer {
+    /// The batches' log file (it lives as long as a connection is open, and the batches' stays
+    /// open).
+    wal: PathBuf,
+    events: broadcast::Sender<Event>,
+    synced: Arc<AtomicU64>,
+}
+
+impl Syncer {
+    /// Takes every batch committed so far, syncs the log once for all of them, then announces
+    /// and answers them; until the group is gone.
+    async fn run(self, mut batches: mpsc::UnboundedReceiver<Committed>) {
+        let mut ready = Vec::new();
+        while batches.recv_many(&mut ready, usize::MAX).await > 0 {
+            let wal = self.wal.clone();
+            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(wal)?.sync_data())
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            if let Err(e) = synced {
+                // Committed, but whether it is on disk is unknown: not acknowledged.
+                let cause = Arc::new(sqlx::Error::Io(e));
+                for (pending, _) in ready.drain(..).flatten() {
+                    let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
+                }
+                continue;
+            }
+            for (pending, event) in ready.drain(..).flatten() {
+                self.synced.fetch_add(1, Ordering::Relaxed);
+                if let Some(event) = event {
+                    let _ = self.events.send(event);
+                }
+                let _ = pending.answer.send(Ok(()));
+            }
+        }
+    }
+}
+
+/// Marks the leader stopped if its task ends before it said so (a panic, the runtime shutting
+/// down), so the next create starts another.
+struct Leading {
+    group: Group,
+    /// Whether the leader still runs as far as the queue knows.
+    running: bool,
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        if self.running {
+            self.group.queue().leading = false;
+        }
     }
 }
 
 impl Store {
-    /// Creates `write`'s resource in the next group commit. Each waiter takes the writer's
-    /// turn once: it returns at once if an earlier turn committed its create, else it commits
-    /// the queue's oldest (its own among them, or it waits for a later turn that takes it),
-    /// and gives up the turn once they committed, before their log is synced.
-    /// A create whose caller went away stays queued and is committed by the next turn, as a
-    /// request may be carried out after its caller stopped waiting.
+    /// Creates `write`'s resource in the next group commit: queues it, starts a leader if none
+    /// is running, and waits for the answer. A create whose caller went away stays queued and
+    /// is committed all the same, as a request may be carried out after its caller stopped
+    /// waiting.
     pub(super) async fn create_grouped(
         &self,
         group: &Group,
         write: Write<'_>,
     ) -> Result<(), StoreError> {
-        let (answer, mut answered) = oneshot::channel();
+        let (answer, answered) = oneshot::channel();
         let pending = Pending {
             record: write.record.clone(),
             secret: write.secret.map(<[u8]>::to_vec),
@@ -142,47 +276,55 @@ impl Store {
             quota: write.quota,
             answer,
         };
-        group.queue().push(pending);
-        let turn = group.0.turn.lock().await;
-        if let Ok(result) = answered.try_recv() {
-            return result;
-        }
-        let batch: Vec<Pending> = {
+        let start = {
             let mut queue = group.queue();
-            let take = queue.len().min(MAX_BATCH);
-            queue.drain(..take).collect()
+            queue.pending.push(pending);
+            !std::mem::replace(&mut queue.leading, true)
         };
-        let (store, group) = (self.clone(), group.clone());
-        let (committed, written) = oneshot::channel();
-        let commit =
-            tokio::spawn(async move { store.commit_batch(&group, batch, committed).await });
-        // Sent once the batch committed, dropped when it failed before.
-        let _ = written.await;
-        drop(turn);
-        drop(commit);
+        if start {
+            tokio::spawn(self.clone().lead(group.clone()));
+        }
         answered.await.unwrap_or(Err(StoreError::Abandoned))
     }
 
-    /// Writes `batch` in one transaction, says so on `committed`, then syncs the log and
-    /// answers each create. The batch is written in rounds of distinct keys (a second create
-    /// of a key waits for the round after the first's, so it is refused as `AlreadyExists`
-    /// exactly when the first was written).
-    async fn commit_batch(
-        &self,
-        group: &Group,
-        batch: Vec<Pending>,
-        committed: oneshot::Sender<()>,
-    ) {
-        let writing = self
+    /// The leader: commits the queue batch after batch and hands each to the syncer, until the
+    /// queue is empty.
+    async fn lead(self, group: Group) {
+        let mut leading = Leading {
+            group,
+            running: true,
+        };
+        while let Some(batch) = leading.group.next_batch() {
+            if let Some(committed) = self.commit_batch(&leading.group, batch).await {
+                // The syncer lives as long as the group; if it is gone, so are the waiters.
+                let _ = leading.group.0.committed.send(committed);
+            }
+        }
+        // `next_batch` marked the leader stopped, under the queue's lock: a create queued
+        // since has started another, which this guard must not mark stopped.
+        leading.running = false;
+    }
+
+    /// Writes `batch` in one transaction and returns its creates with their events once it
+    /// committed (`None`: it failed, and each create was answered so). The batch is written in
+    /// rounds of distinct keys (a second create of a key waits for the round after the
+    /// first's, so it is refused as `AlreadyExists` exactly when the first was written).
+    async fn commit_batch(&self, group: &Group, batch: Vec<Pending>) -> Option<Committed> {
+        let _writing = self
             .generations
             .writing(batch.iter().map(|p| p.record.kind));
-        let writer = &group.0.writer;
-        let mut tx = match writer.pool.begin_with("BEGIN IMMEDIATE").await {
+        let mut tx = match group.0.pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
             Err(e) => return answer_all(batch, e),
         };
+        // Read inside the transaction, whose write lock keeps other connections from
+        // committing until it ends.
+        let data_version = match data_version(&mut tx).await {
+            Ok(version) => version,
+            Err(e) => return answer_all(batch, e),
+        };
+        let mut tally = group.take_tally(data_version);
         let mut written = Vec::with_capacity(batch.len());
-        let mut tally = Tally::default();
         let mut rounds = rounds(batch).into_iter();
         while let Some(round) = rounds.next() {
             match self.create_round(&mut tx, round, &mut tally).await {
@@ -197,22 +339,8 @@ impl Store {
         if let Err(e) = tx.commit().await {
             return answer_all(written.into_iter().map(|(p, _)| p).collect(), e);
         }
-        drop(writing);
-        // Taken before the turn is given up, so batches are answered in commit order.
-        let _syncing = group.0.syncing.lock().await;
-        let _ = committed.send(());
-        if let Err(e) = writer.sync().await {
-            // Committed, but whether it is on disk is unknown: not acknowledged.
-            return answer_all(written.into_iter().map(|(p, _)| p).collect(), e);
-        }
-        group
-            .0
-            .synced
-            .fetch_add(written.len() as u64, Ordering::Relaxed);
-        for (pending, event) in written {
-            self.announce(event);
-            let _ = pending.answer.send(Ok(()));
-        }
+        group.keep_tally(data_version, tally);
+        Some(written)
     }
 
     /// Creates one round (no two creates of the same key) inside `tx`, with a statement per
@@ -306,7 +434,12 @@ impl Store {
         let sql = format!(
             "INSERT INTO resources {} VALUES {}",
             super::NEW_ROW_COLUMNS,
-            super::placeholders(admitted.len(), super::NEW_ROW_BINDS, "1")
+            super::placeholders(
+                admitted.len(),
+                super::NEW_ROW_BINDS,
+                "1",
+                super::Marks::Anonymous,
+            )
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in admitted {
@@ -332,12 +465,20 @@ impl Store {
     }
 }
 
+/// The connection's `PRAGMA data_version`: it moves when another connection commits.
+async fn data_version(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<i64, sqlx::Error> {
+    sqlx::query("PRAGMA data_version")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)
+}
+
 /// The statement of [`Store::taken_keys`] for `count` keys.
 fn taken_keys_sql(count: usize) -> String {
     format!(
         "SELECT r.kind, r.scope, r.name FROM (VALUES {}) AS v JOIN resources AS r \
          ON r.kind = v.column1 AND r.scope = v.column2 AND r.name = v.column3",
-        super::placeholders(count, 3, "")
+        super::placeholders(count, 3, "", super::Marks::Anonymous)
     )
 }
 
@@ -368,17 +509,18 @@ fn into_sqlx(e: StoreError) -> sqlx::Error {
     }
 }
 
-/// Answers every create of `unwritten` with the database failure `cause`: none of them was
-/// written.
-fn answer_all(unwritten: Vec<Pending>, cause: sqlx::Error) {
+/// Answers every create of `unwritten` with the database failure `cause` (none of them was
+/// written); `None`, as nothing committed.
+fn answer_all(unwritten: Vec<Pending>, cause: sqlx::Error) -> Option<Committed> {
     let cause = Arc::new(cause);
     for pending in unwritten {
         let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
     }
+    None
 }
 
 impl Group {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.0
             .queue
             .lock()
@@ -395,29 +537,73 @@ mod tests {
         Store::open(&url).await.expect("open")
     }
 
+    /// A store in `dir` and its group commit.
+    async fn open_grouped(dir: &tempfile::TempDir) -> (Store, Group) {
+        let store = open(dir).await;
+        let Some(group) = store.group.clone() else {
+            panic!("SQLite has a group commit");
+        };
+        (store, group)
+    }
+
+    /// A workspace of alice's named `name`.
+    fn workspace(name: &str) -> Record {
+        Record {
+            kind: Kind::Workspace,
+            scope: String::new(),
+            name: name.into(),
+            owner: "alice".into(),
+            space: "default.alice".into(),
+            body: vec![1, 2, 3],
+            version: 0,
+            active: false,
+        }
+    }
+
+    fn assert_over_quota(created: Result<(), StoreError>) {
+        assert!(
+            matches!(created, Err(StoreError::QuotaExceeded { .. })),
+            "{created:?}"
+        );
+    }
+
+    /// An owner's count goes on from one batch to the next, and is counted again once another
+    /// connection committed: a delete through the store's pool frees a place at once.
+    #[tokio::test]
+    async fn kept_counts_are_counted_again_after_another_connection_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, group) = open_grouped(&dir).await;
+        let quota = Quota {
+            counted: super::super::Counted::Owned,
+            max: 2,
+        };
+        let create = |name: &str| {
+            let (store, record) = (store.clone(), workspace(name));
+            async move { store.create(Write::new(&record).within(quota)).await }
+        };
+        create("w0").await.expect("the first");
+        create("w1").await.expect("the second");
+        assert!(group.reused() >= 1, "the second batch counted again");
+        assert_over_quota(create("w2").await);
+        store
+            .delete(Kind::Workspace, "", "w0", false)
+            .await
+            .expect("delete through the pool");
+        create("w2").await.expect("the place the delete freed");
+        assert_over_quota(create("w3").await);
+    }
+
     /// Concurrent creates are answered only after their batch's log was synced (the batches'
     /// connection does not sync at commit), and what was answered is stored.
     #[tokio::test]
     async fn every_acknowledged_create_was_synced() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(&dir).await;
-        let Some(group) = store.group.clone() else {
-            panic!("SQLite has a group commit");
-        };
+        let (store, group) = open_grouped(&dir).await;
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..64 {
             let store = store.clone();
             tasks.spawn(async move {
-                let record = Record {
-                    kind: Kind::Workspace,
-                    scope: String::new(),
-                    name: format!("w{i}"),
-                    owner: "alice".into(),
-                    space: "default.alice".into(),
-                    body: vec![1, 2, 3],
-                    version: 0,
-                    active: false,
-                };
+                let record = workspace(&format!("w{i}"));
                 store.create(Write::new(&record).event(true)).await
             });
         }

@@ -42,6 +42,11 @@ pub struct Quota {
 pub(super) struct Tally(HashMap<(Kind, String), i64>);
 
 impl Tally {
+    /// How many owners' counts it holds.
+    pub(super) fn owners(&self) -> usize {
+        self.0.len()
+    }
+
     /// Records that `r` was created in the transaction.
     pub(super) fn created(&mut self, r: &Record) {
         if let Some(count) = self.0.get_mut(&(r.kind, r.owner.clone())) {

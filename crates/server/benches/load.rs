@@ -129,7 +129,8 @@ impl<Q, A> Answer<Q, A> {
     fn new() -> Self {
         static DECODE: OnceLock<bool> = OnceLock::new();
         Self {
-            decode: *DECODE.get_or_init(|| std::env::var_os("LOAD_DECODE").is_some()),
+            decode: *DECODE
+                .get_or_init(|| std::env::var_os("LOAD_DECODE").is_some_and(|v| v != "0")),
             _messages: PhantomData,
         }
     }

@@ -59,6 +59,29 @@ fn podman_out(env: &PodmanEnv, args: &[&str]) -> String {
     run(env.podman().args(args), &format!("podman {args:?}"))
 }
 
+/// `podman rm` of a stopped container. podman's own clean-up of it (conmon's `podman container
+/// cleanup`) may still hold its shm mount for a moment after it exited, and the removal then
+/// fails with "device or resource busy": that is retried, for at most 10 s.
+async fn remove_behind_cordiums_back(env: &PodmanEnv, container: &str) {
+    for _ in 0..100 {
+        let out = env
+            .podman()
+            .args(["rm", container])
+            .output()
+            .expect("podman runs");
+        if out.status.success() {
+            return;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("resource busy"),
+            "podman rm failed: {stderr}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("podman rm: the container stayed busy for 10 s");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn processes_run_as_uid_1000_in_their_own_user_namespace_with_the_compiled_capabilities() {
     let env = PodmanEnv::new("rootless").await;
@@ -179,7 +202,7 @@ async fn a_persistent_workspace_keeps_its_container_and_says_why_when_it_cannot(
     // The container removed behind Cordium's back: the run is fresh, and says why; the
     // volumes (/workspace and HOME) are kept.
     env.stop(&name).await;
-    run(env.podman().args(["rm", &container]), "podman rm");
+    remove_behind_cordiums_back(&env, &container).await;
     let seen = env.start_running(&name).await;
     let end = last(&seen);
     assert_eq!(

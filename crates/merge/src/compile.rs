@@ -53,17 +53,8 @@ pub fn compile(mut inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
     let mut outcome = substitute(&mut spec, &vars, options.allow_undefined_vars, true);
     let mut diagnostics = naming_layers(std::mem::take(&mut outcome.diagnostics), &index);
     check_secret_references(&spec, &options, &index, &mut diagnostics);
-    let typed = convert(&spec, &outcome, &vars, &mut diagnostics);
-    let unused_vars = unused_vars(&vars, &outcome.references);
-
-    let warnings = outcome.warnings;
-    let typed = match typed {
-        Some(typed) if diagnostics.iter().all(|d| !d.is_error()) => typed,
-        _ => {
-            diagnostics.extend(warnings);
-            return Err(Diagnostics(diagnostics));
-        }
-    };
+    // Provenance reads the tree, so it is recorded before the conversion takes it (and is
+    // dropped with the rest when the conversion fails).
     let provenance = if options.provenance {
         Recorder {
             index: &index,
@@ -75,6 +66,17 @@ pub fn compile(mut inputs: Inputs<'_>) -> Result<Compiled, Diagnostics> {
         .record(&spec)
     } else {
         Vec::new()
+    };
+    let typed = convert(spec, &outcome, &vars, &mut diagnostics);
+    let unused_vars = unused_vars(&vars, &outcome.references);
+
+    let warnings = outcome.warnings;
+    let typed = match typed {
+        Some(typed) if diagnostics.iter().all(|d| !d.is_error()) => typed,
+        _ => {
+            diagnostics.extend(warnings);
+            return Err(Diagnostics(diagnostics));
+        }
     };
     let mut notes = limits::notes(&limits, sources);
     notes.extend(warnings.iter().map(|w| w.message.clone()));
@@ -179,19 +181,25 @@ fn naming_layers(mut diagnostics: Vec<Diagnostic>, index: &LayerIndex) -> Vec<Di
 }
 
 /// The last stage: the merged, substituted tree to the typed [`EffectiveSpec`], shapes checked
-/// on the substituted values. Diagnostics at strings whose substitution failed are dropped
-/// (already reported); those at substituted strings name the variables used.
+/// on the substituted values. The tree is taken: its strings move into the result. Diagnostics
+/// at strings whose substitution failed are dropped (already reported); those at substituted
+/// strings name the variables used.
 fn convert(
-    spec: &Node,
+    spec: Node,
     outcome: &Outcome,
     vars: &BTreeMap<String, String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<EffectiveSpec> {
+    let definitions = if outcome.substituted.is_empty() {
+        BTreeMap::new()
+    } else {
+        var_definitions(&spec)
+    };
     let mut typed_diagnostics = Vec::new();
     let typed = {
         let mut cx = Cx::new(&mut typed_diagnostics);
         cx.defer_templated = false;
-        cx.at("spec", |cx| EffectiveSpec::from_node(spec, cx))
+        cx.at("spec", |cx| EffectiveSpec::from_owned(spec, cx))
     };
     for mut d in typed_diagnostics {
         if d.location
@@ -211,8 +219,8 @@ fn convert(
                 .collect::<Vec<_>>()
                 .join(", ");
             d.message = format!("{} (after substituting {used})", d.message);
-            if let Some(def) = names.first().and_then(|n| var_definition(spec, n)) {
-                d = d.with_related(def, "the variable is defined here");
+            if let Some(def) = names.first().and_then(|n| definitions.get(n.as_str())) {
+                d = d.with_related(*def, "the variable is defined here");
             }
         }
         diagnostics.push(d);
@@ -273,14 +281,19 @@ fn order_like_output(spec: &mut Node) {
     }
 }
 
-fn var_definition(spec: &Node, name: &str) -> Option<Location> {
-    match &spec.get("vars")?.kind {
-        NodeKind::Seq(items) => items
-            .iter()
-            .find(|i| i.get("name").and_then(Node::as_str) == Some(name))
-            .and_then(|i| i.get("value"))
-            .map(|v| v.loc)
-            .filter(|l| l.source != RUN_SOURCE),
-        _ => None,
+/// Where each variable's value was written (run variables, which have no file, left out).
+fn var_definitions(spec: &Node) -> BTreeMap<String, Location> {
+    let Some(NodeKind::Seq(items)) = spec.get("vars").map(|v| &v.kind) else {
+        return BTreeMap::new();
+    };
+    let mut definitions = BTreeMap::new();
+    for item in items {
+        if let (Some(name), Some(value)) =
+            (item.get("name").and_then(Node::as_str), item.get("value"))
+        {
+            definitions.entry(name.to_owned()).or_insert(value.loc);
+        }
     }
+    definitions.retain(|_, loc| loc.source != RUN_SOURCE);
+    definitions
 }

@@ -93,19 +93,34 @@ impl FromNode for EffectiveSpec {
     /// Converts the merged tree; `None` with diagnostics when a shape check fails (or, a
     /// compiler bug, a guaranteed value is missing).
     fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
-        let mut diagnostics = Vec::new();
-        let merged = {
-            let mut inner = Cx::new(&mut diagnostics);
-            inner.defer_templated = cx.defer_templated;
-            inner.at(cx.path(), |inner| MergedSpec::from_node(node, inner))
-        };
-        let clean = diagnostics.iter().all(|d| !d.is_error());
-        for d in diagnostics {
-            cx.report(d);
-        }
-        let merged = merged.filter(|_| clean)?;
-        Resolver { cx, loc: node.loc }.spec(merged)
+        resolve_merged(node.loc, cx, |inner| MergedSpec::from_node(node, inner))
     }
+
+    /// The same, moving the tree's strings into the result (how `compile` converts).
+    fn from_owned(node: Node, cx: &mut Cx<'_>) -> Option<Self> {
+        resolve_merged(node.loc, cx, |inner| MergedSpec::from_owned(node, inner))
+    }
+}
+
+/// The merged tree written at `loc`, converted by `convert` in a context of its own (at the
+/// same path), then resolved when it converted cleanly.
+fn resolve_merged(
+    loc: Location,
+    cx: &mut Cx<'_>,
+    convert: impl FnOnce(&mut Cx<'_>) -> Option<MergedSpec>,
+) -> Option<EffectiveSpec> {
+    let mut diagnostics = Vec::new();
+    let merged = {
+        let mut inner = Cx::new(&mut diagnostics);
+        inner.defer_templated = cx.defer_templated;
+        inner.at(cx.path(), convert)
+    };
+    let clean = diagnostics.iter().all(|d| !d.is_error());
+    for d in diagnostics {
+        cx.report(d);
+    }
+    let merged = merged.filter(|_| clean)?;
+    Resolver { cx, loc }.spec(merged)
 }
 
 /// Takes guaranteed values out of their `Option`s, reporting (at the current path) any that
@@ -460,7 +475,8 @@ mod tests {
     use super::*;
     use cordium_spec::SourceMap;
 
-    /// Resolves a spec written as YAML (a merged tree, as `compile` would hand over).
+    /// Resolves a spec written as YAML (a merged tree, as `compile` would hand over), by
+    /// value as `compile` does, after checking that by reference gives the same.
     fn resolve(yaml: &str) -> (Option<EffectiveSpec>, Vec<Diagnostic>) {
         let mut sources = SourceMap::new();
         let id = sources.add("merged.yaml", yaml);
@@ -469,11 +485,22 @@ mod tests {
             .into_iter()
             .next()
             .unwrap();
-        let mut diagnostics = Vec::new();
-        let mut cx = Cx::new(&mut diagnostics);
-        cx.defer_templated = false;
-        let spec = cx.at("spec", |cx| EffectiveSpec::from_node(&root, cx));
-        (spec, diagnostics)
+        let run = |owned: bool| {
+            let mut diagnostics = Vec::new();
+            let mut cx = Cx::new(&mut diagnostics);
+            cx.defer_templated = false;
+            let spec = cx.at("spec", |cx| {
+                if owned {
+                    EffectiveSpec::from_owned(root.clone(), cx)
+                } else {
+                    EffectiveSpec::from_node(&root, cx)
+                }
+            });
+            (spec, diagnostics)
+        };
+        let by_value = run(true);
+        assert_eq!(run(false), by_value, "by reference and by value differ");
+        by_value
     }
 
     const SHAPE: &str = "isEphemeral: false\nlimit: {cpu: {millicores: 1}, memory: {megabytes: 2}, storage: {megabytes: 3}}\nvars: []\n";

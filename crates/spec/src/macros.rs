@@ -52,6 +52,22 @@ macro_rules! wire_struct {
                 }
                 Some(out)
             }
+
+            #[allow(unused_mut, clippy::match_single_binding, reason = "a struct may have no fields")]
+            fn from_owned(node: $crate::Node, cx: &mut $crate::Cx<'_>) -> Option<Self> {
+                cx.mapping(&node, Self::FIELDS)?;
+                let $crate::NodeKind::Map(entries) = node.kind else {
+                    return None;
+                };
+                let mut out = Self::default();
+                for entry in entries {
+                    match entry.key.as_str() {
+                        $($wire => out.$field = cx.field_owned(entry),)*
+                        _ => {}
+                    }
+                }
+                Some(out)
+            }
         }
     };
 }
@@ -212,6 +228,28 @@ macro_rules! wire_oneof {
                 let entry = chosen.first()?;
                 match entry.key.as_str() {
                     $($wire => cx.at($wire, |cx| <$ty as $crate::FromNode>::from_node(&entry.value, cx)).map(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn from_owned(node: $crate::Node, cx: &mut $crate::Cx<'_>) -> Option<Self> {
+                // Anything but one known choice is refused (or is no choice) by `from_node`,
+                // which reads it; a single choice is taken.
+                let single = node.as_map().is_some_and(|entries| {
+                    entries.iter().all(|e| Self::CHOICES.contains(&e.key.as_str()))
+                        && entries.iter().filter(|e| e.value.kind != $crate::NodeKind::Null).count() == 1
+                });
+                if !single {
+                    return Self::from_node(&node, cx);
+                }
+                let $crate::NodeKind::Map(entries) = node.kind else {
+                    return None;
+                };
+                let entry = entries
+                    .into_iter()
+                    .find(|e| e.value.kind != $crate::NodeKind::Null)?;
+                match entry.key.as_str() {
+                    $($wire => cx.at($wire, |cx| <$ty as $crate::FromNode>::from_owned(entry.value, cx)).map(Self::$variant),)*
                     _ => None,
                 }
             }

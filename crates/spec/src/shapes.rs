@@ -4,7 +4,8 @@
 
 use crate::convert::{Cx, FromNode};
 use crate::diagnostic::{Diagnostic, codes};
-use crate::node::Node;
+use crate::node::{Node, NodeKind};
+use crate::source::Location;
 use std::borrow::Cow;
 
 /// Why a value does not have the shape it needs.
@@ -32,9 +33,9 @@ impl ShapeError {
         self
     }
 
-    /// This problem as a diagnostic at `node`.
-    pub fn into_diagnostic(self, node: &Node) -> Diagnostic {
-        let d = Diagnostic::error(self.code, self.message).at(node.loc);
+    /// This problem as a diagnostic at the value written at `at`.
+    pub fn into_diagnostic(self, at: Location) -> Diagnostic {
+        let d = Diagnostic::error(self.code, self.message).at(at);
         match self.help {
             Some(h) => d.with_help(h),
             None => d,
@@ -97,13 +98,27 @@ macro_rules! shaped_string {
         impl FromNode for $name {
             fn from_node(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
                 let value = String::from_node(node, cx)?;
+                Self::checked(value, node.loc, cx)
+            }
+
+            fn from_owned(node: Node, cx: &mut Cx<'_>) -> Option<Self> {
+                match node.kind {
+                    NodeKind::Str(value) => Self::checked(value, node.loc, cx),
+                    _ => Self::from_node(&node, cx),
+                }
+            }
+        }
+
+        impl $name {
+            /// `value`, written at `at`, when it has the shape.
+            fn checked(value: String, at: Location, cx: &mut Cx<'_>) -> Option<Self> {
                 if $templated && cx.defer_templated && is_templated(&value) {
                     return Some(Self(value));
                 }
                 match $check(&value) {
                     Ok(()) => Some(Self(value)),
                     Err(e) => {
-                        cx.report(e.into_diagnostic(node));
+                        cx.report(e.into_diagnostic(at));
                         None
                     }
                 }

@@ -8,5 +8,6 @@
 mod editors;
 mod fixtures;
 mod limits;
+mod owned;
 mod rules;
 mod schemas;

@@ -322,26 +322,24 @@ impl<T: FromNode> FromNode for Vec<T> {
             cx.type_error(node, "a list");
             return None;
         };
-        Some(
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| cx.at_index(i, |cx| T::from_node(item, cx)))
-                .collect(),
-        )
+        // Sized once (a filtered iterator's `collect` would grow it step by step): a list is
+        // as long as what was written, so the capacity is bounded by the input.
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            out.extend(cx.at_index(i, |cx| T::from_node(item, cx)));
+        }
+        Some(out)
     }
 
     fn from_owned(node: Node, cx: &mut Cx<'_>) -> Option<Self> {
         let NodeKind::Seq(items) = node.kind else {
             return Self::from_node(&node, cx);
         };
-        Some(
-            items
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, item)| cx.at_index(i, |cx| T::from_owned(item, cx)))
-                .collect(),
-        )
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            out.extend(cx.at_index(i, |cx| T::from_owned(item, cx)));
+        }
+        Some(out)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::strategy::{Strategy, declared};
 use crate::tree::{LocKey, key};
 use cordium_spec::path::walk;
 use cordium_spec::{FieldPath, Location, Node, NodeKind, SourceId};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// The source id given to nodes made from run variables (`--var`).
 pub const RUN_SOURCE: SourceId = SourceId(u32::MAX);
@@ -89,8 +89,8 @@ impl LayerIndex {
 
 pub(crate) struct Recorder<'a> {
     pub(crate) index: &'a LayerIndex,
-    pub(crate) replaced: &'a HashMap<LocKey, Vec<Location>>,
-    pub(crate) substituted: &'a HashMap<LocKey, Vec<String>>,
+    pub(crate) replaced: &'a BTreeMap<LocKey, Vec<Location>>,
+    pub(crate) substituted: &'a BTreeMap<LocKey, Vec<String>>,
     pub(crate) limits: &'a [ResolvedDimension; 3],
     pub(crate) leaves: Vec<LeafOrigin>,
 }

@@ -2,7 +2,7 @@
 
 use cordium_spec::path::{Pattern, walk_strings_mut};
 use cordium_spec::{Diagnostic, FieldPath, Location, Node};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
@@ -53,10 +53,12 @@ pub(crate) struct Outcome {
     /// Lenient-mode substitutions of undefined variables, at the reference.
     pub(crate) warnings: Vec<Diagnostic>,
     pub(crate) references: Vec<VarReference>,
-    /// For each substituted node: the variables it used.
-    pub(crate) substituted: HashMap<crate::tree::LocKey, Vec<String>>,
+    /// For each substituted node: the variables it used. Ordered maps of locations, here and
+    /// in the fold: a few comparisons per insert cost less than hashing the key, and need no
+    /// random state.
+    pub(crate) substituted: BTreeMap<crate::tree::LocKey, Vec<String>>,
     /// Nodes whose substitution failed (already reported; their shape is not checked).
-    pub(crate) failed: std::collections::HashSet<crate::tree::LocKey>,
+    pub(crate) failed: BTreeSet<crate::tree::LocKey>,
 }
 
 /// Substitutes `vars` into the eligible fields of the spec tree (in place), or, with

@@ -8,7 +8,7 @@ use crate::limits::{self, ResolvedDimension};
 use crate::strategy::{self, Strategy, strategy_for};
 use cordium_spec::path::{PatternStep, parse};
 use cordium_spec::{Entry, FieldPath, Location, Node, NodeKind, SourceId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A key for a node: its file and byte offset (unique per written node).
 pub(crate) type LocKey = (SourceId, u32, u32);
@@ -23,7 +23,7 @@ pub(crate) struct Folded {
     /// The merged `spec`.
     pub(crate) spec: Node,
     /// For a node that replaced lower values: their locations, nearest first.
-    pub(crate) replaced: HashMap<LocKey, Vec<Location>>,
+    pub(crate) replaced: BTreeMap<LocKey, Vec<Location>>,
 }
 
 /// Folds the layers' trees (lowest precedence first) by the strategy table, into a mapping at
@@ -40,7 +40,7 @@ pub(crate) fn fold(
     let mut set_aside: Vec<(&str, u8, Vec<Node>)> = Vec::new();
     let mut merger = Merger {
         record,
-        replaced: HashMap::new(),
+        replaced: BTreeMap::new(),
     };
     let mut spec = Node::new(NodeKind::Map(Vec::new()), loc);
     for (layer, mut tree) in trees {
@@ -93,7 +93,7 @@ struct Merger {
     /// Whether to record what replaced what (only provenance reads it).
     record: bool,
     /// For a node that replaced lower values: their locations, nearest first.
-    replaced: HashMap<LocKey, Vec<Location>>,
+    replaced: BTreeMap<LocKey, Vec<Location>>,
 }
 
 impl Merger {

@@ -440,12 +440,18 @@ fn resolve_plain(value: &str) -> NodeKind {
     {
         return NodeKind::Int(i);
     }
+    // The core schema's `0x[0-9a-fA-F]+` and `0o[0-7]+`: digits only (`from_str_radix` alone
+    // would also take a sign, reading `0x-1` as -1).
     if let Some(hex) = value.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
         && let Ok(i) = i64::from_str_radix(hex, 16)
     {
         return NodeKind::Int(i);
     }
     if let Some(oct) = value.strip_prefix("0o")
+        && !oct.is_empty()
+        && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
         && let Ok(i) = i64::from_str_radix(oct, 8)
     {
         return NodeKind::Int(i);
@@ -518,6 +524,39 @@ mod tests {
                 NodeKind::Int(31),
                 NodeKind::Float(1000.0),
                 NodeKind::Str(".5.".into()),
+            ]
+        );
+    }
+
+    /// Hex and octal integers are digits only after their prefix, as the core schema says; a
+    /// sign there makes a string (the YAML writer leaves `0x-1` unquoted, so reading it as -1
+    /// would change a value on its way through `cordium compile`).
+    #[test]
+    fn hex_and_octal_take_no_sign() {
+        let n = one("a: 0x-1
+b: 0x+1F
+c: 0o-7
+d: 0o17
+e: 0x
+f: 0o8
+g: 0xfF
+");
+        let kinds: Vec<_> = n
+            .as_map()
+            .expect("map")
+            .iter()
+            .map(|e| e.value.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                NodeKind::Str("0x-1".into()),
+                NodeKind::Str("0x+1F".into()),
+                NodeKind::Str("0o-7".into()),
+                NodeKind::Int(15),
+                NodeKind::Str("0x".into()),
+                NodeKind::Str("0o8".into()),
+                NodeKind::Int(255),
             ]
         );
     }

@@ -43,6 +43,8 @@ struct Entry<V> {
     value: V,
     generation: u64,
     at: Instant,
+    /// Its share of [`Entries::bytes`], given back when it is replaced.
+    weight: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
@@ -84,6 +86,9 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
+        if let Some(old) = entries.map.remove(&key) {
+            entries.bytes -= old.weight;
+        }
         if entries.map.len() >= self.max_entries || entries.bytes + weight > self.max_bytes {
             entries.map.clear();
             entries.bytes = 0;
@@ -92,6 +97,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
             value,
             generation,
             at: Instant::now(),
+            weight,
         };
         entries.bytes += weight;
         entries.map.insert(key, entry);
@@ -150,6 +156,24 @@ mod tests {
         assert!(!door.admit("a"), "forgotten with the start-over");
         let seen = door.seen.lock().expect("not poisoned");
         assert!(seen.len() <= 2);
+    }
+
+    /// A key put again (each time its TTL ran out, say) replaces its weight rather than adding
+    /// to it: the count stays that of what is kept, and nothing is emptied early.
+    #[test]
+    fn a_key_put_again_weighs_once() {
+        let memo = Memo::new(4, 100);
+        memo.put("a", 1, Some(1), 30);
+        memo.put("b", 2, Some(1), 30);
+        for generation in 2..10 {
+            memo.put("a", 1, Some(generation), 30);
+        }
+        assert_eq!(memo.entries.read().expect("not poisoned").bytes, 60);
+        assert_eq!(
+            memo.get(&"b", Some(1)),
+            Some(2),
+            "the other entry is still kept"
+        );
     }
 
     #[test]

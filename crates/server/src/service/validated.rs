@@ -45,11 +45,13 @@ impl Validated {
         let Some(spec) = spec else {
             return validate(kind, name, None);
         };
+        // The name's length first, so no name and spec can be read as another pair (either
+        // may hold any byte); the kind names hold no NUL.
         let key = [
             kind.as_str().as_bytes(),
             b"\0",
+            &(name.len() as u64).to_le_bytes(),
             name.as_bytes(),
-            b"\0",
             &spec.encode_to_vec(),
         ]
         .concat();

@@ -87,6 +87,10 @@ pub enum StoreError {
     /// did not happen, or its transaction was rolled back.
     #[error("the write was abandoned before it committed")]
     Abandoned,
+    /// Too many writes are waiting for a group commit (`store::group`): this one was refused
+    /// before it was queued, and did not happen.
+    #[error("too many writes are waiting")]
+    Busy,
 }
 
 /// The kind named by a `kind` column: a typed error for a name no kind has, never a default.

@@ -78,6 +78,10 @@ impl From<StoreError> for Status {
                 tracing::error!("database, in a group commit: {inner}");
                 Status::new(Code::Unavailable, "the store is unavailable; try again")
             }
+            StoreError::Busy => Status::new(
+                Code::Unavailable,
+                "too many creates are waiting to be written; try again shortly",
+            ),
             StoreError::Abandoned => {
                 tracing::error!("{e}");
                 Status::new(Code::Unavailable, "the write did not happen; try again")

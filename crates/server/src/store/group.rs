@@ -42,6 +42,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// The most creates one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;
 
+/// The most creates waiting for a batch, and the most bytes their records may hold: a create
+/// whose caller went away stays queued (see [`Store::create_grouped`]), so without a bound a
+/// client sending large creates and resetting them could grow the queue faster than the disk
+/// drains it. Past either, a create is refused at once ([`StoreError::Busy`]).
+const MAX_QUEUED: usize = 4 * MAX_BATCH;
+const MAX_QUEUED_BYTES: usize = 64 << 20;
+
 /// A create waiting for its batch, with everything it writes owned.
 #[derive(Debug)]
 struct Pending {
@@ -67,20 +74,46 @@ struct Shared {
     /// Committed batches, in commit order, to the syncer.
     committed: mpsc::UnboundedSender<Committed>,
     /// The quota counts as of the last committed batch, and the `data_version` its
-    /// transaction read; taken by each batch and put back once it committed.
-    kept: Mutex<Option<Kept>>,
+    /// transaction read; taken by each batch and put back once it committed. A version means
+    /// something on its own connection only, so a new connection forgets them.
+    kept: Arc<Mutex<Option<Kept>>>,
     /// Creates answered after the sync of their batch's log (for the tests).
     #[cfg(test)]
     synced: Arc<AtomicU64>,
     /// Batches that went on from the previous batch's counts (for the tests).
     reused: AtomicU64,
+    /// Set by the syncer when a sync of the log failed; see [`SyncFailed`].
+    sync_failed: SyncFailed,
 }
 
-/// The creates waiting for a batch, and whether a leader is running (it takes them).
+/// Whether a sync of the log failed, and why. After a failed `fdatasync` the kernel may have
+/// dropped the pages it could not write and marked them clean, so a later sync can succeed
+/// without them, and SQLite's recovery stops at the first frame it cannot read: batches
+/// acknowledged after the failure could be lost with it. So from the first failure on, no
+/// create is written or acknowledged until the server restarts (and SQLite recovers the log),
+/// as PostgreSQL stops on a failed sync.
+type SyncFailed = Arc<std::sync::OnceLock<Arc<sqlx::Error>>>;
+
+/// The creates waiting for a batch, the bytes their records hold, and whether a leader is
+/// running (it takes them).
 #[derive(Debug, Default)]
 struct Queue {
     pending: Vec<Pending>,
+    bytes: usize,
     leading: bool,
+}
+
+impl Pending {
+    /// The bytes it holds, as [`MAX_QUEUED_BYTES`] counts them.
+    fn weight(&self) -> usize {
+        let r = &self.record;
+        r.body.len()
+            + r.name.len()
+            + r.scope.len()
+            + r.owner.len()
+            + r.space.len()
+            + self.secret.as_ref().map_or(0, Vec::len)
+    }
 }
 
 /// The owners' counts a committed batch ended with, and the `PRAGMA data_version` its
@@ -103,20 +136,27 @@ impl Group {
         url: &str,
         events: broadcast::Sender<Event>,
     ) -> Result<Self, sqlx::Error> {
+        let kept: Arc<Mutex<Option<Kept>>> = Arc::default();
+        let forget = kept.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .test_before_acquire(false)
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
+                *forget
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 Box::pin(async move {
                     // NORMAL: the commit does not sync; the syncer does, before answers.
                     // Statement journals (a multi-row insert may fail halfway) in memory:
                     // in a file they cost a write system call per page a batch touches again.
-                    // Checkpoints stay on this connection's path (so the log cannot outgrow
-                    // them), every 4,000 pages rather than 1,000: a page written by many
-                    // batches is copied back once per checkpoint.
+                    // Checkpoints are made by the committing connection, never in the
+                    // background (so the log cannot outgrow them): this one's every 4,000
+                    // pages rather than 1,000, so a page written by many batches is copied back
+                    // once per checkpoint (the pool's connections keep 1,000, so an update or
+                    // delete can still be the one that checkpoints).
                     conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;").await?;
                     Ok(())
                 })
@@ -129,20 +169,23 @@ impl Group {
             .try_get(0)?;
         let (committed, batches) = mpsc::unbounded_channel();
         let synced = Arc::new(AtomicU64::new(0));
+        let sync_failed = SyncFailed::default();
         let syncer = Syncer {
             wal: PathBuf::from(format!("{file}-wal")),
             events,
             synced: synced.clone(),
+            failed: sync_failed.clone(),
         };
         tokio::spawn(syncer.run(batches));
         Ok(Self(Arc::new(Shared {
             queue: Mutex::default(),
             pool,
             committed,
-            kept: Mutex::default(),
+            kept,
             #[cfg(test)]
             synced,
             reused: AtomicU64::new(0),
+            sync_failed,
         })))
     }
 
@@ -200,7 +243,9 @@ impl Group {
             return None;
         }
         let take = queue.pending.len().min(MAX_BATCH);
-        Some(queue.pending.drain(..take).collect())
+        let batch: Vec<Pending> = queue.pending.drain(..take).collect();
+        queue.bytes -= batch.iter().map(Pending::weight).sum::<usize>();
+        Some(batch)
     }
 }
 
@@ -211,6 +256,7 @@ struct Syncer {
     wal: PathBuf,
     events: broadcast::Sender<Event>,
     synced: Arc<AtomicU64>,
+    failed: SyncFailed,
 }
 
 impl Syncer {
@@ -219,13 +265,21 @@ impl Syncer {
     async fn run(self, mut batches: mpsc::UnboundedReceiver<Committed>) {
         let mut ready = Vec::new();
         while batches.recv_many(&mut ready, usize::MAX).await > 0 {
-            let wal = self.wal.clone();
-            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(wal)?.sync_data())
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-            if let Err(e) = synced {
+            if self.failed.get().is_none() {
+                let wal = self.wal.clone();
+                let synced =
+                    tokio::task::spawn_blocking(move || std::fs::File::open(wal)?.sync_data())
+                        .await
+                        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                if let Err(e) = synced {
+                    tracing::error!(
+                        "syncing the database's log failed ({e}); no create will be acknowledged until the server restarts"
+                    );
+                    let _ = self.failed.set(Arc::new(sqlx::Error::Io(e)));
+                }
+            }
+            if let Some(cause) = self.failed.get() {
                 // Committed, but whether it is on disk is unknown: not acknowledged.
-                let cause = Arc::new(sqlx::Error::Io(e));
                 for (pending, _) in ready.drain(..).flatten() {
                     let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
                 }
@@ -268,6 +322,9 @@ impl Store {
         group: &Group,
         write: Write<'_>,
     ) -> Result<(), StoreError> {
+        if let Some(cause) = group.0.sync_failed.get() {
+            return Err(StoreError::Batch(cause.clone()));
+        }
         let (answer, answered) = oneshot::channel();
         let pending = Pending {
             record: write.record.clone(),
@@ -276,8 +333,15 @@ impl Store {
             quota: write.quota,
             answer,
         };
+        let weight = pending.weight();
         let start = {
             let mut queue = group.queue();
+            if queue.pending.len() >= MAX_QUEUED || queue.bytes + weight > MAX_QUEUED_BYTES {
+                drop(queue);
+                tracing::warn!("the create queue is full; a create was refused");
+                return Err(StoreError::Busy);
+            }
+            queue.bytes += weight;
             queue.pending.push(pending);
             !std::mem::replace(&mut queue.leading, true)
         };
@@ -310,6 +374,13 @@ impl Store {
     /// rounds of distinct keys (a second create of a key waits for the round after the
     /// first's, so it is refused as `AlreadyExists` exactly when the first was written).
     async fn commit_batch(&self, group: &Group, batch: Vec<Pending>) -> Option<Committed> {
+        if let Some(cause) = group.0.sync_failed.get() {
+            // Queued before the syncer found the failure: not written (see `SyncFailed`).
+            for pending in batch {
+                let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
+            }
+            return None;
+        }
         let _writing = self
             .generations
             .writing(batch.iter().map(|p| p.record.kind));
@@ -616,6 +687,65 @@ mod tests {
         assert_eq!(group.synced(), 64);
         let stored = store.list(Kind::Workspace, None).await.expect("list");
         assert_eq!(stored.len(), 64);
+    }
+
+    /// Once a sync of the log failed, no later create is acknowledged, even when the next sync
+    /// would succeed (the kernel may have dropped the pages it failed to write), and none is
+    /// queued; the failed one itself was committed but not acknowledged.
+    #[tokio::test]
+    async fn a_failed_sync_fails_every_later_create() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, group) = open_grouped(&dir).await;
+        store
+            .create(Write::new(&workspace("before")))
+            .await
+            .expect("created while the log syncs");
+        // The syncer opens the log by its path to sync it: without the file, the sync fails.
+        let wal = dir.path().join("db-wal");
+        std::fs::remove_file(&wal).expect("the log exists");
+        let failed = store.create(Write::new(&workspace("during"))).await;
+        assert!(matches!(failed, Err(StoreError::Batch(_))), "{failed:?}");
+        // A log that syncs again does not bring acknowledgements back.
+        std::fs::write(&wal, b"").expect("a file that syncs");
+        // (The database is not read again: its log was taken away under it.)
+        let later = store.create(Write::new(&workspace("after"))).await;
+        assert!(matches!(later, Err(StoreError::Batch(_))), "{later:?}");
+        assert!(
+            group.queue().pending.is_empty(),
+            "refused before it was queued"
+        );
+        assert_eq!(
+            group.synced(),
+            1,
+            "only the create before the failure was acknowledged"
+        );
+    }
+
+    /// A full queue refuses a create at once, before anything of it is kept, and takes the
+    /// next one again when it has drained.
+    #[tokio::test]
+    async fn a_full_queue_refuses_creates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, group) = open_grouped(&dir).await;
+        {
+            // As if the queue held its most bytes, with a leader busy taking them.
+            let mut queue = group.queue();
+            queue.bytes = MAX_QUEUED_BYTES;
+            queue.leading = true;
+        }
+        let refused = store.create(Write::new(&workspace("full"))).await;
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+        assert!(group.queue().pending.is_empty());
+        {
+            let mut queue = group.queue();
+            queue.bytes = 0;
+            queue.leading = false;
+        }
+        store
+            .create(Write::new(&workspace("drained")))
+            .await
+            .expect("taken again");
+        assert_eq!(group.queue().bytes, 0, "a drained queue holds no bytes");
     }
 
     /// The taken keys are searched in the primary key, never found by a scan of the table or

@@ -58,7 +58,10 @@ const WORDS: &[&str] = &[
     ".inf",
     "-.INF",
     "0x1F",
+    "0x-1",
+    "0x+1F",
     "0o17",
+    "0o-7",
     "0b101",
     "1_000",
     "+12",
@@ -278,6 +281,18 @@ proptest! {
         ]);
         prop_assert_eq!(to_yaml(&doc).expect("an accepted shape"), oracle(&doc));
         prop_assert_eq!(to_yaml(&s).expect("a string"), oracle(&s));
+    }
+
+    /// What the writer writes, our loader reads back as written: a string stays that string
+    /// (quoted or not), so `cordium compile -o yaml` output fed to Cordium again means the same.
+    #[test]
+    fn strings_load_back_as_the_same_strings(s in text()) {
+        let doc = Shape::Struct(vec![("value", Shape::Str(s.clone()))]);
+        let yaml = to_yaml(&doc).expect("an accepted shape");
+        let mut roots = cordium_spec::yaml::parse_documents(&yaml, cordium_spec::SourceId(0))
+            .map_err(|d| TestCaseError::fail(format!("{yaml:?} does not load: {}", d.message)))?;
+        let value = roots.pop().and_then(|mut root| root.take("value"));
+        prop_assert_eq!(value.map(|v| v.kind), Some(cordium_spec::NodeKind::Str(s)), "{:?}", yaml);
     }
 }
 

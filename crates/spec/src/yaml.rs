@@ -503,17 +503,20 @@ mod tests {
         docs.remove(0)
     }
 
-    #[test]
-    fn core_schema_scalars() {
-        let n = one("a: yes\nb: true\nc: 12\nd: 1.5\ne: ~\nf: '12'\ng: 0x1f\nh: 1e3\ni: .5.\n");
-        let kinds: Vec<_> = n
+    /// The values of a one-document mapping, in order.
+    fn values(text: &str) -> Vec<NodeKind> {
+        one(text)
             .as_map()
             .expect("map")
             .iter()
             .map(|e| e.value.kind.clone())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn core_schema_scalars() {
         assert_eq!(
-            kinds,
+            values("a: yes\nb: true\nc: 12\nd: 1.5\ne: ~\nf: '12'\ng: 0x1f\nh: 1e3\ni: .5.\n"),
             vec![
                 NodeKind::Str("yes".into()),
                 NodeKind::Bool(true),
@@ -533,22 +536,8 @@ mod tests {
     /// would change a value on its way through `cordium compile`).
     #[test]
     fn hex_and_octal_take_no_sign() {
-        let n = one("a: 0x-1
-b: 0x+1F
-c: 0o-7
-d: 0o17
-e: 0x
-f: 0o8
-g: 0xfF
-");
-        let kinds: Vec<_> = n
-            .as_map()
-            .expect("map")
-            .iter()
-            .map(|e| e.value.kind.clone())
-            .collect();
         assert_eq!(
-            kinds,
+            values("a: 0x-1\nb: 0x+1F\nc: 0o-7\nd: 0o17\ne: 0x\nf: 0o8\ng: 0xfF\n"),
             vec![
                 NodeKind::Str("0x-1".into()),
                 NodeKind::Str("0x+1F".into()),

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use support::{Auth, Main};
-use tonic::codec::{DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{DecodeBuf, Decoder};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -118,8 +118,9 @@ struct Rate {
     server_us: f64,
 }
 
-/// The bench's codec: requests encoded as `Q`, answers read as bytes, or decoded as `A` when
-/// `LOAD_DECODE` is set.
+/// The bench's codec: requests encoded as `Q` by the service's own codec
+/// ([`cordium_api::codec::Codec`]), answers read as bytes, or decoded as `A` when `LOAD_DECODE`
+/// is set.
 struct Answer<Q, A> {
     decode: bool,
     _messages: PhantomData<(Q, A)>,
@@ -143,26 +144,15 @@ where
 {
     type Encode = Q;
     type Decode = ();
-    type Encoder = Self;
+    type Encoder = <cordium_api::codec::Codec<Q, A> as tonic::codec::Codec>::Encoder;
     type Decoder = Self;
 
-    fn encoder(&mut self) -> Self {
-        Self::new()
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic::codec::Codec::encoder(&mut cordium_api::codec::Codec::<Q, A>::default())
     }
 
     fn decoder(&mut self) -> Self {
         Self::new()
-    }
-}
-
-impl<Q: Message, A> Encoder for Answer<Q, A> {
-    type Item = Q;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, request: Q, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        request
-            .encode(buf)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
     }
 }
 

@@ -280,9 +280,7 @@ impl Syncer {
             }
             if let Some(cause) = self.failed.get() {
                 // Committed, but whether it is on disk is unknown: not acknowledged.
-                for (pending, _) in ready.drain(..).flatten() {
-                    let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
-                }
+                refuse_all(ready.drain(..).flatten().map(|(pending, _)| pending), cause);
                 continue;
             }
             for (pending, event) in ready.drain(..).flatten() {
@@ -376,9 +374,7 @@ impl Store {
     async fn commit_batch(&self, group: &Group, batch: Vec<Pending>) -> Option<Committed> {
         if let Some(cause) = group.0.sync_failed.get() {
             // Queued before the syncer found the failure: not written (see `SyncFailed`).
-            for pending in batch {
-                let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
-            }
+            refuse_all(batch, cause);
             return None;
         }
         let _writing = self
@@ -583,11 +579,15 @@ fn into_sqlx(e: StoreError) -> sqlx::Error {
 /// Answers every create of `unwritten` with the database failure `cause` (none of them was
 /// written); `None`, as nothing committed.
 fn answer_all(unwritten: Vec<Pending>, cause: sqlx::Error) -> Option<Committed> {
-    let cause = Arc::new(cause);
-    for pending in unwritten {
+    refuse_all(unwritten, &Arc::new(cause));
+    None
+}
+
+/// Answers every create of `pending` with the failure `cause`: none is acknowledged.
+fn refuse_all(pending: impl IntoIterator<Item = Pending>, cause: &Arc<sqlx::Error>) {
+    for pending in pending {
         let _ = pending.answer.send(Err(StoreError::Batch(cause.clone())));
     }
-    None
 }
 
 impl Group {

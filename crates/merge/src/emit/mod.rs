@@ -227,7 +227,8 @@ block_impl!(SerializeStruct {
 
 block_impl!(SerializeMap {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), EmitError> {
-        // Keys are strings here (EnvVar, Limits, logins); anything else is refused.
+        // String keys only (an EffectiveWorkspace has no map today: its two-key shapes are
+        // written as structs); anything else is refused.
         match key.serialize(serde_json::value::Serializer) {
             Ok(serde_json::Value::String(key)) => self.entry_key(&key),
             _ => Err(EmitError::Unsupported("a key that is not a string")),
@@ -358,16 +359,11 @@ impl<'a> ser::Serializer for &'a mut Emitter {
         variant: &'static str,
         value: &T,
     ) -> Result<(), EmitError> {
-        // Written as a mapping of one key.
-        let level = match self.slot {
-            Slot::Top => return Err(EmitError::Unsupported("a variant at the top")),
-            Slot::Value(level) => {
-                self.out.push('\n');
-                self.indent(level + 1);
-                level + 1
-            }
-            Slot::Item(level) => level + 1,
-        };
+        // Written as a mapping of one key, placed as a mapping's first key is.
+        if let Slot::Top = self.slot {
+            return Err(EmitError::Unsupported("a variant at the top"));
+        }
+        let level = self.first_entry(self.slot, false);
         self.key(variant)?;
         self.slot = Slot::Value(level);
         value.serialize(self)

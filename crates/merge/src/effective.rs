@@ -413,6 +413,7 @@ impl EffectiveWorkspace {
     /// As YAML, deterministic byte for byte. Every string stays on one line, however long
     /// (multi-line strings are double-quoted with `\n`), so output lines can be searched and
     /// diffed line by line.
+    ///
     /// Written by [`crate::emit`], byte for byte what serde-saphyr writes with
     /// `prefer_block_scalars = false` (`tests/emit.rs`).
     pub fn to_yaml(&self) -> String {

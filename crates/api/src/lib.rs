@@ -6,6 +6,7 @@ pub mod codec;
 pub mod explain;
 pub mod json;
 pub mod outbound;
+pub mod serialize;
 pub mod spec;
 
 #[allow(missing_docs, unreachable_pub, clippy::all, reason = "generated code")]

@@ -195,7 +195,7 @@ async fn compile(
     req: pb::CompileWorkspaceRequest,
 ) -> Result<pb::CompileWorkspaceResponse, Status> {
     let mut compiled = compile_effective(api, caller, CompileRequest::from_api(req)?).await?;
-    let effective = serde_json::to_value(&compiled.effective)
+    let effective = cordium_api::serialize::to_struct(&compiled.effective)
         .map_err(|e| Status::internal(format!("serializing the result: {e}")))?;
     let describe = |o: &cordium_merge::Origin| match &o.location {
         Some(loc) => format!("{} ({}:{})", o.layer.label(), loc.line, loc.column),
@@ -228,7 +228,7 @@ async fn compile(
         })
         .collect();
     Ok(pb::CompileWorkspaceResponse {
-        effective: Some(cordium_api::json::json_into_struct(effective).into()),
+        effective: Some(effective.into()),
         notes: std::mem::take(&mut compiled.effective.notes),
         provenance,
     })

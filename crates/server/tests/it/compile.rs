@@ -81,3 +81,48 @@ async fn the_answer_carries_notes_and_every_leafs_origin() {
     assert_eq!(cpu.capped_by.len(), 1, "{cpu:?}");
     assert!(cpu.capped_by[0].contains("(from 16000)"), "{cpu:?}");
 }
+
+/// The answer's `effective` is made by `cordium_api::serialize::to_struct`, straight from the
+/// EffectiveWorkspace; it must be the Struct the JSON of it would make. Checked on the
+/// compiler's output for every compile case that compiles.
+#[test]
+fn the_effective_struct_is_what_its_json_would_make() {
+    use cordium_merge::{Inputs, Options, compile};
+    use cordium_spec::{SourceMap, load};
+    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/compile");
+    let mut checked = 0;
+    for case in std::fs::read_dir(&cases).expect("the compile cases") {
+        let case = case.expect("a case").path();
+        let mut files: Vec<_> = std::fs::read_dir(&case)
+            .expect("a case directory")
+            .map(|f| f.expect("a file").path())
+            .filter(|f| {
+                f.extension().is_some_and(|e| e == "yaml")
+                    && f.file_name().is_some_and(|n| n != "expected.yaml")
+            })
+            .collect();
+        files.sort();
+        let mut sources = SourceMap::new();
+        let mut documents = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("a layer file");
+            let id = sources.add(file.display().to_string(), text.as_str());
+            documents.extend(load(&text, id).documents);
+        }
+        let Ok(inputs) = Inputs::from_documents(&sources, documents, None, Options::default())
+        else {
+            continue;
+        };
+        let Ok(compiled) = compile(inputs) else {
+            continue;
+        };
+        let direct =
+            cordium_api::serialize::to_struct(&compiled.effective).expect("serializes directly");
+        let through_json = cordium_api::json::json_into_struct(
+            serde_json::to_value(&compiled.effective).expect("serializes as JSON"),
+        );
+        assert_eq!(direct, through_json, "{}", case.display());
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} cases compiled");
+}

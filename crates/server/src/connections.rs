@@ -17,6 +17,13 @@
 //!
 //! Streams per connection are capped by HTTP/2's own `SETTINGS_MAX_CONCURRENT_STREAMS`, set
 //! from [`ConnectionLimits::max_streams_per_connection`] in [`crate::server`].
+//!
+//! Writes on gRPC connections are gathered ([`Connection`]'s `AsyncWrite`): what HTTP/2 writes
+//! between two flushes goes out in one `write`. With vectored writes, h2 sends every DATA frame of more than 256
+//! bytes (a GetWorkspace answer) in a `writev` of its own, so answers of many concurrent calls
+//! cost a system call each; a GetWorkspace cost 19.8 µs of server CPU against the health
+//! check's 13.2 at 64 concurrent calls. Gathered, it costs 17.5. SSH and the web console's
+//! HTTP/1.1 write as before: nothing obliges their code to flush.
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +46,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// At most one "limit reached" warning per this interval: an attack would otherwise flood the
 /// log it is meant to show up in.
 const WARN_INTERVAL: Duration = Duration::from_secs(5);
+/// The most bytes a connection gathers before it writes them out, whether or not a flush came
+/// (h2's own write buffer is as large); a single write at least this large is not copied.
+const GATHER_BYTES: usize = 16 * 1024;
 
 /// What the server accepts; [`Default`] is what `cordium-server serve` uses unless told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +86,26 @@ impl Default for ConnectionLimits {
 
 /// Accepts connections from `listener` under `limits`, in a task of its own, and hands them
 /// out as a stream for tonic's `serve_with_incoming`. The task ends when the stream is dropped.
+/// Their writes are gathered until hyper flushes them (see the module's documentation).
 pub fn incoming(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
-    spawn_accept_loop(listener, limits, false)
+    spawn_accept_loop(listener, limits, Carries::Http2)
+}
+
+/// As [`incoming`], for SSH: every write is sent as it is made, since an SSH implementation
+/// need not flush a socket (russh does not after its version line).
+pub fn incoming_ssh(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
+    spawn_accept_loop(listener, limits, Carries::Ssh)
+}
+
+/// What a listener's connections carry, which decides how they treat writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carries {
+    /// gRPC: writes are gathered until hyper's flush.
+    Http2,
+    /// The web console: a write also pushes the idle deadline back ([`incoming_http1`]).
+    Http1,
+    /// SSH: writes go out as they are made.
+    Ssh,
 }
 
 /// The accepted connections, as a stream.
@@ -88,23 +116,23 @@ pub type Incoming = tokio_stream::wrappers::ReceiverStream<io::Result<Connection
 /// also pushes the idle deadline back (the console writes a keep-alive every few seconds; a
 /// vanished peer stops taking them, its send buffer fills and the deadline passes).
 pub fn incoming_http1(listener: TcpListener, limits: ConnectionLimits) -> Incoming {
-    spawn_accept_loop(listener, limits, true)
+    spawn_accept_loop(listener, limits, Carries::Http1)
 }
 
 fn spawn_accept_loop(
     listener: TcpListener,
     limits: ConnectionLimits,
-    writes_keep_alive: bool,
+    carries: Carries,
 ) -> Incoming {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, limits, writes_keep_alive, tx));
+    tokio::spawn(accept_loop(listener, limits, carries, tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     limits: ConnectionLimits,
-    writes_keep_alive: bool,
+    carries: Carries,
     tx: mpsc::Sender<io::Result<Connection>>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -153,7 +181,9 @@ async fn accept_loop(
             deadline: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
             read: 0,
             idle_timeout: limits.idle_timeout,
-            writes_keep_alive,
+            carries,
+            gathered: Vec::new(),
+            sent: 0,
             _slots: (slot, peer_slot),
         };
         if tx.send(Ok(connection)).await.is_err() {
@@ -217,8 +247,12 @@ pub struct Connection {
     deadline: Pin<Box<Sleep>>,
     read: usize,
     idle_timeout: Duration,
-    /// Whether a write also pushes the idle deadline back ([`incoming_http1`]).
-    writes_keep_alive: bool,
+    /// What it carries: whether writes are gathered, and whether they keep it alive.
+    carries: Carries,
+    /// HTTP/2 only: bytes written but not yet sent (at most [`GATHER_BYTES`]), and how many
+    /// of them were.
+    gathered: Vec<u8>,
+    sent: usize,
     _slots: (OwnedSemaphorePermit, PeerSlot),
 }
 
@@ -229,13 +263,28 @@ impl Connection {
     }
 
     fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
-        if self.writes_keep_alive
+        if self.carries == Carries::Http1
             && self.read >= HANDSHAKE_BYTES
             && matches!(result, Poll::Ready(Ok(n)) if *n > 0)
         {
             let next = Instant::now() + self.idle_timeout;
             self.deadline.as_mut().reset(next);
         }
+    }
+
+    /// Sends every gathered byte; ready once none is left.
+    fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.gathered.len() {
+            let result = Pin::new(&mut self.stream).poll_write(cx, &self.gathered[self.sent..]);
+            self.wrote(&result);
+            match std::task::ready!(result)? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => self.sent += n,
+            }
+        }
+        self.gathered.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -273,22 +322,39 @@ impl AsyncRead for Connection {
     }
 }
 
+/// On HTTP/2 connections, writes are gathered and sent at a flush, or when [`GATHER_BYTES`]
+/// would be exceeded: hyper flushes after every round of frames. They are not vectored then,
+/// so h2 copies DATA frames of up to a KiB into its buffer instead of writing each one apart.
 impl AsyncWrite for Connection {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.wrote(&result);
-        result
+        if self.carries != Carries::Http2 {
+            let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+            self.wrote(&result);
+            return result;
+        }
+        if self.gathered.len() + buf.len() > GATHER_BYTES {
+            std::task::ready!(self.poll_send_gathered(cx))?;
+        }
+        if buf.len() >= GATHER_BYTES {
+            let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+            self.wrote(&result);
+            return result;
+        }
+        self.gathered.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_send_gathered(cx))?;
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_send_gathered(cx))?;
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 
@@ -297,13 +363,20 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.carries == Carries::Http2 {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
+            return self.poll_write(cx, first);
+        }
         let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
         self.wrote(&result);
         result
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.carries != Carries::Http2 && self.stream.is_write_vectored()
     }
 }
 
@@ -336,5 +409,76 @@ mod tests {
             "a closed connection frees its place"
         );
         drop(second);
+    }
+
+    /// An accepted connection carrying `carries`, and its peer's end.
+    async fn accepted_pair(carries: Carries) -> (Connection, TcpStream) {
+        use tokio_stream::StreamExt as _;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut connections = spawn_accept_loop(listener, ConnectionLimits::default(), carries);
+        let peer = TcpStream::connect(addr).await.expect("connect");
+        let accepted = connections
+            .next()
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        (accepted, peer)
+    }
+
+    /// Reads what has arrived at `peer` within a moment.
+    async fn arrived(peer: &mut TcpStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt as _;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(100), peer.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn writes_are_sent_together_at_the_flush_and_in_order() {
+        use tokio::io::AsyncWriteExt as _;
+        let (mut connection, mut peer) = accepted_pair(Carries::Http2).await;
+        connection.write_all(b"one ").await.expect("write");
+        connection.write_all(b"two ").await.expect("write");
+        assert!(
+            arrived(&mut peer).await.is_empty(),
+            "nothing is sent before the flush"
+        );
+        connection.flush().await.expect("flush");
+        assert_eq!(arrived(&mut peer).await, b"one two ");
+
+        // A write too large to gather goes out after what was gathered before it; one that
+        // would overflow the gathered bytes sends them first.
+        let large = vec![b'L'; GATHER_BYTES + 1];
+        let almost = vec![b'a'; GATHER_BYTES - 2];
+        connection.write_all(b"small ").await.expect("write");
+        connection.write_all(&large).await.expect("write");
+        connection.write_all(&almost).await.expect("write");
+        connection.write_all(b"tail").await.expect("write");
+        connection.flush().await.expect("flush");
+        let mut expected = b"small ".to_vec();
+        expected.extend_from_slice(&large);
+        expected.extend_from_slice(&almost);
+        expected.extend_from_slice(b"tail");
+        assert_eq!(arrived(&mut peer).await, expected);
+        assert!(connection.gathered.is_empty());
+    }
+
+    #[tokio::test]
+    async fn ssh_and_http1_writes_are_sent_without_a_flush() {
+        use tokio::io::AsyncWriteExt as _;
+        for carries in [Carries::Ssh, Carries::Http1] {
+            let (mut connection, mut peer) = accepted_pair(carries).await;
+            connection.write_all(b"SSH-2.0-x\r\n").await.expect("write");
+            assert_eq!(arrived(&mut peer).await, b"SSH-2.0-x\r\n", "{carries:?}");
+        }
     }
 }

@@ -143,7 +143,7 @@ pub async fn serve(
         api,
         config: Arc::new(config(host_key, &limits)),
     });
-    let mut incoming = connections::incoming(listener, limits);
+    let mut incoming = connections::incoming_ssh(listener, limits);
     tokio::pin!(shutdown);
     loop {
         let connection = tokio::select! {

@@ -75,14 +75,19 @@ pub(crate) fn substitute(
         apply,
         outcome: Outcome::default(),
     };
+    // One buffer for every path's text: it grows once, not once per reference.
+    let mut path_text = String::new();
     walk_strings_mut(spec, &FieldPath::root("spec"), &mut |text, loc, path| {
         if cordium_spec::shapes::is_templated(text)
             && ELIGIBLE_PARSED
                 .iter()
                 .any(|field| path.matches_pattern(field))
-            && let Some(new) = substitution.substitute_one(text, loc, &path.to_string())
         {
-            *text = new;
+            path_text.clear();
+            path.write_to(&mut path_text);
+            if let Some(new) = substitution.substitute_one(text, loc, &path_text) {
+                *text = new;
+            }
         }
     });
     substitution.outcome

@@ -140,27 +140,40 @@ impl<'a> Pattern<'a> {
     }
 }
 
-impl fmt::Display for FieldPath<'_> {
-    /// Written piece by piece, without format arguments: substitution shows the path of every
-    /// reference, so this is on the compiler's hot path.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FieldPath<'_> {
+    /// Appends the path's text (what [`Display`](fmt::Display) writes) to `out`, without the
+    /// formatting machinery: substitution names the path of every reference, so this is on the
+    /// compiler's hot path, and a caller that keeps one buffer for every path grows it once.
+    pub fn write_to(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = self.write(out);
+    }
+
+    /// Writes the path piece by piece.
+    fn write(&self, w: &mut impl fmt::Write) -> fmt::Result {
         let Some(parent) = self.parent else {
             return match self.step {
-                Step::Field(name) => f.write_str(name),
-                Step::Index(i) => write_index(f, i),
+                Step::Field(name) => w.write_str(name),
+                Step::Index(i) => write_index(w, i),
             };
         };
-        parent.fmt(f)?;
+        parent.write(w)?;
         let parent_is_empty_root =
             parent.parent.is_none() && matches!(parent.step, Step::Field(""));
         match self.step {
-            Step::Field(name) if parent_is_empty_root => f.write_str(name),
+            Step::Field(name) if parent_is_empty_root => w.write_str(name),
             Step::Field(name) => {
-                f.write_str(".")?;
-                f.write_str(name)
+                w.write_str(".")?;
+                w.write_str(name)
             }
-            Step::Index(i) => write_index(f, i),
+            Step::Index(i) => write_index(w, i),
         }
+    }
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f)
     }
 }
 
@@ -282,6 +295,17 @@ mod tests {
         let field = bare.field("image");
         assert_eq!(field.index(0).to_string(), "image[0]");
         assert_eq!(bare.index(1).to_string(), "[1]");
+    }
+
+    #[test]
+    fn write_to_appends_what_display_shows() {
+        let mut out = String::from("at ");
+        below(&FieldPath::root("spec"), &SECRET, |p| p.write_to(&mut out));
+        assert_eq!(out, "at spec.runtime.envVars[2].fromSecret");
+        let bare = FieldPath::root("");
+        let mut out = String::new();
+        bare.field("image").index(10).write_to(&mut out);
+        assert_eq!(out, "image[10]");
     }
 
     #[test]

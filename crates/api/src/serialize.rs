@@ -1,6 +1,7 @@
-//! Any `Serialize` value straight into a `google.protobuf.Struct`: what
+//! A `Serialize` value straight into a `google.protobuf.Struct`: what
 //! `json::json_into_struct(serde_json::to_value(v)?)` gives, without the `serde_json::Value`
-//! in between.
+//! in between. (One exception: a `serde_json::value::RawValue`, which `serde_json` parses and
+//! this writes as the struct it pretends to be; no type of ours holds one.)
 //!
 //! CompileWorkspace answers with the EffectiveWorkspace as a Struct. Going through
 //! `serde_json::Value` built every map and string twice and dropped the first copy: about a

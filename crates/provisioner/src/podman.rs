@@ -29,9 +29,9 @@
 //! OCI hook before its first process runs (`egress`).
 //!
 //! Known limits: the storage limit is enforced by measurement, not refused writes
-//! (`storage`: podman needs XFS project quotas for volume sizes); applications are published
-//! on 127.0.0.1 on
-//! ports podman picks. A Space Volume is shared by workspaces whose user namespaces differ:
+//! (`storage`: podman needs XFS project quotas for volume sizes); applications are not
+//! published on the host (they are reached through the container's network namespace, see
+//! `stream`). A Space Volume is shared by workspaces whose user namespaces differ:
 //! a file one of them writes belongs to an id the others do not map.
 
 pub mod agent;
@@ -496,11 +496,11 @@ impl Runtime for Podman {
         if let Some(mib) = spec.resources.memory_mib {
             command.arg("--memory").arg(format!("{mib}m"));
         }
-        for port in &spec.ports {
-            command
-                .arg("--publish")
-                .arg(format!("127.0.0.1::{}", port.port));
-        }
+        // `spec.ports` are not published on the host: Cordium reaches them through the
+        // container's network namespace (`stream::connect`), behind its own authentication.
+        // A published port would let any local process past it, and rootful netavark keeps
+        // a DNAT rule per port that reserves no socket (the kernel could give the port to
+        // another listener, cutting it off) and can outlive its container.
         command
             .args(["--entrypoint", "/bin/sh", &image, "-c"])
             .arg(main_script(spec));

@@ -323,6 +323,18 @@ fn cp_both_ways_port_forward_and_applications() {
         "{r:?}"
     );
 
+    // The application is not published on the host: reaching it takes Cordium's credential.
+    let published = std::process::Command::new("podman")
+        .args(["port", &format!("cdm-{name}")])
+        .output()
+        .expect("podman port");
+    assert!(published.status.success(), "{published:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&published.stdout).trim(),
+        "",
+        "no host port"
+    );
+
     // cp: a folder there and back, a file there, into an existing folder.
     let home = user.home.path();
     std::fs::create_dir_all(home.join("src/sub")).expect("mkdir");

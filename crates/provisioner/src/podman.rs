@@ -28,11 +28,13 @@
 //! Egress rules are nftables rules in each container's own network namespace, loaded by an
 //! OCI hook before its first process runs (`egress`).
 //!
+//! Applications are not published on the host: they are reached through the container's
+//! network namespace (`stream`), behind Cordium's credential.
+//!
 //! Known limits: the storage limit is enforced by measurement, not refused writes
-//! (`storage`: podman needs XFS project quotas for volume sizes); applications are not
-//! published on the host (they are reached through the container's network namespace, see
-//! `stream`). A Space Volume is shared by workspaces whose user namespaces differ:
-//! a file one of them writes belongs to an id the others do not map.
+//! (`storage`: podman needs XFS project quotas for volume sizes). A Space Volume is shared by
+//! workspaces whose user namespaces differ: a file one of them writes belongs to an id the
+//! others do not map.
 
 pub mod agent;
 mod egress;

@@ -64,6 +64,29 @@ fn float(f: f64) -> Value {
     if f.is_finite() { number(f) } else { null() }
 }
 
+/// Integer methods of [`ValueSerializer`]: a double, as `serde_json`'s `as_f64` makes it.
+macro_rules! numbers_as_doubles {
+    ($($method:ident: $type:ty),*) => {$(
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_lossless,
+            reason = "protobuf numbers are doubles; serde_json's as_f64 rounds 64-bit ones the same way"
+        )]
+        fn $method(self, v: $type) -> Result<Value, Error> {
+            Ok(number(v as f64))
+        }
+    )*};
+}
+
+/// Integer methods of [`KeySerializer`]: the decimal text `serde_json` writes as a map key.
+macro_rules! integers_as_text {
+    ($($method:ident: $type:ty),*) => {$(
+        fn $method(self, v: $type) -> Result<String, Error> {
+            Ok(v.to_string())
+        }
+    )*};
+}
+
 /// Serializes one value into a protobuf `Value`, as `serde_json::value::Serializer` into JSON.
 struct ValueSerializer;
 
@@ -81,38 +104,16 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_bool(self, v: bool) -> Result<Value, Error> {
         Ok(value(Kind::BoolValue(v)))
     }
-    fn serialize_i8(self, v: i8) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "protobuf numbers are doubles; serde_json's as_f64 rounds the same way"
-    )]
-    fn serialize_i64(self, v: i64) -> Result<Value, Error> {
-        Ok(number(v as f64))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, Error> {
-        Ok(number(v.into()))
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "protobuf numbers are doubles; serde_json's as_f64 rounds the same way"
-    )]
-    fn serialize_u64(self, v: u64) -> Result<Value, Error> {
-        Ok(number(v as f64))
-    }
+    numbers_as_doubles!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64
+    );
     fn serialize_i128(self, v: i128) -> Result<Value, Error> {
         Ok(json_into_value(
             serde_json::value::Serializer.serialize_i128(v)?,
@@ -368,36 +369,18 @@ impl ser::Serializer for KeySerializer {
     fn serialize_bool(self, v: bool) -> Result<String, Error> {
         Ok(v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_i128(self, v: i128) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_u128(self, v: u128) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
+    integers_as_text!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
     fn serialize_f32(self, v: f32) -> Result<String, Error> {
         key_as_serde_json_writes_it(v)
     }

@@ -6,111 +6,137 @@ use cordium_spec::Kind;
 use prost::Message as _;
 use sqlx::Row as _;
 
-/// Every migration: its version, its SQLite script and its PostgreSQL script.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-    1,
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+/// One step of the schema. A backfill belongs to the migration whose table or column it
+/// fills, so renumbering a migration moves its backfill with it.
+struct Migration {
+    /// Its place in the order; the versions are 1..N.
+    version: i64,
+    /// The script for SQLite.
+    sqlite: &'static str,
+    /// The script for PostgreSQL.
+    postgres: &'static str,
+    /// What fills the new schema from the rows already stored, in the same transaction.
+    backfill: Option<Backfill>,
+}
+
+/// Fills a new column or table from the rows stored before it existed.
+#[derive(Clone, Copy)]
+enum Backfill {
+    /// `resources.active`, from each workspace's state (`Store::backfill_active`).
+    Active,
+    /// `space_members`, from each Space's member list (`Store::backfill_members`).
+    Members,
+}
+
+/// Every migration, in order.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
      CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (kind, scope, name));
      CREATE INDEX resources_space ON resources (space);
      CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (kind, scope, name));
      CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BLOB, new BLOB);",
-    "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
+        postgres: "CREATE TABLE users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL);
      CREATE TABLE resources (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, body BYTEA NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (kind, scope, name));
      CREATE INDEX resources_space ON resources (space);
      CREATE TABLE secret_values (kind TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, ciphertext BYTEA NOT NULL, PRIMARY KEY (kind, scope, name));
      CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind BIGINT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, space TEXT NOT NULL, old BYTEA, new BYTEA);",
-    ),
+        backfill: None,
+    },
     // Quotas count a user's workspaces on every create.
-    (
-        2,
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-        "CREATE INDEX resources_owner ON resources (kind, owner)",
-    ),
+    Migration {
+        version: 2,
+        sqlite: "CREATE INDEX resources_owner ON resources (kind, owner)",
+        postgres: "CREATE INDEX resources_owner ON resources (kind, owner)",
+        backfill: None,
+    },
     // Session credentials: one per workspace run, revoked when the run stops.
-    (
-        3,
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+    Migration {
+        version: 3,
+        sqlite: "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
          CREATE INDEX sessions_workspace ON sessions (workspace)",
-        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
+        postgres: "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL, owner TEXT NOT NULL);
          CREATE INDEX sessions_workspace ON sessions (workspace)",
-    ),
+        backfill: None,
+    },
     // Active workspaces are counted by a query; `backfill_active` sets the column of
     // workspaces written before it existed.
-    (
-        4,
-        "ALTER TABLE resources ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+    Migration {
+        version: 4,
+        sqlite: "ALTER TABLE resources ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
          CREATE INDEX resources_active ON resources (kind, owner, active)",
-        "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
+        postgres: "ALTER TABLE resources ADD COLUMN active BIGINT NOT NULL DEFAULT 0;
          CREATE INDEX resources_active ON resources (kind, owner, active)",
-    ),
+        backfill: Some(Backfill::Active),
+    },
     // Identity (`store::users`): users can be disabled, and OIDC identities are keyed by
     // (issuer, subject) and bound to one user, never matched by a name claim.
-    (
-        5,
-        "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    Migration {
+        version: 5,
+        sqlite: "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
          CREATE TABLE identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (issuer, subject));
          CREATE INDEX identities_name ON identities (name);
          CREATE INDEX sessions_owner ON sessions (owner)",
-        "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
+        postgres: "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
          CREATE TABLE identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (issuer, subject));
          CREATE INDEX identities_name ON identities (name);
          CREATE INDEX sessions_owner ON sessions (owner)",
-    ),
+        backfill: None,
+    },
     // Watch events: a time for pruning, the highest pruned id (a resumed watch after it starts
     // from scratch), and the previous event of a workspace found by name (an update keeps
     // only its new body; its old one is the previous event's).
-    (
-        6,
-        "ALTER TABLE events ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+    Migration {
+        version: 6,
+        sqlite: "ALTER TABLE events ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
          CREATE INDEX events_at ON events (at);
          CREATE INDEX events_name ON events (name, id);
          CREATE TABLE events_pruned (through BIGINT NOT NULL);
          INSERT INTO events_pruned (through) VALUES (0)",
-        "ALTER TABLE events ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
+        postgres: "ALTER TABLE events ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
          CREATE INDEX events_at ON events (at);
          CREATE INDEX events_name ON events (name, id);
          CREATE TABLE events_pruned (through BIGINT NOT NULL);
          INSERT INTO events_pruned (through) VALUES (0)",
-    ),
+        backfill: None,
+    },
     // Lists read only the caller's rows: the members of each Space (kept in step with the
     // Space's body on every write; `backfill_members` fills it), and workspaces by Space.
-    (
-        7,
-        "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
+    Migration {
+        version: 7,
+        sqlite: "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
          CREATE INDEX space_members_space ON space_members (space);
          CREATE INDEX resources_kind_space ON resources (kind, space, name)",
-        "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
+        postgres: "CREATE TABLE space_members (space TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (member, space));
          CREATE INDEX space_members_space ON space_members (space);
          CREATE INDEX resources_kind_space ON resources (kind, space, name)",
-    ),
+        backfill: Some(Backfill::Members),
+    },
     // SSH public keys (`store::ssh_keys`): each opens its owner's workspaces; a key belongs
     // to one user only, so a login names exactly one owner.
-    (
-        8,
-        "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
+    Migration {
+        version: 8,
+        sqlite: "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
-        "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
+        postgres: "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
          CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
-    ),    // Identity (`store::workload_tokens`, `store::git_connections`): short-lived API tokens
+        backfill: None,
+    },
+    // Identity (`store::workload_tokens`, `store::git_connections`): short-lived API tokens
     // (hash only) that a workload's platform token was exchanged for, each acting as one user
     // until it expires; and users' connected git accounts (OAuth2 tokens sealed, the profile).
-    (
-        9,
-        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+    Migration {
+        version: 9,
+        sqlite: "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
          CREATE INDEX workload_tokens_owner ON workload_tokens (owner);
          CREATE TABLE git_connections (owner TEXT NOT NULL, space TEXT NOT NULL, provider TEXT NOT NULL, access_sealed BLOB NOT NULL, refresh_sealed BLOB, expires_at BIGINT NOT NULL, scopes TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (owner, space, provider))",
-        "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
+        postgres: "CREATE TABLE workload_tokens (token_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
          CREATE INDEX workload_tokens_owner ON workload_tokens (owner);
          CREATE TABLE git_connections (owner TEXT NOT NULL, space TEXT NOT NULL, provider TEXT NOT NULL, access_sealed BYTEA NOT NULL, refresh_sealed BYTEA, expires_at BIGINT NOT NULL, scopes TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (owner, space, provider))",
-    ),
+        backfill: None,
+    },
 ];
-
-/// The migration that added `space_members`.
-const MEMBERS_TABLE: i64 = 5;
-
-/// The migration that added the `active` column.
-const ACTIVE_COLUMN: i64 = 4;
 
 impl Store {
     /// Applies the migrations this database has not had yet.
@@ -130,27 +156,23 @@ impl Store {
             .await?
             .try_get(0)?;
         let current = current.unwrap_or(0);
-        for (version, sqlite, postgres) in MIGRATIONS {
-            if *version <= current {
-                continue;
-            }
+        for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
             let script = match self.backend {
-                Backend::Sqlite => *sqlite,
-                Backend::Postgres => *postgres,
+                Backend::Sqlite => migration.sqlite,
+                Backend::Postgres => migration.postgres,
             };
             for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
                     .execute(&mut *tx)
                     .await?;
             }
-            if *version == ACTIVE_COLUMN {
-                Self::backfill_active(&mut tx).await?;
-            }
-            if *version == MEMBERS_TABLE {
-                Self::backfill_members(&mut tx).await?;
+            match migration.backfill {
+                Some(Backfill::Active) => Self::backfill_active(&mut tx).await?,
+                Some(Backfill::Members) => Self::backfill_members(&mut tx).await?,
+                None => {}
             }
             sqlx::query("INSERT INTO cordium_schema (version) VALUES ($1)")
-                .bind(*version)
+                .bind(migration.version)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -5,7 +5,7 @@ use crate::{
     Backend, Data, Env, fails, meta, ok, r, secret, space, spec, template, version_of, workspace,
 };
 use cordium_server::pb;
-use cordium_server::store::{EventKind, Precondition, Record, Store, StoreError, Write};
+use cordium_server::store::{After, EventKind, Precondition, Record, Store, StoreError, Write};
 use cordium_spec::Kind;
 use sqlx::Row as _;
 use std::time::Duration;
@@ -17,6 +17,7 @@ crate::on_both_backends!(
     create_all_is_atomic,
     deleting_a_space_cascades,
     migrations_are_versioned,
+    a_store_from_before_the_members_table_is_backfilled,
     events_reach_subscribers,
     concurrent_creates_fail_alone,
 );
@@ -804,6 +805,59 @@ async fn migrations_are_versioned(backend: Backend) {
         (1..=versions.len() as i64).collect::<Vec<_>>(),
         "versions are 1..N"
     );
+}
+
+/// A database last migrated before `space_members` existed (schema version 6) gets the
+/// table filled from its Spaces' member lists when it is opened: a member of an old Space
+/// still finds it. The backfill once ran with another migration's number and never ran here.
+async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
+    use prost::Message as _;
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    let team = pb::Space {
+        status: Some(pb::SpaceStatus {
+            owner: "alice".into(),
+            members: vec!["bob".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    store
+        .create(write(&record(
+            Kind::Space,
+            "",
+            "team",
+            "",
+            &team.encode_to_vec(),
+        )))
+        .await
+        .expect("create the Space");
+    drop(store);
+    // Back to version 6: the later migrations' tables and index are gone.
+    let pool = data.raw_pool().await;
+    for statement in [
+        "DROP TABLE space_members",
+        "DROP INDEX resources_kind_space",
+        "DROP TABLE ssh_keys",
+        "DROP TABLE workload_tokens",
+        "DROP TABLE git_connections",
+        "DELETE FROM cordium_schema WHERE version >= 7",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    pool.close().await;
+    let upgraded = open(&data).await;
+    let bobs: Vec<String> = upgraded
+        .page_spaces_of("bob", &After::default(), 10)
+        .await
+        .expect("bob's Spaces")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(bobs, ["team"], "the member list was backfilled");
 }
 
 async fn events_reach_subscribers(backend: Backend) {

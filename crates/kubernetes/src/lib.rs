@@ -6,8 +6,9 @@
 //!   [`KubernetesOptions`], a workspace's objects: an owner ConfigMap, a Secret of the
 //!   secret-valued environment (referenced by `secretKeyRef`), a PersistentVolumeClaim
 //!   (restored from a [`VolumeSnapshot`] through `dataSource` for pre-built workspaces), a
-//!   Pod under a restricted security context, a Service of the applications, and a
-//!   NetworkPolicy of the compiled egress rules (`network`).
+//!   Pod under a restricted security context, and a NetworkPolicy that lets nothing in and
+//!   the compiled egress rules out (`network`). No Service: applications are reached through
+//!   portforward only.
 //! - [`status`]: Pod phases and container states as the seed's
 //!   [`ContainerState`](cordium_provisioner::runtime::ContainerState)s.
 //! - [`exec`](mod@exec): an [`ExecSpec`](cordium_provisioner::runtime::ExecSpec) as a

@@ -1,6 +1,12 @@
-//! The workspace's egress policy as a NetworkPolicy (pure; part of the [objects](crate::objects)).
+//! The workspace's network policy as a NetworkPolicy (pure; part of the
+//! [objects](crate::objects)): no connection in, and the compiled egress rules out.
 //!
-//! A NetworkPolicy only allows, so the compiled policy ([`Egress`]) is written as allows with
+//! **In**: the policy lists `Ingress` with no rule, so no Pod or address may connect to the
+//! workspace. Cordium reaches its applications and sessions through the portforward and exec
+//! subresources, which the kubelet serves inside the Pod's network namespace and no
+//! NetworkPolicy filters; everything else would reach them without Cordium's credential.
+//!
+//! **Out**: a NetworkPolicy only allows, so the compiled policy ([`Egress`]) is written as allows with
 //! exceptions: every ALLOW destination is an `ipBlock` whose `except` lists the DENY
 //! destinations inside it (a destination a DENY rule covers whole is left out), and
 //! `ALLOW_PUBLIC` is `0.0.0.0/0` and `::/0` except the non-public networks and every DENY
@@ -23,7 +29,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The NetworkPolicy of `egress` for the Pod labelled `WORKSPACE_LABEL=object_name`.
+/// The NetworkPolicy for the Pod labelled `WORKSPACE_LABEL=object_name`: nothing in,
+/// `egress` out.
 pub(crate) fn network_policy(
     metadata: ObjectMeta,
     pod_labels: BTreeMap<String, String>,
@@ -71,9 +78,10 @@ pub(crate) fn network_policy(
                 match_labels: Some(pod_labels),
                 match_expressions: None,
             }),
-            policy_types: Some(vec!["Egress".to_owned()]),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
             egress: Some(rules),
-            ingress: None,
+            // Listed with no rule: nothing may connect in.
+            ingress: Some(Vec::new()),
         }),
     }
 }

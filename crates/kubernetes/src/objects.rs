@@ -2,12 +2,18 @@
 //! from its EffectiveWorkspace (a [`ContainerSpec`]) and the runtime's [`KubernetesOptions`].
 //!
 //! Every workspace has an *owner*: a ConfigMap `<name>-owner` applied first. Every other
-//! object of the workspace (Secret, PersistentVolumeClaim, Pod, Service, the image pull
-//! Secret) names it in `ownerReferences`, so deleting the owner lets the garbage collector
+//! object of the workspace (Secret, PersistentVolumeClaim, Pod, NetworkPolicy, the image
+//! pull Secret) names it in `ownerReferences`, so deleting the owner lets the garbage collector
 //! remove the rest. A ConfigMap rather than one of the objects themselves, because none of
 //! them lives as long as the workspace: the Pod goes on every stop, the volume on an
 //! ephemeral workspace's stop. Pre-build VolumeSnapshots are *not* owned: they belong to
 //! the Template and outlive the build workspace that wrote them.
+//!
+//! There is no Service: a workspace's applications are reached only through Cordium, which
+//! connects by the Pod's portforward subresource behind its own credential, and the
+//! NetworkPolicy refuses every other connection into the Pod (`network`). A Service would
+//! have given every Pod of the cluster a name to reach them by, without a credential. (The
+//! podman backend likewise publishes no port.)
 //!
 //! Nothing here performs input or output; [`crate::KubernetesRuntime`] applies the result.
 
@@ -23,13 +29,11 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, Container, ContainerPort, EnvVar, EnvVarSource, LocalObjectReference,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod,
     PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile, Secret, SecretKeySelector,
-    SecurityContext, Service, ServicePort, ServiceSpec, TypedLocalObjectReference, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    SecurityContext, TypedLocalObjectReference, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the workspace volume is mounted.
@@ -57,14 +61,16 @@ pub struct Names {
     pub volume: String,
     /// The Pod.
     pub pod: String,
-    /// The Service of the applications.
+    /// The Service earlier versions made of the applications. Cordium makes none now
+    /// (applications are reached through portforward only, see the [module](self)); starting
+    /// or deleting a workspace removes one left behind.
     pub service: String,
 }
 
 impl Names {
     /// The names of `key`'s objects: its [object name](WorkspaceKey::object_name), suffixed
-    /// for the owner and the Secrets (which allow 253 characters; the Pod, volume and Service
-    /// take the 63-character label itself).
+    /// for the owner and the Secrets (which allow 253 characters; the Pod, volume, NetworkPolicy
+    /// and former Service take the 63-character label itself).
     pub fn of(key: &WorkspaceKey) -> Self {
         let name = key.object_name();
         Self {
@@ -103,8 +109,6 @@ pub struct Objects {
     pub volume: PersistentVolumeClaim,
     /// The workspace's Pod.
     pub pod: Pod,
-    /// The Service of the applications, when there are any.
-    pub service: Option<Service>,
     /// The egress policy of the Pod (named as the Pod), applied before it.
     pub network_policy: NetworkPolicy,
 }
@@ -196,7 +200,6 @@ pub fn objects(input: &ObjectsInput<'_>) -> Objects {
         secret,
         volume: volume(input, &names),
         pod: pod(input, &names, &keys),
-        service: service(input, &names),
         network_policy: crate::network::network_policy(
             owned(&spec.key, options, &names.pod, owner_uid),
             BTreeMap::from([(WORKSPACE_LABEL.to_owned(), spec.key.object_name())]),
@@ -465,69 +468,6 @@ fn unique_ports(spec: &ContainerSpec) -> impl Iterator<Item = u16> + '_ {
         .iter()
         .map(|port| port.port)
         .filter(move |port| seen.insert(*port))
-}
-
-fn service(input: &ObjectsInput<'_>, names: &Names) -> Option<Service> {
-    let ObjectsInput {
-        spec,
-        options,
-        owner_uid,
-    } = *input;
-    let mut seen_ports = BTreeSet::new();
-    let mut seen_names = BTreeSet::new();
-    let ports = spec
-        .ports
-        .iter()
-        .filter(|port| seen_ports.insert(port.port))
-        .map(|port| {
-            let mut name = port_name(&port.name);
-            if name.is_empty() || !seen_names.insert(name.clone()) {
-                name = format!("port-{}", port.port);
-                seen_names.insert(name.clone());
-            }
-            ServicePort {
-                name: Some(name),
-                port: i32::from(port.port),
-                target_port: Some(IntOrString::Int(i32::from(port.port))),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }
-        })
-        .collect::<Vec<_>>();
-    if ports.is_empty() {
-        return None;
-    }
-    Some(Service {
-        metadata: owned(&spec.key, options, &names.service, owner_uid),
-        spec: Some(ServiceSpec {
-            type_: Some("ClusterIP".to_owned()),
-            selector: Some(BTreeMap::from([(
-                WORKSPACE_LABEL.to_owned(),
-                spec.key.object_name(),
-            )])),
-            ports: Some(ports),
-            ..ServiceSpec::default()
-        }),
-        status: None,
-    })
-}
-
-/// An application's name as a Service port name (a DNS-1123 label); empty when nothing of it
-/// is usable.
-fn port_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        };
-        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
-            out.push(c);
-        }
-    }
-    out.truncate(63);
-    out.trim_end_matches('-').to_owned()
 }
 
 /// The VolumeSnapshot of `key`'s volume that records the lifecycle's snapshot `snapshot`

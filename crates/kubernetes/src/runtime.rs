@@ -322,10 +322,8 @@ impl Runtime for KubernetesRuntime {
         self.apply(&objects.volume).await?;
         self.apply(&objects.network_policy).await?;
         self.apply(&objects.pod).await?;
-        match &objects.service {
-            Some(service) => drop(self.apply(service).await?),
-            None => drop(self.delete_if_present::<Service>(&names.service).await?),
-        }
+        // Earlier versions made a Service of the applications; none is made now.
+        self.delete_if_present::<Service>(&names.service).await?;
         self.wait_running(&names, &spec.image).await
     }
 

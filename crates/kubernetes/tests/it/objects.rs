@@ -13,7 +13,7 @@ use base64::Engine as _;
 use cordium_kubernetes::objects::{owner, pull_secret, volume_snapshot};
 use cordium_kubernetes::{ObjectsInput, VolumeSnapshot, objects};
 use cordium_provisioner::runtime::{ContainerSpec, Login, SecretValue};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,7 +25,7 @@ fn json<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("serialize")
 }
 
-/// Every object of `spec`, in apply order: owner, Secret, PVC, NetworkPolicy, Pod, Service.
+/// Every object of `spec`, in apply order: owner, Secret, PVC, NetworkPolicy, Pod.
 fn documents(spec: &ContainerSpec) -> Vec<Value> {
     let options = options();
     let objects = objects(&ObjectsInput {
@@ -38,7 +38,6 @@ fn documents(spec: &ContainerSpec) -> Vec<Value> {
     docs.push(json(&objects.volume));
     docs.push(json(&objects.network_policy));
     docs.push(json(&objects.pod));
-    docs.extend(objects.service.as_ref().map(json));
     docs
 }
 
@@ -146,13 +145,45 @@ fn goldens_round_trip_through_the_k8s_openapi_types() {
                 Some("Secret") => round_trip::<Secret>(doc),
                 Some("PersistentVolumeClaim") => round_trip::<PersistentVolumeClaim>(doc),
                 Some("Pod") => round_trip::<Pod>(doc),
-                Some("Service") => round_trip::<Service>(doc),
                 Some("NetworkPolicy") => round_trip::<NetworkPolicy>(doc),
                 Some("VolumeSnapshot") => round_trip::<VolumeSnapshot>(doc),
                 other => panic!("{case}: unexpected kind {other:?}"),
             }
         }
     }
+}
+
+/// Nothing can connect into a workspace's Pod but Cordium (through portforward and exec,
+/// which no NetworkPolicy filters): every Pod's policy lists `Ingress` with no rule, and no
+/// case, not even one with applications, has a Service that would name its ports.
+#[test]
+fn nothing_connects_into_a_workspace_but_cordium() {
+    let mut pods = 0;
+    for (case, docs) in cases() {
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        assert!(!kinds.contains(&"Service"), "{case}: {kinds:?}");
+        let Some(pod) = docs.iter().find(|d| d["kind"] == "Pod") else {
+            continue;
+        };
+        pods += 1;
+        let policy = docs
+            .iter()
+            .find(|d| d["kind"] == "NetworkPolicy")
+            .unwrap_or_else(|| panic!("{case}: no NetworkPolicy"));
+        assert_eq!(
+            policy["spec"]["podSelector"]["matchLabels"]
+                [cordium_kubernetes::objects::WORKSPACE_LABEL],
+            pod["metadata"]["labels"][cordium_kubernetes::objects::WORKSPACE_LABEL],
+            "{case}: the policy selects the Pod"
+        );
+        assert_eq!(
+            policy["spec"]["policyTypes"],
+            serde_json::json!(["Ingress", "Egress"]),
+            "{case}"
+        );
+        assert_eq!(policy["spec"]["ingress"], serde_json::json!([]), "{case}");
+    }
+    assert_eq!(pods, 5, "every case with a Pod was checked");
 }
 
 #[test]

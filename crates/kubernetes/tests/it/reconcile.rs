@@ -247,7 +247,8 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
         apply(format!("{NS}/persistentvolumeclaims/{name}")),
         apply(format!("{NET}/networkpolicies/{name}")),
         apply(format!("{NS}/pods/{name}")),
-        apply(format!("{NS}/services/{name}")),
+        // A Service an earlier version made of the applications is removed; none is made.
+        deleted(format!("{NS}/services/{name}")),
         waiting(name, "ContainerCreating", ""),
         running(name),
     ]);
@@ -272,7 +273,6 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
         &format!("persistentvolumeclaims/{name}"),
         &format!("networkpolicies/{name}"),
         &format!("pods/{name}"),
-        &format!("services/{name}"),
     ] {
         assert_eq!(
             body(object)["metadata"]["ownerReferences"][0]["uid"],
@@ -280,6 +280,10 @@ async fn first_start_applies_every_object_and_waits_for_the_pod() {
             "{object}"
         );
     }
+    // The application's port is reached through portforward only: nothing may connect in.
+    let policy = &body(&format!("networkpolicies/{name}"))["spec"];
+    assert_eq!(policy["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(policy["ingress"], json!([]));
     let pod = body(&format!("pods/{name}")).to_string();
     for value in SECRET_VALUES {
         assert!(!pod.contains(value), "a secret value is in the Pod");

@@ -47,6 +47,8 @@ pub const USER_ID: i64 = 1000;
 pub const HOME_DIR: &str = "/home/cordium";
 /// The label every workspace object carries, valued with the workspace's object name.
 pub const WORKSPACE_LABEL: &str = "cordium.dev/workspace";
+/// The label naming the installation that made an object ([`KubernetesOptions::installation`]).
+pub const INSTALLATION_LABEL: &str = "cordium.dev/installation";
 
 /// The names of one workspace's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +115,10 @@ pub struct Objects {
     pub network_policy: NetworkPolicy,
 }
 
-/// The labels of `key`'s objects.
-pub fn labels(key: &WorkspaceKey) -> BTreeMap<String, String> {
-    BTreeMap::from([
+/// The labels of `key`'s objects: the workspace's, and the installation's when the options
+/// name one.
+pub fn labels(key: &WorkspaceKey, options: &KubernetesOptions) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_owned(),
             "cordium".to_owned(),
@@ -125,14 +128,18 @@ pub fn labels(key: &WorkspaceKey) -> BTreeMap<String, String> {
             "cordium-workspace".to_owned(),
         ),
         (WORKSPACE_LABEL.to_owned(), key.object_name()),
-    ])
+    ]);
+    if let Some(installation) = &options.installation {
+        labels.insert(INSTALLATION_LABEL.to_owned(), installation.clone());
+    }
+    labels
 }
 
 fn metadata(key: &WorkspaceKey, options: &KubernetesOptions, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         namespace: Some(options.namespace.clone()),
-        labels: Some(labels(key)),
+        labels: Some(labels(key, options)),
         annotations: Some(BTreeMap::from([
             ("cordium.dev/space".to_owned(), key.space.clone()),
             ("cordium.dev/name".to_owned(), key.name.clone()),

@@ -28,6 +28,11 @@ pub struct KubernetesOptions {
     pub poll_interval: Duration,
     /// How many times a write that conflicts (HTTP 409) is retried before giving up.
     pub conflict_retries: u32,
+    /// The installation (its store's id) every object is labelled with
+    /// ([`INSTALLATION_LABEL`](crate::objects::INSTALLATION_LABEL)), so that `held` finds this
+    /// installation's workspaces in a namespace another installation may share; `None`:
+    /// nothing is labelled, and `held` lists nothing.
+    pub installation: Option<String>,
 }
 
 impl Default for KubernetesOptions {
@@ -43,6 +48,7 @@ impl Default for KubernetesOptions {
             stop_timeout: Duration::from_secs(600),
             poll_interval: Duration::from_secs(1),
             conflict_retries: 3,
+            installation: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 use crate::Error;
 use crate::exec::{exec_command, exit_code};
 use crate::objects::{
-    self, CONTAINER, Names, ObjectsInput, owner, pull_secret, snapshot_name, volume_snapshot,
+    self, CONTAINER, INSTALLATION_LABEL, Names, ObjectsInput, owner, pull_secret, snapshot_name,
+    volume_snapshot,
 };
 use crate::options::KubernetesOptions;
 use crate::snapshot::VolumeSnapshot;
@@ -16,7 +17,7 @@ use cordium_provisioner::runtime::{
 use cordium_provisioner::{VolumeOnStop, VolumeSource};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, AttachParams, DeleteParams, LogParams, Patch, PatchParams};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -427,6 +428,37 @@ impl Runtime for KubernetesRuntime {
             }
         }
         Ok(())
+    }
+
+    /// Read from the owner ConfigMaps labelled with the installation (every other object of
+    /// a workspace is owned by one, so the garbage collector removes what outlives it), a
+    /// page of 500 at a time.
+    async fn held(&self) -> Result<Vec<WorkspaceKey>, RuntimeError> {
+        let Some(installation) = &self.options.installation else {
+            return Ok(Vec::new());
+        };
+        let mut params = ListParams::default()
+            .labels(&format!("{INSTALLATION_LABEL}={installation}"))
+            .limit(500);
+        let mut held = Vec::new();
+        loop {
+            let page = self
+                .api::<ConfigMap>()
+                .list(&params)
+                .await
+                .map_err(|e| engine("list the workspace owners", &e))?;
+            held.extend(page.items.iter().filter_map(|owner| {
+                let data = owner.data.as_ref()?;
+                Some(WorkspaceKey::new(
+                    data.get("space")?.as_str(),
+                    data.get("workspace")?.as_str(),
+                ))
+            }));
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => return Ok(held),
+            }
+        }
     }
 
     async fn delete(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {

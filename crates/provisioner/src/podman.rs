@@ -9,8 +9,9 @@
 //! insecure (plain HTTP) registries are configured.
 //!
 //! Objects per workspace, all named from [`WorkspaceKey::object_name`] `N`:
-//! - container `N`, labelled `cordium.space`, `cordium.workspace` and its recipe
-//!   (`persist`); a persistent workspace keeps it across stop and start;
+//! - container `N`, labelled `cordium.space`, `cordium.workspace`, the installation
+//!   (`installation`) and its recipe (`persist`); a persistent workspace keeps it across
+//!   stop and start;
 //! - volume `N-workspace` at `/workspace`, and `N-home` at the workspace user's HOME
 //!   ([`user`]);
 //! - podman secret `N-env`, mounted at `/run/secrets/cordium-env`: the secret-valued
@@ -39,6 +40,7 @@
 pub mod agent;
 mod egress;
 mod env;
+mod installation;
 mod login;
 mod persist;
 mod sandbox;
@@ -107,6 +109,10 @@ pub struct PodmanOptions {
     /// root is not host root; the backend adds subordinate ids for `containers` to
     /// `/etc/subuid` and `/etc/subgid` when they have none.
     pub user_namespace: bool,
+    /// The installation (its store's id) every container and volume is labelled with, so
+    /// that [`Runtime::held`] finds this installation's objects and no other's
+    /// (`installation`); `None`: nothing is labelled, and `held` lists nothing.
+    pub installation: Option<String>,
 }
 
 impl PodmanOptions {
@@ -122,6 +128,7 @@ impl PodmanOptions {
             stop_timeout_secs: 5,
             agent_sockets: None,
             user_namespace: true,
+            installation: None,
         }
     }
 }
@@ -467,6 +474,7 @@ impl Runtime for Podman {
             .arg(format!("cordium.space={}", key.space))
             .arg("--label")
             .arg(format!("cordium.workspace={}", key.name))
+            .args(installation::label_args(&self.options))
             .args(persist::recipe_args(&spec.recipe))
             .args(storage::storage_args(spec))
             .args(self.write_egress(key, &spec.egress).await?)
@@ -614,6 +622,10 @@ impl Runtime for Podman {
         // Removed even when the snapshot failed: a build's container never runs on.
         self.delete(key).await?;
         saved
+    }
+
+    async fn held(&self) -> Result<Vec<WorkspaceKey>, RuntimeError> {
+        Podman::held(self).await
     }
 
     async fn delete(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {

@@ -11,7 +11,10 @@
 //! - `STOPPING_REQUEST`: cancel a start still in progress (and wait for it to end), run
 //!   [`lifecycle::stop`], revoke the session credential, write `STOPPED`. A stop already
 //!   under way (autoStop, a failure, a build's end) is left to finish.
-//! - deletion: remove everything the runtime holds for the workspace.
+//! - deletion: remove everything the runtime holds for the workspace; and on every scan,
+//!   what the runtime holds of workspaces the store no longer has ([`Runtime::held`]: the
+//!   objects labelled with this store's installation), so a delete cut short by a crash is
+//!   finished at the next start.
 //! - health: every [`HEALTH_INTERVAL`], each `RUNNING` workspace's container is checked; one
 //!   that no longer runs is stopped with a health-check failure (also at startup, for
 //!   workspaces a previous process left `RUNNING`).
@@ -328,7 +331,15 @@ impl Driver {
     }
 
     /// Acts on every workspace; at `startup`, also settles runs a previous process left.
+    /// Either way, removes what the runtime holds of workspaces the store no longer has: a
+    /// delete that a crash cut short, or whose event a lagging driver missed.
     async fn scan(self: &Arc<Self>, startup: bool) {
+        // Listed before the store, so a workspace created meanwhile is in the store's list
+        // if its objects are in this one (its record is written before any object).
+        let held = self.runtime.held().await.unwrap_or_else(|e| {
+            tracing::warn!("listing the runtime's workspaces: {e}");
+            Vec::new()
+        });
         let records = match self.api.store().list(Kind::Workspace, Some("")).await {
             Ok(r) => r,
             Err(e) => {
@@ -336,6 +347,20 @@ impl Driver {
                 return;
             }
         };
+        let stored: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        // By name alone: names are unique in the store and name the runtime's objects, so a
+        // workspace of the same name in another Space still owns them.
+        for orphan in held
+            .iter()
+            .filter(|key| !stored.contains(key.name.as_str()))
+        {
+            tracing::info!(
+                workspace = %orphan.name,
+                space = %orphan.space,
+                "removing the objects of a workspace the store no longer has"
+            );
+            self.deleted(&orphan.space, &orphan.name);
+        }
         for record in records {
             let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
                 continue;

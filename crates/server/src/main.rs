@@ -356,6 +356,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 RuntimeKind::Podman => {
                     let mut options = PodmanOptions::new(cli.data_dir.join("podman"));
                     options.insecure_registries = insecure_registries;
+                    options.installation = Some(api.store().installation().to_owned());
                     if let Some(image) = default_image {
                         options.default_image = image;
                     }
@@ -368,6 +369,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     let mut options = KubernetesOptions {
                         namespace: kube_namespace,
                         storage_class: kube_storage_class,
+                        installation: Some(api.store().installation().to_owned()),
                         ..KubernetesOptions::default()
                     };
                     if let Some(image) = default_image {

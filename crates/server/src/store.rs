@@ -26,6 +26,7 @@ pub use generations::Counter;
 pub use lists::After;
 use quota::Tally;
 pub use quota::{Counted, Quota};
+use std::sync::Arc;
 pub use users::{DeletedUser, User, UserError};
 
 use cordium_spec::Kind;
@@ -82,7 +83,7 @@ pub enum StoreError {
     /// The database failed the group commit this write was part of (`store::group`): the
     /// write did not happen.
     #[error("database error in a group commit")]
-    Batch(#[source] std::sync::Arc<sqlx::Error>),
+    Batch(#[source] Arc<sqlx::Error>),
     /// The write's group commit went away before it answered (`store::group`): the write
     /// did not happen, or its transaction was rolled back.
     #[error("the write was abandoned before it committed")]
@@ -222,6 +223,8 @@ pub struct Store {
     group: Option<group::Group>,
     /// Single resources and names as [`Store::get`] and [`Store::names`] read them.
     recent: recent::Recent,
+    /// See [`Store::installation`].
+    installation: Arc<str>,
 }
 
 impl Store {
@@ -260,8 +263,13 @@ impl Store {
             generations: generations::Generations::default(),
             group: None,
             recent: recent::Recent::default(),
+            installation: Arc::from(""),
         };
         store.migrate().await?;
+        let id: String = sqlx::query_scalar("SELECT id FROM installation")
+            .fetch_one(&store.pool)
+            .await?;
+        store.installation = Arc::from(id);
         if backend == Backend::Sqlite {
             store.group = Some(group::Group::open(&connect_url, store.events.clone()).await?);
         }
@@ -270,6 +278,13 @@ impl Store {
             store.spawn_listener().await?;
         }
         Ok(store)
+    }
+
+    /// The id of this installation: 32 random hexadecimal digits chosen when the database
+    /// was created, the same for every replica on it. Runtimes label what they make with it,
+    /// so a sweep removes only this installation's objects of deleted workspaces.
+    pub fn installation(&self) -> &str {
+        &self.installation
     }
 
     /// Which database this is.

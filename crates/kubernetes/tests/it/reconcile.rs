@@ -2,7 +2,7 @@
 //! each test lists the requests it expects, in order, with the reply to each; the server
 //! asserts the method and path and records the query and body for the test to inspect.
 
-use crate::support::{self, OWNER_UID, PREBUILD, SECRET_VALUES, options};
+use crate::support::{self, INSTALLATION, OWNER_UID, PREBUILD, SECRET_VALUES, options};
 use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::runtime::{
     ContainerState, ExecSpec, Login, Port, ResolvedValue, Runtime, RuntimeError, SecretValue,
@@ -443,6 +443,73 @@ async fn states_follow_the_pod() {
         ContainerState::Running
     );
     finish(runtime, server).await;
+}
+
+/// An owner ConfigMap as a list item: its workspace in `data`.
+fn owner_item(space: &str, workspace: &str) -> Value {
+    json!({"metadata": {"name": format!("cdm-{workspace}-owner")},
+           "data": {"space": space, "workspace": workspace}})
+}
+
+#[tokio::test]
+async fn held_workspaces_are_read_from_this_installations_owners_page_by_page() {
+    let list = |items: Vec<Value>, next: &str| {
+        expect(
+            Method::GET,
+            format!("{NS}/configmaps"),
+            Reply::With(
+                200,
+                json!({"kind": "ConfigMapList", "apiVersion": "v1",
+                       "metadata": {"continue": next}, "items": items}),
+            ),
+        )
+    };
+    let (runtime, server) = mock(vec![
+        list(
+            vec![
+                owner_item("team.alice", "k3x9"),
+                // Not an owner of ours: no workspace in its data.
+                json!({"metadata": {"name": "stray"}, "data": {"other": "x"}}),
+            ],
+            "page-2",
+        ),
+        list(vec![owner_item("team.bob", "q7")], ""),
+    ]);
+    let held = runtime.held().await.expect("held");
+    assert_eq!(
+        held,
+        [
+            WorkspaceKey::new("team.alice", "k3x9"),
+            WorkspaceKey::new("team.bob", "q7")
+        ]
+    );
+    let seen = finish(runtime, server).await;
+    let selector = format!("labelSelector=cordium.dev%2Finstallation%3D{INSTALLATION}");
+    assert!(seen[0].query.contains(&selector), "{}", seen[0].query);
+    assert!(seen[0].query.contains("limit=500"), "{}", seen[0].query);
+    assert!(seen[1].query.contains(&selector), "{}", seen[1].query);
+    assert!(
+        seen[1].query.contains("continue=page-2"),
+        "{}",
+        seen[1].query
+    );
+}
+
+#[tokio::test]
+async fn a_runtime_without_an_installation_holds_nothing() {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let runtime = KubernetesRuntime::new(
+        kube::Client::new(service, "cordium"),
+        KubernetesOptions {
+            installation: None,
+            ..fast_options()
+        },
+    );
+    // No request is made: the mock would never answer one.
+    let held = tokio::time::timeout(Duration::from_secs(5), runtime.held())
+        .await
+        .expect("answered without a request");
+    assert_eq!(held.expect("held"), []);
 }
 
 #[tokio::test]

@@ -136,6 +136,17 @@ const MIGRATIONS: &[Migration] = &[
          CREATE TABLE git_connections (owner TEXT NOT NULL, space TEXT NOT NULL, provider TEXT NOT NULL, access_sealed BYTEA NOT NULL, refresh_sealed BYTEA, expires_at BIGINT NOT NULL, scopes TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (owner, space, provider))",
         backfill: None,
     },
+    // The installation's id (`Store::installation`): runtimes label the objects they make
+    // with it, and the driver removes those of workspaces the store no longer has, never
+    // another installation's on the same host or cluster.
+    Migration {
+        version: 10,
+        sqlite: "CREATE TABLE installation (id TEXT NOT NULL);
+         INSERT INTO installation (id) SELECT lower(hex(randomblob(16)))",
+        postgres: "CREATE TABLE installation (id TEXT NOT NULL);
+         INSERT INTO installation (id) SELECT replace(gen_random_uuid()::text, '-', '')",
+        backfill: None,
+    },
 ];
 
 impl Store {

@@ -76,14 +76,50 @@ impl PodmanEnv {
         Self::launch(user, options, |api| api).await
     }
 
+    /// As [`PodmanEnv::new`], the runtime labelling what it makes with the store's
+    /// installation, as `cordium-server serve` does (other tests' runtimes label nothing, so
+    /// no test's sweep can touch another's objects).
+    pub(super) async fn labelled(user: &str) -> Self {
+        let data = Data::new(Backend::Sqlite).await;
+        let installation = cordium_server::store::Store::open(&data.raw_url())
+            .await
+            .expect("open the store")
+            .installation()
+            .to_owned();
+        Self::launch_on(
+            data,
+            user,
+            test_driver_options(),
+            Some(installation),
+            |api| api,
+        )
+        .await
+    }
+
+    /// A podman runtime of the lab labelling its objects with `installation`.
+    pub(super) fn runtime(installation: Option<String>) -> Arc<dyn Runtime> {
+        let mut options = lab().podman_options();
+        options.installation = installation;
+        Arc::new(Podman::new(options).expect("podman"))
+    }
+
     async fn launch(
         user: &str,
         options: cordium_server::driver::DriverOptions,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
     ) -> Self {
         let data = Data::new(Backend::Sqlite).await;
-        let runtime: Arc<dyn Runtime> =
-            Arc::new(Podman::new(lab().podman_options()).expect("podman"));
+        Self::launch_on(data, user, options, None, configure).await
+    }
+
+    async fn launch_on(
+        data: Data,
+        user: &str,
+        options: cordium_server::driver::DriverOptions,
+        installation: Option<String>,
+        configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
+    ) -> Self {
+        let runtime = Self::runtime(installation);
         let driver = Some((runtime, options));
         let server = Server::start_driving(data.dir.path(), None, driver, configure).await;
         let token = server.user(user, false).await;
@@ -895,4 +931,119 @@ async fn only_the_owner_may_exec_into_a_workspace_or_read_its_log() {
         .await
         .unwrap_err();
     assert_eq!(logs.code(), Code::PermissionDenied, "{}", logs.message());
+}
+
+/// A volume labelled as a workspace's, made by hand; whether it still exists.
+fn labelled_volume(name: &str, labels: &[String]) {
+    let mut command = lab().podman();
+    command.args(["volume", "create"]);
+    for label in labels {
+        command.args(["--label", label]);
+    }
+    let out = command.arg(name).output().expect("podman volume create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn volume_exists(name: &str) -> bool {
+    lab()
+        .podman()
+        .args(["volume", "exists", name])
+        .status()
+        .expect("podman")
+        .success()
+}
+
+/// A delete the server did not finish (its record gone, its objects left: a crash between
+/// the two) is finished when a driver starts: the objects of this installation's workspaces
+/// that the store no longer has are removed. A stored workspace's objects stay, and so do
+/// another installation's, although they name a workspace this store has never had.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else() {
+    let env = PodmanEnv::labelled("sweep").await;
+    let image = serde_json::json!({"image": {"registry": {"url": lab().image}}});
+    let gone = env.create(image.clone()).await;
+    env.start_running(&gone).await;
+    let stored = env.create(image).await;
+    let installation = env.server.store.installation().to_owned();
+    let space = format!("default.{}", env.user_name);
+    let key = |name: &str| cordium_provisioner::runtime::WorkspaceKey::new(&space, name);
+    // The stored workspace has never run; a volume of it, labelled as the runtime labels.
+    let stored_volume = format!("{}-extra", key(&stored).object_name());
+    labelled_volume(
+        &stored_volume,
+        &[
+            format!("cordium.space={space}"),
+            format!("cordium.workspace={stored}"),
+            format!("cordium.installation={installation}"),
+        ],
+    );
+    // Another installation's workspace on the same host.
+    let foreign = format!("cdm-{}-foreign", env.user_name);
+    labelled_volume(
+        &foreign,
+        &[
+            format!("cordium.space={space}"),
+            "cordium.workspace=elsewhere".to_owned(),
+            "cordium.installation=0000another0000".to_owned(),
+        ],
+    );
+    let held = PodmanEnv::runtime(Some(installation.clone()))
+        .held()
+        .await
+        .expect("held");
+    assert!(held.contains(&key(&gone)), "{held:?}");
+    assert!(held.contains(&key(&stored)), "{held:?}");
+    assert!(
+        !held.iter().any(|k| k.name == "elsewhere"),
+        "another installation's: {held:?}"
+    );
+
+    // The record goes without an event: the running driver never hears of it.
+    let pool = env._data.raw_pool().await;
+    sqlx::query("DELETE FROM resources WHERE kind = 'Workspace' AND name = $1")
+        .bind(&gone)
+        .execute(&pool)
+        .await
+        .expect("delete the record");
+    pool.close().await;
+    let container = env.container(&gone);
+    let workspace_volume = format!("{container}-workspace");
+    assert!(volume_exists(&workspace_volume), "the objects are left");
+
+    let _restarted = Server::start_driving(
+        env._data.dir.path(),
+        None,
+        Some((
+            PodmanEnv::runtime(Some(installation)),
+            test_driver_options(),
+        )),
+        |api| api,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let container_exists = || {
+        lab()
+            .podman()
+            .args(["container", "exists", &container])
+            .status()
+            .expect("podman")
+            .success()
+    };
+    while container_exists() || volume_exists(&workspace_volume) {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted workspace's objects are still there after a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !volume_exists(&format!("{container}-home")),
+        "every volume of it"
+    );
+    assert!(volume_exists(&stored_volume), "a stored workspace's stay");
+    assert!(volume_exists(&foreign), "another installation's stay");
 }

@@ -18,6 +18,7 @@ crate::on_both_backends!(
     deleting_a_space_cascades,
     migrations_are_versioned,
     a_store_from_before_the_members_table_is_backfilled,
+    the_installation_is_chosen_once_per_database,
     events_reach_subscribers,
     concurrent_creates_fail_alone,
 );
@@ -807,6 +808,23 @@ async fn migrations_are_versioned(backend: Backend) {
     );
 }
 
+/// The installation id runtimes label their objects with: random, chosen when the
+/// database is created, the same on every later open (a restart, another replica).
+async fn the_installation_is_chosen_once_per_database(backend: Backend) {
+    let data = Data::new(backend).await;
+    let first = open(&data).await.installation().to_owned();
+    assert_eq!(first.len(), 32, "{first}");
+    assert!(
+        first
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{first}"
+    );
+    assert_eq!(open(&data).await.installation(), first, "kept on reopen");
+    let other = Data::new(backend).await;
+    assert_ne!(open(&other).await.installation(), first, "another database");
+}
+
 /// A database last migrated before `space_members` existed (schema version 6) gets the
 /// table filled from its Spaces' member lists when it is opened: a member of an old Space
 /// still finds it. The backfill once ran with another migration's number and never ran here.
@@ -841,6 +859,7 @@ async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
         "DROP TABLE ssh_keys",
         "DROP TABLE workload_tokens",
         "DROP TABLE git_connections",
+        "DROP TABLE installation",
         "DELETE FROM cordium_schema WHERE version >= 7",
     ] {
         sqlx::query(statement)

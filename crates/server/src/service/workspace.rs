@@ -31,13 +31,48 @@ impl Updated for pb::Workspace {
     }
 }
 
-/// An update reaches a Workspace for anyone who may see its Space.
+/// An update reaches a Workspace for its owner (or an administrator) only.
 #[tonic::async_trait]
 impl Reach for pb::Workspace {
     async fn reach(api: &Api, caller: &Caller, _: &str, name: &str) -> Result<Reached<Self>> {
-        let (record, ws) = api.visible_workspace(caller, name).await?;
+        let (record, ws) = api
+            .changeable_workspace(caller, name, Change::Update)
+            .await?;
         let at = Place::global(name, &record.space);
         Ok((at, record, Arc::unwrap_or_clone(ws)))
+    }
+}
+
+/// What a caller asks to do to a workspace that every member of its Space can see.
+///
+/// A run gets its owner's UserSecrets, git credentials and session credential, so what runs
+/// (the spec, through an update) and when (a start) is the owner's decision alone, or an
+/// administrator's. Stopping and deleting are also the Space owner's, who may delete the
+/// whole Space anyway; other members may only look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    /// UpdateWorkspace.
+    Update,
+    /// StartWorkspace.
+    Start,
+    /// StopWorkspace.
+    Stop,
+    /// DeleteWorkspace.
+    Delete,
+}
+
+impl Change {
+    fn verb(self) -> &'static str {
+        match self {
+            Change::Update => "change",
+            Change::Start => "start",
+            Change::Stop => "stop",
+            Change::Delete => "delete",
+        }
+    }
+
+    fn space_owner_may(self) -> bool {
+        matches!(self, Change::Stop | Change::Delete)
     }
 }
 
@@ -62,6 +97,35 @@ pub(super) async fn reachable(
 }
 
 impl Api {
+    /// The workspace, if the caller may make `change` to it ([`Change`]); NotFound for
+    /// someone who cannot see it, PermissionDenied for a member who may only look.
+    pub(super) async fn changeable_workspace(
+        &self,
+        caller: &Caller,
+        name: &str,
+        change: Change,
+    ) -> Result<(crate::store::Record, Arc<pb::Workspace>)> {
+        let (record, ws) = self.visible_workspace(caller, name).await?;
+        if record.owner == caller.name || caller.admin {
+            return Ok((record, ws));
+        }
+        let verb = change.verb();
+        if change.space_owner_may() {
+            let (space, _) = self.accessible_space(caller, &record.space).await?;
+            if space.owner == caller.name {
+                return Ok((record, ws));
+            }
+            return Err(Status::permission_denied(format!(
+                "only the owner of workspace `{name}` or of its Space `{}` may {verb} it",
+                record.space
+            )));
+        }
+        Err(Status::permission_denied(format!(
+            "only the owner of workspace `{name}` may {verb} it: its runs get the owner's \
+             secrets and credentials"
+        )))
+    }
+
     /// CreateWorkspace: a fresh name, in the caller's default Space unless one is named.
     pub(crate) async fn create_workspace(
         &self,
@@ -163,7 +227,8 @@ impl Api {
         r: pb::Ref,
     ) -> Result<pb::DeleteResponse> {
         let name = r.name.clone();
-        self.visible_workspace(caller, &name).await?;
+        self.changeable_workspace(caller, &name, Change::Delete)
+            .await?;
         self.store.delete(Kind::Workspace, "", &name, true).await?;
         Ok(pb::DeleteResponse {})
     }
@@ -175,7 +240,9 @@ impl Api {
         caller: &Caller,
         req: pb::StartWorkspaceRequest,
     ) -> Result<pb::Workspace> {
-        let (record, ws) = self.visible_workspace(caller, &req.name).await?;
+        let (record, ws) = self
+            .changeable_workspace(caller, &req.name, Change::Start)
+            .await?;
         let mut ws = Arc::unwrap_or_clone(ws);
         match state_of(&ws) {
             Some(State::Stopped) => {}
@@ -214,7 +281,9 @@ impl Api {
         request: pb::StopWorkspaceRequest,
     ) -> Result<pb::Workspace> {
         let name = request.name.clone();
-        let (record, ws) = self.visible_workspace(caller, &name).await?;
+        let (record, ws) = self
+            .changeable_workspace(caller, &name, Change::Stop)
+            .await?;
         let mut ws = Arc::unwrap_or_clone(ws);
         match state_of(&ws) {
             Some(State::Stopped) => {

@@ -4,7 +4,10 @@ use crate::{Backend, Env, fails, meta, name_of, ok, r, secret, space, spec, temp
 use cordium_server::pb;
 use tonic::Code;
 
-crate::on_both_backends!(bob_cannot_reach_anything_of_alice);
+crate::on_both_backends!(
+    bob_cannot_reach_anything_of_alice,
+    a_member_sees_but_only_the_owner_changes_or_starts_a_workspace,
+);
 
 const HIDDEN: &[Code] = &[Code::NotFound, Code::PermissionDenied];
 
@@ -540,5 +543,134 @@ async fn bob_cannot_reach_anything_of_alice(backend: Backend) {
             .iter()
             .all(|x| x.status.as_ref().expect("status").owner == "alice")
             && !alice_secrets.is_empty()
+    );
+}
+
+/// Bob is a member of alice's Space. Each sees the other's workspace there, but a run gets
+/// its owner's secrets and credentials, so only its owner may change or start it (an
+/// administrator too); stopping and deleting are also the Space owner's. Nothing a refused
+/// request asked for is written.
+async fn a_member_sees_but_only_the_owner_changes_or_starts_a_workspace(backend: Backend) {
+    let env = Env::new(backend).await;
+    let (mut alice, mut bob, mut admin) = (env.alice.clone(), env.bob.clone(), env.admin.clone());
+    let s = "team.alice";
+    ok("CreateSpace", alice.create_space(space(s, None)).await);
+    crate::add_space_member(&env.server.store, s, "bob").await;
+    let alices = name_of(
+        &ok(
+            "CreateWorkspace (alice)",
+            alice.create_workspace(workspace(s, "", None)).await,
+        )
+        .metadata,
+    );
+    let bobs = name_of(
+        &ok(
+            "CreateWorkspace (bob)",
+            bob.create_workspace(workspace(s, "", None)).await,
+        )
+        .metadata,
+    );
+    let start = |name: &str| pb::StartWorkspaceRequest {
+        name: name.into(),
+        vars: Vec::new(),
+    };
+    let stop = |name: &str| pb::StopWorkspaceRequest { name: name.into() };
+    let state = |ws: &pb::Workspace| ws.status.as_ref().map(|s| s.state());
+
+    // Bob, a member, on alice's workspace: he may look, nothing more.
+    let before = ok(
+        "GetWorkspace (member)",
+        bob.get_workspace(r("", &alices)).await,
+    );
+    let mut changed = before.clone();
+    changed.spec = Some(spec(
+        serde_json::json!({"image": {"registry": {"url": "evil:1"}}}),
+    ));
+    let denied = [Code::PermissionDenied];
+    fails(
+        "UpdateWorkspace (member)",
+        bob.update_workspace(changed).await,
+        &denied,
+    );
+    fails(
+        "StartWorkspace (member)",
+        bob.start_workspace(start(&alices)).await,
+        &denied,
+    );
+    fails(
+        "StopWorkspace (member)",
+        bob.stop_workspace(stop(&alices)).await,
+        &denied,
+    );
+    fails(
+        "DeleteWorkspace (member)",
+        bob.delete_workspace(r("", &alices)).await,
+        &denied,
+    );
+    let after = ok("GetWorkspace", alice.get_workspace(r("", &alices)).await);
+    assert_eq!(
+        after, before,
+        "nothing a refused request asked for was written"
+    );
+    let message = bob
+        .start_workspace(start(&alices))
+        .await
+        .expect_err("refused")
+        .message()
+        .to_owned();
+    assert!(message.contains("only the owner"), "{message}");
+
+    // Alice owns the Space, not bob's workspace: she may stop or delete it, not change or
+    // start it.
+    let bobs_ws = ok(
+        "GetWorkspace (space owner)",
+        alice.get_workspace(r("", &bobs)).await,
+    );
+    let mut changed = bobs_ws.clone();
+    changed.spec = Some(spec(
+        serde_json::json!({"image": {"registry": {"url": "evil:1"}}}),
+    ));
+    fails(
+        "UpdateWorkspace (space owner)",
+        alice.update_workspace(changed).await,
+        &denied,
+    );
+    fails(
+        "StartWorkspace (space owner)",
+        alice.start_workspace(start(&bobs)).await,
+        &denied,
+    );
+    let started = ok(
+        "StartWorkspace (owner)",
+        bob.start_workspace(start(&bobs)).await,
+    );
+    assert_eq!(state(&started), Some(pb::WorkspaceState::InitRequest));
+    let stopped = ok(
+        "StopWorkspace (space owner)",
+        alice.stop_workspace(stop(&bobs)).await,
+    );
+    assert_eq!(state(&stopped), Some(pb::WorkspaceState::StoppingRequest));
+    ok(
+        "DeleteWorkspace (space owner)",
+        alice.delete_workspace(r("", &bobs)).await,
+    );
+
+    // The owner and an administrator may do everything.
+    crate::add_space_member(&env.server.store, s, "root").await;
+    let mut mine = ok("GetWorkspace", alice.get_workspace(r("", &alices)).await);
+    mine.spec = Some(spec(
+        serde_json::json!({"image": {"registry": {"url": "mine:1"}}}),
+    ));
+    ok(
+        "UpdateWorkspace (owner)",
+        alice.update_workspace(mine).await,
+    );
+    ok(
+        "StartWorkspace (administrator)",
+        admin.start_workspace(start(&alices)).await,
+    );
+    ok(
+        "StopWorkspace (administrator)",
+        admin.stop_workspace(stop(&alices)).await,
     );
 }

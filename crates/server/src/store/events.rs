@@ -28,6 +28,17 @@ pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(
 /// How often events older than [`EVENT_RETENTION`] are pruned.
 pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The PostgreSQL advisory lock (single-key space) a transaction takes before it inserts an
+/// event and holds until it ends: ids come from a sequence at insert, so without it a
+/// transaction could take id N, another N+1 and commit first, and a watch that read N+1 (a
+/// new watch's starting point, a resumed watch's page) would never see N. Under it, every id
+/// below a committed one is committed or rolled back. Event-writing transactions thereby
+/// commit one at a time; it is taken after every other lock (quota locks come first).
+const EVENT_ORDER_LOCK: i64 = 7245;
+
+/// How many events the PostgreSQL listener replays per read after it lost its connection.
+const REPLAY_PAGE: i64 = 500;
+
 /// What happened to a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -103,6 +114,12 @@ impl Store {
             EventKind::Deleted => (Some(body), None),
             EventKind::Created | EventKind::Updated => (None, Some(body)),
         };
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EVENT_ORDER_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
         let row = sqlx::query("INSERT INTO events (kind, name, owner, space, old, new, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(kind.code())
             .bind(&r.name)
@@ -227,35 +244,86 @@ impl Store {
         });
     }
 
+    /// PostgreSQL: follows every replica's events through `LISTEN`, announcing each to this
+    /// process's watchers in id order, once; after a lost connection, the events committed
+    /// meanwhile are replayed from the table.
     pub(super) async fn spawn_listener(&self) -> Result<(), StoreError> {
-        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
-        listener.listen("cordium_events").await?;
+        let mut listener = Self::listen(&self.url).await?;
+        // Listening before reading the newest id: an event committed in between is both
+        // notified and at most this id, and is not delivered twice.
+        let mut last = self.newest_event_id().await?;
         let store = self.clone();
         tokio::spawn(async move {
             loop {
-                let id = match listener.recv().await {
-                    Ok(n) => n.payload().parse::<i64>().ok(),
-                    Err(e) => {
-                        tracing::warn!("event listener: {e}; reconnecting");
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        let Ok(id) = notification.payload().parse::<i64>() else {
+                            continue;
+                        };
+                        // Replayed already (ids are notified in commit order, which the
+                        // event lock makes their order).
+                        if id <= last {
+                            continue;
+                        }
+                        match store.event(id).await {
+                            Ok(Some(event)) => store.deliver(event, &mut last),
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!("event {id}: {e}"),
+                        }
                         continue;
                     }
-                };
-                if let Some(id) = id {
-                    // Another replica may have written: what this one remembers of
-                    // workspaces is stale.
-                    store.generations.wrote_elsewhere(Kind::Workspace);
-                    match store.event(id).await {
-                        Ok(Some(event)) => {
-                            let _ = store.events.send(event);
-                        }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!("event {id}: {e}"),
+                    // The connection was lost and is back, listening again.
+                    Ok(None) => tracing::warn!("event listener: connection lost; reconnected"),
+                    // A new listener on a new connection (the old one may be dead, or the
+                    // server said why it ends it).
+                    Err(e) => {
+                        tracing::warn!("event listener: {e}; reconnecting");
+                        listener = loop {
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                            match Self::listen(&store.url).await {
+                                Ok(listener) => break listener,
+                                Err(e) => tracing::warn!("event listener: {e}; retrying"),
+                            }
+                        };
                     }
+                }
+                // Every notification sent while the connection was down is lost: what came
+                // after `last` is read from the table, now that new ones are heard again.
+                if let Err(e) = store.replay_after(&mut last).await {
+                    tracing::warn!("event listener: replaying missed events: {e}");
                 }
             }
         });
         Ok(())
+    }
+
+    /// A connection listening for events.
+    async fn listen(url: &str) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen("cordium_events").await?;
+        Ok(listener)
+    }
+
+    /// Announces `event` to this process's watchers (PostgreSQL's listener), moving `last`.
+    fn deliver(&self, event: Event, last: &mut i64) {
+        // Another replica may have written: what this one remembers of workspaces is stale.
+        self.generations.wrote_elsewhere(Kind::Workspace);
+        *last = event.id;
+        let _ = self.events.send(event);
+    }
+
+    /// Delivers every kept event after `last`, a page at a time.
+    async fn replay_after(&self, last: &mut i64) -> Result<(), StoreError> {
+        loop {
+            let page = self.events_after(*last, REPLAY_PAGE).await?;
+            let full = page.len() as i64 == REPLAY_PAGE;
+            for event in page {
+                self.deliver(event, last);
+            }
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     fn event_of(row: &sqlx::any::AnyRow) -> Result<Event, StoreError> {

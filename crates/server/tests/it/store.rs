@@ -1040,3 +1040,133 @@ async fn concurrent_creates_fail_alone(backend: Backend) {
         40
     );
 }
+
+/// A workspace record `name` with body `body`, announced when written.
+fn evented(name: &str, body: &[u8]) -> Record {
+    record(Kind::Workspace, "", name, "s.alice", body)
+}
+
+/// PostgreSQL hands out event ids at insert; transactions commit in any order. A transaction
+/// held open after its event's insert (a trigger sleeps in it) must not let a later writer
+/// commit a higher id first: a watch starting from the newest id, or resuming from one, would
+/// never see the lower. So while it is open, the newest id stays where it was, and every event
+/// after that point is readable once both commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_event_ids_become_visible_in_order() {
+    let data = Data::new(Backend::Postgres).await;
+    let store = open(&data).await;
+    for name in ["slow", "fast"] {
+        store
+            .create(Write::new(&evented(name, b"v1")).event(true))
+            .await
+            .expect("create");
+    }
+    let pool = data.raw_pool().await;
+    for statement in [
+        "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.name = 'slow' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER linger AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION linger()",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let before = store.newest_event_id().await.expect("newest");
+    let update = |name: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .update(Write::new(&evented(name, b"v2")).event(true))
+                .await
+                .expect("update")
+        })
+    };
+    let slow = update("slow");
+    // The slow update has its event's id and lingers; the fast one comes after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fast = update("fast");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Where a watch opening now starts.
+    let start = store.newest_event_id().await.expect("newest");
+    assert_eq!(start, before, "no id is visible while a lower one is open");
+    slow.await.expect("slow");
+    fast.await.expect("fast");
+    let after: Vec<String> = store
+        .events_after(start, 10)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(after, ["slow", "fast"], "both, in the order they committed");
+}
+
+/// The PostgreSQL listener loses its connection, and a replica commits an event before it is
+/// back: the event is still announced, once (replayed from the table after reconnecting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_missed_while_the_listener_reconnects_are_replayed() {
+    let data = Data::new(Backend::Postgres).await;
+    let store = open(&data).await;
+    let mut events = store.subscribe();
+    store
+        .create(Write::new(&evented("seen", b"v1")).event(true))
+        .await
+        .expect("create");
+    let first = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert_eq!(first.name, "seen");
+    // Another replica writes while this one's listener cannot connect.
+    let replica = open(&data).await;
+    let pool = data.raw_pool().await;
+    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&pool)
+        .await
+        .expect("database");
+    let allow = |on: bool| format!("ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS {on}");
+    // Said from another database: PostgreSQL refuses it for the current one.
+    let url = data.raw_url();
+    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("{server}/postgres"))
+        .await
+        .expect("the postgres database");
+    sqlx::query(sqlx::AssertSqlSafe(allow(false)))
+        .execute(&admin)
+        .await
+        .expect("refuse connections");
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&pool)
+    .await
+    .expect("cut the listeners");
+    replica
+        .create(Write::new(&evented("missed", b"v1")).event(true))
+        .await
+        .expect("create while the listener is away");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query(sqlx::AssertSqlSafe(allow(true)))
+        .execute(&admin)
+        .await
+        .expect("allow connections");
+    let replayed = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("the missed event is announced")
+        .expect("event");
+    assert_eq!(replayed.name, "missed");
+    // Announced once: the next event is the next write's.
+    store
+        .create(Write::new(&evented("next", b"v1")).event(true))
+        .await
+        .expect("create");
+    let next = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert_eq!(next.name, "next");
+}

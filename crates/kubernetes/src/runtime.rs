@@ -12,7 +12,7 @@ use crate::snapshot::VolumeSnapshot;
 use crate::status::container_state;
 use cordium_provisioner::runtime::{
     ContainerSpec, ContainerState, ExecOutput, ExecSpec, Login, OutputStream, PortStream,
-    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey,
+    ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey, read_captured,
 };
 use cordium_provisioner::{VolumeOnStop, VolumeSource};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Runs workspaces on a Kubernetes cluster. See the [crate docs](crate).
 #[derive(Clone)]
@@ -356,9 +356,9 @@ impl Runtime for KubernetesRuntime {
             .await
             .map_err(|e| failed(&e))?;
         let status = process.take_status();
-        let (mut out, mut err) = (Vec::new(), Vec::new());
         let (stdin, stdout, stderr) = (process.stdin(), process.stdout(), process.stderr());
-        // Written, closed and read concurrently, so no pipe's buffer can block another.
+        // Written, closed and read concurrently, so no pipe's buffer can block another. Past
+        // the capture limit, the exec is dropped (its websocket closed).
         let write_in = async {
             if let Some(mut stdin) = stdin {
                 stdin.write_all(&command.stdin).await?;
@@ -366,20 +366,16 @@ impl Runtime for KubernetesRuntime {
             }
             Ok::<_, std::io::Error>(())
         };
-        let read_out = async {
-            if let Some(mut stdout) = stdout {
-                stdout.read_to_end(&mut out).await?;
+        let read = |pipe: Option<_>, stream| async move {
+            match pipe {
+                Some(pipe) => read_captured(pipe, stream).await,
+                None => Ok(Vec::new()),
             }
-            Ok::<_, std::io::Error>(())
         };
-        let read_err = async {
-            if let Some(mut stderr) = stderr {
-                stderr.read_to_end(&mut err).await?;
-            }
-            Ok::<_, std::io::Error>(())
-        };
-        let (a, b, c) = tokio::join!(write_in, read_out, read_err);
-        a.and(b).and(c).map_err(|e| failed(&e))?;
+        let (written, out, err) =
+            tokio::join!(write_in, read(stdout, "stdout"), read(stderr, "stderr"));
+        let (out, err) = (out?, err?);
+        written.map_err(|e| failed(&e))?;
         let status = match status {
             Some(status) => status.await,
             None => None,

@@ -247,6 +247,34 @@ impl Podman {
             .map_err(|e| engine("waiting for podman", e.to_string()))
     }
 
+    /// Runs podman as [`Podman::output`] does, holding at most
+    /// [`crate::runtime::EXEC_OUTPUT_LIMIT`] of each output: past it, podman is killed (and
+    /// with it the command, whose output pipe closes) and the run fails.
+    async fn captured(&self, mut command: Command) -> Result<std::process::Output, RuntimeError> {
+        let mut child = command.spawn().map_err(|e| {
+            engine(
+                "running podman",
+                format!("{}: {e}", self.options.program.display()),
+            )
+        })?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(engine("podman exec", "no output pipes"));
+        };
+        let (stdout, stderr) = tokio::try_join!(
+            crate::runtime::read_captured(stdout, "stdout"),
+            crate::runtime::read_captured(stderr, "stderr"),
+        )?;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| engine("waiting for podman", e.to_string()))?;
+        Ok(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
     /// Runs `podman <args>`; a non-zero exit is an [`RuntimeError::Engine`] with its stderr.
     async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<String, RuntimeError> {
         let mut command = self.command();
@@ -589,7 +617,7 @@ impl Runtime for Podman {
         }
         script.push_str(&exec.script);
         command.args([&name, "/bin/sh", "-c", &script]);
-        let out = self.output(command, None).await?;
+        let out = self.captured(command).await?;
         let code = out.status.code().unwrap_or(-1);
         // 125: podman itself failed (no such container); 255: also a stopped (kept)
         // container, or the command's own exit code.

@@ -342,6 +342,17 @@ pub enum RuntimeError {
         /// The port.
         port: u16,
     },
+    /// A captured execution wrote more than [`EXEC_OUTPUT_LIMIT`] on one of its outputs; it
+    /// was stopped.
+    #[error(
+        "the command wrote more than {} MiB on {stream}; it was stopped (stream its output \
+         instead: `cordium exec`, or ssh; or write it to a file)",
+        EXEC_OUTPUT_LIMIT >> 20
+    )]
+    OutputTooLarge {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+    },
     /// The engine or API could not be reached, or failed otherwise.
     #[error("{operation} failed: {detail}")]
     Engine {
@@ -350,6 +361,34 @@ pub enum RuntimeError {
         /// What it said.
         detail: String,
     },
+}
+
+/// The most a captured execution ([`Runtime::exec`]) may write on each of its outputs: both
+/// are held in memory, and answered in one gRPC message (`ExecWorkspace`), which clients
+/// accept up to 4 MiB. Larger output streams (`ExecStream`, SSH).
+pub const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
+
+/// Reads `reader` to its end, or fails with [`RuntimeError::OutputTooLarge`] as soon as it
+/// has more than [`EXEC_OUTPUT_LIMIT`] bytes (never holding more than one byte over).
+pub async fn read_captured(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    stream: &'static str,
+) -> Result<Vec<u8>, RuntimeError> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let limit = EXEC_OUTPUT_LIMIT as u64;
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .await
+        .map_err(|e| RuntimeError::Engine {
+            operation: format!("reading the command's {stream}"),
+            detail: e.to_string(),
+        })?;
+    if out.len() > EXEC_OUTPUT_LIMIT {
+        return Err(RuntimeError::OutputTooLarge { stream });
+    }
+    Ok(out)
 }
 
 /// A backend that runs workspaces. See the [module docs](self).
@@ -395,7 +434,8 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// The container's state.
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError>;
 
-    /// Runs a command in the running container.
+    /// Runs a command in the running container, capturing at most [`EXEC_OUTPUT_LIMIT`] of
+    /// each output ([`read_captured`]).
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError>;
 
     /// Stops the container, then does `volume` to the volume. The container is removed,
@@ -457,6 +497,27 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn captured_output_is_held_up_to_its_limit_and_refused_past_it() {
+        let at_limit = vec![b'y'; EXEC_OUTPUT_LIMIT];
+        let read = read_captured(at_limit.as_slice(), "stdout")
+            .await
+            .expect("at the limit");
+        assert_eq!(read.len(), EXEC_OUTPUT_LIMIT);
+        let over = vec![b'y'; EXEC_OUTPUT_LIMIT + 1];
+        let e = read_captured(over.as_slice(), "stderr")
+            .await
+            .expect_err("past the limit");
+        assert!(matches!(
+            e,
+            RuntimeError::OutputTooLarge { stream: "stderr" }
+        ));
+        assert!(e.to_string().contains("more than 1 MiB on stderr"), "{e}");
+        // An endless writer is cut off after one byte past the limit.
+        let endless = tokio::io::repeat(b'y');
+        assert!(read_captured(endless, "stdout").await.is_err());
+    }
 
     #[test]
     fn object_names_are_dns_labels() {

@@ -6,9 +6,9 @@ use super::documents::bad_field;
 use super::resource::Result;
 use crate::pb;
 use crate::store::Record;
-use cordium_provisioner::lifecycle::shell_quote;
 use cordium_provisioner::runtime::{
-    ExecSpec, ResolvedEnv, ResolvedValue, RuntimeError, SecretValue, WorkspaceKey,
+    EXEC_OUTPUT_LIMIT, ProcessStream, ResolvedEnv, ResolvedValue, RuntimeError, SecretValue,
+    StreamOutput, StreamSpec, WorkspaceKey,
 };
 use std::pin::Pin;
 use tokio_stream::Stream;
@@ -36,12 +36,44 @@ pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
     Ok(env)
 }
 
+/// A streamed process's answer to ExecWorkspace: its output, held up to
+/// [`EXEC_OUTPUT_LIMIT`] bytes each, and its exit code. Past the limit the process is dropped,
+/// which kills it in the container, and the answer is RESOURCE_EXHAUSTED.
+async fn captured(process: ProcessStream) -> Result<pb::ExecWorkspaceResponse> {
+    let ProcessStream { input, mut output } = process;
+    // No stdin: the command reads end of file.
+    drop(input);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(frame) = output.recv().await {
+        let (held, bytes, stream) = match frame {
+            StreamOutput::Stdout(bytes) => (&mut stdout, bytes, "stdout"),
+            StreamOutput::Stderr(bytes) => (&mut stderr, bytes, "stderr"),
+            StreamOutput::Exit(status) => {
+                return Ok(pb::ExecWorkspaceResponse {
+                    exit_code: status.code,
+                    stdout,
+                    stderr,
+                });
+            }
+            StreamOutput::Failed(e) => return Err(runtime_status(e)),
+        };
+        if held.len() + bytes.len() > EXEC_OUTPUT_LIMIT {
+            return Err(runtime_status(RuntimeError::OutputTooLarge { stream }));
+        }
+        held.extend_from_slice(&bytes);
+    }
+    Err(Status::unavailable(
+        "the command's session ended without an exit status",
+    ))
+}
+
 /// A runtime error as a status (never carries a secret: runtimes do not put values in errors).
 pub(super) fn runtime_status(e: RuntimeError) -> Status {
     match e {
         RuntimeError::NotRunning { .. } | RuntimeError::PortClosed { .. } => {
             Status::failed_precondition(e.to_string())
         }
+        RuntimeError::OutputTooLarge { .. } => Status::resource_exhausted(e.to_string()),
         other => Status::unavailable(other.to_string()),
     }
 }
@@ -72,7 +104,8 @@ impl Api {
         }
     }
 
-    /// ExecWorkspace: runs a command in the workspace's container and captures its output.
+    /// ExecWorkspace: runs a command in the workspace's container, on the stream core (as
+    /// ExecStream does, without stdin), and answers its output whole.
     pub(crate) async fn exec_workspace(
         &self,
         caller: &Caller,
@@ -82,31 +115,18 @@ impl Api {
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
         }
-        let env = parse_env(&req.env, "env")?;
-        let script = format!(
-            "exec {}",
-            req.command
-                .iter()
-                .map(|a| shell_quote(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        let exec = ExecSpec {
-            env,
+        let spec = StreamSpec {
+            env: parse_env(&req.env, "env")?,
             working_dir: Some(req.working_dir).filter(|d| !d.is_empty()),
-            ..ExecSpec::captured(script)
+            ..StreamSpec::command(req.command)
         };
         let key = WorkspaceKey::new(&record.space, &record.name);
-        let out = self
+        let process = self
             .runtime()?
-            .exec(&key, &exec)
+            .stream(&key, &spec)
             .await
             .map_err(runtime_status)?;
-        Ok(pb::ExecWorkspaceResponse {
-            exit_code: out.exit_code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        captured(process).await
     }
 
     /// WorkspaceLogs: the container's output, optionally followed.

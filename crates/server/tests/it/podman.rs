@@ -1047,3 +1047,43 @@ async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else
     assert!(volume_exists(&stored_volume), "a stored workspace's stay");
     assert!(volume_exists(&foreign), "another installation's stay");
 }
+
+/// ExecWorkspace holds a command's output in memory and answers it in one message: up to
+/// 1 MiB of each output comes back whole; past it the command is stopped and the answer is
+/// RESOURCE_EXHAUSTED, saying how to get large output, and the server's memory never holds
+/// more (an endless writer ends too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unary_exec_answers_at_most_a_mebibyte_of_each_output() {
+    let env = PodmanEnv::new("bigout").await;
+    let name = env
+        .create(serde_json::json!({"image": {"registry": {"url": lab().image}}}))
+        .await;
+    env.start_running(&name).await;
+    let (code, out) = env.sh(&name, "head -c 1048576 /dev/zero").await;
+    assert_eq!((code, out.len()), (0, 1 << 20), "exactly the limit");
+    for script in ["head -c 1048577 /dev/zero", "yes", "yes >&2"] {
+        let refused = env
+            .user
+            .clone()
+            .exec_workspace(pb::ExecWorkspaceRequest {
+                name: name.clone(),
+                command: vec!["sh".into(), "-c".into(), script.into()],
+                ..Default::default()
+            })
+            .await
+            .expect_err(script);
+        assert_eq!(
+            refused.code(),
+            Code::ResourceExhausted,
+            "{script}: {refused:?}"
+        );
+        assert!(
+            refused.message().contains("more than 1 MiB") && refused.message().len() < 200,
+            "{script}: {}",
+            refused.message()
+        );
+    }
+    // The endless writers are gone.
+    let (_, running) = env.sh(&name, "ps -eo comm | grep -c '^yes$' || true").await;
+    assert_eq!(running.trim(), "0", "no `yes` left running");
+}

@@ -43,6 +43,7 @@ mod env;
 mod installation;
 mod login;
 mod persist;
+mod process;
 mod sandbox;
 mod storage;
 mod stream;
@@ -62,9 +63,6 @@ use crate::runtime::{
     PortStream, ProcessStream, Runtime, RuntimeError, StreamSpec, WorkspaceKey,
 };
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
 /// Where the secret environment file is mounted in every container.
 pub const SECRET_ENV_FILE: &str = "/run/secrets/cordium-env";
@@ -204,90 +202,6 @@ impl Podman {
             registries_conf,
             remembered: persist::Remembered::default(),
         })
-    }
-
-    /// A `podman` command with this backend's configuration.
-    pub fn command(&self) -> Command {
-        let mut command = Command::new(&self.options.program);
-        command
-            .env("CONTAINERS_CONF", &self.containers_conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(path) = &self.registries_conf {
-            command.env("CONTAINERS_REGISTRIES_CONF", path);
-        }
-        command
-    }
-
-    /// Runs podman with `args` (and `stdin`), returning its output whatever the exit code.
-    async fn output(
-        &self,
-        mut command: Command,
-        stdin: Option<&[u8]>,
-    ) -> Result<std::process::Output, RuntimeError> {
-        if stdin.is_some() {
-            command.stdin(Stdio::piped());
-        }
-        let mut child = command.spawn().map_err(|e| {
-            engine(
-                "running podman",
-                format!("{}: {e}", self.options.program.display()),
-            )
-        })?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(data)
-                .await
-                .map_err(|e| engine("writing to podman", e.to_string()))?;
-        }
-        child
-            .wait_with_output()
-            .await
-            .map_err(|e| engine("waiting for podman", e.to_string()))
-    }
-
-    /// Runs podman as [`Podman::output`] does, holding at most
-    /// [`crate::runtime::EXEC_OUTPUT_LIMIT`] of each output: past it, podman is killed (and
-    /// with it the command, whose output pipe closes) and the run fails.
-    async fn captured(&self, mut command: Command) -> Result<std::process::Output, RuntimeError> {
-        let mut child = command.spawn().map_err(|e| {
-            engine(
-                "running podman",
-                format!("{}: {e}", self.options.program.display()),
-            )
-        })?;
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(engine("podman exec", "no output pipes"));
-        };
-        let (stdout, stderr) = tokio::try_join!(
-            crate::runtime::read_captured(stdout, "stdout"),
-            crate::runtime::read_captured(stderr, "stderr"),
-        )?;
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| engine("waiting for podman", e.to_string()))?;
-        Ok(std::process::Output {
-            status,
-            stdout,
-            stderr,
-        })
-    }
-
-    /// Runs `podman <args>`; a non-zero exit is an [`RuntimeError::Engine`] with its stderr.
-    async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<String, RuntimeError> {
-        let mut command = self.command();
-        command.args(args);
-        let out = self.output(command, stdin).await?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(engine(
-                &format!("podman {}", args.first().copied().unwrap_or_default()),
-                last_line(&out.stderr),
-            ))
-        }
     }
 
     fn volume(key: &WorkspaceKey) -> String {

@@ -13,10 +13,12 @@ mod events;
 mod generations;
 pub mod git_connections;
 mod group;
+mod installation;
 mod lists;
 mod migrations;
 mod quota;
 mod recent;
+mod secret_values;
 pub mod ssh_keys;
 pub mod users;
 pub mod workload_tokens;
@@ -223,7 +225,7 @@ pub struct Store {
     group: Option<group::Group>,
     /// Single resources and names as [`Store::get`] and [`Store::names`] read them.
     recent: recent::Recent,
-    /// See [`Store::installation`].
+    /// See [`Store::installation`] (`installation`).
     installation: Arc<str>,
 }
 
@@ -266,10 +268,7 @@ impl Store {
             installation: Arc::from(""),
         };
         store.migrate().await?;
-        let id: String = sqlx::query_scalar("SELECT id FROM installation")
-            .fetch_one(&store.pool)
-            .await?;
-        store.installation = Arc::from(id);
+        store.installation = installation::read(&store.pool).await?;
         if backend == Backend::Sqlite {
             store.group = Some(group::Group::open(&connect_url, store.events.clone()).await?);
         }
@@ -278,13 +277,6 @@ impl Store {
             store.spawn_listener().await?;
         }
         Ok(store)
-    }
-
-    /// The id of this installation: 32 random hexadecimal digits chosen when the database
-    /// was created, the same for every replica on it. Runtimes label what they make with it,
-    /// so a sweep removes only this installation's objects of deleted workspaces.
-    pub fn installation(&self) -> &str {
-        &self.installation
     }
 
     /// Which database this is.
@@ -598,47 +590,6 @@ impl Store {
             self.announce(Some(e));
         }
         Ok(record)
-    }
-
-    async fn put_secret(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        r: &Record,
-        ciphertext: &[u8],
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3")
-            .bind(r.kind.as_str())
-            .bind(&r.scope)
-            .bind(&r.name)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO secret_values (kind, scope, name, ciphertext) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(r.kind.as_str())
-        .bind(&r.scope)
-        .bind(&r.name)
-        .bind(ciphertext)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// The encrypted value of a Secret or UserSecret.
-    pub async fn secret_ciphertext(
-        &self,
-        kind: Kind,
-        scope: &str,
-        name: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query(
-            "SELECT ciphertext FROM secret_values WHERE kind = $1 AND scope = $2 AND name = $3",
-        )
-        .bind(kind.as_str())
-        .bind(scope)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 }
 

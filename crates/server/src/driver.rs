@@ -253,7 +253,7 @@ impl Driver {
     /// Stops every `RUNNING` workspace whose container no longer runs, with a health-check
     /// failure.
     async fn check_health(self: &Arc<Self>) {
-        let Ok(records) = self.api.store().list(Kind::Workspace, Some("")).await else {
+        let Ok(records) = self.api.store().active_workspaces().await else {
             return;
         };
         for record in records {

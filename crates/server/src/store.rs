@@ -353,6 +353,17 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
+    /// Every active workspace (not STOPPED), by name: what the driver's health check and
+    /// scan act on, read through a partial index of the active ones (migration 11), so their
+    /// cost follows the active workspaces, not the store.
+    pub async fn active_workspaces(&self) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(ACTIVE_WORKSPACES).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Self::record(Kind::Workspace, r))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// How many of a user's workspaces are active (not STOPPED), by one query.
     pub async fn count_active_workspaces(&self, owner: &str) -> Result<i64, StoreError> {
         let row = sqlx::query(
@@ -592,6 +603,12 @@ impl Store {
         Ok(record)
     }
 }
+
+/// The query of [`Store::active_workspaces`] (public for the test of its plan). `active = 1`
+/// is written out: a planner uses a partial index only for a query whose terms imply its
+/// predicate, which a bound parameter does not.
+pub const ACTIVE_WORKSPACES: &str = "SELECT scope, name, owner, space, body, version, active \
+    FROM resources WHERE kind = 'Workspace' AND scope = '' AND active = 1 ORDER BY name";
 
 /// Whether a workspace counts as active (any state but STOPPED): the one rule behind the
 /// `active` column, used by every writer of workspace records and by the backfill.

@@ -8,41 +8,22 @@ use crate::workspace_state::state_of;
 use cordium_provisioner::State;
 use cordium_spec::Kind;
 use prost::Message as _;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 impl Driver {
-    /// Acts on every workspace; at `startup`, also settles runs a previous process left.
-    /// Either way, removes what the runtime holds of workspaces the store no longer has: a
-    /// delete that a crash cut short, or whose event a lagging driver missed.
+    /// Acts on every active workspace (a STOPPED one asks for nothing); at `startup`, also
+    /// settles runs a previous process left. Either way, removes what the runtime holds of
+    /// workspaces the store no longer has: a delete that a crash cut short, or whose event a
+    /// lagging driver missed.
     pub(super) async fn scan(self: &Arc<Self>, startup: bool) {
-        // Listed before the store, so a workspace created meanwhile is in the store's list
-        // if its objects are in this one (its record is written before any object).
-        let held = self.runtime.held().await.unwrap_or_else(|e| {
-            tracing::warn!("listing the runtime's workspaces: {e}");
-            Vec::new()
-        });
-        let records = match self.api.store().list(Kind::Workspace, Some("")).await {
+        self.sweep().await;
+        let records = match self.api.store().active_workspaces().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("listing workspaces: {e}");
                 return;
             }
         };
-        let stored: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
-        // By name alone: names are unique in the store and name the runtime's objects, so a
-        // workspace of the same name in another Space still owns them.
-        for orphan in held
-            .iter()
-            .filter(|key| !stored.contains(key.name.as_str()))
-        {
-            tracing::info!(
-                workspace = %orphan.name,
-                space = %orphan.space,
-                "removing the objects of a workspace the store no longer has"
-            );
-            self.deleted(&orphan.space, &orphan.name);
-        }
         for record in records {
             let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
                 continue;
@@ -72,6 +53,35 @@ impl Driver {
                 });
             } else {
                 self.act(&record.name, &ws);
+            }
+        }
+    }
+
+    /// Removes the objects of each workspace the runtime holds that the store does not have.
+    /// Looked up by name alone: names are unique in the store and name the runtime's objects,
+    /// so a workspace of the same name in another Space still owns them. The runtime is listed
+    /// first: a workspace's record is written before any of its objects, so one whose objects
+    /// are listed is found, unless it was deleted since.
+    async fn sweep(self: &Arc<Self>) {
+        let held = match self.runtime.held().await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!("listing the runtime's workspaces: {e}");
+                return;
+            }
+        };
+        for key in held {
+            match self.api.store().get(Kind::Workspace, "", &key.name).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::info!(
+                        workspace = %key.name,
+                        space = %key.space,
+                        "removing the objects of a workspace the store no longer has"
+                    );
+                    self.deleted(&key.space, &key.name);
+                }
+                Err(e) => tracing::warn!(workspace = %key.name, "sweep: {e}"),
             }
         }
     }

@@ -147,6 +147,13 @@ const MIGRATIONS: &[Migration] = &[
          INSERT INTO installation (id) SELECT replace(gen_random_uuid()::text, '-', '')",
         backfill: None,
     },
+    // The driver's health check and scan read the active workspaces only.
+    Migration {
+        version: 11,
+        sqlite: "CREATE INDEX resources_active_names ON resources (kind, scope, name) WHERE active = 1",
+        postgres: "CREATE INDEX resources_active_names ON resources (kind, scope, name) WHERE active = 1",
+        backfill: None,
+    },
 ];
 
 impl Store {

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     migrations_are_versioned,
     a_store_from_before_the_members_table_is_backfilled,
     the_installation_is_chosen_once_per_database,
+    the_active_workspaces_are_read_by_their_own_index,
     events_reach_subscribers,
     concurrent_creates_fail_alone,
 );
@@ -808,6 +809,62 @@ async fn migrations_are_versioned(backend: Backend) {
     );
 }
 
+/// The driver's health check and scan read the active workspaces only, through a partial
+/// index, so their cost follows the active workspaces and not the store's size.
+async fn the_active_workspaces_are_read_by_their_own_index(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    for (name, active) in [("run1", true), ("idle", false), ("run2", true)] {
+        let ws = Record {
+            active,
+            ..evented(name, b"ws")
+        };
+        store.create(write(&ws)).await.expect("create");
+    }
+    let names =
+        |records: Vec<Record>| -> Vec<String> { records.into_iter().map(|r| r.name).collect() };
+    assert_eq!(
+        names(store.active_workspaces().await.expect("active")),
+        ["run1", "run2"]
+    );
+    // A stop clears the column, a start sets it.
+    let stopped = Record {
+        active: false,
+        version: 1,
+        ..evented("run1", b"stopped")
+    };
+    store.update(write(&stopped)).await.expect("stop");
+    let started = Record {
+        active: true,
+        version: 1,
+        ..evented("idle", b"started")
+    };
+    store.update(write(&started)).await.expect("start");
+    assert_eq!(
+        names(store.active_workspaces().await.expect("active")),
+        ["idle", "run2"]
+    );
+    if backend == Backend::Sqlite {
+        let pool = data.raw_pool().await;
+        let explain = format!(
+            "EXPLAIN QUERY PLAN {}",
+            cordium_server::store::ACTIVE_WORKSPACES
+        );
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
+            .fetch_all(&pool)
+            .await
+            .expect("plan")
+            .iter()
+            .map(|row| row.try_get::<String, _>(3).expect("detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("resources_active_names")),
+            "{plan:?}"
+        );
+    }
+}
+
 /// The installation id runtimes label their objects with: random, chosen when the
 /// database is created, the same on every later open (a restart, another replica).
 async fn the_installation_is_chosen_once_per_database(backend: Backend) {
@@ -851,7 +908,7 @@ async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
         .await
         .expect("create the Space");
     drop(store);
-    // Back to version 6: the later migrations' tables and index are gone.
+    // Back to version 6: every table and index of migrations 7 and later is gone.
     let pool = data.raw_pool().await;
     for statement in [
         "DROP TABLE space_members",
@@ -860,6 +917,7 @@ async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
         "DROP TABLE workload_tokens",
         "DROP TABLE git_connections",
         "DROP TABLE installation",
+        "DROP INDEX resources_active_names",
         "DELETE FROM cordium_schema WHERE version >= 7",
     ] {
         sqlx::query(statement)

@@ -1083,7 +1083,14 @@ async fn a_unary_exec_answers_at_most_a_mebibyte_of_each_output() {
             refused.message()
         );
     }
-    // The endless writers are gone.
-    let (_, running) = env.sh(&name, "ps -eo comm | grep -c '^yes$' || true").await;
-    assert_eq!(running.trim(), "0", "no `yes` left running");
+    // The endless writers are killed (by the session, once the answer is given up).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, running) = env.sh(&name, "ps -eo comm | grep -c '^yes$' || true").await;
+        if running.trim() == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "`yes` still runs: {running}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -100,7 +100,7 @@ struct BuildInfo {
 
 /// The snapshot a pre-build leaves: named after its build workspace (`build-<id>`), which is
 /// unique across the store.
-fn snapshot_name(build_id: &str) -> String {
+pub(crate) fn snapshot_name(build_id: &str) -> String {
     format!("build-{build_id}")
 }
 
@@ -618,8 +618,17 @@ impl Driver {
     async fn build_ready(&self, space: &str, build: &BuildInfo, snapshot: &str) {
         let store = self.api.store();
         for _ in 0..10 {
-            let Ok(Some(record)) = store.get(Kind::Template, space, &build.template).await else {
-                return;
+            let record = match store.get(Kind::Template, space, &build.template).await {
+                Ok(Some(record)) => record,
+                // Deleted during its build: nothing will use the snapshot.
+                Ok(None) => {
+                    let _ = self.runtime.delete_snapshot(snapshot).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("marking build {} ready: {e}", build.build_id);
+                    return;
+                }
             };
             let Ok(mut template) = pb::Template::decode(record.body.as_slice()) else {
                 return;

@@ -352,6 +352,10 @@ pub(crate) trait Kept: Updated {
     async fn check_delete(_api: &Api, _at: &Place) -> Result<()> {
         Ok(())
     }
+
+    /// Tidies what the resource `deleted` leaves behind, once its delete has committed; a
+    /// failure is logged, since the resource itself is gone.
+    async fn after_delete(_api: &Api, _deleted: &Record) {}
 }
 
 impl Api {
@@ -476,9 +480,11 @@ impl Api {
     ) -> Result<pb::DeleteResponse> {
         let at = self.place::<K>(caller, &r.space, &r.name).await?;
         K::check_delete(self, &at).await?;
-        self.store
+        let deleted = self
+            .store
             .delete(K::KIND, &at.scope, &at.name, false)
             .await?;
+        K::after_delete(self, &deleted).await;
         Ok(pb::DeleteResponse {})
     }
 

@@ -8,9 +8,10 @@ use super::resource::{
     fresh_metadata, new_record, now, require_name, rewritten,
 };
 use super::workspace::illegal_move;
+use crate::driver::snapshot_name;
 use crate::names::random_name;
 use crate::pb;
-use crate::store::{Precondition, Write};
+use crate::store::{Precondition, StoreError, Write};
 use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
@@ -71,6 +72,35 @@ impl Kept for pb::Template {
             ));
         }
         Ok(())
+    }
+
+    /// Its build workspaces go (the driver removes their objects), and so do its pre-build
+    /// snapshots when this server has the runtime (otherwise the runtime's replica sweeps
+    /// them at its next scan, `driver::scan`).
+    async fn after_delete(api: &Api, deleted: &crate::store::Record) {
+        let Ok(template) = decode::<pb::Template>(deleted) else {
+            return;
+        };
+        let status = template.status.unwrap_or_default();
+        if let Err(e) = api
+            .delete_builds(&status.space, &deleted.name, |_| true)
+            .await
+        {
+            tracing::warn!(template = %deleted.name, "deleting its builds: {e}");
+        }
+        if let Ok(runtime) = api.runtime() {
+            for build in [
+                status.current_ready_build_id,
+                status.current_running_build_id,
+            ] {
+                if build.is_empty() {
+                    continue;
+                }
+                if let Err(e) = runtime.delete_snapshot(&snapshot_name(&build)).await {
+                    tracing::warn!(template = %deleted.name, "deleting a pre-build: {e}");
+                }
+            }
+        }
     }
 }
 
@@ -134,6 +164,9 @@ impl Api {
             ));
         }
         self.cancel_running_build(&template).await?;
+        // The builds that ended (their failures were there to read until now) go.
+        self.delete_builds(&space, &name, |ws| state_of(ws) == Some(State::Stopped))
+            .await?;
         let build_id = random_name(6)?;
         let ws_name = format!("build-{build_id}");
         let mut ws = pb::Workspace {
@@ -196,6 +229,37 @@ impl Api {
         let record = rewritten(record, &template);
         self.write_update(Write::new(&record).expecting(precondition), template)
             .await
+    }
+
+    /// Deletes the build workspaces of Template `template` in `space` that `which` picks;
+    /// the driver removes their runtime objects when it hears of the deletes.
+    async fn delete_builds(
+        &self,
+        space: &str,
+        template: &str,
+        which: impl Fn(&pb::Workspace) -> bool,
+    ) -> Result<()> {
+        for record in self.store.list_in_space(Kind::Workspace, space).await? {
+            let Ok(ws) = decode::<pb::Workspace>(&record) else {
+                continue;
+            };
+            let of_template = ws
+                .status
+                .as_ref()
+                .is_some_and(|s| s.is_build && s.template == template);
+            if !of_template || !which(&ws) {
+                continue;
+            }
+            match self
+                .store
+                .delete(Kind::Workspace, "", &record.name, true)
+                .await
+            {
+                Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Asks the Template's running build (if any) to stop.

@@ -1094,3 +1094,99 @@ async fn a_unary_exec_answers_at_most_a_mebibyte_of_each_output() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Builds `template` in `space` and waits until the Template names a new ready build;
+/// returns its id.
+async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String {
+    let before = ok(
+        "GetTemplate",
+        env.user.clone().get_template(r(space, template)).await,
+    )
+    .status
+    .unwrap_or_default()
+    .current_ready_build_id;
+    ok(
+        "BuildTemplate",
+        env.user
+            .clone()
+            .build_template(pb::BuildTemplateRequest {
+                name: format!("{space}/{template}"),
+                ..Default::default()
+            })
+            .await,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = ok(
+            "GetTemplate",
+            env.user.clone().get_template(r(space, template)).await,
+        )
+        .status
+        .unwrap_or_default()
+        .current_ready_build_id;
+        if !ready.is_empty() && ready != before {
+            return ready;
+        }
+        assert!(Instant::now() < deadline, "the build never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Build workspaces do not pile up: the next build of a Template deletes the builds that
+/// ended, and deleting the Template deletes its builds and its pre-build snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
+    let env = PodmanEnv::new("tidy").await;
+    let space = "default.tidy";
+    env.create(serde_json::json!({})).await;
+    ok(
+        "CreateTemplate",
+        env.user
+            .clone()
+            .create_template(template(
+                space,
+                "quick",
+                Some(serde_json::json!({
+                    "image": {"registry": {"url": lab().image}},
+                    "runtime": {"tasks": [task("mark", "ON_CREATE", "echo built > /workspace/built")]},
+                })),
+            ))
+            .await,
+    );
+    let snapshot = |id: &str| {
+        lab()
+            .state_dir()
+            .join("snapshots")
+            .join(format!("snap-build-{id}.tar"))
+    };
+    let build = |id: &str| {
+        let user = env.user.clone();
+        let name = format!("build-{id}");
+        async move { user.clone().get_workspace(r("", &name)).await }
+    };
+    let first = build_and_wait(&env, space, "quick").await;
+    ok("GetWorkspace (first build)", build(&first).await);
+    let second = build_and_wait(&env, space, "quick").await;
+    fails(
+        "GetWorkspace (first build, ended)",
+        build(&first).await,
+        &[Code::NotFound],
+    );
+    assert!(!snapshot(&first).exists(), "the replaced pre-build is gone");
+    assert!(snapshot(&second).exists(), "the ready pre-build");
+    ok("GetWorkspace (second build)", build(&second).await);
+
+    ok(
+        "DeleteTemplate",
+        env.user.clone().delete_template(r(space, "quick")).await,
+    );
+    fails(
+        "GetWorkspace (second build, Template deleted)",
+        build(&second).await,
+        &[Code::NotFound],
+    );
+    assert!(
+        !snapshot(&second).exists(),
+        "the deleted Template's pre-build is gone"
+    );
+}

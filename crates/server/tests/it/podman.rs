@@ -132,6 +132,25 @@ impl PodmanEnv {
         }
     }
 
+    /// Creates Template `name` of `spec_json` in the user's default Space (made first, as
+    /// a workspace's create makes it); returns the Space.
+    pub(super) async fn default_template(
+        &self,
+        name: &str,
+        spec_json: serde_json::Value,
+    ) -> String {
+        self.create(serde_json::json!({})).await;
+        let space = format!("default.{}", self.user_name);
+        ok(
+            "CreateTemplate",
+            self.user
+                .clone()
+                .create_template(template(&space, name, Some(spec_json)))
+                .await,
+        );
+        space
+    }
+
     pub(super) async fn create(&self, spec_json: serde_json::Value) -> String {
         self.create_from("", spec_json).await
     }
@@ -606,17 +625,10 @@ async fn the_session_credential_acts_for_its_workspace_until_the_run_stops() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
     let env = PodmanEnv::new("prebuild").await;
-    let space = "default.prebuild";
-    // The default Space exists once the user has a workspace.
-    env.create(serde_json::json!({})).await;
-    ok(
-        "CreateTemplate",
-        env.user
-            .clone()
-            .create_template(template(
-                space,
-                "tools",
-                Some(serde_json::json!({
+    let space = env
+        .default_template(
+            "tools",
+            serde_json::json!({
                     "runtime": {"tasks": [
                         task("install", "ON_CREATE", "echo built > /workspace/built; echo x >> /workspace/on-create.log"),
                         {"name": "tool", "type": "ON_CREATE", "runAsRoot": true,
@@ -624,50 +636,10 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
                         task("home", "ON_CREATE", "mkdir -p ~/.cache && echo cached > ~/.cache/built"),
                         task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
                     ]},
-                })),
-            ))
-            .await,
-    );
-    ok(
-        "BuildTemplate",
-        env.user
-            .clone()
-            .build_template(pb::BuildTemplateRequest {
-                name: format!("{space}/tools"),
-                ..Default::default()
-            })
-            .await,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let t = ok(
-            "GetTemplate",
-            env.user.clone().get_template(r(space, "tools")).await,
-        );
-        if !t
-            .status
-            .unwrap_or_default()
-            .current_ready_build_id
-            .is_empty()
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            let mut builds = Vec::new();
-            for r in env
-                .server
-                .store
-                .list(Kind::Workspace, Some(""))
-                .await
-                .unwrap()
-            {
-                let ws: pb::Workspace = prost::Message::decode(r.body.as_slice()).unwrap();
-                builds.push((r.name, ws.status));
-            }
-            panic!("the pre-build never became ready: {builds:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+                }),
+        )
+        .await;
+    build_and_wait(&env, &space, "tools").await;
     let name = env.create_from("tools", serde_json::json!({})).await;
     env.start_running(&name).await;
     let (_, out) = env
@@ -827,21 +799,14 @@ async fn tasks_get_their_directory_environment_user_and_background() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_prebuild_cancels_the_running_one() {
     let env = PodmanEnv::new("rebuild").await;
-    let space = "default.rebuild";
-    env.create(serde_json::json!({})).await;
-    ok(
-        "CreateTemplate",
-        env.user
-            .clone()
-            .create_template(template(
-                space,
-                "slow",
-                Some(serde_json::json!({
+    let space = env
+        .default_template(
+            "slow",
+            serde_json::json!({
                     "runtime": {"tasks": [task("install", "ON_CREATE", "sleep 3; date +%s%N > /workspace/stamp")]},
-                })),
-            ))
-            .await,
-    );
+                }),
+        )
+        .await;
     let build = || pb::BuildTemplateRequest {
         name: format!("{space}/slow"),
         ..Default::default()
@@ -866,7 +831,7 @@ async fn a_new_prebuild_cancels_the_running_one() {
     let ready = loop {
         let t = ok(
             "GetTemplate",
-            env.user.clone().get_template(r(space, "slow")).await,
+            env.user.clone().get_template(r(&space, "slow")).await,
         );
         let status = t.status.unwrap_or_default();
         if !status.current_ready_build_id.is_empty() {
@@ -1127,7 +1092,21 @@ async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String 
         if !ready.is_empty() && ready != before {
             return ready;
         }
-        assert!(Instant::now() < deadline, "the build never became ready");
+        if Instant::now() > deadline {
+            let mut builds = Vec::new();
+            for r in env
+                .server
+                .store
+                .list(Kind::Workspace, Some(""))
+                .await
+                .expect("list")
+            {
+                let ws: pb::Workspace =
+                    prost::Message::decode(r.body.as_slice()).expect("a workspace");
+                builds.push((r.name, ws.status));
+            }
+            panic!("the pre-build never became ready: {builds:?}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -1137,22 +1116,15 @@ async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String 
 #[tokio::test(flavor = "multi_thread")]
 async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
     let env = PodmanEnv::new("tidy").await;
-    let space = "default.tidy";
-    env.create(serde_json::json!({})).await;
-    ok(
-        "CreateTemplate",
-        env.user
-            .clone()
-            .create_template(template(
-                space,
-                "quick",
-                Some(serde_json::json!({
-                    "image": {"registry": {"url": lab().image}},
-                    "runtime": {"tasks": [task("mark", "ON_CREATE", "echo built > /workspace/built")]},
-                })),
-            ))
-            .await,
-    );
+    let space = env
+        .default_template(
+            "quick",
+            serde_json::json!({
+                "image": {"registry": {"url": lab().image}},
+                "runtime": {"tasks": [task("mark", "ON_CREATE", "echo built > /workspace/built")]},
+            }),
+        )
+        .await;
     let snapshot = |id: &str| {
         lab()
             .state_dir()
@@ -1164,9 +1136,9 @@ async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
         let name = format!("build-{id}");
         async move { user.clone().get_workspace(r("", &name)).await }
     };
-    let first = build_and_wait(&env, space, "quick").await;
+    let first = build_and_wait(&env, &space, "quick").await;
     ok("GetWorkspace (first build)", build(&first).await);
-    let second = build_and_wait(&env, space, "quick").await;
+    let second = build_and_wait(&env, &space, "quick").await;
     fails(
         "GetWorkspace (first build, ended)",
         build(&first).await,
@@ -1178,7 +1150,7 @@ async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
 
     ok(
         "DeleteTemplate",
-        env.user.clone().delete_template(r(space, "quick")).await,
+        env.user.clone().delete_template(r(&space, "quick")).await,
     );
     fails(
         "GetWorkspace (second build, Template deleted)",

@@ -629,14 +629,14 @@ async fn a_prebuilt_template_starts_from_its_snapshot_without_on_create() {
         .default_template(
             "tools",
             serde_json::json!({
-                    "runtime": {"tasks": [
-                        task("install", "ON_CREATE", "echo built > /workspace/built; echo x >> /workspace/on-create.log"),
-                        {"name": "tool", "type": "ON_CREATE", "runAsRoot": true,
-                         "run": "mkdir -p /opt/tool && echo v1 > /opt/tool/version"},
-                        task("home", "ON_CREATE", "mkdir -p ~/.cache && echo cached > ~/.cache/built"),
-                        task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
-                    ]},
-                }),
+                "runtime": {"tasks": [
+                    task("install", "ON_CREATE", "echo built > /workspace/built; echo x >> /workspace/on-create.log"),
+                    {"name": "tool", "type": "ON_CREATE", "runAsRoot": true,
+                     "run": "mkdir -p /opt/tool && echo v1 > /opt/tool/version"},
+                    task("home", "ON_CREATE", "mkdir -p ~/.cache && echo cached > ~/.cache/built"),
+                    task("boot", "POST_START", "echo started >> /workspace/post-start.log"),
+                ]},
+            }),
         )
         .await;
     build_and_wait(&env, &space, "tools").await;
@@ -803,8 +803,8 @@ async fn a_new_prebuild_cancels_the_running_one() {
         .default_template(
             "slow",
             serde_json::json!({
-                    "runtime": {"tasks": [task("install", "ON_CREATE", "sleep 3; date +%s%N > /workspace/stamp")]},
-                }),
+                "runtime": {"tasks": [task("install", "ON_CREATE", "sleep 3; date +%s%N > /workspace/stamp")]},
+            }),
         )
         .await;
     let build = || pb::BuildTemplateRequest {

@@ -12,7 +12,7 @@
 use crate::objects::{CONTAINER, Names};
 use crate::runtime::KubernetesRuntime;
 use cordium_provisioner::runtime::session::{self, Control, Ends, Reader, Waiter, read_marker};
-use cordium_provisioner::runtime::stream::launcher_script;
+use cordium_provisioner::runtime::stream::{launcher_script, signal_script};
 use cordium_provisioner::runtime::{
     ContainerState, ExitStatus, PortStream, ProcessStream, ResolvedEnv, ResolvedValue, Runtime,
     RuntimeError, Signal, StreamSpec, TermSize, WorkspaceKey,
@@ -186,11 +186,7 @@ impl Control for KubeControl {
     }
 
     async fn signal(&self, signal: Signal) {
-        let script = format!(
-            "kill -s {} -- -{pid} {pid} 2>/dev/null; true",
-            signal.name(),
-            pid = self.pid
-        );
+        let script = signal_script(signal, self.pid);
         let command = vec!["/bin/sh".to_owned(), "-c".to_owned(), script];
         // kube refuses an exec with no stream at all: stdout, left unread.
         let params = AttachParams {

@@ -29,7 +29,7 @@ use super::env::{add_env, check_env};
 use super::user::ProcessUser;
 use super::{PRELUDE, Podman, engine, last_line};
 use crate::runtime::session::{self, Control, Ends, Reader, Waiter, Writer, read_marker};
-use crate::runtime::stream::launcher_script;
+use crate::runtime::stream::{launcher_script, signal_script};
 use crate::runtime::{
     ContainerState, ExitStatus, PortStream, ProcessStream, Runtime, RuntimeError, Signal,
     StreamSpec, TermSize, WorkspaceKey,
@@ -230,11 +230,7 @@ impl Control for PodmanControl {
 
     /// A `kill` by a second `podman exec`, as root, of the process and its process group.
     async fn signal(&self, signal: Signal) {
-        let script = format!(
-            "kill -s {} -- -{pid} {pid} 2>/dev/null; true",
-            signal.name(),
-            pid = self.pid
-        );
+        let script = signal_script(signal, self.pid);
         let mut command = self.podman.command();
         command
             .arg("exec")

@@ -202,12 +202,85 @@ while IFS=: read -r _ _ id _ _ _ sh; do [ \"$id\" = \"$u\" ] && s=$sh && break; 
 for c in \"$s\" /bin/bash /bin/sh; do [ -n \"$c\" ] && [ -x \"$c\" ] && exec \"$c\" -l; done; \
 echo 'cordium: no shell found' >&2; exit 127";
 
+/// The shell script (run as root inside the container) that delivers `signal` to the
+/// launcher `pid` and its process group. [`Signal::Kill`], which also ends every abandoned
+/// session, goes to every descendant as well, found through `/proc` (no `ps` needed): a
+/// process started without a terminal is not a group leader, so its children would outlive
+/// it (`sh -c 'sleep 600'` keeps its `sleep`).
+pub fn signal_script(signal: Signal, pid: u32) -> String {
+    let name = signal.name();
+    if signal != Signal::Kill {
+        return format!("kill -s {name} -- -{pid} {pid} 2>/dev/null; true");
+    }
+    // Every generation below `pid`, then all at once (killed first, a parent's children
+    // would be handed to init and no longer be found). `${l##*) }` skips `comm`, which may
+    // hold spaces; then come the state and the parent's pid.
+    format!(
+        "all={pid}; gen={pid}; \
+         while [ -n \"$gen\" ]; do next=; \
+         for s in /proc/[0-9]*/stat; do read -r l < \"$s\" 2>/dev/null || continue; \
+         set -- ${{l##*) }}; for p in $gen; do [ \"$2\" = \"$p\" ] && \
+         {{ q=${{s#/proc/}}; next=\"$next ${{q%/stat}}\"; }}; done; done; \
+         all=\"$all$next\"; gen=$next; done; \
+         kill -s {name} -- -{pid} $all 2>/dev/null; true"
+    )
+}
+
 /// What [`launcher_script`] prints before the pid.
 pub const PID_MARKER: &str = "cordium-pid:";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kill reaches grandchildren: `sh -c` forks its commands, and they are in the
+    /// launcher's process group only when it leads one.
+    #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test runs the script with sh"
+    )]
+    fn a_kill_reaches_every_descendant() {
+        use std::process::Command;
+        let mut tree = Command::new("sh")
+            .args(["-c", "sleep 300 & (sleep 301 & wait) & wait"])
+            .spawn()
+            .expect("sh");
+        let pid = tree.id();
+        let descendants = || -> Vec<String> {
+            let out = Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("ps -o pid= --ppid {pid}; pgrep -f 'sleep 30[01]'"),
+                ])
+                .output()
+                .expect("ps");
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while descendants().len() < 4 {
+            assert!(std::time::Instant::now() < deadline, "{:?}", descendants());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let status = Command::new("sh")
+            .args(["-c", &signal_script(Signal::Kill, pid)])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let _ = tree.wait();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !descendants().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left: {:?}",
+                descendants()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn signals_are_parsed_by_name() {

@@ -4,6 +4,7 @@ use super::Caller;
 use super::api::Api;
 use super::documents::bad_field;
 use super::resource::Result;
+use super::stream::Guard;
 use crate::pb;
 use crate::store::Record;
 use cordium_provisioner::runtime::{
@@ -38,13 +39,15 @@ pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
 
 /// A streamed process's answer to ExecWorkspace: its output, held up to
 /// [`EXEC_OUTPUT_LIMIT`] bytes each, and its exit code. Past the limit the process is dropped,
-/// which kills it in the container, and the answer is RESOURCE_EXHAUSTED.
-async fn captured(process: ProcessStream) -> Result<pb::ExecWorkspaceResponse> {
+/// which kills it in the container, and the answer is RESOURCE_EXHAUSTED. Each frame counts as
+/// the session moving (`guard`'s idle limit).
+async fn captured(process: ProcessStream, guard: &Guard) -> Result<pb::ExecWorkspaceResponse> {
     let ProcessStream { input, mut output } = process;
     // No stdin: the command reads end of file.
     drop(input);
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     while let Some(frame) = output.recv().await {
+        guard.moved();
         let (held, bytes, stream) = match frame {
             StreamOutput::Stdout(bytes) => (&mut stdout, bytes, "stdout"),
             StreamOutput::Stderr(bytes) => (&mut stderr, bytes, "stderr"),
@@ -104,13 +107,17 @@ impl Api {
         }
     }
 
-    /// ExecWorkspace: runs a command in the workspace's container, on the stream core (as
-    /// ExecStream does, without stdin), and answers its output whole.
+    /// ExecWorkspace: runs a command in the workspace's container, on the stream core and as
+    /// a session (as ExecStream does, without stdin: counted against the user's sessions, its
+    /// credential checked again, idle and total time bounded), and answers its output whole.
     pub(crate) async fn exec_workspace(
         &self,
         caller: &Caller,
+        token: String,
         req: pb::ExecWorkspaceRequest,
     ) -> Result<pb::ExecWorkspaceResponse> {
+        let limits = self.stream_limits;
+        let slot = Self::slot(&self.sessions, caller, limits.sessions_per_user, "sessions")?;
         let record = self.own_workspace(caller, &req.name).await?;
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
@@ -126,7 +133,13 @@ impl Api {
             .stream(&key, &spec)
             .await
             .map_err(runtime_status)?;
-        captured(process).await
+        // A session like ExecStream's: its credential checked again, its idle and total time
+        // bounded; whatever ends it first drops the process, which kills the command.
+        let guard = self.guard(caller, token, slot);
+        tokio::select! {
+            answer = captured(process, &guard) => answer,
+            status = guard.watch() => Err(status),
+        }
     }
 
     /// WorkspaceLogs: the container's output, optionally followed.

@@ -15,8 +15,9 @@ use tonic::{Request, Response};
 /// The MainService impl from a table: `call(Request) -> Response = authentication => answer;`
 /// for calls answered by one message, `call(Request) -> List = authentication => page;` for
 /// the list calls (a [`super::pages::Page`]) (`caller`: users only; `any_caller`: a workspace's session too),
-/// `call(Request) -> Stream => answer;` for the long-lived streams, which keep the caller's
-/// token to authenticate it again while they run, and `call(Request) -> Response => answer;`
+/// `call(Request) -> Stream => answer;` for the long-lived calls (the streams, and the unary
+/// ExecWorkspace, whose command may run for hours), which keep the caller's token to
+/// authenticate it again while they run, and `call(Request) -> Response => answer;`
 /// for the sign-in calls made without a bearer (the request carries the credential).
 macro_rules! main_service {
     (
@@ -90,7 +91,6 @@ main_service! {
         start_workspace(pb::StartWorkspaceRequest) -> pb::Workspace = caller => Api::start_workspace;
         stop_workspace(pb::StopWorkspaceRequest) -> pb::Workspace = caller => Api::stop_workspace;
         compile_workspace(pb::CompileWorkspaceRequest) -> pb::CompileWorkspaceResponse = any_caller => super::compile::compile_workspace;
-        exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse = caller => Api::exec_workspace;
         report_workspace_activity(pb::ReportActivityRequest) -> pb::Empty = any_caller => Api::report_workspace_activity;
 
         create_secret(pb::Secret) -> pb::Secret = caller => Api::create_kept::<pb::Secret>;
@@ -126,6 +126,7 @@ main_service! {
         port_forward(tonic::Streaming<pb::PortForwardRequest>) -> super::stream::PortForwardOut => Api::port_forward;
         watch_workspace(pb::WatchWorkspaceRequest) -> WatchStream => Api::watch_workspace;
         workspace_logs(pb::WorkspaceLogsRequest) -> LogStream => Api::workspace_logs;
+        exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse => Api::exec_workspace;
     }
     unauthenticated {
         begin_git_hub_sign_in(pb::BeginGitHubSignInRequest) -> pb::BeginGitConnectResponse => Api::begin_github_sign_in;

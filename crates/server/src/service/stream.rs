@@ -75,7 +75,7 @@ impl Default for StreamLimits {
 }
 
 /// What every session keeps: its caller and token (checked again), when it last moved.
-struct Guard {
+pub(super) struct Guard {
     api: Api,
     caller: Caller,
     token: String,
@@ -86,13 +86,18 @@ struct Guard {
 }
 
 impl Guard {
+    /// Records a frame either way now.
+    pub(super) fn moved(&self) {
+        Self::touch(&self.last, self.started);
+    }
+
     fn touch(last: &AtomicU64, started: Instant) {
         let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         last.store(now, Ordering::Relaxed);
     }
 
     /// Resolves with the status that ends the session: a deadline or the credential.
-    async fn watch(&self) -> Status {
+    pub(super) async fn watch(&self) -> Status {
         let limits = self.api.stream_limits;
         let mut ticks = tokio::time::interval(Duration::from_secs(1).min(limits.idle));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -204,7 +209,7 @@ fn stream_input(frame: pb::ExecStreamRequest) -> Result<StreamInput> {
 
 impl Api {
     /// Counts a new stream of `caller` in `counts` against `max`.
-    fn slot(
+    pub(super) fn slot(
         counts: &super::watch::WatchCounts,
         caller: &Caller,
         max: usize,
@@ -217,7 +222,8 @@ impl Api {
         })
     }
 
-    fn guard(&self, caller: &Caller, token: String, slot: WatchSlot) -> Guard {
+    /// The guard of a new session of `caller`, holding `slot`.
+    pub(super) fn guard(&self, caller: &Caller, token: String, slot: WatchSlot) -> Guard {
         Guard {
             api: self.clone(),
             caller: caller.clone(),

@@ -1162,3 +1162,72 @@ async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
         "the deleted Template's pre-build is gone"
     );
 }
+
+/// ExecWorkspace is a session like ExecStream's: a command quiet for longer than the idle
+/// limit is ended (DEADLINE_EXCEEDED), and one that outlives its caller's credential is ended
+/// at the next check (UNAUTHENTICATED); either way the command is killed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unary_exec_ends_when_idle_or_when_its_credential_does() {
+    let env = PodmanEnv::configured("longexec", |api| {
+        api.with_stream_limits(cordium_server::service::StreamLimits {
+            idle: Duration::from_secs(3),
+            ..Default::default()
+        })
+    })
+    .await;
+    let name = env
+        .create(serde_json::json!({"image": {"registry": {"url": lab().image}}}))
+        .await;
+    env.start_running(&name).await;
+    let exec = |script: &str| {
+        let user = env.user.clone();
+        let request = pb::ExecWorkspaceRequest {
+            name: name.clone(),
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            ..Default::default()
+        };
+        async move { user.clone().exec_workspace(request).await }
+    };
+    let quiet = tokio::time::timeout(Duration::from_secs(60), exec("sleep 601"))
+        .await
+        .expect("ended long before the command would")
+        .expect_err("ended");
+    assert_eq!(quiet.code(), Code::DeadlineExceeded, "{quiet:?}");
+
+    let talking = tokio::spawn(exec("while :; do echo .; sleep 1; done"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.server
+        .store
+        .set_disabled("longexec", true)
+        .await
+        .expect("disable");
+    let ended = tokio::time::timeout(Duration::from_secs(30), talking)
+        .await
+        .expect("ended within a few checks")
+        .expect("joined")
+        .expect_err("ended");
+    env.server
+        .store
+        .set_disabled("longexec", false)
+        .await
+        .expect("enable");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // The quiet command, and the talking one's shell (not the container's own sleep).
+        let (_, running) = env
+            .sh(
+                &name,
+                "ps -eo args | grep -c -e '^sleep 601$' -e '^sh -c while' || true",
+            )
+            .await;
+        if running.trim() == "0" {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let (_, ps) = env.sh(&name, "ps -eo pid,ppid,pgid,user,args").await;
+            panic!("the commands still run: {ps}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

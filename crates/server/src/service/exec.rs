@@ -116,8 +116,7 @@ impl Api {
         token: String,
         req: pb::ExecWorkspaceRequest,
     ) -> Result<pb::ExecWorkspaceResponse> {
-        let limits = self.stream_limits;
-        let slot = Self::slot(&self.sessions, caller, limits.sessions_per_user, "sessions")?;
+        let slot = self.session_slot(&caller.name)?;
         let record = self.own_workspace(caller, &req.name).await?;
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));

@@ -208,14 +208,35 @@ fn stream_input(frame: pb::ExecStreamRequest) -> Result<StreamInput> {
 }
 
 impl Api {
-    /// Counts a new stream of `caller` in `counts` against `max`.
-    pub(super) fn slot(
+    /// Counts a new session of `user` (ExecStream, ExecWorkspace, an SSH session channel)
+    /// against [`StreamLimits::sessions_per_user`]; the slot frees itself when dropped.
+    pub(crate) fn session_slot(&self, user: &str) -> Result<WatchSlot> {
+        Self::slot(
+            &self.sessions,
+            user,
+            self.stream_limits.sessions_per_user,
+            "sessions",
+        )
+    }
+
+    /// Counts a new forwarded connection of `user` (PortForward, an SSH `-L` channel, an
+    /// application through the console) against [`StreamLimits::connections_per_user`].
+    pub(crate) fn connection_slot(&self, user: &str) -> Result<WatchSlot> {
+        Self::slot(
+            &self.connections,
+            user,
+            self.stream_limits.connections_per_user,
+            "forwarded connections",
+        )
+    }
+
+    fn slot(
         counts: &super::watch::WatchCounts,
-        caller: &Caller,
+        user: &str,
         max: usize,
         what: &str,
     ) -> Result<WatchSlot> {
-        counts.acquire(&caller.name, max).ok_or_else(|| {
+        counts.acquire(user, max).ok_or_else(|| {
             Status::resource_exhausted(format!(
                 "you have {max} open {what}, the most allowed; close one"
             ))
@@ -241,8 +262,7 @@ impl Api {
         token: String,
         mut input: impl Inbound<pb::ExecStreamRequest>,
     ) -> Result<ExecStreamOut> {
-        let limits = self.stream_limits;
-        let slot = Self::slot(&self.sessions, caller, limits.sessions_per_user, "sessions")?;
+        let slot = self.session_slot(&caller.name)?;
         let Some(pb::exec_stream_request::Frame::Open(open)) = first(&mut input).await?.frame
         else {
             return Err(bad_field("open", "send the `open` frame first"));
@@ -278,13 +298,7 @@ impl Api {
         token: String,
         mut input: impl Inbound<pb::PortForwardRequest>,
     ) -> Result<PortForwardOut> {
-        let limits = self.stream_limits;
-        let slot = Self::slot(
-            &self.connections,
-            caller,
-            limits.connections_per_user,
-            "forwarded connections",
-        )?;
+        let slot = self.connection_slot(&caller.name)?;
         let Some(pb::port_forward_request::Frame::Open(open)) = first(&mut input).await?.frame
         else {
             return Err(bad_field("open", "send the `open` frame first"));

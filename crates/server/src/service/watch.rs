@@ -55,7 +55,7 @@ pub(crate) struct WatchCounts(Arc<Mutex<HashMap<String, usize>>>);
 
 /// One open stream of a user; released when dropped (with the client's stream).
 #[derive(Debug)]
-pub(super) struct WatchSlot {
+pub(crate) struct WatchSlot {
     counts: WatchCounts,
     user: String,
 }

@@ -7,6 +7,10 @@
 //! uses it too). Then stdin, window changes, signals and EOF go in; stdout, stderr and the
 //! exit status come out. Backpressure is the stream core's and SSH's own: output is sent only
 //! as fast as the client's window opens, input only as fast as the process reads it.
+//!
+//! Each session counts against the user's session cap and each forward against the user's
+//! forwarded-connection cap, shared with ExecStream and PortForward
+//! ([`crate::service::StreamLimits`]).
 
 use super::login::Login;
 use crate::service::Api;
@@ -110,15 +114,21 @@ pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
         tty,
         ..spec
     };
-    let started = match api.runtime() {
-        Ok(runtime) => runtime
+    // Counted with the user's ExecStream sessions for as long as this function runs.
+    let slot = api
+        .session_slot(&login.user)
+        .map_err(|status| format!("cordium: {}\r\n", status.message()));
+    let started = match (slot, api.runtime()) {
+        (Err(line), _) => Err(line),
+        (Ok(_), Err(_)) => Err("cordium: this server runs no workspaces\r\n".to_owned()),
+        (Ok(slot), Ok(runtime)) => runtime
             .stream(&login.workspace, &spec)
             .await
+            .map(|process| (process, slot))
             .map_err(|e| refusal(&login, &e)),
-        Err(_) => Err("cordium: this server runs no workspaces\r\n".to_owned()),
     };
-    let process = match started {
-        Ok(process) => process,
+    let (process, _slot) = match started {
+        Ok(started) => started,
         Err(line) => {
             let _ = channel.extended_data(1, line.as_bytes()).await;
             let _ = channel.exit_status(1).await;
@@ -222,6 +232,11 @@ pub async fn forward(
             .await;
         return;
     }
+    // Counted with the user's PortForward connections until the copy ends.
+    let Ok(slot) = api.connection_slot(&login.user) else {
+        reply.reject(ChannelOpenFailure::ResourceShortage).await;
+        return;
+    };
     let connected = match api.runtime() {
         Ok(runtime) => runtime.connect(&login.workspace, port).await,
         Err(_) => {
@@ -239,6 +254,7 @@ pub async fn forward(
     };
     reply.accept().await;
     tokio::spawn(async move {
+        let _slot = slot;
         let mut stream = channel.into_stream();
         let _ = tokio::io::copy_bidirectional(&mut stream, &mut target).await;
     });

@@ -35,17 +35,26 @@ pub(super) fn podman_with_agents(data: &Data) -> (cordium_server::agent::Agents,
 
 impl SshEnv {
     pub(super) async fn new() -> Self {
-        Self::with_limits(cordium_server::connections::ConnectionLimits::default()).await
+        Self::with_limits(
+            cordium_server::connections::ConnectionLimits::default(),
+            cordium_server::service::StreamLimits::default(),
+        )
+        .await
     }
 
-    /// As [`SshEnv::new`], accepting SSH connections under `limits`.
-    async fn with_limits(limits: cordium_server::connections::ConnectionLimits) -> Self {
+    /// As [`SshEnv::new`], accepting SSH connections under `limits` and sessions under
+    /// `sessions`.
+    async fn with_limits(
+        limits: cordium_server::connections::ConnectionLimits,
+        sessions: cordium_server::service::StreamLimits,
+    ) -> Self {
         let data = Data::new(Backend::Sqlite).await;
         let (agents, runtime) = podman_with_agents(&data);
         let api = cordium_server::server::open(data.dir.path(), None)
             .await
             .expect("open")
-            .with_agents(agents.clone());
+            .with_agents(agents.clone())
+            .with_stream_limits(sessions);
         let api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
         let host_key = cordium_server::ssh::host_key::load_or_create(
             &data
@@ -551,7 +560,7 @@ async fn ssh_connections_are_capped_and_must_speak_in_time() {
         handshake_timeout: Duration::from_secs(2),
         ..Default::default()
     };
-    let env = SshEnv::with_limits(limits).await;
+    let env = SshEnv::with_limits(limits, Default::default()).await;
     let (_alice, key) = env.user("alice").await;
     // A silent connection gets the server's version line, then is closed at the deadline.
     let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", env.port))
@@ -577,4 +586,64 @@ async fn ssh_connections_are_capped_and_must_speak_in_time() {
         "the second connection got as far as authentication: {}",
         text(&second.stderr)
     );
+}
+
+/// SSH sessions and `-L` connections count against the same per-user caps as ExecStream and
+/// PortForward: past them, the next is refused with the reason, and a freed slot is reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ssh_sessions_count_against_the_users_session_cap() {
+    let env = SshEnv::with_limits(
+        Default::default(),
+        cordium_server::service::StreamLimits {
+            sessions_per_user: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (alice, key) = env.user("alice").await;
+    let name = env
+        .create(
+            &alice,
+            serde_json::json!({"image": {"registry": {"url": lab().ssh_image()}}}),
+        )
+        .await;
+    env.start(&alice, &name).await;
+    let mut held = env
+        .openssh("ssh", &key)
+        .arg(format!("{name}@127.0.0.1"))
+        .arg("echo in; sleep 60")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh");
+    // Wait until the first session runs.
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(held.stdout.as_mut().expect("stdout")),
+        &mut first_line,
+    )
+    .expect("read");
+    assert_eq!(first_line, "in\n");
+    let refused = env.ssh(&key, &name, "echo second");
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        text(&refused.stderr).contains("you have 1 open sessions, the most allowed"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(text(&refused.stdout), "");
+    let _ = held.kill();
+    let _ = held.wait();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = env.ssh(&key, &name, "echo again");
+        if text(&again.stdout) == "again\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was not freed: {}",
+            text(&again.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -391,10 +391,18 @@ impl Store {
             .generations
             .writing(writes.iter().map(|w| w.record.kind));
         let mut tx = self.begin().await?;
-        let mut events = Vec::new();
         let mut tally = Tally::default();
         for write in writes {
-            events.extend(self.create_in(&mut tx, write, &mut tally).await?);
+            self.create_in(&mut tx, write, &mut tally).await?;
+        }
+        // Events last: their lock is the last one a transaction takes (`events`).
+        let mut events = Vec::new();
+        for write in writes.iter().filter(|w| w.event) {
+            let r = write.record;
+            events.push(
+                self.insert_event(&mut tx, EventKind::Created, r, &r.body)
+                    .await?,
+            );
         }
         tx.commit().await?;
         for event in events {
@@ -403,8 +411,9 @@ impl Store {
         Ok(())
     }
 
-    /// Creates `write`'s resource inside `tx`; returns its watch event, announced once `tx`
-    /// commits. `tally` carries the quota counts of earlier creates in the same transaction.
+    /// Creates `write`'s resource inside `tx` (its watch event is the caller's to insert,
+    /// after every other write of the transaction). `tally` carries the quota counts of
+    /// earlier creates in the same transaction.
     ///
     /// A create is refused (`QuotaExceeded`, `AlreadyExists`) only before anything of it is
     /// written: the quota is counted first, and a taken key fails the first insert, which
@@ -415,7 +424,7 @@ impl Store {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         write: &Write<'_>,
         tally: &mut Tally,
-    ) -> Result<Option<Event>, StoreError> {
+    ) -> Result<(), StoreError> {
         let r = write.record;
         if let Some(quota) = write.quota {
             self.check_quota(tx, r, quota, tally).await?;
@@ -443,13 +452,7 @@ impl Store {
         }
         tally.created(r);
         Self::sync_members(tx, r, Some(&r.body)).await?;
-        if write.event {
-            return Ok(Some(
-                self.insert_event(tx, EventKind::Created, r, &r.body)
-                    .await?,
-            ));
-        }
-        Ok(None)
+        Ok(())
     }
 
     /// Replaces a resource, if the stored one meets the write's precondition. Returns the new
@@ -525,7 +528,15 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let _writing = self.generations.writing([kind]);
         let mut tx = self.begin().await?;
-        let (record, announced) = self.delete_in(&mut tx, kind, scope, name, event).await?;
+        let record = self.delete_in(&mut tx, kind, scope, name).await?;
+        let announced = if event {
+            Some(
+                self.insert_event(&mut tx, EventKind::Deleted, &record, &record.body)
+                    .await?,
+            )
+        } else {
+            None
+        };
         tx.commit().await?;
         self.announce(announced);
         Ok(record)
@@ -537,8 +548,7 @@ impl Store {
         kind: Kind,
         scope: &str,
         name: &str,
-        event: bool,
-    ) -> Result<(Record, Option<Event>), StoreError> {
+    ) -> Result<Record, StoreError> {
         let row = sqlx::query("SELECT scope, name, owner, space, body, version, active FROM resources WHERE kind = $1 AND scope = $2 AND name = $3")
             .bind(kind.as_str())
             .bind(scope)
@@ -565,15 +575,24 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Self::sync_members(tx, &record, None).await?;
-        let event = if event {
-            Some(
-                self.insert_event(tx, EventKind::Deleted, &record, &record.body)
+        Ok(record)
+    }
+
+    /// Inserts the deletion events of the workspaces among `deleted`, after every other write
+    /// of `tx` (the event lock is the last one a transaction takes, `events`).
+    async fn insert_deleted_events(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        deleted: &[Record],
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = Vec::new();
+        for record in deleted.iter().filter(|r| r.kind == Kind::Workspace) {
+            events.push(
+                self.insert_event(tx, EventKind::Deleted, record, &record.body)
                     .await?,
-            )
-        } else {
-            None
-        };
-        Ok((record, event))
+            );
+        }
+        Ok(events)
     }
 
     /// Deletes a Space and everything in it, in one transaction.
@@ -584,18 +603,14 @@ impl Store {
             .bind(space)
             .fetch_all(&mut *tx)
             .await?;
-        let mut events = Vec::new();
+        let mut deleted = Vec::new();
         for row in inside {
             let kind = parse_kind(&row.try_get::<String, _>(0)?)?;
             let (scope, name): (String, String) = (row.try_get(1)?, row.try_get(2)?);
-            let (_, event) = self
-                .delete_in(&mut tx, kind, &scope, &name, kind == Kind::Workspace)
-                .await?;
-            events.extend(event);
+            deleted.push(self.delete_in(&mut tx, kind, &scope, &name).await?);
         }
-        let (record, _) = self
-            .delete_in(&mut tx, Kind::Space, "", space, false)
-            .await?;
+        let record = self.delete_in(&mut tx, Kind::Space, "", space).await?;
+        let events = self.insert_deleted_events(&mut tx, &deleted).await?;
         tx.commit().await?;
         for e in events {
             self.announce(Some(e));

@@ -33,7 +33,10 @@ pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(300)
 /// transaction could take id N, another N+1 and commit first, and a watch that read N+1 (a
 /// new watch's starting point, a resumed watch's page) would never see N. Under it, every id
 /// below a committed one is committed or rolled back. Event-writing transactions thereby
-/// commit one at a time; it is taken after every other lock (quota locks come first).
+/// commit one at a time. It must be the last lock a transaction takes, so no two
+/// transactions wait for each other: quota locks come first, and a transaction that writes
+/// several resources (`create_all`, `delete_space`, a user's delete) inserts its events after
+/// every row write (so it holds every row lock it needs before it waits for this one).
 const EVENT_ORDER_LOCK: i64 = 7245;
 
 /// How many events the PostgreSQL listener replays per read after it lost its connection.

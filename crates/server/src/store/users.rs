@@ -514,13 +514,10 @@ impl Store {
         }
         // Spaces last, so nothing is left inside a deleted Space.
         keys.sort_by_key(|(kind, _, _)| *kind == Kind::Space);
-        let mut events = Vec::new();
+        let mut deleted = Vec::with_capacity(keys.len());
         let mut workspaces = Vec::new();
         for (kind, scope, resource) in &keys {
-            let (_, event) = self
-                .delete_in(&mut tx, *kind, scope, resource, *kind == Kind::Workspace)
-                .await?;
-            events.extend(event);
+            deleted.push(self.delete_in(&mut tx, *kind, scope, resource).await?);
             if *kind == Kind::Workspace {
                 workspaces.push(resource.clone());
             }
@@ -560,6 +557,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        let events = self.insert_deleted_events(&mut tx, &deleted).await?;
         tx.commit().await?;
         for event in events {
             self.announce(Some(event));

@@ -1228,3 +1228,57 @@ async fn postgres_events_missed_while_the_listener_reconnects_are_replayed() {
         .expect("event");
     assert_eq!(next.name, "next");
 }
+
+/// The event lock is the last lock a transaction takes. DeleteSpace deletes every row before
+/// it inserts its events, so an update of one of its workspaces that holds that row (a
+/// trigger keeps it open) finishes first, and both succeed, where DeleteSpace used to hold
+/// the event lock while it waited for the row, and PostgreSQL aborted one of them as a
+/// deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_space_is_deleted_while_one_of_its_workspaces_is_updated() {
+    let data = Data::new(Backend::Postgres).await;
+    let store = open(&data).await;
+    store
+        .create(write(&record(Kind::Space, "", "s.alice", "", b"space")))
+        .await
+        .expect("create the Space");
+    for name in ["w1", "w2"] {
+        store
+            .create(Write::new(&evented(name, b"v1")).event(true))
+            .await
+            .expect("create");
+    }
+    let pool = data.raw_pool().await;
+    for statement in [
+        "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.name = 'w2' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER linger AFTER UPDATE ON resources FOR EACH ROW EXECUTE FUNCTION linger()",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let updating = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .update(Write::new(&evented("w2", b"v2")).event(true))
+                .await
+        })
+    };
+    // The update holds w2's row (in the trigger) when the Space's delete reaches it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deleted = store.delete_space("s.alice").await;
+    let updated = updating.await.expect("joined");
+    assert!(updated.is_ok(), "the update: {updated:?}");
+    assert!(deleted.is_ok(), "the delete: {deleted:?}");
+    assert!(
+        store
+            .get(Kind::Workspace, "", "w2")
+            .await
+            .expect("get")
+            .is_none(),
+        "the workspace went with its Space"
+    );
+}

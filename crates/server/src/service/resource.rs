@@ -304,6 +304,12 @@ pub(crate) trait Updated: Resource + Send + Sync + 'static {
 
     /// The resource an update request makes of `stored`.
     async fn build_updated(cx: &Context<'_>, stored: Self, request: Self) -> Result<Built<Self>>;
+
+    /// Refuses an update by `caller` of the resource stored as `record` that the kind's rules
+    /// forbid beyond reaching it.
+    async fn check_update(_api: &Api, _caller: &Caller, _record: &Record) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Where an update reaches a kind: by its scope for [`Kept`] kinds, by its own rule for Spaces
@@ -348,8 +354,8 @@ pub(crate) trait Kept: Updated {
     /// The resource a create request makes.
     async fn build_new(cx: &Context<'_>, request: Self) -> Result<Built<Self>>;
 
-    /// Refuses a delete at `at` that the kind's rules forbid.
-    async fn check_delete(_api: &Api, _at: &Place) -> Result<()> {
+    /// Refuses a delete by `caller` at `at` that the kind's rules forbid.
+    async fn check_delete(_api: &Api, _caller: &Caller, _at: &Place) -> Result<()> {
         Ok(())
     }
 
@@ -359,6 +365,27 @@ pub(crate) trait Kept: Updated {
 }
 
 impl Api {
+    /// Whether `caller` may change or delete a resource of a Space that others' workspaces
+    /// use (a Template runs its tasks in them, a GitProvider's endpoints receive their git
+    /// tokens): its author (`record.owner`), the Space's owner, or an administrator; other
+    /// members get PermissionDenied, so no member reaches another's secrets through them.
+    pub(crate) async fn may_change_shared(&self, caller: &Caller, record: &Record) -> Result<()> {
+        if record.owner == caller.name || caller.admin {
+            return Ok(());
+        }
+        let (space, _) = self.accessible_space(caller, &record.space).await?;
+        if space.owner == caller.name {
+            return Ok(());
+        }
+        Err(Status::permission_denied(format!(
+            "only the author of {} `{}` or the owner of Space `{}` may change it: the \
+             workspaces made from it run with their owners' secrets",
+            record.kind.as_str(),
+            record.name,
+            record.space
+        )))
+    }
+
     /// Where `name` of kind `K` is kept for `caller`, checking that they may reach `space`.
     async fn place<K: Kept>(&self, caller: &Caller, space: &str, name: &str) -> Result<Place> {
         Ok(match K::SCOPE {
@@ -457,6 +484,7 @@ impl Api {
         validate_metadata(K::KIND, request.meta().as_ref())?;
         let (at, record, stored) =
             K::reach(self, caller, &request.requested_space(), &name).await?;
+        K::check_update(self, caller, &record).await?;
         let precondition = requested_precondition(&mut request);
         let cx = Context {
             api: self,
@@ -479,7 +507,7 @@ impl Api {
         r: pb::Ref,
     ) -> Result<pb::DeleteResponse> {
         let at = self.place::<K>(caller, &r.space, &r.name).await?;
-        K::check_delete(self, &at).await?;
+        K::check_delete(self, caller, &at).await?;
         let deleted = self
             .store
             .delete(K::KIND, &at.scope, &at.name, false)

@@ -11,7 +11,7 @@ use super::workspace::illegal_move;
 use crate::driver::snapshot_name;
 use crate::names::random_name;
 use crate::pb;
-use crate::store::{Precondition, StoreError, Write};
+use crate::store::{Precondition, Record, StoreError, Write};
 use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
@@ -27,6 +27,10 @@ impl Updated for pb::Template {
             .check_git_provider(&cx.at.space, req.spec.as_deref())
             .await?;
         Ok(Built::plain(Self::respec(stored, req)))
+    }
+
+    async fn check_update(api: &Api, caller: &Caller, record: &Record) -> Result<()> {
+        api.may_change_shared(caller, record).await
     }
 }
 
@@ -64,8 +68,9 @@ impl Kept for pb::Template {
         }))
     }
 
-    async fn check_delete(api: &Api, at: &Place) -> Result<()> {
-        api.stored::<Self>(at).await?;
+    async fn check_delete(api: &Api, caller: &Caller, at: &Place) -> Result<()> {
+        let (record, _) = api.stored::<Self>(at).await?;
+        api.may_change_shared(caller, &record).await?;
         if at.name == DEFAULT_TEMPLATE {
             return Err(Status::failed_precondition(
                 "the default Template of a Space cannot be deleted",
@@ -75,9 +80,9 @@ impl Kept for pb::Template {
     }
 
     /// Its build workspaces go (the driver removes their objects), and so do its pre-build
-    /// snapshots when this server has the runtime (otherwise the runtime's replica sweeps
-    /// them at its next scan, `driver::scan`).
-    async fn after_delete(api: &Api, deleted: &crate::store::Record) {
+    /// snapshots when this server has the runtime (a replica without it leaves them: nothing
+    /// sweeps snapshots).
+    async fn after_delete(api: &Api, deleted: &Record) {
         let Ok(template) = decode::<pb::Template>(deleted) else {
             return;
         };
@@ -151,6 +156,7 @@ impl Api {
     ) -> Result<pb::Template> {
         let (space, name) = split_template_ref(&req.name)?;
         let (record, template) = self.resolve_template(caller, &space, &name).await?;
+        self.may_change_shared(caller, &record).await?;
         let mut template = std::sync::Arc::unwrap_or_clone(template);
         if req.tags.len() > 10
             || req
@@ -211,6 +217,7 @@ impl Api {
         r: pb::Ref,
     ) -> Result<pb::Template> {
         let (record, template) = self.resolve_template(caller, &r.space, &r.name).await?;
+        self.may_change_shared(caller, &record).await?;
         let mut template = std::sync::Arc::unwrap_or_clone(template);
         self.cancel_running_build(&template).await?;
         if let Some(status) = template.status.as_mut() {
@@ -222,7 +229,7 @@ impl Api {
     /// Writes `template` over `record`, only while it is still at the version read.
     async fn rewrite_template_as_read(
         &self,
-        record: crate::store::Record,
+        record: Record,
         template: pb::Template,
     ) -> Result<pb::Template> {
         let precondition = Precondition::Version(record.version);

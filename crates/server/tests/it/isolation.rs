@@ -7,6 +7,7 @@ use tonic::Code;
 crate::on_both_backends!(
     bob_cannot_reach_anything_of_alice,
     a_member_sees_but_only_the_owner_changes_or_starts_a_workspace,
+    a_member_changes_only_the_templates_and_git_providers_they_wrote,
 );
 
 const HIDDEN: &[Code] = &[Code::NotFound, Code::PermissionDenied];
@@ -673,4 +674,108 @@ async fn a_member_sees_but_only_the_owner_changes_or_starts_a_workspace(backend:
         "StopWorkspace (administrator)",
         admin.stop_workspace(stop(&alices)).await,
     );
+}
+
+/// A Template runs its tasks, and a GitProvider receives git tokens, in the workspaces of
+/// every member who uses it: only its author, the Space's owner or an administrator may
+/// change, build or delete it. Other members may read it and use it.
+async fn a_member_changes_only_the_templates_and_git_providers_they_wrote(backend: Backend) {
+    let env = Env::new(backend).await;
+    let (mut alice, mut bob) = (env.alice.clone(), env.bob.clone());
+    let s = "shared.alice";
+    ok("CreateSpace", alice.create_space(space(s, None)).await);
+    crate::add_space_member(&env.server.store, s, "bob").await;
+    let denied = [Code::PermissionDenied];
+    let evil = || {
+        Some(spec(serde_json::json!({"runtime": {"tasks": [
+        {"name": "steal", "type": "POST_START", "run": "env > /tmp/loot"}]}})))
+    };
+
+    // Alice's Template and GitProvider: bob reads them, and may not change them.
+    let mut hers = ok(
+        "CreateTemplate",
+        alice.create_template(template(s, "tools", None)).await,
+    );
+    ok(
+        "GetTemplate (member)",
+        bob.get_template(r(s, "tools")).await,
+    );
+    hers.spec = evil();
+    fails(
+        "UpdateTemplate (member)",
+        bob.update_template(hers.clone()).await,
+        &denied,
+    );
+    let build = pb::BuildTemplateRequest {
+        name: format!("{s}/tools"),
+        ..Default::default()
+    };
+    fails(
+        "BuildTemplate (member)",
+        bob.build_template(build.clone()).await,
+        &denied,
+    );
+    fails(
+        "CancelBuildTemplate (member)",
+        bob.cancel_build_template(r(s, "tools")).await,
+        &denied,
+    );
+    fails(
+        "DeleteTemplate (member)",
+        bob.delete_template(r(s, "tools")).await,
+        &denied,
+    );
+    let mut default = ok(
+        "GetTemplate default",
+        bob.get_template(r(s, "default")).await,
+    );
+    default.spec = evil();
+    fails(
+        "UpdateTemplate default (member)",
+        bob.update_template(default).await,
+        &denied,
+    );
+    let provider = ok(
+        "CreateGitProvider",
+        alice
+            .create_git_provider(crate::git_provider(s, "gh"))
+            .await,
+    );
+    fails(
+        "UpdateGitProvider (member)",
+        bob.update_git_provider(provider).await,
+        &denied,
+    );
+    fails(
+        "DeleteGitProvider (member)",
+        bob.delete_git_provider(r(s, "gh")).await,
+        &denied,
+    );
+    let unchanged = ok("GetTemplate", alice.get_template(r(s, "tools")).await);
+    assert!(
+        unchanged.spec.is_none(),
+        "nothing a refused request asked for was written"
+    );
+
+    // Bob's own Template: he changes it, and so may alice, the Space's owner.
+    let mut his = ok(
+        "CreateTemplate (member)",
+        bob.create_template(template(s, "bobs", None)).await,
+    );
+    his.spec = Some(spec(
+        serde_json::json!({"runtime": {"tasks": [{"name": "a", "type": "POST_START", "run": "true"}]}}),
+    ));
+    let mut his = ok("UpdateTemplate (author)", bob.update_template(his).await);
+    his.spec = Some(spec(
+        serde_json::json!({"runtime": {"tasks": [{"name": "b", "type": "POST_START", "run": "true"}]}}),
+    ));
+    ok(
+        "UpdateTemplate (space owner)",
+        alice.update_template(his).await,
+    );
+    ok(
+        "DeleteTemplate (space owner)",
+        alice.delete_template(r(s, "bobs")).await,
+    );
+    ok("BuildTemplate (author)", alice.build_template(build).await);
 }

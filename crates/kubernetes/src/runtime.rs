@@ -154,6 +154,15 @@ impl KubernetesRuntime {
             .map_err(|e| engine(format!("read {}", describe::<K>(name)), &e))
     }
 
+    /// Removes the Service earlier versions made of a workspace's applications (none is made
+    /// now). Best effort: a cluster whose Role no longer lets Cordium delete Services (403)
+    /// must not fail every start over an object that is not there.
+    async fn remove_former_service(&self, names: &Names) {
+        if let Err(e) = self.delete_if_present::<Service>(&names.service).await {
+            tracing::warn!(service = %names.service, "removing a former Service: {e}");
+        }
+    }
+
     /// Deletes `name` and waits until it is gone.
     async fn delete_and_wait<K>(&self, name: &str, timeout: Duration) -> Result<(), RuntimeError>
     where
@@ -323,8 +332,7 @@ impl Runtime for KubernetesRuntime {
         self.apply(&objects.volume).await?;
         self.apply(&objects.network_policy).await?;
         self.apply(&objects.pod).await?;
-        // Earlier versions made a Service of the applications; none is made now.
-        self.delete_if_present::<Service>(&names.service).await?;
+        self.remove_former_service(&names).await;
         self.wait_running(&names, &spec.image).await
     }
 
@@ -463,7 +471,7 @@ impl Runtime for KubernetesRuntime {
         // makes the removal immediate and survives objects whose owner reference was lost.
         self.delete_if_present::<ConfigMap>(&names.owner).await?;
         self.delete_if_present::<Pod>(&names.pod).await?;
-        self.delete_if_present::<Service>(&names.service).await?;
+        self.remove_former_service(&names).await;
         self.delete_if_present::<NetworkPolicy>(&names.pod).await?;
         self.delete_if_present::<Secret>(&names.secret).await?;
         self.delete_if_present::<Secret>(&names.pull_secret).await?;

@@ -445,6 +445,26 @@ async fn states_follow_the_pod() {
     finish(runtime, server).await;
 }
 
+#[tokio::test]
+async fn a_start_goes_on_when_the_former_service_may_not_be_deleted() {
+    let name = K3X9;
+    let mut script = start_script(name, VolumeSource::New);
+    let last = script.pop().expect("the Service step");
+    assert_eq!(last.path, format!("{NS}/services/{name}"));
+    script.push(expect(
+        Method::DELETE,
+        format!("{NS}/services/{name}"),
+        Reply::With(403, status(403, "Forbidden")),
+    ));
+    script.extend([running(name)]);
+    let (runtime, server) = mock(script);
+    runtime
+        .start(&support::persistent())
+        .await
+        .expect("started although the Service could not be deleted");
+    finish(runtime, server).await;
+}
+
 /// An owner ConfigMap as a list item: its workspace in `data`.
 fn owner_item(space: &str, workspace: &str) -> Value {
     json!({"metadata": {"name": format!("cdm-{workspace}-owner")},

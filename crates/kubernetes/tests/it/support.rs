@@ -19,10 +19,10 @@ pub(crate) const OWNER_UID: &str = "0b7d5d0e-5c1f-4c55-9a3e-5a1c2f0e7d11";
 /// The secret values the workspaces carry: none may appear in a Pod.
 pub(crate) const SECRET_VALUES: &[&str] = &["s3cr3t-t0ken-value", "hunter2-database-password"];
 
-/// The runtime options the goldens use.
 /// The installation the test runtime labels its objects with.
 pub(crate) const INSTALLATION: &str = "5f0c2a9e7b614d3c8e21a0b4c6d8f013";
 
+/// The runtime options the goldens use.
 pub(crate) fn options() -> KubernetesOptions {
     KubernetesOptions {
         namespace: "cordium".to_owned(),

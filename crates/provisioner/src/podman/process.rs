@@ -51,8 +51,10 @@ impl Podman {
     }
 
     /// Runs podman as [`Podman::output`] does, holding at most
-    /// [`crate::runtime::EXEC_OUTPUT_LIMIT`] of each output: past it, podman is killed (and
-    /// with it the command, whose output pipe closes) and the run fails.
+    /// [`crate::runtime::EXEC_OUTPUT_LIMIT`] of each output: past it, the `podman exec` client
+    /// is killed and the run fails. The command itself may run on inside the container (conmon
+    /// keeps the session); only the lifecycle's own steps come here, and their output goes to
+    /// the log. Users' commands take the stream core, whose sessions kill what they started.
     pub(super) async fn captured(
         &self,
         mut command: Command,

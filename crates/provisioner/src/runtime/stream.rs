@@ -206,7 +206,9 @@ echo 'cordium: no shell found' >&2; exit 127";
 /// launcher `pid` and its process group. [`Signal::Kill`], which also ends every abandoned
 /// session, goes to every descendant as well, found through `/proc` (no `ps` needed): a
 /// process started without a terminal is not a group leader, so its children would outlive
-/// it (`sh -c 'sleep 600'` keeps its `sleep`).
+/// it (`sh -c 'sleep 600'` keeps its `sleep`). The walk starts at the launcher: children
+/// forked between the walk and the kill, and orphans of a launcher that already exited, are
+/// not found (a session whose process ended has nothing left to kill but those).
 pub fn signal_script(signal: Signal, pid: u32) -> String {
     let name = signal.name();
     if signal != Signal::Kill {

@@ -47,8 +47,9 @@ impl Reach for pb::Workspace {
 ///
 /// A run gets its owner's UserSecrets, git credentials and session credential, so what runs
 /// (the spec, through an update) and when (a start) is the owner's decision alone, or an
-/// administrator's. Stopping and deleting are also the Space owner's, who may delete the
-/// whole Space anyway; other members may only look.
+/// administrator's, and so is reporting activity, which keeps a run from its idle stop.
+/// Stopping and deleting are also the Space owner's, who may delete the whole Space anyway;
+/// other members may only look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Change {
     /// UpdateWorkspace.
@@ -59,6 +60,8 @@ pub(super) enum Change {
     Stop,
     /// DeleteWorkspace.
     Delete,
+    /// ReportWorkspaceActivity, which keeps it from its idle stop.
+    Activity,
 }
 
 impl Change {
@@ -68,6 +71,7 @@ impl Change {
             Change::Start => "start",
             Change::Stop => "stop",
             Change::Delete => "delete",
+            Change::Activity => "report activity of",
         }
     }
 
@@ -315,7 +319,9 @@ impl Api {
                 "a session credential may only report its own workspace's activity",
             ));
         }
-        let (record, ws) = self.visible_workspace(caller, &name).await?;
+        let (record, ws) = self
+            .changeable_workspace(caller, &name, Change::Activity)
+            .await?;
         let mut ws = Arc::unwrap_or_clone(ws);
         if let Some(status) = ws.status.as_mut() {
             status.last_activity_at = Some(now());

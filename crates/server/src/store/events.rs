@@ -248,8 +248,11 @@ impl Store {
     }
 
     /// PostgreSQL: follows every replica's events through `LISTEN`, announcing each to this
-    /// process's watchers in id order, once; after a lost connection, the events committed
-    /// meanwhile are replayed from the table.
+    /// process's watchers in id order, once. A notification only wakes it: what it announces
+    /// is read from the table (every event after the last one announced), so neither a failed
+    /// read nor the notifications lost while its connection was down lose an event. (During
+    /// an upgrade, a replica that does not take the event lock yet can still commit an id
+    /// below one already announced; it is then skipped.)
     pub(super) async fn spawn_listener(&self) -> Result<(), StoreError> {
         let mut listener = Self::listen(&self.url).await?;
         // Listening before reading the newest id: an event committed in between is both
@@ -259,21 +262,14 @@ impl Store {
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
+                    // Whatever the notification names, everything after `last` is read from
+                    // the table in id order: an event whose read failed, or one a replica
+                    // without the event lock (mid-upgrade) committed late, comes with the next.
                     Ok(Some(notification)) => {
-                        let Ok(id) = notification.payload().parse::<i64>() else {
-                            continue;
-                        };
-                        // Replayed already (ids are notified in commit order, which the
-                        // event lock makes their order).
-                        if id <= last {
+                        let named = notification.payload().parse::<i64>().ok();
+                        if named.is_some_and(|id| id <= last) {
                             continue;
                         }
-                        match store.event(id).await {
-                            Ok(Some(event)) => store.deliver(event, &mut last),
-                            Ok(None) => {}
-                            Err(e) => tracing::warn!("event {id}: {e}"),
-                        }
-                        continue;
                     }
                     // The connection was lost and is back, listening again.
                     Ok(None) => tracing::warn!("event listener: connection lost; reconnected"),
@@ -290,10 +286,10 @@ impl Store {
                         };
                     }
                 }
-                // Every notification sent while the connection was down is lost: what came
-                // after `last` is read from the table, now that new ones are heard again.
+                // After a lost connection, every notification sent meanwhile is lost too:
+                // what came after `last` is read from the table, now that new ones are heard.
                 if let Err(e) = store.replay_after(&mut last).await {
-                    tracing::warn!("event listener: replaying missed events: {e}");
+                    tracing::warn!("event listener: reading events after {last}: {e}");
                 }
             }
         });
@@ -337,14 +333,6 @@ impl Store {
             owner: row.try_get(3)?,
             space: row.try_get(4)?,
         })
-    }
-
-    async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query("SELECT id, kind, name, owner, space FROM events WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::event_of).transpose()
     }
 
     /// Up to `limit` kept events after `after`, oldest first (keys only): a resumed watch's

@@ -144,7 +144,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "CREATE TABLE installation (id TEXT NOT NULL);
          INSERT INTO installation (id) SELECT lower(hex(randomblob(16)))",
         postgres: "CREATE TABLE installation (id TEXT NOT NULL);
-         INSERT INTO installation (id) SELECT replace(gen_random_uuid()::text, '-', '')",
+         INSERT INTO installation (id) SELECT md5(random()::text || clock_timestamp()::text)",
         backfill: None,
     },
     // The driver's health check and scan read the active workspaces only.
@@ -153,6 +153,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "CREATE INDEX resources_active_names ON resources (kind, scope, name) WHERE active = 1",
         postgres: "CREATE INDEX resources_active_names ON resources (kind, scope, name) WHERE active = 1",
         backfill: None,
+    },
+    // The members backfill again: a store upgraded while it was tied to migration 5 (whose
+    // table came with 7) had the table made and never filled. Filling it is idempotent.
+    Migration {
+        version: 12,
+        sqlite: "",
+        postgres: "",
+        backfill: Some(Backfill::Members),
     },
 ];
 

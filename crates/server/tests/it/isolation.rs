@@ -608,6 +608,14 @@ async fn a_member_sees_but_only_the_owner_changes_or_starts_a_workspace(backend:
         bob.delete_workspace(r("", &alices)).await,
         &denied,
     );
+    let activity = pb::ReportActivityRequest {
+        name: alices.clone(),
+    };
+    fails(
+        "ReportWorkspaceActivity (member)",
+        bob.report_workspace_activity(activity).await,
+        &denied,
+    );
     let after = ok("GetWorkspace", alice.get_workspace(r("", &alices)).await);
     assert_eq!(
         after, before,

@@ -11,10 +11,10 @@
 //! - `STOPPING_REQUEST`: cancel a start still in progress (and wait for it to end), run
 //!   [`lifecycle::stop`], revoke the session credential, write `STOPPED`. A stop already
 //!   under way (autoStop, a failure, a build's end) is left to finish.
-//! - deletion: remove everything the runtime holds for the workspace; and on every scan,
-//!   what the runtime holds of workspaces the store no longer has ([`Runtime::held`]: the
-//!   objects labelled with this store's installation), so a delete cut short by a crash is
-//!   finished at the next start.
+//! - deletion: remove everything the runtime holds for the workspace; and on every scan, what
+//!   it holds of workspaces whose delete was recorded and not finished (`store::deleted`,
+//!   among the objects labelled with this store's installation, [`Runtime::held`]), so a
+//!   delete cut short by a crash is finished at the next start.
 //! - health: every [`HEALTH_INTERVAL`], each `RUNNING` workspace's container is checked; one
 //!   that no longer runs is stopped with a health-check failure (also at startup, for
 //!   workspaces a previous process left `RUNNING`).
@@ -387,8 +387,14 @@ impl Driver {
             if let Err(e) = driver.api.store().revoke_sessions(&key.name).await {
                 tracing::warn!(workspace = %key.name, "revoking sessions: {e}");
             }
-            if let Err(e) = driver.runtime.delete(&key).await {
-                tracing::warn!(workspace = %key.name, "removing the workspace: {e}");
+            match driver.runtime.delete(&key).await {
+                Ok(()) => {
+                    if let Err(e) = driver.api.store().forget_deleted_workspace(&key.name).await {
+                        tracing::warn!(workspace = %key.name, "forgetting its delete: {e}");
+                    }
+                }
+                // Recorded still: the next scan tries again.
+                Err(e) => tracing::warn!(workspace = %key.name, "removing the workspace: {e}"),
             }
         });
     }

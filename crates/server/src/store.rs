@@ -9,6 +9,7 @@
 //! replica hears of them through `LISTEN/NOTIFY` and reads them back, so a change made through
 //! one replica reaches the watchers of all.
 
+mod deleted;
 mod events;
 mod generations;
 pub mod git_connections;
@@ -575,6 +576,7 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Self::sync_members(tx, &record, None).await?;
+        Self::remember_deleted(tx, &record).await?;
         Ok(record)
     }
 

@@ -1,6 +1,6 @@
 //! The driver's scan of every workspace: at its start (settling the runs a previous process
-//! left) and whenever it falls behind the store's events; and the sweep of what the runtime
-//! holds of workspaces the store no longer has.
+//! left) and whenever it falls behind the store's events; and the sweep that finishes the
+//! deletes a crash cut short.
 
 use super::{Driver, unknown};
 use crate::pb;
@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 impl Driver {
     /// Acts on every active workspace (a STOPPED one asks for nothing); at `startup`, also
-    /// settles runs a previous process left. Either way, removes what the runtime holds of
-    /// workspaces the store no longer has: a delete that a crash cut short, or whose event a
-    /// lagging driver missed.
+    /// settles runs a previous process left. Either way, finishes the deletes that a crash cut
+    /// short or whose events a lagging driver missed ([`Driver::sweep`]).
     pub(super) async fn scan(self: &Arc<Self>, startup: bool) {
         self.sweep().await;
         let records = match self.api.store().active_workspaces().await {
@@ -57,11 +56,12 @@ impl Driver {
         }
     }
 
-    /// Removes the objects of each workspace the runtime holds that the store does not have.
-    /// Looked up by name alone: names are unique in the store and name the runtime's objects,
-    /// so a workspace of the same name in another Space still owns them. The runtime is listed
-    /// first: a workspace's record is written before any of its objects, so one whose objects
-    /// are listed is found, unless it was deleted since.
+    /// Finishes the deletes a crash cut short: the objects of each workspace whose delete the
+    /// store recorded (`store::deleted`) and that the runtime holds for this installation are
+    /// removed; a recorded delete of which the runtime holds nothing is forgotten. Nothing else
+    /// is touched: a workspace the store merely does not know (a restored backup, a copy of
+    /// the database) keeps its objects. The runtime is listed first, so objects made after the
+    /// listing (a new workspace of a recorded name starting) are not taken for the old ones.
     async fn sweep(self: &Arc<Self>) {
         let held = match self.runtime.held().await {
             Ok(held) => held,
@@ -70,18 +70,33 @@ impl Driver {
                 return;
             }
         };
-        for key in held {
-            match self.api.store().get(Kind::Workspace, "", &key.name).await {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    tracing::info!(
-                        workspace = %key.name,
-                        space = %key.space,
-                        "removing the objects of a workspace the store no longer has"
-                    );
-                    self.deleted(&key.space, &key.name);
+        let store = self.api.store();
+        let deleted = match store.deleted_workspaces().await {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                tracing::warn!("listing deleted workspaces: {e}");
+                return;
+            }
+        };
+        for (space, name) in deleted {
+            let holds = held.iter().any(|key| key.name == name);
+            // A workspace of the same name created since owns the objects now.
+            let recreated = match store.get(Kind::Workspace, "", &name).await {
+                Ok(found) => found.is_some(),
+                Err(e) => {
+                    tracing::warn!(workspace = %name, "sweep: {e}");
+                    continue;
                 }
-                Err(e) => tracing::warn!(workspace = %key.name, "sweep: {e}"),
+            };
+            if holds && !recreated {
+                tracing::info!(
+                    workspace = %name,
+                    %space,
+                    "finishing the delete of a workspace: removing its objects"
+                );
+                self.deleted(&space, &name);
+            } else if let Err(e) = store.forget_deleted_workspace(&name).await {
+                tracing::warn!(workspace = %name, "forgetting its delete: {e}");
             }
         }
     }

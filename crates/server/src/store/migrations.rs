@@ -162,6 +162,15 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
         backfill: Some(Backfill::Members),
     },
+    // Deleted workspaces whose runtime objects may remain (`store::deleted`): the driver's
+    // sweep removes only those, so a store restored from a backup (or copied) never has the
+    // objects of workspaces it does not know removed.
+    Migration {
+        version: 13,
+        sqlite: "CREATE TABLE deleted_workspaces (name TEXT PRIMARY KEY, space TEXT NOT NULL)",
+        postgres: "CREATE TABLE deleted_workspaces (name TEXT PRIMARY KEY, space TEXT NOT NULL)",
+        backfill: None,
+    },
 ];
 
 impl Store {

@@ -922,16 +922,19 @@ fn volume_exists(name: &str) -> bool {
         .success()
 }
 
-/// A delete the server did not finish (its record gone, its objects left: a crash between
-/// the two) is finished when a driver starts: the objects of this installation's workspaces
-/// that the store no longer has are removed. A stored workspace's objects stay, and so do
-/// another installation's, although they name a workspace this store has never had.
+/// A delete the server did not finish (its record gone and its delete recorded, its objects
+/// left: a crash between the two) is finished when a driver starts. Nothing else is touched:
+/// not a workspace whose record is merely missing (as after restoring a backup that predates
+/// it), not a stored workspace's objects, not another installation's, although it names a
+/// workspace this store has never had.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else() {
     let env = PodmanEnv::labelled("sweep").await;
     let image = serde_json::json!({"image": {"registry": {"url": lab().image}}});
     let gone = env.create(image.clone()).await;
     env.start_running(&gone).await;
+    let restored = env.create(image.clone()).await;
+    env.start_running(&restored).await;
     let stored = env.create(image).await;
     let installation = env.server.store.installation().to_owned();
     let space = format!("default.{}", env.user_name);
@@ -960,20 +963,28 @@ async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else
         .held()
         .await
         .expect("held");
-    assert!(held.contains(&key(&gone)), "{held:?}");
-    assert!(held.contains(&key(&stored)), "{held:?}");
+    for name in [&gone, &restored, &stored] {
+        assert!(held.contains(&key(name)), "{name}: {held:?}");
+    }
     assert!(
         !held.iter().any(|k| k.name == "elsewhere"),
         "another installation's: {held:?}"
     );
 
-    // The record goes without an event: the running driver never hears of it.
-    let pool = env._data.raw_pool().await;
-    sqlx::query("DELETE FROM resources WHERE kind = 'Workspace' AND name = $1")
-        .bind(&gone)
-        .execute(&pool)
+    // Deleted without an event, so the running driver never hears of it: the delete is
+    // recorded, the objects are left.
+    env.server
+        .store
+        .delete(Kind::Workspace, "", &gone, false)
         .await
         .expect("delete the record");
+    // Gone from the records without a delete, as in a backup that predates it.
+    let pool = env._data.raw_pool().await;
+    sqlx::query("DELETE FROM resources WHERE kind = 'Workspace' AND name = $1")
+        .bind(&restored)
+        .execute(&pool)
+        .await
+        .expect("lose the record");
     pool.close().await;
     let container = env.container(&gone);
     let workspace_volume = format!("{container}-workspace");
@@ -990,15 +1001,15 @@ async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else
     )
     .await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let container_exists = || {
+    let container_exists = |name: &str| {
         lab()
             .podman()
-            .args(["container", "exists", &container])
+            .args(["container", "exists", name])
             .status()
             .expect("podman")
             .success()
     };
-    while container_exists() || volume_exists(&workspace_volume) {
+    while container_exists(&container) || volume_exists(&workspace_volume) {
         assert!(
             Instant::now() < deadline,
             "the deleted workspace's objects are still there after a minute"
@@ -1009,8 +1020,27 @@ async fn a_starting_driver_removes_what_deleted_workspaces_left_and_nothing_else
         !volume_exists(&format!("{container}-home")),
         "every volume of it"
     );
+    assert!(
+        container_exists(&env.container(&restored)),
+        "a workspace the store lost but did not delete keeps its objects"
+    );
     assert!(volume_exists(&stored_volume), "a stored workspace's stay");
     assert!(volume_exists(&foreign), "another installation's stay");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env
+        .server
+        .store
+        .deleted_workspaces()
+        .await
+        .expect("deleted")
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the finished delete is forgotten"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// ExecWorkspace holds a command's output in memory and answers it in one message: up to

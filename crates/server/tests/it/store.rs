@@ -20,6 +20,7 @@ crate::on_both_backends!(
     a_store_from_before_the_members_table_is_backfilled,
     the_installation_is_chosen_once_per_database,
     the_active_workspaces_are_read_by_their_own_index,
+    deletes_of_workspaces_are_recorded_until_forgotten,
     events_reach_subscribers,
     concurrent_creates_fail_alone,
 );
@@ -865,6 +866,56 @@ async fn the_active_workspaces_are_read_by_their_own_index(backend: Backend) {
     }
 }
 
+/// A workspace's delete is recorded in its transaction, whichever way it is deleted (alone,
+/// with its Space), until the driver forgets it; other kinds' are not.
+async fn deletes_of_workspaces_are_recorded_until_forgotten(backend: Backend) {
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    store
+        .create(write(&record(Kind::Space, "", "s.alice", "", b"space")))
+        .await
+        .expect("Space");
+    for name in ["one", "two"] {
+        store
+            .create(write(&evented(name, b"ws")))
+            .await
+            .expect("create");
+    }
+    store
+        .create(write(&record(
+            Kind::Template,
+            "s.alice",
+            "t",
+            "s.alice",
+            b"t",
+        )))
+        .await
+        .expect("Template");
+    store
+        .delete(Kind::Workspace, "", "one", true)
+        .await
+        .expect("delete");
+    let space = |name: &str| (String::from("s.alice"), String::from(name));
+    assert_eq!(
+        store.deleted_workspaces().await.expect("deleted"),
+        [space("one")]
+    );
+    store
+        .delete_space("s.alice")
+        .await
+        .expect("delete the Space");
+    assert_eq!(
+        store.deleted_workspaces().await.expect("deleted"),
+        [space("one"), space("two")],
+        "the Space's workspace, not its Template"
+    );
+    store.forget_deleted_workspace("one").await.expect("forget");
+    assert_eq!(
+        store.deleted_workspaces().await.expect("deleted"),
+        [space("two")]
+    );
+}
+
 /// The installation id runtimes label their objects with: random, chosen when the
 /// database is created, the same on every later open (a restart, another replica).
 async fn the_installation_is_chosen_once_per_database(backend: Backend) {
@@ -918,6 +969,7 @@ async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
         "DROP TABLE git_connections",
         "DROP TABLE installation",
         "DROP INDEX resources_active_names",
+        "DROP TABLE deleted_workspaces",
         "DELETE FROM cordium_schema WHERE version >= 7",
     ] {
         sqlx::query(statement)

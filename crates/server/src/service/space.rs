@@ -186,7 +186,15 @@ impl Api {
     ) -> Result<pb::DeleteResponse> {
         let name = r.name.clone();
         self.owned_space(caller, &name).await?;
+        // Its Templates' pre-builds are not rows: read them before the rows go.
+        let templates = self.store.list_in_space(Kind::Template, &name).await?;
         self.store.delete_space(&name).await?;
+        for record in templates {
+            if let Ok(template) = super::resource::decode::<pb::Template>(&record) {
+                let status = template.status.unwrap_or_default();
+                self.delete_prebuilds(&record.name, &status).await;
+            }
+        }
         tracing::info!(user = %caller.name, space = %name, "space deleted with everything in it");
         Ok(pb::DeleteResponse {})
     }

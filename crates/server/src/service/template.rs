@@ -80,8 +80,7 @@ impl Kept for pb::Template {
     }
 
     /// Its build workspaces go (the driver removes their objects), and so do its pre-build
-    /// snapshots when this server has the runtime (a replica without it leaves them: nothing
-    /// sweeps snapshots).
+    /// snapshots ([`Api::delete_prebuilds`]).
     async fn after_delete(api: &Api, deleted: &Record) {
         let Ok(template) = decode::<pb::Template>(deleted) else {
             return;
@@ -93,19 +92,7 @@ impl Kept for pb::Template {
         {
             tracing::warn!(template = %deleted.name, "deleting its builds: {e}");
         }
-        if let Ok(runtime) = api.runtime() {
-            for build in [
-                status.current_ready_build_id,
-                status.current_running_build_id,
-            ] {
-                if build.is_empty() {
-                    continue;
-                }
-                if let Err(e) = runtime.delete_snapshot(&snapshot_name(&build)).await {
-                    tracing::warn!(template = %deleted.name, "deleting a pre-build: {e}");
-                }
-            }
-        }
+        api.delete_prebuilds(&deleted.name, &status).await;
     }
 }
 
@@ -236,6 +223,26 @@ impl Api {
         let record = rewritten(record, &template);
         self.write_update(Write::new(&record).expecting(precondition), template)
             .await
+    }
+
+    /// Deletes the pre-build snapshots of Template `name` (the ready build's and the running
+    /// one's), when this server has the runtime; a replica without it leaves them (nothing
+    /// sweeps snapshots). Failures are logged: the Template is gone already.
+    pub(super) async fn delete_prebuilds(&self, name: &str, status: &pb::TemplateStatus) {
+        let Ok(runtime) = self.runtime() else {
+            return;
+        };
+        for build in [
+            &status.current_ready_build_id,
+            &status.current_running_build_id,
+        ] {
+            if build.is_empty() {
+                continue;
+            }
+            if let Err(e) = runtime.delete_snapshot(&snapshot_name(build)).await {
+                tracing::warn!(template = %name, "deleting a pre-build: {e}");
+            }
+        }
     }
 
     /// Deletes the build workspaces of Template `template` in `space` that `which` picks;

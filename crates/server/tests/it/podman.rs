@@ -1191,6 +1191,40 @@ async fn ended_builds_and_a_deleted_templates_snapshot_are_removed() {
         !snapshot(&second).exists(),
         "the deleted Template's pre-build is gone"
     );
+
+    // A Space's delete takes its Templates' pre-builds with it.
+    let boxed = "box.tidy";
+    ok(
+        "CreateSpace",
+        env.user
+            .clone()
+            .create_space(crate::space(boxed, None))
+            .await,
+    );
+    ok(
+        "CreateTemplate",
+        env.user
+            .clone()
+            .create_template(template(
+                boxed,
+                "quick",
+                Some(serde_json::json!({
+                    "image": {"registry": {"url": lab().image}},
+                    "runtime": {"tasks": [task("mark", "ON_CREATE", "echo built > /workspace/built")]},
+                })),
+            ))
+            .await,
+    );
+    let third = build_and_wait(&env, boxed, "quick").await;
+    assert!(snapshot(&third).exists(), "the ready pre-build");
+    ok(
+        "DeleteSpace",
+        env.user.clone().delete_space(r("", boxed)).await,
+    );
+    assert!(
+        !snapshot(&third).exists(),
+        "the deleted Space's pre-build is gone"
+    );
 }
 
 /// ExecWorkspace is a session like ExecStream's: a command quiet for longer than the idle

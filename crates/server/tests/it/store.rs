@@ -1156,6 +1156,34 @@ fn evented(name: &str, body: &[u8]) -> Record {
     record(Kind::Workspace, "", name, "s.alice", body)
 }
 
+/// Creates the workspaces `names` (`evented`), announced.
+async fn create_evented(store: &Store, names: &[&str]) {
+    for name in names {
+        store
+            .create(Write::new(&evented(name, b"v1")).event(true))
+            .await
+            .expect("create");
+    }
+}
+
+/// PostgreSQL: a trigger `AFTER <when>` (e.g. `UPDATE ON resources`) that holds the
+/// transaction writing the row named `name` open for 1.5 s, after its write.
+async fn linger(data: &Data, when: &str, name: &str) {
+    let pool = data.raw_pool().await;
+    for statement in [
+        format!(
+            "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.name = '{name}' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$"
+        ),
+        format!("CREATE TRIGGER linger AFTER {when} FOR EACH ROW EXECUTE FUNCTION linger()"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
 /// PostgreSQL hands out event ids at insert; transactions commit in any order. A transaction
 /// held open after its event's insert (a trigger sleeps in it) must not let a later writer
 /// commit a higher id first: a watch starting from the newest id, or resuming from one, would
@@ -1165,23 +1193,8 @@ fn evented(name: &str, body: &[u8]) -> Record {
 async fn postgres_event_ids_become_visible_in_order() {
     let data = Data::new(Backend::Postgres).await;
     let store = open(&data).await;
-    for name in ["slow", "fast"] {
-        store
-            .create(Write::new(&evented(name, b"v1")).event(true))
-            .await
-            .expect("create");
-    }
-    let pool = data.raw_pool().await;
-    for statement in [
-        "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.name = 'slow' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER linger AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION linger()",
-    ] {
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .expect(statement);
-    }
+    create_evented(&store, &["slow", "fast"]).await;
+    linger(&data, "INSERT ON events", "slow").await;
     let before = store.newest_event_id().await.expect("newest");
     let update = |name: &'static str| {
         let store = store.clone();
@@ -1219,10 +1232,7 @@ async fn postgres_events_missed_while_the_listener_reconnects_are_replayed() {
     let data = Data::new(Backend::Postgres).await;
     let store = open(&data).await;
     let mut events = store.subscribe();
-    store
-        .create(Write::new(&evented("seen", b"v1")).event(true))
-        .await
-        .expect("create");
+    create_evented(&store, &["seen"]).await;
     let first = tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await
         .expect("in time")
@@ -1255,10 +1265,7 @@ async fn postgres_events_missed_while_the_listener_reconnects_are_replayed() {
     .execute(&pool)
     .await
     .expect("cut the listeners");
-    replica
-        .create(Write::new(&evented("missed", b"v1")).event(true))
-        .await
-        .expect("create while the listener is away");
+    create_evented(&replica, &["missed"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sqlx::query(sqlx::AssertSqlSafe(allow(true)))
         .execute(&admin)
@@ -1270,10 +1277,7 @@ async fn postgres_events_missed_while_the_listener_reconnects_are_replayed() {
         .expect("event");
     assert_eq!(replayed.name, "missed");
     // Announced once: the next event is the next write's.
-    store
-        .create(Write::new(&evented("next", b"v1")).event(true))
-        .await
-        .expect("create");
+    create_evented(&store, &["next"]).await;
     let next = tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await
         .expect("in time")
@@ -1294,23 +1298,8 @@ async fn postgres_a_space_is_deleted_while_one_of_its_workspaces_is_updated() {
         .create(write(&record(Kind::Space, "", "s.alice", "", b"space")))
         .await
         .expect("create the Space");
-    for name in ["w1", "w2"] {
-        store
-            .create(Write::new(&evented(name, b"v1")).event(true))
-            .await
-            .expect("create");
-    }
-    let pool = data.raw_pool().await;
-    for statement in [
-        "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.name = 'w2' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER linger AFTER UPDATE ON resources FOR EACH ROW EXECUTE FUNCTION linger()",
-    ] {
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .expect(statement);
-    }
+    create_evented(&store, &["w1", "w2"]).await;
+    linger(&data, "UPDATE ON resources", "w2").await;
     let updating = {
         let store = store.clone();
         tokio::spawn(async move {

@@ -39,7 +39,7 @@ pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(300)
 /// every row write (so it holds every row lock it needs before it waits for this one).
 const EVENT_ORDER_LOCK: i64 = 7245;
 
-/// How many events the PostgreSQL listener replays per read after it lost its connection.
+/// How many events the PostgreSQL listener reads from the table at a time.
 const REPLAY_PAGE: i64 = 500;
 
 /// What happened to a workspace.
@@ -286,8 +286,8 @@ impl Store {
                         };
                     }
                 }
-                // After a lost connection, every notification sent meanwhile is lost too:
-                // what came after `last` is read from the table, now that new ones are heard.
+                // Whatever came after `last`, from the table (after a lost connection, the
+                // notifications sent meanwhile are lost: new ones are heard again by now).
                 if let Err(e) = store.replay_after(&mut last).await {
                     tracing::warn!("event listener: reading events after {last}: {e}");
                 }

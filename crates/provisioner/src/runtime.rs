@@ -449,10 +449,10 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     ) -> Result<(), RuntimeError>;
 
     /// The workspaces this runtime holds objects of for its installation (the store's id it
-    /// was given, which labels everything it makes), each once: the driver removes those the
-    /// store no longer has (a delete cut short by a crash). Objects without the label (made
-    /// by another installation, by hand, or before labels existed) are never listed; a
-    /// runtime given no installation lists nothing.
+    /// was given, which labels everything it makes), each once: the driver finishes the
+    /// deletes a crash cut short among them. Objects without the label (made by another
+    /// installation, by hand, or before labels existed) are never listed; a runtime given no
+    /// installation lists nothing.
     async fn held(&self) -> Result<Vec<WorkspaceKey>, RuntimeError>;
 
     /// Removes everything the workspace has: container, volume, stored secrets.

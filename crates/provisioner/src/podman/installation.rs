@@ -1,9 +1,8 @@
 //! Which installation made an object. With [`PodmanOptions::installation`] set, every
 //! container and volume the backend makes is labelled `cordium.installation=<id>`, and
-//! [`Podman::held`] lists the workspaces holding such objects, so the driver can remove those
-//! the store no longer has (a delete cut short by a crash) without touching another
-//! installation's objects on the same host, or objects made by hand or by older versions,
-//! which carry no such label.
+//! [`Podman::held`] lists the workspaces holding such objects, so the driver can finish the
+//! deletes a crash cut short without touching another installation's objects on the same
+//! host, or objects made by hand or by older versions, which carry no such label.
 
 use super::{Podman, PodmanOptions};
 use crate::runtime::{RuntimeError, WorkspaceKey};

@@ -137,8 +137,8 @@ const MIGRATIONS: &[Migration] = &[
         backfill: None,
     },
     // The installation's id (`Store::installation`): runtimes label the objects they make
-    // with it, and the driver removes those of workspaces the store no longer has, never
-    // another installation's on the same host or cluster.
+    // with it, and the driver finishes the deletes a crash cut short among those only, never
+    // touching another installation's on the same host or cluster.
     Migration {
         version: 10,
         sqlite: "CREATE TABLE installation (id TEXT NOT NULL);

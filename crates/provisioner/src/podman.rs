@@ -204,6 +204,20 @@ impl Podman {
         })
     }
 
+    /// The `--label` arguments every container and volume of `key` gets: its Space and name
+    /// (an operator, and the tests' clean-up, find a workspace's objects by them) and the
+    /// installation (`installation`).
+    fn label_args(&self, key: &WorkspaceKey) -> Vec<String> {
+        let mut args = vec![
+            "--label".to_owned(),
+            format!("cordium.space={}", key.space),
+            "--label".to_owned(),
+            format!("cordium.workspace={}", key.name),
+        ];
+        args.extend(installation::label_args(&self.options));
+        args
+    }
+
     fn volume(key: &WorkspaceKey) -> String {
         format!("{}-workspace", key.object_name())
     }
@@ -412,11 +426,7 @@ impl Runtime for Podman {
         let mut command = self.command();
         command.args(["create", "--name", &name, "--hostname", &key.name]);
         command
-            .arg("--label")
-            .arg(format!("cordium.space={}", key.space))
-            .arg("--label")
-            .arg(format!("cordium.workspace={}", key.name))
-            .args(installation::label_args(&self.options))
+            .args(self.label_args(key))
             .args(persist::recipe_args(&spec.recipe))
             .args(storage::storage_args(spec))
             .args(self.write_egress(key, &spec.egress).await?)

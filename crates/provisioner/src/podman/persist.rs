@@ -94,13 +94,10 @@ impl Podman {
                         .await?;
                 }
             }
-            // Labelled like the container, so an operator (and the tests' clean-up) finds a
-            // workspace's volumes by its Space or name, and a sweep by its installation.
-            let space = format!("cordium.space={}", spec.key.space);
-            let workspace = format!("cordium.workspace={}", spec.key.name);
-            let installation = super::installation::label_args(&self.options);
-            let mut args = vec!["volume", "create", "--label", &space, "--label", &workspace];
-            args.extend(installation.iter().map(String::as_str));
+            // Labelled like the container.
+            let labels = self.label_args(&spec.key);
+            let mut args = vec!["volume", "create"];
+            args.extend(labels.iter().map(String::as_str));
             args.push(&volume);
             self.run(&args, None).await.map(drop)
         };

@@ -24,6 +24,16 @@ impl Podman {
         command
     }
 
+    /// Starts `command`; failing to, names the program.
+    fn spawn(&self, command: &mut Command) -> Result<tokio::process::Child, RuntimeError> {
+        command.spawn().map_err(|e| {
+            engine(
+                "running podman",
+                format!("{}: {e}", self.options.program.display()),
+            )
+        })
+    }
+
     /// Runs podman with `args` (and `stdin`), returning its output whatever the exit code.
     pub(super) async fn output(
         &self,
@@ -33,12 +43,7 @@ impl Podman {
         if stdin.is_some() {
             command.stdin(Stdio::piped());
         }
-        let mut child = command.spawn().map_err(|e| {
-            engine(
-                "running podman",
-                format!("{}: {e}", self.options.program.display()),
-            )
-        })?;
+        let mut child = self.spawn(&mut command)?;
         if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(data)
                 .await
@@ -59,12 +64,7 @@ impl Podman {
         &self,
         mut command: Command,
     ) -> Result<std::process::Output, RuntimeError> {
-        let mut child = command.spawn().map_err(|e| {
-            engine(
-                "running podman",
-                format!("{}: {e}", self.options.program.display()),
-            )
-        })?;
+        let mut child = self.spawn(&mut command)?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(engine("podman exec", "no output pipes"));
         };

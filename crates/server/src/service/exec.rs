@@ -5,6 +5,7 @@ use super::api::Api;
 use super::documents::bad_field;
 use super::resource::Result;
 use super::stream::Guard;
+use super::workspace::Change;
 use crate::pb;
 use crate::store::Record;
 use cordium_provisioner::runtime::{
@@ -86,12 +87,9 @@ impl Api {
     /// secrets and session credential, so other members of its Space may not exec into it or
     /// read its log.
     async fn own_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
-        let (record, _) = self.visible_workspace(caller, name).await?;
-        if record.owner != caller.name && !caller.admin {
-            return Err(Status::permission_denied(format!(
-                "only the owner of workspace `{name}` may run commands in it or read its log"
-            )));
-        }
+        let (record, _) = self
+            .changeable_workspace(caller, name, Change::Exec)
+            .await?;
         Ok(record)
     }
 

@@ -370,11 +370,8 @@ impl Api {
     /// tokens): its author (`record.owner`), the Space's owner, or an administrator; other
     /// members get PermissionDenied, so no member reaches another's secrets through them.
     pub(crate) async fn may_change_shared(&self, caller: &Caller, record: &Record) -> Result<()> {
-        if record.owner == caller.name || caller.admin {
-            return Ok(());
-        }
-        let (space, _) = self.accessible_space(caller, &record.space).await?;
-        if space.owner == caller.name {
+        if record.owner == caller.name || caller.admin || self.owns_space_of(caller, record).await?
+        {
             return Ok(());
         }
         Err(Status::permission_denied(format!(
@@ -384,6 +381,13 @@ impl Api {
             record.name,
             record.space
         )))
+    }
+
+    /// Whether `caller` owns the Space `record` is kept in (NotFound when they cannot reach
+    /// it).
+    pub(crate) async fn owns_space_of(&self, caller: &Caller, record: &Record) -> Result<bool> {
+        let (space, _) = self.accessible_space(caller, &record.space).await?;
+        Ok(space.owner == caller.name)
     }
 
     /// Where `name` of kind `K` is kept for `caller`, checking that they may reach `space`.

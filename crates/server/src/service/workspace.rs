@@ -47,7 +47,8 @@ impl Reach for pb::Workspace {
 ///
 /// A run gets its owner's UserSecrets, git credentials and session credential, so what runs
 /// (the spec, through an update) and when (a start) is the owner's decision alone, or an
-/// administrator's, and so is reporting activity, which keeps a run from its idle stop.
+/// administrator's, and so are reporting activity, which keeps a run from its idle stop,
+/// and running commands in it.
 /// Stopping and deleting are also the Space owner's, who may delete the whole Space anyway;
 /// other members may only look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,16 +63,21 @@ pub(super) enum Change {
     Delete,
     /// ReportWorkspaceActivity, which keeps it from its idle stop.
     Activity,
+    /// Running commands in it (ExecWorkspace, ExecStream, PortForward) or reading its log:
+    /// what runs there sees the owner's secrets.
+    Exec,
 }
 
 impl Change {
-    fn verb(self) -> &'static str {
+    /// What the caller asked, as the refusal says it.
+    fn what(self) -> &'static str {
         match self {
-            Change::Update => "change",
-            Change::Start => "start",
-            Change::Stop => "stop",
-            Change::Delete => "delete",
-            Change::Activity => "report activity of",
+            Change::Update => "change it",
+            Change::Start => "start it",
+            Change::Stop => "stop it",
+            Change::Delete => "delete it",
+            Change::Activity => "report its activity",
+            Change::Exec => "run commands in it or read its log",
         }
     }
 
@@ -113,20 +119,19 @@ impl Api {
         if record.owner == caller.name || caller.admin {
             return Ok((record, ws));
         }
-        let verb = change.verb();
+        let what = change.what();
         if change.space_owner_may() {
-            let (space, _) = self.accessible_space(caller, &record.space).await?;
-            if space.owner == caller.name {
+            if self.owns_space_of(caller, &record).await? {
                 return Ok((record, ws));
             }
             return Err(Status::permission_denied(format!(
-                "only the owner of workspace `{name}` or of its Space `{}` may {verb} it",
+                "only the owner of workspace `{name}` or of its Space `{}` may {what}",
                 record.space
             )));
         }
         Err(Status::permission_denied(format!(
-            "only the owner of workspace `{name}` may {verb} it: its runs get the owner's \
-             secrets and credentials"
+            "only the owner of workspace `{name}` may {what}: its runs get the owner's secrets \
+             and credentials"
         )))
     }
 

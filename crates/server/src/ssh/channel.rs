@@ -114,19 +114,22 @@ pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
         tty,
         ..spec
     };
-    // Counted with the user's ExecStream sessions for as long as this function runs.
-    let slot = api
-        .session_slot(&login.user)
-        .map_err(|status| format!("cordium: {}\r\n", status.message()));
-    let started = match (slot, api.runtime()) {
-        (Err(line), _) => Err(line),
-        (Ok(_), Err(_)) => Err("cordium: this server runs no workspaces\r\n".to_owned()),
-        (Ok(slot), Ok(runtime)) => runtime
+    // The slot counts the session with the user's ExecStream sessions for as long as this
+    // function runs.
+    let started = async {
+        let slot = api
+            .session_slot(&login.user)
+            .map_err(|status| format!("cordium: {}\r\n", status.message()))?;
+        let runtime = api
+            .runtime()
+            .map_err(|_| "cordium: this server runs no workspaces\r\n".to_owned())?;
+        let process = runtime
             .stream(&login.workspace, &spec)
             .await
-            .map(|process| (process, slot))
-            .map_err(|e| refusal(&login, &e)),
-    };
+            .map_err(|e| refusal(&login, &e))?;
+        Ok::<_, String>((process, slot))
+    }
+    .await;
     let (process, _slot) = match started {
         Ok(started) => started,
         Err(line) => {

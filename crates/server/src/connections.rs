@@ -19,7 +19,7 @@
 //! from [`ConnectionLimits::max_streams_per_connection`] in [`crate::server`].
 //!
 //! Writes on gRPC connections are gathered ([`Connection`]'s `AsyncWrite`): what HTTP/2 writes
-//! between two flushes goes out in one `write`, unless it passes [`GATHER_BYTES`] (then what
+//! between two flushes goes out in one `write`, unless it passes `GATHER_BYTES` (then what
 //! was gathered goes first, and a single write that large goes out as it is). With vectored
 //! writes, h2 sends every DATA frame of more than 256 bytes (a GetWorkspace answer) in a
 //! `writev` of its own, so the answers of many concurrent calls cost a system call each: at 64
@@ -251,7 +251,7 @@ pub struct Connection {
     idle_timeout: Duration,
     /// What it carries: whether writes are gathered, and whether they keep it alive.
     carries: Carries,
-    /// HTTP/2 only: bytes written but not yet sent (at most [`GATHER_BYTES`]), and how many
+    /// HTTP/2 only: bytes written but not yet sent (at most `GATHER_BYTES`), and how many
     /// of them were.
     gathered: Vec<u8>,
     sent: usize,
@@ -324,7 +324,7 @@ impl AsyncRead for Connection {
     }
 }
 
-/// On HTTP/2 connections, writes are gathered and sent at a flush, or when [`GATHER_BYTES`]
+/// On HTTP/2 connections, writes are gathered and sent at a flush, or when `GATHER_BYTES`
 /// would be exceeded: hyper flushes after every round of frames. They are not vectored then,
 /// so h2 copies DATA frames of up to a KiB into its buffer instead of writing each one apart.
 impl AsyncWrite for Connection {

@@ -17,7 +17,7 @@ pub(super) async fn read(pool: &AnyPool) -> Result<Arc<str>, StoreError> {
 
 impl Store {
     /// The id of this installation: 32 random hexadecimal digits chosen when the database
-    /// was created, the same for every replica on it (see the [module](self)).
+    /// was created, the same for every replica on it (see `store::installation`).
     pub fn installation(&self) -> &str {
         &self.installation
     }

@@ -686,9 +686,12 @@ pub(crate) struct SchemaArgs {
     pub(crate) write: Option<PathBuf>,
 }
 
+/// `NAME=VALUE`, by the rules of `spec.vars` (a name that can be referenced, a value of at most
+/// `MAX_VAR_VALUE_BYTES`); the name is not quoted back, since it may be anything.
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("`{s}` is not NAME=VALUE")),
-    }
+    let Some((name, value)) = s.split_once('=') else {
+        return Err("write NAME=VALUE".to_owned());
+    };
+    cordium_spec::validate::check_run_vars([(name, value)]).map_err(|e| e.problem)?;
+    Ok((name.to_owned(), value.to_owned()))
 }

@@ -302,12 +302,27 @@ fn compile_repo_file_is_the_repository_file_layer() {
 fn compile_var_without_equals_is_a_usage_error() {
     let r = run(&["compile", "-f", WORKSPACE, "--var", "BRANCH"]);
     assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("write NAME=VALUE"), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn compile_var_follows_the_rules_of_spec_vars() {
+    let r = run(&["compile", "-f", WORKSPACE, "--var", "MY-VAR=x"]);
+    assert_eq!(r.code, 2, "{r:?}");
     assert!(
-        r.stderr.contains("`BRANCH` is not NAME=VALUE"),
+        r.stderr.contains("a variable name is letters"),
         "{}",
         r.stderr
     );
-    assert_eq!(r.stdout, "");
+    let long = format!("BRANCH={}", "x".repeat(5001));
+    let r = run(&["compile", "-f", WORKSPACE, "--var", &long]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("the value is 5001 bytes; at most 5000"),
+        "{}",
+        &r.stderr[..r.stderr.len().min(500)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

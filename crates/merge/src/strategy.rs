@@ -197,7 +197,8 @@ mod tests {
 
     #[test]
     fn every_eligible_path_is_a_string_field() {
-        for pattern in ELIGIBLE {
+        for field in ELIGIBLE {
+            let pattern = field.path;
             let schemas = field_schemas(pattern);
             assert!(
                 schemas.iter().any(|(root, s)| has_type(root, s, "string")),

@@ -5,34 +5,67 @@ use cordium_spec::{Diagnostic, FieldPath, Location, Node};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
+/// A field where `${{ vars.NAME }}` is substituted, and the most bytes its value may hold
+/// after substitution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eligible {
+    /// The field's path relative to `spec`, `[]` for any index.
+    pub path: &'static str,
+    /// The most bytes the substituted value may hold: the limit validation sets on what is
+    /// written there (`cmd`, an env value, a task's `run`), or its shape's (a URL, a git ref).
+    /// Checked before the value is built, so that a few references to a long variable cannot
+    /// ask for gigabytes.
+    pub max_len: usize,
+}
+
 /// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
 /// `${{` anywhere else is kept as written.
-pub const ELIGIBLE: &[&str] = &[
-    "image.registry.url",
-    "image.dockerfile.url",
-    "image.git.url",
-    "image.git.checkout",
-    "image.git.dockerfile",
-    "image.git.context",
-    "repository.url",
-    "repository.cloneOptions.branch",
-    "repository.cloneOptions.checkout",
-    "additionalRepositories[].repository.url",
-    "additionalRepositories[].repository.cloneOptions.branch",
-    "additionalRepositories[].repository.cloneOptions.checkout",
-    "runtime.cmd",
-    "runtime.entrypoint",
-    "runtime.envVars[].value",
-    "runtime.tasks[].run",
-    "runtime.tasks[].workingDir",
-    "runtime.tasks[].envVars[].value",
-    "dotfiles.url",
-    "dotfiles.branch",
+pub const ELIGIBLE: &[Eligible] = &[
+    eligible("image.registry.url", URL),
+    eligible("image.dockerfile.url", URL),
+    eligible("image.git.url", URL),
+    eligible("image.git.checkout", GIT_REF),
+    eligible("image.git.dockerfile", PATH),
+    eligible("image.git.context", PATH),
+    eligible("repository.url", URL),
+    eligible("repository.cloneOptions.branch", GIT_REF),
+    eligible("repository.cloneOptions.checkout", GIT_REF),
+    eligible("additionalRepositories[].repository.url", URL),
+    eligible(
+        "additionalRepositories[].repository.cloneOptions.branch",
+        GIT_REF,
+    ),
+    eligible(
+        "additionalRepositories[].repository.cloneOptions.checkout",
+        GIT_REF,
+    ),
+    eligible("runtime.cmd", 1024),
+    eligible("runtime.entrypoint", 1024),
+    eligible("runtime.envVars[].value", 1024),
+    eligible("runtime.tasks[].run", 5000),
+    eligible("runtime.tasks[].workingDir", PATH),
+    eligible("runtime.tasks[].envVars[].value", 1024),
+    eligible("dotfiles.url", URL),
+    eligible("dotfiles.branch", GIT_REF),
 ];
 
+/// The longest URL (`shapes::check_url`), git ref (`shapes::check_git_ref`) and path
+/// (`workingDir`, `dockerfile`, `context`) that validation accepts.
+const URL: usize = 256;
+const GIT_REF: usize = 255;
+const PATH: usize = 256;
+
+const fn eligible(path: &'static str, max_len: usize) -> Eligible {
+    Eligible { path, max_len }
+}
+
 /// [`ELIGIBLE`] with each path parsed once.
-static ELIGIBLE_PARSED: LazyLock<Vec<Pattern<'static>>> =
-    LazyLock::new(|| ELIGIBLE.iter().map(|path| Pattern::new(path)).collect());
+static ELIGIBLE_PARSED: LazyLock<Vec<(Pattern<'static>, usize)>> = LazyLock::new(|| {
+    ELIGIBLE
+        .iter()
+        .map(|field| (Pattern::new(field.path), field.max_len))
+        .collect()
+});
 
 /// A `${{ vars.NAME }}` reference found in an eligible field.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -78,14 +111,16 @@ pub(crate) fn substitute(
     // One buffer for every path's text: it grows once, not once per reference.
     let mut path_text = String::new();
     walk_strings_mut(spec, &FieldPath::root("spec"), &mut |text, loc, path| {
-        if cordium_spec::shapes::is_templated(text)
-            && ELIGIBLE_PARSED
-                .iter()
-                .any(|field| path.matches_pattern(field))
+        if !cordium_spec::shapes::is_templated(text) {
+            return;
+        }
+        if let Some(&(_, max_len)) = ELIGIBLE_PARSED
+            .iter()
+            .find(|(field, _)| path.matches_pattern(field))
         {
             path_text.clear();
             path.write_to(&mut path_text);
-            if let Some(new) = substitution.substitute_one(text, loc, &path_text) {
+            if let Some(new) = substitution.substitute_one(text, loc, &path_text, max_len) {
                 *text = new;
             }
         }
@@ -102,7 +137,13 @@ struct Substitution<'v> {
 }
 
 impl Substitution<'_> {
-    fn substitute_one(&mut self, text: &str, loc: Location, path: &str) -> Option<String> {
+    fn substitute_one(
+        &mut self,
+        text: &str,
+        loc: Location,
+        path: &str,
+        max_len: usize,
+    ) -> Option<String> {
         let template = match cordium_vars::parse(text) {
             Ok(t) => t,
             Err(e) => {
@@ -120,6 +161,11 @@ impl Substitution<'_> {
             });
         }
         if !self.apply {
+            return None;
+        }
+        if let Err(e) = template.check_len(self.vars, max_len) {
+            self.outcome.diagnostics.push(vars_error(&e, loc, path));
+            self.outcome.failed.insert(crate::tree::key(&loc));
             return None;
         }
         let result = if self.lenient {

@@ -558,3 +558,70 @@ fn the_seed_example_compiles_to_its_golden_case() {
     let c = compiled(&[("workspace.yaml", seed)], None, Options::default());
     assert_eq!(c.effective.to_yaml(), expected);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Substitution is bounded
+
+/// A Workspace whose every env value is `refs` references to a variable of `len` bytes.
+fn amplifier(refs: usize, len: usize) -> String {
+    let value = "${{ vars.A }}".repeat(refs);
+    let env: String = (0..128)
+        .map(|i| format!("    - key: E{i}\n      value: '{value}'\n"))
+        .collect();
+    document(
+        "Workspace",
+        "amp",
+        &format!(
+            "  vars:\n    - name: A\n      value: '{}'\n  runtime:\n    envVars:\n{env}",
+            "x".repeat(len)
+        ),
+    )
+}
+
+#[test]
+fn a_substituted_value_is_bounded_by_its_fields_limit_before_it_is_built() {
+    // 73 references (1,022 bytes as written) to a 5,000-byte variable ask for 365,000 bytes per
+    // value; each is refused, naming its field, and no message quotes the value.
+    let Err(diagnostics) = compile_texts(
+        &[("ws.yaml", amplifier(73, 5000))],
+        None,
+        Options::default(),
+    ) else {
+        panic!("an amplified value must not compile");
+    };
+    let too_long: Vec<_> = diagnostics
+        .0
+        .iter()
+        .filter(|d| d.code == "vars::too-long")
+        .collect();
+    assert_eq!(too_long.len(), 128, "{diagnostics:?}");
+    assert_eq!(too_long[5].path, "spec.runtime.envVars[5].value");
+    assert!(
+        too_long[5].message.contains("365000 bytes")
+            && too_long[5].message.contains("at most 1024"),
+        "{}",
+        too_long[5].message
+    );
+    assert!(too_long.iter().all(|d| d.message.len() < 200));
+
+    // At the limit exactly, it compiles: 1,024 bytes from 8 references to 128 bytes.
+    let c = compiled(&[("ws.yaml", amplifier(8, 128))], None, Options::default());
+    let value = &json(&c)["spec"]["runtime"]["envVars"][0]["value"];
+    assert_eq!(value.as_str().map(str::len), Some(1024));
+}
+
+#[test]
+fn a_variable_holds_at_most_what_a_field_can() {
+    let text = amplifier(1, 5001);
+    let mut sources = SourceMap::new();
+    let id = sources.add("ws.yaml", text.as_str());
+    let loaded = load(&text, id);
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.path == "spec.vars[0].value" && d.message.contains("at most 5000")),
+        "{:?}",
+        loaded.diagnostics
+    );
+}

@@ -6,7 +6,9 @@
 mod fields;
 mod support;
 
-pub use fields::{is_identifier, limit_dims};
+pub use fields::{
+    MAX_VAR_VALUE_BYTES, MAX_VARS, RunVarError, check_run_vars, is_identifier, limit_dims,
+};
 
 use fields::*;
 use support::*;

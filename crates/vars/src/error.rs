@@ -61,18 +61,29 @@ pub enum ErrorKind {
         /// The offending name (empty when `vars.` is followed by nothing).
         name: String,
     },
+    /// Substitution would make the string longer than its field holds
+    /// ([`Template::check_len`](crate::Template::check_len)). The span covers the
+    /// whole string.
+    #[error("the value would be {len} bytes after substitution; the field holds at most {limit}")]
+    TooLong {
+        /// The length substitution would produce, in bytes.
+        len: usize,
+        /// The most the field holds, in bytes.
+        limit: usize,
+    },
 }
 
 impl ErrorKind {
     /// The stable diagnostic code: `vars::undefined`,
-    /// `vars::unsupported-expression`, `vars::unterminated` or
-    /// `vars::invalid-name`.
+    /// `vars::unsupported-expression`, `vars::unterminated`,
+    /// `vars::invalid-name` or `vars::too-long`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::UndefinedVariable { .. } => "vars::undefined",
             Self::UnsupportedExpression { .. } => "vars::unsupported-expression",
             Self::Unterminated => "vars::unterminated",
             Self::InvalidName { .. } => "vars::invalid-name",
+            Self::TooLong { .. } => "vars::too-long",
         }
     }
 
@@ -97,6 +108,9 @@ impl ErrorKind {
                  digits or `_`"
                     .to_owned(),
             ),
+            Self::TooLong { .. } => {
+                Some("shorten the variables' values, or reference them fewer times".to_owned())
+            }
         }
     }
 }

@@ -92,6 +92,33 @@ impl<'a> Template<'a> {
         references(self)
     }
 
+    /// Checks, before substituting, that the result would be at most `limit`
+    /// bytes (an undefined variable counts as empty). One pass over the
+    /// segments, nothing allocated: a few references to a long value can
+    /// ask for far more memory than the text that holds them (73 references
+    /// to a 1 MB variable in each of 128 fields ask for 9 GB), so a caller
+    /// bounds each field by what it may hold before building it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TooLong`](crate::ErrorKind::TooLong), spanning the whole
+    /// string.
+    pub fn check_len(&self, vars: &dyn crate::Lookup, limit: usize) -> Result<(), crate::Error> {
+        let len = self.segments().iter().fold(0usize, |len, segment| {
+            len.saturating_add(match segment {
+                Segment::Literal(text) => text.len(),
+                Segment::Reference(reference) => vars.get(reference.name).map_or(0, str::len),
+            })
+        });
+        if len <= limit {
+            return Ok(());
+        }
+        Err(crate::Error {
+            kind: crate::ErrorKind::TooLong { len, limit },
+            span: 0..self.source_len,
+        })
+    }
+
     /// Length in bytes of the string this template was parsed from.
     pub(crate) fn source_len(&self) -> usize {
         self.source_len

@@ -215,6 +215,23 @@ proptest! {
         prop_assert_eq!(outcome(&input), oracle(&input));
     }
 
+    /// `check_len` knows the length lenient substitution makes, without making it: it accepts
+    /// that length as the limit and refuses one byte less, naming both and the whole string.
+    #[test]
+    fn check_len_knows_the_substituted_length(input in prop_oneof![mixed(), canonical()]) {
+        if let Ok(template) = parse(&input) {
+            let len = substitute_lenient(&template, &vars()).0.len();
+            prop_assert!(template.check_len(&vars(), len).is_ok());
+            if len > 0 {
+                let e = template.check_len(&vars(), len - 1).err();
+                prop_assert_eq!(
+                    e.map(|e| (e.kind, e.span)),
+                    Some((ErrorKind::TooLong { len, limit: len - 1 }, 0..input.len()))
+                );
+            }
+        }
+    }
+
     #[test]
     fn no_open_is_unchanged_and_borrowed(input in without_open()) {
         prop_assert!(!input.contains("${{"));

@@ -2,7 +2,7 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{bad_field, describe, invalid};
+use super::documents::{bad_field, describe, invalid, validate_run_vars};
 use crate::cache::{Doorkeeper, Memo};
 use crate::pb;
 use crate::store::Counter;
@@ -147,6 +147,7 @@ impl CompileRequest {
                 ));
             }
         };
+        validate_run_vars(&req.vars)?;
         Ok(Self {
             target,
             vars: req.vars.into_iter().map(|v| (v.name, v.value)).collect(),

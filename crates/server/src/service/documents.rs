@@ -145,13 +145,27 @@ pub(crate) fn bad_field(field: &str, description: impl Into<String>) -> Status {
     )
 }
 
+/// Checks a run's variables (StartWorkspace's and CompileWorkspace's `vars`) by the rules of
+/// `spec.vars`: they are stored with the workspace and substituted at every start.
+pub(crate) fn validate_run_vars(vars: &[crate::pb::Var]) -> Result<(), Status> {
+    cordium_spec::validate::check_run_vars(vars.iter().map(|v| (v.name.as_str(), v.value.as_str())))
+        .map_err(|e| bad_field(&format!("vars[{}].{}", e.index, e.field), e.problem))
+}
+
 /// How many diagnostics an error answer carries: the first ones, then "and K more". A hostile
 /// spec can produce one diagnostic per entry (100,000 of them); the answer must stay well under
-/// what clients accept in one message and in trailers (4 MB and 8 KB by default for many).
+/// what clients accept in one message and in trailers.
 const MAX_VIOLATIONS: usize = 20;
 /// The longest description of one violation; the rest is cut with `…` (a diagnostic may quote
 /// a value, and values are as long as the caller makes them).
 const MAX_DESCRIPTION_CHARS: usize = 300;
+/// The most bytes of the message (`grpc-message`) and of the violations (inside
+/// `grpc-status-details-bin`, which repeats the message and is base64: 4/3 of its size). An
+/// error travels in trailers, and gRPC's C core (Python's and C++'s clients) refuses trailers
+/// past 8 KB in all (16 KB hard): percent-encoding can triple the message, so at most
+/// 3 × 1 KB + 4/3 × (1 KB + 1.5 KB) ≈ 6.4 KB, with room for the other headers.
+const MESSAGE_BUDGET: usize = 1024;
+const VIOLATIONS_BUDGET: usize = 1536;
 
 /// A diagnostic as one field violation's description, cut to [`MAX_DESCRIPTION_CHARS`].
 fn violation(d: &Diagnostic) -> String {
@@ -161,37 +175,54 @@ fn violation(d: &Diagnostic) -> String {
     })
 }
 
-/// The errors among `diagnostics` an answer names: the first [`MAX_VIOLATIONS`].
-fn named_errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
-    diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .take(MAX_VIOLATIONS)
+/// The first errors among `diagnostics`, each as its (cut) path and violation, while they fit
+/// in `budget` bytes and [`MAX_VIOLATIONS`]; and how many errors there are in all. The first
+/// always fits: it is at most two cut texts.
+fn named_errors(diagnostics: &[Diagnostic], budget: usize) -> (Vec<(String, String)>, usize) {
+    let mut named = Vec::new();
+    let mut used = 0;
+    let mut errors = 0;
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        errors += 1;
+        if named.len() == MAX_VIOLATIONS || used > budget {
+            continue;
+        }
+        let (path, description) = (truncate(&d.path), violation(d));
+        let size = path.len() + description.len();
+        if !named.is_empty() && used + size > budget {
+            used = budget + 1;
+            continue;
+        }
+        used += size;
+        named.push((path, description));
+    }
+    (named, errors)
 }
 
-/// `summary` and the first [`MAX_VIOLATIONS`] errors among `diagnostics` (then "and K
-/// more"), on one line: the message of [`invalid`], and what a run failure says of a workspace
-/// that does not compile.
+/// `summary` and the first errors among `diagnostics` that fit in [`MESSAGE_BUDGET`] (then
+/// "and K more"), on one line: the message of [`invalid`], and what a run failure says of a
+/// workspace that does not compile.
 pub(crate) fn describe(summary: &str, diagnostics: &[Diagnostic]) -> String {
-    let mut lines: Vec<String> = named_errors(diagnostics)
-        .map(|d| {
-            let path = truncate(&d.path);
-            let path = if path.is_empty() { "<document>" } else { &path };
-            format!("{path}: {}", violation(d))
+    let (named, errors) = named_errors(diagnostics, MESSAGE_BUDGET);
+    let mut lines: Vec<String> = named
+        .iter()
+        .map(|(path, description)| {
+            let path = if path.is_empty() { "<document>" } else { path };
+            format!("{path}: {description}")
         })
         .collect();
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    if errors > MAX_VIOLATIONS {
-        lines.push(format!("and {} more", errors - MAX_VIOLATIONS));
+    if errors > named.len() {
+        lines.push(format!("and {} more", errors - named.len()));
     }
     format!("{summary}: {}", lines.join("; "))
 }
 
-/// `InvalidArgument` with one BadRequest field violation per named error (see [`describe`]).
+/// `InvalidArgument` with one BadRequest field violation per error that fits in
+/// [`VIOLATIONS_BUDGET`] (see [`describe`] for the message).
 pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     let mut details = ErrorDetails::new();
-    for d in named_errors(diagnostics) {
-        details.add_bad_request_violation(truncate(&d.path), violation(d));
+    for (path, description) in named_errors(diagnostics, VIOLATIONS_BUDGET).0 {
+        details.add_bad_request_violation(path, description);
     }
     Status::with_error_details(
         tonic::Code::InvalidArgument,

@@ -3,7 +3,7 @@
 
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
-use super::documents::{validate, validate_metadata};
+use super::documents::{validate, validate_metadata, validate_run_vars};
 use super::pages::{Page, Rows, collect, page_request};
 use super::resource::{
     Built, Context, Place, Reach, Reached, Respec, Result, Updated, fresh_metadata, new_record,
@@ -249,6 +249,7 @@ impl Api {
         caller: &Caller,
         req: pb::StartWorkspaceRequest,
     ) -> Result<pb::Workspace> {
+        validate_run_vars(&req.vars)?;
         let (record, ws) = self
             .changeable_workspace(caller, &req.name, Change::Start)
             .await?;

@@ -16,7 +16,8 @@ crate::on_both_backends!(
     undecodable_requests_are_invalid_argument,
     non_finite_numbers_are_refused,
     thousands_of_mistakes_make_a_short_answer,
-    calls_without_a_valid_token_are_unauthenticated
+    calls_without_a_valid_token_are_unauthenticated,
+    substitution_and_run_variables_are_bounded
 );
 
 /// Expects `InvalidArgument` with a BadRequest field violation on `field`.
@@ -585,6 +586,47 @@ async fn thousands_of_mistakes_make_a_short_answer(backend: Backend) {
         .bad_request()
         .map_or(0, |b| b.field_violations.len());
     assert!((1..=20).contains(&violations), "{violations} violations");
+    assert_fits_in_trailers(&status);
+
+    // Mistakes that each quote long input (unknown fields of 400 characters), as a client of
+    // gRPC's C core (Python, C++) must still receive them: it refuses trailers past 8 KB.
+    let fields: serde_json::Map<_, _> = (0..25)
+        .map(|i| (format!("K{i:02}{}", "x".repeat(400)), json!(1)))
+        .collect();
+    for spec_json in [
+        serde_json::Value::Object(fields),
+        json!({"runtime": {"envVars": (0..5_000).map(|i| json!({"key": format!("1bad{i}"), "value": "v"})).collect::<Vec<_>>()}}),
+    ] {
+        let status = alice
+            .create_workspace(workspace("", "", Some(spec_json)))
+            .await
+            .expect_err("bad fields");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_fits_in_trailers(&status);
+    }
+}
+
+/// An error's trailers as sent: `grpc-message` percent-encoded (every byte outside printable
+/// ASCII, and `%`, as three) and `grpc-status-details-bin` in base64, together well under the
+/// 8 KB that gRPC's C core accepts.
+#[track_caller]
+fn assert_fits_in_trailers(status: &Status) {
+    let message: usize = status
+        .message()
+        .bytes()
+        .map(|b| {
+            if (0x20..0x7f).contains(&b) && b != b'%' {
+                1
+            } else {
+                3
+            }
+        })
+        .sum();
+    let details = status.details().len().div_ceil(3) * 4;
+    assert!(
+        message + details < 7 << 10,
+        "grpc-message {message} B + grpc-status-details-bin {details} B"
+    );
 }
 
 /// Sends bytes as they are, so a test can send what no typed client would.
@@ -812,4 +854,73 @@ async fn calls_without_a_valid_token_are_unauthenticated(backend: Backend) {
         ),
         "bob"
     );
+}
+
+/// A few references to a long variable cannot make a huge answer (they once made 2 GB from a
+/// 230 KB request): each substituted value is bounded by its field before it is built. A run's
+/// variables follow the rules of `spec.vars`, and a refused start stores nothing.
+async fn substitution_and_run_variables_are_bounded(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let value = "${{ vars.A }}".repeat(73);
+    let env_vars: Vec<_> = (0..128)
+        .map(|i| json!({"key": format!("E{i}"), "value": value}))
+        .collect();
+    let amplifier = json!({
+        "vars": [{"name": "A", "value": "x".repeat(5000)}],
+        "runtime": {"envVars": env_vars},
+    });
+    let compile = |spec_json: serde_json::Value, vars: Vec<pb::Var>| pb::CompileWorkspaceRequest {
+        target: Some(pb::compile_workspace_request::Target::Spec(spec(spec_json))),
+        vars,
+        ..Default::default()
+    };
+    let answer = alice
+        .compile_workspace(compile(amplifier, Vec::new()))
+        .await;
+    if let Err(status) = &answer {
+        assert!(
+            status.message().len() < 8 << 10,
+            "{}",
+            status.message().len()
+        );
+    }
+    bad_field(
+        "an amplified value",
+        answer,
+        "spec.runtime.envVars[0].value",
+    );
+
+    let var = |name: &str, value: String| pb::Var {
+        name: name.into(),
+        value,
+    };
+    bad_field(
+        "CompileWorkspace with a long run variable",
+        alice
+            .compile_workspace(compile(json!({}), vec![var("A", "x".repeat(1 << 20))]))
+            .await,
+        "vars[0].value",
+    );
+    let ws = ok(
+        "CreateWorkspace",
+        alice.create_workspace(workspace("", "", None)).await,
+    );
+    let name = ws
+        .metadata
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    bad_field(
+        "StartWorkspace with a bad name",
+        alice
+            .start_workspace(pb::StartWorkspaceRequest {
+                name: name.clone(),
+                vars: vec![var("A", "a".into()), var("bad name}}", "b".into())],
+            })
+            .await,
+        "vars[1].name",
+    );
+    let stored = ok("GetWorkspace", alice.get_workspace(r("", &name)).await);
+    assert_eq!(stored, ws, "a refused start changes nothing");
 }

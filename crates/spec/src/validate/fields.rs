@@ -502,8 +502,70 @@ pub(super) fn applications(cx: &mut Cx<'_>, list: &Field<Vec<Application>>) {
     }
 }
 
+/// The most variables a layer, or a run, defines.
+pub const MAX_VARS: usize = 1000;
+
+/// The longest value of a variable, in bytes: the longest field a variable can be substituted
+/// into (a task's `run`), so a longer value could never be used.
+pub const MAX_VAR_VALUE_BYTES: usize = 5000;
+
+/// Why a run's variables (`--var NAME=VALUE`, StartWorkspace's and CompileWorkspace's `vars`)
+/// cannot be used: which one, which of its fields, and what is wrong. They come from a
+/// command line or a request, not a file, so there is no place to point at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("vars[{index}].{field}: {problem}")]
+pub struct RunVarError {
+    /// The variable's index in the run's list.
+    pub index: usize,
+    /// `name` or `value`.
+    pub field: &'static str,
+    /// What is wrong, and how to fix it.
+    pub problem: String,
+}
+
+/// Checks a run's variables by the rules of `spec.vars`: at most [`MAX_VARS`], names that can
+/// be referenced, values of at most [`MAX_VAR_VALUE_BYTES`]. A name given twice is allowed (the
+/// last one wins, as on a command line). Names are not quoted back: one may be megabytes.
+///
+/// # Errors
+///
+/// The first variable that breaks a rule.
+pub fn check_run_vars<'v>(
+    vars: impl IntoIterator<Item = (&'v str, &'v str)>,
+) -> Result<(), RunVarError> {
+    for (index, (name, value)) in vars.into_iter().enumerate() {
+        let problem = |field, problem: String| RunVarError {
+            index,
+            field,
+            problem,
+        };
+        if index >= MAX_VARS {
+            return Err(problem(
+                "name",
+                format!("a run sets at most {MAX_VARS} variables"),
+            ));
+        }
+        if !is_identifier(name) {
+            return Err(problem(
+                "name",
+                "a variable name is letters, digits and `_`, not starting with a digit".to_owned(),
+            ));
+        }
+        if value.len() > MAX_VAR_VALUE_BYTES {
+            return Err(problem(
+                "value",
+                format!(
+                    "the value is {} bytes; at most {MAX_VAR_VALUE_BYTES} are allowed",
+                    value.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
-    each(cx, "vars", list, 1000, |v, parent, cx| {
+    each(cx, "vars", list, MAX_VARS, |v, parent, cx| {
         if require(cx, &v.name, "name", parent, "add the variable name")
             && let Some(name) = v.name.as_ref().filter(|n| !is_identifier(n))
         {
@@ -521,7 +583,9 @@ pub(super) fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
                 )
             });
         }
-        require(cx, &v.value, "value", parent, "add `value: ...`");
+        if require(cx, &v.value, "value", parent, "add `value: ...`") {
+            max_len(cx, &v.value, "value", 0, MAX_VAR_VALUE_BYTES);
+        }
     });
     if let Some(list) = list {
         let keys = entries(cx, "vars", list)

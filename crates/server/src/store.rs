@@ -171,8 +171,9 @@ pub struct Write<'a> {
     pub secret: Option<&'a [u8]>,
     /// Whether to record a watch event (workspaces).
     pub event: bool,
-    /// A quota the write must stay within, checked in its transaction.
-    pub quota: Option<Quota>,
+    /// The quotas the write must stay within, checked in its transaction: none, one, or
+    /// both of a Workspace's (a build is created active, so it counts against both).
+    pub quotas: [Option<Quota>; 2],
 }
 
 impl<'a> Write<'a> {
@@ -183,7 +184,7 @@ impl<'a> Write<'a> {
             precondition: Precondition::Any,
             secret: None,
             event: false,
-            quota: None,
+            quotas: [None, None],
         }
     }
 
@@ -205,12 +206,14 @@ impl<'a> Write<'a> {
         Self { event, ..self }
     }
 
-    /// The same write, refused with `QuotaExceeded` unless the owner stays within `quota`.
-    pub fn within(self, quota: Quota) -> Self {
-        Self {
-            quota: Some(quota),
-            ..self
+    /// The same write, refused with `QuotaExceeded` unless the owner stays within `quota`
+    /// (as well as within a quota given before; a third replaces the second).
+    pub fn within(mut self, quota: Quota) -> Self {
+        match &mut self.quotas {
+            [first @ None, _] => *first = Some(quota),
+            [Some(_), second] => *second = Some(quota),
         }
+        self
     }
 }
 
@@ -427,7 +430,7 @@ impl Store {
         tally: &mut Tally,
     ) -> Result<(), StoreError> {
         let r = write.record;
-        if let Some(quota) = write.quota {
+        for quota in write.quotas.into_iter().flatten() {
             self.check_quota(tx, r, quota, tally).await?;
         }
         let sql = format!(
@@ -462,7 +465,7 @@ impl Store {
         let r = write.record;
         let _writing = self.generations.writing([r.kind]);
         let mut tx = self.begin().await?;
-        if let Some(quota) = write.quota {
+        for quota in write.quotas.into_iter().flatten() {
             // Taken before the record is read, so the lock order is the same as a create's.
             self.check_quota(&mut tx, r, quota, &mut Tally::default())
                 .await?;

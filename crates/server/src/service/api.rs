@@ -6,7 +6,7 @@ use super::{Caller, not_found};
 use crate::auth::Authenticator;
 use crate::crypto::SecretBox;
 use crate::pb;
-use crate::store::{Precondition, Quota, Record, Store, Write};
+use crate::store::{Counted, Precondition, Quota, Record, Store, Write};
 use cordium_provisioner::runtime::Runtime;
 use cordium_spec::Kind;
 use std::sync::Arc;
@@ -213,8 +213,25 @@ impl Api {
         }
     }
 
+    /// The quota on how many workspaces a user owns (`maxPerUser`, 1,000 unless set).
+    pub(crate) async fn owned_quota(&self) -> Result<Quota> {
+        Ok(Quota {
+            counted: Counted::Owned,
+            max: self.quota("maxPerUser", 1000).await?,
+        })
+    }
+
+    /// The quota on how many of a user's workspaces are active (`maxActivePerUser`, 128 unless
+    /// set).
+    pub(crate) async fn active_quota(&self) -> Result<Quota> {
+        Ok(Quota {
+            counted: Counted::Active,
+            max: self.quota("maxActivePerUser", 128).await?,
+        })
+    }
+
     /// The ClusterConfig's `workspace.limit.<field>`, or `default`.
-    pub(crate) async fn quota(&self, field: &str, default: i64) -> Result<i64> {
+    async fn quota(&self, field: &str, default: i64) -> Result<i64> {
         let cluster = self.cluster_config().await?;
         let spec = cluster.as_ref().and_then(|c| c.spec.as_ref());
         let value = spec
@@ -251,7 +268,7 @@ impl Api {
         }
         let record = rewritten(record.clone(), &ws);
         let write = Write {
-            quota,
+            quotas: [quota, None],
             ..Write::new(&record).expecting(precondition).event(true)
         };
         self.write_update(write, ws).await

@@ -180,7 +180,7 @@ impl Api {
             transition(&ws_name, status, State::InitRequest, None).map_err(illegal_move)?;
         }
         if let Some(status) = template.status.as_mut() {
-            status.current_running_build_id = build_id;
+            status.current_running_build_id = build_id.clone();
         }
         // The Template first, at the version read: a build finishing meanwhile (which moves
         // `currentReadyBuildId`) makes this call fail with Aborted instead of being undone.
@@ -191,9 +191,30 @@ impl Api {
             &caller.name,
             &ws,
         );
-        self.store
-            .create(Write::new(&ws_record).event(true))
-            .await?;
+        // A build is a workspace of the caller's, created active: it counts against both of
+        // their workspace quotas, inside the write as a create's and a start's do.
+        let write = Write::new(&ws_record)
+            .event(true)
+            .within(self.owned_quota().await?)
+            .within(self.active_quota().await?);
+        if let Err(refused) = self.store.create(write).await {
+            // Nothing of the build was written: the Template stops naming it (unless a newer
+            // build took its place meanwhile).
+            let (record, mut template) = self.resolve_template(caller, &space, &name).await?;
+            if template
+                .status
+                .as_ref()
+                .map(|s| s.current_running_build_id.as_str())
+                == Some(build_id.as_str())
+            {
+                if let Some(status) = std::sync::Arc::make_mut(&mut template).status.as_mut() {
+                    status.current_running_build_id.clear();
+                }
+                self.rewrite_template_as_read(record, std::sync::Arc::unwrap_or_clone(template))
+                    .await?;
+            }
+            return Err(refused.into());
+        }
         Ok(template)
     }
 

@@ -11,7 +11,7 @@ use super::resource::{
 };
 use crate::names::{length_for_attempt, random_name};
 use crate::pb;
-use crate::store::{Counted, Precondition, Quota, StoreError, Write};
+use crate::store::{Precondition, StoreError, Write};
 use crate::workspace_state::{state_of, to_pb, transition};
 use cordium_provisioner::State;
 use cordium_spec::Kind;
@@ -158,10 +158,7 @@ impl Api {
             template
         };
         self.resolve_template(caller, &space, &template).await?;
-        let quota = Quota {
-            counted: Counted::Owned,
-            max: self.quota("maxPerUser", 1000).await?,
-        };
+        let quota = self.owned_quota().await?;
         let requested = req.metadata.take();
         // Moved into each attempt's workspace and taken back when its name was taken: a spec
         // is a tree of maps, and cloning it cost as much as writing it.
@@ -271,10 +268,7 @@ impl Api {
         }
         // Counted for the workspace's owner, inside the write (a check before it would let
         // concurrent starts all pass).
-        let quota = Quota {
-            counted: Counted::Active,
-            max: self.quota("maxActivePerUser", 128).await?,
-        };
+        let quota = self.active_quota().await?;
         if let Some(status) = ws.status.as_mut() {
             transition(&req.name, status, State::InitRequest, None).map_err(illegal_move)?;
             status.failure = None;

@@ -55,7 +55,7 @@ struct Pending {
     record: Record,
     secret: Option<Vec<u8>>,
     event: bool,
-    quota: Option<Quota>,
+    quotas: [Option<Quota>; 2],
     answer: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -328,7 +328,7 @@ impl Store {
             record: write.record.clone(),
             secret: write.secret.map(<[u8]>::to_vec),
             event: write.event,
-            quota: write.quota,
+            quotas: write.quotas,
             answer,
         };
         let weight = pending.weight();
@@ -437,17 +437,22 @@ impl Store {
                 let _ = pending.answer.send(Err(refused));
                 continue;
             }
-            if let Some(quota) = pending.quota {
-                match self.check_quota(tx, r, quota, tally).await {
-                    Ok(()) => {}
-                    Err(StoreError::Database(e)) => {
-                        let unwritten = admitted.into_iter().chain([pending]).chain(round);
-                        return Err((e, unwritten.collect()));
-                    }
-                    Err(refused) => {
-                        let _ = pending.answer.send(Err(refused));
-                        continue;
-                    }
+            let mut within = Ok(());
+            for quota in pending.quotas.into_iter().flatten() {
+                within = self.check_quota(tx, r, quota, tally).await;
+                if within.is_err() {
+                    break;
+                }
+            }
+            match within {
+                Ok(()) => {}
+                Err(StoreError::Database(e)) => {
+                    let unwritten = admitted.into_iter().chain([pending]).chain(round);
+                    return Err((e, unwritten.collect()));
+                }
+                Err(refused) => {
+                    let _ = pending.answer.send(Err(refused));
+                    continue;
                 }
             }
             tally.created(&pending.record);

@@ -7,7 +7,7 @@ use sqlx::Row as _;
 use std::collections::HashMap;
 
 /// What a quota counts: the owner's records of the written record's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Counted {
     /// All of them (`maxPerUser`).
     Owned,
@@ -37,20 +37,25 @@ pub struct Quota {
 }
 
 /// The owners' record counts one transaction has taken so far, kept up to date by its
-/// creates: a transaction of many creates (a group commit) counts each owner once.
+/// creates: a transaction of many creates (a group commit) counts each owner once, and sees
+/// the creates it admitted before writing them (a batch writes them all at the end).
 #[derive(Debug, Default)]
-pub(super) struct Tally(HashMap<(Kind, String), i64>);
+pub(super) struct Tally(HashMap<(Kind, String, Counted), i64>);
 
 impl Tally {
-    /// How many owners' counts it holds.
+    /// How many counts it holds.
     pub(super) fn owners(&self) -> usize {
         self.0.len()
     }
 
-    /// Records that `r` was created in the transaction.
+    /// Records that `r` was created in the transaction: one more owned, and one more active
+    /// when it is (a build workspace is created active).
     pub(super) fn created(&mut self, r: &Record) {
-        if let Some(count) = self.0.get_mut(&(r.kind, r.owner.clone())) {
-            *count += 1;
+        let counted = [Some(Counted::Owned), r.active.then_some(Counted::Active)];
+        for counted in counted.into_iter().flatten() {
+            if let Some(count) = self.0.get_mut(&(r.kind, r.owner.clone(), counted)) {
+                *count += 1;
+            }
         }
     }
 }
@@ -58,7 +63,7 @@ impl Tally {
 impl Store {
     /// Refuses the write of `r` unless its owner has fewer than `quota.max` counted records of
     /// its kind (besides `r` itself), counted inside `tx` after the owner's quota lock (once
-    /// per owner and transaction for [`Counted::Owned`]: `tally` keeps the count since).
+    /// per owner, count and transaction: `tally` keeps the count since).
     pub(super) async fn check_quota(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -66,8 +71,8 @@ impl Store {
         quota: Quota,
         tally: &mut Tally,
     ) -> Result<(), StoreError> {
-        let key = (r.kind, r.owner.clone());
-        if let (Counted::Owned, Some(count)) = (quota.counted, tally.0.get(&key)) {
+        let key = (r.kind, r.owner.clone(), quota.counted);
+        if let Some(count) = tally.0.get(&key) {
             return if *count >= quota.max {
                 Err(StoreError::QuotaExceeded { quota })
             } else {
@@ -102,9 +107,7 @@ impl Store {
                 .await?,
             };
         let count: i64 = row.try_get(0)?;
-        if quota.counted == Counted::Owned {
-            tally.0.insert(key, count);
-        }
+        tally.0.insert(key, count);
         if count >= quota.max {
             return Err(StoreError::QuotaExceeded { quota });
         }

@@ -1,13 +1,14 @@
 //! Quotas hold under concurrency (the count is taken inside the write's transaction), and
 //! the metadata of every write is validated as `cordium validate` validates it.
 
-use crate::{Backend, Client, Env, fails, name_of, ok, spec};
+use crate::{Backend, Client, Env, fails, name_of, ok, r, space, spec, template};
 use cordium_server::pb;
 use tonic::Code;
 
 crate::on_both_backends!(
     concurrent_creates_never_pass_max_per_user,
     concurrent_starts_never_pass_max_active_per_user,
+    builds_count_against_both_workspace_quotas,
     metadata_is_validated_on_every_write
 );
 
@@ -98,6 +99,75 @@ async fn concurrent_starts_never_pass_max_active_per_user(backend: Backend) {
             .await
             .expect("count"),
         3
+    );
+}
+
+/// A build is a workspace of its starter's, created active: concurrent builds of different
+/// Templates never pass `maxActivePerUser`, builds count towards `maxPerUser`, and a refused
+/// build leaves its Template naming no running build.
+async fn builds_count_against_both_workspace_quotas(backend: Backend) {
+    let env = Env::new(backend).await;
+    set_limits(
+        &env,
+        serde_json::json!({"maxPerUser": 4, "maxActivePerUser": 2}),
+    )
+    .await;
+    let mut alice = env.alice.clone();
+    ok(
+        "CreateSpace",
+        alice.create_space(space("bq.alice", None)).await,
+    );
+    const TEMPLATES: usize = 6;
+    for i in 0..TEMPLATES {
+        let t = template("bq.alice", &format!("t{i}"), None);
+        ok("CreateTemplate", alice.create_template(t).await);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..TEMPLATES {
+        let mut alice: Client = env.alice.clone();
+        tasks.spawn(async move {
+            let name = format!("bq.alice/t{i}");
+            alice
+                .build_template(pb::BuildTemplateRequest { name, tags: vec![] })
+                .await
+        });
+    }
+    assert_eq!(successes(tasks.join_all().await), 2);
+    let active = env.server.store.count_active_workspaces("alice").await;
+    assert_eq!(active.expect("count"), 2);
+    let mut running = 0;
+    for i in 0..TEMPLATES {
+        let t = ok(
+            "GetTemplate",
+            alice.get_template(r("bq.alice", &format!("t{i}"))).await,
+        );
+        let status = t.status.unwrap_or_default();
+        running += usize::from(!status.current_running_build_id.is_empty());
+    }
+    assert_eq!(running, 2, "only the builds that were made are named");
+
+    // The two builds and two workspaces make the four alice may own.
+    set_limits(
+        &env,
+        serde_json::json!({"maxPerUser": 4, "maxActivePerUser": 100}),
+    )
+    .await;
+    for _ in 0..2 {
+        ok(
+            "CreateWorkspace",
+            alice.create_workspace(pb::Workspace::default()).await,
+        );
+    }
+    let refused = alice
+        .build_template(pb::BuildTemplateRequest {
+            name: "bq.alice/t5".into(),
+            tags: vec![],
+        })
+        .await;
+    fails(
+        "a build past maxPerUser",
+        refused,
+        &[Code::ResourceExhausted],
     );
 }
 

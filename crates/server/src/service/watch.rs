@@ -382,7 +382,11 @@ impl Api {
                     request.resume_after
                 )));
             }
-            request.resume_after
+            // Nothing from before the caller's user was added: a former user of the same name
+            // wrote it.
+            request
+                .resume_after
+                .max(self.store.user_since(&caller.name).await?)
         } else {
             newest
         };

@@ -171,6 +171,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "CREATE TABLE deleted_workspaces (name TEXT PRIMARY KEY, space TEXT NOT NULL)",
         backfill: None,
     },
+    // The newest event when each user was added: their watches replay nothing older, which a
+    // former user of the same name (or a former Space of the same name) wrote.
+    Migration {
+        version: 14,
+        sqlite: "ALTER TABLE users ADD COLUMN since BIGINT NOT NULL DEFAULT 0",
+        postgres: "ALTER TABLE users ADD COLUMN since BIGINT NOT NULL DEFAULT 0",
+        backfill: None,
+    },
 ];
 
 impl Store {

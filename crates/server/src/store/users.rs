@@ -129,6 +129,20 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Store {
+    /// The newest event when the user `name` was added (0 for a user unknown, or added before
+    /// this was recorded): what came before is no business of theirs, even in Spaces or
+    /// workspaces of the same names (those of a deleted user of the same name, say).
+    pub async fn user_since(&self, name: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT since FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        })
+    }
+
     /// Adds a user with the hash of their API token; `AlreadyExists` when the name is taken.
     pub async fn add_user(
         &self,
@@ -138,7 +152,8 @@ impl Store {
     ) -> Result<(), UserError> {
         let _writing = self.generations.writing_identities();
         let inserted = sqlx::query(
-            "INSERT INTO users (name, token_hash, admin, disabled) VALUES ($1, $2, $3, 0)",
+            "INSERT INTO users (name, token_hash, admin, disabled, since) \
+             VALUES ($1, $2, $3, 0, (SELECT COALESCE(MAX(id), 0) FROM events))",
         )
         .bind(name)
         .bind(token_hash)
@@ -322,7 +337,8 @@ impl Store {
         };
         let written = async {
             sqlx::query(
-                "INSERT INTO users (name, token_hash, admin, disabled) VALUES ($1, $2, 0, 0)",
+                "INSERT INTO users (name, token_hash, admin, disabled, since) \
+                 VALUES ($1, $2, 0, 0, (SELECT COALESCE(MAX(id), 0) FROM events))",
             )
             .bind(&name)
             .bind(no_token(&name))

@@ -970,6 +970,7 @@ async fn a_store_from_before_the_members_table_is_backfilled(backend: Backend) {
         "DROP TABLE installation",
         "DROP INDEX resources_active_names",
         "DROP TABLE deleted_workspaces",
+        "ALTER TABLE users DROP COLUMN since",
         "DELETE FROM cordium_schema WHERE version >= 7",
     ] {
         sqlx::query(statement)

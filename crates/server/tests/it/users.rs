@@ -240,6 +240,38 @@ async fn delete_removes_everything_and_a_new_user_of_the_name_sees_none_of_it(ba
         config.spec.is_none_or(|s| s.fields.is_empty()),
         "the old UserConfig is gone"
     );
+
+    // Her watches replay nothing of the old alice's workspaces, whose events are still kept:
+    // the first event of a watch resuming from the first id is her own first workspace's.
+    let mut events = ok(
+        "WatchWorkspace",
+        new_alice
+            .watch_workspace(pb::WatchWorkspaceRequest {
+                resume_after: 1,
+                ..Default::default()
+            })
+            .await,
+    );
+    let mine = name_of(
+        &ok(
+            "CreateWorkspace",
+            new_alice.create_workspace(workspace("", "", None)).await,
+        )
+        .metadata,
+    );
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), events.message())
+        .await
+        .expect("an event within 10 s")
+        .expect("the watch goes on")
+        .expect("an event");
+    let named = match first.event {
+        Some(pb::workspace_event::Event::Created(ws)) => name_of(&ws.metadata),
+        other => panic!("expected her workspace's creation, got {other:?}"),
+    };
+    assert_eq!(
+        named, mine,
+        "the old alice's workspace ({ws}) is not replayed"
+    );
 }
 
 async fn delete_is_refused_while_a_workspace_runs(backend: Backend) {

@@ -180,6 +180,19 @@ shaped_string! {
     schema = { "type": "string", "pattern": "^(ALL|[A-Z][A-Z0-9_]{0,29})$" }
 }
 
+/// The longest part of a value an error message quotes.
+const SHOWN_CHARS: usize = 80;
+
+/// `value` as an error message quotes it: its first [`SHOWN_CHARS`] characters, then `…`.
+/// A value is as long as its writer makes it (a request's name, a line of YAML), and one
+/// message must stay short.
+pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]).into(),
+        None => value.into(),
+    }
+}
+
 /// Checks one name segment (upstream `NameMain`).
 pub fn check_name(value: &str) -> Result<(), ShapeError> {
     let bytes = value.as_bytes();
@@ -193,11 +206,11 @@ pub fn check_name(value: &str) -> Result<(), ShapeError> {
     if ok {
         Ok(())
     } else {
-        Err(
-            ShapeError::new(codes::NAME, format!("`{value}` is not a valid name")).help(
-                "use 2 to 40 lowercase letters, digits and single dashes, starting with a letter",
-            ),
+        Err(ShapeError::new(
+            codes::NAME,
+            format!("`{}` is not a valid name", shown(value)),
         )
+        .help("use 2 to 40 lowercase letters, digits and single dashes, starting with a letter"))
     }
 }
 
@@ -213,7 +226,7 @@ pub fn check_workspace_name(value: &str) -> Result<(), ShapeError> {
     check_name(&rest).map_err(|_| {
         ShapeError::new(
             codes::NAME,
-            format!("`{value}` is not a valid workspace name"),
+            format!("`{}` is not a valid workspace name", shown(value)),
         )
         .help("use 2 to 40 lowercase letters, digits and single dashes")
     })
@@ -233,7 +246,8 @@ pub fn check_resource_name(value: &str, max_segments: usize) -> Result<(), Shape
         return Err(ShapeError::new(
             codes::NAME,
             format!(
-                "`{value}` has {segments} dot-separated parts; at most {max_segments} are allowed here"
+                "`{}` has {segments} dot-separated parts; at most {max_segments} are allowed here",
+                shown(value)
             ),
         ));
     }
@@ -248,7 +262,10 @@ pub fn check_git_ref(value: &str) -> Result<(), ShapeError> {
     let bad = |why: &str| {
         Err(ShapeError::new(
             codes::GIT_REF,
-            format!("`{}` is not a valid git ref: {why}", value.escape_debug()),
+            format!(
+                "`{}` is not a valid git ref: {why}",
+                shown(value).escape_debug()
+            ),
         )
         .help("use a branch, tag or commit such as `main`, `v1.2.3` or `release/2026-01`"))
     };
@@ -301,15 +318,15 @@ pub fn check_url(value: &str) -> Result<(), ShapeError> {
 pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
     check_url(value)?;
     let Some(rest) = value.strip_prefix("https://") else {
-        return Err(
-            ShapeError::new(codes::URL, format!("`{value}` is not an https URL")).help(
-                match (value.split_once("://"), scp_like(value)) {
-                    (Some((_, rest)), _) => format!("use `https://{rest}`"),
-                    (None, Some((host, path))) => format!("use `https://{host}/{path}`"),
-                    (None, None) => format!("use `https://{value}`"),
-                },
-            ),
-        );
+        return Err(ShapeError::new(
+            codes::URL,
+            format!("`{}` is not an https URL", shown(value)),
+        )
+        .help(match (value.split_once("://"), scp_like(value)) {
+            (Some((_, rest)), _) => format!("use `https://{rest}`"),
+            (None, Some((host, path))) => format!("use `https://{host}/{path}`"),
+            (None, None) => format!("use `https://{value}`"),
+        }));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
@@ -320,7 +337,7 @@ pub fn check_https_url(value: &str) -> Result<(), ShapeError> {
     {
         return Err(ShapeError::new(
             codes::URL,
-            format!("`{value}` has no valid host"),
+            format!("`{}` has no valid host", shown(value)),
         ));
     }
     Ok(())
@@ -376,7 +393,7 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
     if !value.starts_with('/') {
         return Err(ShapeError::new(
             codes::MOUNT_PATH,
-            format!("`{value}` is not an absolute path"),
+            format!("`{}` is not an absolute path", shown(value)),
         )
         .help(format!("use `/{}`", value.trim_start_matches(['.', '/']))));
     }
@@ -389,19 +406,23 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
                 .split('/')
                 .all(|s| !s.is_empty() && s != "." && s != ".."));
     if !clean {
-        return Err(
-            ShapeError::new(codes::MOUNT_PATH, format!("`{value}` is not a clean path"))
-                .help("remove trailing `/`, `//`, `.` and `..`"),
-        );
+        return Err(ShapeError::new(
+            codes::MOUNT_PATH,
+            format!("`{}` is not a clean path", shown(value)),
+        )
+        .help("remove trailing `/`, `//`, `.` and `..`"));
     }
     if RESERVED_MOUNT_PATHS.contains(&value) {
-        return bad(format!("`{value}` is a reserved path"));
+        return bad(format!("`{}` is a reserved path", shown(value)));
     }
     if let Some(tree) = RESERVED_MOUNT_TREES
         .iter()
         .find(|t| value == **t || value.strip_prefix(**t).is_some_and(|r| r.starts_with('/')))
     {
-        return bad(format!("`{value}` is inside the reserved tree `{tree}`"));
+        return bad(format!(
+            "`{}` is inside the reserved tree `{tree}`",
+            shown(value)
+        ));
     }
     Ok(())
 }
@@ -460,7 +481,7 @@ pub fn parse_cidr(value: &str) -> Result<Cidr, ShapeError> {
     let bad = || {
         ShapeError::new(
             codes::CIDR,
-            format!("`{value}` is not an IPv4 or IPv6 network"),
+            format!("`{}` is not an IPv4 or IPv6 network", shown(value)),
         )
         .help("write a network such as `10.0.0.0/8`, `2001:db8::/32` or an address")
     };
@@ -503,7 +524,7 @@ pub fn check_capability(value: &str) -> Result<(), ShapeError> {
     } else {
         let mut e = ShapeError::new(
             codes::CAPABILITY,
-            format!("`{value}` is not a capability name"),
+            format!("`{}` is not a capability name", shown(value)),
         );
         let fixed = value
             .trim_start_matches("CAP_")

@@ -172,7 +172,9 @@ async fn open(
             // An application the workspace lacks reads like a missing one.
             if s.code() == tonic::Code::InvalidArgument {
                 tonic::Status::not_found(format!(
-                    "application `{app}` of workspace `{workspace}` not found"
+                    "application `{}` of workspace `{}` not found",
+                    cordium_spec::shapes::shown(app),
+                    cordium_spec::shapes::shown(workspace)
                 ))
             } else {
                 s

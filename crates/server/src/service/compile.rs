@@ -306,8 +306,12 @@ pub(crate) async fn compile_effective(
             return Err(super::not_found(Kind::Template, &template).into());
         }
         secrets.extend(api.store.names(Kind::Secret, &space).await?.iter().cloned());
-    } else if !space.starts_with("default.") {
+    } else if space != format!("default.{}", caller.name) {
+        // Only the caller's own default Space may be missing (it is made on first use), and
+        // then only its implicit default Template with it.
         return Err(super::not_found(Kind::Space, &space).into());
+    } else if !template.is_empty() && template != DEFAULT_TEMPLATE {
+        return Err(super::not_found(Kind::Template, &template).into());
     }
     let user_config = api.user_config(caller).await?;
     if user_config.spec.is_some() {

@@ -103,5 +103,6 @@ impl From<crate::crypto::CryptoError> for Status {
 
 /// `NotFound` for a resource the caller may not see (whether or not it exists).
 pub(crate) fn not_found(kind: cordium_spec::Kind, name: &str) -> Status {
+    let name = cordium_spec::shapes::shown(name);
     Status::not_found(format!("{} `{name}` not found", kind.as_str()))
 }

@@ -137,7 +137,10 @@ impl Api {
         if self.store.remove_ssh_key(&caller.name, &req.id).await? {
             Ok(pb::Empty {})
         } else {
-            Err(Status::not_found(format!("SSH key `{}` not found", req.id)))
+            Err(Status::not_found(format!(
+                "SSH key `{}` not found",
+                cordium_spec::shapes::shown(&req.id)
+            )))
         }
     }
 

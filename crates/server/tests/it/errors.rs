@@ -17,7 +17,8 @@ crate::on_both_backends!(
     non_finite_numbers_are_refused,
     thousands_of_mistakes_make_a_short_answer,
     calls_without_a_valid_token_are_unauthenticated,
-    substitution_and_run_variables_are_bounded
+    substitution_and_run_variables_are_bounded,
+    long_names_make_short_answers
 );
 
 /// Expects `InvalidArgument` with a BadRequest field violation on `field`.
@@ -923,4 +924,116 @@ async fn substitution_and_run_variables_are_bounded(backend: Backend) {
     );
     let stored = ok("GetWorkspace", alice.get_workspace(r("", &name)).await);
     assert_eq!(stored, ws, "a refused start changes nothing");
+}
+
+/// A name of 200,000 characters, wherever a request names something, is refused or not found
+/// with a short message: messages quote at most the first 80 characters of what they name.
+async fn long_names_make_short_answers(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let big = "a".repeat(200_000);
+    let space = "default.alice";
+    let mut answers: Vec<(&str, Result<(), Status>)> = Vec::new();
+    macro_rules! call {
+        ($what:expr, $call:expr) => {
+            answers.push(($what, $call.await.map(|_| ())));
+        };
+    }
+    call!("GetSpace", alice.get_space(r("", &big)));
+    call!("DeleteSpace", alice.delete_space(r("", &big)));
+    call!("GetTemplate", alice.get_template(r(space, &big)));
+    call!(
+        "GetTemplate in a long Space",
+        alice.get_template(r(&big, "default"))
+    );
+    call!("DeleteTemplate", alice.delete_template(r(space, &big)));
+    call!(
+        "BuildTemplate",
+        alice.build_template(pb::BuildTemplateRequest {
+            name: format!("{space}/{big}"),
+            tags: vec![],
+        })
+    );
+    call!("GetWorkspace", alice.get_workspace(r("", &big)));
+    call!("DeleteWorkspace", alice.delete_workspace(r("", &big)));
+    call!(
+        "StartWorkspace",
+        alice.start_workspace(pb::StartWorkspaceRequest {
+            name: big.clone(),
+            vars: vec![],
+        })
+    );
+    call!(
+        "StopWorkspace",
+        alice.stop_workspace(pb::StopWorkspaceRequest { name: big.clone() })
+    );
+    call!(
+        "CompileWorkspace",
+        alice.compile_workspace(pb::CompileWorkspaceRequest {
+            target: Some(pb::compile_workspace_request::Target::Name(big.clone())),
+            ..Default::default()
+        })
+    );
+    call!(
+        "CompileWorkspace with a long Template",
+        alice.compile_workspace(pb::CompileWorkspaceRequest {
+            target: Some(pb::compile_workspace_request::Target::Spec(spec(json!({})))),
+            template: format!("{space}/{big}"),
+            ..Default::default()
+        })
+    );
+    call!(
+        "ReportWorkspaceActivity",
+        alice.report_workspace_activity(pb::ReportActivityRequest { name: big.clone() })
+    );
+    call!("GetSecret", alice.get_secret(r(space, &big)));
+    call!("DeleteSecret", alice.delete_secret(r(space, &big)));
+    call!("GetUserSecret", alice.get_user_secret(r("", &big)));
+    call!("GetGitProvider", alice.get_git_provider(r(space, &big)));
+    call!(
+        "ListTemplate",
+        alice.list_template(pb::ListRequest {
+            space: big.clone(),
+            ..Default::default()
+        })
+    );
+    call!(
+        "ListSecret",
+        alice.list_secret(pb::ListRequest {
+            space: big.clone(),
+            ..Default::default()
+        })
+    );
+    call!(
+        "RemoveSshKey",
+        alice.remove_ssh_key(pb::RemoveSshKeyRequest { id: big.clone() })
+    );
+    call!(
+        "CreateSecret",
+        alice.create_secret(crate::secret(space, &big, "v"))
+    );
+    call!(
+        "CreateSpace",
+        alice.create_space(crate::space(&format!("{big}.alice"), None))
+    );
+    for (what, answer) in answers {
+        let Err(status) = answer else {
+            panic!("{what}: a name of 200,000 characters was accepted");
+        };
+        assert!(
+            matches!(
+                status.code(),
+                Code::NotFound | Code::InvalidArgument | Code::PermissionDenied
+            ),
+            "{what}: {:?} {}",
+            status.code(),
+            &status.message()[..status.message().len().min(200)]
+        );
+        assert!(
+            status.message().len() < 1024,
+            "{what}: a message of {} bytes",
+            status.message().len()
+        );
+        assert_fits_in_trailers(&status);
+    }
 }

@@ -122,8 +122,13 @@ fn metadata(m: &Located<Metadata>, kind: Kind, cx: &mut Cx<'_>) {
     }
     max_len(cx, &m.display_name, "displayName", 0, 100);
     max_len(cx, &m.description, "description", 0, 1024);
-    for (field, map) in [("labels", &m.labels), ("annotations", &m.annotations)] {
-        if let Some(map) = map.as_ref().filter(|m| m.len() > 64) {
+    let maps = [
+        ("labels", &m.labels, MAX_LABEL_VALUE_BYTES),
+        ("annotations", &m.annotations, MAX_ANNOTATION_VALUE_BYTES),
+    ];
+    for (field, map, max_value) in maps {
+        let Some(map) = map.as_ref() else { continue };
+        if map.len() > 64 {
             cx.at(field, |cx| {
                 cx.report(
                     Diagnostic::error(
@@ -133,8 +138,76 @@ fn metadata(m: &Located<Metadata>, kind: Kind, cx: &mut Cx<'_>) {
                     .at(map.loc),
                 )
             });
+            continue;
+        }
+        // Entries have no place of their own: the first bad one is reported at the map.
+        let bad = map.iter().find_map(|(key, value)| {
+            metadata_key_problem(key)
+                .or_else(|| metadata_value_problem(value, max_value))
+                .map(|problem| (key, problem))
+        });
+        if let Some((key, (problem, help))) = bad {
+            cx.at(field, |cx| {
+                let key = crate::shapes::shown(key);
+                cx.report(
+                    Diagnostic::error(codes::NAME, format!("`{key}`: {problem}"))
+                        .at(map.loc)
+                        .with_help(help),
+                )
+            });
         }
     }
+}
+
+/// The longest key of a label or annotation, in bytes.
+const MAX_METADATA_KEY_BYTES: usize = 128;
+/// The longest label value, in bytes: labels are short tags to select by.
+const MAX_LABEL_VALUE_BYTES: usize = 256;
+/// The longest annotation value, in bytes: annotations carry notes for tools.
+const MAX_ANNOTATION_VALUE_BYTES: usize = 4096;
+
+/// What is wrong with a label or annotation key, and how to fix it: keys are
+/// `[A-Za-z0-9._/-]`, start and end with a letter or digit, and hold at most
+/// [`MAX_METADATA_KEY_BYTES`] (as Kubernetes', `example.com/team` included).
+fn metadata_key_problem(key: &str) -> Option<(String, &'static str)> {
+    let help = "use letters, digits, `.`, `_`, `-` and `/`, starting and ending with a letter or digit, e.g. `team` or `example.com/tier`";
+    let bytes = key.as_bytes();
+    if bytes.len() > MAX_METADATA_KEY_BYTES {
+        return Some((
+            format!(
+                "a key is at most {MAX_METADATA_KEY_BYTES} bytes; this one is {}",
+                bytes.len()
+            ),
+            help,
+        ));
+    }
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || b"._/-".contains(b);
+    let ok = bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.iter().all(allowed);
+    (!ok).then(|| ("not a valid key".to_owned(), help))
+}
+
+/// What is wrong with a label or annotation value of at most `max` bytes, and how to fix it.
+fn metadata_value_problem(value: &str, max: usize) -> Option<(String, &'static str)> {
+    if value.len() > max {
+        return Some((
+            format!(
+                "the value is {} bytes; at most {max} are allowed",
+                value.len()
+            ),
+            "shorten the value",
+        ));
+    }
+    value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+        .then(|| {
+            (
+                "the value holds a control character".to_owned(),
+                "remove it (a line break or tab is allowed)",
+            )
+        })
 }
 
 fn workspace_spec(s: &Located<WorkspaceSpec>, cx: &mut Cx<'_>) {

@@ -15,6 +15,13 @@ pub(crate) const MAX_PAGE_SIZE: usize = 1000;
 /// The most rows one page reads while filtering (a Template filter may keep few of them);
 /// past it the page is answered short, with a token to go on.
 const MAX_SCANNED: usize = 10 * MAX_PAGE_SIZE;
+/// The most bytes of stored resources one page holds (its answer is about as large): past it
+/// the page is answered short, with a token to go on, so an answer stays under the 4 MB that
+/// many clients accept in one message however large each resource is.
+const MAX_PAGE_BYTES: usize = 2 << 20;
+/// The most rows read from the store at a time: a resource may be megabytes, and a page of
+/// 1,000 of them read at once would hold gigabytes in memory.
+const FETCH_ROWS: usize = 64;
 /// The longest page token accepted (the ones handed out are far shorter).
 const MAX_TOKEN_CHARS: usize = 2048;
 /// The tokens' format version, their first characters.
@@ -150,7 +157,8 @@ impl Rows<'_> {
 }
 
 /// One page of `rows`, in key order, each turned into an item by `keep` (or skipped:
-/// `None`), until the page is full, the rows run out, or [`MAX_SCANNED`] rows were read.
+/// `None`), until the page is full (in items, or in [`MAX_PAGE_BYTES`] of resources, which
+/// always admits the first), the rows run out, or [`MAX_SCANNED`] rows were read.
 pub(crate) async fn collect<M>(
     store: &Store,
     rows: Rows<'_>,
@@ -158,15 +166,19 @@ pub(crate) async fn collect<M>(
     mut keep: impl FnMut(&Record) -> Result<Option<M>>,
 ) -> Result<Page<M>> {
     let mut items = Vec::new();
+    let mut bytes = 0;
     let mut after = page.after;
     let mut scanned = 0;
     loop {
-        let want = page.size - items.len() + 1;
+        // One row past the page's end says whether more follow.
+        let want = (page.size - items.len() + 1).min(FETCH_ROWS);
         let limit = i64::try_from(want).unwrap_or(i64::MAX);
         let read = rows.fetch(store, &after, limit).await?;
         let exhausted = read.len() < want;
         for row in &read {
-            if items.len() == page.size {
+            let full = items.len() == page.size
+                || (!items.is_empty() && bytes + row.body.len() > MAX_PAGE_BYTES);
+            if full {
                 // A row past a full page: more follow.
                 return Ok(Page {
                     items,
@@ -176,6 +188,7 @@ pub(crate) async fn collect<M>(
             after = After::of(row);
             scanned += 1;
             if let Some(item) = keep(row)? {
+                bytes += row.body.len();
                 items.push(item);
             }
         }

@@ -206,6 +206,27 @@ fn bad_metadata(name: &str) -> Vec<(&'static str, pb::Metadata)> {
                 ..Default::default()
             }),
         ),
+        (
+            "metadata.labels",
+            named(pb::Metadata {
+                labels: [("tier".into(), "v".repeat(60 << 10))].into(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "metadata.labels",
+            named(pb::Metadata {
+                labels: [("\0bad key with spaces/☃".into(), "x".into())].into(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "metadata.annotations",
+            named(pb::Metadata {
+                annotations: [("example.com/note".into(), "n".repeat(4097))].into(),
+                ..Default::default()
+            }),
+        ),
     ]
 }
 

@@ -37,12 +37,19 @@ use tonic::Status;
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// The most connections begun and not finished at once (server-wide).
 pub const MAX_PENDING: usize = 1024;
+/// The most flows one user (or, for sign-ins, one address) has begun and not finished: past
+/// it their oldest is forgotten (abandoned, most likely), so one caller can never take the
+/// server-wide room from the others.
+pub(crate) const MAX_PENDING_PER_CALLER: usize = 8;
 /// An access token expiring sooner than this is refreshed before it is handed out.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
 #[derive(Debug)]
 struct Pending {
+    /// The user who began it; empty for a sign-in.
     user: String,
+    /// Whose flow it is, for [`MAX_PENDING_PER_CALLER`]: the user, or a sign-in's address.
+    caller: String,
     space: String,
     provider: String,
     verifier: String,
@@ -236,6 +243,7 @@ impl Api {
             &endpoints,
             Pending {
                 user: caller.name.clone(),
+                caller: format!("user {}", caller.name),
                 space: request.space,
                 provider: request.provider,
                 verifier: String::new(),
@@ -272,6 +280,21 @@ impl Api {
             .lock()
             .map_err(|_| Status::internal("pending connections"))?;
         all.retain(|_, p| p.at.elapsed() < PENDING_TTL);
+        let mut theirs: Vec<(&String, Instant)> = all
+            .iter()
+            .filter(|(_, p)| p.caller == pending.caller)
+            .map(|(state, p)| (state, p.at))
+            .collect();
+        if theirs.len() >= MAX_PENDING_PER_CALLER {
+            theirs.sort_by_key(|(_, at)| *at);
+            let oldest: Vec<String> = theirs[..=theirs.len() - MAX_PENDING_PER_CALLER]
+                .iter()
+                .map(|(state, _)| (*state).clone())
+                .collect();
+            for state in oldest {
+                all.remove(&state);
+            }
+        }
         if all.len() >= MAX_PENDING {
             return Err(Status::resource_exhausted(
                 "too many git connections and sign-ins are under way; try again in a few minutes",
@@ -520,8 +543,10 @@ impl Api {
     }
 
     /// BeginGitHubSignIn (unauthenticated): the URL to sign in at GitHub.
+    /// Sign-ins are told apart by the caller's address (`peer`), the only thing known of them.
     pub(crate) async fn begin_github_sign_in(
         &self,
+        peer: Option<std::net::IpAddr>,
         request: pb::BeginGitHubSignInRequest,
     ) -> Result<pb::BeginGitConnectResponse> {
         check_redirect(&request.redirect_uri)?;
@@ -530,6 +555,10 @@ impl Api {
             &endpoints,
             Pending {
                 user: String::new(),
+                caller: match peer {
+                    Some(ip) => format!("address {ip}"),
+                    None => "address unknown".to_owned(),
+                },
                 space: String::new(),
                 provider: String::new(),
                 verifier: String::new(),

@@ -338,3 +338,92 @@ async fn gitlab_and_generic_oidc_profiles_are_read() {
         "not this run's provider"
     );
 }
+
+/// One caller cannot take the room for flows from the others: a user who begins 1,100
+/// connections (more than the server keeps) keeps only their 8 newest, and everyone else's
+/// begin and finish go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_caller_cannot_fill_the_pending_flows() {
+    let ca = TestCa::new();
+    let github = GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
+    let hosts = GitHosts {
+        github: github.url.clone(),
+        ..GitHosts::default()
+    };
+    let mut lab = lab(&ca, hosts).await;
+    let body = serde_json::json!({"github": {"clientID": "gh-app", "clientSecret": {"fromSecret": "gh-secret"}}});
+    provider(&mut lab.alice, "gh", body, "gh-secret-value").await;
+    let begin = pb::BeginGitConnectRequest {
+        space: SPACE.into(),
+        provider: "gh".into(),
+        redirect_uri: "http://127.0.0.1:9/callback".into(),
+    };
+    let mut states = Vec::new();
+    for i in 0..1_100 {
+        let begun = lab.alice.begin_git_connect(begin.clone()).await;
+        let begun = begun.unwrap_or_else(|e| panic!("begin {i}: {e:?}"));
+        states.push(begun.into_inner().state);
+    }
+    // The oldest were forgotten: finishing one is refused as unknown.
+    let forgotten = lab
+        .alice
+        .finish_git_connect(pb::FinishGitConnectRequest {
+            state: states[0].clone(),
+            code: "whatever".into(),
+        })
+        .await
+        .expect_err("a forgotten flow");
+    assert_eq!(
+        forgotten.code(),
+        tonic::Code::InvalidArgument,
+        "{forgotten:?}"
+    );
+    // Another user begins and finishes as ever.
+    let token = lab.server.user("bob", false).await;
+    let mut bob = lab.server.client(&token);
+    bob.create_space(crate::space("team.bob", None))
+        .await
+        .expect("space");
+    let body = serde_json::json!({"github": {"clientID": "gh-app", "clientSecret": {"fromSecret": "gh-secret"}}});
+    let mut bob_provider = pb::GitProvider {
+        metadata: crate::meta("gh"),
+        spec: Some(spec(body)),
+        status: Some(pb::SecretStatus {
+            space: "team.bob".into(),
+            owner: String::new(),
+        }),
+    };
+    bob.create_secret(crate::secret("team.bob", "gh-secret", "gh-secret-value"))
+        .await
+        .expect("client secret");
+    bob_provider = bob
+        .create_git_provider(bob_provider)
+        .await
+        .expect("provider")
+        .into_inner();
+    assert!(bob_provider.metadata.is_some());
+    let begun = bob
+        .begin_git_connect(pb::BeginGitConnectRequest {
+            space: "team.bob".into(),
+            ..begin
+        })
+        .await
+        .expect("bob begins while alice has begun 1,100");
+    assert!(!begun.into_inner().state.is_empty());
+    // Alice's newest flow still finishes.
+    let newest = states.last().cloned().unwrap_or_default();
+    let landed = lab
+        .alice
+        .finish_git_connect(pb::FinishGitConnectRequest {
+            state: newest,
+            code: "whatever".into(),
+        })
+        .await;
+    if let Err(e) = &landed {
+        assert_ne!(
+            e.code(),
+            tonic::Code::InvalidArgument,
+            "the newest flow is kept: {e:?}"
+        );
+    }
+}

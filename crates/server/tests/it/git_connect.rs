@@ -420,9 +420,8 @@ async fn one_caller_cannot_fill_the_pending_flows() {
         })
         .await;
     if let Err(e) = &landed {
-        assert_ne!(
-            e.code(),
-            tonic::Code::InvalidArgument,
+        assert!(
+            !e.message().contains("unknown or expired"),
             "the newest flow is kept: {e:?}"
         );
     }

@@ -353,6 +353,13 @@ pub enum RuntimeError {
         /// `stdout` or `stderr`.
         stream: &'static str,
     },
+    /// The request asks for what this runtime cannot do (an environment variable podman
+    /// reads itself, say): the caller's to change, not a failure to retry.
+    #[error("{detail}")]
+    Refused {
+        /// What cannot be done, and what to do instead.
+        detail: String,
+    },
     /// The engine or API could not be reached, or failed otherwise.
     #[error("{operation} failed: {detail}")]
     Engine {

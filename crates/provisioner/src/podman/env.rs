@@ -88,10 +88,12 @@ pub(super) fn check_env(env: &ResolvedEnv, secrets_inline: bool) -> Result<(), R
     for (key, value) in env {
         let secret = matches!(value, ResolvedValue::Secret(_));
         if secret && secrets_inline && read_by_podman(key) {
-            return Err(RuntimeError::RunContainer {
+            // An execution's own variables (ExecWorkspace, ExecStream, SSH): the caller's.
+            return Err(RuntimeError::Refused {
                 detail: format!(
-                    "the environment variable `{key}` cannot be set from a secret: podman reads \
-                     that name from its own environment on the host; rename the variable"
+                    "the environment variable `{key}` cannot be passed to a command: podman \
+                     reads that name from its own environment on the host; set it in the \
+                     command instead (`sh -c '{key}=... exec program'`)"
                 ),
             });
         }
@@ -166,7 +168,14 @@ mod tests {
             "GODEBUG",
             "https_proxy",
         ] {
-            assert!(check_env(&secret(name), true).is_err(), "{name}");
+            // The caller's to change (INVALID_ARGUMENT over the API), not a failure to retry.
+            assert!(
+                matches!(
+                    check_env(&secret(name), true),
+                    Err(RuntimeError::Refused { .. })
+                ),
+                "{name}"
+            );
         }
         for name in [
             "API_KEY",

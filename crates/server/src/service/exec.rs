@@ -22,20 +22,69 @@ const LOG_CHUNKS_IN_FLIGHT: usize = 16;
 /// The stream WorkspaceLogs answers with.
 pub(crate) type LogStream = Pin<Box<dyn Stream<Item = Result<pb::WorkspaceLogChunk>> + Send>>;
 
+/// The most bytes of one argument or environment entry (Linux refuses a longer one to any
+/// program: `MAX_ARG_STRLEN`), and of a request's command and environment together.
+const MAX_ARG_BYTES: usize = 128 << 10;
+const MAX_COMMAND_BYTES: usize = 512 << 10;
+
 /// `KEY=VALUE` pairs (the field `field`) as an environment. Values are passed like secrets
-/// (through podman's environment), so none is on a command line of the host.
+/// (through podman's environment), so none is on a command line of the host. Each key is a
+/// shell name, and no entry holds NUL or is longer than a program accepts: mistakes are the
+/// caller's, named here, not a runtime's failure later.
 pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
     let mut env = Vec::new();
     for (i, pair) in pairs.iter().enumerate() {
+        let at = || format!("{field}[{i}]");
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(bad_field(&format!("{field}[{i}]"), "write `KEY=VALUE`"));
+            return Err(bad_field(&at(), "write `KEY=VALUE`"));
         };
+        if key.len() > 256 || !cordium_spec::validate::is_identifier(key) {
+            return Err(bad_field(
+                &at(),
+                "a variable name is at most 256 letters, digits and `_`, not starting with a digit",
+            ));
+        }
+        if pair.len() > MAX_ARG_BYTES || pair.contains('\0') {
+            return Err(bad_field(
+                &at(),
+                format!("at most {} KiB, without NUL", MAX_ARG_BYTES >> 10),
+            ));
+        }
         env.push((
             key.to_owned(),
             ResolvedValue::Secret(SecretValue::new(value)),
         ));
     }
     Ok(env)
+}
+
+/// Checks a command (the field `field`) and an environment `env` as a program receives them:
+/// no NUL in an argument, none longer than [`MAX_ARG_BYTES`], at most [`MAX_COMMAND_BYTES`]
+/// with the environment.
+pub(super) fn check_command(command: &[String], field: &str, env: &[String]) -> Result<()> {
+    if let Some(i) = command
+        .iter()
+        .position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0'))
+    {
+        return Err(bad_field(
+            &format!("{field}[{i}]"),
+            format!(
+                "an argument is at most {} KiB, without NUL",
+                MAX_ARG_BYTES >> 10
+            ),
+        ));
+    }
+    let total: usize = command.iter().chain(env).map(|a| a.len() + 1).sum();
+    if total > MAX_COMMAND_BYTES {
+        return Err(bad_field(
+            field,
+            format!(
+                "the command and its environment are {total} bytes; at most {} KiB",
+                MAX_COMMAND_BYTES >> 10
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A streamed process's answer to ExecWorkspace: its output, held up to
@@ -78,6 +127,7 @@ pub(super) fn runtime_status(e: RuntimeError) -> Status {
             Status::failed_precondition(e.to_string())
         }
         RuntimeError::OutputTooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        RuntimeError::Refused { .. } => Status::invalid_argument(e.to_string()),
         other => Status::unavailable(other.to_string()),
     }
 }
@@ -119,6 +169,7 @@ impl Api {
         if req.command.is_empty() {
             return Err(bad_field("command", "name the program to run"));
         }
+        check_command(&req.command, "command", &req.env)?;
         let spec = StreamSpec {
             env: parse_env(&req.env, "env")?,
             working_dir: Some(req.working_dir).filter(|d| !d.is_empty()),

@@ -20,7 +20,7 @@ use super::Caller;
 use super::api::Api;
 use super::compile::{CompileRequest, compile_effective};
 use super::documents::bad_field;
-use super::exec::{parse_env, runtime_status};
+use super::exec::{check_command, parse_env, runtime_status};
 use super::resource::Result;
 use super::watch::{RECHECK_EVERY, WatchSlot, still_valid};
 use crate::pb;
@@ -268,6 +268,7 @@ impl Api {
             return Err(bad_field("open", "send the `open` frame first"));
         };
         let record = self.owned_workspace(caller, &open.name).await?;
+        check_command(&open.command, "open.command", &open.env)?;
         let spec = StreamSpec {
             command: Some(open.command).filter(|c| !c.is_empty()),
             env: parse_env(&open.env, "open.env")?,

@@ -18,7 +18,8 @@ crate::on_both_backends!(
     thousands_of_mistakes_make_a_short_answer,
     calls_without_a_valid_token_are_unauthenticated,
     substitution_and_run_variables_are_bounded,
-    long_names_make_short_answers
+    long_names_make_short_answers,
+    exec_requests_are_checked_before_they_run
 );
 
 /// Expects `InvalidArgument` with a BadRequest field violation on `field`.
@@ -1035,5 +1036,55 @@ async fn long_names_make_short_answers(backend: Backend) {
             status.message().len()
         );
         assert_fits_in_trailers(&status);
+    }
+}
+
+/// An execution's environment and command are checked as a program receives them, and a
+/// mistake is the caller's (INVALID_ARGUMENT naming the entry), not a runtime failure to
+/// retry (UNAVAILABLE).
+async fn exec_requests_are_checked_before_they_run(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    let ws = ok(
+        "CreateWorkspace",
+        alice.create_workspace(workspace("", "", None)).await,
+    );
+    let name = ws.metadata.map(|m| m.name).unwrap_or_default();
+    let exec = |command: Vec<String>, env: Vec<String>| pb::ExecWorkspaceRequest {
+        name: name.clone(),
+        command,
+        env,
+        ..Default::default()
+    };
+    let sh = || vec!["sh".to_owned()];
+    let cases = [
+        ("env[0]", exec(sh(), vec!["2FA=x".into()])),
+        ("env[1]", exec(sh(), vec!["A=1".into(), "A B=x".into()])),
+        ("env[0]", exec(sh(), vec!["=x".into()])),
+        (
+            "env[0]",
+            exec(sh(), vec![format!("A={}", "x".repeat(200_000))]),
+        ),
+        ("env[0]", exec(sh(), vec!["A=a\0b".into()])),
+        (
+            "command[1]",
+            exec(vec!["echo".into(), "a\0b".into()], vec![]),
+        ),
+        ("command[0]", exec(vec!["a".repeat(200_000)], vec![])),
+        (
+            "command",
+            exec((0..8).map(|_| "a".repeat(100_000)).collect(), vec![]),
+        ),
+    ];
+    for (field, request) in cases {
+        let answer = alice.exec_workspace(request).await;
+        if let Err(status) = &answer {
+            assert!(
+                status.message().len() < 1024,
+                "{field}: {} bytes",
+                status.message().len()
+            );
+        }
+        bad_field(&format!("ExecWorkspace {field}"), answer, field);
     }
 }

@@ -54,7 +54,7 @@ impl ManagementService for Management {
         let caller = self.admin(&request).await?;
         let mut req = request.into_inner();
         validate(Kind::ClusterConfig, "cluster", req.spec.as_deref())?;
-        let precondition = requested_precondition(&mut req);
+        let precondition = requested_precondition(&mut req)?;
         let mut out = pb::ClusterConfig {
             metadata: Some(pb::Metadata {
                 name: "cluster".into(),

@@ -114,9 +114,17 @@ pub(crate) fn updated_metadata(
 
 pub(crate) use super::decoded::decode;
 
-/// What an update request expects of the stored version (`metadata.resourceVersion`).
-pub(crate) fn requested_precondition<M: Resource>(m: &mut M) -> Precondition {
-    Precondition::from_resource_version(m.meta().as_ref().map_or(0, |m| m.resource_version))
+/// What an update request expects of the stored version (`metadata.resourceVersion`): a
+/// version is 1 or more, and 0 (unset) asks for none.
+pub(crate) fn requested_precondition<M: Resource>(m: &mut M) -> Result<Precondition> {
+    let version = m.meta().as_ref().map_or(0, |m| m.resource_version);
+    if version < 0 {
+        return Err(bad_field(
+            "metadata.resourceVersion",
+            "a version is 1 or more (0 asks for none); send the one you read",
+        ));
+    }
+    Ok(Precondition::from_resource_version(version))
 }
 
 /// The `metadata.name` a request names.
@@ -489,7 +497,7 @@ impl Api {
         let (at, record, stored) =
             K::reach(self, caller, &request.requested_space(), &name).await?;
         K::check_update(self, caller, &record).await?;
-        let precondition = requested_precondition(&mut request);
+        let precondition = requested_precondition(&mut request)?;
         let cx = Context {
             api: self,
             caller,

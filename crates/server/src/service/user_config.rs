@@ -29,7 +29,7 @@ impl Api {
         validate(Kind::UserConfig, &caller.name, req.spec.as_deref())?;
         super::documents::validate_metadata(Kind::UserConfig, req.metadata.as_ref())?;
         let stored = self.user_config(caller).await?;
-        let precondition = requested_precondition(&mut req);
+        let precondition = requested_precondition(&mut req)?;
         let out = pb::UserConfig {
             metadata: Some(updated_metadata(stored.metadata.clone(), req.metadata)),
             spec: req.spec,

@@ -36,7 +36,9 @@ impl Kept for pb::UserSecret {
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
         let owner = &cx.caller.name;
-        let (sealed, public) = match req.r#type() {
+        let kind = pb::UserSecretType::try_from(req.r#type)
+            .map_err(|_| bad_field("type", "DEFAULT (0) or SSH_KEY (1)"))?;
+        let (sealed, public) = match kind {
             pb::UserSecretType::SshKey => {
                 if req.data.is_some() {
                     return Err(bad_field(

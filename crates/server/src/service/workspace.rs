@@ -212,6 +212,11 @@ impl Api {
         filter: pb::ListRequest,
     ) -> Result<Page<pb::Workspace>> {
         let page = page_request(Kind::Workspace, &filter)?;
+        if !filter.space.is_empty() {
+            // A Space the caller does not reach is not found, as ListTemplate and ListSecret
+            // answer, rather than an empty list.
+            self.accessible_space(caller, &filter.space).await?;
+        }
         let rows = Rows::WorkspacesOf {
             user: &caller.name,
             space: &filter.space,

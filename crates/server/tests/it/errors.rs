@@ -19,7 +19,8 @@ crate::on_both_backends!(
     calls_without_a_valid_token_are_unauthenticated,
     substitution_and_run_variables_are_bounded,
     long_names_make_short_answers,
-    exec_requests_are_checked_before_they_run
+    exec_requests_are_checked_before_they_run,
+    small_mistakes_are_invalid_argument_or_not_found
 );
 
 /// Expects `InvalidArgument` with a BadRequest field violation on `field`.
@@ -1087,4 +1088,52 @@ async fn exec_requests_are_checked_before_they_run(backend: Backend) {
         }
         bad_field(&format!("ExecWorkspace {field}"), answer, field);
     }
+}
+
+/// An enum value no client may send, a negative version, and a List of a Space the caller
+/// does not reach: each the caller's mistake, named (and the List as its siblings answer).
+async fn small_mistakes_are_invalid_argument_or_not_found(backend: Backend) {
+    let env = Env::new(backend).await;
+    let (mut alice, mut bob) = (env.alice.clone(), env.bob.clone());
+    let user_secret = pb::UserSecret {
+        metadata: meta("npm"),
+        r#type: 99,
+        data: Some(pb::SecretData {
+            value: Some(pb::secret_data::Value::Text("v".into())),
+        }),
+        status: None,
+    };
+    bad_field(
+        "CreateUserSecret of type 99",
+        alice.create_user_secret(user_secret).await,
+        "type",
+    );
+    let ws = ok(
+        "CreateWorkspace",
+        alice.create_workspace(workspace("", "", None)).await,
+    );
+    let mut stale = ws.clone();
+    if let Some(m) = stale.metadata.as_mut() {
+        m.resource_version = -1;
+    }
+    bad_field(
+        "UpdateWorkspace at version -1",
+        alice.update_workspace(stale).await,
+        "metadata.resourceVersion",
+    );
+    ok(
+        "CreateSpace",
+        alice.create_space(space("priv.alice", None)).await,
+    );
+    let listed = bob
+        .list_workspace(pb::ListRequest {
+            space: "priv.alice".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        listed.map(|_| ()).map_err(|s| s.code()),
+        Err(Code::NotFound),
+        "as ListTemplate answers"
+    );
 }

@@ -124,7 +124,8 @@ async fn dropped_watches_are_freed(backend: Backend) {
 /// Annotations making a workspace about `bytes` large.
 fn bulky(bytes: usize) -> pb::Workspace {
     let mut ws = workspace("", "", None);
-    let chunk = 16 * 1024;
+    // The longest annotation value, 64 of them at most: up to 256 KB.
+    let chunk = 4096;
     let annotations = (0..bytes / chunk)
         .map(|i| (format!("example.com/bulk-{i}"), "x".repeat(chunk)))
         .collect();

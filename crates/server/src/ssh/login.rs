@@ -1,8 +1,8 @@
 //! Who an SSH login is and whether it may open the workspace it names.
 //!
-//! The SSH user is `WORKSPACE` or `WORKSPACE+SPACE`. A login holds when the presented key is
-//! registered, its owner is not disabled, and the workspace exists, is theirs and (when a
-//! Space is named) is in that Space. Every other case is the same refusal, so a login reveals
+//! The SSH user is `WORKSPACE` or `WORKSPACE+SPACE`. A login holds when the workspace exists
+//! (in the Space named, if one is), its owner registered the presented key, and the owner is
+//! not disabled. Every other case is the same refusal, so a login reveals
 //! nothing about keys, users or workspaces that are not the caller's.
 
 use crate::service::Api;
@@ -34,26 +34,27 @@ pub fn parse_user(user: &str) -> Option<(&str, Option<&str>)> {
     valid.then_some((workspace, space))
 }
 
-/// The login `user` with `key` would be, if it holds.
+/// The login `user` with `key` would be, if it holds: the workspace named, then the key
+/// among its owner's.
 pub async fn authorize(api: &Api, user: &str, key: &PublicKey) -> Option<Login> {
     let (workspace, space) = parse_user(user)?;
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-    let (_, owner) = match api.store().ssh_key_user(&fingerprint).await {
-        Ok(found) => found?,
-        Err(e) => {
-            tracing::warn!("ssh login: {e}");
-            return None;
-        }
-    };
     let record = api
         .store()
         .get(Kind::Workspace, "", workspace)
         .await
         .ok()
         .flatten()?;
-    if record.owner != owner.name || space.is_some_and(|s| s != record.space) {
+    if space.is_some_and(|s| s != record.space) {
         return None;
     }
+    let (_, owner) = match api.store().ssh_key_user(&record.owner, &fingerprint).await {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::warn!("ssh login: {e}");
+            return None;
+        }
+    };
     Some(Login {
         user: owner.name,
         fingerprint,
@@ -65,7 +66,11 @@ pub async fn authorize(api: &Api, user: &str, key: &PublicKey) -> Option<Login> 
 /// disabled, and the workspace still exists and is theirs. A store error keeps the connection
 /// (the next check decides).
 pub async fn still_valid(api: &Api, login: &Login) -> bool {
-    let key = match api.store().ssh_key_user(&login.fingerprint).await {
+    let key = match api
+        .store()
+        .ssh_key_user(&login.user, &login.fingerprint)
+        .await
+    {
         Ok(key) => key,
         Err(e) => {
             tracing::warn!("ssh recheck: {e}");

@@ -113,8 +113,8 @@ const MIGRATIONS: &[Migration] = &[
          CREATE INDEX resources_kind_space ON resources (kind, space, name)",
         backfill: Some(Backfill::Members),
     },
-    // SSH public keys (`store::ssh_keys`): each opens its owner's workspaces; a key belongs
-    // to one user only, so a login names exactly one owner.
+    // SSH public keys (`store::ssh_keys`): each opens its owner's workspaces (unique per
+    // user since migration 15).
     Migration {
         version: 8,
         sqlite: "CREATE TABLE ssh_keys (id TEXT PRIMARY KEY, owner TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -177,6 +177,22 @@ const MIGRATIONS: &[Migration] = &[
         version: 14,
         sqlite: "ALTER TABLE users ADD COLUMN since BIGINT NOT NULL DEFAULT 0",
         postgres: "ALTER TABLE users ADD COLUMN since BIGINT NOT NULL DEFAULT 0",
+        backfill: None,
+    },
+    // An SSH key (and its id, made from it) is unique per user, not server-wide: public keys
+    // are public, and a key anyone could register first would lock its owner out (a login
+    // finds the key among the workspace owner's).
+    Migration {
+        version: 15,
+        sqlite: "CREATE TABLE ssh_keys_by_owner (id TEXT NOT NULL, owner TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (owner, id), UNIQUE (owner, fingerprint));
+         INSERT INTO ssh_keys_by_owner SELECT id, owner, fingerprint, public_key, created_at FROM ssh_keys;
+         DROP TABLE ssh_keys;
+         ALTER TABLE ssh_keys_by_owner RENAME TO ssh_keys;
+         CREATE INDEX ssh_keys_owner ON ssh_keys (owner)",
+        postgres: "ALTER TABLE ssh_keys DROP CONSTRAINT ssh_keys_fingerprint_key;
+         ALTER TABLE ssh_keys DROP CONSTRAINT ssh_keys_pkey;
+         ALTER TABLE ssh_keys ADD PRIMARY KEY (owner, id);
+         CREATE UNIQUE INDEX ssh_keys_owner_fingerprint ON ssh_keys (owner, fingerprint)",
         backfill: None,
     },
 ];

@@ -1,8 +1,10 @@
 //! SSH public keys: each row of `ssh_keys` lets its owner open their workspaces over SSH.
 //!
-//! A key (by its SHA-256 fingerprint) belongs to one user at most, so a login with it names
-//! exactly one owner; a user has at most [`MAX_KEYS_PER_USER`], counted in the write's
-//! transaction. Deleting a user deletes their keys (`store::users`).
+//! A user registers a key (by its SHA-256 fingerprint) once; several users may register the
+//! same key (a public key is public: were it unique server-wide, anyone could register
+//! another's first and lock them out). A login names its workspace, so the key is looked up
+//! among the workspace owner's. A user has at most [`MAX_KEYS_PER_USER`], counted in the
+//! write's transaction. Deleting a user deletes their keys (`store::users`).
 
 use super::{Store, StoreError};
 use sqlx::Row as _;
@@ -29,8 +31,8 @@ pub struct StoredSshKey {
 /// Why a key was not added.
 #[derive(Debug, thiserror::Error)]
 pub enum SshKeyError {
-    /// Some user (maybe the caller) registered this key already.
-    #[error("this key is registered already (a key opens the workspaces of one user only)")]
+    /// The caller registered this key already.
+    #[error("you registered this key already")]
     Registered,
     /// The user has [`MAX_KEYS_PER_USER`] keys.
     #[error("you have {MAX_KEYS_PER_USER} SSH keys, the most one user may have; remove one first")]
@@ -57,15 +59,18 @@ fn key_of(row: &sqlx::any::AnyRow) -> Result<StoredSshKey, sqlx::Error> {
 }
 
 impl Store {
-    /// Registers `key` for `key.owner`, unless the key is registered already or the owner has
+    /// Registers `key` for `key.owner`, unless the owner registered it already or has
     /// [`MAX_KEYS_PER_USER`].
     pub async fn add_ssh_key(&self, key: &StoredSshKey) -> Result<(), SshKeyError> {
         let mut tx = self.begin().await?;
-        let taken = sqlx::query("SELECT 1 FROM ssh_keys WHERE fingerprint = $1 OR id = $2")
-            .bind(&key.fingerprint)
-            .bind(&key.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let taken = sqlx::query(
+            "SELECT 1 FROM ssh_keys WHERE owner = $1 AND (fingerprint = $2 OR id = $3)",
+        )
+        .bind(&key.owner)
+        .bind(&key.fingerprint)
+        .bind(&key.id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if taken.is_some() {
             return Err(SshKeyError::Registered);
         }
@@ -117,13 +122,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The key with this fingerprint and its owner, if registered and the owner is not
-    /// disabled.
+    /// `owner`'s key with this fingerprint and `owner` themself, if they registered it and
+    /// are not disabled.
     pub async fn ssh_key_user(
         &self,
+        owner: &str,
         fingerprint: &str,
     ) -> Result<Option<(StoredSshKey, super::User)>, StoreError> {
-        let row = sqlx::query("SELECT k.id, k.owner, k.fingerprint, k.public_key, k.created_at, u.admin, u.disabled FROM ssh_keys k JOIN users u ON u.name = k.owner WHERE k.fingerprint = $1")
+        let row = sqlx::query("SELECT k.id, k.owner, k.fingerprint, k.public_key, k.created_at, u.admin, u.disabled FROM ssh_keys k JOIN users u ON u.name = k.owner WHERE k.owner = $1 AND k.fingerprint = $2")
+            .bind(owner)
             .bind(fingerprint)
             .fetch_optional(&self.pool)
             .await?;

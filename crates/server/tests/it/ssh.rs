@@ -456,11 +456,11 @@ async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
     let alices = env.create(&alice, spec.clone()).await;
     let bobs = env.create(&bob, spec).await;
     let stranger = env.keygen("stranger", "ecdsa");
-    // The same key cannot be registered twice (by anyone).
+    // A user registers a key once.
     let again = alice
         .clone()
         .add_ssh_key(pb::AddSshKeyRequest {
-            public_key: std::fs::read_to_string(bob_key.with_extension("pub")).expect("pub"),
+            public_key: std::fs::read_to_string(alice_key.with_extension("pub")).expect("pub"),
         })
         .await;
     assert_eq!(
@@ -503,6 +503,35 @@ async fn wrong_keys_and_other_users_workspaces_are_refused_like_missing_ones() {
             "{case}"
         );
     }
+    // Another user may register the same key (public keys are public: registered first by
+    // someone else, a key would otherwise be lost to its owner). It lets its holder into the
+    // registering user's workspaces only, as `authorized_keys` does.
+    let stranger_pub = std::fs::read_to_string(stranger.with_extension("pub")).expect("pub");
+    let mut ids = Vec::new();
+    for (user, client) in [("alice", &alice), ("bob", &bob)] {
+        let added = client
+            .clone()
+            .add_ssh_key(pb::AddSshKeyRequest {
+                public_key: stranger_pub.clone(),
+            })
+            .await;
+        let added = added.unwrap_or_else(|e| panic!("{user}: {e:?}"));
+        ids.push(added.into_inner().id);
+    }
+    assert_eq!(ids[0], ids[1], "a key's id is made from the key");
+    alice
+        .clone()
+        .remove_ssh_key(pb::RemoveSshKeyRequest { id: ids[0].clone() })
+        .await
+        .expect("alice removes her copy, and bob keeps his");
+    let into_bobs = env.ssh(&stranger, &bobs, "true");
+    assert_eq!(
+        into_bobs.status.code(),
+        Some(1),
+        "{}",
+        text(&into_bobs.stderr)
+    );
+    assert_eq!(env.ssh(&stranger, &alices, "true").status.code(), Some(255));
     // The stopped (never started) workspace of the right key gets the one-line message.
     let stopped = env.ssh(&alice_key, &alices, "true");
     assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped.stderr));

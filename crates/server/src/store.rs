@@ -75,8 +75,10 @@ pub enum StoreError {
     UnknownKind(String),
     /// The write would take its owner past a quota (checked inside the write's transaction,
     /// so concurrent writers cannot all pass a check made before any of them wrote).
-    #[error("you have {} {}, the most allowed", quota.max, quota.counted.noun())]
+    #[error("you have {} {}, the most allowed", quota.max, quota.counted.noun(*kind))]
     QuotaExceeded {
+        /// The kind counted.
+        kind: Kind,
         /// The quota that was reached.
         quota: Quota,
     },

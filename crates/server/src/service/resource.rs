@@ -7,7 +7,7 @@ use super::pages::{Page, Rows, collect, page_request};
 use super::{Caller, not_found};
 use crate::crypto::sealing_identity;
 use crate::pb;
-use crate::store::{Precondition, Record, Write, workspace_is_active};
+use crate::store::{Counted, Precondition, Quota, Record, Write, workspace_is_active};
 use cordium_spec::Kind;
 use cordium_spec::shapes::check_name;
 use prost::Message;
@@ -222,12 +222,43 @@ pub(crate) fn require_name(kind: Kind, name: &str) -> Result<()> {
     })
 }
 
-/// The value a Secret or UserSecret request carries, if any.
-pub(crate) fn secret_bytes(data: Option<pb::SecretData>) -> Option<Vec<u8>> {
-    match data?.value? {
-        pb::secret_data::Value::Text(t) => Some(t.into_bytes()),
-        pb::secret_data::Value::Bytes(b) => Some(b),
+/// How many resources of one kind (Spaces, Templates, Secrets, UserSecrets, GitProviders) a
+/// user may own: each write is bounded in size, and so, with this, is what one user stores.
+/// Workspaces have their own quotas (`maxPerUser`, `maxActivePerUser`).
+pub(crate) const MAX_OWNED_PER_KIND: i64 = 1000;
+
+/// The quota of [`MAX_OWNED_PER_KIND`], counted in the create's transaction.
+pub(crate) fn owned_quota() -> Quota {
+    Quota {
+        counted: Counted::Owned,
+        max: MAX_OWNED_PER_KIND,
     }
+}
+
+/// The longest secret value: it reaches a workspace as one environment variable, and Linux
+/// passes at most 128 KiB in one.
+pub(crate) const MAX_SECRET_BYTES: usize = 64 << 10;
+
+/// The value a Secret or UserSecret request carries, if any: 1 byte to [`MAX_SECRET_BYTES`].
+pub(crate) fn secret_bytes(data: Option<pb::SecretData>) -> Result<Option<Vec<u8>>> {
+    let Some(value) = data.and_then(|d| d.value) else {
+        return Ok(None);
+    };
+    let bytes = match value {
+        pb::secret_data::Value::Text(t) => t.into_bytes(),
+        pb::secret_data::Value::Bytes(b) => b,
+    };
+    if bytes.is_empty() || bytes.len() > MAX_SECRET_BYTES {
+        return Err(bad_field(
+            "data",
+            format!(
+                "a secret value is 1 byte to {} KiB; this one is {} bytes",
+                MAX_SECRET_BYTES >> 10,
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(Some(bytes))
 }
 
 /// Who may reach a kind's resources.
@@ -443,9 +474,10 @@ impl Api {
         };
         let built = K::build_new(&cx, request).await?;
         let record = new_record(K::KIND, &at, &caller.name, &built.resource);
-        self.store
-            .create(Write::new(&record).sealed(built.sealed.as_deref()))
-            .await?;
+        let write = Write::new(&record)
+            .sealed(built.sealed.as_deref())
+            .within(owned_quota());
+        self.store.create(write).await?;
         let noun = K::KIND.as_str().to_lowercase();
         tracing::info!(user = %caller.name, scope = %at.scope, name = %at.name, "{noun} created");
         Ok(with_version(built.resource, 1))

@@ -13,7 +13,7 @@ impl Updated for pb::Secret {
     const KIND: Kind = Kind::Secret;
 
     async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
-        let sealed = cx.reseal(Kind::Secret, secret_bytes(req.data.take()))?;
+        let sealed = cx.reseal(Kind::Secret, secret_bytes(req.data.take())?)?;
         Ok(Built {
             resource: pb::Secret {
                 metadata: Some(updated_metadata(stored.metadata, req.metadata)),
@@ -30,7 +30,7 @@ impl Kept for pb::Secret {
     const SCOPE: Scope = Scope::Space;
 
     async fn build_new(cx: &Context<'_>, mut req: Self) -> Result<Built<Self>> {
-        let value = secret_bytes(req.data.take())
+        let value = secret_bytes(req.data.take())?
             .ok_or_else(|| bad_field("data", "a Secret needs a value"))?;
         let sealed = cx.seal(Kind::Secret, &value)?;
         Ok(Built {

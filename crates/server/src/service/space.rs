@@ -8,7 +8,7 @@ use super::documents::{bad_field, validate, validate_metadata};
 use super::pages::{Page, Rows, collect, page_request};
 use super::resource::{
     Built, Context, Place, Reach, Reached, Respec, Result, Updated, decode, fresh_metadata,
-    new_record, requested_name, with_version,
+    new_record, owned_quota, requested_name, with_version,
 };
 use crate::pb;
 use crate::store::{Record, StoreError, Write};
@@ -106,7 +106,10 @@ impl Api {
             &template,
         );
         self.store
-            .create_all(&[Write::new(&space_record), Write::new(&template_record)])
+            .create_all(&[
+                Write::new(&space_record).within(owned_quota()),
+                Write::new(&template_record).within(owned_quota()),
+            ])
             .await
     }
 

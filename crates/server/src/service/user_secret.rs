@@ -14,7 +14,7 @@ impl Updated for pb::UserSecret {
     const KIND: Kind = Kind::UserSecret;
 
     async fn build_updated(cx: &Context<'_>, stored: Self, mut req: Self) -> Result<Built<Self>> {
-        let value = secret_bytes(req.data.take());
+        let value = secret_bytes(req.data.take())?;
         if value.is_some() && stored.r#type() == pb::UserSecretType::SshKey {
             return Err(bad_field("data", "an SSH_KEY UserSecret takes no data"));
         }
@@ -50,7 +50,7 @@ impl Kept for pb::UserSecret {
                 (cx.seal(Kind::UserSecret, &private)?, public)
             }
             pb::UserSecretType::Default => {
-                let value = secret_bytes(req.data.take())
+                let value = secret_bytes(req.data.take())?
                     .ok_or_else(|| bad_field("data", "a DEFAULT UserSecret needs a value"))?;
                 (cx.seal(Kind::UserSecret, &value)?, String::new())
             }

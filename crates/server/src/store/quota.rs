@@ -16,10 +16,15 @@ pub enum Counted {
 }
 
 impl Counted {
-    pub(super) fn noun(self) -> &'static str {
-        match self {
-            Counted::Owned => "workspaces",
-            Counted::Active => "active workspaces",
+    /// What is counted, in the plural: `Templates`, `active workspaces`.
+    pub(super) fn noun(self, kind: Kind) -> String {
+        match (self, kind) {
+            (_, Kind::Workspace) => match self {
+                Counted::Owned => "workspaces".to_owned(),
+                Counted::Active => "active workspaces".to_owned(),
+            },
+            (Counted::Owned, kind) => format!("{}s", kind.as_str()),
+            (Counted::Active, kind) => format!("active {}s", kind.as_str()),
         }
     }
 }
@@ -74,7 +79,10 @@ impl Store {
         let key = (r.kind, r.owner.clone(), quota.counted);
         if let Some(count) = tally.0.get(&key) {
             return if *count >= quota.max {
-                Err(StoreError::QuotaExceeded { quota })
+                Err(StoreError::QuotaExceeded {
+                    kind: r.kind,
+                    quota,
+                })
             } else {
                 Ok(())
             };
@@ -109,7 +117,10 @@ impl Store {
         let count: i64 = row.try_get(0)?;
         tally.0.insert(key, count);
         if count >= quota.max {
-            return Err(StoreError::QuotaExceeded { quota });
+            return Err(StoreError::QuotaExceeded {
+                kind: r.kind,
+                quota,
+            });
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ crate::on_both_backends!(
     concurrent_creates_never_pass_max_per_user,
     concurrent_starts_never_pass_max_active_per_user,
     builds_count_against_both_workspace_quotas,
+    every_kind_a_user_owns_is_counted,
     metadata_is_validated_on_every_write
 );
 
@@ -169,6 +170,73 @@ async fn builds_count_against_both_workspace_quotas(backend: Backend) {
         refused,
         &[Code::ResourceExhausted],
     );
+}
+
+/// Secrets (as every kind a user owns) are at most 1,000 per user, counted in the write even
+/// under concurrent creates, and each value is 1 byte to 64 KiB: what one user stores is
+/// bounded.
+async fn every_kind_a_user_owns_is_counted(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut alice = env.alice.clone();
+    ok(
+        "CreateSpace",
+        alice.create_space(space("many.alice", None)).await,
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1_010 {
+        let mut alice: Client = env.alice.clone();
+        tasks.spawn(async move {
+            alice
+                .create_secret(crate::secret("many.alice", &format!("s{i}"), "v"))
+                .await
+        });
+        if tasks.len() >= AT_ONCE {
+            let _ = tasks.join_next().await;
+        }
+    }
+    tasks.join_all().await;
+    let mut counted = 0;
+    let mut token = String::new();
+    loop {
+        let page = ok(
+            "ListSecret",
+            alice
+                .list_secret(pb::ListRequest {
+                    space: "many.alice".into(),
+                    page_size: 1000,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .await,
+        );
+        counted += page.items.len();
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(counted, 1_000);
+    let over = alice
+        .create_secret(crate::secret("many.alice", "one-more", "v"))
+        .await;
+    let status = fails("the 1,001st Secret", over, &[Code::ResourceExhausted]);
+    assert!(
+        status.message().contains("1000 Secrets"),
+        "{}",
+        status.message()
+    );
+    for value in [String::new(), "v".repeat((64 << 10) + 1)] {
+        let answer = alice
+            .create_user_secret(pb::UserSecret {
+                metadata: crate::meta("big"),
+                data: Some(pb::SecretData {
+                    value: Some(pb::secret_data::Value::Text(value)),
+                }),
+                ..Default::default()
+            })
+            .await;
+        refused("a secret value out of bounds", "data", answer);
+    }
 }
 
 /// A request's metadata with one field out of `cordium validate`'s bounds.

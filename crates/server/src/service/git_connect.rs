@@ -44,12 +44,17 @@ pub(crate) const MAX_PENDING_PER_CALLER: usize = 8;
 /// An access token expiring sooner than this is refreshed before it is handed out.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
+/// Who began a flow: a user connecting an account, or the address a sign-in came from (the
+/// only thing known of it). Flows are counted per starter ([`MAX_PENDING_PER_CALLER`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Starter {
+    User(String),
+    SignIn(Option<std::net::IpAddr>),
+}
+
 #[derive(Debug)]
 struct Pending {
-    /// The user who began it; empty for a sign-in.
-    user: String,
-    /// Whose flow it is, for [`MAX_PENDING_PER_CALLER`]: the user, or a sign-in's address.
-    caller: String,
+    starter: Starter,
     space: String,
     provider: String,
     verifier: String,
@@ -242,8 +247,7 @@ impl Api {
         self.authorize(
             &endpoints,
             Pending {
-                user: caller.name.clone(),
-                caller: format!("user {}", caller.name),
+                starter: Starter::User(caller.name.clone()),
                 space: request.space,
                 provider: request.provider,
                 verifier: String::new(),
@@ -280,19 +284,12 @@ impl Api {
             .lock()
             .map_err(|_| Status::internal("pending connections"))?;
         all.retain(|_, p| p.at.elapsed() < PENDING_TTL);
-        let mut theirs: Vec<(&String, Instant)> = all
-            .iter()
-            .filter(|(_, p)| p.caller == pending.caller)
-            .map(|(state, p)| (state, p.at))
-            .collect();
-        if theirs.len() >= MAX_PENDING_PER_CALLER {
-            theirs.sort_by_key(|(_, at)| *at);
-            let oldest: Vec<String> = theirs[..=theirs.len() - MAX_PENDING_PER_CALLER]
-                .iter()
-                .map(|(state, _)| (*state).clone())
-                .collect();
-            for state in oldest {
-                all.remove(&state);
+        // One in, one out: a starter never holds more than their share.
+        let theirs = || all.iter().filter(|(_, p)| p.starter == pending.starter);
+        if theirs().count() >= MAX_PENDING_PER_CALLER {
+            let oldest = theirs().min_by_key(|(_, p)| p.at).map(|(s, _)| s.clone());
+            if let Some(oldest) = oldest {
+                all.remove(&oldest);
             }
         }
         if all.len() >= MAX_PENDING {
@@ -307,14 +304,19 @@ impl Api {
         })
     }
 
-    /// The flow begun with `state` by `user` (empty: a sign-in), taken out.
-    fn take_pending(&self, state: &str, user: &str) -> Result<Pending> {
+    /// The flow begun with `state` by `user` (`None`: a sign-in, from any address), taken out.
+    fn take_pending(&self, state: &str, user: Option<&str>) -> Result<Pending> {
         self.git()?
             .pending
             .lock()
             .map_err(|_| Status::internal("pending connections"))?
             .remove(state)
-            .filter(|p| p.user == user && p.at.elapsed() < PENDING_TTL)
+            .filter(|p| p.at.elapsed() < PENDING_TTL)
+            .filter(|p| match (&p.starter, user) {
+                (Starter::User(begun_by), Some(user)) => begun_by == user,
+                (Starter::SignIn(_), None) => true,
+                _ => false,
+            })
             .ok_or_else(|| Status::invalid_argument("state: unknown or expired; begin again"))
     }
 
@@ -325,7 +327,7 @@ impl Api {
         request: pb::FinishGitConnectRequest,
     ) -> Result<pb::GitConnection> {
         let git = self.git()?;
-        let pending = self.take_pending(&request.state, &caller.name)?;
+        let pending = self.take_pending(&request.state, Some(&caller.name))?;
         check_code(&request.code)?;
         let endpoints = self
             .git_endpoints(caller, &pending.space, &pending.provider)
@@ -554,11 +556,7 @@ impl Api {
         self.authorize(
             &endpoints,
             Pending {
-                user: String::new(),
-                caller: match peer {
-                    Some(ip) => format!("address {ip}"),
-                    None => "address unknown".to_owned(),
-                },
+                starter: Starter::SignIn(peer),
                 space: String::new(),
                 provider: String::new(),
                 verifier: String::new(),
@@ -576,7 +574,7 @@ impl Api {
         &self,
         request: pb::FinishGitConnectRequest,
     ) -> Result<pb::ExchangeWorkloadTokenResponse> {
-        let pending = self.take_pending(&request.state, "")?;
+        let pending = self.take_pending(&request.state, None)?;
         check_code(&request.code)?;
         let (endpoints, secret, ttl) = self.github_sign_in()?;
         let new_users = self.git()?.sign_in.as_ref().is_some_and(|s| s.new_users);

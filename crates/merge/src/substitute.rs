@@ -1,6 +1,8 @@
 //! Variable substitution, the last step: `${{ vars.NAME }}` in exactly the eligible fields.
 
 use cordium_spec::path::{Pattern, walk_strings_mut};
+use cordium_spec::shapes::{MAX_GIT_REF_BYTES, MAX_URL_BYTES};
+use cordium_spec::validate::{MAX_PATH_BYTES, MAX_RUN_BYTES, MAX_VALUE_BYTES};
 use cordium_spec::{Diagnostic, FieldPath, Location, Node};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -21,39 +23,33 @@ pub struct Eligible {
 /// The fields (relative to `spec`; `[]` for any index) where `${{ vars.NAME }}` is substituted.
 /// `${{` anywhere else is kept as written.
 pub const ELIGIBLE: &[Eligible] = &[
-    eligible("image.registry.url", URL),
-    eligible("image.dockerfile.url", URL),
-    eligible("image.git.url", URL),
-    eligible("image.git.checkout", GIT_REF),
-    eligible("image.git.dockerfile", PATH),
-    eligible("image.git.context", PATH),
-    eligible("repository.url", URL),
-    eligible("repository.cloneOptions.branch", GIT_REF),
-    eligible("repository.cloneOptions.checkout", GIT_REF),
-    eligible("additionalRepositories[].repository.url", URL),
+    eligible("image.registry.url", MAX_URL_BYTES),
+    eligible("image.dockerfile.url", MAX_URL_BYTES),
+    eligible("image.git.url", MAX_URL_BYTES),
+    eligible("image.git.checkout", MAX_GIT_REF_BYTES),
+    eligible("image.git.dockerfile", MAX_PATH_BYTES),
+    eligible("image.git.context", MAX_PATH_BYTES),
+    eligible("repository.url", MAX_URL_BYTES),
+    eligible("repository.cloneOptions.branch", MAX_GIT_REF_BYTES),
+    eligible("repository.cloneOptions.checkout", MAX_GIT_REF_BYTES),
+    eligible("additionalRepositories[].repository.url", MAX_URL_BYTES),
     eligible(
         "additionalRepositories[].repository.cloneOptions.branch",
-        GIT_REF,
+        MAX_GIT_REF_BYTES,
     ),
     eligible(
         "additionalRepositories[].repository.cloneOptions.checkout",
-        GIT_REF,
+        MAX_GIT_REF_BYTES,
     ),
-    eligible("runtime.cmd", 1024),
-    eligible("runtime.entrypoint", 1024),
-    eligible("runtime.envVars[].value", 1024),
-    eligible("runtime.tasks[].run", 5000),
-    eligible("runtime.tasks[].workingDir", PATH),
-    eligible("runtime.tasks[].envVars[].value", 1024),
-    eligible("dotfiles.url", URL),
-    eligible("dotfiles.branch", GIT_REF),
+    eligible("runtime.cmd", MAX_VALUE_BYTES),
+    eligible("runtime.entrypoint", MAX_VALUE_BYTES),
+    eligible("runtime.envVars[].value", MAX_VALUE_BYTES),
+    eligible("runtime.tasks[].run", MAX_RUN_BYTES),
+    eligible("runtime.tasks[].workingDir", MAX_PATH_BYTES),
+    eligible("runtime.tasks[].envVars[].value", MAX_VALUE_BYTES),
+    eligible("dotfiles.url", MAX_URL_BYTES),
+    eligible("dotfiles.branch", MAX_GIT_REF_BYTES),
 ];
-
-/// The longest URL (`shapes::check_url`), git ref (`shapes::check_git_ref`) and path
-/// (`workingDir`, `dockerfile`, `context`) that validation accepts.
-const URL: usize = 256;
-const GIT_REF: usize = 255;
-const PATH: usize = 256;
 
 const fn eligible(path: &'static str, max_len: usize) -> Eligible {
     Eligible { path, max_len }

@@ -254,6 +254,11 @@ pub fn check_resource_name(value: &str, max_segments: usize) -> Result<(), Shape
     value.split('.').try_for_each(check_name)
 }
 
+/// The longest git ref, in bytes.
+pub const MAX_GIT_REF_BYTES: usize = 255;
+/// The longest URL, in bytes.
+pub const MAX_URL_BYTES: usize = 256;
+
 /// Checks a git ref (upstream `checkGitRef`): safe to pass to git, no option injection.
 pub fn check_git_ref(value: &str) -> Result<(), ShapeError> {
     if value.is_empty() {
@@ -269,7 +274,7 @@ pub fn check_git_ref(value: &str) -> Result<(), ShapeError> {
         )
         .help("use a branch, tag or commit such as `main`, `v1.2.3` or `release/2026-01`"))
     };
-    if value.len() > 255 {
+    if value.len() > MAX_GIT_REF_BYTES {
         return bad("longer than 255 characters");
     }
     let first = value.as_bytes()[0];
@@ -296,7 +301,7 @@ pub fn check_url(value: &str) -> Result<(), ShapeError> {
     if value.is_empty() {
         return Err(ShapeError::new(codes::URL, "the URL is empty"));
     }
-    if value.len() > 256 {
+    if value.len() > MAX_URL_BYTES {
         return Err(ShapeError::new(
             codes::URL,
             "a URL is at most 256 characters",

@@ -7,7 +7,8 @@ mod fields;
 mod support;
 
 pub use fields::{
-    MAX_VAR_VALUE_BYTES, MAX_VARS, RunVarError, check_run_vars, is_identifier, limit_dims,
+    MAX_PATH_BYTES, MAX_RUN_BYTES, MAX_VALUE_BYTES, MAX_VAR_VALUE_BYTES, MAX_VARS, RunVarError,
+    check_run_vars, is_identifier, limit_dims,
 };
 
 use fields::*;

@@ -130,7 +130,7 @@ pub(super) fn env_source(
                 .with_related(v.loc, "the other choice"),
             )
         }),
-        (Some(_), None) => max_len(cx, value, "value", 0, 1024),
+        (Some(_), None) => max_len(cx, value, "value", 0, MAX_VALUE_BYTES),
         (None, Some(_)) => max_len(cx, secret, secret_name, 1, 256),
     }
 }
@@ -138,7 +138,7 @@ pub(super) fn env_source(
 pub(super) fn tasks(cx: &mut Cx<'_>, list: &Field<Vec<Task>>) {
     each(cx, "tasks", list, 128, |t, here, cx| {
         if require(cx, &t.run, "run", here, "add the shell command to run") {
-            max_len(cx, &t.run, "run", 1, 5000);
+            max_len(cx, &t.run, "run", 1, MAX_RUN_BYTES);
         }
         if t.task_type.is_none() && !cx.explained("type") {
             cx.at("type", |cx| {
@@ -149,11 +149,11 @@ pub(super) fn tasks(cx: &mut Cx<'_>, list: &Field<Vec<Task>>) {
                 )
             });
         }
-        max_len(cx, &t.working_dir, "workingDir", 0, 256);
+        max_len(cx, &t.working_dir, "workingDir", 0, MAX_PATH_BYTES);
         each(cx, "envVars", &t.env_vars, 128, |e, parent, cx| {
             ascii_key(cx, &e.key, "key", parent, 64);
             if require(cx, &e.value, "value", parent, "add `value: ...`") {
-                max_len(cx, &e.value, "value", 0, 1024);
+                max_len(cx, &e.value, "value", 0, MAX_VALUE_BYTES);
             }
         });
     });
@@ -170,8 +170,8 @@ pub(super) fn capabilities(cx: &mut Cx<'_>, caps: &Field<Capabilities>) {
 pub(super) fn runtime(r: &Located<Runtime>, cx: &mut Cx<'_>) {
     env_vars(cx, &r.env_vars);
     tasks(cx, &r.tasks);
-    max_len(cx, &r.cmd, "cmd", 0, 1024);
-    max_len(cx, &r.entrypoint, "entrypoint", 0, 1024);
+    max_len(cx, &r.cmd, "cmd", 0, MAX_VALUE_BYTES);
+    max_len(cx, &r.entrypoint, "entrypoint", 0, MAX_VALUE_BYTES);
     capabilities(cx, &r.capabilities);
     nested(cx, "devcontainers", &r.devcontainers, |d, cx| {
         each(cx, "features", &d.features, 100, |f, parent, cx| {
@@ -401,8 +401,8 @@ pub(super) fn image(i: &Located<Image>, cx: &mut Cx<'_>) {
                 i.loc,
                 "add the URL of the repository to build from",
             );
-            max_len(cx, &g.dockerfile, "dockerfile", 0, 256);
-            max_len(cx, &g.context, "context", 0, 256);
+            max_len(cx, &g.dockerfile, "dockerfile", 0, MAX_PATH_BYTES);
+            max_len(cx, &g.context, "context", 0, MAX_PATH_BYTES);
         }),
         Image::Repository(RepositoryImage::Dockerfile(d)) => cx.at("repository.dockerfile", |cx| {
             max_len(cx, &d.path, "path", 0, 256);
@@ -502,12 +502,19 @@ pub(super) fn applications(cx: &mut Cx<'_>, list: &Field<Vec<Application>>) {
     }
 }
 
+/// The longest env value, `cmd` and `entrypoint`, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024;
+/// The longest task `run` (and inline Dockerfile), in bytes.
+pub const MAX_RUN_BYTES: usize = 5000;
+/// The longest path field (`workingDir`, a git image's `dockerfile` and `context`), in bytes.
+pub const MAX_PATH_BYTES: usize = 256;
+
 /// The most variables a layer, or a run, defines.
 pub const MAX_VARS: usize = 1000;
 
 /// The longest value of a variable, in bytes: the longest field a variable can be substituted
 /// into (a task's `run`), so a longer value could never be used.
-pub const MAX_VAR_VALUE_BYTES: usize = 5000;
+pub const MAX_VAR_VALUE_BYTES: usize = MAX_RUN_BYTES;
 
 /// Why a run's variables (`--var NAME=VALUE`, StartWorkspace's and CompileWorkspace's `vars`)
 /// cannot be used: which one, which of its fields, and what is wrong. They come from a

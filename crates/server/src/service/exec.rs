@@ -134,25 +134,14 @@ pub(super) fn runtime_status(e: RuntimeError) -> Status {
 
 impl Api {
     /// A workspace the caller owns (or administers): what runs inside it sees the owner's
-    /// secrets and session credential, so other members of its Space may not exec into it or
-    /// read its log.
-    async fn own_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
+    /// secrets and session credential, so other members of its Space may not exec into it,
+    /// forward its ports or read its log. As every workspace call answers: NotFound for who
+    /// cannot see it, PermissionDenied for a member who can.
+    pub(super) async fn own_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
         let (record, _) = self
             .changeable_workspace(caller, name, Change::Exec)
             .await?;
         Ok(record)
-    }
-
-    /// A workspace the caller owns or administers, and NotFound for everyone else, as for a
-    /// workspace that does not exist: interactive access (ExecStream, PortForward) gives
-    /// others no hint that it does.
-    pub(super) async fn owned_workspace(&self, caller: &Caller, name: &str) -> Result<Record> {
-        match self.own_workspace(caller, name).await {
-            Err(status) if status.code() == tonic::Code::PermissionDenied => {
-                Err(super::not_found(cordium_spec::Kind::Workspace, name))
-            }
-            other => other,
-        }
     }
 
     /// ExecWorkspace: runs a command in the workspace's container, on the stream core and as

@@ -267,7 +267,7 @@ impl Api {
         else {
             return Err(bad_field("open", "send the `open` frame first"));
         };
-        let record = self.owned_workspace(caller, &open.name).await?;
+        let record = self.own_workspace(caller, &open.name).await?;
         check_command(&open.command, "open.command", &open.env)?;
         let spec = StreamSpec {
             command: Some(open.command).filter(|c| !c.is_empty()),
@@ -304,7 +304,7 @@ impl Api {
         else {
             return Err(bad_field("open", "send the `open` frame first"));
         };
-        let record = self.owned_workspace(caller, &open.name).await?;
+        let record = self.own_workspace(caller, &open.name).await?;
         let port = self.forwarded_port(caller, &open).await?;
         let key = WorkspaceKey::new(&record.space, &record.name);
         let connection = self

@@ -616,6 +616,33 @@ async fn a_member_sees_but_only_the_owner_changes_or_starts_a_workspace(backend:
         bob.report_workspace_activity(activity).await,
         &denied,
     );
+    // What runs inside sees alice's secrets: no exec, log or stream for a member, who is told
+    // so (the workspace is one he sees), as by every other workspace call.
+    let exec = pb::ExecWorkspaceRequest {
+        name: alices.clone(),
+        command: vec!["true".into()],
+        ..Default::default()
+    };
+    fails(
+        "ExecWorkspace (member)",
+        bob.exec_workspace(exec).await,
+        &denied,
+    );
+    let logs = pb::WorkspaceLogsRequest {
+        name: alices.clone(),
+        follow: false,
+    };
+    fails(
+        "WorkspaceLogs (member)",
+        bob.workspace_logs(logs).await,
+        &denied,
+    );
+    let streamed = crate::stream::exec_stream(&bob, &alices, &["true"]).await.1;
+    fails(
+        "ExecStream (member)",
+        streamed.map(tonic::Response::new),
+        &denied,
+    );
     let after = ok("GetWorkspace", alice.get_workspace(r("", &alices)).await);
     assert_eq!(
         after, before,

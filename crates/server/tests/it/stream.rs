@@ -264,7 +264,7 @@ async fn ports_on_the_container_loopback_are_reached() {
 }
 
 /// An ExecStream call: the request sender (the `open` frame already in it) and the answer.
-async fn exec_stream(
+pub(crate) async fn exec_stream(
     client: &crate::Client,
     name: &str,
     command: &[&str],

@@ -32,7 +32,7 @@ pub struct StoredSshKey {
 #[derive(Debug, thiserror::Error)]
 pub enum SshKeyError {
     /// The caller registered this key already.
-    #[error("you registered this key already")]
+    #[error("this key is registered already, to you")]
     Registered,
     /// The user has [`MAX_KEYS_PER_USER`] keys.
     #[error("you have {MAX_KEYS_PER_USER} SSH keys, the most one user may have; remove one first")]

@@ -360,7 +360,8 @@ def main():
         admin_context = browser.new_context()
         sign_in(admin_context, ADMIN).close()
         theirs = admin_context.request.get(f"{URL}/w/{name}/web/")
-        assert theirs.status == 404 and "hello-from-httpd" not in theirs.text(), theirs.status
+        # Refused as every workspace call refuses one who sees the workspace (403), not hidden.
+        assert theirs.status == 403 and "hello-from-httpd" not in theirs.text(), theirs.status
         seen = admin_context.request.get(f"{URL}/api/workspaces/{name}")
         assert seen.status == 200, (seen.status, seen.text())
         admin_context.close()

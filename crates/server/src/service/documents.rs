@@ -179,22 +179,19 @@ fn violation(d: &Diagnostic) -> String {
 /// in `budget` bytes and [`MAX_VIOLATIONS`]; and how many errors there are in all. The first
 /// always fits: it is at most two cut texts.
 fn named_errors(diagnostics: &[Diagnostic], budget: usize) -> (Vec<(String, String)>, usize) {
-    let mut named = Vec::new();
-    let mut used = 0;
-    let mut errors = 0;
+    let (mut named, mut used, mut errors, mut full) = (Vec::new(), 0, 0, false);
     for d in diagnostics.iter().filter(|d| d.is_error()) {
         errors += 1;
-        if named.len() == MAX_VIOLATIONS || used > budget {
+        if full {
             continue;
         }
         let (path, description) = (truncate(&d.path), violation(d));
         let size = path.len() + description.len();
-        if !named.is_empty() && used + size > budget {
-            used = budget + 1;
-            continue;
+        full = named.len() == MAX_VIOLATIONS || (!named.is_empty() && used + size > budget);
+        if !full {
+            used += size;
+            named.push((path, description));
         }
-        used += size;
-        named.push((path, description));
     }
     (named, errors)
 }

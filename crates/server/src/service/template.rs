@@ -182,6 +182,9 @@ impl Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id = build_id.clone();
         }
+        // A build is a workspace of the caller's, created active: it counts against both of
+        // their workspace quotas, inside the write as a create's and a start's do.
+        let (owned, active) = (self.owned_quota().await?, self.active_quota().await?);
         // The Template first, at the version read: a build finishing meanwhile (which moves
         // `currentReadyBuildId`) makes this call fail with Aborted instead of being undone.
         let template = self.rewrite_template_as_read(record, template).await?;
@@ -191,12 +194,10 @@ impl Api {
             &caller.name,
             &ws,
         );
-        // A build is a workspace of the caller's, created active: it counts against both of
-        // their workspace quotas, inside the write as a create's and a start's do.
         let write = Write::new(&ws_record)
             .event(true)
-            .within(self.owned_quota().await?)
-            .within(self.active_quota().await?);
+            .within(owned)
+            .within(active);
         if let Err(refused) = self.store.create(write).await {
             // Nothing of the build was written: the Template stops naming it (unless a newer
             // build took its place meanwhile).

@@ -183,7 +183,7 @@ shaped_string! {
 /// The longest part of a value an error message quotes.
 const SHOWN_CHARS: usize = 80;
 
-/// `value` as an error message quotes it: its first [`SHOWN_CHARS`] characters, then `…`.
+/// `value` as an error message quotes it: its first 80 characters, then `…`.
 /// A value is as long as its writer makes it (a request's name, a line of YAML), and one
 /// message must stay short.
 pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {

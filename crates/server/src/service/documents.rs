@@ -156,9 +156,9 @@ pub(crate) fn validate_run_vars(vars: &[crate::pb::Var]) -> Result<(), Status> {
 /// spec can produce one diagnostic per entry (100,000 of them); the answer must stay well under
 /// what clients accept in one message and in trailers.
 const MAX_VIOLATIONS: usize = 20;
-/// The longest description of one violation; the rest is cut with `…` (a diagnostic may quote
-/// a value, and values are as long as the caller makes them).
-const MAX_DESCRIPTION_CHARS: usize = 300;
+/// The most bytes of one violation's description or path; the rest is cut with `…` (a
+/// diagnostic may quote a value, and values are as long as the caller makes them).
+const MAX_VIOLATION_BYTES: usize = 300;
 /// The most bytes of the message (`grpc-message`) and of the violations (inside
 /// `grpc-status-details-bin`, which repeats the message and is base64: 4/3 of its size). An
 /// error travels in trailers, and gRPC's C core (Python's and C++'s clients) refuses trailers
@@ -167,7 +167,7 @@ const MAX_DESCRIPTION_CHARS: usize = 300;
 const MESSAGE_BUDGET: usize = 1024;
 const VIOLATIONS_BUDGET: usize = 1536;
 
-/// A diagnostic as one field violation's description, cut to [`MAX_DESCRIPTION_CHARS`].
+/// A diagnostic as one field violation's description, cut to [`MAX_VIOLATION_BYTES`].
 fn violation(d: &Diagnostic) -> String {
     truncate(&match &d.help {
         Some(h) => format!("{} [{}] (help: {h})", d.message, d.code),
@@ -228,12 +228,16 @@ pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     )
 }
 
-/// `text`, cut to [`MAX_DESCRIPTION_CHARS`] characters.
+/// `text`, cut to [`MAX_VIOLATION_BYTES`] bytes at a character's boundary.
 fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_DESCRIPTION_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
+    if text.len() <= MAX_VIOLATION_BYTES {
+        return text.to_owned();
     }
+    let mut end = MAX_VIOLATION_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]

@@ -58,6 +58,17 @@ pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
     Ok(env)
 }
 
+/// Checks a working directory (the field `field`): a path of at most 4,096 bytes, without NUL.
+pub(super) fn check_working_dir(dir: &str, field: &str) -> Result<()> {
+    if dir.len() > 4096 || dir.contains('\0') {
+        return Err(bad_field(
+            field,
+            "a path of at most 4,096 bytes, without NUL",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a command (the field `field`) and an environment `env` as a program receives them:
 /// no NUL in an argument, none longer than [`MAX_ARG_BYTES`], at most [`MAX_COMMAND_BYTES`]
 /// with the environment.
@@ -159,6 +170,7 @@ impl Api {
             return Err(bad_field("command", "name the program to run"));
         }
         check_command(&req.command, "command", &req.env)?;
+        check_working_dir(&req.working_dir, "working_dir")?;
         let spec = StreamSpec {
             env: parse_env(&req.env, "env")?,
             working_dir: Some(req.working_dir).filter(|d| !d.is_empty()),

@@ -52,6 +52,18 @@ enum Starter {
     SignIn(Option<std::net::IpAddr>),
 }
 
+/// The network a sign-in's address stands for: an IPv4 address itself, an IPv6 address its
+/// /64 (one host commonly holds a whole /64, and would otherwise count as billions).
+fn network_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(prefix.into())
+        }
+        other => other,
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     starter: Starter,
@@ -556,7 +568,7 @@ impl Api {
         self.authorize(
             &endpoints,
             Pending {
-                starter: Starter::SignIn(peer),
+                starter: Starter::SignIn(peer.map(network_of)),
                 space: String::new(),
                 provider: String::new(),
                 verifier: String::new(),
@@ -608,6 +620,16 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_ins_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        let ip = |text: &str| text.parse::<std::net::IpAddr>().ok();
+        let net = |text: &str| ip(text).map(network_of);
+        assert_eq!(net("203.0.113.7"), ip("203.0.113.7"));
+        assert_eq!(net("2001:db8:1:2:aaaa::1"), ip("2001:db8:1:2::"));
+        assert_eq!(net("2001:db8:1:2:aaaa::1"), net("2001:db8:1:2:bbbb::9"));
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+    }
 
     #[test]
     fn only_short_loopback_redirects_are_accepted() {

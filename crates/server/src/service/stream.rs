@@ -20,7 +20,7 @@ use super::Caller;
 use super::api::Api;
 use super::compile::{CompileRequest, compile_effective};
 use super::documents::bad_field;
-use super::exec::{check_command, parse_env, runtime_status};
+use super::exec::{check_command, check_working_dir, parse_env, runtime_status};
 use super::resource::Result;
 use super::watch::{RECHECK_EVERY, WatchSlot, still_valid};
 use crate::pb;
@@ -269,6 +269,7 @@ impl Api {
         };
         let record = self.own_workspace(caller, &open.name).await?;
         check_command(&open.command, "open.command", &open.env)?;
+        check_working_dir(&open.working_dir, "open.working_dir")?;
         let spec = StreamSpec {
             command: Some(open.command).filter(|c| !c.is_empty()),
             env: parse_env(&open.env, "open.env")?,
@@ -344,8 +345,8 @@ impl Api {
                     "open.application",
                     format!(
                         "workspace `{}` has no application `{}` (it has: {})",
-                        open.name,
-                        open.application,
+                        cordium_spec::shapes::shown(&open.name),
+                        cordium_spec::shapes::shown(&open.application),
                         if names.is_empty() {
                             "none".to_owned()
                         } else {

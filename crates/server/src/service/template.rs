@@ -156,6 +156,18 @@ impl Api {
                 "at most 10, each 2 to 16 ASCII characters",
             ));
         }
+        // A build is a workspace of the caller's, created active: it counts against both of
+        // their workspace quotas, inside the write as a create's and a start's do. Looked at
+        // first as well, so that a build past the quota is refused before the running one is
+        // cancelled (the check inside the write stays the one that holds under races).
+        let (owned, active) = (self.owned_quota().await?, self.active_quota().await?);
+        if self.store.count_active_workspaces(&caller.name).await? >= active.max {
+            return Err(StoreError::QuotaExceeded {
+                kind: Kind::Workspace,
+                quota: active,
+            }
+            .into());
+        }
         self.cancel_running_build(&template).await?;
         // The builds that ended (their failures were there to read until now) go.
         self.delete_builds(&space, &name, |ws| state_of(ws) == Some(State::Stopped))
@@ -182,9 +194,6 @@ impl Api {
         if let Some(status) = template.status.as_mut() {
             status.current_running_build_id = build_id.clone();
         }
-        // A build is a workspace of the caller's, created active: it counts against both of
-        // their workspace quotas, inside the write as a create's and a start's do.
-        let (owned, active) = (self.owned_quota().await?, self.active_quota().await?);
         // The Template first, at the version read: a build finishing meanwhile (which moves
         // `currentReadyBuildId`) makes this call fail with Aborted instead of being undone.
         let template = self.rewrite_template_as_read(record, template).await?;
@@ -198,25 +207,45 @@ impl Api {
             .event(true)
             .within(owned)
             .within(active);
-        if let Err(refused) = self.store.create(write).await {
-            // Nothing of the build was written: the Template stops naming it (unless a newer
-            // build took its place meanwhile).
-            let (record, mut template) = self.resolve_template(caller, &space, &name).await?;
-            if template
-                .status
-                .as_ref()
-                .map(|s| s.current_running_build_id.as_str())
-                == Some(build_id.as_str())
-            {
-                if let Some(status) = std::sync::Arc::make_mut(&mut template).status.as_mut() {
-                    status.current_running_build_id.clear();
-                }
-                self.rewrite_template_as_read(record, std::sync::Arc::unwrap_or_clone(template))
-                    .await?;
+        match self.store.create(write).await {
+            Ok(()) => Ok(template),
+            Err(
+                refused @ (StoreError::QuotaExceeded { .. } | StoreError::AlreadyExists { .. }),
+            ) => {
+                // Nothing of the build was written: the Template stops naming it (unless a
+                // newer build took its place meanwhile). The refusal is the answer, whatever
+                // becomes of this.
+                let _ = self.forget_build(caller, &space, &name, &build_id).await;
+                Err(refused.into())
             }
-            return Err(refused.into());
+            // Another failure may have written the build (a batch committed, its sync failed):
+            // the Template keeps naming it.
+            Err(e) => Err(e.into()),
         }
-        Ok(template)
+    }
+
+    /// Clears `build_id` from the Template as the running build, if it still is.
+    async fn forget_build(
+        &self,
+        caller: &Caller,
+        space: &str,
+        name: &str,
+        build_id: &str,
+    ) -> Result<()> {
+        let (record, mut template) = self.resolve_template(caller, space, name).await?;
+        let named = template
+            .status
+            .as_ref()
+            .map(|s| s.current_running_build_id.as_str());
+        if named != Some(build_id) {
+            return Ok(());
+        }
+        if let Some(status) = std::sync::Arc::make_mut(&mut template).status.as_mut() {
+            status.current_running_build_id.clear();
+        }
+        self.rewrite_template_as_read(record, std::sync::Arc::unwrap_or_clone(template))
+            .await
+            .map(drop)
     }
 
     /// CancelBuildTemplate: stops the running build and forgets it.

@@ -15,7 +15,8 @@
 use super::login::Login;
 use crate::service::Api;
 use cordium_provisioner::runtime::{
-    ResolvedValue, RuntimeError, Signal, StreamInput, StreamOutput, StreamSpec, TermSize,
+    ResolvedEnv, ResolvedValue, RuntimeError, Signal, StreamInput, StreamOutput, StreamSpec,
+    TermSize,
 };
 use russh::server::{ChannelOpenHandle, Msg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure, Sig};
@@ -73,6 +74,21 @@ fn refusal(login: &Login, e: &RuntimeError) -> String {
     }
 }
 
+/// The most variables a session keeps from its client, and the longest value: past them a
+/// request is ignored, as one OpenSSH does not accept (a client may send any number).
+const MAX_CLIENT_ENV: usize = 64;
+const MAX_CLIENT_ENV_VALUE: usize = 4096;
+
+/// Keeps `name=value` from the client, within [`MAX_CLIENT_ENV`] and
+/// [`MAX_CLIENT_ENV_VALUE`], and without NUL (which no process environment can hold).
+fn keep_env(env: &mut ResolvedEnv, name: String, value: String) {
+    let fits =
+        env.len() < MAX_CLIENT_ENV && value.len() <= MAX_CLIENT_ENV_VALUE && !value.contains('\0');
+    if fits {
+        env.push((name, ResolvedValue::Literal(value)));
+    }
+}
+
 /// Serves one session channel until its process ends or the client closes it.
 pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
     let mut tty = None;
@@ -86,14 +102,14 @@ pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
                 ..
             }) => {
                 tty = Some(term_size(col_width, row_height));
-                env.push(("TERM".to_owned(), ResolvedValue::Literal(term)));
+                keep_env(&mut env, "TERM".to_owned(), term);
             }
             Some(ChannelMsg::SetEnv {
                 variable_name,
                 variable_value,
                 ..
             }) if accepted_env(&variable_name) => {
-                env.push((variable_name, ResolvedValue::Literal(variable_value)));
+                keep_env(&mut env, variable_name, variable_value);
             }
             Some(ChannelMsg::RequestShell { .. }) => break StreamSpec::command(Vec::new()),
             Some(ChannelMsg::Exec { command, .. }) => {
@@ -280,5 +296,23 @@ mod tests {
         assert_eq!(signal(&Sig::TERM), Some(Signal::Terminate));
         assert_eq!(signal(&Sig::PIPE), None);
         assert!(accepted_env("LC_ALL") && !accepted_env("LD_PRELOAD"));
+    }
+
+    #[test]
+    fn a_client_sends_at_most_64_short_variables() {
+        let mut env = Vec::new();
+        for i in 0..100 {
+            keep_env(&mut env, format!("LC_{i}"), "C".into());
+        }
+        assert_eq!(env.len(), MAX_CLIENT_ENV);
+        let mut env = Vec::new();
+        keep_env(
+            &mut env,
+            "LANG".into(),
+            "x".repeat(MAX_CLIENT_ENV_VALUE + 1),
+        );
+        keep_env(&mut env, "LC_ALL".into(), "a\0b".into());
+        keep_env(&mut env, "TERM".into(), "xterm".into());
+        assert_eq!(env.len(), 1);
     }
 }

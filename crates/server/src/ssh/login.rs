@@ -2,8 +2,10 @@
 //!
 //! The SSH user is `WORKSPACE` or `WORKSPACE+SPACE`. A login holds when the workspace exists
 //! (in the Space named, if one is), its owner registered the presented key, and the owner is
-//! not disabled. Every other case is the same refusal, so a login reveals
-//! nothing about keys, users or workspaces that are not the caller's.
+//! not disabled. Every other case is the same refusal. SSH lets a client ask whether a
+//! public key would be accepted before proving it holds the private one, so whoever has a
+//! public key can learn whether a named workspace's owner registered it (OpenSSH's
+//! `authorized_keys` answers the same question); nothing else is revealed.
 
 use crate::service::Api;
 use cordium_provisioner::runtime::WorkspaceKey;

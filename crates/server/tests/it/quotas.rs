@@ -147,6 +147,49 @@ async fn builds_count_against_both_workspace_quotas(backend: Backend) {
     }
     assert_eq!(running, 2, "only the builds that were made are named");
 
+    // A rebuild past the quota is refused before anything changes: the running build goes on.
+    let mut named = Vec::new();
+    for i in 0..TEMPLATES {
+        let t = ok(
+            "GetTemplate",
+            alice.get_template(r("bq.alice", &format!("t{i}"))).await,
+        );
+        let id = t.status.unwrap_or_default().current_running_build_id;
+        if !id.is_empty() {
+            named.push((format!("bq.alice/t{i}"), id));
+        }
+    }
+    let (template_ref, build_id) = named.swap_remove(0);
+    let rebuilt = alice
+        .build_template(pb::BuildTemplateRequest {
+            name: template_ref.clone(),
+            tags: vec![],
+        })
+        .await;
+    fails(
+        "a rebuild past maxActivePerUser",
+        rebuilt,
+        &[Code::ResourceExhausted],
+    );
+    let (space, template) = template_ref.split_once('/').unwrap_or_default();
+    let t = ok("GetTemplate", alice.get_template(r(space, template)).await);
+    assert_eq!(
+        t.status.unwrap_or_default().current_running_build_id,
+        build_id
+    );
+    let build = ok(
+        "GetWorkspace build",
+        alice
+            .get_workspace(r("", &format!("build-{build_id}")))
+            .await,
+    );
+    let state = build.status.map(|s| s.state()).unwrap_or_default();
+    assert_eq!(
+        state,
+        pb::WorkspaceState::InitRequest,
+        "the running build was not stopped"
+    );
+
     // The two builds and two workspaces make the four alice may own.
     set_limits(
         &env,

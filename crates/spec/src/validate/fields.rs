@@ -552,10 +552,11 @@ pub fn check_run_vars<'v>(
                 format!("a run sets at most {MAX_VARS} variables"),
             ));
         }
-        if !is_identifier(name) {
+        if name.len() > 256 || !is_identifier(name) {
             return Err(problem(
                 "name",
-                "a variable name is letters, digits and `_`, not starting with a digit".to_owned(),
+                "a variable name is at most 256 letters, digits and `_`, not starting with a digit"
+                    .to_owned(),
             ));
         }
         if value.len() > MAX_VAR_VALUE_BYTES {

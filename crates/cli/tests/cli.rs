@@ -311,7 +311,7 @@ fn compile_var_follows_the_rules_of_spec_vars() {
     let r = run(&["compile", "-f", WORKSPACE, "--var", "MY-VAR=x"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
-        r.stderr.contains("a variable name is letters"),
+        r.stderr.contains("a variable name is at most 256 letters"),
         "{}",
         r.stderr
     );

@@ -180,17 +180,27 @@ shaped_string! {
     schema = { "type": "string", "pattern": "^(ALL|[A-Z][A-Z0-9_]{0,29})$" }
 }
 
-/// The longest part of a value an error message quotes.
-const SHOWN_CHARS: usize = 80;
+/// The most bytes of a value an error message quotes ([`shown`]).
+const SHOWN_BYTES: usize = 80;
 
-/// `value` as an error message quotes it: its first 80 characters, then `…`.
-/// A value is as long as its writer makes it (a request's name, a line of YAML), and one
-/// message must stay short.
+/// `value` as an error message quotes it: its first 80 bytes (cut at a character's boundary),
+/// then `…`. A value is as long as its writer makes it (a request's name, a line of YAML), and
+/// one message must stay short.
 pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
-    match value.char_indices().nth(SHOWN_CHARS) {
-        Some((end, _)) => format!("{}…", &value[..end]).into(),
-        None => value.into(),
+    cut(value, SHOWN_BYTES)
+}
+
+/// `text` cut to at most `max` bytes at a character's boundary, with `…` after a cut: the one
+/// rule for every bounded quotation (a message's names, an answer's violations).
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
     }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
 }
 
 /// Checks one name segment (upstream `NameMain`).

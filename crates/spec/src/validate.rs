@@ -8,7 +8,7 @@ mod support;
 
 pub use fields::{
     MAX_PATH_BYTES, MAX_RUN_BYTES, MAX_VALUE_BYTES, MAX_VAR_VALUE_BYTES, MAX_VARS, RunVarError,
-    check_run_vars, is_identifier, limit_dims,
+    VARIABLE_NAME_RULE, check_run_vars, is_identifier, is_variable_name, limit_dims,
 };
 
 use fields::*;

@@ -228,16 +228,9 @@ pub(crate) fn invalid(summary: &str, diagnostics: &[Diagnostic]) -> Status {
     )
 }
 
-/// `text`, cut to [`MAX_VIOLATION_BYTES`] bytes at a character's boundary.
+/// `text`, cut to [`MAX_VIOLATION_BYTES`] bytes.
 fn truncate(text: &str) -> String {
-    if text.len() <= MAX_VIOLATION_BYTES {
-        return text.to_owned();
-    }
-    let mut end = MAX_VIOLATION_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    cordium_spec::shapes::cut(text, MAX_VIOLATION_BYTES).into_owned()
 }
 
 #[cfg(test)]

@@ -38,11 +38,8 @@ pub(super) fn parse_env(pairs: &[String], field: &str) -> Result<ResolvedEnv> {
         let Some((key, value)) = pair.split_once('=') else {
             return Err(bad_field(&at(), "write `KEY=VALUE`"));
         };
-        if key.len() > 256 || !cordium_spec::validate::is_identifier(key) {
-            return Err(bad_field(
-                &at(),
-                "a variable name is at most 256 letters, digits and `_`, not starting with a digit",
-            ));
+        if !cordium_spec::validate::is_variable_name(key) {
+            return Err(bad_field(&at(), cordium_spec::validate::VARIABLE_NAME_RULE));
         }
         if pair.len() > MAX_ARG_BYTES || pair.contains('\0') {
             return Err(bad_field(

@@ -18,13 +18,13 @@ pub enum Counted {
 impl Counted {
     /// What is counted, in the plural: `Templates`, `active workspaces`.
     pub(super) fn noun(self, kind: Kind) -> String {
-        match (self, kind) {
-            (_, Kind::Workspace) => match self {
-                Counted::Owned => "workspaces".to_owned(),
-                Counted::Active => "active workspaces".to_owned(),
-            },
-            (Counted::Owned, kind) => format!("{}s", kind.as_str()),
-            (Counted::Active, kind) => format!("active {}s", kind.as_str()),
+        let plural = match kind {
+            Kind::Workspace => "workspaces".to_owned(),
+            other => format!("{}s", other.as_str()),
+        };
+        match self {
+            Counted::Owned => plural,
+            Counted::Active => format!("active {plural}"),
         }
     }
 }

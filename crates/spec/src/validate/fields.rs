@@ -552,12 +552,8 @@ pub fn check_run_vars<'v>(
                 format!("a run sets at most {MAX_VARS} variables"),
             ));
         }
-        if name.len() > 256 || !is_identifier(name) {
-            return Err(problem(
-                "name",
-                "a variable name is at most 256 letters, digits and `_`, not starting with a digit"
-                    .to_owned(),
-            ));
+        if !is_variable_name(name) {
+            return Err(problem("name", VARIABLE_NAME_RULE.to_owned()));
         }
         if value.len() > MAX_VAR_VALUE_BYTES {
             return Err(problem(
@@ -601,6 +597,16 @@ pub(super) fn vars(cx: &mut Cx<'_>, list: &Field<Vec<Var>>) {
             .map(|(i, _, v)| (i, v.name.as_ref().map(|n| (n.value.as_str(), n.loc))));
         unique(cx, "vars", keys, "name", "variable");
     }
+}
+
+/// What [`is_variable_name`] asks, as an error says it.
+pub const VARIABLE_NAME_RULE: &str =
+    "a variable name is at most 256 letters, digits and `_`, not starting with a digit";
+
+/// Whether `name` can name a variable given from outside a file (a run's variable, an
+/// execution's environment): an identifier of at most 256 bytes.
+pub fn is_variable_name(name: &str) -> bool {
+    name.len() <= 256 && is_identifier(name)
 }
 
 /// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`.

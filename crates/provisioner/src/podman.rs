@@ -45,6 +45,7 @@ mod login;
 mod persist;
 mod process;
 mod sandbox;
+mod state;
 mod storage;
 mod stream;
 pub mod user;
@@ -139,6 +140,8 @@ pub struct Podman {
     registries_conf: Option<PathBuf>,
     /// What `kept_container` just read, for the start that follows it (`persist`).
     remembered: persist::Remembered,
+    /// The last walk of each storage-limited workspace's volumes (`storage`).
+    walks: storage::Walks,
 }
 
 fn engine(operation: &str, detail: impl Into<String>) -> RuntimeError {
@@ -201,6 +204,7 @@ impl Podman {
             containers_conf,
             registries_conf,
             remembered: persist::Remembered::default(),
+            walks: storage::Walks::default(),
         })
     }
 
@@ -496,25 +500,11 @@ impl Runtime for Podman {
     }
 
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError> {
-        let Some(text) = self.inspect(key, storage::STATE_FORMAT).await? else {
-            return Ok(ContainerState::Absent);
-        };
-        let mut words = text.split_whitespace();
-        Ok(match words.next() {
-            Some("running") => {
-                let _exit_code = words.next();
-                match self.over_storage_limit(key, words).await {
-                    Some(why) => ContainerState::Failed(why),
-                    None => ContainerState::Running,
-                }
-            }
-            Some("created" | "configured" | "initialized") => ContainerState::Pending,
-            Some(status) => ContainerState::Failed(format!(
-                "{status}, exit code {}",
-                words.next().unwrap_or("unknown")
-            )),
-            None => ContainerState::Absent,
-        })
+        self.read_state(key).await
+    }
+
+    async fn states(&self, keys: &[WorkspaceKey]) -> Vec<Result<ContainerState, RuntimeError>> {
+        self.read_states(keys).await
     }
 
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError> {

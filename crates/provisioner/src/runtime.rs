@@ -441,6 +441,18 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// The container's state.
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError>;
 
+    /// The states of `keys`' containers, in order: what the driver's health check reads
+    /// every few seconds for every running workspace, so a backend that can read many at
+    /// once should (podman: one `podman container inspect` for up to 256). The default asks
+    /// [`Runtime::state`] of each in turn.
+    async fn states(&self, keys: &[WorkspaceKey]) -> Vec<Result<ContainerState, RuntimeError>> {
+        let mut states = Vec::with_capacity(keys.len());
+        for key in keys {
+            states.push(self.state(key).await);
+        }
+        states
+    }
+
     /// Runs a command in the running container, capturing at most [`EXEC_OUTPUT_LIMIT`] of
     /// each output ([`read_captured`]).
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError>;

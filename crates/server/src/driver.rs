@@ -251,23 +251,29 @@ impl Driver {
     }
 
     /// Stops every `RUNNING` workspace whose container no longer runs, with a health-check
-    /// failure.
+    /// failure. The containers' states are read together ([`Runtime::states`]: one podman
+    /// process, not one per workspace).
     async fn check_health(self: &Arc<Self>) {
         let Ok(records) = self.api.store().active_workspaces().await else {
             return;
         };
-        for record in records {
-            let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
-                continue;
-            };
-            if state_of(&ws) != Some(State::Running) {
-                continue;
-            }
-            let Some(status) = ws.status else {
-                continue;
-            };
-            let key = WorkspaceKey::new(&record.space, &record.name);
-            let state = self.runtime.state(&key).await;
+        let running: Vec<(Record, Seen)> = records
+            .into_iter()
+            .filter_map(|record| {
+                let ws = pb::Workspace::decode(record.body.as_slice()).ok()?;
+                if state_of(&ws) != Some(State::Running) {
+                    return None;
+                }
+                let seen = Seen(ws.status?.state_changed_at);
+                Some((record, seen))
+            })
+            .collect();
+        let keys: Vec<WorkspaceKey> = running
+            .iter()
+            .map(|(record, _)| WorkspaceKey::new(&record.space, &record.name))
+            .collect();
+        let states = self.runtime.states(&keys).await;
+        for ((record, seen), state) in running.into_iter().zip(states) {
             if matches!(state, Ok(ContainerState::Running) | Err(_)) {
                 continue;
             }
@@ -277,7 +283,6 @@ impl Driver {
             };
             let driver = Arc::clone(self);
             // Only the run that was seen dead: not one started since.
-            let seen = Seen(status.state_changed_at);
             tokio::spawn(async move {
                 driver
                     .stop_after(&record.name, Some(&failure), Some(&seen))

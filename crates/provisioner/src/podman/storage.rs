@@ -8,10 +8,18 @@
 //! its limit is reported failed, with the figures, and the driver stops it with a
 //! health-check failure. Writes are not refused: a workspace may overshoot its limit until
 //! the next check.
+//!
+//! A walk costs time in the number of files, so walks are paced ([`Walks`]): a workspace's
+//! volumes are walked again only after ten times as long as their last walk took. A workspace
+//! of a few thousand files is measured at every check; one of millions, whose walk takes
+//! seconds, every minute or so, and the server spends at most about a tenth of a core on it.
 
 use super::Podman;
 use crate::runtime::{ContainerSpec, WorkspaceKey};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The label holding a container's storage limit, in MiB.
 const LABEL: &str = "cordium.storage-mib";
@@ -43,16 +51,64 @@ impl Podman {
             .filter(|(name, _)| own.iter().any(|o| o == name))
             .map(|(_, source)| PathBuf::from(source))
             .collect();
-        let used =
-            tokio::task::spawn_blocking(move || paths.iter().map(|p| used_bytes(p)).sum::<u64>())
+        let used = match self.walks.recent(key) {
+            Some(used) => used,
+            None => {
+                let walks = self.walks.clone();
+                let name = key.object_name();
+                tokio::task::spawn_blocking(move || {
+                    let start = Instant::now();
+                    let used = paths.iter().map(|p| used_bytes(p)).sum::<u64>();
+                    walks.record(name, start, start.elapsed(), used);
+                    used
+                })
                 .await
-                .ok()?;
+                .ok()?
+            }
+        };
         let used_mib = used.div_ceil(1024 * 1024);
         (used_mib > limit).then(|| {
             format!(
                 "the storage limit is exceeded: /workspace and HOME hold {used_mib} MiB of {limit} MiB"
             )
         })
+    }
+}
+
+/// The last walk of each workspace's volumes: when it began, what it took, what it counted.
+/// Shared by clones of the backend; at most [`Walks::MAX_ENTRIES`] entries, then it starts
+/// over empty (entries of removed workspaces are never read again).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Walks(Arc<Mutex<HashMap<String, Walked>>>);
+
+#[derive(Debug, Clone, Copy)]
+struct Walked {
+    began: Instant,
+    took: Duration,
+    used: u64,
+}
+
+impl Walks {
+    const MAX_ENTRIES: usize = 10_000;
+    /// How many times its duration a walk waits before the next walk of the same volumes.
+    const PACE: u32 = 10;
+
+    /// The bytes `key`'s last walk counted, while its pause lasts; `None` when a new walk is
+    /// due.
+    fn recent(&self, key: &WorkspaceKey) -> Option<u64> {
+        let walks = self.0.lock().ok()?;
+        let last = walks.get(&key.object_name())?;
+        (last.began.elapsed() < last.took * Self::PACE).then_some(last.used)
+    }
+
+    fn record(&self, name: String, began: Instant, took: Duration, used: u64) {
+        let Ok(mut walks) = self.0.lock() else {
+            return;
+        };
+        if walks.len() >= Self::MAX_ENTRIES {
+            walks.clear();
+        }
+        walks.insert(name, Walked { began, took, used });
     }
 }
 
@@ -79,6 +135,20 @@ fn used_bytes(root: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walk_is_reused_for_ten_times_its_duration() {
+        let walks = Walks::default();
+        let key = WorkspaceKey::new("default.alice", "x7k");
+        assert_eq!(walks.recent(&key), None, "never walked");
+        // A walk that took 10 s, begun now: its count stands for the next 100 s.
+        let ten = Duration::from_secs(10);
+        walks.record(key.object_name(), Instant::now(), ten, 42);
+        assert_eq!(walks.recent(&key), Some(42));
+        // A walk that took no time is due again at once.
+        walks.record(key.object_name(), Instant::now(), Duration::ZERO, 7);
+        assert_eq!(walks.recent(&key), None);
+    }
 
     #[test]
     fn used_bytes_counts_allocated_blocks() {

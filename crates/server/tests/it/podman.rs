@@ -700,7 +700,11 @@ async fn auto_stop_stops_the_workspace_when_its_foreground_tasks_are_done() {
 async fn a_container_that_dies_is_a_health_check_failure() {
     let env = PodmanEnv::new("health").await;
     let name = env.create(serde_json::json!({})).await;
+    // A second running workspace: the check reads both containers in one inspect, and only
+    // the dead one's answer may stop its workspace.
+    let alive = env.create(serde_json::json!({})).await;
     env.start(&name).await;
+    env.start(&alive).await;
     let mut events = env.watch(&name).await;
     // Killed, not removed: a removal races podman's own cleanup of a user-namespaced
     // container (a removed container is the sandbox tests' `ContainerGone`).
@@ -716,6 +720,15 @@ async fn a_container_that_dies_is_a_health_check_failure() {
         "{}",
         failure.message
     );
+    // Two more checks (one a second) have read the live container with the dead one's.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ws = ok(
+        "GetWorkspace",
+        env.user.clone().get_workspace(r("", &alive)).await,
+    );
+    let status = ws.status.expect("a status");
+    assert_eq!(status.state(), pb::WorkspaceState::Running, "{status:?}");
+    env.stop(&alive).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,8 +4,8 @@
 use crate::Error;
 use crate::exec::{exec_command, exit_code};
 use crate::objects::{
-    self, CONTAINER, INSTALLATION_LABEL, Names, ObjectsInput, owner, pull_secret, snapshot_name,
-    volume_snapshot,
+    self, CONTAINER, INSTALLATION_LABEL, Names, ObjectsInput, WORKSPACE_LABEL, owner, pull_secret,
+    snapshot_name, volume_snapshot,
 };
 use crate::options::KubernetesOptions;
 use crate::snapshot::VolumeSnapshot;
@@ -21,9 +21,13 @@ use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, P
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+
+/// From how many workspaces [`Runtime::states`] lists the Pods rather than reading each.
+pub const LIST_FROM: usize = 8;
 
 /// Runs workspaces on a Kubernetes cluster. See the [crate docs](crate).
 #[derive(Clone)]
@@ -339,6 +343,48 @@ impl Runtime for KubernetesRuntime {
     async fn state(&self, key: &WorkspaceKey) -> Result<ContainerState, RuntimeError> {
         let pod = self.read::<Pod>(&Names::of(key).pod).await?;
         Ok(container_state(pod.as_ref()))
+    }
+
+    /// Up to [`LIST_FROM`] keys, a read each; more, one list of the workspace Pods (this
+    /// installation's, when it has one), a page of 500 at a time: a Pod the list does not hold
+    /// is absent. Only the states are kept, so memory does not grow with the cluster.
+    async fn states(&self, keys: &[WorkspaceKey]) -> Vec<Result<ContainerState, RuntimeError>> {
+        if keys.len() < LIST_FROM {
+            let mut states = Vec::with_capacity(keys.len());
+            for key in keys {
+                states.push(self.state(key).await);
+            }
+            return states;
+        }
+        let wanted: HashMap<String, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (Names::of(key).pod, i))
+            .collect();
+        let mut states = vec![ContainerState::Absent; keys.len()];
+        let mut selector = WORKSPACE_LABEL.to_owned();
+        if let Some(installation) = &self.options.installation {
+            selector.push_str(&format!(",{INSTALLATION_LABEL}={installation}"));
+        }
+        let mut params = ListParams::default().labels(&selector).limit(500);
+        loop {
+            let page = match self.api::<Pod>().list(&params).await {
+                Ok(page) => page,
+                Err(e) => {
+                    let failed = engine("list the workspace Pods", &e);
+                    return keys.iter().map(|_| Err(failed.clone())).collect();
+                }
+            };
+            for pod in &page.items {
+                if let Some(&i) = wanted.get(&pod.name_any()) {
+                    states[i] = container_state(Some(pod));
+                }
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => return states.into_iter().map(Ok).collect(),
+            }
+        }
     }
 
     async fn exec(&self, key: &WorkspaceKey, exec: &ExecSpec) -> Result<ExecOutput, RuntimeError> {

@@ -3,6 +3,7 @@
 //! asserts the method and path and records the query and body for the test to inspect.
 
 use crate::support::{self, INSTALLATION, OWNER_UID, PREBUILD, SECRET_VALUES, options};
+use cordium_kubernetes::runtime::LIST_FROM;
 use cordium_kubernetes::{KubernetesOptions, KubernetesRuntime};
 use cordium_provisioner::runtime::{
     ContainerState, ExecSpec, Login, Port, ResolvedValue, Runtime, RuntimeError, SecretValue,
@@ -443,6 +444,73 @@ async fn states_follow_the_pod() {
         ContainerState::Running
     );
     finish(runtime, server).await;
+}
+
+/// Many workspaces' states come from one list of this installation's workspace Pods, page by
+/// page; a Pod the list does not hold is absent.
+#[tokio::test]
+async fn many_states_come_from_one_list_of_the_workspace_pods() {
+    let keys: Vec<WorkspaceKey> = (0..LIST_FROM)
+        .map(|i| WorkspaceKey::new("team.alice", &format!("w{i}")))
+        .collect();
+    let phase = |phase: &str, state: Value| {
+        json!({"phase": phase, "containerStatuses": [{
+            "name": "workspace", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+            "state": state}]})
+    };
+    let list = |items: Vec<Value>, next: &str| {
+        expect(
+            Method::GET,
+            format!("{NS}/pods"),
+            Reply::With(
+                200,
+                json!({"kind": "PodList", "apiVersion": "v1",
+                       "metadata": {"continue": next}, "items": items}),
+            ),
+        )
+    };
+    let running = phase(
+        "Running",
+        json!({"running": {"startedAt": "2026-11-28T12:00:00Z"}}),
+    );
+    let exited = phase(
+        "Failed",
+        json!({"terminated": {"exitCode": 3, "reason": "Error"}}),
+    );
+    let (runtime, server) = mock(vec![
+        list(
+            vec![
+                pod("cdm-w0", running.clone()),
+                // Not one of the keys: ignored.
+                pod("cdm-stray", exited.clone()),
+            ],
+            "page-2",
+        ),
+        list(vec![pod("cdm-w1", exited), pod("cdm-w2", running)], ""),
+    ]);
+    let states = runtime.states(&keys).await;
+    assert_eq!(states.len(), keys.len());
+    assert_eq!(states[0], Ok(ContainerState::Running));
+    assert!(
+        matches!(&states[1], Ok(ContainerState::Failed(why)) if why.contains('3')),
+        "{:?}",
+        states[1]
+    );
+    assert_eq!(states[2], Ok(ContainerState::Running));
+    for state in &states[3..] {
+        assert_eq!(state, &Ok(ContainerState::Absent));
+    }
+    let seen = finish(runtime, server).await;
+    assert_eq!(seen.len(), 2, "two pages, no read of each Pod");
+    let selector = format!(
+        "labelSelector=cordium.dev%2Fworkspace%2Ccordium.dev%2Finstallation%3D{INSTALLATION}"
+    );
+    assert!(seen[0].query.contains(&selector), "{}", seen[0].query);
+    assert!(
+        seen[1].query.contains("continue=page-2"),
+        "{}",
+        seen[1].query
+    );
 }
 
 #[tokio::test]

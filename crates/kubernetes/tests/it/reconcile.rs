@@ -451,7 +451,7 @@ async fn states_follow_the_pod() {
 #[tokio::test]
 async fn many_states_come_from_one_list_of_the_workspace_pods() {
     let keys: Vec<WorkspaceKey> = (0..LIST_FROM)
-        .map(|i| WorkspaceKey::new("team.alice", &format!("w{i}")))
+        .map(|i| WorkspaceKey::new("team.alice", format!("w{i}")))
         .collect();
     let phase = |phase: &str, state: Value| {
         json!({"phase": phase, "containerStatuses": [{

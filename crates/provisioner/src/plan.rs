@@ -400,6 +400,30 @@ pub const DEFAULT_CAPABILITIES: [&str; 11] = [
     "SYS_CHROOT",
 ];
 
+/// The capabilities a run may hold: [`DEFAULT_CAPABILITIES`], the rest of podman's default
+/// set (`AUDIT_WRITE`, `MKNOD`), and `SYS_PTRACE` for debuggers. Anything else is refused by
+/// [`plan`](crate::plan()) ([`Error::CapabilityNotGrantable`](crate::Error)), whichever layer
+/// added it: a workspace's isolation rests on withholding the others. Container root with
+/// `NET_ADMIN` could flush the egress rules in its own network namespace and then reach other
+/// workspaces and the host; `NET_RAW` sends packets past them; `SYS_ADMIN` and `ALL` open the
+/// kernel's wider surface to a user who asked for it in a spec.
+pub const GRANTABLE_CAPABILITIES: [&str; 14] = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+];
+
 /// A compiled capability set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capabilities {

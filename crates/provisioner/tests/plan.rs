@@ -660,7 +660,7 @@ fn secret_names_are_every_secret_a_run_reads() {
 #[test]
 fn the_container_is_part_of_the_plan() {
     let ws = compile(
-        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [NET_ADMIN], drop: [CAP_MKNOD]}\n    filesystem: {readOnly: true}\n    volumeMounts: [{volumeRef: {name: data}, mountPath: /data, readOnly: true}, {volumeRef: {name: cache}, mountPath: /cache}]\n    network: {egress: {defaultAction: DENY, rules: [{cidrs: [10.1.2.3/16, '::1'], action: ALLOW, ports: [443]}, {cidrs: [10.1.9.0/24], action: DENY}]}}\n",
+        "spec:\n  applications: [{name: web, port: 3000}, {name: docs, port: 8080, isDefault: true}]\n  limit: {cpu: {millicores: 1500}, memory: {megabytes: 2048}}\n  runtime:\n    entrypoint: /usr/bin/init\n    cmd: ''\n    capabilities: {add: [SYS_PTRACE], drop: [CAP_MKNOD]}\n    filesystem: {readOnly: true}\n    volumeMounts: [{volumeRef: {name: data}, mountPath: /data, readOnly: true}, {volumeRef: {name: cache}, mountPath: /cache}]\n    network: {egress: {defaultAction: DENY, rules: [{cidrs: [10.1.2.3/16, '::1'], action: ALLOW, ports: [443]}, {cidrs: [10.1.9.0/24], action: DENY}]}}\n",
     );
     let p = plan_after(&ws, 0);
     let cidr = |c: &str| cordium_spec::shapes::parse_cidr(c).unwrap();
@@ -674,7 +674,7 @@ fn the_container_is_part_of_the_plan() {
                 memory_mib: Some(2048),
                 storage_mib: Some(20000),
             },
-            add_capabilities: vec!["NET_ADMIN".into()],
+            add_capabilities: vec!["SYS_PTRACE".into()],
             drop_capabilities: vec!["CAP_MKNOD".into()],
             ports: vec![
                 Port {
@@ -755,6 +755,42 @@ fn the_recipe_is_the_same_on_every_run_and_changes_with_the_image_or_settings() 
     let changed = plan_after(&env, 4).recipe();
     assert_eq!(changed.image, first.image);
     assert_ne!(changed.settings, first.settings);
+}
+
+/// A run is refused when any layer adds a capability outside the grantable set (by name,
+/// with or without `CAP_`, or `ALL`); dropping it again, or adding a grantable one, runs.
+#[test]
+fn capabilities_past_the_grantable_set_are_refused() {
+    let with = |add: &str, drop: &str| {
+        let ws = compile(&format!(
+            "spec:\n  runtime:\n    capabilities: {{add: [{add}], drop: [{drop}]}}\n"
+        ));
+        plan(&ws, &RunContext::new(&runs(&ws, 0)))
+    };
+    for (add, refused) in [
+        ("NET_ADMIN", "NET_ADMIN"),
+        ("CAP_NET_RAW", "NET_RAW"),
+        ("SYS_PTRACE, SYS_ADMIN", "SYS_ADMIN"),
+        ("ALL", "ALL"),
+    ] {
+        match with(add, "KILL") {
+            Err(cordium_provisioner::Error::CapabilityNotGrantable { capability }) => {
+                assert_eq!(capability, refused, "{add}");
+            }
+            other => panic!("{add}: {other:?}"),
+        }
+    }
+    let message = with("NET_ADMIN", "KILL").unwrap_err().to_string();
+    assert!(
+        message.contains("`NET_ADMIN`") && message.contains("SYS_PTRACE"),
+        "{message}"
+    );
+    assert!(with("SYS_PTRACE, AUDIT_WRITE", "KILL").is_ok());
+    assert!(
+        with("NET_ADMIN", "NET_ADMIN").is_ok(),
+        "added, then dropped"
+    );
+    assert!(with("ALL", "ALL").is_ok(), "every one dropped: none held");
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! [`plan()`]: the start and stop plans of one run, from the resolved EffectiveWorkspace.
 
 use super::{
-    ADDITIONAL_REPOSITORIES_DIR, CloneHistory, CloneStep, ContainerPlan, Credentials, DOTFILES_DIR,
-    DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue, ImageStep, Mount,
-    PRE_STOP_TIMEOUT, Plan, PlannedTask, Port, REPOSITORY_DIR, RepositoryBuild, Resources,
-    ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, VolumeOnStop, VolumeSource,
-    VolumeStep, WORKSPACE_DIR, WORKSPACE_NAME_VAR,
+    ADDITIONAL_REPOSITORIES_DIR, Capabilities, CloneHistory, CloneStep, ContainerPlan, Credentials,
+    DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
+    GRANTABLE_CAPABILITIES, ImageStep, Mount, PRE_STOP_TIMEOUT, Plan, PlannedTask, Port,
+    REPOSITORY_DIR, RepositoryBuild, Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource,
+    StartPlan, StopPlan, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, WORKSPACE_NAME_VAR,
+    capabilities,
 };
 use crate::Error;
 use crate::fresh::RunContext;
@@ -17,12 +18,16 @@ use cordium_spec::{CloneOptions, DockerfileImage, Located, OnFailure, Repository
 
 /// The start and stop plans of a run of `workspace` in `ctx`.
 ///
-/// Fails only when a fresh run would build the image from the primary repository and the
-/// workspace has none ([`Error::NoRepositoryToBuild`]); the compiler accepts that workspace,
-/// and a run that reuses its image never builds it.
+/// Fails when the compiled capabilities hold one that is not grantable
+/// ([`Error::CapabilityNotGrantable`]: a policy of the runtime, not of the configuration
+/// language, so the compiler merges any), and when a fresh run would build the image from the
+/// primary repository and the workspace has none ([`Error::NoRepositoryToBuild`]); the compiler
+/// accepts that workspace, and a run that reuses its image never builds it.
 pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Error> {
     let spec = &workspace.spec;
     let runtime = &spec.runtime;
+    let container = container(spec);
+    check_grantable(&container)?;
 
     let volume = VolumeStep {
         path: WORKSPACE_DIR.to_owned(),
@@ -144,7 +149,7 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
         start: StartPlan {
             volume,
             image,
-            container: container(spec),
+            container,
             env,
             clones,
             dotfiles,
@@ -167,6 +172,23 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
 }
 
 /// The container of `spec`: command, limits, capabilities and ports.
+/// Refuses a run whose capability set reaches past [`GRANTABLE_CAPABILITIES`].
+fn check_grantable(container: &ContainerPlan) -> Result<(), Error> {
+    let refused = |capability: &str| Error::CapabilityNotGrantable {
+        capability: capability.to_owned(),
+    };
+    match capabilities(&container.add_capabilities, &container.drop_capabilities) {
+        Capabilities::AllBut(_) => Err(refused("ALL")),
+        Capabilities::Exactly(set) => match set
+            .iter()
+            .find(|c| !GRANTABLE_CAPABILITIES.contains(&c.as_str()))
+        {
+            Some(capability) => Err(refused(capability)),
+            None => Ok(()),
+        },
+    }
+}
+
 fn container(spec: &EffectiveSpec) -> ContainerPlan {
     let runtime = &spec.runtime;
     let nonzero = |v: u32| (v > 0).then_some(u64::from(v));

@@ -11,9 +11,9 @@
 //! fails the start: no workspace process ever runs without its rules. The rules die with
 //! the namespace; nothing is left on the host.
 //!
-//! The container's processes cannot undo them without `CAP_NET_ADMIN`, which the default
-//! capability set does not hold: a workspace whose compiled capabilities add `NET_ADMIN`
-//! (or `ALL`) can change its own namespace's firewall, and so is trusted with its egress.
+//! The container's processes cannot undo them without `CAP_NET_ADMIN`, nor pass them without
+//! `CAP_NET_RAW` (packet sockets skip the `inet` hooks), and no workspace is granted either:
+//! the plan refuses them ([`crate::plan::GRANTABLE_CAPABILITIES`]).
 
 use super::{Podman, engine};
 use crate::plan::{Egress, EgressAction, EgressDefault, EgressRule, non_public};

@@ -11,8 +11,10 @@
 //! - `--security-opt no-new-privileges`: a setuid binary gains nothing (so `sudo` in the
 //!   image cannot raise the workspace user; `runAsRoot` tasks are the way to root).
 //! - Capabilities: `--cap-drop ALL`, then each of the compiled set
-//!   ([`crate::plan::capabilities`]), so the bounding, effective and ambient sets of every
-//!   process (the uid-1000 user's too) are exactly that set.
+//!   ([`crate::plan::capabilities`], held to the grantable ones by the plan): every
+//!   process's bounding set is exactly that set, and so are the effective sets of the main
+//!   process and of container root; what `podman exec` starts as uid 1000 (`cordium exec`,
+//!   SSH sessions) holds none.
 //! - seccomp: podman's default profile (never `seccomp=unconfined`).
 
 use crate::plan::Capabilities;

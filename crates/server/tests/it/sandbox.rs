@@ -320,6 +320,28 @@ fn failure_of(seen: &[pb::WorkspaceStatus]) -> pb::Failure {
     end.failure.clone().expect("a failure")
 }
 
+/// A capability that would let container root undo its egress rules fails the start, naming
+/// it, before any container exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capability_past_the_grantable_set_fails_the_start() {
+    let env = PodmanEnv::new("netadmin").await;
+    let name = env
+        .create(serde_json::json!({"runtime": {"capabilities": {"add": ["NET_ADMIN"]}}}))
+        .await;
+    let seen = env.start(&name).await;
+    let failure = failure_of(&seen);
+    assert!(
+        failure.message.contains("`NET_ADMIN`"),
+        "{}",
+        failure.message
+    );
+    let containers = podman_out(&env, &["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(
+        !containers.lines().any(|c| c == env.container(&name)),
+        "{containers}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_dockerfile_step_is_an_image_build_failure() {
     let env = PodmanEnv::new("badbuild").await;

@@ -404,7 +404,7 @@ fn pod(input: &ObjectsInput<'_>, names: &Names, keys: &BTreeMap<usize, String>) 
 
 /// The container's mounts and the Pod's volumes: `/workspace` and HOME (sub-path `.home`) on
 /// the workspace's claim; with a read-only root, `/tmp` and `/run` as empty directories; each
-/// Space Volume (`volumeMounts`) as the claim `cdv-<space>-<volume>`, `readOnly` honoured.
+/// Space Volume (`volumeMounts`) as its claim (`space_volume_name`), `readOnly` honoured.
 fn mounts_and_volumes(spec: &ContainerSpec, names: &Names) -> (Vec<VolumeMount>, Vec<Volume>) {
     let mount = |name: &str, path: &str, sub_path: Option<&str>, read_only: bool| VolumeMount {
         name: name.to_owned(),
@@ -439,10 +439,8 @@ fn mounts_and_volumes(spec: &ContainerSpec, names: &Names) -> (Vec<VolumeMount>,
     for (i, m) in spec.mounts.iter().enumerate() {
         let name = format!("space-volume-{i}");
         mounts.push(mount(&name, &m.path, None, m.read_only));
-        let claim_name = cordium_provisioner::runtime::object_name(
-            "cdv",
-            &format!("{}.{}", spec.key.space, m.volume),
-        );
+        let claim_name =
+            cordium_provisioner::runtime::space_volume_name(&spec.key.space, &m.volume);
         volumes.push(claim(name, claim_name));
     }
     (mounts, volumes)

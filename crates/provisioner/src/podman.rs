@@ -19,7 +19,8 @@
 //!   before running, so secret values reach the environment of every process in the
 //!   container but never a command line, a log, or `podman inspect` (podman 4 shows
 //!   `type=env` secrets' values there, so they are not used);
-//! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<space>-<volume>` (`sandbox`);
+//! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<digest of Space and volume>`
+//!   ([`crate::runtime::space_volume_name`]);
 //! - snapshots (pre-builds): under `<state>/snapshots/`, a tarball of the volumes and one
 //!   of what the build changed in the root filesystem (`persist`).
 //!

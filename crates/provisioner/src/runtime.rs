@@ -55,6 +55,24 @@ impl WorkspaceKey {
     }
 }
 
+/// The runtime name of Space `space`'s Space Volume `volume` (a podman volume, a Kubernetes
+/// claim), shared by the workspaces of the Space that mount it: `cdv-` and the first 32 hex
+/// digits of the SHA-256 of `SPACE/VOLUME` (for an operator making claims:
+/// `printf '%s' team.alice/datasets | sha256sum | cut -c1-32`). Space names hold no `/`, so the
+/// pair is read back from its join; a readable join cannot be one-to-one within a DNS label
+/// (`team.alice`/`cache-v1` and `team-alice.cache`/`v1` would both be
+/// `cdv-team-alice-cache-v1`, and one user would mount another's volume), and nobody can find
+/// two joins whose 128-bit digests agree.
+pub fn space_volume_name(space: &str, volume: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(format!("{space}/{volume}").as_bytes());
+    let mut name = String::from("cdv-");
+    for byte in &digest[..16] {
+        name.push_str(&format!("{byte:02x}"));
+    }
+    name
+}
+
 /// A DNS-1123 label `<prefix>-<rest>` (see [`WorkspaceKey::object_name`]).
 pub fn object_name(prefix: &str, rest: &str) -> String {
     let mut name = String::with_capacity(prefix.len() + rest.len() + 1);

@@ -18,7 +18,7 @@
 //! - seccomp: podman's default profile (never `seccomp=unconfined`).
 
 use crate::plan::Capabilities;
-use crate::runtime::{ContainerSpec, RuntimeError, WorkspaceKey, object_name};
+use crate::runtime::{ContainerSpec, RuntimeError, WorkspaceKey, space_volume_name};
 
 /// The subordinate id range added for `containers` when it has none (podman's suggestion).
 const SUBORDINATE_RANGE: &str = "containers:2147483647:2147483648\n";
@@ -65,9 +65,9 @@ pub(super) fn confinement_args(spec: &ContainerSpec, user_namespace: bool) -> Ve
 }
 
 /// The podman volume of the Space Volume `volume` of `key`'s Space: shared by every
-/// workspace of the Space that mounts it.
+/// workspace of the Space that mounts it ([`space_volume_name`]).
 pub(super) fn space_volume(key: &WorkspaceKey, volume: &str) -> String {
-    object_name("cdv", &format!("{}.{volume}", key.space))
+    space_volume_name(&key.space, volume)
 }
 
 /// Adds [`SUBORDINATE_RANGE`] to `path` (`/etc/subuid` or `/etc/subgid`) when it has no
@@ -120,10 +120,20 @@ mod tests {
     }
 
     #[test]
-    fn space_volumes_are_named_by_space() {
+    fn space_volumes_are_named_by_space_and_volume_one_to_one() {
         let a = space_volume(&WorkspaceKey::new("team.alice", "x"), "data");
         let b = space_volume(&WorkspaceKey::new("team.alice", "y"), "data");
-        assert_eq!(a, b);
-        assert_eq!(a, "cdv-team-alice-data");
+        assert_eq!(a, b, "one volume for the Space's workspaces");
+        assert_eq!(a.len(), 36);
+        assert!(a.starts_with("cdv-") && a[4..].bytes().all(|b| b.is_ascii_hexdigit()));
+        // The pairs a readable join would confuse.
+        let alice = space_volume(&WorkspaceKey::new("team.alice", "x"), "cache-v1");
+        let cache = space_volume(&WorkspaceKey::new("team-alice.cache", "y"), "v1");
+        assert_ne!(alice, cache);
+        // What an operator computes with `sha256sum`.
+        assert_eq!(
+            space_volume(&WorkspaceKey::new("team.alice", "x"), "datasets"),
+            "cdv-c810a47012fab7e17152d3274d9a1504"
+        );
     }
 }

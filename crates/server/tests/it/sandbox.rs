@@ -279,7 +279,7 @@ async fn a_read_only_root_and_volume_mounts_are_enforced() {
                     "volume",
                     "rm",
                     "--force",
-                    &format!("cdv-default-readonly-{volume}"),
+                    &cordium_provisioner::runtime::space_volume_name("default.readonly", volume),
                 ])
                 .status();
         }

@@ -145,6 +145,11 @@ pub struct Podman {
     walks: storage::Walks,
 }
 
+/// The most bytes a container's log file holds: past it, conmon truncates the file and starts
+/// it again (a workspace writing its log without end would otherwise fill the host's disk;
+/// its own storage limit counts only what it writes to its filesystem).
+pub const LOG_SIZE_MAX: u64 = 64 << 20;
+
 fn engine(operation: &str, detail: impl Into<String>) -> RuntimeError {
     RuntimeError::Engine {
         operation: operation.to_owned(),
@@ -175,10 +180,11 @@ impl Podman {
             &containers_conf,
             format!(
                 "# Written by cordium; podman reads it through CONTAINERS_CONF.\n\
-                 [containers]\ndefault_ulimits = [{}]\nlog_driver = \"k8s-file\"\n\n\
+                 [containers]\ndefault_ulimits = [{}]\nlog_driver = \"k8s-file\"\nlog_size_max = {}\n\n\
                  [engine]\nruntime = {}\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
                  hooks_dir = [{}]\n",
                 ulimits.join(", "),
+                LOG_SIZE_MAX,
                 toml_string(&options.oci_runtime),
                 toml_string(&hooks.to_string_lossy()),
             ),

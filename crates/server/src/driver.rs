@@ -34,7 +34,7 @@ use crate::service::Api;
 use crate::store::{EventKind, Precondition, Record, StoreError, Write, workspace_is_active};
 use crate::workspace_state::{current, state_of, transition};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
-use cordium_provisioner::runtime::{ContainerState, Runtime, WorkspaceKey};
+use cordium_provisioner::runtime::{ContainerState, Runtime, RuntimeError, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, Recreate, State};
 use cordium_spec::Kind;
 use prost::Message;
@@ -150,6 +150,19 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
 /// Whether a run's foreground tasks all ran (a build is complete only then).
 #[derive(Debug, Clone, Copy)]
 struct TasksDone(bool);
+
+/// What a health check says of a `RUNNING` workspace whose container is not running.
+fn why_not_running(state: &Result<ContainerState, RuntimeError>) -> String {
+    match state {
+        Ok(ContainerState::Failed(why) | ContainerState::ImagePullFailed(why)) => {
+            format!("the workspace's container stopped running: {why}")
+        }
+        Ok(ContainerState::Absent) => "the workspace's container is gone".to_owned(),
+        Ok(ContainerState::Pending) => "the workspace's container is not running".to_owned(),
+        Ok(ContainerState::Running) => "the workspace's container is running".to_owned(),
+        Err(e) => format!("the workspace's container could not be read: {e}"),
+    }
+}
 
 /// When a health check saw a run's `RUNNING` state begin: it stops that run only.
 #[derive(Debug, Clone)]
@@ -279,7 +292,7 @@ impl Driver {
             }
             let failure = RunFailure {
                 failure: Failure::HealthCheck,
-                message: format!("the workspace's container stopped running ({state:?})"),
+                message: why_not_running(&state),
             };
             let driver = Arc::clone(self);
             // Only the run that was seen dead: not one started since.
@@ -604,7 +617,16 @@ impl Driver {
         {
             self.build_ready(&prepared.key.space, build, snapshot).await;
         }
-        self.stopped(name, failure).await;
+        // A build whose snapshot could not be saved (too large, too slow) failed: its status
+        // says why, and the Template keeps its former pre-build.
+        let unsaved = match &stopped {
+            Err(e) if complete_build => Some(RunFailure {
+                failure: Failure::Unknown,
+                message: format!("the pre-build was not saved: {e}"),
+            }),
+            _ => None,
+        };
+        self.stopped(name, failure.or(unsaved.as_ref())).await;
     }
 
     async fn stopped(&self, name: &str, failure: Option<&RunFailure>) {

@@ -33,6 +33,12 @@ use std::process::Stdio;
 /// How long a `kept_container` answer stands in for the inspect of the start that follows.
 const REMEMBERED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The bound of a build's snapshot, in MiB, when its container has no storage limit.
+const DEFAULT_SNAPSHOT_MIB: u64 = 20_000;
+
+/// How long writing a build's snapshot may take.
+const SNAPSHOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Kept containers' recipes and directories as `kept_container` read them, by object name,
 /// each taken by the next start (or dropped once older than [`REMEMBERED_FOR`]).
 #[derive(Debug, Clone, Default)]
@@ -217,7 +223,10 @@ impl Podman {
     /// Writes the snapshot `snapshot` of `key`'s running container: `/workspace` and HOME
     /// (the container's, the workspace user's) as one tarball, and every file and directory
     /// the run added or changed elsewhere (`podman diff`) as another, both made inside the
-    /// container by container root.
+    /// container by container root. The two hold at most the container's storage limit
+    /// together ([`DEFAULT_SNAPSHOT_MIB`] without one), and take at most
+    /// [`SNAPSHOT_TIMEOUT`]: they are written by the build's own programs, which a hostile
+    /// Template controls.
     pub(super) async fn save_snapshot(
         &self,
         key: &WorkspaceKey,
@@ -236,6 +245,12 @@ impl Podman {
                 changed.push('\n');
             }
         }
+        let limit_mib = self
+            .inspect(key, "{{index .Config.Labels \"cordium.storage-mib\"}}")
+            .await?
+            .and_then(|label| label.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_SNAPSHOT_MIB);
+        let mut budget = limit_mib << 20;
         let path = self.snapshot_path(snapshot);
         let parts = [
             (
@@ -248,19 +263,41 @@ impl Podman {
         for (target, script, stdin) in parts {
             let tmp = target.with_extension("partial");
             let io = |e: std::io::Error| engine("writing the snapshot", e.to_string());
-            let file = std::fs::File::create(&tmp).map_err(io)?;
+            let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
             let mut command = self.command();
             command.arg("exec");
             if stdin.is_some() {
                 command.arg("--interactive");
             }
-            command
-                .args(["--user", "0:0", &name, "/bin/sh", "-c", script])
-                .stdout(Stdio::from(file));
-            let out = self.output(command, stdin).await?;
-            if !out.status.success() {
+            command.args(["--user", "0:0", &name, "/bin/sh", "-c", script]);
+            let archived = tokio::time::timeout(
+                SNAPSHOT_TIMEOUT,
+                self.output_to_file(command, stdin, file, budget),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(engine(
+                    "archiving the build",
+                    format!(
+                        "it took more than {} minutes",
+                        SNAPSHOT_TIMEOUT.as_secs() / 60
+                    ),
+                ))
+            });
+            let failed = match archived {
+                Ok((status, _, written)) if status.success() => {
+                    budget -= written;
+                    None
+                }
+                Ok((_, stderr, _)) => Some(engine("archiving the build", last_line(&stderr))),
+                Err(RuntimeError::Engine { detail, .. }) => {
+                    Some(engine("archiving the build", detail))
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = failed {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(engine("archiving the build", last_line(&out.stderr)));
+                return Err(e);
             }
             tokio::fs::rename(&tmp, &target).await.map_err(io)?;
         }

@@ -83,6 +83,59 @@ impl Podman {
         })
     }
 
+    /// Runs podman with its standard output written to `file`, at most `max_bytes` of it
+    /// (`stdin`, when given, is written meanwhile): past that, the output's pipe is closed and
+    /// podman killed, and the run fails with [`RuntimeError::Engine`] naming the bound. For
+    /// output made by the container's own programs (a build's snapshot), which may write
+    /// without end. Returns the exit status and standard error; how many bytes were written.
+    pub(super) async fn output_to_file(
+        &self,
+        mut command: Command,
+        stdin: Option<&[u8]>,
+        mut file: tokio::fs::File,
+        max_bytes: u64,
+    ) -> Result<(std::process::ExitStatus, Vec<u8>, u64), RuntimeError> {
+        use tokio::io::AsyncReadExt as _;
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = self.spawn(&mut command)?;
+        let input = child.stdin.take();
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(engine("podman", "no output pipes"));
+        };
+        let feed = async move {
+            if let (Some(data), Some(mut pipe)) = (stdin, input) {
+                // A closed pipe is the command's business: its exit status says what happened.
+                let _ = pipe.write_all(data).await;
+            }
+        };
+        // The reader is dropped when the bound is passed, so podman's writes fail from then on.
+        let copy = async move {
+            let mut bounded = stdout.take(max_bytes.saturating_add(1));
+            let written = tokio::io::copy(&mut bounded, &mut file).await;
+            let flushed = file.flush().await;
+            written.and_then(|n| flushed.map(|()| n))
+        };
+        let (((), written), stderr) = tokio::join!(
+            async { tokio::join!(feed, copy) },
+            crate::runtime::read_captured(stderr, "stderr"),
+        );
+        let written = written.map_err(|e| engine("writing podman's output", e.to_string()))?;
+        if written > max_bytes {
+            let _ = child.kill().await;
+            return Err(engine(
+                "podman",
+                format!("its output passed the bound of {} MiB", max_bytes >> 20),
+            ));
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| engine("waiting for podman", e.to_string()))?;
+        Ok((status, stderr?, written))
+    }
+
     /// Runs `podman <args>`; a non-zero exit is an [`RuntimeError::Engine`] with its stderr.
     pub(super) async fn run(
         &self,

@@ -4,7 +4,8 @@
 //! layer only with overlay on XFS); this machine's storage is ext4, so the limit is enforced
 //! by a check instead: a container with a storage limit is labelled `cordium.storage-mib`, and
 //! whenever its state is read (the driver's health check does so every few seconds) the
-//! bytes its volumes (`/workspace` and HOME) hold are counted on the host. A workspace past
+//! bytes its volumes (`/workspace` and HOME) and its writable layer (what it wrote anywhere
+//! else, `/tmp` included) hold are counted on the host. A workspace past
 //! its limit is reported failed, with the figures, and the driver stops it with a
 //! health-check failure. Writes are not refused: a workspace may overshoot its limit until
 //! the next check.
@@ -25,8 +26,13 @@ use std::time::{Duration, Instant};
 const LABEL: &str = "cordium.storage-mib";
 
 /// The `podman container inspect` format [`Podman::state`](super::Podman) reads: status, exit
-/// code, the storage limit (`<no value>` without one), then `NAME=SOURCE` of each volume.
-pub(super) const STATE_FORMAT: &str = "{{.State.Status}} {{.State.ExitCode}} {{index .Config.Labels \"cordium.storage-mib\"}} {{range .Mounts}}{{if .Name}}{{.Name}}={{.Source}} {{end}}{{end}}";
+/// code, the storage limit (`<no value>` without one), then `NAME=SOURCE` of each volume, and
+/// `ROOT=DIR` of the container's writable layer (overlay's upper directory, when podman's
+/// storage is overlay).
+pub(super) const STATE_FORMAT: &str = "{{.State.Status}} {{.State.ExitCode}} {{index .Config.Labels \"cordium.storage-mib\"}} {{range .Mounts}}{{if .Name}}{{.Name}}={{.Source}} {{end}}{{end}}{{with index .GraphDriver.Data \"UpperDir\"}}ROOT={{.}}{{end}}";
+
+/// The name [`STATE_FORMAT`] gives the writable layer (a volume's name never is upper case).
+const ROOT_LAYER: &str = "ROOT";
 
 /// The `podman run` arguments recording `spec`'s storage limit.
 pub(super) fn storage_args(spec: &ContainerSpec) -> Vec<String> {
@@ -45,7 +51,11 @@ impl Podman {
         mut rest: impl Iterator<Item = &'a str>,
     ) -> Option<String> {
         let limit: u64 = rest.next()?.parse().ok()?;
-        let own = [Self::volume(key), Self::home_volume(key)];
+        let own = [
+            Self::volume(key),
+            Self::home_volume(key),
+            ROOT_LAYER.to_owned(),
+        ];
         let paths: Vec<PathBuf> = rest
             .filter_map(|mount| mount.split_once('='))
             .filter(|(name, _)| own.iter().any(|o| o == name))
@@ -69,7 +79,7 @@ impl Podman {
         let used_mib = used.div_ceil(1024 * 1024);
         (used_mib > limit).then(|| {
             format!(
-                "the storage limit is exceeded: /workspace and HOME hold {used_mib} MiB of {limit} MiB"
+                "the storage limit is exceeded: /workspace, HOME and the root filesystem's changes hold {used_mib} MiB of {limit} MiB"
             )
         })
     }

@@ -1155,6 +1155,77 @@ async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String 
     }
 }
 
+/// A build whose snapshot outgrows its storage limit fails, saying so, and leaves no snapshot:
+/// here its task replaces `/bin/sh`, which writes the snapshot, with one that writes without end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prebuild_snapshot_is_bounded_by_the_storage_limit() {
+    let env = PodmanEnv::new("hoardbuild").await;
+    let plant = "printf '#!/bin/busybox sh\\nexec /bin/busybox head -c 30000000 /dev/zero\\n' > /tmp/sh \
+                 && chmod 755 /tmp/sh && /bin/busybox mv -f /tmp/sh /bin/sh";
+    let space = env
+        .default_template(
+            "bloated",
+            serde_json::json!({
+                "image": {"registry": {"url": lab().image}},
+                "limit": {"storage": {"megabytes": 10}},
+                "runtime": {"tasks": [
+                    {"name": "plant", "type": "ON_CREATE", "runAsRoot": true, "run": plant},
+                ]},
+            }),
+        )
+        .await;
+    let build = ok(
+        "BuildTemplate",
+        env.user
+            .clone()
+            .build_template(pb::BuildTemplateRequest {
+                name: format!("{space}/bloated"),
+                ..Default::default()
+            })
+            .await,
+    );
+    let running = build.status.unwrap_or_default().current_running_build_id;
+    let name = format!("build-{running}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let ws = ok(
+            "GetWorkspace",
+            env.user.clone().get_workspace(r("", &name)).await,
+        );
+        let status = ws.status.unwrap_or_default();
+        if status.state() == pb::WorkspaceState::Stopped {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the build never stopped: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let failure = status.failure.expect("a failure");
+    assert!(
+        failure.message.contains("not saved") && failure.message.contains("10 MiB"),
+        "{}",
+        failure.message
+    );
+    let template = ok(
+        "GetTemplate",
+        env.user.clone().get_template(r(&space, "bloated")).await,
+    );
+    assert_eq!(
+        template.status.unwrap_or_default().current_ready_build_id,
+        ""
+    );
+    let id = name.trim_start_matches("build-");
+    for part in [
+        format!("snap-build-{id}.tar"),
+        format!("snap-build-{id}.root.tar"),
+    ] {
+        let path = lab().state_dir().join("snapshots").join(&part);
+        assert!(!path.exists(), "{part} was left");
+    }
+}
+
 /// Build workspaces do not pile up: the next build of a Template deletes the builds that
 /// ended, and deleting the Template deletes its builds and its pre-build snapshot.
 #[tokio::test(flavor = "multi_thread")]

@@ -493,9 +493,61 @@ async fn a_server_with_a_relative_data_dir_builds_an_inline_dockerfile() {
     }
 }
 
+/// A workspace that writes its log without end does not fill the host: the log file stays
+/// within `LOG_SIZE_MAX`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_log_is_bounded() {
+    let env = PodmanEnv::new("chatty").await;
+    let name = env.create(serde_json::json!({})).await;
+    env.start_running(&name).await;
+    let max = cordium_provisioner::podman::LOG_SIZE_MAX;
+    let lines = max / 1000 + 16_384; // 16 MB past the bound, in lines of 1,000 bytes
+    let (code, _) = env
+        .sh(
+            &name,
+            &format!(
+                "head -c {} /dev/zero | tr '\\0' x | fold -w 999 > /tmp/.cordium-log; \
+                 echo cordium-log-end > /tmp/.cordium-log",
+                lines * 1000
+            ),
+        )
+        .await;
+    assert_eq!(code, 0);
+    let path = podman_out(
+        &env,
+        &[
+            "inspect",
+            "--format",
+            "{{.HostConfig.LogConfig.Path}}",
+            &env.container(&name),
+        ],
+    );
+    // The last line reached the log: everything before it passed through it too.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = std::fs::read(path.trim()).expect("the log file");
+        let tail = &log[log.len().saturating_sub(4096)..];
+        if String::from_utf8_lossy(tail).contains("cordium-log-end") {
+            let size = log.len() as u64;
+            assert!(size <= max, "{size} bytes against at most {max}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the log never got its last line");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.stop(&name).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_past_the_storage_limit_stops_the_workspace_with_a_clear_failure() {
     let env = PodmanEnv::new("hoarder").await;
+    // Into a volume, and into the root filesystem (its writable layer, not a volume).
+    for file in ["/workspace/big", "/tmp/big"] {
+        writing_past_the_storage_limit_stops(&env, file).await;
+    }
+}
+
+async fn writing_past_the_storage_limit_stops(env: &PodmanEnv, file: &str) {
     let name = env
         .create(serde_json::json!({"limit": {"storage": {"megabytes": 10}}}))
         .await;
@@ -504,7 +556,7 @@ async fn writing_past_the_storage_limit_stops_the_workspace_with_a_clear_failure
     let (code, _) = env
         .sh(
             &name,
-            "dd if=/dev/zero of=/workspace/big bs=1M count=16 2>/dev/null",
+            &format!("dd if=/dev/zero of={file} bs=1M count=16 2>/dev/null"),
         )
         .await;
     assert_eq!(
@@ -521,8 +573,9 @@ async fn writing_past_the_storage_limit_stops_the_workspace_with_a_clear_failure
     );
     assert!(
         failure.message.contains("storage limit is exceeded")
-            && failure.message.contains("of 10 MiB"),
-        "{}",
+            && failure.message.contains("of 10 MiB")
+            && !failure.message.contains("Ok("),
+        "{file}: {}",
         failure.message
     );
 }

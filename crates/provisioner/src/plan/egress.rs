@@ -4,9 +4,10 @@
 //! The contract: rules are concatenated across layers; a destination a DENY rule matches is
 //! denied even when an ALLOW rule matches it too (DENY wins); traffic no rule matches follows
 //! the default, `ALLOW_PUBLIC` when unset. `ALLOW_PUBLIC` means the public internet: every
-//! destination but the [`NON_PUBLIC`] networks (private, loopback, link-local, shared and
-//! reserved ranges, so also the host's own addresses on the container network and cloud
-//! metadata services), which only an ALLOW rule opens. Always allowed, under either default
+//! destination but the [`NON_PUBLIC`] networks (private, loopback, link-local, shared,
+//! documentation and reserved ranges, so also the host's own addresses on the container
+//! network and cloud metadata services) and every address of the host's interfaces (the
+//! podman backend's hook reads them at each start), which only an ALLOW rule opens. Always allowed, under either default
 //! and unless a DENY rule names them: the workspace's own loopback, replies on connections
 //! made to the workspace, and DNS (port 53) to the resolvers the container is given, so
 //! names keep resolving.
@@ -14,7 +15,7 @@
 use cordium_spec::shapes::{Cidr, parse_cidr};
 
 /// The networks `ALLOW_PUBLIC` does not reach unless a rule allows them.
-pub const NON_PUBLIC: [&str; 16] = [
+pub const NON_PUBLIC: [&str; 20] = [
     "0.0.0.0/8",
     "10.0.0.0/8",
     "100.64.0.0/10",
@@ -22,12 +23,16 @@ pub const NON_PUBLIC: [&str; 16] = [
     "169.254.0.0/16",
     "172.16.0.0/12",
     "192.0.0.0/24",
+    "192.0.2.0/24",
     "192.168.0.0/16",
     "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
     "224.0.0.0/4",
     "240.0.0.0/4",
     "::/128",
     "::1/128",
+    "2001:db8::/32",
     "fc00::/7",
     "fe80::/10",
     "ff00::/8",

@@ -27,9 +27,12 @@ const ANNOTATION: &str = "cordium.egress";
 
 /// The hook: reads the OCI state on stdin (at most 64 KiB), finds the container's init
 /// process, its ruleset and its `resolv.conf`, and loads the rules into its network
-/// namespace in one nftables transaction.
+/// namespace in one nftables transaction, with the resolvers in `dns4`/`dns6` and every
+/// address of the host's interfaces in `host4`/`host6` (the host as containers reach it,
+/// `host.containers.internal`, may hold an address no fixed list knows to be its own).
 const HOOK_SCRIPT: &str = r#"set -eu
 command -v nft >/dev/null || { echo "cordium: egress rules need nft (the nftables package) on the host" >&2; exit 1; }
+command -v ip >/dev/null || { echo "cordium: egress rules need ip (the iproute2 package) on the host" >&2; exit 1; }
 state=$(head -c 65536)
 pid=$(printf '%s' "$state" | sed -n 's/.*"pid":\([0-9][0-9]*\).*/\1/p')
 bundle=$(printf '%s' "$state" | sed -n 's/.*"bundle":"\([^"]*\)".*/\1/p')
@@ -46,6 +49,12 @@ resolv=$(grep -o '"source":"[^"]*/resolv\.conf"' "$bundle/config.json" 2>/dev/nu
       esac
     done
   fi
+  ip -o addr show | while read -r _ _ family address _; do
+    case "$family" in
+      inet) echo "add element inet cordium host4 { ${address%%/*} }" ;;
+      inet6) echo "add element inet cordium host6 { ${address%%/*} }" ;;
+    esac
+  done
 } | nsenter --net="/proc/$pid/ns/net" nft -f -
 "#;
 
@@ -110,6 +119,7 @@ pub fn ruleset(egress: &Egress) -> String {
     };
     let mut text = format!(
         "table inet cordium {{\n  set dns4 {{ type ipv4_addr; }}\n  set dns6 {{ type ipv6_addr; }}\n  \
+         set host4 {{ type ipv4_addr; }}\n  set host6 {{ type ipv6_addr; }}\n  \
          chain output {{\n    type filter hook output priority 0; policy {policy};\n    \
          oif \"lo\" accept\n    ct state established,related accept\n    \
          icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit }} accept\n"
@@ -125,6 +135,7 @@ pub fn ruleset(egress: &Egress) -> String {
         rule_lines(&mut text, rule, "accept");
     }
     if egress.default == EgressDefault::AllowPublic {
+        text.push_str("    ip daddr @host4 drop\n    ip6 daddr @host6 drop\n");
         for cidr in non_public() {
             let _ = writeln!(text, "    {} daddr {cidr} drop", family(&cidr));
         }
@@ -205,5 +216,16 @@ mod tests {
         );
         assert!(text.contains("ip daddr 169.254.0.0/16 drop"));
         assert!(text.contains("ip6 daddr fc00::/7 drop"));
+        assert!(
+            text.contains("ip daddr 192.0.2.0/24 drop"),
+            "documentation ranges"
+        );
+        // The host's own addresses, whatever they are (the hook fills the sets).
+        let host = text.find("ip daddr @host4 drop");
+        assert!(
+            allow < host && text.contains("ip6 daddr @host6 drop"),
+            "{text}"
+        );
+        assert!(text.contains("set host4 { type ipv4_addr; }"));
     }
 }

@@ -102,3 +102,56 @@ async fn egress_rules_decide_what_the_workspace_reaches_on_every_start() {
         env.stop(name).await;
     }
 }
+
+/// An address added to the host's loopback interface for one test, removed when dropped.
+struct HostAddress(&'static str);
+
+impl HostAddress {
+    fn add(cidr: &'static str) -> Self {
+        let status = std::process::Command::new("ip")
+            .args(["addr", "add", cidr, "dev", "lo"])
+            .status()
+            .expect("ip runs");
+        assert!(status.success(), "ip addr add {cidr} dev lo");
+        Self(cidr)
+    }
+}
+
+impl Drop for HostAddress {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["addr", "del", self.0, "dev", "lo"])
+            .status();
+    }
+}
+
+/// Under ALLOW_PUBLIC a workspace reaches no address of the host, even one that no list of
+/// private networks holds (192.88.99.0/24 is an ordinary public range): the hook denies every
+/// address of the host's interfaces. An ALLOW rule for it shows the host answers there.
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_public_reaches_no_address_of_the_host() {
+    const ADDRESS: &str = "192.88.99.77";
+    let env = PodmanEnv::new("hostaddr").await;
+    let _address = HostAddress::add("192.88.99.77/32");
+    let port = host_server(ADDRESS);
+    let public = env.create(serde_json::json!({})).await;
+    let allowed = env
+        .create(serde_json::json!({"runtime": {"network": {"egress": {
+            "rules": [{"cidrs": [format!("{ADDRESS}/32")], "action": "ALLOW"}],
+        }}}}))
+        .await;
+    for name in [&public, &allowed] {
+        env.start_running(name).await;
+    }
+    assert!(
+        reaches(&env, &allowed, ADDRESS, port).await,
+        "the host answers on the address when a rule allows it"
+    );
+    assert!(
+        !reaches(&env, &public, ADDRESS, port).await,
+        "ALLOW_PUBLIC does not reach the host on it"
+    );
+    for name in [&public, &allowed] {
+        env.stop(name).await;
+    }
+}

@@ -2,8 +2,8 @@
 # Installs the Debian packages the tests run against, when any is missing (idempotent):
 #   - podman with runc (crun fails on hybrid cgroup hosts; the podman backend's own
 #     containers.conf selects runc and sets the ulimits), its networking and fuse-overlayfs;
-#   - nftables: the podman backend's OCI hook loads each workspace's egress rules with `nft`
-#     into the container's network namespace;
+#   - nftables and iproute2: the podman backend's OCI hook loads each workspace's egress rules
+#     with `nft` into the container's network namespace, with the host's addresses (`ip`);
 #   - busybox-static (the test image's root filesystem), docker-registry (a local registry
 #     the tests start on 127.0.0.1), git (also copied into the clone tests' image, and served
 #     over HTTPS by `git http-backend`) and openssl (that server's certificate);
@@ -17,10 +17,10 @@
 # Needs root (CI runs as root); otherwise it prints the apt-get command and fails.
 set -euo pipefail
 packages=(podman runc uidmap slirp4netns netavark aardvark-dns conmon containernetworking-plugins
-  fuse-overlayfs catatonit nftables busybox-static docker-registry git openssl postgresql
+  fuse-overlayfs catatonit nftables iproute2 busybox-static docker-registry git openssl postgresql
   openssh-client openssh-server openssh-sftp-server rsync chromium)
 missing=()
-for tool in podman runc nft docker-registry git openssl ssh rsync; do
+for tool in podman runc nft ip docker-registry git openssl ssh rsync; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)

@@ -17,7 +17,9 @@
 //!   delete cut short by a crash is finished at the next start.
 //! - health: every [`HEALTH_INTERVAL`], each `RUNNING` workspace's container is checked; one
 //!   that no longer runs is stopped with a health-check failure (also at startup, for
-//!   workspaces a previous process left `RUNNING`).
+//!   workspaces a previous process left `RUNNING`), and so is the run of a disabled owner;
+//!   deletes recorded by another process (`cordium-server user delete`) are finished
+//!   (`health`).
 //!
 //! A pre-build (`status.isBuild`) stops itself when its tasks are done; its volume becomes
 //! the Template's snapshot (named after the build workspace, `build-<id>`), the Template's
@@ -26,6 +28,7 @@
 //!
 //! One driver per store: with several replicas, run the runtime on exactly one of them.
 
+mod health;
 mod prepare;
 mod scan;
 
@@ -34,7 +37,7 @@ use crate::service::Api;
 use crate::store::{EventKind, Precondition, Record, StoreError, Write, workspace_is_active};
 use crate::workspace_state::{current, state_of, transition};
 use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartRequest, Started};
-use cordium_provisioner::runtime::{ContainerState, Runtime, RuntimeError, WorkspaceKey};
+use cordium_provisioner::runtime::{Runtime, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, Recreate, State};
 use cordium_spec::Kind;
 use prost::Message;
@@ -151,19 +154,6 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
 #[derive(Debug, Clone, Copy)]
 struct TasksDone(bool);
 
-/// What a health check says of a `RUNNING` workspace whose container is not running.
-fn why_not_running(state: &Result<ContainerState, RuntimeError>) -> String {
-    match state {
-        Ok(ContainerState::Failed(why) | ContainerState::ImagePullFailed(why)) => {
-            format!("the workspace's container stopped running: {why}")
-        }
-        Ok(ContainerState::Absent) => "the workspace's container is gone".to_owned(),
-        Ok(ContainerState::Pending) => "the workspace's container is not running".to_owned(),
-        Ok(ContainerState::Running) => "the workspace's container is running".to_owned(),
-        Err(e) => format!("the workspace's container could not be read: {e}"),
-    }
-}
-
 /// When a health check saw a run's `RUNNING` state begin: it stops that run only.
 #[derive(Debug, Clone)]
 struct Seen(Option<prost_types::Timestamp>);
@@ -261,47 +251,6 @@ impl Driver {
             starts: Mutex::new(HashMap::new()),
             stops: Mutex::new(HashSet::new()),
         })
-    }
-
-    /// Stops every `RUNNING` workspace whose container no longer runs, with a health-check
-    /// failure. The containers' states are read together ([`Runtime::states`]: one podman
-    /// process, not one per workspace).
-    async fn check_health(self: &Arc<Self>) {
-        let Ok(records) = self.api.store().active_workspaces().await else {
-            return;
-        };
-        let running: Vec<(Record, Seen)> = records
-            .into_iter()
-            .filter_map(|record| {
-                let ws = pb::Workspace::decode(record.body.as_slice()).ok()?;
-                if state_of(&ws) != Some(State::Running) {
-                    return None;
-                }
-                let seen = Seen(ws.status?.state_changed_at);
-                Some((record, seen))
-            })
-            .collect();
-        let keys: Vec<WorkspaceKey> = running
-            .iter()
-            .map(|(record, _)| WorkspaceKey::new(&record.space, &record.name))
-            .collect();
-        let states = self.runtime.states(&keys).await;
-        for ((record, seen), state) in running.into_iter().zip(states) {
-            if matches!(state, Ok(ContainerState::Running) | Err(_)) {
-                continue;
-            }
-            let failure = RunFailure {
-                failure: Failure::HealthCheck,
-                message: why_not_running(&state),
-            };
-            let driver = Arc::clone(self);
-            // Only the run that was seen dead: not one started since.
-            tokio::spawn(async move {
-                driver
-                    .stop_after(&record.name, Some(&failure), Some(&seen))
-                    .await
-            });
-        }
     }
 
     /// Follows the store until it closes.

@@ -62,7 +62,7 @@ impl Driver {
     /// is touched: a workspace the store merely does not know (a restored backup, a copy of
     /// the database) keeps its objects. The runtime is listed first, so objects made after the
     /// listing (a new workspace of a recorded name starting) are not taken for the old ones.
-    async fn sweep(self: &Arc<Self>) {
+    pub(super) async fn sweep(self: &Arc<Self>) {
         let held = match self.runtime.held().await {
             Ok(held) => held,
             Err(e) => {

@@ -194,6 +194,30 @@ impl Store {
         .await
     }
 
+    /// Which of `names` are disabled users: the driver stops their runs (a user disabled by
+    /// another process, `cordium-server user disable`, is seen at its next health check).
+    /// Read 500 names a statement.
+    pub async fn disabled_among(
+        &self,
+        names: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut disabled = std::collections::HashSet::new();
+        for chunk in names.chunks(500) {
+            let sql = format!(
+                "SELECT name FROM users WHERE disabled <> 0 AND name IN (VALUES {})",
+                super::placeholders(chunk.len(), 1, "", super::Marks::Numbered)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                query = query.bind(*name);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                disabled.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(disabled)
+    }
+
     /// Runs `update` (setting one yes/no column to `$1` for the user `$2`) for `name`.
     async fn set_flag(
         &self,

@@ -86,8 +86,21 @@ async fn a_disabled_user_is_refused_every_credential(backend: Backend) {
     }
     // Others are untouched.
     ok("ListSpace bob", env.bob.clone().list_space(list()).await);
+    // What the driver asks of its running workspaces' owners.
+    let disabled = store
+        .disabled_among(&["alice", "bob", "nobody"])
+        .await
+        .expect("disabled among");
+    assert_eq!(disabled, ["alice".to_owned()].into_iter().collect());
 
     store.set_disabled("alice", false).await.expect("enable");
+    assert!(
+        store
+            .disabled_among(&["alice"])
+            .await
+            .expect("again")
+            .is_empty()
+    );
     ok("ListSpace enabled", alice.list_space(list()).await);
     auth.authenticate("cds_alice_run").await.expect("session");
 }

@@ -1,0 +1,92 @@
+//! The driver's health check, every [`HEALTH_INTERVAL`](super::HEALTH_INTERVAL): what changed
+//! under the runs without an event of this process to say so.
+//!
+//! - A `RUNNING` workspace whose container no longer runs is stopped with a health-check
+//!   failure. The containers' states are read together (`Runtime::states`: one podman
+//!   process, not one per workspace).
+//! - A `RUNNING` workspace whose owner is disabled is stopped, saying so: `cordium-server user
+//!   disable` may run in another process, and a disabled user's run must not go on holding
+//!   their secrets, their SSH agent and their git credentials.
+//! - Workspace deletes recorded by another process (`cordium-server user delete`) are finished
+//!   ([`Driver::sweep`]), when the store records any.
+
+use super::{Driver, Seen};
+use crate::pb;
+use crate::workspace_state::state_of;
+use cordium_provisioner::lifecycle::RunFailure;
+use cordium_provisioner::runtime::{ContainerState, RuntimeError, WorkspaceKey};
+use cordium_provisioner::{Failure, State};
+use prost::Message as _;
+use std::sync::Arc;
+
+impl Driver {
+    /// One health check (see the [module docs](self)).
+    pub(super) async fn check_health(self: &Arc<Self>) {
+        let store = self.api.store();
+        if store
+            .deleted_workspaces()
+            .await
+            .is_ok_and(|d| !d.is_empty())
+        {
+            self.sweep().await;
+        }
+        let Ok(records) = store.active_workspaces().await else {
+            return;
+        };
+        let running: Vec<(crate::store::Record, Seen)> = records
+            .into_iter()
+            .filter_map(|record| {
+                let ws = pb::Workspace::decode(record.body.as_slice()).ok()?;
+                if state_of(&ws) != Some(State::Running) {
+                    return None;
+                }
+                let seen = Seen(ws.status?.state_changed_at);
+                Some((record, seen))
+            })
+            .collect();
+        let mut owners: Vec<&str> = running.iter().map(|(r, _)| r.owner.as_str()).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let disabled = store.disabled_among(&owners).await.unwrap_or_default();
+        let keys: Vec<WorkspaceKey> = running
+            .iter()
+            .map(|(record, _)| WorkspaceKey::new(&record.space, &record.name))
+            .collect();
+        let states = self.runtime.states(&keys).await;
+        for ((record, seen), state) in running.into_iter().zip(states) {
+            let failure = if disabled.contains(&record.owner) {
+                RunFailure {
+                    failure: Failure::Unknown,
+                    message: format!("stopped: its owner `{}` is disabled", record.owner),
+                }
+            } else if matches!(state, Ok(ContainerState::Running) | Err(_)) {
+                continue;
+            } else {
+                RunFailure {
+                    failure: Failure::HealthCheck,
+                    message: why_not_running(&state),
+                }
+            };
+            let driver = Arc::clone(self);
+            // Only the run that was seen: not one started since.
+            tokio::spawn(async move {
+                driver
+                    .stop_after(&record.name, Some(&failure), Some(&seen))
+                    .await
+            });
+        }
+    }
+}
+
+/// What a health check says of a `RUNNING` workspace whose container is not running.
+fn why_not_running(state: &Result<ContainerState, RuntimeError>) -> String {
+    match state {
+        Ok(ContainerState::Failed(why) | ContainerState::ImagePullFailed(why)) => {
+            format!("the workspace's container stopped running: {why}")
+        }
+        Ok(ContainerState::Absent) => "the workspace's container is gone".to_owned(),
+        Ok(ContainerState::Pending) => "the workspace's container is not running".to_owned(),
+        Ok(ContainerState::Running) => "the workspace's container is running".to_owned(),
+        Err(e) => format!("the workspace's container could not be read: {e}"),
+    }
+}

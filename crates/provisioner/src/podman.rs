@@ -18,7 +18,10 @@
 //!   environment as a shell file. The container's command and every execution source it
 //!   before running, so secret values reach the environment of every process in the
 //!   container but never a command line, a log, or `podman inspect` (podman 4 shows
-//!   `type=env` secrets' values there, so they are not used);
+//!   `type=env` secrets' values there, so they are not used). The secret lives only while
+//!   the container is created: podman's store (a plain file under `/var/lib/containers`)
+//!   keeps no value past it, and the container's own copy is rewritten at every start and
+//!   blanked at every stop;
 //! - Space Volumes mounted by `volumeMounts`: volumes `cdv-<digest of Space and volume>`
 //!   ([`crate::runtime::space_volume_name`]);
 //! - snapshots (pre-builds): under `<state>/snapshots/`, a tarball of the volumes and one
@@ -478,8 +481,10 @@ impl Runtime for Podman {
             .args(["--entrypoint", "/bin/sh", &image, "-c"])
             .arg(main_script(spec));
         let out = self.output(command, None).await?;
+        // The container holds its own copy of the secret from its create on (rewritten at
+        // every start, blanked at stop): podman's store, a plain file on the host, keeps none.
+        self.remove_secret(key).await;
         if !out.status.success() {
-            self.remove_secret(key).await;
             return Err(RuntimeError::RunContainer {
                 detail: last_line(&out.stderr),
             });

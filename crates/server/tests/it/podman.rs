@@ -496,6 +496,16 @@ async fn secret_values_reach_the_container_and_nothing_else() {
         !inspect.contains(&value),
         "the secret value is in podman inspect"
     );
+    // podman's secret store, a plain file on the host, keeps nothing past the container's
+    // create.
+    let secrets = run(
+        env.podman().args(["secret", "ls", "--format", "{{.Name}}"]),
+        "podman secret ls",
+    );
+    assert!(
+        !secrets.lines().any(|s| s == format!("{container}-env")),
+        "{secrets}"
+    );
     let logs = run(env.podman().args(["logs", &container]), "podman logs");
     assert!(logs.contains("key is set"), "{logs}");
     assert!(!logs.contains(&value));

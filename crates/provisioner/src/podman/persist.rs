@@ -296,7 +296,9 @@ impl Podman {
                 Err(e) => Some(e),
             };
             if let Some(e) = failed {
+                // Nothing of a failed snapshot stays: neither this part nor one written before.
                 let _ = tokio::fs::remove_file(&tmp).await;
+                self.remove_snapshot_root(snapshot).await;
                 return Err(e);
             }
             tokio::fs::rename(&tmp, &target).await.map_err(io)?;

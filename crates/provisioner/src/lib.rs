@@ -77,10 +77,10 @@ pub enum Error {
         "`spec.image.repository` builds the image from the primary repository, but `spec.repository.url` is not set"
     )]
     NoRepositoryToBuild,
-    /// A layer added a capability outside [`GRANTABLE_CAPABILITIES`](crate::plan::GRANTABLE_CAPABILITIES).
+    /// A layer added a capability that is not [grantable](crate::plan::is_grantable).
     #[error(
         "`spec.runtime.capabilities.add` holds `{capability}`, which no workspace is granted (its isolation depends on withholding it); remove it, or add only {}",
-        crate::plan::GRANTABLE_CAPABILITIES.join(", ")
+        crate::plan::grantable_list()
     )]
     CapabilityNotGrantable {
         /// The capability, upper case without `CAP_` (`ALL` for every one).

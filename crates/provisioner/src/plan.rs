@@ -400,29 +400,31 @@ pub const DEFAULT_CAPABILITIES: [&str; 11] = [
     "SYS_CHROOT",
 ];
 
-/// The capabilities a run may hold: [`DEFAULT_CAPABILITIES`], the rest of podman's default
+/// The capabilities a spec may add to [`DEFAULT_CAPABILITIES`]: the rest of podman's default
 /// set (`AUDIT_WRITE`, `MKNOD`), and `SYS_PTRACE` for debuggers. Anything else is refused by
 /// [`plan`](crate::plan()) ([`Error::CapabilityNotGrantable`](crate::Error)), whichever layer
 /// added it: a workspace's isolation rests on withholding the others. Container root with
 /// `NET_ADMIN` could flush the egress rules in its own network namespace and then reach other
 /// workspaces and the host; `NET_RAW` sends packets past them; `SYS_ADMIN` and `ALL` open the
 /// kernel's wider surface to a user who asked for it in a spec.
-pub const GRANTABLE_CAPABILITIES: [&str; 14] = [
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_BIND_SERVICE",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-];
+pub const ALSO_GRANTABLE: [&str; 3] = ["AUDIT_WRITE", "MKNOD", "SYS_PTRACE"];
+
+/// Whether a run may hold `capability` (upper case, without `CAP_`): one of
+/// [`DEFAULT_CAPABILITIES`] or [`ALSO_GRANTABLE`].
+pub fn is_grantable(capability: &str) -> bool {
+    DEFAULT_CAPABILITIES.contains(&capability) || ALSO_GRANTABLE.contains(&capability)
+}
+
+/// Every grantable capability, sorted and joined by `, ` (for messages).
+pub fn grantable_list() -> String {
+    let mut all: Vec<&str> = DEFAULT_CAPABILITIES
+        .iter()
+        .chain(&ALSO_GRANTABLE)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.join(", ")
+}
 
 /// A compiled capability set.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,10 +3,9 @@
 use super::{
     ADDITIONAL_REPOSITORIES_DIR, Capabilities, CloneHistory, CloneStep, ContainerPlan, Credentials,
     DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
-    GRANTABLE_CAPABILITIES, ImageStep, Mount, PRE_STOP_TIMEOUT, Plan, PlannedTask, Port,
-    REPOSITORY_DIR, RepositoryBuild, Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource,
-    StartPlan, StopPlan, VolumeOnStop, VolumeSource, VolumeStep, WORKSPACE_DIR, WORKSPACE_NAME_VAR,
-    capabilities,
+    ImageStep, Mount, PRE_STOP_TIMEOUT, Plan, PlannedTask, Port, REPOSITORY_DIR, RepositoryBuild,
+    Resources, ReusedImage, SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, VolumeOnStop,
+    VolumeSource, VolumeStep, WORKSPACE_DIR, WORKSPACE_NAME_VAR, capabilities, is_grantable,
 };
 use crate::Error;
 use crate::fresh::RunContext;
@@ -172,17 +171,14 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
 }
 
 /// The container of `spec`: command, limits, capabilities and ports.
-/// Refuses a run whose capability set reaches past [`GRANTABLE_CAPABILITIES`].
+/// Refuses a run whose capability set holds one that is not [`is_grantable`].
 fn check_grantable(container: &ContainerPlan) -> Result<(), Error> {
     let refused = |capability: &str| Error::CapabilityNotGrantable {
         capability: capability.to_owned(),
     };
     match capabilities(&container.add_capabilities, &container.drop_capabilities) {
         Capabilities::AllBut(_) => Err(refused("ALL")),
-        Capabilities::Exactly(set) => match set
-            .iter()
-            .find(|c| !GRANTABLE_CAPABILITIES.contains(&c.as_str()))
-        {
+        Capabilities::Exactly(set) => match set.iter().find(|c| !is_grantable(c)) {
             Some(capability) => Err(refused(capability)),
             None => Ok(()),
         },

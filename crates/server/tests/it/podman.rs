@@ -549,11 +549,8 @@ async fn a_followed_log_ends_when_its_credential_does() {
     let name = env.create(serde_json::json!({})).await;
     env.start(&name).await;
     let mut logs = env.logs(&name, true).await;
-    env.server
-        .store
-        .set_disabled("tailer", true)
-        .await
-        .expect("disable");
+    // The token is rotated (not the user disabled, which would stop the run as well).
+    revoke_token(&env, "tailer").await;
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match logs.message().await {
@@ -566,12 +563,29 @@ async fn a_followed_log_ends_when_its_credential_does() {
     .await
     .expect("the log ends within a few re-checks");
     assert_eq!(ended, Some(tonic::Code::Unauthenticated));
+    restore_token(&env, "tailer").await;
+    env.stop(&name).await;
+}
+
+/// Rotates `user`'s API token to one nobody holds, as `cordium-server user token` does:
+/// everything opened with the old one must end, while the user and their runs stay.
+async fn revoke_token(env: &PodmanEnv, user: &str) {
+    let unheld = cordium_server::crypto::hash_token("cdm_revoked_for_this_test");
     env.server
         .store
-        .set_disabled("tailer", false)
+        .rotate_token(user, &unheld)
         .await
-        .expect("enable");
-    env.stop(&name).await;
+        .expect("rotate the token");
+}
+
+/// Gives `user` back the token the test's clients hold.
+async fn restore_token(env: &PodmanEnv, user: &str) {
+    let held = cordium_server::crypto::hash_token(&env.token);
+    env.server
+        .store
+        .rotate_token(user, &held)
+        .await
+        .expect("restore the token");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1398,21 +1412,13 @@ async fn a_unary_exec_ends_when_idle_or_when_its_credential_does() {
 
     let talking = tokio::spawn(exec("while :; do echo .; sleep 1; done"));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    env.server
-        .store
-        .set_disabled("longexec", true)
-        .await
-        .expect("disable");
+    revoke_token(&env, "longexec").await;
     let ended = tokio::time::timeout(Duration::from_secs(30), talking)
         .await
         .expect("ended within a few checks")
         .expect("joined")
         .expect_err("ended");
-    env.server
-        .store
-        .set_disabled("longexec", false)
-        .await
-        .expect("enable");
+    restore_token(&env, "longexec").await;
     assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

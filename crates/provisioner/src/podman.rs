@@ -304,6 +304,7 @@ impl Podman {
     }
 
     async fn remove_container(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {
+        self.remembered.forget(key);
         let name = key.object_name();
         // One `rm`: a running container gets TERM and the stop timeout first, as `podman
         // stop` gives it. The container's own cleanup (conmon's exit command) may still hold

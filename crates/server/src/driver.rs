@@ -57,7 +57,7 @@ pub struct Driver {
     health_interval: Duration,
     /// Replaces the plan's start timeout (`serve --startup-timeout`).
     startup_timeout: Option<Duration>,
-    /// Starts in progress, by workspace name.
+    /// The last start or requested stop of each workspace, by name: the next one waits for it.
     starts: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Stops in progress, by workspace name.
     stops: Mutex<HashSet<String>>,
@@ -154,9 +154,13 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
 #[derive(Debug, Clone, Copy)]
 struct TasksDone(bool);
 
-/// When a health check saw a run's `RUNNING` state begin: it stops that run only.
+/// The state a stop was decided in, and when the workspace entered it: the stop goes ahead
+/// only while the workspace is still there. A health check saw a run `RUNNING`; a stop request
+/// was `STOPPING_REQUEST`. Without it, a stop decided for one run, and delayed (behind the
+/// start it cancels, or another stop), would stop the next run, and remove the SSH agent's
+/// directory that run's container is being created with.
 #[derive(Debug, Clone)]
-struct Seen(Option<prost_types::Timestamp>);
+struct Seen(State, Option<prost_types::Timestamp>);
 
 /// A stop in progress (see [`Driver::begin_stop`]); ends when dropped, even if the stop's task
 /// is aborted.
@@ -329,13 +333,21 @@ impl Driver {
                 let start = starts.remove(name);
                 let driver = Arc::clone(self);
                 let owned = name.to_owned();
-                tokio::spawn(async move {
+                let requested = Seen(
+                    State::StoppingRequest,
+                    ws.status.as_ref().and_then(|s| s.state_changed_at),
+                );
+                let stop = tokio::spawn(async move {
                     if let Some(start) = start {
                         start.abort();
                         let _ = start.await;
                     }
-                    driver.stop_after(&owned, None, None).await;
+                    driver.stop_after(&owned, None, Some(&requested)).await;
                 });
+                // The next start waits for this stop, and so for the start it cancels: two
+                // runs' podman calls never interleave (one's removal of the container or its
+                // secret under the other's create).
+                starts.insert(name.to_owned(), stop);
             }
             _ => {}
         }
@@ -462,8 +474,9 @@ impl Driver {
     }
 
     /// Stops `name` (after `failure`, when given), preparing the stop from the store; a stop
-    /// already in progress makes this one a no-op, and so does a run other than the one
-    /// `seen` (a health check's stop of a run that has since been replaced).
+    /// already in progress makes this one a no-op, and so does a workspace no longer as
+    /// `seen` (a health check's stop of a run since replaced, a stop request another stop
+    /// has finished).
     async fn stop_after(
         self: &Arc<Self>,
         name: &str,
@@ -473,13 +486,13 @@ impl Driver {
         let Some(_stopping) = self.begin_stop(name) else {
             return;
         };
-        if let Some(Seen(changed_at)) = seen {
+        if let Some(Seen(state, changed_at)) = seen {
             let same_run = match self.api.store().get(Kind::Workspace, "", name).await {
                 Ok(Some(record)) => pb::Workspace::decode(record.body.as_slice())
                     .ok()
                     .and_then(|ws| ws.status)
                     .is_some_and(|s| {
-                        current(&s) == Some(State::Running) && &s.state_changed_at == changed_at
+                        current(&s) == Some(*state) && &s.state_changed_at == changed_at
                     }),
                 _ => false,
             };

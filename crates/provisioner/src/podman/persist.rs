@@ -58,6 +58,13 @@ impl Remembered {
         }
     }
 
+    /// Forgets what was read of `key`'s container (it is being removed): a start cut short
+    /// after `kept_container` would otherwise leave an answer that the next start, within
+    /// [`REMEMBERED_FOR`], takes for a container that is gone.
+    pub(super) fn forget(&self, key: &WorkspaceKey) {
+        let _ = self.take(key);
+    }
+
     fn take(&self, key: &WorkspaceKey) -> Option<(Recipe, String)> {
         let (recipe, dir, at) = self.0.lock().ok()?.remove(&key.object_name())?;
         (at.elapsed() < REMEMBERED_FOR).then_some((recipe, dir))

@@ -40,7 +40,7 @@ impl Driver {
                 if state_of(&ws) != Some(State::Running) {
                     return None;
                 }
-                let seen = Seen(ws.status?.state_changed_at);
+                let seen = Seen(State::Running, ws.status?.state_changed_at);
                 Some((record, seen))
             })
             .collect();

@@ -326,7 +326,9 @@ impl Podman {
     }
 
     async fn remove_secret(&self, key: &WorkspaceKey) {
-        let _ = self.run(&["secret", "rm", &Self::secret(key)], None).await;
+        let _ = self
+            .run_to_completion(&["secret", "rm", &Self::secret(key)], None)
+            .await;
     }
 }
 
@@ -418,9 +420,9 @@ impl Runtime for Podman {
         // Volumes, the secret and the image's user are independent: made at once.
         let new_secret = async {
             self.remove_secret(key).await;
-            self.run(
+            self.run_to_completion(
                 &["secret", "create", &secret, "-"],
-                Some(secret_file.as_bytes()),
+                Some(secret_file.clone().into_bytes()),
             )
             .await
         };

@@ -58,7 +58,7 @@ pub struct Driver {
     /// Replaces the plan's start timeout (`serve --startup-timeout`).
     startup_timeout: Option<Duration>,
     /// The last start or requested stop of each workspace, by name: the next one waits for it.
-    starts: Mutex<HashMap<String, JoinHandle<()>>>,
+    starts: Mutex<HashMap<String, Lifecycle>>,
     /// Stops in progress, by workspace name.
     stops: Mutex<HashSet<String>>,
 }
@@ -153,6 +153,38 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
 /// Whether a run's foreground tasks all ran (a build is complete only then).
 #[derive(Debug, Clone, Copy)]
 struct TasksDone(bool);
+
+/// A workspace's last lifecycle task in the driver's hands; the next one waits for it.
+#[derive(Debug)]
+enum Lifecycle {
+    /// A start: a stop request cancels it.
+    Start(JoinHandle<()>),
+    /// A requested stop: never cancelled (cut short, it would leave the workspace half
+    /// stopped).
+    Stop(JoinHandle<()>),
+}
+
+/// The task a new start waits for. Dropped unfinished (the waiting start was cancelled), it
+/// cancels a start too: a dropped `JoinHandle` would leave that start running beside the next
+/// run. A stop runs on.
+struct Waited(Lifecycle);
+
+impl Waited {
+    async fn finish(mut self) {
+        let handle = match &mut self.0 {
+            Lifecycle::Start(handle) | Lifecycle::Stop(handle) => handle,
+        };
+        let _ = handle.await;
+    }
+}
+
+impl Drop for Waited {
+    fn drop(&mut self) {
+        if let Lifecycle::Start(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
 
 /// The state a stop was decided in, and when the workspace entered it: the stop goes ahead
 /// only while the workspace is still there. A health check saw a run `RUNNING`; a stop request
@@ -311,17 +343,17 @@ impl Driver {
             Some(State::InitRequest) => {
                 // After the previous run's task (which may be writing its last state); a
                 // repeated event finds the workspace past INIT_REQUEST and does nothing.
-                let previous = starts.remove(name);
+                let previous = starts.remove(name).map(Waited);
                 let driver = Arc::clone(self);
                 let owned = name.to_owned();
                 starts.insert(
                     name.to_owned(),
-                    tokio::spawn(async move {
+                    Lifecycle::Start(tokio::spawn(async move {
                         if let Some(previous) = previous {
-                            let _ = previous.await;
+                            previous.finish().await;
                         }
                         driver.run(&owned).await;
-                    }),
+                    })),
                 );
             }
             Some(State::StoppingRequest) => {
@@ -330,7 +362,7 @@ impl Driver {
                     // STOPPED; cutting it short would leave it half done.
                     return;
                 }
-                let start = starts.remove(name);
+                let previous = starts.remove(name);
                 let driver = Arc::clone(self);
                 let owned = name.to_owned();
                 let requested = Seen(
@@ -338,16 +370,24 @@ impl Driver {
                     ws.status.as_ref().and_then(|s| s.state_changed_at),
                 );
                 let stop = tokio::spawn(async move {
-                    if let Some(start) = start {
-                        start.abort();
-                        let _ = start.await;
+                    // A start is cancelled; an earlier requested stop is waited for (it
+                    // goes ahead only if it was for the same request).
+                    match previous {
+                        Some(Lifecycle::Start(start)) => {
+                            start.abort();
+                            let _ = start.await;
+                        }
+                        Some(Lifecycle::Stop(stop)) => {
+                            let _ = stop.await;
+                        }
+                        None => {}
                     }
                     driver.stop_after(&owned, None, Some(&requested)).await;
                 });
                 // The next start waits for this stop, and so for the start it cancels: two
                 // runs' podman calls never interleave (one's removal of the container or its
                 // secret under the other's create).
-                starts.insert(name.to_owned(), stop);
+                starts.insert(name.to_owned(), Lifecycle::Stop(stop));
             }
             _ => {}
         }
@@ -355,7 +395,7 @@ impl Driver {
 
     fn deleted(self: &Arc<Self>, space: &str, name: &str) {
         if let Ok(mut starts) = self.starts.lock()
-            && let Some(start) = starts.remove(name)
+            && let Some(Lifecycle::Start(start)) = starts.remove(name)
         {
             start.abort();
         }

@@ -136,6 +136,41 @@ impl Podman {
         Ok((status, stderr?, written))
     }
 
+    /// Runs `podman <args>` as [`Podman::run`] does, but to its end even when the caller is
+    /// cancelled (a stop cancelling a start): for commands that rewrite podman's plain-file
+    /// state. The secret store's `secrets.json` is rewritten in place, so a podman killed in
+    /// the middle leaves it empty, and every later secret command on the host fails with
+    /// "unexpected end of JSON input".
+    pub(super) async fn run_to_completion(
+        &self,
+        args: &[&str],
+        stdin: Option<Vec<u8>>,
+    ) -> Result<String, RuntimeError> {
+        let mut command = self.command();
+        command.args(args).kill_on_drop(false);
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = self.spawn(&mut command)?;
+        let operation = format!("podman {}", args.first().copied().unwrap_or_default());
+        // A task of its own: dropping its handle leaves it running to the end.
+        let finished = tokio::spawn(async move {
+            if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+                let _ = pipe.write_all(&data).await;
+            }
+            child.wait_with_output().await
+        });
+        let out = finished
+            .await
+            .map_err(|e| engine(&operation, e.to_string()))?
+            .map_err(|e| engine(&operation, e.to_string()))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(engine(&operation, last_line(&out.stderr)))
+        }
+    }
+
     /// Runs `podman <args>`; a non-zero exit is an [`RuntimeError::Engine`] with its stderr.
     pub(super) async fn run(
         &self,

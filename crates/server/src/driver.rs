@@ -29,6 +29,7 @@
 //! One driver per store: with several replicas, run the runtime on exactly one of them.
 
 mod health;
+mod order;
 mod prepare;
 mod scan;
 
@@ -40,6 +41,7 @@ use cordium_provisioner::lifecycle::{self, Progress, RunFailure, Secrets, StartR
 use cordium_provisioner::runtime::{Runtime, WorkspaceKey};
 use cordium_provisioner::{Failure, Plan, Recreate, State};
 use cordium_spec::Kind;
+use order::{Lifecycle, Waited};
 use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -153,38 +155,6 @@ pub fn pb_failure(failure: &RunFailure) -> pb::Failure {
 /// Whether a run's foreground tasks all ran (a build is complete only then).
 #[derive(Debug, Clone, Copy)]
 struct TasksDone(bool);
-
-/// A workspace's last lifecycle task in the driver's hands; the next one waits for it.
-#[derive(Debug)]
-enum Lifecycle {
-    /// A start: a stop request cancels it.
-    Start(JoinHandle<()>),
-    /// A requested stop: never cancelled (cut short, it would leave the workspace half
-    /// stopped).
-    Stop(JoinHandle<()>),
-}
-
-/// The task a new start waits for. Dropped unfinished (the waiting start was cancelled), it
-/// cancels a start too: a dropped `JoinHandle` would leave that start running beside the next
-/// run. A stop runs on.
-struct Waited(Lifecycle);
-
-impl Waited {
-    async fn finish(mut self) {
-        let handle = match &mut self.0 {
-            Lifecycle::Start(handle) | Lifecycle::Stop(handle) => handle,
-        };
-        let _ = handle.await;
-    }
-}
-
-impl Drop for Waited {
-    fn drop(&mut self) {
-        if let Lifecycle::Start(handle) = &self.0 {
-            handle.abort();
-        }
-    }
-}
 
 /// The state a stop was decided in, and when the workspace entered it: the stop goes ahead
 /// only while the workspace is still there. A health check saw a run `RUNNING`; a stop request

@@ -7,6 +7,8 @@
 //! - A `RUNNING` workspace whose owner is disabled is stopped, saying so: `cordium-server user
 //!   disable` may run in another process, and a disabled user's run must not go on holding
 //!   their secrets, their SSH agent and their git credentials.
+//! - A `STOPPING_REQUEST` older than half a minute with no stop under way is acted on again,
+//!   so a request lost to racing starts and stops is not left standing.
 //! - Workspace deletes recorded by another process (`cordium-server user delete`) are finished
 //!   ([`Driver::sweep`]), when the store records any.
 
@@ -33,17 +35,24 @@ impl Driver {
         let Ok(records) = store.active_workspaces().await else {
             return;
         };
-        let running: Vec<(crate::store::Record, Seen)> = records
-            .into_iter()
-            .filter_map(|record| {
-                let ws = pb::Workspace::decode(record.body.as_slice()).ok()?;
-                if state_of(&ws) != Some(State::Running) {
-                    return None;
+        let mut running: Vec<(crate::store::Record, Seen)> = Vec::new();
+        for record in records {
+            let Ok(ws) = pb::Workspace::decode(record.body.as_slice()) else {
+                continue;
+            };
+            match state_of(&ws) {
+                Some(State::Running) => {
+                    let changed_at = ws.status.and_then(|s| s.state_changed_at);
+                    running.push((record, Seen(State::Running, changed_at)));
                 }
-                let seen = Seen(State::Running, ws.status?.state_changed_at);
-                Some((record, seen))
-            })
-            .collect();
+                Some(State::StoppingRequest) if requested_long_ago(&ws) => {
+                    // A stop request no stop carried out (one lost to racing starts and
+                    // stops): acted on again; a stop under way is left to finish.
+                    self.act(&record.name, &ws);
+                }
+                _ => {}
+            }
+        }
         let mut owners: Vec<&str> = running.iter().map(|(r, _)| r.owner.as_str()).collect();
         owners.sort_unstable();
         owners.dedup();
@@ -76,6 +85,21 @@ impl Driver {
             });
         }
     }
+}
+
+/// How long a stop request may wait for its stop before the health check acts on it again.
+const STOP_REQUEST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `ws` entered its state more than [`STOP_REQUEST_PATIENCE`] ago.
+fn requested_long_ago(ws: &pb::Workspace) -> bool {
+    let Some(at) = ws.status.as_ref().and_then(|s| s.state_changed_at) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    u64::try_from(at.seconds)
+        .is_ok_and(|at| now.saturating_sub(at) > STOP_REQUEST_PATIENCE.as_secs())
 }
 
 /// What a health check says of a `RUNNING` workspace whose container is not running.

@@ -720,6 +720,58 @@ async fn auto_stop_stops_the_workspace_when_its_foreground_tasks_are_done() {
     assert_eq!(end.successful_runs, 1);
 }
 
+/// Starts and stops racing each other (four clients, twelve alternating calls each, answers
+/// ignored) leave a workspace that settles and runs: no two runs' podman calls interleave, no
+/// stop decided for one run is carried out on the next, podman's secret store stays whole,
+/// and a stop request that no stop carried out is acted on again by the health check.
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_starts_and_stops_leave_a_workspace_that_runs() {
+    let env = PodmanEnv::new("racer").await;
+    let name = env.create(serde_json::json!({})).await;
+    let mut racers = tokio::task::JoinSet::new();
+    for racer in 0..4 {
+        let (user, name) = (env.user.clone(), name.clone());
+        racers.spawn(async move {
+            for call in 0..12 {
+                let mut user = user.clone();
+                if (racer + call) % 2 == 0 {
+                    let request = pb::StartWorkspaceRequest {
+                        name: name.clone(),
+                        vars: Vec::new(),
+                    };
+                    let _ = user.start_workspace(request).await;
+                } else {
+                    let request = pb::StopWorkspaceRequest { name: name.clone() };
+                    let _ = user.stop_workspace(request).await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    while racers.join_next().await.is_some() {}
+    // Settles STOPPED (a run that won is stopped), within the health check's patience.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let ws = ok(
+            "GetWorkspace",
+            env.user.clone().get_workspace(r("", &name)).await,
+        );
+        let status = ws.status.unwrap_or_default();
+        assert!(Instant::now() < deadline, "never settled: {status:?}");
+        match status.state() {
+            pb::WorkspaceState::Stopped => break,
+            pb::WorkspaceState::Running => {
+                let request = pb::StopWorkspaceRequest { name: name.clone() };
+                let _ = env.user.clone().stop_workspace(request).await;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.start_running(&name).await;
+    env.stop(&name).await;
+}
+
 /// Disabling a user (here through the store, as `cordium-server user disable` does from
 /// another process) stops their running workspaces at the next health check, saying why.
 #[tokio::test(flavor = "multi_thread")]

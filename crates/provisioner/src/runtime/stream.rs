@@ -245,7 +245,9 @@ mod tests {
     fn a_kill_reaches_every_descendant() {
         use std::process::Command;
         let mut tree = Command::new("sh")
-            .args(["-c", "sleep 300 & (sleep 301 & wait) & wait"])
+            // Durations no other process on the machine is likely to sleep (the search below
+            // is machine-wide, since killed descendants leave the tree).
+            .args(["-c", "sleep 3017 & (sleep 3018 & wait) & wait"])
             .spawn()
             .expect("sh");
         let pid = tree.id();
@@ -253,7 +255,7 @@ mod tests {
             let out = Command::new("sh")
                 .args([
                     "-c",
-                    &format!("ps -o pid= --ppid {pid}; pgrep -f 'sleep 30[01]'"),
+                    &format!("ps -o pid= --ppid {pid}; pgrep -f 'sleep 301[78]'"),
                 ])
                 .output()
                 .expect("ps");

@@ -541,8 +541,8 @@ async fn secret_values_reach_the_container_and_nothing_else() {
     env.stop(&name).await;
 }
 
-/// A followed log ends like a watch once its credential is no longer valid (here: the user
-/// is disabled), within a few re-check periods.
+/// A followed log ends like a watch once its credential is no longer valid (here: its token
+/// is rotated), within a few re-check periods.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_followed_log_ends_when_its_credential_does() {
     let env = PodmanEnv::new("tailer").await;

@@ -42,7 +42,7 @@ pub use plan::{
     DOTFILES_DIR, DOTFILES_INSTALL_SCRIPTS, DockerfileSource, DotfilesStep, EnvEntry, EnvValue,
     ImageStep, Mount, Plan, PlannedTask, Port, Recipe, RepositoryBuild, Resources, ReusedImage,
     SESSION_TOKEN_VAR, SecretSource, StartPlan, StopPlan, TaskOutcome, VolumeOnStop, VolumeSource,
-    VolumeStep, WORKSPACE_DIR, capabilities, plan, task_outcome,
+    VolumeStep, WORKSPACE_DIR, capabilities, check_grantable, plan, task_outcome,
 };
 pub use state::{
     Cause, Failure, State, StateMachine, Transition, can_fail, can_move, check, is_pre_running,

@@ -37,7 +37,7 @@ use std::time::Duration;
 mod build;
 mod egress;
 
-pub use build::plan;
+pub use build::{check_grantable, plan};
 pub use cordium_spec::shapes::{Cidr, parse_cidr};
 pub use egress::{Egress, EgressAction, EgressDefault, EgressRule, NON_PUBLIC, non_public};
 

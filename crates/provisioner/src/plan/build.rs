@@ -17,16 +17,15 @@ use cordium_spec::{CloneOptions, DockerfileImage, Located, OnFailure, Repository
 
 /// The start and stop plans of a run of `workspace` in `ctx`.
 ///
-/// Fails when the compiled capabilities hold one that is not grantable
-/// ([`Error::CapabilityNotGrantable`]: a policy of the runtime, not of the configuration
-/// language, so the compiler merges any), and when a fresh run would build the image from the
-/// primary repository and the workspace has none ([`Error::NoRepositoryToBuild`]); the compiler
-/// accepts that workspace, and a run that reuses its image never builds it.
+/// Fails only when a fresh run would build the image from the primary repository and the
+/// workspace has none ([`Error::NoRepositoryToBuild`]); the compiler accepts that workspace,
+/// and a run that reuses its image never builds it. Whether the run may hold its capabilities
+/// is the start's question ([`check_grantable`]): a stop is planned too, and a run begun before
+/// a capability was refused must still stop as its plan says.
 pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Error> {
     let spec = &workspace.spec;
     let runtime = &spec.runtime;
     let container = container(spec);
-    check_grantable(&container)?;
 
     let volume = VolumeStep {
         path: WORKSPACE_DIR.to_owned(),
@@ -171,8 +170,10 @@ pub fn plan(workspace: &EffectiveWorkspace, ctx: &RunContext) -> Result<Plan, Er
 }
 
 /// The container of `spec`: command, limits, capabilities and ports.
-/// Refuses a run whose capability set holds one that is not [`is_grantable`].
-fn check_grantable(container: &ContainerPlan) -> Result<(), Error> {
+/// Refuses to start a run whose capability set holds one that is not [`is_grantable`]
+/// ([`Error::CapabilityNotGrantable`]: a policy of the runtime, not of the configuration
+/// language, so the compiler merges any).
+pub fn check_grantable(container: &ContainerPlan) -> Result<(), Error> {
     let refused = |capability: &str| Error::CapabilityNotGrantable {
         capability: capability.to_owned(),
     };

@@ -269,48 +269,64 @@ impl Podman {
         ];
         for (target, script, stdin) in parts {
             let tmp = target.with_extension("partial");
-            let io = |e: std::io::Error| engine("writing the snapshot", e.to_string());
-            let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-            let mut command = self.command();
-            command.arg("exec");
-            if stdin.is_some() {
-                command.arg("--interactive");
-            }
-            command.args(["--user", "0:0", &name, "/bin/sh", "-c", script]);
-            let archived = tokio::time::timeout(
-                SNAPSHOT_TIMEOUT,
-                self.output_to_file(command, stdin, file, budget),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(engine(
-                    "archiving the build",
-                    format!(
-                        "it took more than {} minutes",
-                        SNAPSHOT_TIMEOUT.as_secs() / 60
-                    ),
-                ))
-            });
-            let failed = match archived {
-                Ok((status, _, written)) if status.success() => {
+            let written = self.save_part(&name, &tmp, script, stdin, budget).await;
+            let renamed = match written {
+                Ok(written) => {
                     budget -= written;
-                    None
+                    tokio::fs::rename(&tmp, &target)
+                        .await
+                        .map_err(|e| engine("writing the snapshot", e.to_string()))
                 }
-                Ok((_, stderr, _)) => Some(engine("archiving the build", last_line(&stderr))),
-                Err(RuntimeError::Engine { detail, .. }) => {
-                    Some(engine("archiving the build", detail))
-                }
-                Err(e) => Some(e),
+                Err(e) => Err(e),
             };
-            if let Some(e) = failed {
+            if let Err(e) = renamed {
                 // Nothing of a failed snapshot stays: neither this part nor one written before.
                 let _ = tokio::fs::remove_file(&tmp).await;
                 self.remove_snapshot_root(snapshot).await;
                 return Err(e);
             }
-            tokio::fs::rename(&tmp, &target).await.map_err(io)?;
         }
         Ok(())
+    }
+
+    /// Writes one part of a snapshot to `tmp` with `script` run in container `name`, at most
+    /// `budget` bytes within [`SNAPSHOT_TIMEOUT`]; returns how many bytes it wrote.
+    async fn save_part(
+        &self,
+        name: &str,
+        tmp: &std::path::Path,
+        script: &str,
+        stdin: Option<&[u8]>,
+        budget: u64,
+    ) -> Result<u64, RuntimeError> {
+        let io = |e: std::io::Error| engine("writing the snapshot", e.to_string());
+        let file = tokio::fs::File::create(tmp).await.map_err(io)?;
+        let mut command = self.command();
+        command.arg("exec");
+        if stdin.is_some() {
+            command.arg("--interactive");
+        }
+        command.args(["--user", "0:0", name, "/bin/sh", "-c", script]);
+        let archived = tokio::time::timeout(
+            SNAPSHOT_TIMEOUT,
+            self.output_to_file(command, stdin, file, budget),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(engine(
+                "archiving the build",
+                format!(
+                    "it took more than {} minutes",
+                    SNAPSHOT_TIMEOUT.as_secs() / 60
+                ),
+            ))
+        });
+        match archived {
+            Ok((status, _, written)) if status.success() => Ok(written),
+            Ok((_, stderr, _)) => Err(engine("archiving the build", last_line(&stderr))),
+            Err(RuntimeError::Engine { detail, .. }) => Err(engine("archiving the build", detail)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Extracts the snapshot's tarballs (the root filesystem's changes, then the volumes)

@@ -117,13 +117,16 @@ impl Podman {
             let flushed = file.flush().await;
             written.and_then(|n| flushed.map(|()| n))
         };
-        let (((), written), stderr) = tokio::join!(
-            async { tokio::join!(feed, copy) },
-            crate::runtime::read_captured(stderr, "stderr"),
-        );
-        let written = written.map_err(|e| engine("writing podman's output", e.to_string()))?;
-        if written > max_bytes {
+        // Standard error is read meanwhile, in a task of its own, so that podman is killed as
+        // soon as the bound is passed rather than when it gives up writing.
+        let stderr = tokio::spawn(crate::runtime::read_captured(stderr, "stderr"));
+        let ((), written) = tokio::join!(feed, copy);
+        let over = written.as_ref().is_ok_and(|n| *n > max_bytes);
+        if over || written.is_err() {
             let _ = child.kill().await;
+        }
+        let written = written.map_err(|e| engine("writing podman's output", e.to_string()))?;
+        if over {
             return Err(engine(
                 "podman",
                 format!("its output passed the bound of {} MiB", max_bytes >> 20),
@@ -133,7 +136,10 @@ impl Podman {
             .wait()
             .await
             .map_err(|e| engine("waiting for podman", e.to_string()))?;
-        Ok((status, stderr?, written))
+        let stderr = stderr
+            .await
+            .map_err(|e| engine("reading podman's errors", e.to_string()))??;
+        Ok((status, stderr, written))
     }
 
     /// Runs `podman <args>` as [`Podman::run`] does, but to its end even when the caller is

@@ -68,6 +68,10 @@ impl Driver {
         let key = WorkspaceKey::new(&record.space, &record.name);
         let mut context = RunContext::new(&facts);
         let mut plan = cordium_provisioner::plan(&workspace, &context).map_err(unknown)?;
+        if starting {
+            // Refused at the start only: a run begun before must still stop as planned.
+            cordium_provisioner::check_grantable(&plan.start.container).map_err(unknown)?;
+        }
         if starting && !context.fresh && !context.from_snapshot {
             facts.recreate = self.recreate(&key, &plan).await?;
             if facts.recreate.is_some() {

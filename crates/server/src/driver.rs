@@ -63,6 +63,9 @@ pub struct Driver {
     starts: Mutex<HashMap<String, Lifecycle>>,
     /// Stops in progress, by workspace name.
     stops: Mutex<HashSet<String>>,
+    /// Removals of deleted workspaces' objects in progress, by workspace name: the sweep (every
+    /// health check while a delete is recorded) does not start another beside one.
+    removing: Arc<Mutex<HashSet<String>>>,
 }
 
 /// How a [`Driver`] runs workspaces.
@@ -164,6 +167,17 @@ struct TasksDone(bool);
 #[derive(Debug, Clone)]
 struct Seen(State, Option<prost_types::Timestamp>);
 
+/// A removal in progress (see [`Driver::deleted`]); ends when dropped.
+struct Removing(Arc<Mutex<HashSet<String>>>, String);
+
+impl Drop for Removing {
+    fn drop(&mut self) {
+        if let Ok(mut removing) = self.0.lock() {
+            removing.remove(&self.1);
+        }
+    }
+}
+
 /// A stop in progress (see [`Driver::begin_stop`]); ends when dropped, even if the stop's task
 /// is aborted.
 struct StopGuard<'a> {
@@ -256,6 +270,7 @@ impl Driver {
             startup_timeout: options.startup_timeout,
             starts: Mutex::new(HashMap::new()),
             stops: Mutex::new(HashSet::new()),
+            removing: Arc::default(),
         })
     }
 
@@ -370,9 +385,13 @@ impl Driver {
             start.abort();
         }
         self.api.stop_agent(name);
+        if let Ok(mut removing) = self.removing.lock() {
+            removing.insert(name.to_owned());
+        }
         let driver = Arc::clone(self);
         let key = WorkspaceKey::new(space, name);
         tokio::spawn(async move {
+            let _removing = Removing(Arc::clone(&driver.removing), key.name.clone());
             if let Err(e) = driver.api.store().revoke_sessions(&key.name).await {
                 tracing::warn!(workspace = %key.name, "revoking sessions: {e}");
             }

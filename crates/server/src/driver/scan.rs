@@ -88,6 +88,13 @@ impl Driver {
                     continue;
                 }
             };
+            let in_progress = self
+                .removing
+                .lock()
+                .is_ok_and(|removing| removing.contains(&name));
+            if in_progress {
+                continue;
+            }
             if holds && !recreated {
                 tracing::info!(
                     workspace = %name,

@@ -146,6 +146,8 @@ pub struct Podman {
     remembered: persist::Remembered,
     /// The last walk of each storage-limited workspace's volumes (`storage`).
     walks: storage::Walks,
+    /// Each workspace's turn for commands on its secret (`process`).
+    secret_turns: process::Turns,
 }
 
 /// The most bytes a container's log file holds: past it, conmon truncates the file and starts
@@ -215,6 +217,7 @@ impl Podman {
             registries_conf,
             remembered: persist::Remembered::default(),
             walks: storage::Walks::default(),
+            secret_turns: process::Turns::default(),
         })
     }
 
@@ -327,7 +330,7 @@ impl Podman {
 
     async fn remove_secret(&self, key: &WorkspaceKey) {
         let _ = self
-            .run_to_completion(&["secret", "rm", &Self::secret(key)], None)
+            .run_to_completion(key, &["secret", "rm", &Self::secret(key)], None)
             .await;
     }
 }
@@ -421,6 +424,7 @@ impl Runtime for Podman {
         let new_secret = async {
             self.remove_secret(key).await;
             self.run_to_completion(
+                key,
                 &["secret", "create", &secret, "-"],
                 Some(secret_file.clone().into_bytes()),
             )
@@ -591,6 +595,7 @@ impl Runtime for Podman {
         self.remove_volumes(key).await?;
         self.forget_namespace(key).await;
         self.forget_egress(key).await;
+        self.secret_turns.forget(key);
         Ok(())
     }
 

@@ -3,10 +3,41 @@
 //! goes away, and fails with what podman said.
 
 use super::{Podman, engine, last_line};
-use crate::runtime::RuntimeError;
+use crate::runtime::{RuntimeError, WorkspaceKey};
+use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
+
+/// One turn per workspace for commands on its secret (see [`Podman::run_to_completion`]);
+/// a workspace's entry goes when its objects are removed and no command holds it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Turns(Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl Turns {
+    fn of(&self, key: &WorkspaceKey) -> Arc<tokio::sync::Mutex<()>> {
+        match self.0.lock() {
+            Ok(mut turns) => Arc::clone(turns.entry(key.object_name()).or_default()),
+            // A poisoned map: a turn of its own (no worse than before turns existed).
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Forgets `key`'s turn (its workspace's objects are removed), unless a command still
+    /// holds or awaits it: that one's successor must wait for it.
+    pub(super) fn forget(&self, key: &WorkspaceKey) {
+        if let Ok(mut turns) = self.0.lock() {
+            let name = key.object_name();
+            if turns
+                .get(&name)
+                .is_some_and(|turn| Arc::strong_count(turn) == 1)
+            {
+                turns.remove(&name);
+            }
+        }
+    }
+}
 
 impl Podman {
     /// A `podman` command with this backend's configuration.
@@ -147,11 +178,17 @@ impl Podman {
     /// state. The secret store's `secrets.json` is rewritten in place, so a podman killed in
     /// the middle leaves it empty, and every later secret command on the host fails with
     /// "unexpected end of JSON input".
+    ///
+    /// Commands on one workspace's secret run one at a time (`key`'s turn, held until the
+    /// command ends, even past its caller): a cancelled start's create cannot land after the
+    /// stop's removal, nor between the next start's removal and create.
     pub(super) async fn run_to_completion(
         &self,
+        key: &WorkspaceKey,
         args: &[&str],
         stdin: Option<Vec<u8>>,
     ) -> Result<String, RuntimeError> {
+        let turn = self.secret_turns.of(key).lock_owned().await;
         let mut command = self.command();
         command.args(args).kill_on_drop(false);
         if stdin.is_some() {
@@ -161,6 +198,7 @@ impl Podman {
         let operation = format!("podman {}", args.first().copied().unwrap_or_default());
         // A task of its own: dropping its handle leaves it running to the end.
         let finished = tokio::spawn(async move {
+            let _turn = turn;
             if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
                 let _ = pipe.write_all(&data).await;
             }
@@ -194,5 +232,27 @@ impl Podman {
                 last_line(&out.stderr),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_is_shared_kept_while_held_and_forgotten_when_free() {
+        let turns = Turns::default();
+        let key = WorkspaceKey::new("default.alice", "x7k");
+        let held = turns.of(&key);
+        assert!(
+            Arc::ptr_eq(&held, &turns.of(&key)),
+            "one turn per workspace"
+        );
+        turns.forget(&key);
+        assert!(Arc::ptr_eq(&held, &turns.of(&key)), "held: kept");
+        let weak = Arc::downgrade(&held);
+        drop(held);
+        turns.forget(&key);
+        assert!(weak.upgrade().is_none(), "free: forgotten");
     }
 }

@@ -350,11 +350,7 @@ impl Runtime for KubernetesRuntime {
     /// is absent. Only the states are kept, so memory does not grow with the cluster.
     async fn states(&self, keys: &[WorkspaceKey]) -> Vec<Result<ContainerState, RuntimeError>> {
         if keys.len() < LIST_FROM {
-            let mut states = Vec::with_capacity(keys.len());
-            for key in keys {
-                states.push(self.state(key).await);
-            }
-            return states;
+            return cordium_provisioner::runtime::states_one_by_one(self, keys).await;
         }
         let wanted: HashMap<String, usize> = keys
             .iter()

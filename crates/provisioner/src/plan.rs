@@ -401,9 +401,8 @@ pub const DEFAULT_CAPABILITIES: [&str; 11] = [
 ];
 
 /// The capabilities a spec may add to [`DEFAULT_CAPABILITIES`]: the rest of podman's default
-/// set (`AUDIT_WRITE`, `MKNOD`), and `SYS_PTRACE` for debuggers. Anything else is refused by
-/// [`plan`](crate::plan()) ([`Error::CapabilityNotGrantable`](crate::Error)), whichever layer
-/// added it: a workspace's isolation rests on withholding the others. Container root with
+/// set (`AUDIT_WRITE`, `MKNOD`), and `SYS_PTRACE` for debuggers. Anything else is refused at
+/// the start ([`check_grantable`](crate::check_grantable())), whichever layer added it: a workspace's isolation rests on withholding the others. Container root with
 /// `NET_ADMIN` could flush the egress rules in its own network namespace and then reach other
 /// workspaces and the host; `NET_RAW` sends packets past them; `SYS_ADMIN` and `ALL` open the
 /// kernel's wider surface to a user who asked for it in a spec.

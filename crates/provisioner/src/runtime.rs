@@ -416,6 +416,19 @@ pub async fn read_captured(
     Ok(out)
 }
 
+/// `keys`' states read with [`Runtime::state`], one after the other: the default of
+/// [`Runtime::states`], and what a backend that can batch does for a few keys.
+pub async fn states_one_by_one<R: Runtime + ?Sized>(
+    runtime: &R,
+    keys: &[WorkspaceKey],
+) -> Vec<Result<ContainerState, RuntimeError>> {
+    let mut states = Vec::with_capacity(keys.len());
+    for key in keys {
+        states.push(runtime.state(key).await);
+    }
+    states
+}
+
 /// A backend that runs workspaces. See the [module docs](self).
 #[async_trait::async_trait]
 pub trait Runtime: fmt::Debug + Send + Sync + 'static {
@@ -464,11 +477,7 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// once should (podman: one `podman container inspect` for up to 256). The default asks
     /// [`Runtime::state`] of each in turn.
     async fn states(&self, keys: &[WorkspaceKey]) -> Vec<Result<ContainerState, RuntimeError>> {
-        let mut states = Vec::with_capacity(keys.len());
-        for key in keys {
-            states.push(self.state(key).await);
-        }
-        states
+        states_one_by_one(self, keys).await
     }
 
     /// Runs a command in the running container, capturing at most [`EXEC_OUTPUT_LIMIT`] of

@@ -13,7 +13,7 @@
 //!
 //! The container's processes cannot undo them without `CAP_NET_ADMIN`, nor pass them without
 //! `CAP_NET_RAW` (packet sockets skip the `inet` hooks), and no workspace is granted either:
-//! the plan refuses them ([`crate::plan::is_grantable`]).
+//! a start refuses them ([`crate::check_grantable`]).
 
 use super::{Podman, engine};
 use crate::plan::{Egress, EgressAction, EgressDefault, EgressRule, non_public};

@@ -18,6 +18,9 @@
 //!   answers 101, the two connections are joined byte for byte.
 //! - **Who**: no session answers 401; a workspace the user may not reach answers exactly like
 //!   a missing one (404), as does an application the workspace does not have.
+//! - **Cut, not complete**: when the server ends the forwarded connection (the session's
+//!   credential revoked, rotated or expired; a deadline), a response still streaming ends with
+//!   an error, so the browser's connection closes and the response reads as cut ([`Cut`]).
 //! - **Limits**: request bodies of at most [`MAX_PROXIED_BODY`] bytes; one forwarded
 //!   connection per request (the user's cap on forwarded connections applies).
 
@@ -183,11 +186,24 @@ async fn open(
     Ok((tx, output))
 }
 
-/// Joins `output`/`tx` to one end of a duplex pipe; returns the other end.
+/// Why the server ended a forwarded connection (its credential was revoked, rotated or
+/// expired, a deadline passed, the workspace stopped), as opposed to the application closing
+/// it; `None` while neither happened or after the application closed it.
+///
+/// The application's connection reaches the proxy as a byte stream, so the server's end and
+/// the application's close both read as its end of file; and a response whose length is "until
+/// the connection closes" would then look complete to the browser, on a connection kept alive.
+/// So a cut response ends with an error instead ([`cut_short`]): hyper closes the browser's
+/// connection and the browser sees the response cut.
+type Cut = tokio::sync::watch::Receiver<Option<String>>;
+
+/// Joins `output`/`tx` to one end of a duplex pipe; returns the other end, and what says
+/// whether the server cut it.
 fn byte_stream(
     tx: mpsc::Sender<pb::PortForwardRequest>,
     mut output: PortForwardOut,
-) -> tokio::io::DuplexStream {
+) -> (tokio::io::DuplexStream, Cut) {
+    let (cut_tx, cut) = tokio::sync::watch::channel(None);
     let (ours, theirs) = tokio::io::duplex(PIPE);
     let (mut read, mut write) = tokio::io::split(ours);
     tokio::spawn(async move {
@@ -209,14 +225,47 @@ fn byte_stream(
         }
     });
     tokio::spawn(async move {
-        while let Some(Ok(chunk)) = output.next().await {
-            if write.write_all(&chunk.data).await.is_err() {
-                return;
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if write.write_all(&chunk.data).await.is_err() {
+                        return;
+                    }
+                }
+                Err(status) => {
+                    // Before the end of file, so whoever reads it sees why.
+                    cut_tx.send_replace(Some(status.message().to_owned()));
+                    break;
+                }
             }
         }
         let _ = write.shutdown().await;
     });
-    theirs
+    (theirs, cut)
+}
+
+/// The application's response body, ending with an error if the server cut the connection
+/// under it (see [`Cut`]).
+fn cut_short(body: hyper::body::Incoming, cut: Cut) -> Body {
+    let end = std::iter::once_with(move || {
+        cut.borrow().clone().map(|why| {
+            Err(axum::BoxError::from(format!(
+                "the connection was cut: {why}"
+            )))
+        })
+    })
+    .flatten();
+    let frames = http_body_util::BodyStream::new(body)
+        .map(|frame| frame.map_err(axum::BoxError::from))
+        .chain(tokio_stream::iter(end));
+    Body::new(http_body_util::StreamBody::new(frames))
+}
+
+/// Resolves once the server cut the connection; never, if it did not.
+async fn cut_off(mut cut: Cut) {
+    if cut.wait_for(Option::is_some).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn try_forward(
@@ -228,7 +277,8 @@ async fn try_forward(
 ) -> Result<Response, ConsoleError> {
     let session = session_of(&c, request.headers()).ok_or(ConsoleError::SignIn)?;
     let (tx, output) = open(&c, &session.token, workspace, app).await?;
-    let io = TokioIo::new(byte_stream(tx, output));
+    let (io, cut) = byte_stream(tx, output);
+    let io = TokioIo::new(io);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| upstream(&e))?;
@@ -267,11 +317,12 @@ async fn try_forward(
         let app_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
             if let (Ok(client), Ok(app)) = (client_upgrade.await, app_upgrade.await) {
-                let _ = tokio::io::copy_bidirectional(
-                    &mut TokioIo::new(client),
-                    &mut TokioIo::new(app),
-                )
-                .await;
+                let (mut client, mut app) = (TokioIo::new(client), TokioIo::new(app));
+                // A cut ends both ways at once (dropping the browser's connection).
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut app) => {}
+                    () = cut_off(cut) => {}
+                }
             }
         });
         let (mut parts, _) = response.into_parts();
@@ -281,7 +332,7 @@ async fn try_forward(
     }
     let (mut parts, body) = response.into_parts();
     clean_response_headers(&mut parts.headers);
-    Ok(Response::from_parts(parts, Body::new(body)))
+    Ok(Response::from_parts(parts, cut_short(body, cut)))
 }
 
 fn upstream(e: &hyper::Error) -> ConsoleError {

@@ -249,25 +249,7 @@ async fn a_console_session_ends_with_its_credential() {
     let server = Server::serve_api(api).await;
     let token = server.user("carol", false).await;
     let host = format!("127.0.0.1:{}", console.port());
-    let body = serde_json::json!({ "token": token }).to_string();
-    let (status, answer) = http(
-        console,
-        &format!(
-            "POST /api/login HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    let cookie = answer
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or(l.strip_prefix("Set-Cookie: "))
-        })
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = sign_in(console, &token).await;
     let me = format!(
         "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
     );
@@ -293,4 +275,116 @@ async fn a_console_session_ends_with_its_credential() {
         401,
         "the ended session does not come back"
     );
+}
+
+/// Signs in to the console with `token`; returns the session cookie (`NAME=VALUE`).
+async fn sign_in(console: SocketAddr, token: &str) -> String {
+    let host = format!("127.0.0.1:{}", console.port());
+    let body = serde_json::json!({ "token": token }).to_string();
+    let (status, answer) = http(
+        console,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// A response an application streams through the console is cut once the credential of the
+/// session it was opened with is rotated: the browser's connection closes and the response
+/// never reads as complete. (The application's response lasts "until the connection closes",
+/// so before, the server's end of the forwarded connection read as the response's end: the
+/// browser got a complete response on a connection kept open.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let env = super::podman::PodmanEnv::new("streamer").await;
+    let console = spawn_console(&env.server.api).await;
+    // An application answering every connection with a response without a length, a line
+    // every 200 ms, until the connection closes.
+    let name = env
+        .create(serde_json::json!({
+            "applications": [{"name": "ticks", "port": 8080}],
+            "runtime": {"tasks": [{"name": "ticks", "type": "POST_START", "run":
+                "(while true; do (printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'; \
+                  while echo tick; do sleep 0.2; done) | nc -l -p 8080; done) >/dev/null 2>&1 &"}]},
+        }))
+        .await;
+    env.start(&name).await;
+    let cookie = sign_in(console, &env.token).await;
+    let request = format!(
+        "GET /w/{name}/ticks/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\r\n",
+        console.port()
+    );
+
+    // The application may take a moment to listen: ask until a tick comes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut stream, mut seen) = loop {
+        let mut stream = tokio::net::TcpStream::connect(console)
+            .await
+            .expect("the console answers");
+        stream.write_all(request.as_bytes()).await.expect("request");
+        let mut seen = Vec::new();
+        let mut buf = [0_u8; 4096];
+        let ticking = tokio::time::timeout(Duration::from_secs(3), async {
+            while !String::from_utf8_lossy(&seen).contains("tick") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            true
+        })
+        .await;
+        if ticking == Ok(true) {
+            break (stream, seen);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the application streams: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+
+    super::podman::revoke_token(&env, "streamer").await;
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut buf = [0_u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        closed.is_ok(),
+        "the connection closes within a few re-checks; it read: {}",
+        &text[text.len().saturating_sub(200)..]
+    );
+    assert!(
+        text.contains("transfer-encoding: chunked") && !text.ends_with("0\r\n\r\n"),
+        "the response is cut, not complete: {}",
+        &text[text.len().saturating_sub(200)..]
+    );
+    super::podman::restore_token(&env, "streamer").await;
+    env.stop(&name).await;
 }

@@ -266,6 +266,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub store: Store,
     pub channel: Channel,
+    /// The service it serves (for serving it on other doors too, such as the console).
+    pub api: cordium_server::service::Api,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -324,6 +326,7 @@ impl Server {
     /// Serves `api`, opened and wired by the caller, on a loopback port.
     pub async fn serve_api(api: cordium_server::service::Api) -> Self {
         let store = api.store().clone();
+        let served = api.clone();
         let listener = cordium_server::server::bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
@@ -340,6 +343,7 @@ impl Server {
             addr,
             store,
             channel,
+            api: served,
             task,
         }
     }

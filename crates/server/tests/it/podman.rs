@@ -569,7 +569,7 @@ async fn a_followed_log_ends_when_its_credential_does() {
 
 /// Rotates `user`'s API token to one nobody holds, as `cordium-server user token` does:
 /// everything opened with the old one must end, while the user and their runs stay.
-async fn revoke_token(env: &PodmanEnv, user: &str) {
+pub(super) async fn revoke_token(env: &PodmanEnv, user: &str) {
     let unheld = cordium_server::crypto::hash_token("cdm_revoked_for_this_test");
     env.server
         .store
@@ -579,7 +579,7 @@ async fn revoke_token(env: &PodmanEnv, user: &str) {
 }
 
 /// Gives `user` back the token the test's clients hold.
-async fn restore_token(env: &PodmanEnv, user: &str) {
+pub(super) async fn restore_token(env: &PodmanEnv, user: &str) {
     let held = cordium_server::crypto::hash_token(&env.token);
     env.server
         .store

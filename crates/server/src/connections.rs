@@ -3,8 +3,9 @@
 //!
 //! A connection is only worth its file descriptor while its peer speaks HTTP/2. Four rules keep
 //! idle or hostile peers from using up the server:
-//! - **A cap on connections**, overall and per peer address: past it, a new connection is
-//!   closed at once (and a warning logged, at most every few seconds), so the listener's backlog
+//! - **A cap on connections**, overall and per peer (an IPv4 address, or an IPv6 /64: one
+//!   host, or one subscriber's network, commonly holds a whole /64, so counting its addresses
+//!   one by one would not cap it): past it, a new connection is closed at once (and a warning logged, at most every few seconds), so the listener's backlog
 //!   never fills and the connections already open, health checks among them, keep answering.
 //! - **A handshake deadline**: the client preface and the first frame header must arrive within
 //!   [`ConnectionLimits::handshake_timeout`] of the accept, however slowly they trickle in.
@@ -57,7 +58,7 @@ const GATHER_BYTES: usize = 16 * 1024;
 pub struct ConnectionLimits {
     /// Open connections at most, from everyone together.
     pub max_connections: usize,
-    /// Open connections at most from one peer IP address.
+    /// Open connections at most from one peer: an IPv4 address or an IPv6 /64.
     pub max_connections_per_peer: usize,
     /// How long a new connection has to send the HTTP/2 preface and its first frame header.
     pub handshake_timeout: Duration,
@@ -167,8 +168,8 @@ async fn accept_loop(
         };
         let Some(peer_slot) = peers.claim(peer.ip(), limits.max_connections_per_peer) else {
             warn(format_args!(
-                "{} has {} connections open, the most one address may have; closing its new ones",
-                peer.ip(),
+                "{} has {} connections open, the most one peer may have; closing its new ones",
+                peer_of(peer.ip()),
                 limits.max_connections_per_peer
             ));
             continue;
@@ -194,13 +195,23 @@ async fn accept_loop(
     }
 }
 
-/// Open connections per peer address.
+/// Open connections per peer (see [`peer_of`]).
 #[derive(Debug, Clone, Default)]
 struct PeerCounts(Arc<Mutex<HashMap<IpAddr, usize>>>);
 
+/// The peer an address counts toward: an IPv4 address (also when it comes IPv4-mapped) is
+/// itself, an IPv6 address its /64.
+fn peer_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 impl PeerCounts {
-    /// Counts one more connection from `ip`, unless it has `max` already.
+    /// Counts one more connection from `ip`'s peer, unless it has `max` already.
     fn claim(&self, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let ip = peer_of(ip);
         let mut counts = self
             .0
             .lock()
@@ -397,6 +408,31 @@ impl Connected for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_peer_is_its_64_and_an_ipv4_mapped_one_its_ipv4_address() {
+        let peers = PeerCounts::default();
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let same_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().expect("ip");
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let _first = peers.claim(one, 1).expect("first");
+        assert!(
+            peers.claim(same_64, 1).is_none(),
+            "the same /64 is one peer"
+        );
+        assert!(peers.claim(next_64, 1).is_some(), "the next /64 is another");
+        let v4: IpAddr = [192, 0, 2, 7].into();
+        let _v4 = peers.claim(v4, 1).expect("an IPv4 address");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert!(
+            peers.claim(mapped, 1).is_none(),
+            "mapped, the same IPv4 peer"
+        );
+        assert!(
+            peers.claim([192, 0, 2, 8].into(), 1).is_some(),
+            "each IPv4 address is a peer"
+        );
+    }
 
     #[test]
     fn peer_slots_are_counted_and_given_back() {

@@ -17,8 +17,11 @@
 //!   the server needs no Node.js. Every page response carries a strict Content-Security-Policy
 //!   (scripts and styles from this origin only, no inline script).
 //! - **Limits**: the listener has the gRPC port's connection caps and deadlines
-//!   ([`crate::connections::incoming_http1`]); request bodies are cut at [`MAX_BODY`]; event
-//!   streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
+//!   ([`crate::connections::incoming_http1`]); each request's head must arrive whole within
+//!   the handshake deadline, however slowly it trickles in (so a peer cannot hold its
+//!   connections by sending a header byte now and then), which also closes a connection kept
+//!   alive with no request for as long ([`serve`]); request bodies are cut at [`MAX_BODY`];
+//!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
 //! - **Applications** ([`proxy`]) are reached by path, `/w/WORKSPACE/APP/`, with the console
 //!   session (owner and administrators only).
 
@@ -222,10 +225,65 @@ pub async fn serve(
         sessions: Sessions::new(options),
         options,
     };
-    let incoming = Incoming(incoming_http1(listener, limits));
-    axum::serve(incoming, router(console).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = router(console);
+    let mut incoming = incoming_http1(listener, limits);
+    // Every connection holds a receiver; shutdown is announced by the sender, which then
+    // waits for the last receiver to go.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        use tokio_stream::StreamExt as _;
+        tokio::select! {
+            accepted = incoming.next() => match accepted {
+                Some(Ok(connection)) => {
+                    tokio::spawn(serve_connection(
+                        connection,
+                        router.clone(),
+                        limits.handshake_timeout,
+                        stopping.clone(),
+                    ));
+                }
+                Some(Err(e)) => tracing::debug!("console connection: {e}"),
+                // The accept loop ended (it never does while the listener lives).
+                None => break,
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop((incoming, stopping));
+    stop.send_replace(true);
+    stop.closed().await;
+    Ok(())
+}
+
+/// Serves one connection's requests until it closes, or until `stopping` says so (then the
+/// request under way is answered first). A request's head must arrive within `head_timeout`.
+async fn serve_connection(
+    connection: crate::connections::Connection,
+    router: Router,
+    head_timeout: Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    let served = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(connection), service)
+        .with_upgrades();
+    let mut served = std::pin::pin!(served);
+    tokio::select! {
+        result = served.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!("console connection: {e}");
+            }
+            return;
+        }
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
+    served.as_mut().graceful_shutdown();
+    let _ = served.await;
 }
 
 /// Binds `addr` and serves the console there in a task of its own (errors are logged) until
@@ -245,34 +303,4 @@ pub async fn spawn(
         }
     });
     Ok(local)
-}
-
-/// The accepted connections, as axum's listener.
-struct Incoming(
-    tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::connections::Connection>>,
-);
-
-impl axum::serve::Listener for Incoming {
-    type Io = crate::connections::Connection;
-    type Addr = Option<std::net::SocketAddr>;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        use tokio_stream::StreamExt as _;
-        loop {
-            match self.0.next().await {
-                Some(Ok(connection)) => {
-                    let peer = connection.peer().ok();
-                    return (connection, peer);
-                }
-                Some(Err(e)) => tracing::debug!("console connection: {e}"),
-                // The accept loop ended (it never does while the listener lives): wait for
-                // shutdown instead of spinning.
-                None => std::future::pending::<()>().await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(None)
-    }
 }

@@ -132,3 +132,96 @@ async fn past_the_caps_new_connections_are_closed_at_once() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     healthy(addr).await;
 }
+
+/// The web console under `limits`, on a loopback port.
+async fn serve_console(limits: ConnectionLimits) -> (SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("data dir");
+    let api = cordium_server::server::open(dir.path(), None)
+        .await
+        .expect("open the server");
+    let addr = cordium_server::console::spawn(
+        api,
+        "127.0.0.1:0".parse().expect("addr"),
+        limits,
+        cordium_server::console::ConsoleOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("the console");
+    (addr, dir)
+}
+
+/// A console connection whose peer trickles a request's head, a byte now and then, is closed
+/// once the head deadline passes (each byte used to push the idle deadline back, so one address
+/// could hold its connections for minutes); a request sent whole is answered on a connection
+/// kept alive, and a connection kept alive with no request closes after the same deadline.
+#[tokio::test]
+async fn a_console_request_head_must_arrive_within_the_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let deadline = Duration::from_secs(1);
+    let (addr, _dir) = serve_console(ConnectionLimits {
+        handshake_timeout: deadline,
+        ..ConnectionLimits::default()
+    })
+    .await;
+
+    let mut trickling = TcpStream::connect(addr).await.expect("connect");
+    trickling
+        .write_all(b"GET /api/me HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let trickle = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if trickling.write_all(b"X").await.is_err() {
+                return;
+            }
+        }
+    };
+    let ended = tokio::time::timeout(Duration::from_secs(6), trickle).await;
+    assert!(
+        ended.is_ok(),
+        "the trickling connection is closed within a few deadlines"
+    );
+
+    let mut kept = TcpStream::connect(addr).await.expect("connect");
+    for _ in 0..2 {
+        kept.write_all(b"GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = one_answer(&mut kept).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        // Less than the deadline between requests: the connection stays.
+        tokio::time::sleep(deadline / 2).await;
+    }
+    assert!(
+        closed_within(&mut kept, deadline * 4).await,
+        "a kept-alive connection with no request closes"
+    );
+}
+
+/// Reads one HTTP/1.1 answer with a `content-length` from `stream`, head and body.
+async fn one_answer(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0_u8; 512];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")?
+                        .parse()
+                        .ok()
+                })
+                .expect("a content-length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = stream.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the answer is whole: {text}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+}

@@ -464,7 +464,11 @@ impl Driver {
         let prepared = match self.prepare(name, true).await {
             Ok(p) => p,
             Err(failure) => {
-                self.stop_after(name, Some(&failure), None).await;
+                // Nothing of this run exists yet (preparing only reads): no stop to make, the
+                // workspace goes from INIT_REQUEST straight to STOPPED with the failure.
+                if let Some(_stopping) = self.begin_stop(name) {
+                    self.stopped(name, Some(&failure)).await;
+                }
                 return;
             }
         };

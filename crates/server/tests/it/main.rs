@@ -22,6 +22,7 @@ mod git_run;
 mod isolation;
 mod issuer;
 mod load;
+mod logged;
 mod oidc;
 mod pages;
 mod podman;

@@ -324,6 +324,7 @@ fn failure_of(seen: &[pb::WorkspaceStatus]) -> pb::Failure {
 /// it, before any container exists.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capability_past_the_grantable_set_fails_the_start() {
+    crate::logged::record_errors();
     let env = PodmanEnv::new("netadmin").await;
     let name = env
         .create(serde_json::json!({"runtime": {"capabilities": {"add": ["NET_ADMIN"]}}}))
@@ -339,6 +340,13 @@ async fn a_capability_past_the_grantable_set_fails_the_start() {
     assert!(
         !containers.lines().any(|c| c == env.container(&name)),
         "{containers}"
+    );
+    // Nothing of the run existed: it goes from INIT_REQUEST to STOPPED, with no stop (whose
+    // STOPPING the state table refuses from INIT_REQUEST, logged as an ERROR).
+    assert_eq!(
+        crate::logged::errors_about(&name),
+        Vec::<String>::new(),
+        "no ERROR about the workspace"
     );
 }
 

@@ -140,12 +140,11 @@ async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let peers = PeerCounts::default();
-    let mut warned: Option<Instant> = None;
-    let mut warn = |message: std::fmt::Arguments<'_>| {
-        if warned.is_none_or(|at| at.elapsed() >= WARN_INTERVAL) {
-            tracing::warn!("{message}");
-            warned = Some(Instant::now());
-        }
+    let throttle = crate::throttle::Throttle::new(WARN_INTERVAL);
+    let warn = |message: std::fmt::Arguments<'_>| {
+        throttle.warn(|left_out| {
+            tracing::warn!("{message} ({left_out} more such warnings since the last)");
+        });
     };
     loop {
         let (stream, peer) = tokio::select! {

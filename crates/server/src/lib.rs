@@ -29,6 +29,7 @@ pub mod server;
 pub mod service;
 pub mod ssh;
 pub mod store;
+pub(crate) mod throttle;
 pub mod workspace_state;
 
 pub use cache::TTL as CACHE_TTL;

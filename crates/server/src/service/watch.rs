@@ -23,6 +23,7 @@ use super::resource::Result;
 use super::workspace::reachable;
 use crate::pb;
 use crate::store::{Event, EventBodies, EventKind};
+use crate::throttle::Throttle;
 use prost::Message as _;
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -47,6 +48,10 @@ pub const BUFFER_EVENTS: usize = 1024;
 pub const MAX_WATCHES_PER_USER: usize = 32;
 /// Events read from the store at a time when replaying.
 const REPLAY_PAGE: i64 = 256;
+/// The warnings for a refused watch and a disconnected slow watcher: at most one each per
+/// 5 s, since a client can cause either at will.
+static WATCH_REFUSED: Throttle = Throttle::new(Duration::from_secs(5));
+static FELL_BEHIND: Throttle = Throttle::new(Duration::from_secs(5));
 
 /// The open streams of each user, counted to cap them: watches ([`MAX_WATCHES_PER_USER`]),
 /// and, each in a count of its own, exec sessions and port connections.
@@ -363,7 +368,12 @@ impl Api {
             ));
         }
         let Some(slot) = self.watches.acquire(&caller.name, MAX_WATCHES_PER_USER) else {
-            tracing::warn!(user = %caller.name, "watch refused: {MAX_WATCHES_PER_USER} open");
+            WATCH_REFUSED.warn(|left_out| {
+                tracing::warn!(
+                    user = %caller.name,
+                    "watch refused: {MAX_WATCHES_PER_USER} open ({left_out} more refused, any user, since the last warning)"
+                );
+            });
             return Err(Status::resource_exhausted(format!(
                 "you have {MAX_WATCHES_PER_USER} open watches, the most allowed; close one"
             )));
@@ -409,7 +419,12 @@ impl Api {
         tokio::spawn(async move {
             if let Stop::Status(status) = watch.follow(events, replay).await {
                 if status.code() == Code::ResourceExhausted {
-                    tracing::warn!(%user, "a watcher fell behind and was disconnected");
+                    FELL_BEHIND.warn(|left_out| {
+                        tracing::warn!(
+                            %user,
+                            "a watcher fell behind and was disconnected ({left_out} more since the last warning)"
+                        );
+                    });
                 }
                 let _ = end_tx.send(status);
             }

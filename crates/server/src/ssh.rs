@@ -13,7 +13,11 @@
 //! - **Limits** as for the gRPC port ([`crate::connections`]): connections capped overall and
 //!   per address, the first bytes within the handshake deadline, nothing read for the idle
 //!   deadline closes a connection (the server sends keepalives every 30 s, which live clients
-//!   answer); authentication must succeed within [`AUTH_TIMEOUT`]. Every [`RECHECK_EVERY`] an
+//!   answer); authentication must succeed within [`AUTH_TIMEOUT`]. One connection holds at
+//!   most [`MAX_SESSIONS_PER_CONNECTION`] session channels (OpenSSH's `MaxSessions`), each of
+//!   which must ask for a shell, a command or `sftp` within [`channel::REQUEST_TIMEOUT`]
+//!   (until then it counts against no user's cap, so without these an idle channel could be
+//!   opened without end). Every [`RECHECK_EVERY`] an
 //!   open connection is checked again: a removed key, a disabled or deleted user, or a
 //!   workspace that is no longer theirs ends it.
 //! - **Host key**: [`host_key`], generated once in the data directory.
@@ -33,6 +37,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt as _;
+
+/// Session channels one connection may have open at once (OpenSSH's `MaxSessions` default);
+/// past it a new one is refused ("resource shortage").
+pub const MAX_SESSIONS_PER_CONNECTION: usize = 10;
 
 /// How long a connection has from its first byte to a successful authentication (OpenSSH's
 /// `LoginGraceTime` is 120 s; a client with the right key needs well under a second).
@@ -169,6 +177,7 @@ async fn connection_task(shared: Arc<Shared>, connection: connections::Connectio
         shared: Arc::clone(&shared),
         login: None,
         authenticated: Some(authenticated),
+        sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS_PER_CONNECTION)),
     };
     let session =
         match russh::server::run_stream(Arc::clone(&shared.config), connection, handler).await {
@@ -221,6 +230,8 @@ struct Handler {
     shared: Arc<Shared>,
     login: Option<Login>,
     authenticated: Option<oneshot::Sender<Login>>,
+    /// The connection's places for session channels, one held by each open one.
+    sessions: Arc<tokio::sync::Semaphore>,
 }
 
 impl russh::server::Handler for Handler {
@@ -263,8 +274,18 @@ impl russh::server::Handler for Handler {
         let Some(login) = self.login.clone() else {
             return Ok(());
         };
+        let Ok(place) = Arc::clone(&self.sessions).try_acquire_owned() else {
+            reply
+                .reject(russh::ChannelOpenFailure::ResourceShortage)
+                .await;
+            return Ok(());
+        };
         reply.accept().await;
-        tokio::spawn(channel::session(self.shared.api.clone(), login, channel));
+        let api = self.shared.api.clone();
+        tokio::spawn(async move {
+            channel::session(api, login, channel).await;
+            drop(place);
+        });
         Ok(())
     }
 

@@ -77,6 +77,9 @@ fn refusal(login: &Login, e: &RuntimeError) -> String {
 /// The most variables a session keeps from its client, and the longest value: past them a
 /// request is ignored, as one OpenSSH does not accept (a client may send any number).
 const MAX_CLIENT_ENV: usize = 64;
+/// How long a session channel has to ask for a shell, a command or a subsystem; past it, it is
+/// closed. As long as gRPC's `open` frame has ([`crate::service::OPEN_TIMEOUT`]).
+pub const REQUEST_TIMEOUT: std::time::Duration = crate::service::OPEN_TIMEOUT;
 const MAX_CLIENT_ENV_VALUE: usize = 4096;
 
 /// Keeps `name=value` from the client, within [`MAX_CLIENT_ENV`] and
@@ -93,8 +96,19 @@ fn keep_env(env: &mut ResolvedEnv, name: String, value: String) {
 pub async fn session(api: Api, login: Login, mut channel: Channel<Msg>) {
     let mut tty = None;
     let mut env = Vec::new();
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
     let spec = loop {
-        match channel.wait().await {
+        let Ok(message) = tokio::time::timeout_at(deadline, channel.wait()).await else {
+            let _ = channel
+                .extended_data(
+                    1,
+                    &b"cordium: no shell, command or subsystem was asked for in time\r\n"[..],
+                )
+                .await;
+            let _ = channel.close().await;
+            return;
+        };
+        match message {
             Some(ChannelMsg::RequestPty {
                 term,
                 col_width,

@@ -188,7 +188,10 @@ impl Api {
         }
     }
 
-    /// WorkspaceLogs: the container's output, optionally followed.
+    /// WorkspaceLogs: the container's output, optionally followed. Each log read, followed or
+    /// not, counts as one of the user's sessions ([`Api::session_slot`]) until its stream ends:
+    /// each is a `podman logs` process on the host, so without the cap one user could start
+    /// them without end.
     pub(crate) async fn workspace_logs(
         &self,
         caller: &Caller,
@@ -196,13 +199,16 @@ impl Api {
         req: pb::WorkspaceLogsRequest,
     ) -> Result<LogStream> {
         let record = self.own_workspace(caller, &req.name).await?;
+        let slot = self.session_slot(&caller.name)?;
         let key = WorkspaceKey::new(&record.space, &record.name);
         let stream = self
             .runtime()?
             .logs(&key, req.follow)
             .await
             .map_err(runtime_status)?;
-        let chunks = tokio_stream::StreamExt::map(stream, |chunk| {
+        let chunks = tokio_stream::StreamExt::map(stream, move |chunk| {
+            // The stream holds the slot: it is given back when the stream is dropped.
+            let _held = &slot;
             chunk
                 .map(|data| pb::WorkspaceLogChunk { data })
                 .map_err(runtime_status)

@@ -9,8 +9,9 @@
 //! - **How long**: the first frame (`open`) must come within [`OPEN_TIMEOUT`]; a session with
 //!   no frame either way for [`StreamLimits::idle`] ends, and none lasts longer than
 //!   [`StreamLimits::max`] (DEADLINE_EXCEEDED).
-//! - **How many**: a user has at most [`StreamLimits::sessions_per_user`] exec sessions and
-//!   [`StreamLimits::connections_per_user`] forwarded connections open (RESOURCE_EXHAUSTED).
+//! - **How many**: a user has at most [`StreamLimits::sessions_per_user`] sessions (exec, SSH
+//!   and log reads together) and [`StreamLimits::connections_per_user`] forwarded connections
+//!   open (RESOURCE_EXHAUSTED).
 //! - **Memory**: each direction holds at most the runtime's bounded queue plus
 //!   [`QUEUE`] frames here, each at most [`MAX_FRAME`] bytes (output) or the gRPC message
 //!   limit (input); input is read only as fast as the process takes it, output only as fast
@@ -57,7 +58,7 @@ pub struct StreamLimits {
     pub idle: Duration,
     /// No session lasts longer.
     pub max: Duration,
-    /// Open exec sessions per user.
+    /// Open sessions per user: ExecStream, unary exec, SSH sessions and log reads together.
     pub sessions_per_user: usize,
     /// Open forwarded connections per user.
     pub connections_per_user: usize,

@@ -567,6 +567,65 @@ async fn a_followed_log_ends_when_its_credential_does() {
     env.stop(&name).await;
 }
 
+/// Log reads count as sessions: past the user's cap the next is refused with the reason (each
+/// is a `podman logs` process on the host; before, 150 followed logs of one user made 128),
+/// and a log that ends gives its place back.
+#[tokio::test(flavor = "multi_thread")]
+async fn log_reads_count_against_the_users_session_cap() {
+    let env = PodmanEnv::configured("logcap", |api| {
+        api.with_stream_limits(cordium_server::service::StreamLimits {
+            sessions_per_user: 1,
+            ..Default::default()
+        })
+    })
+    .await;
+    let name = env.create(serde_json::json!({})).await;
+    env.start(&name).await;
+    let followed = env.logs(&name, true).await;
+    let refused = env
+        .user
+        .clone()
+        .workspace_logs(pb::WorkspaceLogsRequest {
+            name: name.clone(),
+            follow: false,
+        })
+        .await
+        .expect_err("a second log read is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("1 open sessions"),
+        "{}",
+        refused.message()
+    );
+    // The followed log's place comes back once it is dropped (noticed at its next chunk or
+    // credential check, within a few seconds).
+    drop(followed);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = env
+            .user
+            .clone()
+            .workspace_logs(pb::WorkspaceLogsRequest {
+                name: name.clone(),
+                follow: false,
+            })
+            .await;
+        match again {
+            Ok(_) => break,
+            Err(status) if Instant::now() < deadline => {
+                assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => panic!("the place was not given back: {status:?}"),
+        }
+    }
+    env.stop(&name).await;
+}
+
 /// Rotates `user`'s API token to one nobody holds, as `cordium-server user token` does:
 /// everything opened with the old one must end, while the user and their runs stay.
 pub(super) async fn revoke_token(env: &PodmanEnv, user: &str) {

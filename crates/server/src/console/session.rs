@@ -9,7 +9,11 @@
 //!   its SHA-256, with the user's credential, in memory. Each request re-authenticates that
 //!   credential through the API, so a disabled user or a rotated token ends the session.
 //! - **Expiry**: idle for [`super::ConsoleOptions::session_idle`] or older than
-//!   [`super::ConsoleOptions::session_max`]; at most [`MAX_SESSIONS`] at once (the oldest go).
+//!   [`super::ConsoleOptions::session_max`]; at most [`MAX_SESSIONS_PER_USER`] per user (a
+//!   sign-in past it ends that user's least recently used) and [`MAX_SESSIONS`] in all (the
+//!   least recently used of anyone's goes, which takes sign-ins of at least
+//!   `MAX_SESSIONS / MAX_SESSIONS_PER_USER` users: one user signing in again and again ends
+//!   only their own sessions).
 //! - **CSRF**: every request other than GET and HEAD must carry the session's CSRF token in
 //!   `X-CSRF-Token` and an `Origin` equal to this server's (scheme and `Host`); WebSocket
 //!   upgrades (GETs) must carry the same `Origin`. The token reaches the page only in the body
@@ -31,6 +35,9 @@ use std::time::Instant;
 pub const COOKIE: &str = "cordium_session";
 /// Sessions kept at most; signing in past it ends the one used least recently.
 pub const MAX_SESSIONS: usize = 10_000;
+/// Sessions one user keeps at most (browsers, devices); signing in past it ends the user's
+/// own least recently used.
+pub const MAX_SESSIONS_PER_USER: usize = 64;
 /// The header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -96,13 +103,18 @@ impl Sessions {
         let now = Instant::now();
         let mut map = self.lock();
         map.retain(|_, s| !self.expired(s, now));
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
+        let own = || map.iter().filter(|(_, s)| s.user == caller.name);
+        let evicted = if own().count() >= MAX_SESSIONS_PER_USER {
+            own().min_by_key(|(_, s)| s.last).map(|(k, _)| k.clone())
+        } else if map.len() >= MAX_SESSIONS {
+            map.iter()
                 .min_by_key(|(_, s)| s.last)
                 .map(|(k, _)| k.clone())
-        {
-            map.remove(&oldest);
+        } else {
+            None
+        };
+        if let Some(evicted) = evicted {
+            map.remove(&evicted);
         }
         map.insert(
             hash_token(&id),
@@ -352,6 +364,38 @@ mod tests {
             map.append(*name, HeaderValue::from_str(value).expect("value"));
         }
         map
+    }
+
+    #[test]
+    fn a_user_signing_in_again_and_again_ends_only_their_own_sessions() {
+        let sessions = Sessions::new(ConsoleOptions::default());
+        let caller = |name: &str| Caller {
+            name: name.to_owned(),
+            admin: false,
+            session: None,
+        };
+        let sign_in = |name: &str| {
+            sessions
+                .create(LoginMethod::ApiToken, format!("token-{name}"), &caller(name))
+                .expect("signed in")
+                .0
+        };
+        let bobs = sign_in("bob");
+        let alices_first = sign_in("alice");
+        for _ in 0..MAX_SESSIONS_PER_USER {
+            sign_in("alice");
+        }
+        assert!(sessions.find(&bobs).is_some(), "bob is still signed in");
+        assert!(
+            sessions.find(&alices_first).is_none(),
+            "alice's least recently used session went"
+        );
+        let alices = sessions
+            .lock()
+            .values()
+            .filter(|s| s.user == "alice")
+            .count();
+        assert_eq!(alices, MAX_SESSIONS_PER_USER);
     }
 
     #[test]

@@ -20,7 +20,9 @@
 //!   ([`crate::connections::incoming_http1`]); each request's head must arrive whole within
 //!   the handshake deadline, however slowly it trickles in (so a peer cannot hold its
 //!   connections by sending a header byte now and then), which also closes a connection kept
-//!   alive with no request for as long ([`serve`]); request bodies are cut at [`MAX_BODY`];
+//!   alive with no request for as long ([`serve`]); request bodies are cut at [`MAX_BODY`]
+//!   and must arrive whole within [`ConsoleOptions::body_timeout`] ([`body_in_time`]; an application's
+//!   request body, streamed to it, is the application's and its owner's business);
 //!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
 //! - **Applications** ([`proxy`]) are reached by path, `/w/WORKSPACE/APP/`, with the console
 //!   session (owner and administrators only).
@@ -61,6 +63,10 @@ pub struct ConsoleOptions {
     pub session_idle: Duration,
     /// A session ends this long after sign-in, however busy.
     pub session_max: Duration,
+    /// How long a request body may take to arrive whole, however slowly it trickles in
+    /// (nginx's `client_body_timeout` is 60 s between two reads; a console form is a few
+    /// kilobytes). See [`body_in_time`].
+    pub body_timeout: Duration,
 }
 
 impl Default for ConsoleOptions {
@@ -69,6 +75,7 @@ impl Default for ConsoleOptions {
             secure_cookies: false,
             session_idle: Duration::from_secs(2 * 60 * 60),
             session_max: Duration::from_secs(12 * 60 * 60),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -96,6 +103,12 @@ pub(crate) enum ConsoleError {
         field: &'static str,
         message: String,
     },
+    /// A request body that did not arrive whole within [`ConsoleOptions::body_timeout`].
+    #[error("the request body did not arrive in time; send it at once")]
+    SlowBody,
+    /// A request body past [`MAX_BODY`].
+    #[error("the request body is larger than {} KiB", MAX_BODY >> 10)]
+    LargeBody,
     /// What the service answered.
     #[error("{}", .0.message())]
     Api(#[from] tonic::Status),
@@ -114,6 +127,8 @@ impl ConsoleError {
             Self::SignIn => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            Self::SlowBody => (StatusCode::REQUEST_TIMEOUT, "DEADLINE_EXCEEDED"),
+            Self::LargeBody => (StatusCode::PAYLOAD_TOO_LARGE, "RESOURCE_EXHAUSTED"),
             Self::Api(s) => match s.code() {
                 Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
                 Code::InvalidArgument | Code::OutOfRange => {
@@ -207,9 +222,50 @@ pub(crate) fn router(console: Console) -> Router {
             axum::routing::any(proxy::proxy),
         )
         .fallback(assets::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            console.options.body_timeout,
+            body_in_time,
+        ))
         .layer(axum::middleware::from_fn(assets::security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(console)
+}
+
+/// Reads a request's body whole, within `timeout` ([`ConsoleOptions::body_timeout`]) and
+/// [`MAX_BODY`], before its handler runs; past either the request is refused and the
+/// connection closed (the rest of the body is not read). Requests to applications (`/w/...`)
+/// stream their bodies as they come.
+async fn body_in_time(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.uri().path().starts_with("/w/") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let refused = match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => {
+            let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            return next.run(request).await;
+        }
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ConsoleError::LargeBody
+            } else {
+                ConsoleError::bad("body", "the request body could not be read")
+            }
+        }
+        Err(_) => ConsoleError::SlowBody,
+    };
+    let mut response = refused.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// Serves the console on `listener` under `limits` until `shutdown` resolves.

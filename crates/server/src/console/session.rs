@@ -376,7 +376,11 @@ mod tests {
         };
         let sign_in = |name: &str| {
             sessions
-                .create(LoginMethod::ApiToken, format!("token-{name}"), &caller(name))
+                .create(
+                    LoginMethod::ApiToken,
+                    format!("token-{name}"),
+                    &caller(name),
+                )
                 .expect("signed in")
                 .0
         };

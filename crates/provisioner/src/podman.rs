@@ -605,6 +605,10 @@ impl Runtime for Podman {
             .unwrap_or(false))
     }
 
+    async fn remove_space_volumes(&self, space: &str) -> Result<(), RuntimeError> {
+        self.remove_space_volumes_of(space).await
+    }
+
     async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError> {
         self.remove_snapshot_root(snapshot).await;
         match tokio::fs::remove_file(self.snapshot_path(snapshot)).await {

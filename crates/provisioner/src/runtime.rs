@@ -510,6 +510,15 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// Removes a snapshot (absent is fine).
     async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError>;
 
+    /// Removes the Space Volumes an earlier Space named `space` left (it was deleted, with its
+    /// workspaces, and perhaps its owner), before a new Space of the name is made: whoever
+    /// owns the new one starts without the old one's files. The default does nothing: on
+    /// Kubernetes the claims are the operator's, made and removed by hand.
+    async fn remove_space_volumes(&self, space: &str) -> Result<(), RuntimeError> {
+        let _ = space;
+        Ok(())
+    }
+
     /// The workspace's log: the container's output and every logged execution's, from the
     /// start; with `follow`, the stream stays open for new output until the container stops.
     async fn logs(&self, key: &WorkspaceKey, follow: bool) -> Result<OutputStream, RuntimeError>;

@@ -28,6 +28,9 @@ use super::{Podman, engine, last_line};
 use crate::plan::VolumeSource;
 use crate::runtime::{ContainerSpec, KeptContainer, Recipe, RuntimeError, WorkspaceKey};
 use std::path::PathBuf;
+
+/// The label on a Space Volume naming its Space.
+pub(super) const SPACE_VOLUME_LABEL: &str = "cordium.space-volume";
 use std::process::Stdio;
 
 /// How long a `kept_container` answer stands in for the inspect of the start that follows.
@@ -116,9 +119,69 @@ impl Podman {
         };
         tokio::try_join!(
             prepare(Self::volume(&spec.key)),
-            prepare(Self::home_volume(&spec.key))
+            prepare(Self::home_volume(&spec.key)),
+            self.make_space_volumes(spec),
         )
         .map(drop)
+    }
+
+    /// Makes the Space Volumes `spec` mounts that do not exist yet, labelled with their Space
+    /// ([`SPACE_VOLUME_LABEL`]) so that [`Podman::remove_space_volumes_of`] finds them once
+    /// the Space is gone (podman would make them unlabelled at the container's create).
+    async fn make_space_volumes(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        for mount in &spec.mounts {
+            let volume = super::sandbox::space_volume(&spec.key, &mount.volume);
+            if self.volume_exists(&volume).await? {
+                continue;
+            }
+            let mut args = vec![
+                "volume".to_owned(),
+                "create".to_owned(),
+                "--label".to_owned(),
+                format!("{SPACE_VOLUME_LABEL}={}", spec.key.space),
+            ];
+            args.extend(super::installation::label_args(&self.options));
+            args.push(volume.clone());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            // Another start in the Space may have made it meanwhile.
+            if let Err(e) = self.run(&args, None).await
+                && !self.volume_exists(&volume).await?
+            {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every Space Volume labelled with Space `space`, with whatever still uses it
+    /// (only the deleted Space's own workspaces can).
+    pub(super) async fn remove_space_volumes_of(&self, space: &str) -> Result<(), RuntimeError> {
+        let mut command = self.command();
+        command.args([
+            "volume",
+            "ls",
+            "--filter",
+            &format!("label={SPACE_VOLUME_LABEL}"),
+            "--format",
+            &format!("{{{{.Name}}}}\t{{{{index .Labels \"{SPACE_VOLUME_LABEL}\"}}}}"),
+        ]);
+        let out = self.output(command, None).await?;
+        if !out.status.success() {
+            return Err(engine("listing Space Volumes", last_line(&out.stderr)));
+        }
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let names: Vec<&str> = listed
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(_, of)| *of == space)
+            .map(|(name, _)| name)
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["volume", "rm", "--force"];
+        args.extend(names);
+        self.run(&args, None).await.map(drop)
     }
 
     pub(super) async fn remove_volumes(&self, key: &WorkspaceKey) -> Result<(), RuntimeError> {

@@ -62,6 +62,7 @@ impl Api {
     pub(crate) async fn ensure_default_space(&self, caller: &Caller) -> Result<String> {
         let name = format!("default.{}", caller.name);
         if self.store.get(Kind::Space, "", &name).await?.is_none() {
+            self.clear_leftovers(&name).await?;
             let space = pb::Space {
                 metadata: Some(pb::Metadata {
                     display_name: "Default Space".into(),
@@ -80,6 +81,22 @@ impl Api {
             }
         }
         Ok(name)
+    }
+
+    /// Removes the Space Volumes an earlier Space named `name` left in the runtime
+    /// ([`cordium_provisioner::runtime::Runtime::remove_space_volumes`]), so that whoever makes
+    /// the new one, its former owner or a new user of the same name, starts without its
+    /// files. Called only while no Space of the name exists, so nothing in use is touched; a
+    /// server that runs no workspaces has none.
+    async fn clear_leftovers(&self, name: &str) -> Result<()> {
+        let Ok(runtime) = self.runtime() else {
+            return Ok(());
+        };
+        runtime.remove_space_volumes(name).await.map_err(|e| {
+            Status::unavailable(format!(
+                "the volumes an earlier Space `{name}` left could not be removed ({e}); try again"
+            ))
+        })
     }
 
     /// Writes a new Space and its default Template in one transaction.
@@ -150,6 +167,9 @@ impl Api {
                 members: Vec::new(),
             }),
         };
+        if self.store.get(Kind::Space, "", &name).await?.is_none() {
+            self.clear_leftovers(&name).await?;
+        }
         self.create_space_with_template(caller, &name, &out).await?;
         tracing::info!(user = %caller.name, space = %name, "space created");
         Ok(with_version(out, 1))

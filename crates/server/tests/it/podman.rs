@@ -26,8 +26,8 @@ impl Drop for PodmanEnv {
     fn drop(&mut self) {
         let suffix = format!(".{}", self.user_name);
         // `podman ps` names its objects `.Names`, `podman volume ls` `.Name`.
-        let mine = |what: &[&str], name: &str| -> Vec<String> {
-            let format = format!("{{{{{name}}}}}\t{{{{index .Labels \"cordium.space\"}}}}");
+        let mine = |what: &[&str], name: &str, label: &str| -> Vec<String> {
+            let format = format!("{{{{{name}}}}}\t{{{{index .Labels \"{label}\"}}}}");
             let Ok(listed) = lab()
                 .podman()
                 .args(what)
@@ -43,11 +43,28 @@ impl Drop for PodmanEnv {
                 .map(|(name, _)| name.to_owned())
                 .collect()
         };
-        for (list, name, remove) in [
-            (&["ps", "-a"][..], ".Names", &["rm", "-f", "-t", "0"][..]),
-            (&["volume", "ls"][..], ".Name", &["volume", "rm", "-f"][..]),
+        // Space Volumes carry their Space in a label of their own.
+        for (list, name, label, remove) in [
+            (
+                &["ps", "-a"][..],
+                ".Names",
+                "cordium.space",
+                &["rm", "-f", "-t", "0"][..],
+            ),
+            (
+                &["volume", "ls"][..],
+                ".Name",
+                "cordium.space",
+                &["volume", "rm", "-f"][..],
+            ),
+            (
+                &["volume", "ls"][..],
+                ".Name",
+                "cordium.space-volume",
+                &["volume", "rm", "-f"][..],
+            ),
         ] {
-            let names = mine(list, name);
+            let names = mine(list, name, label);
             if !names.is_empty() {
                 let _ = lab().podman().args(remove).args(&names).output();
             }

@@ -313,6 +313,45 @@ async fn a_read_only_root_and_volume_mounts_are_enforced() {
     remove_volumes();
 }
 
+/// A Space Volume outlives its workspaces but not its Space: a Space made again under a
+/// deleted one's name (here the default Space, made again by the next create) starts with
+/// none of its volumes' files, so a new user of a deleted user's name never reads them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_space_made_again_under_a_deleted_ones_name_starts_without_its_volumes() {
+    let env = PodmanEnv::new("revols").await;
+    let space = "default.revols";
+    let spec = serde_json::json!({"runtime": {"volumeMounts": [
+        {"volumeRef": {"name": "kept"}, "mountPath": "/kept"},
+    ]}});
+    let first = env.create(spec.clone()).await;
+    env.start_running(&first).await;
+    let (code, _) = env.sh(&first, "echo the-old-owners-file > /kept/f").await;
+    assert_eq!(code, 0);
+    env.stop(&first).await;
+    ok(
+        "DeleteWorkspace",
+        env.user.clone().delete_workspace(r("", &first)).await,
+    );
+    ok(
+        "DeleteSpace",
+        env.user.clone().delete_space(r("", space)).await,
+    );
+    let volume = cordium_provisioner::runtime::space_volume_name(space, "kept");
+    let left = podman_out(&env, &["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        left.lines().any(|v| v == volume),
+        "the deleted Space's volume is still there until a Space of the name is made: {left}"
+    );
+
+    let second = env.create(spec).await;
+    env.start_running(&second).await;
+    let (_, seen) = env
+        .sh(&second, "cat /kept/f 2>/dev/null || echo none")
+        .await;
+    assert_eq!(seen.trim(), "none", "the new Space's volume starts empty");
+    env.stop(&second).await;
+}
+
 /// The failure of a start that ended `STOPPED`.
 fn failure_of(seen: &[pb::WorkspaceStatus]) -> pb::Failure {
     let end = last(seen);

@@ -115,26 +115,20 @@ pub(crate) async fn proxy_root(
     Path((workspace, app)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    forward(c, workspace, app, String::new(), request).await
+    forward(c, workspace, app, request).await
 }
 
 /// `/w/WS/APP/PATH`.
 pub(crate) async fn proxy(
     State(c): State<Console>,
-    Path((workspace, app, rest)): Path<(String, String, String)>,
+    Path((workspace, app, _)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
-    forward(c, workspace, app, rest, request).await
+    forward(c, workspace, app, request).await
 }
 
-async fn forward(
-    c: Console,
-    workspace: String,
-    app: String,
-    rest: String,
-    request: Request,
-) -> Response {
-    match try_forward(c, &workspace, &app, &rest, request).await {
+async fn forward(c: Console, workspace: String, app: String, request: Request) -> Response {
+    match try_forward(c, &workspace, &app, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -268,14 +262,30 @@ async fn cut_off(mut cut: Cut) {
     }
 }
 
+/// The path after `/w/WS/APP/` as the browser sent it, still percent-encoded: decoding it here
+/// would change what `%2F`, `%3F` or `%23` mean to the application, and decode twice what was
+/// encoded twice.
+fn raw_rest(path: &str) -> &str {
+    path.splitn(5, '/').nth(4).unwrap_or("")
+}
+
 async fn try_forward(
     c: Console,
     workspace: &str,
     app: &str,
-    rest: &str,
     request: Request,
 ) -> Result<Response, ConsoleError> {
     let session = session_of(&c, request.headers()).ok_or(ConsoleError::SignIn)?;
+    // A WebSocket carries no CSRF token: like the terminal's, it must come from this origin
+    // (another site's page, even a same-site one on another port, would act as the viewer).
+    if request.headers().contains_key(header::UPGRADE)
+        && !super::session::same_origin(request.headers(), c.options)
+    {
+        return Err(ConsoleError::Forbidden(
+            "a WebSocket to an application must come from the console's origin",
+        ));
+    }
+    let rest = raw_rest(request.uri().path()).to_owned();
     let (tx, output) = open(&c, &session.token, workspace, app).await?;
     let (io, cut) = byte_stream(tx, output);
     let io = TokioIo::new(io);
@@ -344,9 +354,7 @@ fn upstream(e: &hyper::Error) -> ConsoleError {
 /// Drops hop-by-hop headers (keeping `Connection: upgrade` for an upgrade) and the console's
 /// session cookie.
 fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+    drop_hop_by_hop(headers, upgrading);
     if upgrading {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
@@ -364,10 +372,30 @@ fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
 
 /// Drops hop-by-hop headers and any attempt to set the console's session cookie.
 fn clean_response_headers(headers: &mut HeaderMap) {
+    drop_hop_by_hop(headers, false);
+    // The application shares the console's origin: it may not clear the console's cookies
+    // and storage (signing its viewer out).
+    headers.remove("clear-site-data");
+    drop_console_cookies(headers);
+}
+
+/// Drops the hop-by-hop headers, the fixed ones and those the `Connection` header names
+/// (RFC 9110, 7.6.1), keeping `Upgrade` for an upgrade.
+fn drop_hop_by_hop(headers: &mut HeaderMap, upgrading: bool) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !(upgrading && name == "upgrade"))
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
-    drop_console_cookies(headers);
 }
 
 /// Whether a cookie (`name=value`, or a `Set-Cookie` line) is the console's session cookie,
@@ -398,6 +426,43 @@ fn drop_console_cookies(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_reaches_the_application_as_the_browser_encoded_it() {
+        assert_eq!(raw_rest("/w/ws1/web/a%2Fb%3Fc%2523/d"), "a%2Fb%3Fc%2523/d");
+        assert_eq!(raw_rest("/w/ws1/web/"), "");
+        assert_eq!(raw_rest("/w/ws1/web"), "");
+    }
+
+    #[test]
+    fn headers_named_in_connection_and_clear_site_data_do_not_pass() {
+        let mut request = HeaderMap::new();
+        request.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-Secret-Hop"),
+        );
+        request.insert("x-secret-hop", HeaderValue::from_static("1"));
+        request.insert("x-kept", HeaderValue::from_static("1"));
+        clean_request_headers(&mut request, false);
+        assert!(request.get("x-secret-hop").is_none());
+        assert!(request.get("x-kept").is_some());
+
+        let mut upgrade = HeaderMap::new();
+        upgrade.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        upgrade.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        clean_request_headers(&mut upgrade, true);
+        assert!(
+            upgrade.get(header::UPGRADE).is_some(),
+            "an upgrade keeps Upgrade"
+        );
+
+        let mut response = HeaderMap::new();
+        response.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+        response.insert(header::CONNECTION, HeaderValue::from_static("x-hop"));
+        response.insert("x-hop", HeaderValue::from_static("1"));
+        clean_response_headers(&mut response);
+        assert!(response.is_empty(), "{response:?}");
+    }
 
     #[test]
     fn the_console_cookie_never_reaches_or_comes_from_an_application() {

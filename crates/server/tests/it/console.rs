@@ -388,3 +388,30 @@ async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
     super::podman::restore_token(&env, "streamer").await;
     env.stop(&name).await;
 }
+
+/// A WebSocket to an application must come from the console's own origin, as the terminal's
+/// must: another site's page would otherwise open it with the viewer's session.
+#[tokio::test]
+async fn an_application_websocket_from_another_origin_is_refused() {
+    let data = Data::new(Backend::Sqlite).await;
+    let api = cordium_server::server::open(data.dir.path(), None)
+        .await
+        .expect("open");
+    let console = spawn_console(&api).await;
+    let server = Server::serve_api(api).await;
+    let token = server.user("dave", false).await;
+    let host = format!("127.0.0.1:{}", console.port());
+    let cookie = sign_in(console, &token).await;
+    let upgrade = |origin: &str| {
+        format!(
+            "GET /w/nosuch/web/ HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nOrigin: {origin}\r\n\
+             Connection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+    };
+    let (status, answer) = http(console, &upgrade("http://127.0.0.1:1")).await;
+    assert_eq!(status, 403, "{answer}");
+    // From the console's origin it gets past the check (to a workspace that does not exist).
+    let (status, answer) = http(console, &upgrade(&format!("http://{host}"))).await;
+    assert_eq!(status, 404, "{answer}");
+}

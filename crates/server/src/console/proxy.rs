@@ -401,11 +401,11 @@ fn drop_hop_by_hop(headers: &mut HeaderMap, upgrading: bool) {
 /// Whether a cookie (`name=value`, or a `Set-Cookie` line) is the console's session cookie,
 /// as a browser reads the name: up to the first `=`, trimmed.
 fn is_console_cookie(cookie: &str) -> bool {
-    cookie
+    let name = cookie
         .split_once('=')
         .map_or(cookie, |(name, _)| name)
-        .trim()
-        == super::session::COOKIE
+        .trim();
+    name == super::session::COOKIE || name == super::session::SECURE_COOKIE
 }
 
 /// Drops every `Set-Cookie` an application sends for the console's session cookie (and any
@@ -469,7 +469,9 @@ mod tests {
         let mut request = HeaderMap::new();
         request.insert(
             header::COOKIE,
-            HeaderValue::from_static("app=1; cordium_session=secret; other=2"),
+            HeaderValue::from_static(
+                "app=1; cordium_session=secret; __Host-cordium_session=s; other=2",
+            ),
         );
         request.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         clean_request_headers(&mut request, false);

@@ -5,7 +5,8 @@
 //!   refused. [`LoginMethod`] is the seam for other ways in (OIDC): a new variant and a
 //!   handler that calls [`Sessions::create`] with the credential the API accepts.
 //! - **The session** is a random 256-bit id in a cookie (`HttpOnly`, `SameSite=Strict`,
-//!   `Path=/`, `Secure` with [`super::ConsoleOptions::secure_cookies`]); the server keeps only
+//!   `Path=/`; `Secure` and named `__Host-cordium_session` with
+//!   [`super::ConsoleOptions::secure_cookies`], see [`SECURE_COOKIE`]); the server keeps only
 //!   its SHA-256, with the user's credential, in memory. Each request re-authenticates that
 //!   credential through the API, so a disabled user or a rotated token ends the session.
 //! - **Expiry**: idle for [`super::ConsoleOptions::session_idle`] or older than
@@ -31,8 +32,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP.
 pub const COOKIE: &str = "cordium_session";
+/// The cookie's name under TLS ([`ConsoleOptions::secure_cookies`]): browsers take a
+/// `__Host-` cookie only from this very host, over HTTPS, for `Path=/`, so a sibling
+/// subdomain or another path cannot set one that shadows the session (a browser sends both,
+/// and the first would win).
+pub const SECURE_COOKIE: &str = "__Host-cordium_session";
+
+/// The session cookie's name under `options`.
+pub fn cookie_name(options: ConsoleOptions) -> &'static str {
+    if options.secure_cookies {
+        SECURE_COOKIE
+    } else {
+        COOKIE
+    }
+}
 /// Sessions kept at most; signing in past it ends the one used least recently.
 pub const MAX_SESSIONS: usize = 10_000;
 /// Sessions one user keeps at most (browsers, devices); signing in past it ends the user's
@@ -171,11 +186,12 @@ pub(crate) fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|pair| !pair.is_empty())
 }
 
-/// The session cookie's value in `headers`.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The session cookie's value in `headers`, by its name under `options`.
+fn cookie(headers: &HeaderMap, options: ConsoleOptions) -> Option<&str> {
+    let wanted = cookie_name(options);
     cookie_pairs(headers).find_map(|pair| {
         let (name, value) = pair.split_once('=')?;
-        (name.trim() == COOKIE).then_some(value)
+        (name.trim() == wanted).then_some(value)
     })
 }
 
@@ -214,7 +230,7 @@ impl FromRequestParts<Console> for Authed {
         parts: &mut Parts,
         console: &Console,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie(&parts.headers).ok_or(ConsoleError::SignIn)?;
+        let id = cookie(&parts.headers, console.options).ok_or(ConsoleError::SignIn)?;
         let mut session = console.sessions.find(id).ok_or(ConsoleError::SignIn)?;
         // The credential is checked on every request (remembered by the API for at most a
         // second): a revoked, rotated or disabled one ends the session, and a change of
@@ -262,7 +278,8 @@ fn set_cookie(id: &str, options: ConsoleOptions) -> Result<HeaderValue, ConsoleE
         ""
     };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        cookie_name(options)
     ))
     .map_err(|_| ConsoleError::Forbidden("the session id is not a cookie value"))
 }
@@ -327,7 +344,7 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     _: Authed,
 ) -> Result<Response, ConsoleError> {
-    if let Some(id) = cookie(&headers) {
+    if let Some(id) = cookie(&headers, console.options) {
         console.sessions.remove(id);
     }
     let mut response = Json(serde_json::json!({})).into_response();
@@ -350,7 +367,7 @@ pub(crate) async fn me(Authed(session): Authed) -> Json<serde_json::Value> {
 /// The session of a request that needs no CSRF token (the application proxy's GETs and
 /// POSTs are the application's own), or `None`.
 pub(crate) fn session_of(console: &Console, headers: &HeaderMap) -> Option<Session> {
-    cookie(headers).and_then(|id| console.sessions.find(id))
+    cookie(headers, console.options).and_then(|id| console.sessions.find(id))
 }
 
 #[cfg(test)]
@@ -405,13 +422,25 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; cordium_session=abc; b=2")]);
-        assert_eq!(cookie(&h), Some("abc"));
+        let plain = ConsoleOptions::default();
+        assert_eq!(cookie(&h, plain), Some("abc"));
         let h = headers(&[
             ("cookie", "xcordium_session=no"),
             ("cookie", "cordium_session=yes"),
         ]);
-        assert_eq!(cookie(&h), Some("yes"));
-        assert_eq!(cookie(&headers(&[("cookie", "a=1")])), None);
+        assert_eq!(cookie(&h, plain), Some("yes"));
+        assert_eq!(cookie(&headers(&[("cookie", "a=1")]), plain), None);
+        // Under TLS only the `__Host-` cookie is the session: a plain one another host or
+        // path set is not read.
+        let tls = ConsoleOptions {
+            secure_cookies: true,
+            ..plain
+        };
+        let h = headers(&[(
+            "cookie",
+            "cordium_session=tossed; __Host-cordium_session=own",
+        )]);
+        assert_eq!(cookie(&h, tls), Some("own"));
     }
 
     #[test]
@@ -498,7 +527,12 @@ mod tests {
             ..ConsoleOptions::default()
         };
         let secure = set_cookie("abc", tls).expect("cookie");
-        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+        let secure = secure.to_str().expect("ascii");
+        assert!(secure.ends_with("; Secure"), "{secure}");
+        assert!(
+            secure.starts_with("__Host-cordium_session=abc; Path=/;"),
+            "{secure}"
+        );
         let cleared = set_cookie("", ConsoleOptions::default()).expect("cookie");
         assert!(cleared.to_str().expect("ascii").contains("Max-Age=0"));
     }

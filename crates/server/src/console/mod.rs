@@ -21,7 +21,7 @@
 //!   the handshake deadline, however slowly it trickles in (so a peer cannot hold its
 //!   connections by sending a header byte now and then), which also closes a connection kept
 //!   alive with no request for as long ([`serve`]); request bodies are cut at [`MAX_BODY`]
-//!   and must arrive whole within [`ConsoleOptions::body_timeout`] ([`body_in_time`]; an application's
+//!   and must arrive whole within [`ConsoleOptions::body_timeout`] (`body_in_time`; an application's
 //!   request body, streamed to it, is the application's and its owner's business);
 //!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
 //! - **Applications** ([`proxy`]) are reached by path, `/w/WORKSPACE/APP/`, with the console
@@ -65,7 +65,7 @@ pub struct ConsoleOptions {
     pub session_max: Duration,
     /// How long a request body may take to arrive whole, however slowly it trickles in
     /// (nginx's `client_body_timeout` is 60 s between two reads; a console form is a few
-    /// kilobytes). See [`body_in_time`].
+    /// kilobytes). See `body_in_time`.
     pub body_timeout: Duration,
 }
 

@@ -236,20 +236,49 @@ async fn http(console: SocketAddr, request: &str) -> (u16, String) {
     (status, answer)
 }
 
+/// A server (no runtime) with its console, and a user signed in to the console.
+struct SignedIn {
+    _data: Data,
+    server: Server,
+    console: SocketAddr,
+    /// The console's `Host`.
+    host: String,
+    /// The session cookie, `NAME=VALUE`.
+    cookie: String,
+}
+
+impl SignedIn {
+    async fn new(user: &str) -> Self {
+        let data = Data::new(Backend::Sqlite).await;
+        let api = cordium_server::server::open(data.dir.path(), None)
+            .await
+            .expect("open");
+        let console = spawn_console(&api).await;
+        let server = Server::serve_api(api).await;
+        let token = server.user(user, false).await;
+        let cookie = sign_in(console, &token).await;
+        Self {
+            _data: data,
+            server,
+            console,
+            host: format!("127.0.0.1:{}", console.port()),
+            cookie,
+        }
+    }
+}
+
 /// A console session lives only as long as its credential: once the user is disabled, the
 /// next request is refused and the session is gone (enabling the user again does not bring
 /// it back).
 #[tokio::test]
 async fn a_console_session_ends_with_its_credential() {
-    let data = Data::new(Backend::Sqlite).await;
-    let api = cordium_server::server::open(data.dir.path(), None)
-        .await
-        .expect("open");
-    let console = spawn_console(&api).await;
-    let server = Server::serve_api(api).await;
-    let token = server.user("carol", false).await;
-    let host = format!("127.0.0.1:{}", console.port());
-    let cookie = sign_in(console, &token).await;
+    let SignedIn {
+        server,
+        console,
+        host,
+        cookie,
+        ..
+    } = SignedIn::new("carol").await;
     let me = format!(
         "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
     );
@@ -393,15 +422,12 @@ async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
 /// must: another site's page would otherwise open it with the viewer's session.
 #[tokio::test]
 async fn an_application_websocket_from_another_origin_is_refused() {
-    let data = Data::new(Backend::Sqlite).await;
-    let api = cordium_server::server::open(data.dir.path(), None)
-        .await
-        .expect("open");
-    let console = spawn_console(&api).await;
-    let server = Server::serve_api(api).await;
-    let token = server.user("dave", false).await;
-    let host = format!("127.0.0.1:{}", console.port());
-    let cookie = sign_in(console, &token).await;
+    let SignedIn {
+        console,
+        host,
+        cookie,
+        ..
+    } = SignedIn::new("dave").await;
     let upgrade = |origin: &str| {
         format!(
             "GET /w/nosuch/web/ HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nOrigin: {origin}\r\n\

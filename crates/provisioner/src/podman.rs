@@ -46,6 +46,7 @@ mod egress;
 mod env;
 mod installation;
 mod login;
+mod netns;
 mod persist;
 mod process;
 mod sandbox;
@@ -148,6 +149,8 @@ pub struct Podman {
     walks: storage::Walks,
     /// Each workspace's turn for commands on its secret (`process`).
     secret_turns: process::Turns,
+    /// The network namespaces port connections enter (`netns`).
+    namespaces: netns::Namespaces,
 }
 
 /// The most bytes a container's log file holds: past it, conmon truncates the file and starts
@@ -218,6 +221,7 @@ impl Podman {
             remembered: persist::Remembered::default(),
             walks: storage::Walks::default(),
             secret_turns: process::Turns::default(),
+            namespaces: netns::Namespaces::default(),
         })
     }
 

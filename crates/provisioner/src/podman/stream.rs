@@ -269,31 +269,13 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     }
 }
 
-/// The container's first process, whose namespaces are the container's.
-async fn container_pid(podman: &Podman, key: &WorkspaceKey) -> Result<u32, RuntimeError> {
-    let name = key.object_name();
-    let mut command = podman.command();
-    command.args(["container", "inspect", "--format", "{{.State.Pid}}", &name]);
-    let out = podman.output(command, None).await?;
-    let pid = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    if !out.status.success() || pid == 0 {
-        return Err(RuntimeError::NotRunning { name });
-    }
-    Ok(pid)
-}
-
 /// Connects to `127.0.0.1:port` inside `key`'s container. See the [module docs](self).
 pub(super) async fn connect(
     podman: &Podman,
     key: &WorkspaceKey,
     port: u16,
 ) -> Result<PortStream, RuntimeError> {
-    let pid = container_pid(podman, key).await?;
-    let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .map_err(|e| engine("opening the container's network namespace", e.to_string()))?;
+    let namespace = podman.namespaces.open(podman, key).await?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     // A thread of its own: it leaves the host's namespace for good, so it must be no pool's.
     std::thread::Builder::new()

@@ -261,6 +261,25 @@ async fn ports_on_the_container_loopback_are_reached() {
         ),
         "{err:?}"
     );
+    // The backend remembers the namespace it entered; a container run again has another
+    // process and another namespace, and the next connection enters the new one.
+    let restarted = lab()
+        .podman()
+        .args(["restart", "-t", "0", &c.key.object_name()])
+        .output()
+        .expect("podman restart");
+    assert!(restarted.status.success(), "{restarted:?}");
+    c.sh(
+        "mkdir -p /tmp/www && echo hi-after-restart > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www",
+    )
+    .await;
+    let mut conn = c.podman.connect(&c.key, 8080).await.expect("connect again");
+    conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.contains("hi-after-restart"), "{answer}");
 }
 
 /// An ExecStream call: the request sender (the `open` frame already in it) and the answer.

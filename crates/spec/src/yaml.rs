@@ -5,7 +5,10 @@
 //! - a file larger than [`MAX_SOURCE_BYTES`] is refused before parsing;
 //! - nesting deeper than [`MAX_DEPTH`] is refused;
 //! - aliases may add at most [`ALIAS_SLACK`] nodes plus [`ALIAS_FACTOR`] times the nodes written
-//!   out, so a "billion laughs" document is an error, not an out-of-memory;
+//!   out, and never more than [`ALIAS_MAX_NODES`] nodes or copies of [`ALIAS_MAX_BYTES`] of
+//!   source text in all (every alias copies its anchor's tree, so a large anchor aliased many
+//!   times costs its size each time), so a "billion laughs" document is an error, not an
+//!   out-of-memory;
 //! - a mapping with the same key twice is an error naming both places.
 //!
 //! Plain scalars are resolved by the YAML 1.2 core schema: `yes`, `on` and `off` are strings, as
@@ -30,6 +33,10 @@ pub const MAX_DEPTH: usize = 64;
 pub const ALIAS_SLACK: usize = 10_000;
 /// How many times the written-out nodes aliases may add on top of [`ALIAS_SLACK`].
 pub const ALIAS_FACTOR: usize = 10;
+/// Nodes aliases may add at most, whatever the document's size (about 100 bytes each).
+pub const ALIAS_MAX_NODES: usize = 1_000_000;
+/// Source bytes aliases may copy at most in all (the anchors' text, once per alias).
+pub const ALIAS_MAX_BYTES: usize = MAX_SOURCE_BYTES;
 
 /// Source bytes that are not UTF-8, the one encoding the loader reads (YAML 1.2 also allows
 /// UTF-16 and UTF-32, which no editor writes for configuration). Invalid input, not a usage
@@ -136,6 +143,7 @@ struct Loader<'a> {
     documents: Vec<Node>,
     written_nodes: usize,
     alias_nodes: usize,
+    alias_bytes: usize,
 }
 
 impl<'a> Loader<'a> {
@@ -148,6 +156,7 @@ impl<'a> Loader<'a> {
             documents: Vec::new(),
             written_nodes: 0,
             alias_nodes: 0,
+            alias_bytes: 0,
         }
     }
 
@@ -225,16 +234,25 @@ impl<'a> Loader<'a> {
                     );
                 };
                 self.alias_nodes += count;
-                if self.alias_nodes > ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes {
-                    return Err(Diagnostic::error(
-                        codes::TOO_LARGE,
-                        format!(
-                            "aliases expand this document beyond {} nodes",
-                            ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes
-                        ),
-                    )
-                    .at(loc)
-                    .with_help("this looks like an alias bomb; write the values out instead"));
+                self.alias_bytes += node.loc.len as usize;
+                let max_nodes =
+                    (ALIAS_SLACK + ALIAS_FACTOR * self.written_nodes).min(ALIAS_MAX_NODES);
+                let past = if self.alias_nodes > max_nodes {
+                    Some(format!(
+                        "aliases expand this document beyond {max_nodes} nodes"
+                    ))
+                } else if self.alias_bytes > ALIAS_MAX_BYTES {
+                    Some(format!(
+                        "aliases copy more than {} MiB of this document's text",
+                        ALIAS_MAX_BYTES >> 20
+                    ))
+                } else {
+                    None
+                };
+                if let Some(message) = past {
+                    return Err(Diagnostic::error(codes::TOO_LARGE, message)
+                        .at(loc)
+                        .with_help("this looks like an alias bomb; write the values out instead"));
                 }
                 self.attach(node, count)?;
             }
@@ -575,6 +593,48 @@ mod tests {
         }
         let e = parse_documents(&doc, SourceId(0)).expect_err("bomb");
         assert_eq!(e.code, codes::TOO_LARGE);
+    }
+
+    /// A large anchor aliased many times is refused by the bytes it copies, however few nodes
+    /// it has (before, a 7.8 MB file grew the CLI to 2.8 GB before the node count stopped it).
+    #[test]
+    fn aliases_copying_too_much_text_are_an_error() {
+        let big = "x".repeat(1 << 20);
+        let mut doc = format!("big: &b \"{big}\"\ncopies:\n");
+        for _ in 0..9 {
+            doc.push_str("  - *b\n");
+        }
+        let e = parse_documents(&doc, SourceId(0)).expect_err("too much copied");
+        assert_eq!(e.code, codes::TOO_LARGE, "{e:?}");
+        assert!(
+            e.message.contains("MiB of this document's text"),
+            "{}",
+            e.message
+        );
+        // Seven copies of 1 MiB stay within the bound.
+        let fewer = doc.replacen("  - *b\n", "", 2);
+        assert!(parse_documents(&fewer, SourceId(0)).is_ok());
+    }
+
+    /// However large the document, aliases add at most [`ALIAS_MAX_NODES`] nodes.
+    #[test]
+    fn alias_nodes_are_capped_whatever_the_size() {
+        // 200,000 written nodes would allow 2,010,000 by the factor alone.
+        let mut doc = String::from("base: &b [1, 2, 3, 4, 5, 6, 7, 8, 9]\nwritten:\n");
+        for i in 0..200_000 {
+            doc.push_str(&format!("  - {i}\n"));
+        }
+        doc.push_str("copies:\n");
+        for _ in 0..110_000 {
+            doc.push_str("  - *b\n");
+        }
+        let e = parse_documents(&doc, SourceId(0)).expect_err("too many nodes");
+        assert!(
+            e.message
+                .contains(&format!("beyond {ALIAS_MAX_NODES} nodes")),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -223,6 +223,10 @@ pub(crate) fn summary(diagnostics: &[Diagnostic]) -> Option<String> {
     })
 }
 
+/// Diagnostics shown to a person at most; the rest are counted (a file with a mistake on every
+/// line would otherwise print megabytes). JSON lists every one, for tools.
+pub(crate) const MAX_SHOWN: usize = 100;
+
 /// Prints diagnostics in the chosen format, with a summary line for people.
 pub(crate) fn report(
     diagnostics: &[Diagnostic],
@@ -232,9 +236,14 @@ pub(crate) fn report(
 ) {
     match format {
         MessageFormat::Human => {
-            for d in diagnostics {
+            for d in diagnostics.iter().take(MAX_SHOWN) {
                 out.err(&human(d, sources));
                 out.err("\n");
+            }
+            if let Some(left_out) = diagnostics.len().checked_sub(MAX_SHOWN).filter(|n| *n > 0) {
+                out.err(&format!(
+                    "... and {left_out} more not shown (`--message-format json` lists every one)\n\n"
+                ));
             }
             if let Some(summary) = summary(diagnostics) {
                 out.err(&summary);

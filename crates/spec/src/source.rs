@@ -53,23 +53,41 @@ pub struct Source {
     pub name: Arc<str>,
     /// The whole text.
     pub text: Arc<str>,
+    /// The byte offset of each line's start, made at the first [`Source::line_of`] (only
+    /// diagnostics need it, so a compile without any never pays for it).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl Source {
-    /// The 1-based line and column of a byte offset, and the text of that line.
+    /// A source named `name` holding `text`.
+    pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+            line_starts: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The 1-based line and column of a byte offset, and the text of that line. Finding the
+    /// line is a binary search of the lines' starts, so reporting many mistakes costs each its
+    /// own line, not the text before it.
     pub fn line_of(&self, offset: usize) -> (usize, usize, &str) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line_no = before.matches('\n').count() + 1;
-        let line_end = self.text[line_start..]
-            .find('\n')
-            .map_or(self.text.len(), |i| line_start + i);
-        let column = before[line_start..].chars().count() + 1;
+        let text = &*self.text;
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // `starts[0]` is 0, so at least one start is at or before `offset`.
+        let line = starts.partition_point(|&start| start <= offset).max(1) - 1;
+        let line_start = starts[line];
+        let line_end = starts.get(line + 1).map_or(text.len(), |next| next - 1);
+        let column = text[line_start..offset].chars().count() + 1;
         (
-            line_no,
+            line + 1,
             column,
-            self.text[line_start..line_end].trim_end_matches('\r'),
+            text[line_start..line_end].trim_end_matches('\r'),
         )
     }
 }
@@ -96,10 +114,7 @@ impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> SourceId {
         let id = SourceId(u32::try_from(self.sources.len()).unwrap_or(u32::MAX));
-        self.sources.push(Source {
-            name: name.into(),
-            text: text.into(),
-        });
+        self.sources.push(Source::new(name, text));
         id
     }
 
@@ -132,5 +147,31 @@ pub struct DisplayLocation<'a> {
 impl fmt::Display for DisplayLocation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.name, self.loc.line, self.loc.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line index agrees with counting newlines from the start, at every offset.
+    #[test]
+    fn line_of_agrees_with_counting_from_the_start() {
+        let text = "a: 1\r\nbé: \"x\"\n\n  - ünï\nlast";
+        let source = Source::new("t", text);
+        for offset in 0..=text.len() + 2 {
+            let at = floor_char_boundary(text, offset.min(text.len()));
+            let before = &text[..at];
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[line_start..]
+                .find('\n')
+                .map_or(text.len(), |i| line_start + i);
+            let expected = (
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count() + 1,
+                text[line_start..line_end].trim_end_matches('\r'),
+            );
+            assert_eq!(source.line_of(offset), expected, "offset {offset}");
+        }
     }
 }

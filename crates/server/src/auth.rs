@@ -205,7 +205,7 @@ impl Authenticator {
         match self.store.sign_up(issuer, subject, proposed).await {
             Ok(user) => {
                 if user.name != proposed {
-                    tracing::info!(user = %user.name, proposed, subject, "OIDC sign-up: the proposed name is taken");
+                    tracing::info!(user = %user.name, proposed = ?truncate(proposed), subject = ?truncate(subject), "OIDC sign-up: the proposed name is taken");
                 }
                 Self::enabled(user).map(with_claim)
             }
@@ -269,7 +269,9 @@ impl Authenticator {
                 rule.user
             )));
         }
-        tracing::info!(user = %rule.user, issuer = %truncate(&issuer), subject = %truncate(&verified.subject), "workload sign-in");
+        // A token's strings go to the log quoted and escaped (`?`): raw, a subject holding a
+        // newline or terminal escapes could forge log lines.
+        tracing::info!(user = %rule.user, issuer = ?truncate(&issuer), subject = ?truncate(&verified.subject), "workload sign-in");
         self.mint(&rule.user, rule.ttl()).await
     }
 

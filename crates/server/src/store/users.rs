@@ -36,6 +36,11 @@ pub enum UserError {
         "user `{0}` already exists; `cordium-server user token {0}` gives them a new API token, `cordium-server user delete {0}` removes them and everything they own"
     )]
     AlreadyExists(String),
+    /// A name no user may have ([`RESERVED_NAMES`]).
+    #[error(
+        "the user name `{0}` is reserved (organization Spaces are named `<name>.cordium`); choose another"
+    )]
+    Reserved(String),
     /// No such user.
     #[error("no user `{0}`")]
     NotFound(String),
@@ -109,10 +114,19 @@ pub(super) fn user_of(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// Names no user may have: a user's Spaces are `<name>.<user>`, and `<name>.cordium` are the
+/// organization's, so a user `cordium` would own names administrators make for everyone.
+pub const RESERVED_NAMES: &[&str] = &["cordium"];
+
+/// Whether no user may be named `name`.
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES.contains(&name)
+}
+
 /// The names a first sign-in proposing `proposed` may get, in order: the name itself, then
 /// `proposed-2` up to `proposed-`[`MAX_DERIVED_NAMES`] (the base cut so each stays a valid
-/// name of at most 40 characters). The first one no user holds is taken: the claim never
-/// joins an existing user.
+/// name of at most 40 characters), reserved ones left out. The first one no user holds is
+/// taken: the claim never joins an existing user.
 pub fn candidate_names(proposed: &str) -> Vec<String> {
     let mut names = vec![proposed.to_owned()];
     for n in 2..=MAX_DERIVED_NAMES {
@@ -121,6 +135,7 @@ pub fn candidate_names(proposed: &str) -> Vec<String> {
         let base = proposed[..keep].trim_end_matches('-');
         names.push(format!("{base}{suffix}"));
     }
+    names.retain(|name| !is_reserved(name));
     names
 }
 
@@ -150,6 +165,9 @@ impl Store {
         token_hash: &str,
         admin: bool,
     ) -> Result<(), UserError> {
+        if is_reserved(name) {
+            return Err(UserError::Reserved(name.to_owned()));
+        }
         let _writing = self.generations.writing_identities();
         let inserted = sqlx::query(
             "INSERT INTO users (name, token_hash, admin, disabled, since) \

@@ -272,6 +272,9 @@ fn derived_names_stay_valid() {
     }
     assert_eq!(candidate_names("alice")[1], "alice-2");
     assert_eq!(candidate_names(&long)[19].len(), 40);
+    // A sign-in proposing the reserved `cordium` (whose Spaces would be the organization's)
+    // gets `cordium-2`.
+    assert_eq!(candidate_names("cordium")[0], "cordium-2");
 }
 
 /// Concurrent first sign-ins proposing one name each get a user of their own, and one

@@ -36,6 +36,14 @@ async fn re_adding_a_name_is_refused_and_tokens_rotate(backend: Backend) {
         matches!(e, UserError::AlreadyExists(ref n) if n == "alice"),
         "{e}"
     );
+    // `cordium` is no user's: `<name>.cordium` Spaces are the organization's.
+    let e = env
+        .server
+        .store
+        .add_user("cordium", &hash_token("cdm_org"), false)
+        .await
+        .expect_err("reserved");
+    assert!(matches!(e, UserError::Reserved(_)), "{e}");
     // Alice is still herself, with her token, and not an administrator.
     let auth = Authenticator::new(env.server.store.clone(), None).expect("auth");
     let alice = auth.authenticate(&env.alice_token).await.expect("alice");

@@ -317,19 +317,30 @@ impl Api {
     }
 
     /// The flow begun with `state` by `user` (`None`: a sign-in, from any address), taken out.
+    /// Takes the flow begun with `state`, if `user` (`None`: a sign-in) began it. A flow
+    /// someone else names stays for the one who began it: taking it first would let anyone
+    /// holding a state (it travels in URLs) end another's flow.
     fn take_pending(&self, state: &str, user: Option<&str>) -> Result<Pending> {
-        self.git()?
+        let unknown = || Status::invalid_argument("state: unknown or expired; begin again");
+        let mut pending = self
+            .git()?
             .pending
             .lock()
-            .map_err(|_| Status::internal("pending connections"))?
-            .remove(state)
-            .filter(|p| p.at.elapsed() < PENDING_TTL)
-            .filter(|p| match (&p.starter, user) {
+            .map_err(|_| Status::internal("pending connections"))?;
+        let theirs = pending
+            .get(state)
+            .is_some_and(|p| match (&p.starter, user) {
                 (Starter::User(begun_by), Some(user)) => begun_by == user,
                 (Starter::SignIn(_), None) => true,
                 _ => false,
-            })
-            .ok_or_else(|| Status::invalid_argument("state: unknown or expired; begin again"))
+            });
+        if !theirs {
+            return Err(unknown());
+        }
+        pending
+            .remove(state)
+            .filter(|p| p.at.elapsed() < PENDING_TTL)
+            .ok_or_else(unknown)
     }
 
     /// FinishGitConnect: exchanges the code, reads the profile, stores the tokens sealed.

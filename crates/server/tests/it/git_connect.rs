@@ -410,8 +410,17 @@ async fn one_caller_cannot_fill_the_pending_flows() {
         .await
         .expect("bob begins while alice has begun 1,100");
     assert!(!begun.into_inner().state.is_empty());
-    // Alice's newest flow still finishes.
+    // Bob, holding alice's newest state, cannot finish it, nor end it for her.
     let newest = states.last().cloned().unwrap_or_default();
+    let stolen = bob
+        .finish_git_connect(pb::FinishGitConnectRequest {
+            state: newest.clone(),
+            code: "whatever".into(),
+        })
+        .await
+        .expect_err("not bob's flow");
+    assert_eq!(stolen.code(), tonic::Code::InvalidArgument, "{stolen:?}");
+    // Alice's newest flow still finishes.
     let landed = lab
         .alice
         .finish_git_connect(pb::FinishGitConnectRequest {

@@ -438,3 +438,38 @@ fn login_with_github_checks_the_account_through_its_api() {
         }
     }
 }
+
+/// `CORDIUM_CONFIG` may name anything: a FIFO (opening it would wait for a writer), a device
+/// (`/dev/zero` would be read until memory ran out) or a huge file is refused at once, naming
+/// it, as a usage error.
+#[test]
+fn a_saved_login_that_is_no_regular_small_file_is_refused_at_once() {
+    let home = tempfile::tempdir().expect("home");
+    let fifo = home.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let huge = home.path().join("huge.json");
+    std::fs::write(&huge, vec![b' '; (1 << 20) + 1]).expect("a large file");
+    for (config, why) in [
+        (fifo.as_path(), "not a regular file"),
+        (Path::new("/dev/zero"), "not a regular file"),
+        (huge.as_path(), "larger than 1024 KiB"),
+    ] {
+        let r = support::run_with(
+            {
+                let mut cmd = cordium(home.path());
+                cmd.env("CORDIUM_CONFIG", config);
+                cmd
+            },
+            &["list", "workspaces"],
+            None,
+        );
+        assert_eq!(r.code, 2, "{config:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("cannot read {}: {why}", config.display())),
+            "{}",
+            r.stderr
+        );
+    }
+}

@@ -71,18 +71,33 @@ pub(crate) fn path() -> Result<PathBuf, ClientError> {
     }
 }
 
-/// The saved login at `path`, if there is one.
+/// The most bytes a saved login may hold (one is a few hundred).
+const MAX_SAVED_BYTES: u64 = 1 << 20;
+
+/// The saved login at `path`, if there is one. Only a regular file of at most
+/// [`MAX_SAVED_BYTES`] is read: `CORDIUM_CONFIG` may name anything (`/dev/zero`, a FIFO).
 pub(crate) fn load(path: &Path) -> Result<Option<Saved>, ClientError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    use std::io::Read as _;
+    let unreadable =
+        |why: String| ClientError::Usage(format!("cannot read {}: {why}", path.display()));
+    // Looked at before it is opened: opening a FIFO waits for a writer.
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => {}
+        Ok(_) => return Err(unreadable("not a regular file".into())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(ClientError::Usage(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
-    };
+        Err(e) => return Err(unreadable(e.to_string())),
+    }
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_SAVED_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| unreadable(e.to_string()))?;
+    if text.len() as u64 > MAX_SAVED_BYTES {
+        return Err(unreadable(format!(
+            "larger than {} KiB, which no saved login is",
+            MAX_SAVED_BYTES >> 10
+        )));
+    }
     serde_json::from_str(&text).map(Some).map_err(|e| {
         ClientError::Usage(format!(
             "{} is not a saved login ({e}); run `cordium login` again",

@@ -9,6 +9,10 @@
 //! the same for both). Each input is checked first to be rejected by exactly one diagnostic,
 //! the count error, so the measured work is the rejection and its error text stays small.
 //!
+//! Group `report_every_mistake` does the same with mistakes in every entry (`name` written
+//! for `key`), so the diagnostics grow with the input: the time must grow linearly with them
+//! too.
+//!
 //! Run: `cargo bench -p cordium-spec --bench hostile -- --warm-up-time 1 --measurement-time 3`
 //! (`CORDIUM_BENCH_ONLY=reject_env_vars/entries_32000` runs one bench plainly, for callgrind;
 //! see `harness/mod.rs`).
@@ -41,6 +45,21 @@ fn workspace(entries: usize) -> String {
     text
 }
 
+/// A Workspace whose `spec.runtime.envVars` holds `entries` variables, each written with
+/// `name` where `key` belongs: mistakes in every entry (conversion reports them whatever the
+/// count), besides their number. Every rule asks whether a
+/// field's mistake was already reported; answered by scanning the diagnostics, that cost was
+/// quadratic in the mistakes (32,000 of them took 20 s in `cordium validate`).
+fn workspace_of_mistakes(entries: usize) -> String {
+    let mut text = String::from(
+        "apiVersion: cordium/v1\nkind: Workspace\nmetadata:\n  name: hostile\nspec:\n  runtime:\n    envVars:\n",
+    );
+    for i in 0..entries {
+        writeln!(text, "      - {{name: VAR_{i}, value: x}}").ok();
+    }
+    text
+}
+
 /// Loads and validates `text`, returning the number of diagnostics.
 fn reject(text: &str) -> usize {
     load(black_box(text), SourceId(0)).diagnostics.len()
@@ -68,6 +87,28 @@ fn bench(c: &mut Criterion) {
         harness::bench(
             &mut group,
             "reject_env_vars",
+            &format!("entries_{entries}"),
+            || reject(text),
+        );
+    }
+    group.finish();
+
+    // One mistake per entry: the diagnostics grow with the input, and so may the time, only
+    // linearly (the second about 4 times the first).
+    let mistakes: Vec<(usize, String)> = SIZES
+        .iter()
+        .map(|&n| (n, workspace_of_mistakes(n)))
+        .collect();
+    for (entries, text) in &mistakes {
+        let found = reject(text);
+        assert!(found > *entries, "{entries} entries: {found} diagnostics");
+    }
+    let mut group = c.benchmark_group("report_every_mistake");
+    for (entries, text) in &mistakes {
+        group.throughput(Throughput::Elements(*entries as u64));
+        harness::bench(
+            &mut group,
+            "report_every_mistake",
             &format!("entries_{entries}"),
             || reject(text),
         );

@@ -11,7 +11,7 @@
 //!   (`Runtime::stream`), with a PTY and window changes when asked; `direct-tcpip` channels
 //!   (`ssh -L`) reach ports on the workspace's loopback (`Runtime::connect`).
 //! - **Limits** as for the gRPC port ([`crate::connections`]): connections capped overall and
-//!   per address, the first bytes within the handshake deadline, nothing read for the idle
+//!   per peer, the first bytes within the handshake deadline, nothing read for the idle
 //!   deadline closes a connection (the server sends keepalives every 30 s, which live clients
 //!   answer); authentication must succeed within [`AUTH_TIMEOUT`]. One connection holds at
 //!   most [`MAX_SESSIONS_PER_CONNECTION`] session channels (OpenSSH's `MaxSessions`), each of

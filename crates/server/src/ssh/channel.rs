@@ -74,12 +74,13 @@ fn refusal(login: &Login, e: &RuntimeError) -> String {
     }
 }
 
-/// The most variables a session keeps from its client, and the longest value: past them a
-/// request is ignored, as one OpenSSH does not accept (a client may send any number).
-const MAX_CLIENT_ENV: usize = 64;
 /// How long a session channel has to ask for a shell, a command or a subsystem; past it, it is
 /// closed. As long as gRPC's `open` frame has ([`crate::service::OPEN_TIMEOUT`]).
 pub const REQUEST_TIMEOUT: std::time::Duration = crate::service::OPEN_TIMEOUT;
+
+/// The most variables a session keeps from its client, and the longest value: past them a
+/// request is ignored, as one OpenSSH does not accept (a client may send any number).
+const MAX_CLIENT_ENV: usize = 64;
 const MAX_CLIENT_ENV_VALUE: usize = 4096;
 
 /// Keeps `name=value` from the client, within [`MAX_CLIENT_ENV`] and

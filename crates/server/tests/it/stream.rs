@@ -239,12 +239,12 @@ async fn an_abandoned_session_is_killed_and_a_stopped_container_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ports_on_the_container_loopback_are_reached() {
-    let c = Container::start().await;
-    c.sh(
-        "mkdir -p /tmp/www && echo hi-from-httpd > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www",
-    )
+/// Serves `page` with busybox httpd on the container's loopback port 8080, and reads it back
+/// through a port connection.
+async fn serve_and_fetch(c: &Container, page: &str) -> String {
+    c.sh(&format!(
+        "mkdir -p /tmp/www && echo {page} > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www"
+    ))
     .await;
     let mut conn = c.podman.connect(&c.key, 8080).await.expect("connect");
     conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
@@ -252,6 +252,13 @@ async fn ports_on_the_container_loopback_are_reached() {
         .expect("write");
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("read");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ports_on_the_container_loopback_are_reached() {
+    let c = Container::start().await;
+    let answer = serve_and_fetch(&c, "hi-from-httpd").await;
     assert!(answer.contains("hi-from-httpd"), "{answer}");
     let err = c.podman.connect(&c.key, 8081).await.err().expect("closed");
     assert!(
@@ -269,16 +276,7 @@ async fn ports_on_the_container_loopback_are_reached() {
         .output()
         .expect("podman restart");
     assert!(restarted.status.success(), "{restarted:?}");
-    c.sh(
-        "mkdir -p /tmp/www && echo hi-after-restart > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www",
-    )
-    .await;
-    let mut conn = c.podman.connect(&c.key, 8080).await.expect("connect again");
-    conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
-        .await
-        .expect("write");
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).await.expect("read");
+    let answer = serve_and_fetch(&c, "hi-after-restart").await;
     assert!(answer.contains("hi-after-restart"), "{answer}");
 }
 

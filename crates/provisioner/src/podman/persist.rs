@@ -28,10 +28,10 @@ use super::{Podman, engine, last_line};
 use crate::plan::VolumeSource;
 use crate::runtime::{ContainerSpec, KeptContainer, Recipe, RuntimeError, WorkspaceKey};
 use std::path::PathBuf;
+use std::process::Stdio;
 
 /// The label on a Space Volume naming its Space.
 pub(super) const SPACE_VOLUME_LABEL: &str = "cordium.space-volume";
-use std::process::Stdio;
 
 /// How long a `kept_container` answer stands in for the inspect of the start that follows.
 const REMEMBERED_FOR: std::time::Duration = std::time::Duration::from_secs(10);

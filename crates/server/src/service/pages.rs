@@ -137,6 +137,15 @@ pub(crate) enum Rows<'a> {
 }
 
 impl Rows<'_> {
+    /// The one scope every row of the list is in, when the list reads one.
+    fn only_scope(&self) -> Option<&str> {
+        match self {
+            Rows::InScope { scope, .. } => Some(scope),
+            Rows::WorkspacesOf { space, .. } if !space.is_empty() => Some(space),
+            _ => None,
+        }
+    }
+
     async fn fetch(
         self,
         store: &Store,
@@ -165,6 +174,19 @@ pub(crate) async fn collect<M>(
     page: PageRequest,
     mut keep: impl FnMut(&Record) -> Result<Option<M>>,
 ) -> Result<Page<M>> {
+    // A token names the key of the last row it saw; for a list of one Space that key is in
+    // that Space, so a token of another Space's list would page from a key this list never
+    // had (silently empty).
+    if let Some(scope) = rows.only_scope()
+        && !page.after.name.is_empty()
+        && page.after.scope != scope
+    {
+        return Err(bad_field(
+            "page_token",
+            "a page token of another Space's list (pass the `next_page_token` of the previous \
+             page of the same list, or none)",
+        ));
+    }
     let mut items = Vec::new();
     let mut bytes = 0;
     let mut after = page.after;

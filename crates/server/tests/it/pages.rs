@@ -139,6 +139,46 @@ async fn a_bad_page_token_is_invalid_argument(backend: Backend) {
         &[Code::InvalidArgument],
     );
     assert!(s.message().contains("page_token"), "{}", s.message());
+    // Nor is a token of one Space's list one of another Space's.
+    for space in ["one.alice", "two.alice"] {
+        ok(
+            "CreateSpace",
+            alice.create_space(crate::space(space, None)).await,
+        );
+        for n in ["first", "second"] {
+            ok(
+                "CreateSecret",
+                alice.create_secret(crate::secret(space, n, "v")).await,
+            );
+        }
+    }
+    let in_space = |space: &str, token: &str| pb::ListRequest {
+        space: space.into(),
+        ..page(1, token)
+    };
+    let first = ok(
+        "ListSecret",
+        alice.list_secret(in_space("one.alice", "")).await,
+    );
+    assert!(!first.next_page_token.is_empty());
+    let s = fails(
+        "ListSecret",
+        alice
+            .list_secret(in_space("two.alice", &first.next_page_token))
+            .await,
+        &[Code::InvalidArgument],
+    );
+    assert!(
+        s.message().contains("another Space's list"),
+        "{}",
+        s.message()
+    );
+    ok(
+        "ListSecret",
+        alice
+            .list_secret(in_space("one.alice", &first.next_page_token))
+            .await,
+    );
     let s = fails(
         "ListWorkspace",
         alice.list_workspace(page(-1, "")).await,

@@ -58,9 +58,10 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
-    /// The resource changed since it was read.
+    /// The resource is not at the version the write expected: it changed since it was read,
+    /// or the version was never its (one from the future).
     #[error(
-        "{} `{name}` was changed by someone else (version {expected} is stale)",
+        "{} `{name}` is not at version {expected} (changed since it was read, or never at that version); read it again and retry",
         kind.as_str()
     )]
     Conflict {

@@ -352,10 +352,26 @@ async fn stale_updates_are_aborted_over_the_api(backend: Backend) {
             .await,
     );
     ok("UpdateWorkspace", alice.update_workspace(ws.clone()).await);
+    let mut future = ws.clone();
     fails(
         "UpdateWorkspace stale",
         alice.update_workspace(ws).await,
         &[Code::Aborted],
+    );
+    // A version the workspace never had is not called stale: the answer says what is wrong
+    // either way.
+    if let Some(m) = future.metadata.as_mut() {
+        m.resource_version = 99;
+    }
+    let s = fails(
+        "UpdateWorkspace at a future version",
+        alice.update_workspace(future).await,
+        &[Code::Aborted],
+    );
+    assert!(
+        s.message().contains("is not at version 99") && !s.message().contains("stale"),
+        "{}",
+        s.message()
     );
 
     let s = ok(

@@ -111,11 +111,8 @@ impl Podman {
                 }
             }
             // Labelled like the container.
-            let labels = self.label_args(&spec.key);
-            let mut args = vec!["volume", "create"];
-            args.extend(labels.iter().map(String::as_str));
-            args.push(&volume);
-            self.run(&args, None).await.map(drop)
+            self.create_volume(&volume, self.label_args(&spec.key))
+                .await
         };
         tokio::try_join!(
             prepare(Self::volume(&spec.key)),
@@ -134,23 +131,27 @@ impl Podman {
             if self.volume_exists(&volume).await? {
                 continue;
             }
-            let mut args = vec![
-                "volume".to_owned(),
-                "create".to_owned(),
+            let mut labels = vec![
                 "--label".to_owned(),
                 format!("{SPACE_VOLUME_LABEL}={}", spec.key.space),
             ];
-            args.extend(super::installation::label_args(&self.options));
-            args.push(volume.clone());
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            labels.extend(super::installation::label_args(&self.options));
             // Another start in the Space may have made it meanwhile.
-            if let Err(e) = self.run(&args, None).await
+            if let Err(e) = self.create_volume(&volume, labels).await
                 && !self.volume_exists(&volume).await?
             {
                 return Err(e);
             }
         }
         Ok(())
+    }
+
+    /// `podman volume create` of `volume` with `labels` (`--label`, `KEY=VALUE` pairs).
+    async fn create_volume(&self, volume: &str, labels: Vec<String>) -> Result<(), RuntimeError> {
+        let mut args = vec!["volume", "create"];
+        args.extend(labels.iter().map(String::as_str));
+        args.push(volume);
+        self.run(&args, None).await.map(drop)
     }
 
     /// Removes every Space Volume labelled with Space `space`, with whatever still uses it

@@ -68,13 +68,13 @@ impl Driver {
                     failure: Failure::Unknown,
                     message: format!("stopped: its owner `{}` is disabled", record.owner),
                 }
-            } else if matches!(state, Ok(ContainerState::Running) | Err(_)) {
-                continue;
-            } else {
+            } else if let Some(message) = why_not_running(&state) {
                 RunFailure {
                     failure: Failure::HealthCheck,
-                    message: why_not_running(&state),
+                    message,
                 }
+            } else {
+                continue;
             };
             let driver = Arc::clone(self);
             // Only the run that was seen: not one started since.
@@ -102,15 +102,15 @@ fn requested_long_ago(ws: &pb::Workspace) -> bool {
         .is_ok_and(|at| now.saturating_sub(at) > STOP_REQUEST_PATIENCE.as_secs())
 }
 
-/// What a health check says of a `RUNNING` workspace whose container is not running.
-fn why_not_running(state: &Result<ContainerState, RuntimeError>) -> String {
+/// Why a `RUNNING` workspace's container, read as `state`, fails the health check; `None`
+/// when it runs, or could not be read (the next check reads it again).
+fn why_not_running(state: &Result<ContainerState, RuntimeError>) -> Option<String> {
     match state {
         Ok(ContainerState::Failed(why) | ContainerState::ImagePullFailed(why)) => {
-            format!("the workspace's container stopped running: {why}")
+            Some(format!("the workspace's container stopped running: {why}"))
         }
-        Ok(ContainerState::Absent) => "the workspace's container is gone".to_owned(),
-        Ok(ContainerState::Pending) => "the workspace's container is not running".to_owned(),
-        Ok(ContainerState::Running) => "the workspace's container is running".to_owned(),
-        Err(e) => format!("the workspace's container could not be read: {e}"),
+        Ok(ContainerState::Absent) => Some("the workspace's container is gone".to_owned()),
+        Ok(ContainerState::Pending) => Some("the workspace's container is not running".to_owned()),
+        Ok(ContainerState::Running) | Err(_) => None,
     }
 }

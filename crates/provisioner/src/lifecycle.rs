@@ -493,8 +493,11 @@ async fn run_clone<R: Runtime + ?Sized>(
         ));
         unshallow.env = exec.env;
         unshallow.detach = true;
-        // Best effort: the clone is usable without its history.
-        let _ = runtime.exec(key, &unshallow).await;
+        // Best effort: the clone is usable without its history; a failure is logged, since
+        // nothing else would say why the history never came.
+        if let Err(e) = runtime.exec(key, &unshallow).await {
+            tracing::warn!(workspace = %key.name, "the background unshallow did not start: {e}");
+        }
     }
     Ok(())
 }

@@ -431,6 +431,8 @@ expected = "Basic " + base64.b64encode(
     (user + ":" + os.environ["CORDIUM_TEST_GIT_PASSWORD"]).encode()).decode()
 
 class Handler(BaseHTTPRequestHandler):
+    # A client that stops mid-request (a workspace removed during a fetch) frees its thread.
+    timeout = 30
     def log_message(self, *args):
         pass
     def do_GET(self):
@@ -476,7 +478,10 @@ class Handler(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("0.0.0.0", int(port)), Handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
+# The handshake runs in the request's thread (at its first read, under its timeout), not in
+# accept: one client that never finishes it must not stop the server accepting.
+server.socket = context.wrap_socket(server.socket, server_side=True,
+                                    do_handshake_on_connect=False)
 server.serve_forever()
 "#;
 

@@ -20,10 +20,15 @@ async fn eventually(env: &PodmanEnv, name: &str, script: &str, want: &str) {
         if out == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "`{script}` printed {out:?}, not {want:?}"
-        );
+        if Instant::now() >= deadline {
+            // The background fetch writes its errors to the workspace log.
+            let log = run(
+                env.podman()
+                    .args(["logs", "--tail", "20", &env.container(name)]),
+                "podman logs",
+            );
+            panic!("`{script}` printed {out:?}, not {want:?}; the log ends:\n{log}");
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

@@ -3,7 +3,40 @@
 
 use crate::args::ColorChoice;
 use anstream::AutoStream;
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+/// `text` with every character that could steer a terminal made visible instead: C0 controls
+/// but the line feed and tab become their Unicode control pictures (`\r` is `␍`, ESC `␛`), as
+/// rustc shows them in source lines, DEL `␡`, and C1 controls and the bidirectional overrides
+/// and isolates (which reorder what is shown, "Trojan Source") `�`. One character for one, so
+/// a caret under a source line stays in place.
+///
+/// For text from outside the CLI that it prints for people: source lines and messages of
+/// diagnostics (a hostile file), and what a server says (its errors, events, failures). Left
+/// as they are, a carriage return overwrites what the line showed, and an escape sequence
+/// clears the screen, retitles the window or (on a terminal, where the colour adapter passes
+/// sequences through) forges output. Workspace output (`logs`, `exec`) is the user's own and
+/// stays raw; JSON and YAML output escape controls themselves.
+pub(crate) fn visible(text: &str) -> Cow<'_, str> {
+    let steers = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(steers) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                c if !steers(c) => c,
+                '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}'),
+                '\u{7f}' => '\u{2421}',
+                _ => '\u{fffd}',
+            })
+            .collect(),
+    )
+}
 
 /// Whether the ANSI adapter leaves `text` as it is whatever the colour choice: only printable
 /// ASCII and ASCII whitespace (no escape sequence, no other control byte, nothing multi-byte,
@@ -111,7 +144,22 @@ impl Output {
 
 #[cfg(test)]
 mod tests {
-    use super::passes_unchanged;
+    use super::{passes_unchanged, visible};
+
+    #[test]
+    fn controls_from_outside_are_shown_not_obeyed() {
+        assert_eq!(
+            visible("plain\ttext\nsecond line é →"),
+            "plain\ttext\nsecond line é →"
+        );
+        assert!(matches!(visible("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(visible("a\rb"), "a␍b");
+        assert_eq!(visible("\u{1b}[2J\u{7}x\u{7f}"), "␛[2J␇x␡");
+        assert_eq!(visible("\u{9b}2J \u{202e}cba\u{2066}"), "�2J �cba�");
+        // One character for one: a caret under the line stays under the same character.
+        let hostile = "k: \u{1b}]0;title\u{7}\r";
+        assert_eq!(visible(hostile).chars().count(), hostile.chars().count());
+    }
 
     #[test]
     fn only_printable_ascii_and_whitespace_pass_unchanged() {

@@ -2,7 +2,7 @@
 //! lines).
 
 use crate::args::MessageFormat;
-use crate::output::Output;
+use crate::output::{Output, visible};
 use anstyle::{AnsiColor, Style};
 use cordium_spec::{Diagnostic, Location, Severity, SourceMap};
 use std::fmt::Write as _;
@@ -22,7 +22,8 @@ pub(crate) fn human(d: &Diagnostic, sources: &SourceMap) -> String {
     let _ = writeln!(
         out,
         "{style}{label}[{}]{style:#}{BOLD}: {}{BOLD:#}",
-        d.code, d.message
+        d.code,
+        visible(&d.message)
     );
     let gutter = d
         .location
@@ -44,16 +45,24 @@ pub(crate) fn human(d: &Diagnostic, sources: &SourceMap) -> String {
             related.location.span(),
             ":::",
             '-',
-            &related.message,
+            &visible(&related.message),
             BLUE,
             &pad,
         );
     }
     if !d.path.is_empty() {
-        let _ = writeln!(out, "{pad} {BLUE}={BLUE:#} {BOLD}field{BOLD:#}: {}", d.path);
+        let _ = writeln!(
+            out,
+            "{pad} {BLUE}={BLUE:#} {BOLD}field{BOLD:#}: {}",
+            visible(&d.path)
+        );
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} {BLUE}={BLUE:#} {BOLD}help{BOLD:#}: {help}");
+        let _ = writeln!(
+            out,
+            "{pad} {BLUE}={BLUE:#} {BOLD}help{BOLD:#}: {}",
+            visible(help)
+        );
     }
     out
 }
@@ -77,7 +86,7 @@ fn snippet(
     let _ = writeln!(
         out,
         "{pad}{BLUE}{arrow}{BLUE:#} {}:{line}:{column}",
-        source.name
+        visible(&source.name)
     );
     let _ = writeln!(out, "{pad} {BLUE}|{BLUE:#}");
     let col0 = column.saturating_sub(1);
@@ -95,7 +104,7 @@ fn snippet(
         out,
         "{BLUE}{line:>width$} |{BLUE:#} {}{}{}",
         window.before,
-        window.text,
+        visible(window.text),
         window.after,
         width = pad.len()
     );

@@ -1123,3 +1123,53 @@ fn many_mistakes_show_the_first_hundred_and_count_the_rest() {
         human.stderr
     );
 }
+
+#[test]
+fn controls_in_a_hostile_file_are_shown_not_sent_to_the_terminal() {
+    // An escape sequence written raw (it retitles the window and clears the screen), shown in
+    // the source line of a syntax error; and one written as escapes in a key reported as
+    // unknown, so in the message and its help.
+    let raw = "kind: Workspace\nspec:\n  image: \"\u{1b}]0;pwned\u{7}\u{1b}[2J\"\n";
+    let escaped = "kind: Workspace\nspec:\n  \"k\\e[2J\\a\\u202e\\r\": 1\n";
+    for (name, text, shown) in [
+        ("raw.yaml", raw, "␛]0;pwned␇␛[2J"),
+        ("escaped.yaml", escaped, "k␛[2J␇�␍"),
+    ] {
+        let (_dir, path) = temp_file(name, text);
+        // `always`: the colour adapter passes escape sequences through, as on a terminal.
+        let r = run(&[
+            "--color",
+            "always",
+            "validate",
+            path.to_str().expect("a UTF-8 path"),
+        ]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            !without_colours(&r.stderr).contains(['\u{1b}', '\u{7}', '\r', '\u{202e}']),
+            "a control reached the terminal: {:?}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(shown), "{name}: {:?}", r.stderr);
+    }
+}
+
+/// `text` without the colour sequences the CLI writes itself (`ESC [ digits ; m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let params = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(after.len());
+        if after[params..].starts_with('m') {
+            rest = &after[params + 1..];
+        } else {
+            out.push('\u{1b}');
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

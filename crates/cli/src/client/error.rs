@@ -119,7 +119,8 @@ fn status_text(status: &tonic::Status, server: &str) -> String {
         Code::Unavailable => text.push_str(&format!("help: is the server at {server} running and reachable?\n")),
         _ => {}
     }
-    text
+    // What a server says is shown, never obeyed by the terminal.
+    crate::output::visible(&text).into_owned()
 }
 
 #[cfg(test)]
@@ -142,6 +143,24 @@ mod tests {
             "error: InvalidArgument: the Workspace is invalid\n  spec.isEphemeral: expected a boolean [spec::type]\n  <document>: no kind [spec::kind]\n"
         );
         assert_eq!(status_exit_code(status.code()), INVALID);
+    }
+
+    #[test]
+    fn what_a_server_says_is_shown_not_obeyed() {
+        let mut details = ErrorDetails::new();
+        details.add_bad_request_violation("spec.\u{1b}[2J", "bad\rOVERWRITTEN");
+        let status = tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "refused\u{1b}]0;title\u{7}\r\nline two",
+            details,
+        );
+        let text = status_text(&status, "http://h:1");
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
+        assert!(
+            text.contains("refused␛]0;title␇␍\nline two")
+                && text.contains("spec.␛[2J: bad␍OVERWRITTEN"),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -171,6 +171,7 @@ impl Progress {
     /// A line of information: `[  0.0s] TEXT` when plain, the text above the live line when
     /// live.
     pub(super) fn note(&mut self, out: &mut Output, text: &str) {
+        let text = crate::output::visible(text);
         if self.live {
             self.clear(out);
             out.err(&format!("{text}\n"));
@@ -198,6 +199,7 @@ impl Progress {
     /// The run failed in the state shown: live, its line ends with `✗`; plain, a line
     /// `[  2.1s] failed: SUMMARY`.
     pub(super) fn fail(&mut self, out: &mut Output, summary: &str) {
+        let summary = crate::output::visible(summary);
         if self.live {
             self.failed = self.current.map(|(state, _)| state);
             self.close(out, false);

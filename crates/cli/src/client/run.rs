@@ -305,7 +305,12 @@ async fn ended(
             let status = ws.status.unwrap_or_default();
             let code = match &status.failure {
                 Some(f) => {
-                    out.err(&failure::explain(name, f, log_tail.as_deref(), !args.rm));
+                    out.err(&crate::output::visible(&failure::explain(
+                        name,
+                        f,
+                        log_tail.as_deref(),
+                        !args.rm,
+                    )));
                     INVALID
                 }
                 // `--rm`: stopping is how a run ends.

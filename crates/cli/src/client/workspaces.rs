@@ -122,8 +122,9 @@ pub(super) async fn build(
     Ok(())
 }
 
-fn workspace_name(ws: &pb::Workspace) -> &str {
-    ws.metadata.as_ref().map_or("", |m| m.name.as_str())
+/// The name as a server sent it, shown rather than obeyed by the terminal.
+fn workspace_name(ws: &pb::Workspace) -> std::borrow::Cow<'_, str> {
+    crate::output::visible(ws.metadata.as_ref().map_or("", |m| m.name.as_str()))
 }
 
 fn state(ws: &pb::Workspace) -> &'static str {
@@ -187,4 +188,26 @@ pub(super) async fn watch(
     })
     .await;
     done.map_err(|status| client.error(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_from_a_hostile_server_is_shown_not_obeyed() {
+        let workspace = pb::Workspace {
+            metadata: Some(pb::Metadata {
+                name: "n1\rOVER \u{1b}[2J".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let event = pb::WorkspaceEvent {
+            event: Some(pb::workspace_event::Event::Created(workspace)),
+            ..Default::default()
+        };
+        let line = event_line(&event).expect("a line");
+        assert!(line.starts_with("created n1␍OVER ␛[2J "), "{line:?}");
+    }
 }

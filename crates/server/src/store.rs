@@ -85,6 +85,15 @@ pub enum StoreError {
         /// The quota that was reached.
         quota: Quota,
     },
+    /// The user holds the most live workload tokens allowed
+    /// ([`workload_tokens::MAX_LIVE_WORKLOAD_TOKENS`]); nothing was written.
+    #[error(
+        "you hold {max} live workload tokens, the most allowed; exchange again once some expire"
+    )]
+    TooManyTokens {
+        /// The cap.
+        max: i64,
+    },
     /// The database failed (the cause is the source, printed by whoever reports the chain).
     #[error("database error")]
     Database(#[from] sqlx::Error),

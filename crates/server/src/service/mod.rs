@@ -69,7 +69,9 @@ impl From<StoreError> for Status {
             StoreError::AlreadyExists { .. } => Status::new(Code::AlreadyExists, e.to_string()),
             StoreError::NotFound { .. } => Status::new(Code::NotFound, e.to_string()),
             StoreError::Conflict { .. } => Status::new(Code::Aborted, e.to_string()),
-            StoreError::QuotaExceeded { .. } => Status::new(Code::ResourceExhausted, e.to_string()),
+            StoreError::QuotaExceeded { .. } | StoreError::TooManyTokens { .. } => {
+                Status::new(Code::ResourceExhausted, e.to_string())
+            }
             StoreError::Database(inner) => {
                 tracing::error!("database: {inner}");
                 Status::new(Code::Unavailable, "the store is unavailable; try again")

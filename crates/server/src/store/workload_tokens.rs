@@ -9,9 +9,19 @@
 use super::users::{User, user_of};
 use super::{Store, StoreError};
 
+/// The most live workload tokens one user holds: one valid platform token may be exchanged
+/// again and again, each exchange adding a row that lives for the rule's time to live, so
+/// without a bound a leaked platform token (or a loop in a pipeline) grows the store without
+/// end. Past it an exchange is refused ([`StoreError::TooManyTokens`]) until some expire; a
+/// thousand covers a busy pipeline's jobs within one time to live. Counted inside the
+/// exchange's transaction: on SQLite, whose writers take turns, exactly; on PostgreSQL,
+/// concurrent exchanges may pass it by their number.
+pub const MAX_LIVE_WORKLOAD_TOKENS: i64 = 1000;
+
 impl Store {
     /// Keeps a new workload token (its hash) acting as `owner` until `expires_at` (seconds
-    /// since the epoch), and sweeps every token that expired before `now`.
+    /// since the epoch), and sweeps every token that expired before `now`; refused when the
+    /// owner already holds [`MAX_LIVE_WORKLOAD_TOKENS`].
     pub async fn add_workload_token(
         &self,
         token_hash: &str,
@@ -24,6 +34,15 @@ impl Store {
             .bind(seconds(now))
             .execute(&mut *tx)
             .await?;
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workload_tokens WHERE owner = $1")
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await?;
+        if live >= MAX_LIVE_WORKLOAD_TOKENS {
+            return Err(StoreError::TooManyTokens {
+                max: MAX_LIVE_WORKLOAD_TOKENS,
+            });
+        }
         sqlx::query(
             "INSERT INTO workload_tokens (token_hash, owner, expires_at) VALUES ($1, $2, $3)",
         )

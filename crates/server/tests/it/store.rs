@@ -23,6 +23,7 @@ crate::on_both_backends!(
     deletes_of_workspaces_are_recorded_until_forgotten,
     events_reach_subscribers,
     concurrent_creates_fail_alone,
+    live_workload_tokens_are_capped_per_user,
 );
 
 async fn open(data: &Data) -> Store {
@@ -1339,4 +1340,40 @@ async fn postgres_a_space_is_deleted_while_one_of_its_workspaces_is_updated() {
             .is_none(),
         "the workspace went with its Space"
     );
+}
+
+async fn live_workload_tokens_are_capped_per_user(backend: Backend) {
+    use cordium_server::store::workload_tokens::MAX_LIVE_WORKLOAD_TOKENS;
+    let data = Data::new(backend).await;
+    let store = open(&data).await;
+    let now = 1_000_000;
+    for i in 0..MAX_LIVE_WORKLOAD_TOKENS {
+        store
+            .add_workload_token(&format!("alice-{i}"), "alice", now + 10, now)
+            .await
+            .expect("a token within the cap");
+    }
+    let refused = store
+        .add_workload_token("alice-past", "alice", now + 10, now)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyTokens { max }) if max == MAX_LIVE_WORKLOAD_TOKENS),
+        "{refused:?}"
+    );
+    let pool = data.raw_pool().await;
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM workload_tokens WHERE owner = 'alice'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(held, MAX_LIVE_WORKLOAD_TOKENS, "a refused token was stored");
+    // The cap is per user, and expired tokens leave it.
+    store
+        .add_workload_token("bob-0", "bob", now + 10, now)
+        .await
+        .expect("another user's token");
+    store
+        .add_workload_token("alice-later", "alice", now + 100, now + 11)
+        .await
+        .expect("a token once the others expired");
 }

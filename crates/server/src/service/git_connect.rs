@@ -509,6 +509,12 @@ impl Api {
 const MAX_REDIRECT_BYTES: usize = 256;
 
 /// A redirect to the caller's loopback listener, or InvalidArgument naming the field.
+///
+/// As RFC 8252 (OAuth for native apps) §7.3 and §8.3 ask: `http`, a loopback IP literal
+/// (`127.0.0.1` or `[::1]`; not `localhost`, which a resolver or hosts file may send
+/// elsewhere), an explicit port, no user information or fragment, and written the way the URL
+/// standard writes it (so `http://127.1/`, `http://0x7f000001/` or a path with a raw line
+/// break, which parse to something else, are refused rather than passed on to the provider).
 fn check_redirect(redirect_uri: &str) -> Result<()> {
     // A pending flow keeps its redirect for minutes: bounded like any other buffer.
     if redirect_uri.len() > MAX_REDIRECT_BYTES {
@@ -517,13 +523,19 @@ fn check_redirect(redirect_uri: &str) -> Result<()> {
         )));
     }
     let loopback = Url::parse(redirect_uri).ok().is_some_and(|u| {
-        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+        u.scheme() == "http"
+            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
+            && u.port().is_some()
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.fragment().is_none()
+            && u.as_str() == redirect_uri
     });
     if loopback {
         Ok(())
     } else {
         Err(Status::invalid_argument(
-            "redirect_uri: must be a loopback http://127.0.0.1:PORT/... URL",
+            "redirect_uri: must be a loopback URL written http://127.0.0.1:PORT/... or http://[::1]:PORT/...",
         ))
     }
 }
@@ -652,5 +664,22 @@ mod tests {
         );
         let long = format!("http://127.0.0.1:8123/{}", "a".repeat(MAX_REDIRECT_BYTES));
         assert_eq!(refused(&long), Err(tonic::Code::InvalidArgument));
+        assert!(check_redirect("http://[::1]:8123/callback?x=1").is_ok());
+        for other in [
+            "http://localhost:8123/callback",
+            "http://127.1:8123/callback",
+            "http://0x7f000001:8123/callback",
+            "http://127.0.0.1/callback",
+            "http://user@127.0.0.1:8123/callback",
+            "http://127.0.0.1:8123/callback#x",
+            "http://127.0.0.1:8123/call\r\nback",
+            "http://127.0.0.1:8123/../callback",
+        ] {
+            assert_eq!(
+                refused(other),
+                Err(tonic::Code::InvalidArgument),
+                "{other} was accepted"
+            );
+        }
     }
 }

@@ -268,14 +268,17 @@ async fn body_in_time(
     response
 }
 
-/// Serves the console on `listener` under `limits` until `shutdown` resolves.
+/// Serves the console on `listener` under `limits` until `shutdown` resolves, then waits for
+/// every connection to finish its request. Nothing ends it early: a connection's failure is
+/// that connection's (logged at debug), and accepting is retried with back-off
+/// ([`crate::connections::incoming_http1`]).
 pub async fn serve(
     api: Api,
     listener: tokio::net::TcpListener,
     limits: ConnectionLimits,
     options: ConsoleOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let console = Console {
         api,
         sessions: Sessions::new(options),
@@ -309,7 +312,6 @@ pub async fn serve(
     drop((incoming, stopping));
     stop.send_replace(true);
     stop.closed().await;
-    Ok(())
 }
 
 /// Serves one connection's requests until it closes, or until `stopping` says so (then the
@@ -342,8 +344,8 @@ async fn serve_connection(
     let _ = served.await;
 }
 
-/// Binds `addr` and serves the console there in a task of its own (errors are logged) until
-/// `shutdown` resolves; returns the bound address (`127.0.0.1:0` picks a free port).
+/// Binds `addr` and serves the console there in a task of its own until `shutdown`
+/// resolves; returns the bound address (`127.0.0.1:0` picks a free port).
 pub async fn spawn(
     api: Api,
     addr: std::net::SocketAddr,
@@ -353,10 +355,6 @@ pub async fn spawn(
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = serve(api, listener, limits, options, shutdown).await {
-            tracing::error!("the web console stopped: {e}");
-        }
-    });
+    tokio::spawn(serve(api, listener, limits, options, shutdown));
     Ok(local)
 }

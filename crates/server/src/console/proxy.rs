@@ -61,7 +61,7 @@ pub(crate) async fn default_application(
     headers: HeaderMap,
 ) -> Response {
     match default_of(&c, &workspace, &headers).await {
-        Ok(app) => Redirect::temporary(&format!("/w/{workspace}/{app}/")).into_response(),
+        Ok(app) => into_application(&workspace, &app).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -106,7 +106,31 @@ async fn default_of(
 
 /// `/w/WS/APP`: into the application's root.
 pub(crate) async fn enter(Path((workspace, app)): Path<(String, String)>) -> Redirect {
-    Redirect::temporary(&format!("/w/{workspace}/{app}/"))
+    into_application(&workspace, &app)
+}
+
+/// A redirect to `/w/WS/APP/`. The names come decoded from a path anyone may send, so each is
+/// encoded again as one path segment: as they were, a `%0D%0A` made a `Location` that is no
+/// header value (axum's `Redirect` panics on it), and a `%2F` a path of other segments.
+fn into_application(workspace: &str, app: &str) -> Redirect {
+    Redirect::temporary(&format!(
+        "/w/{}/{}/",
+        path_segment(workspace),
+        path_segment(app)
+    ))
+}
+
+/// `text` percent-encoded as one path segment: every byte but RFC 3986's unreserved ones.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `/w/WS/APP/`.
@@ -426,6 +450,29 @@ fn drop_console_cookies(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_redirect_into_an_application_keeps_each_name_one_segment() {
+        let location = |workspace: &str, app: &str| {
+            let response = into_application(workspace, app).into_response();
+            response.headers()[header::LOCATION]
+                .to_str()
+                .expect("a header value")
+                .to_owned()
+        };
+        assert_eq!(location("ab1", "web"), "/w/ab1/web/");
+        // Decoded from `%0D%0A` and `%2F`: once a panic, once a path of other segments.
+        assert_eq!(
+            location("a\r\nSet-Cookie: x", "web"),
+            "/w/a%0D%0ASet-Cookie%3A%20x/web/"
+        );
+        assert_eq!(location("ab1", "../../api"), "/w/ab1/..%2F..%2Fapi/");
+        let entered = enter(Path(("\r\n".to_owned(), "é".to_owned()))).await;
+        assert_eq!(
+            entered.into_response().headers()[header::LOCATION],
+            "/w/%0D%0A/%C3%A9/"
+        );
+    }
 
     #[test]
     fn the_path_reaches_the_application_as_the_browser_encoded_it() {

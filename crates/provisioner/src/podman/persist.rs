@@ -157,26 +157,14 @@ impl Podman {
     /// Removes every Space Volume labelled with Space `space`, with whatever still uses it
     /// (only the deleted Space's own workspaces can).
     pub(super) async fn remove_space_volumes_of(&self, space: &str) -> Result<(), RuntimeError> {
-        let mut command = self.command();
-        command.args([
-            "volume",
-            "ls",
-            "--filter",
-            &format!("label={SPACE_VOLUME_LABEL}"),
-            "--format",
-            &format!("{{{{.Name}}}}\t{{{{index .Labels \"{SPACE_VOLUME_LABEL}\"}}}}"),
-        ]);
-        let out = self.output(command, None).await?;
-        if !out.status.success() {
-            return Err(engine("listing Space Volumes", last_line(&out.stderr)));
-        }
-        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-        let names: Vec<&str> = listed
-            .lines()
-            .filter_map(|line| line.split_once('\t'))
-            .filter(|(_, of)| *of == space)
-            .map(|(name, _)| name)
-            .collect();
+        let filter = format!("label={SPACE_VOLUME_LABEL}={space}");
+        let listed = self
+            .run(
+                &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"],
+                None,
+            )
+            .await?;
+        let names: Vec<&str> = listed.lines().filter(|name| !name.is_empty()).collect();
         if names.is_empty() {
             return Ok(());
         }

@@ -39,6 +39,7 @@ pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<()
                 .finish_git_connect(pb::FinishGitConnectRequest {
                     state: begun.state,
                     code,
+                    flow: begun.flow,
                 })
                 .await;
             let connection = client.answer(answer)?;

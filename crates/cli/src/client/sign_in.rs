@@ -169,6 +169,7 @@ pub(super) async fn login_github(args: &LoginArgs, out: &mut Output) -> Result<(
         .finish_git_hub_sign_in(pb::FinishGitConnectRequest {
             state: begun.state,
             code,
+            flow: begun.flow,
         })
         .await;
     let given = client.answer(answer)?;

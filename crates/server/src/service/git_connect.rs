@@ -6,10 +6,15 @@
 //!   `redirect_uri` is the caller's loopback listener (`http://127.0.0.1:PORT/...`, RFC 8252);
 //!   the CLI receives the code and sends it with FinishGitConnect. The server opens no HTTP
 //!   endpoint for OAuth callbacks, so there is no new network surface to limit.
-//! - **PKCE and `state` stay in the server**: a pending connection (user, provider, verifier,
-//!   redirect) is kept in memory, by `state`, for [`PENDING_TTL`], at most [`MAX_PENDING`] at
-//!   once; Finish must come from the same user, on the same replica (with several replicas,
-//!   route a user's calls to one, or begin again).
+//! - **The flow travels sealed with the client**: Begin answers, beside the URL and its
+//!   `state`, the flow (who began it, the provider, the PKCE verifier, the redirect, when it
+//!   expires: [`FLOW_TTL`]) sealed with the server's key and bound to the `state`; the client
+//!   keeps it (never in a URL) and sends it back with Finish. The server keeps nothing between
+//!   the two: there is no table for one caller to fill or evict others from (a sign-in has no
+//!   user to count by, and every client behind one proxy shares an address), any replica
+//!   finishes what another began, and only the client that began a flow holds its verifier,
+//!   so a `state` and `code` seen in a URL finish nothing. A connection must be finished by
+//!   the user who began it. A code is single use at the provider, so a flow finishes once.
 //! - **Secrets.** The client secret is the Space's Secret the GitProvider names, opened only
 //!   for the exchange; access and refresh tokens are sealed
 //!   ([`crate::crypto::git_token_identity`]) and never returned, logged or put in an error.
@@ -21,66 +26,88 @@
 use super::api::Api;
 use super::resource::Result;
 use super::{Caller, not_found};
-use crate::crypto::{git_token_identity, sealing_identity};
+use crate::crypto::{SecretBox, git_token_identity, sealing_identity};
 use crate::git_oauth::{Endpoints, GitHosts, GitOAuthError};
 use crate::pb;
 use crate::store::git_connections::GitConnectionRow;
 use base64::Engine as _;
 use cordium_api::outbound::{Outbound, Url};
 use cordium_spec::Kind;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::Status;
 
-/// How long a begun connection waits for its Finish.
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
-/// The most connections begun and not finished at once (server-wide).
-pub const MAX_PENDING: usize = 1024;
-/// The most flows one user (or, for sign-ins, one address) has begun and not finished: past
-/// it their oldest is forgotten (abandoned, most likely), so one caller can never take the
-/// server-wide room from the others.
-pub(crate) const MAX_PENDING_PER_CALLER: usize = 8;
+/// How long a begun flow may be finished.
+pub const FLOW_TTL: Duration = Duration::from_secs(600);
+/// The longest sealed flow Finish reads (a sealed [`Flow`] is a few hundred bytes).
+const MAX_FLOW_BYTES: usize = 2048;
 /// An access token expiring sooner than this is refreshed before it is handed out.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
-/// Who began a flow: a user connecting an account, or the address a sign-in came from (the
-/// only thing known of it). Flows are counted per starter ([`MAX_PENDING_PER_CALLER`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Starter {
-    User(String),
-    SignIn(Option<std::net::IpAddr>),
-}
-
-/// The network a sign-in's address stands for: an IPv4 address itself, an IPv6 address its
-/// /64 (one host commonly holds a whole /64, and would otherwise count as billions).
-fn network_of(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            std::net::IpAddr::V6(prefix.into())
-        }
-        other => other,
-    }
-}
-
-#[derive(Debug)]
-struct Pending {
-    starter: Starter,
+/// What Finish needs of a flow Begin started, sealed into the Begin's answer (bound to its
+/// `state`, [`flow_identity`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Flow {
+    /// The user connecting an account; `None` for a sign-in.
+    user: Option<String>,
+    /// The GitProvider's Space (empty for a sign-in).
     space: String,
+    /// The GitProvider (empty for a sign-in).
     provider: String,
+    /// The PKCE verifier.
     verifier: String,
+    /// The redirect the provider was given (the code exchange repeats it).
     redirect_uri: String,
-    at: Instant,
+    /// Seconds since the epoch after which Finish refuses it.
+    expires_at: u64,
 }
 
-/// Git account connections: the outbound client, where GitHub and GitLab are, and the
-/// connections begun and not finished.
+/// The identity a flow is sealed for: its `state`, so a flow sealed for one is no flow for
+/// another.
+fn flow_identity(state: &str) -> String {
+    format!("git-flow\n{state}")
+}
+
+/// The flow `request` brings back, if `secrets` sealed it for its `state`, it has not
+/// expired at `now` (seconds since the epoch), and `user` (`None`: a sign-in) began it.
+/// Anything else is one INVALID_ARGUMENT, which says no more than that.
+fn open_flow(
+    secrets: &SecretBox,
+    request: &pb::FinishGitConnectRequest,
+    user: Option<&str>,
+    now: u64,
+) -> Result<Flow> {
+    if request.flow.is_empty() {
+        return Err(Status::invalid_argument(
+            "flow: required (the `flow` of the Begin's answer); a client that sends none is older than this server",
+        ));
+    }
+    let refused = || {
+        Status::invalid_argument(
+            "flow: not a flow begun here for this state and caller, or expired; begin again",
+        )
+    };
+    if request.flow.len() > MAX_FLOW_BYTES || request.state.len() > MAX_FLOW_BYTES {
+        return Err(refused());
+    }
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&request.flow)
+        .map_err(|_| refused())?;
+    let plain = secrets
+        .open(&sealed, &flow_identity(&request.state))
+        .map_err(|_| refused())?;
+    let flow: Flow = serde_json::from_slice(&plain).map_err(|_| refused())?;
+    if flow.user.as_deref() != user || flow.expires_at < now {
+        return Err(refused());
+    }
+    Ok(flow)
+}
+
+/// Git account connections: the outbound client, where GitHub and GitLab are, and the GitHub
+/// sign-in application.
 #[derive(Debug)]
 pub struct GitConnect {
     outbound: Outbound,
     hosts: GitHosts,
-    pending: Mutex<HashMap<String, Pending>>,
     sign_in: Option<GitHubSignIn>,
 }
 
@@ -116,26 +143,25 @@ impl GitConnect {
         Self {
             outbound,
             hosts,
-            pending: Mutex::default(),
             sign_in: None,
         }
     }
 
-    /// The tokens for `code` of the flow `pending`, and the profile they read.
+    /// The tokens for `code` of `flow`, and the profile they read.
     async fn exchange(
         &self,
         endpoints: &Endpoints,
         secret: &str,
         code: &str,
-        pending: &Pending,
+        flow: &Flow,
     ) -> Result<(crate::git_oauth::Tokens, crate::git_oauth::Profile)> {
         let tokens = endpoints
             .exchange_code(
                 &self.outbound,
                 secret,
                 code,
-                &pending.verifier,
-                &pending.redirect_uri,
+                &flow.verifier,
+                &flow.redirect_uri,
             )
             .await
             .map_err(provider_status)?;
@@ -258,23 +284,23 @@ impl Api {
             .await?;
         self.authorize(
             &endpoints,
-            Pending {
-                starter: Starter::User(caller.name.clone()),
+            Flow {
+                user: Some(caller.name.clone()),
                 space: request.space,
                 provider: request.provider,
                 verifier: String::new(),
                 redirect_uri: request.redirect_uri,
-                at: Instant::now(),
+                expires_at: 0,
             },
         )
     }
 
-    /// The authorization URL for `endpoints` with a new `state` and PKCE verifier, the
-    /// flow remembered as `pending` until its Finish.
+    /// The authorization URL for `endpoints` with a new `state` and PKCE verifier, and
+    /// `flow` with them, sealed for the client to bring back.
     fn authorize(
         &self,
         endpoints: &Endpoints,
-        mut pending: Pending,
+        mut flow: Flow,
     ) -> Result<pb::BeginGitConnectResponse> {
         let (state, verifier) = (random_text()?, random_text()?);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -284,63 +310,29 @@ impl Api {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &endpoints.client_id)
-            .append_pair("redirect_uri", &pending.redirect_uri)
+            .append_pair("redirect_uri", &flow.redirect_uri)
             .append_pair("scope", &endpoints.scopes.join(" "))
             .append_pair("state", &state)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        pending.verifier = verifier;
-        let mut all = self
-            .git()?
-            .pending
-            .lock()
-            .map_err(|_| Status::internal("pending connections"))?;
-        all.retain(|_, p| p.at.elapsed() < PENDING_TTL);
-        // One in, one out: a starter never holds more than their share.
-        let theirs = || all.iter().filter(|(_, p)| p.starter == pending.starter);
-        if theirs().count() >= MAX_PENDING_PER_CALLER {
-            let oldest = theirs().min_by_key(|(_, p)| p.at).map(|(s, _)| s.clone());
-            if let Some(oldest) = oldest {
-                all.remove(&oldest);
-            }
-        }
-        if all.len() >= MAX_PENDING {
-            return Err(Status::resource_exhausted(
-                "too many git connections and sign-ins are under way; try again in a few minutes",
-            ));
-        }
-        all.insert(state.clone(), pending);
+        flow.verifier = verifier;
+        flow.expires_at = crate::oidc::now_secs() + FLOW_TTL.as_secs();
+        let plain = serde_json::to_vec(&flow).map_err(|e| Status::internal(e.to_string()))?;
+        let sealed = self
+            .secrets
+            .seal(&plain, &flow_identity(&state))
+            .map_err(|e| Status::internal(e.to_string()))?;
         Ok(pb::BeginGitConnectResponse {
             authorization_url: url.into(),
             state,
+            flow: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed),
         })
     }
 
-    /// The flow begun with `state` by `user` (`None`: a sign-in, from any address), taken out.
-    /// Takes the flow begun with `state`, if `user` (`None`: a sign-in) began it. A flow
-    /// someone else names stays for the one who began it: taking it first would let anyone
-    /// holding a state (it travels in URLs) end another's flow.
-    fn take_pending(&self, state: &str, user: Option<&str>) -> Result<Pending> {
-        let unknown = || Status::invalid_argument("state: unknown or expired; begin again");
-        let mut pending = self
-            .git()?
-            .pending
-            .lock()
-            .map_err(|_| Status::internal("pending connections"))?;
-        let theirs = pending
-            .get(state)
-            .is_some_and(|p| match (&p.starter, user) {
-                (Starter::User(begun_by), Some(user)) => begun_by == user,
-                (Starter::SignIn(_), None) => true,
-                _ => false,
-            });
-        if !theirs {
-            return Err(unknown());
-        }
-        pending
-            .remove(state)
-            .filter(|p| p.at.elapsed() < PENDING_TTL)
-            .ok_or_else(unknown)
+    /// The flow `request` brings back, if it was sealed here for its `state`, has not
+    /// expired, and was begun by `user` (`None`: a sign-in).
+    fn flow_of(&self, request: &pb::FinishGitConnectRequest, user: Option<&str>) -> Result<Flow> {
+        open_flow(&self.secrets, request, user, crate::oidc::now_secs())
     }
 
     /// FinishGitConnect: exchanges the code, reads the profile, stores the tokens sealed.
@@ -350,22 +342,16 @@ impl Api {
         request: pb::FinishGitConnectRequest,
     ) -> Result<pb::GitConnection> {
         let git = self.git()?;
-        let pending = self.take_pending(&request.state, Some(&caller.name))?;
+        let flow = self.flow_of(&request, Some(&caller.name))?;
         check_code(&request.code)?;
         let endpoints = self
-            .git_endpoints(caller, &pending.space, &pending.provider)
+            .git_endpoints(caller, &flow.space, &flow.provider)
             .await?;
-        let secret = self.client_secret(&pending.space, &endpoints).await?;
+        let secret = self.client_secret(&flow.space, &endpoints).await?;
         let (tokens, profile) = git
-            .exchange(&endpoints, &secret, &request.code, &pending)
+            .exchange(&endpoints, &secret, &request.code, &flow)
             .await?;
-        let row = self.sealed_row(
-            &caller.name,
-            &pending.space,
-            &pending.provider,
-            &tokens,
-            profile,
-        )?;
+        let row = self.sealed_row(&caller.name, &flow.space, &flow.provider, &tokens, profile)?;
         self.store.put_git_connection(&row).await?;
         tracing::info!(user = %caller.name, space = %row.space, provider = %row.provider, login = %row.login, "git account connected");
         Ok(connection(&row, &endpoints.hosts))
@@ -579,24 +565,22 @@ impl Api {
         ))
     }
 
-    /// BeginGitHubSignIn (unauthenticated): the URL to sign in at GitHub.
-    /// Sign-ins are told apart by the caller's address (`peer`), the only thing known of them.
+    /// BeginGitHubSignIn (unauthenticated): the URL to sign in at GitHub, and the flow.
     pub(crate) async fn begin_github_sign_in(
         &self,
-        peer: Option<std::net::IpAddr>,
         request: pb::BeginGitHubSignInRequest,
     ) -> Result<pb::BeginGitConnectResponse> {
         check_redirect(&request.redirect_uri)?;
         let (endpoints, _, _) = self.github_sign_in()?;
         self.authorize(
             &endpoints,
-            Pending {
-                starter: Starter::SignIn(peer.map(network_of)),
+            Flow {
+                user: None,
                 space: String::new(),
                 provider: String::new(),
                 verifier: String::new(),
                 redirect_uri: request.redirect_uri,
-                at: Instant::now(),
+                expires_at: 0,
             },
         )
     }
@@ -609,13 +593,13 @@ impl Api {
         &self,
         request: pb::FinishGitConnectRequest,
     ) -> Result<pb::ExchangeWorkloadTokenResponse> {
-        let pending = self.take_pending(&request.state, None)?;
+        let flow = self.flow_of(&request, None)?;
         check_code(&request.code)?;
         let (endpoints, secret, ttl) = self.github_sign_in()?;
         let new_users = self.git()?.sign_in.as_ref().is_some_and(|s| s.new_users);
         let git = self.git()?;
         let (_, profile) = git
-            .exchange(&endpoints, &secret, &request.code, &pending)
+            .exchange(&endpoints, &secret, &request.code, &flow)
             .await?;
         if profile.subject.is_empty() {
             return Err(Status::failed_precondition(
@@ -645,13 +629,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sign_ins_are_counted_per_ipv4_address_and_per_ipv6_64() {
-        let ip = |text: &str| text.parse::<std::net::IpAddr>().ok();
-        let net = |text: &str| ip(text).map(network_of);
-        assert_eq!(net("203.0.113.7"), ip("203.0.113.7"));
-        assert_eq!(net("2001:db8:1:2:aaaa::1"), ip("2001:db8:1:2::"));
-        assert_eq!(net("2001:db8:1:2:aaaa::1"), net("2001:db8:1:2:bbbb::9"));
-        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+    fn a_flow_opens_for_its_state_and_starter_until_it_expires() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secrets = SecretBox::load_or_create(&dir.path().join("key")).expect("key");
+        let flow = Flow {
+            user: Some("alice".into()),
+            space: "team.alice".into(),
+            provider: "gh".into(),
+            verifier: "v".into(),
+            redirect_uri: "http://127.0.0.1:9/callback".into(),
+            expires_at: 1_000,
+        };
+        let sealed = secrets
+            .seal(
+                &serde_json::to_vec(&flow).expect("json"),
+                &flow_identity("s1"),
+            )
+            .expect("seal");
+        let request = |state: &str| pb::FinishGitConnectRequest {
+            state: state.into(),
+            code: "c".into(),
+            flow: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sealed),
+        };
+        let opened = open_flow(&secrets, &request("s1"), Some("alice"), 1_000).expect("open");
+        assert_eq!(
+            (opened.provider.as_str(), opened.verifier.as_str()),
+            ("gh", "v")
+        );
+        let code = |state: &str, user: Option<&str>, now: u64| {
+            open_flow(&secrets, &request(state), user, now)
+                .map(drop)
+                .map_err(|s| s.code())
+        };
+        assert_eq!(
+            code("s1", Some("alice"), 1_001),
+            Err(tonic::Code::InvalidArgument),
+            "expired"
+        );
+        assert_eq!(
+            code("s2", Some("alice"), 1_000),
+            Err(tonic::Code::InvalidArgument),
+            "another state"
+        );
+        assert_eq!(
+            code("s1", Some("bob"), 1_000),
+            Err(tonic::Code::InvalidArgument),
+            "another user"
+        );
+        assert_eq!(
+            code("s1", None, 1_000),
+            Err(tonic::Code::InvalidArgument),
+            "not a sign-in"
+        );
+        let other = SecretBox::load_or_create(&dir.path().join("other")).expect("key");
+        assert!(
+            open_flow(&other, &request("s1"), Some("alice"), 1_000).is_err(),
+            "another server's key"
+        );
     }
 
     #[test]

@@ -18,14 +18,12 @@ use tonic::{Request, Response};
 /// `call(Request) -> Stream => answer;` for the long-lived calls (the streams, and the unary
 /// ExecWorkspace, whose command may run for hours), which keep the caller's token to
 /// authenticate it again while they run, and `call(Request) -> Response => answer;`
-/// for the sign-in calls made without a bearer (the request carries the credential), given the
-/// caller's address (`by_address`) when the answer keeps state per caller.
+/// for the sign-in calls made without a bearer (the request carries the credential).
 macro_rules! main_service {
     (
         calls { $($call:ident($req:ty) -> $resp:ty = $who:ident => $answer:expr;)* }
         streams { $($stream:ident($sreq:ty) -> $sresp:ty => $sanswer:expr;)* }
         unauthenticated { $($open:ident($oreq:ty) -> $oresp:ty => $oanswer:expr;)* }
-        by_address { $($peer:ident($preq:ty) -> $presp:ty => $panswer:expr;)* }
         lists { $($list:ident($lreq:ty) -> $lresp:ident = $lwho:ident => $items:expr;)* }
     ) => {
         #[tonic::async_trait]
@@ -48,13 +46,6 @@ macro_rules! main_service {
             $(
                 async fn $open(&self, request: Request<$oreq>) -> Result<Response<$oresp>> {
                     ($oanswer)(self, request.into_inner()).await.map(Response::new)
-                }
-            )*
-
-            $(
-                async fn $peer(&self, request: Request<$preq>) -> Result<Response<$presp>> {
-                    let peer = request.remote_addr().map(|a| a.ip());
-                    ($panswer)(self, peer, request.into_inner()).await.map(Response::new)
                 }
             )*
 
@@ -138,11 +129,9 @@ main_service! {
         exec_workspace(pb::ExecWorkspaceRequest) -> pb::ExecWorkspaceResponse => Api::exec_workspace;
     }
     unauthenticated {
+        begin_git_hub_sign_in(pb::BeginGitHubSignInRequest) -> pb::BeginGitConnectResponse => Api::begin_github_sign_in;
         finish_git_hub_sign_in(pb::FinishGitConnectRequest) -> pb::ExchangeWorkloadTokenResponse => Api::finish_github_sign_in;
         exchange_workload_token(pb::ExchangeWorkloadTokenRequest) -> pb::ExchangeWorkloadTokenResponse => Api::exchange_workload_token;
-    }
-    by_address {
-        begin_git_hub_sign_in(pb::BeginGitHubSignInRequest) -> pb::BeginGitConnectResponse => Api::begin_github_sign_in;
     }
     lists {
         list_space(pb::ListRequest) -> SpaceList = caller => Api::list_space;

@@ -105,6 +105,7 @@ pub(crate) async fn connect(
         .finish_git_connect(pb::FinishGitConnectRequest {
             state: begun.state,
             code: param("code"),
+            flow: begun.flow,
         })
         .await
         .expect("finish")
@@ -328,6 +329,7 @@ async fn gitlab_and_generic_oidc_profiles_are_read() {
         .finish_git_connect(pb::FinishGitConnectRequest {
             state: begun.state,
             code: "whatever".into(),
+            flow: begun.flow,
         })
         .await
         .expect_err("the provider is down");
@@ -339,11 +341,13 @@ async fn gitlab_and_generic_oidc_profiles_are_read() {
     );
 }
 
-/// One caller cannot take the room for flows from the others: a user who begins 1,100
-/// connections (more than the server keeps) keeps only their 8 newest, and everyone else's
-/// begin and finish go on.
+/// The server keeps no flow between Begin and Finish: the flow travels sealed with the client
+/// that began it. So no number of flows begun by one caller ends anyone's (there was once a
+/// table of them, a sign-in counted by address, and one client behind a proxy evicted every
+/// other's), and a flow finishes only with its own sealed flow, for its own state, by the user
+/// who began it.
 #[tokio::test(flavor = "multi_thread")]
-async fn one_caller_cannot_fill_the_pending_flows() {
+async fn flows_travel_sealed_with_their_client() {
     let ca = TestCa::new();
     let github = GitHostFake::start(&ca, "github", "gh-app", "gh-secret-value", 3600);
     let hosts = GitHosts {
@@ -358,80 +362,62 @@ async fn one_caller_cannot_fill_the_pending_flows() {
         provider: "gh".into(),
         redirect_uri: "http://127.0.0.1:9/callback".into(),
     };
-    let mut states = Vec::new();
+    let first = lab
+        .alice
+        .begin_git_connect(begin.clone())
+        .await
+        .expect("begin")
+        .into_inner();
     for i in 0..1_100 {
         let begun = lab.alice.begin_git_connect(begin.clone()).await;
-        let begun = begun.unwrap_or_else(|e| panic!("begin {i}: {e:?}"));
-        states.push(begun.into_inner().state);
+        begun.unwrap_or_else(|e| panic!("begin {i}: {e:?}"));
     }
-    // The oldest were forgotten: finishing one is refused as unknown.
-    let forgotten = lab
+    let finish = |state: &str, flow: &str| pb::FinishGitConnectRequest {
+        state: state.to_owned(),
+        code: "whatever".into(),
+        flow: flow.to_owned(),
+    };
+    let refused = |result: Result<tonic::Response<pb::GitConnection>, tonic::Status>| {
+        let e = result.expect_err("refused");
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        e.message().to_owned()
+    };
+    // Without its flow, with another flow's state, or tampered with: no flow.
+    let message = refused(lab.alice.finish_git_connect(finish(&first.state, "")).await);
+    assert!(message.starts_with("flow: required"), "{message}");
+    let second = lab
         .alice
-        .finish_git_connect(pb::FinishGitConnectRequest {
-            state: states[0].clone(),
-            code: "whatever".into(),
-        })
+        .begin_git_connect(begin.clone())
         .await
-        .expect_err("a forgotten flow");
-    assert_eq!(
-        forgotten.code(),
-        tonic::Code::InvalidArgument,
-        "{forgotten:?}"
+        .expect("begin")
+        .into_inner();
+    refused(
+        lab.alice
+            .finish_git_connect(finish(&second.state, &first.flow))
+            .await,
     );
-    // Another user begins and finishes as ever.
+    let mut tampered = first.flow.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("base64");
+    refused(
+        lab.alice
+            .finish_git_connect(finish(&first.state, &tampered))
+            .await,
+    );
+    // Another user holding alice's state and flow cannot finish it.
     let token = lab.server.user("bob", false).await;
     let mut bob = lab.server.client(&token);
-    bob.create_space(crate::space("team.bob", None))
-        .await
-        .expect("space");
-    let body = serde_json::json!({"github": {"clientID": "gh-app", "clientSecret": {"fromSecret": "gh-secret"}}});
-    let mut bob_provider = pb::GitProvider {
-        metadata: crate::meta("gh"),
-        spec: Some(spec(body)),
-        status: Some(pb::SecretStatus {
-            space: "team.bob".into(),
-            owner: String::new(),
-        }),
-    };
-    bob.create_secret(crate::secret("team.bob", "gh-secret", "gh-secret-value"))
-        .await
-        .expect("client secret");
-    bob_provider = bob
-        .create_git_provider(bob_provider)
-        .await
-        .expect("provider")
-        .into_inner();
-    assert!(bob_provider.metadata.is_some());
-    let begun = bob
-        .begin_git_connect(pb::BeginGitConnectRequest {
-            space: "team.bob".into(),
-            ..begin
-        })
-        .await
-        .expect("bob begins while alice has begun 1,100");
-    assert!(!begun.into_inner().state.is_empty());
-    // Bob, holding alice's newest state, cannot finish it, nor end it for her.
-    let newest = states.last().cloned().unwrap_or_default();
-    let stolen = bob
-        .finish_git_connect(pb::FinishGitConnectRequest {
-            state: newest.clone(),
-            code: "whatever".into(),
-        })
-        .await
-        .expect_err("not bob's flow");
-    assert_eq!(stolen.code(), tonic::Code::InvalidArgument, "{stolen:?}");
-    // Alice's newest flow still finishes.
+    refused(
+        bob.finish_git_connect(finish(&first.state, &first.flow))
+            .await,
+    );
+    // Alice's first flow, begun before 1,100 others, still goes to the provider (which
+    // refuses the made-up code).
     let landed = lab
         .alice
-        .finish_git_connect(pb::FinishGitConnectRequest {
-            state: newest,
-            code: "whatever".into(),
-        })
-        .await;
-    if let Err(e) = &landed {
-        assert!(
-            !e.message().contains("unknown or expired"),
-            "the newest flow is kept: {e:?}"
-        );
-    }
+        .finish_git_connect(finish(&first.state, &first.flow))
+        .await
+        .expect_err("a made-up code");
+    assert_ne!(landed.code(), tonic::Code::InvalidArgument, "{landed:?}");
 }

@@ -131,7 +131,11 @@ pub fn candidate_names(proposed: &str) -> Vec<String> {
     let mut names = vec![proposed.to_owned()];
     for n in 2..=MAX_DERIVED_NAMES {
         let suffix = format!("-{n}");
-        let keep = 40usize.saturating_sub(suffix.len()).min(proposed.len());
+        let mut keep = 40usize.saturating_sub(suffix.len()).min(proposed.len());
+        // Names are ASCII once checked; a cut never splits a character whatever it is given.
+        while !proposed.is_char_boundary(keep) {
+            keep -= 1;
+        }
         let base = proposed[..keep].trim_end_matches('-');
         names.push(format!("{base}{suffix}"));
     }

@@ -275,6 +275,13 @@ fn derived_names_stay_valid() {
     // A sign-in proposing the reserved `cordium` (whose Spaces would be the organization's)
     // gets `cordium-2`.
     assert_eq!(candidate_names("cordium")[0], "cordium-2");
+    // Whatever it is given (names are checked first), a cut never splits a character.
+    let wide = "é".repeat(30);
+    assert!(
+        candidate_names(&wide)
+            .iter()
+            .all(|n| n.chars().count() <= 40)
+    );
 }
 
 /// Concurrent first sign-ins proposing one name each get a user of their own, and one

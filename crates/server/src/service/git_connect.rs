@@ -44,8 +44,8 @@ const MAX_FLOW_BYTES: usize = 2048;
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
 /// What Finish needs of a flow Begin started, sealed into the Begin's answer (bound to its
-/// `state`, [`flow_identity`]).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// `state`, [`flow_identity`]). No `Debug`: it holds the PKCE verifier.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Flow {
     /// The user connecting an account; `None` for a sign-in.
     user: Option<String>,

@@ -3,6 +3,7 @@
 use super::Caller;
 use super::api::{Api, DEFAULT_TEMPLATE};
 use super::documents::{bad_field, describe, invalid, validate_run_vars};
+use super::layers::Origin;
 use crate::cache::{Doorkeeper, Memo};
 use crate::pb;
 use crate::store::Counter;
@@ -272,9 +273,14 @@ pub(crate) async fn compile_effective(
     };
     vars.extend(req.vars);
 
+    let origin = match &req.target {
+        CompileTarget::Stored(_) => Origin::Stored,
+        CompileTarget::Inline { .. } => Origin::Request,
+    };
     let workspace = api.layers.load(
         &mut sources,
         format!("Workspace {workspace_name}"),
+        origin,
         Kind::Workspace,
         &workspace_name,
         spec,
@@ -285,6 +291,7 @@ pub(crate) async fn compile_effective(
         documents.push(api.layers.load(
             &mut sources,
             format!("Space {space}"),
+            Origin::Stored,
             Kind::Space,
             &space,
             stored_space.1.spec.as_ref(),
@@ -298,6 +305,7 @@ pub(crate) async fn compile_effective(
             documents.push(api.layers.load(
                 &mut sources,
                 format!("Template {space}/{name}"),
+                Origin::Stored,
                 Kind::Template,
                 &name,
                 stored_template.spec.as_ref(),
@@ -318,6 +326,7 @@ pub(crate) async fn compile_effective(
         documents.push(api.layers.load(
             &mut sources,
             format!("UserConfig {}", caller.name),
+            Origin::Stored,
             Kind::UserConfig,
             &caller.name,
             user_config.spec.as_ref(),
@@ -327,6 +336,7 @@ pub(crate) async fn compile_effective(
         documents.push(api.layers.load(
             &mut sources,
             Kind::ClusterConfig.as_str().into(),
+            Origin::Stored,
             Kind::ClusterConfig,
             "cluster",
             cluster.spec.as_ref(),

@@ -50,14 +50,33 @@ impl Default for Layers {
     }
 }
 
+/// Where a layer's spec comes from, for what a refusal says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A stored resource (valid when written; a newer rule may refuse it now).
+    Stored,
+    /// The request's own spec (CompileWorkspace's inline `spec`).
+    Request,
+}
+
+impl Origin {
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Stored => "the stored resource is no longer valid",
+            Self::Request => "the spec is invalid",
+        }
+    }
+}
+
 impl Layers {
     /// The document of a resource's layer, added to `sources` under `label`: loaded once per
-    /// content, then copied. A stored resource that no longer loads cleanly is refused as
-    /// no longer valid.
+    /// content, then copied. A spec that does not load cleanly is refused, as no longer valid
+    /// when it was stored.
     pub(crate) fn load(
         &self,
         sources: &mut SourceMap,
         label: String,
+        origin: Origin,
         kind: Kind,
         name: &str,
         spec: Option<&Spec>,
@@ -74,11 +93,11 @@ impl Layers {
             if known.document.source() == id {
                 return Ok(known.document.clone());
             }
-            return Self::parse(&known.text, id);
+            return Self::parse(&known.text, id, origin);
         }
         let text: Arc<str> = document_text(kind, name, spec.map(|s| &**s)).into();
         let id = sources.add(key.1.as_str(), text.clone());
-        let document = Self::parse(&text, id)?;
+        let document = Self::parse(&text, id, origin)?;
         let weight =
             key.1.len() + key.2.len() + key.3.len() + text.len() * TREE_BYTES_PER_TEXT_BYTE;
         let loaded = Loaded {
@@ -90,18 +109,15 @@ impl Layers {
     }
 
     /// Loads one layer's text, refusing one that does not load cleanly.
-    fn parse(text: &str, id: cordium_spec::SourceId) -> Result<Document, Status> {
+    fn parse(text: &str, id: cordium_spec::SourceId, origin: Origin) -> Result<Document, Status> {
         let mut loaded = load(text, id);
         if loaded.has_errors() {
-            return Err(invalid(
-                "the stored resource is no longer valid",
-                &loaded.diagnostics,
-            ));
+            return Err(invalid(origin.refusal(), &loaded.diagnostics));
         }
         loaded
             .documents
             .pop()
-            .ok_or_else(|| Status::internal("the stored resource has no document"))
+            .ok_or_else(|| Status::internal("a layer's text has no document"))
     }
 }
 
@@ -120,6 +136,7 @@ mod tests {
             .load(
                 sources,
                 "Workspace ws".into(),
+                Origin::Stored,
                 Kind::Workspace,
                 "ws",
                 Some(spec),

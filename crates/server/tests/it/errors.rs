@@ -185,16 +185,25 @@ async fn bad_input_names_the_field(backend: Backend) {
             .await,
         "spec.githib",
     );
+    let inline = alice
+        .compile_workspace(pb::CompileWorkspaceRequest {
+            target: Some(pb::compile_workspace_request::Target::Spec(spec(
+                typo.clone(),
+            ))),
+            ..Default::default()
+        })
+        .await;
+    // Nothing is stored: the refusal is of the request's spec.
+    if let Err(status) = &inline {
+        assert!(
+            status.message().starts_with("the spec is invalid"),
+            "{}",
+            status.message()
+        );
+    }
     bad_field(
         "CompileWorkspace inline typo",
-        alice
-            .compile_workspace(pb::CompileWorkspaceRequest {
-                target: Some(pb::compile_workspace_request::Target::Spec(spec(
-                    typo.clone(),
-                ))),
-                ..Default::default()
-            })
-            .await,
+        inline,
         "spec.runtime.enVars",
     );
     // Layers that do not compile together: a reference to a Secret that does not exist.

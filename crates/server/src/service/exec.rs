@@ -206,13 +206,14 @@ impl Api {
             .logs(&key, req.follow)
             .await
             .map_err(runtime_status)?;
-        let chunks = tokio_stream::StreamExt::map(stream, move |chunk| {
-            // The stream holds the slot: it is given back when the stream is dropped.
-            let _held = &slot;
-            chunk
-                .map(|data| pb::WorkspaceLogChunk { data })
-                .map_err(runtime_status)
-        });
+        let chunks = Holding {
+            stream: tokio_stream::StreamExt::map(stream, |chunk| {
+                chunk
+                    .map(|data| pb::WorkspaceLogChunk { data })
+                    .map_err(runtime_status)
+            }),
+            _slot: slot,
+        };
         if !req.follow {
             return Ok(Box::pin(chunks));
         }
@@ -255,5 +256,23 @@ impl Api {
             }
         });
         tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+}
+
+/// A stream that holds one of its user's session places ([`Api::session_slot`]) for as long
+/// as it lives: the place is given back when the stream is dropped, however it ends.
+struct Holding<S> {
+    stream: S,
+    _slot: super::watch::WatchSlot,
+}
+
+impl<S: Stream + Unpin> Stream for Holding<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        Pin::new(&mut self.stream).poll_next(cx)
     }
 }

@@ -415,6 +415,15 @@ pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
     if value.contains(['\\', '\0']) {
         return bad(format!("`{}` contains `\\` or NUL", value.escape_debug()));
     }
+    // The runtime writes `VOLUME:PATH` (podman) or `source=..,target=PATH` mounts: past a `:`
+    // or `,` a path would add mount options (`/data:U` chowns a volume other workspaces share).
+    if value.contains([':', ',']) {
+        return Err(ShapeError::new(
+            codes::MOUNT_PATH,
+            format!("`{}` contains `:` or `,`", shown(value)),
+        )
+        .help("a mount path is a plain folder path; mount options are not set here"));
+    }
     let clean = value.len() == 1
         || (!value.ends_with('/')
             && value[1..]
@@ -694,6 +703,10 @@ mod tests {
             "/var/run/octelium-proxy.sock",
             "/var/lib/docker/overlay",
             "/var/lib/containers/storage",
+            // Mount options smuggled after the path.
+            "/data:U",
+            "/data:O",
+            "/data,readonly=false",
             "/octelium",
             "/octelium/workspace",
             "/data\\x",

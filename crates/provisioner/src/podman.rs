@@ -397,8 +397,23 @@ impl Runtime for Podman {
         let tag = format!("localhost/cordium/{}:latest", key.object_name());
         let context = self.options.state_dir.join("build-context");
         let mut command = self.command();
+        // The build's steps run as the host's root, outside the workspace's network rules (its
+        // egress hook is for workspace containers), so they get no network at all: on the
+        // podman bridge they reached the host's services and other users' workspaces. (What a
+        // Dockerfile may ask of the host's builder is checked at validation:
+        // `cordium_spec::shapes::check_dockerfile`. podman 4.3's build has no
+        // `no-new-privileges`.)
         command
-            .args(["build", "--quiet", "--tag", &tag, "--file", "-"])
+            .args([
+                "build",
+                "--quiet",
+                "--network",
+                "none",
+                "--tag",
+                &tag,
+                "--file",
+                "-",
+            ])
             .arg(&context);
         let out = self.output(command, Some(dockerfile.as_bytes())).await?;
         if out.status.success() {

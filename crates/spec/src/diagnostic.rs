@@ -178,6 +178,9 @@ pub mod codes {
     pub const URL: &str = "spec::url";
     /// A volume mount path that is not absolute and clean, or is reserved.
     pub const MOUNT_PATH: &str = "spec::mount-path";
+    /// An inline Dockerfile asks for what a build on the host must not do (a `RUN --mount`,
+    /// an `ADD` of a URL).
+    pub const DOCKERFILE: &str = "spec::dockerfile";
     /// Two volume mounts at the same or nested paths, or one volume mounted twice.
     pub const MOUNT_CONFLICT: &str = "spec::mount-conflict";
     /// A Linux capability name that does not match `ALL` or `[A-Z][A-Z0-9_]{0,29}`.

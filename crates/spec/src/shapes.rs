@@ -396,6 +396,76 @@ pub const RESERVED_MOUNT_TREES: &[&str] = &[
     "/cordium-volumes",
 ];
 
+/// Checks an inline Dockerfile for what the host's build must not be asked to do; the line
+/// (1-based) of the first such instruction with the error.
+///
+/// The image is built by the host's podman (buildah), as root and outside the workspace's
+/// network rules, so two instructions reach the host itself:
+/// - **`RUN --mount`**: buildah before 1.35.1 (podman 4.9.4) resolves a bind mount's source on
+///   the host (CVE-2024-1753: a stage's `ln -s / x` mounted the host's `/`, read-write), and
+///   cache mounts had a path traversal (CVE-2024-9675). Debian 12 ships podman 4.3.
+/// - **`ADD` of a URL** (`http://`, `https://`, `git@`): buildah fetches it from the host's own
+///   network namespace, so a service listening only on the host's loopback is read into the
+///   image. (`RUN` steps have no network at all: the podman backend builds with
+///   `--network none`.)
+///
+/// Refused wherever they are written (any case, on a continued line), so a `--mount` inside a
+/// `RUN`'s own command line is refused too: a false refusal with a clear message costs less
+/// than a missed one. Instructions are read as the Dockerfile parser does: a line ending in
+/// `\` (or the `escape` directive's character) continues on the next, comment lines are
+/// skipped.
+pub fn check_dockerfile(text: &str) -> Result<(), (usize, ShapeError)> {
+    let escape = text
+        .lines()
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let directive = l.trim_start().trim_start_matches('#').trim();
+            let (name, value) = directive.split_once('=')?;
+            (name.trim().eq_ignore_ascii_case("escape")).then(|| value.trim().chars().next())?
+        })
+        .unwrap_or('\\');
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((at, line)) = lines.next() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut instruction = line.to_owned();
+        while instruction.trim_end().ends_with(escape) {
+            let Some((_, next)) = lines.next() else { break };
+            instruction.push(' ');
+            instruction.push_str(next);
+        }
+        let mut words = instruction.split_whitespace();
+        let Some(keyword) = words.next() else {
+            continue;
+        };
+        let refused = |why: &str, help: &str| {
+            Err((
+                at + 1,
+                ShapeError::new(codes::DOCKERFILE, format!("line {}: {why}", at + 1))
+                    .help(help.to_owned()),
+            ))
+        };
+        if keyword.eq_ignore_ascii_case("RUN")
+            && instruction.to_ascii_lowercase().contains("--mount")
+        {
+            return refused(
+                "`RUN --mount` is not allowed: the host's builder resolves mounts on the host",
+                "copy what the step needs with `COPY` (or `COPY --from=STAGE`) instead",
+            );
+        }
+        if keyword.eq_ignore_ascii_case("ADD")
+            && words.any(|w| !w.starts_with("--") && (w.contains("://") || w.starts_with("git@")))
+        {
+            return refused(
+                "`ADD` of a URL is not allowed: the host's builder fetches it from the host's own network",
+                "build the image where it may fetch what it needs and name it in `image.registry`",
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Checks a volume mount path (upstream `CheckVolumeMountPath`).
 pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
     let bad = |why: String| Err(ShapeError::new(codes::MOUNT_PATH, why));
@@ -655,6 +725,45 @@ mod tests {
                 check_git_ref(bad).map_err(|e| e.code),
                 Err(codes::GIT_REF),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dockerfiles_may_not_mount_or_fetch_on_the_host() {
+        for ok in [
+            "FROM alpine\nRUN echo baked > /baked\n",
+            "FROM alpine AS base\nRUN ln -s / /rootdir\nFROM alpine\nCOPY --from=base /etc/hostname /x\n",
+            "FROM alpine\n# RUN --mount=type=bind,source=/,target=/h\nADD local.txt /x\n",
+        ] {
+            assert_eq!(
+                check_dockerfile(ok).map_err(|(line, _)| line),
+                Ok(()),
+                "{ok}"
+            );
+        }
+        for (bad, line) in [
+            (
+                "FROM a AS b\nRUN ln -s / /r\nFROM a\nRUN --mount=type=bind,from=b,source=/r,destination=/h,rw cat /h/etc/shadow\n",
+                4,
+            ),
+            ("FROM a\nrun --MOUNT=type=cache,target=/c true\n", 2),
+            (
+                "FROM a\nRUN \\\n  --mount=type=bind,source=/,target=/h true\n",
+                2,
+            ),
+            (
+                "# escape=`\nFROM a\nRUN `\n  --mount=type=bind,target=/h true\n",
+                3,
+            ),
+            ("FROM a\nADD http://127.0.0.1:8080/secret /s\n", 2),
+            ("FROM a\nadd --chown=1:1 https://example.com/x /x\n", 2),
+            ("FROM a\nADD \\\n  git@github.com:o/r.git /r\n", 2),
+        ] {
+            let refused = check_dockerfile(bad);
+            assert!(
+                matches!(&refused, Err((at, e)) if *at == line && e.code == codes::DOCKERFILE),
+                "{bad}: {refused:?}"
             );
         }
     }

@@ -929,7 +929,12 @@ async fn a_container_that_dies_is_a_health_check_failure() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
     let env = PodmanEnv::new("dockerfile").await;
-    let dockerfile = format!("FROM {}\nRUN echo baked > /baked\n", lab().image);
+    // The build's steps see no network but their loopback (`--network none`): on the bridge
+    // they reached the host's services and other workspaces, outside every egress rule.
+    let dockerfile = format!(
+        "FROM {}\nRUN echo baked > /baked && ls /sys/class/net > /networks\n",
+        lab().image
+    );
     let name = env
         .create(serde_json::json!({
             "image": {"dockerfile": {"inline": dockerfile}},
@@ -940,6 +945,43 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
     assert!(states(&seen).contains(&pb::WorkspaceState::BuildingImage));
     assert!(!states(&seen).contains(&pb::WorkspaceState::PullingImage));
     assert_eq!(env.sh(&name, "cat /baked").await.1, "baked\n");
+    assert_eq!(env.sh(&name, "cat /networks").await.1, "lo\n");
+    // What a build must not ask of the host's builder is refused before anything runs.
+    for (what, dockerfile) in [
+        (
+            "RUN --mount",
+            format!(
+                "FROM {}\nRUN --mount=type=bind,source=/,target=/h true\n",
+                lab().image
+            ),
+        ),
+        (
+            "ADD of a URL",
+            format!("FROM {}\nADD http://127.0.0.1:1/x /x\n", lab().image),
+        ),
+    ] {
+        let refused = env
+            .user
+            .clone()
+            .create_workspace(crate::workspace(
+                "",
+                "",
+                Some(serde_json::json!({"image": {"dockerfile": {"inline": dockerfile}}})),
+            ))
+            .await
+            .expect_err(what);
+        assert_eq!(
+            refused.code(),
+            tonic::Code::InvalidArgument,
+            "{what}: {refused:?}"
+        );
+        assert!(
+            refused.message().contains("spec.image.dockerfile.inline")
+                && refused.message().contains("[spec::dockerfile]"),
+            "{what}: {}",
+            refused.message()
+        );
+    }
     let limits = run(
         env.podman().args([
             "inspect",

@@ -2,12 +2,14 @@
 //! (`tar c` on one side, `tar x` on the other; a local `tar` and one in the workspace).
 //!
 //! As `cp -r` does: when the destination is an existing folder, the source goes inside it
-//! under its own name; otherwise the destination becomes the copy (extracted into a
-//! temporary folder beside it, then renamed into place).
+//! under its own name; otherwise the destination becomes the copy. A copy out of a workspace
+//! is extracted into a folder of its own beside its place, checked, then put in place
+//! ([`super::received`]: the archive comes from the workspace, which may be hostile).
 
 use super::connect::client;
 use super::error::ClientError;
 use super::exec::exit_code;
+use super::received;
 use super::session::{self, Ended, Sink};
 use super::terminal;
 use crate::args::{CpArgs, OnServer};
@@ -104,51 +106,75 @@ pub(super) async fn cp(command: &OnServer<CpArgs>, out: &mut Output) -> Result<i
             finish(ended, local.success())
         }
         (Side::Remote { name, path }, Side::Local(destination)) => {
-            let (target, temporary) = extraction(&destination)?;
-            let mut extract = tar()
-                .arg("x")
-                .arg("-C")
-                .arg(&target)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| local_error("tar", e))?;
-            let stdin = extract
-                .stdin
-                .take()
-                .ok_or_else(|| local_error("tar", "no input"))?;
             let base = Path::new(&path)
                 .file_name()
                 .and_then(|n| n.to_str())
-                .unwrap_or_default()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    ClientError::Usage(format!("`{path}`: name a file or folder to copy"))
+                })?
                 .to_owned();
-            let open = open(name, ARCHIVE, vec![path]);
-            let mut client = client(&command.server).await?;
-            let ended = session::run(
-                &mut client,
-                open,
-                None,
-                Sink::Writer(Box::new(stdin)),
-                &mut err,
-            )
-            .await;
-            let local = extract.wait().await.map_err(|e| local_error("tar", e))?;
-            let code = finish(ended?, local.success())?;
-            if let Some(temporary) = temporary {
-                let placed = if code == 0 {
-                    std::fs::rename(temporary.join(&base), &destination)
-                } else {
-                    Ok(())
-                };
-                let _ = std::fs::remove_dir_all(&temporary);
-                placed.map_err(|e| local_error(&destination.display().to_string(), e))?;
-            }
-            Ok(code)
+            // As `cp -r`: into an existing folder under its own name, else as the destination.
+            let target = if destination.is_dir() {
+                destination.join(&base)
+            } else {
+                destination.clone()
+            };
+            let staging = received::staging_beside(&target)
+                .map_err(|e| local_error(&target.display().to_string(), e))?;
+            let received = receive(command, name, path, &staging, &base, &mut err).await;
+            let placed = match received {
+                Ok(0) => put_in_place(&staging.join(&base), &target, out),
+                other => other,
+            };
+            let _ = std::fs::remove_dir_all(&staging);
+            placed
         }
         _ => Err(ClientError::Usage(
             "one side of `cordium cp` is NAME:PATH in a workspace, the other a local path".into(),
         )),
     }
+}
+
+/// Streams `path` of workspace `name` as an archive into the local `tar`, which extracts
+/// only its entry `./BASE` into `staging` ([`received::extract_args`]); the copy's exit code.
+async fn receive(
+    command: &OnServer<CpArgs>,
+    name: String,
+    path: String,
+    staging: &Path,
+    base: &str,
+    err: &mut impl FnMut(&[u8]),
+) -> Result<i32, ClientError> {
+    let mut extract = tar()
+        .args(received::extract_args(staging, base))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| local_error("tar", e))?;
+    let stdin = extract
+        .stdin
+        .take()
+        .ok_or_else(|| local_error("tar", "no input"))?;
+    let open = open(name, ARCHIVE, vec![path]);
+    let mut client = client(&command.server).await?;
+    let ended = session::run(&mut client, open, None, Sink::Writer(Box::new(stdin)), err).await;
+    let local = extract.wait().await.map_err(|e| local_error("tar", e))?;
+    finish(ended?, local.success())
+}
+
+/// Checks the extracted `copy` ([`received::sanitize`], naming what it removed) and puts it
+/// at `target`.
+fn put_in_place(copy: &Path, target: &Path, out: &mut Output) -> Result<i32, ClientError> {
+    let shown = target.display().to_string();
+    let removed = received::sanitize(copy).map_err(|e| local_error(&shown, e))?;
+    for what in &removed {
+        out.err(&crate::output::visible(&format!(
+            "cordium cp: left out {what}\n"
+        )));
+    }
+    received::place(copy, target).map_err(|e| local_error(&shown, e))?;
+    Ok(0)
 }
 
 /// The session running `script` with `args` in workspace `name`.
@@ -165,22 +191,6 @@ fn open(name: String, script: &str, args: Vec<String>) -> pb::ExecStreamOpen {
         command,
         ..pb::ExecStreamOpen::default()
     }
-}
-
-/// Where to extract for `destination`: the folder itself when it is one, else a new
-/// temporary folder beside it (also returned, to rename from and remove).
-fn extraction(destination: &Path) -> Result<(PathBuf, Option<PathBuf>), ClientError> {
-    if destination.is_dir() {
-        return Ok((destination.to_path_buf(), None));
-    }
-    let parent = match destination.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let temporary = parent.join(format!(".cordium-cp-{}", std::process::id()));
-    std::fs::create_dir_all(&temporary)
-        .map_err(|e| local_error(&temporary.display().to_string(), e))?;
-    Ok((temporary.clone(), Some(temporary)))
 }
 
 /// The exit code of a copy: the workspace side's, else 1 when the local `tar` failed.

@@ -28,6 +28,7 @@ mod logs;
 mod overlay;
 mod print;
 mod progress;
+mod received;
 mod resources;
 mod run;
 mod scope;

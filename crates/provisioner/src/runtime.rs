@@ -55,6 +55,9 @@ impl WorkspaceKey {
     }
 }
 
+/// How every Space Volume's name begins ([`space_volume_name`]).
+pub const SPACE_VOLUME_PREFIX: &str = "cdv-";
+
 /// The runtime name of Space `space`'s Space Volume `volume` (a podman volume, a Kubernetes
 /// claim), shared by the workspaces of the Space that mount it: `cdv-` and the first 32 hex
 /// digits of the SHA-256 of `SPACE/VOLUME` (for an operator making claims:
@@ -66,7 +69,7 @@ impl WorkspaceKey {
 pub fn space_volume_name(space: &str, volume: &str) -> String {
     use sha2::{Digest as _, Sha256};
     let digest = Sha256::digest(format!("{space}/{volume}").as_bytes());
-    let mut name = String::from("cdv-");
+    let mut name = String::from(SPACE_VOLUME_PREFIX);
     for byte in &digest[..16] {
         name.push_str(&format!("{byte:02x}"));
     }

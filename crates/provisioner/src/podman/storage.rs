@@ -4,8 +4,11 @@
 //! layer only with overlay on XFS); this machine's storage is ext4, so the limit is enforced
 //! by a check instead: a container with a storage limit is labelled `cordium.storage-mib`, and
 //! whenever its state is read (the driver's health check does so every few seconds) the
-//! bytes its volumes (`/workspace` and HOME) and its writable layer (what it wrote anywhere
-//! else, `/tmp` included) hold are counted on the host. A workspace past
+//! bytes its volumes (`/workspace` and HOME), the Space Volumes it mounts and its writable
+//! layer (what it wrote anywhere else, `/tmp` included) hold are counted on the host. A Space
+//! Volume counts whole against every workspace that mounts it (who wrote what in a shared
+//! folder is not known), so a Space Volume is bounded by the smallest limit among the
+//! workspaces using it; uncounted, one workspace filled the host's disk through one. A workspace past
 //! its limit is reported failed, with the figures, and the driver stops it with a
 //! health-check failure. Writes are not refused: a workspace may overshoot its limit until
 //! the next check.
@@ -16,7 +19,7 @@
 //! seconds, every minute or so, and the server spends at most about a tenth of a core on it.
 
 use super::Podman;
-use crate::runtime::{ContainerSpec, WorkspaceKey};
+use crate::runtime::{ContainerSpec, SPACE_VOLUME_PREFIX, WorkspaceKey};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -58,7 +61,9 @@ impl Podman {
         ];
         let paths: Vec<PathBuf> = rest
             .filter_map(|mount| mount.split_once('='))
-            .filter(|(name, _)| own.iter().any(|o| o == name))
+            .filter(|(name, _)| {
+                own.iter().any(|o| o == name) || name.starts_with(SPACE_VOLUME_PREFIX)
+            })
             .map(|(_, source)| PathBuf::from(source))
             .collect();
         let used = match self.walks.recent(key) {
@@ -79,7 +84,7 @@ impl Podman {
         let used_mib = used.div_ceil(1024 * 1024);
         (used_mib > limit).then(|| {
             format!(
-                "the storage limit is exceeded: /workspace, HOME and the root filesystem's changes hold {used_mib} MiB of {limit} MiB"
+                "the storage limit is exceeded: /workspace, HOME, the Space Volumes mounted and the root filesystem's changes hold {used_mib} MiB of {limit} MiB"
             )
         })
     }

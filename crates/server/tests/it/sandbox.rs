@@ -588,16 +588,23 @@ async fn a_container_log_is_bounded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_past_the_storage_limit_stops_the_workspace_with_a_clear_failure() {
     let env = PodmanEnv::new("hoarder").await;
-    // Into a volume, and into the root filesystem (its writable layer, not a volume).
-    for file in ["/workspace/big", "/tmp/big"] {
+    // Into a volume, into the root filesystem (its writable layer, not a volume), and into a
+    // Space Volume it mounts (shared, so counted whole against each workspace mounting it).
+    for file in ["/workspace/big", "/tmp/big", "/shared/big"] {
         writing_past_the_storage_limit_stops(&env, file).await;
     }
 }
 
 async fn writing_past_the_storage_limit_stops(env: &PodmanEnv, file: &str) {
-    let name = env
-        .create(serde_json::json!({"limit": {"storage": {"megabytes": 10}}}))
-        .await;
+    let mut spec = serde_json::json!({"limit": {"storage": {"megabytes": 10}}});
+    if file.starts_with("/shared/") {
+        // A volume of its own name: a Space Volume belongs to the user namespace of the first
+        // container that mounts it.
+        spec["runtime"] = serde_json::json!({"volumeMounts": [
+            {"volumeRef": {"name": format!("hoard-{}", crate::random_suffix())}, "mountPath": "/shared"},
+        ]});
+    }
+    let name = env.create(spec).await;
     env.start_running(&name).await;
     let mut events = env.watch(&name).await;
     let (code, _) = env

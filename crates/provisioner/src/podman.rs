@@ -375,7 +375,9 @@ impl Runtime for Podman {
         if let Some(file) = &authfile {
             command.arg("--authfile").arg(&file.0);
         }
-        command.arg(image);
+        // `--`: an image reference is never read as a flag (validation refuses a leading `-`
+        // too).
+        command.arg("--").arg(image);
         let out = self.output(command, None).await;
         drop(authfile);
         let out = out?;

@@ -326,6 +326,14 @@ pub fn check_url(value: &str) -> Result<(), ShapeError> {
             ),
         ));
     }
+    // No URL or image reference begins with `-`; on a command line (`podman pull`, `git
+    // clone`) one would read as a flag.
+    if value.starts_with('-') {
+        return Err(ShapeError::new(
+            codes::URL,
+            format!("`{}` is not a valid URL: it begins with `-`", shown(value)),
+        ));
+    }
     Ok(())
 }
 
@@ -825,6 +833,24 @@ mod tests {
                 check_mount_path(bad).map_err(|e| e.code),
                 Err(codes::MOUNT_PATH),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_and_image_references_never_begin_with_a_dash() {
+        for ok in [
+            "python:3.11-slim",
+            "127.0.0.1:5000/a/b:1",
+            "https://x/y.git",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for flag in ["--help", "--", "-v", "--authfile=/etc/passwd"] {
+            assert_eq!(
+                check_url(flag).map_err(|e| e.code),
+                Err(codes::URL),
+                "{flag}"
             );
         }
     }

@@ -97,6 +97,20 @@ pub(super) fn check_env(env: &ResolvedEnv, secrets_inline: bool) -> Result<(), R
                 ),
             });
         }
+        let text = match value {
+            ResolvedValue::Literal(text) => text.as_str(),
+            ResolvedValue::Secret(secret) => secret.expose(),
+        };
+        if text.contains('\0') {
+            // No process environment carries a NUL: the exec failed to spawn, and each task
+            // "could not run" with only a warning in the server's log.
+            return Err(RuntimeError::RunContainer {
+                detail: format!(
+                    "the environment variable `{key}` holds a NUL byte, which no process \
+                     environment can carry; store its value without one"
+                ),
+            });
+        }
         if key.contains(['=', '\0']) || (secret && !is_shell_name(key)) {
             return Err(RuntimeError::RunContainer {
                 detail: format!(
@@ -153,6 +167,23 @@ mod tests {
         assert!(check_env(&secret("2FA"), true).is_err());
         assert!(check_env(&literal("DB PASSWORD"), true).is_ok());
         assert!(check_env(&literal("A=B"), true).is_err());
+    }
+
+    #[test]
+    fn a_value_holding_nul_is_refused_naming_its_variable_not_its_value() {
+        for value in [
+            ResolvedValue::Secret(SecretValue::new("NULSEC-ab\0cd")),
+            ResolvedValue::Literal("ab\0cd".to_owned()),
+        ] {
+            let refused = check_env(&vec![("TOKEN".to_owned(), value)], false);
+            let Err(RuntimeError::RunContainer { detail }) = refused else {
+                panic!("{refused:?}");
+            };
+            assert!(
+                detail.contains("`TOKEN` holds a NUL byte") && !detail.contains("NULSEC"),
+                "{detail}"
+            );
+        }
     }
 
     #[test]

@@ -54,14 +54,15 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 /// `/w/WS/` (and `/w/WS`): the workspace's default application (`isDefault`, else its first),
-/// by a redirect to `/w/WS/APP/`.
+/// by a redirect to `/w/WS/APP/`, the query kept.
 pub(crate) async fn default_application(
     State(c): State<Console>,
     Path(workspace): Path<String>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     match default_of(&c, &workspace, &headers).await {
-        Ok(app) => into_application(&workspace, &app).into_response(),
+        Ok(app) => into_application(&workspace, &app, uri.query()).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -104,24 +105,34 @@ async fn default_of(
         })
 }
 
-/// `/w/WS/APP`: into the application's root.
-pub(crate) async fn enter(Path((workspace, app)): Path<(String, String)>) -> Redirect {
-    into_application(&workspace, &app)
+/// `/w/WS/APP`: into the application's root, the query kept (a shared link's `?token=`).
+pub(crate) async fn enter(
+    Path((workspace, app)): Path<(String, String)>,
+    uri: axum::http::Uri,
+) -> Redirect {
+    into_application(&workspace, &app, uri.query())
 }
 
-/// A redirect to `/w/WS/APP/`. The names come decoded from a path anyone may send, so each is
-/// encoded again as one path segment: as they were, a `%0D%0A` made a `Location` that is no
-/// header value (axum's `Redirect` panics on it), and a `%2F` a path of other segments.
-fn into_application(workspace: &str, app: &str) -> Redirect {
+/// A redirect to `/w/WS/APP/` (with `?query`). The names come decoded from a path anyone may
+/// send, so each is encoded again as one path segment: as they were, a `%0D%0A` made a
+/// `Location` that is no header value (axum's `Redirect` panics on it), and a `%2F` a path of
+/// other segments. The query is the request's own, which the `http` crate admits only in
+/// characters a header value may hold.
+fn into_application(workspace: &str, app: &str, query: Option<&str>) -> Redirect {
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
     Redirect::temporary(&format!(
-        "/w/{}/{}/",
+        "/w/{}/{}/{query}",
         path_segment(workspace),
         path_segment(app)
     ))
 }
 
-/// `text` percent-encoded as one path segment: every byte but RFC 3986's unreserved ones.
+/// `text` percent-encoded as one path segment: every byte but RFC 3986's unreserved ones, and
+/// a `.` or `..` whole (which a browser would resolve as a step up).
 fn path_segment(text: &str) -> String {
+    if text == "." || text == ".." {
+        return text.replace('.', "%2E");
+    }
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -331,7 +342,8 @@ async fn try_forward(
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    let prefix = format!("/w/{workspace}/{app}");
+    // As the browser wrote it (each name one encoded segment), so it always is a header value.
+    let prefix = format!("/w/{}/{}", path_segment(workspace), path_segment(app));
     parts.uri = format!("/{rest}{query}")
         .parse()
         .map_err(|_| ConsoleError::bad("path", "not a valid request path"))?;
@@ -454,7 +466,7 @@ mod tests {
     #[tokio::test]
     async fn a_redirect_into_an_application_keeps_each_name_one_segment() {
         let location = |workspace: &str, app: &str| {
-            let response = into_application(workspace, app).into_response();
+            let response = into_application(workspace, app, None).into_response();
             response.headers()[header::LOCATION]
                 .to_str()
                 .expect("a header value")
@@ -467,10 +479,13 @@ mod tests {
             "/w/a%0D%0ASet-Cookie%3A%20x/web/"
         );
         assert_eq!(location("ab1", "../../api"), "/w/ab1/..%2F..%2Fapi/");
-        let entered = enter(Path(("\r\n".to_owned(), "é".to_owned()))).await;
+        assert_eq!(location("ab1", ".."), "/w/ab1/%2E%2E/");
+        let uri: axum::http::Uri = "/w/x/y?token=abc&x=%0A".parse().expect("uri");
+        let entered = enter(Path(("\r\n".to_owned(), "é".to_owned())), uri).await;
         assert_eq!(
             entered.into_response().headers()[header::LOCATION],
-            "/w/%0D%0A/%C3%A9/"
+            "/w/%0D%0A/%C3%A9/?token=abc&x=%0A",
+            "the query is kept"
         );
     }
 

@@ -17,7 +17,9 @@ use std::io::{self, Write};
 /// as they are, a carriage return overwrites what the line showed, and an escape sequence
 /// clears the screen, retitles the window or (on a terminal, where the colour adapter passes
 /// sequences through) forges output. Workspace output (`logs`, `exec`) is the user's own and
-/// stays raw; JSON and YAML output escape controls themselves.
+/// stays raw. JSON and YAML output are for programs and stay exact: they escape the C0
+/// controls (so no escape sequence or carriage return reaches a terminal through them), not
+/// DEL, C1 controls or bidirectional characters.
 pub(crate) fn visible(text: &str) -> Cow<'_, str> {
     let steers = |c: char| {
         (c.is_control() && c != '\n' && c != '\t')
@@ -36,6 +38,15 @@ pub(crate) fn visible(text: &str) -> Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// One cell of a table or a value on a line: [`visible`], and a tab or line feed, which would
+/// break the row, shown as its control picture too.
+pub(crate) fn cell(text: &str) -> Cow<'_, str> {
+    match visible(text) {
+        Cow::Borrowed(b) if !b.contains(['\t', '\n']) => Cow::Borrowed(b),
+        shown => Cow::Owned(shown.replace('\t', "\u{2409}").replace('\n', "\u{2424}")),
+    }
 }
 
 /// Whether the ANSI adapter leaves `text` as it is whatever the colour choice: only printable
@@ -144,7 +155,7 @@ impl Output {
 
 #[cfg(test)]
 mod tests {
-    use super::{passes_unchanged, visible};
+    use super::{Cow, cell, passes_unchanged, visible};
 
     #[test]
     fn controls_from_outside_are_shown_not_obeyed() {
@@ -159,6 +170,8 @@ mod tests {
         // One character for one: a caret under the line stays under the same character.
         let hostile = "k: \u{1b}]0;title\u{7}\r";
         assert_eq!(visible(hostile).chars().count(), hostile.chars().count());
+        assert_eq!(cell("a\tb\nc\u{1b}"), "a␉b␤c␛");
+        assert!(matches!(cell("plain"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::args::MessageFormat;
 use crate::exit::{INVALID, USAGE};
-use crate::output::Output;
+use crate::output::{Output, visible};
 use cordium_spec::{Diagnostic, SourceMap};
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -45,12 +45,13 @@ fn status_exit_code(code: Code) -> i32 {
 /// Prints an error and returns its exit code.
 pub(super) fn report(error: ClientError, out: &mut Output) -> i32 {
     match error {
+        // Messages may quote what a server, an issuer or a file said: shown, not obeyed.
         ClientError::Usage(message) => {
-            out.err(&format!("error: {message}\n"));
+            out.err(&visible(&format!("error: {message}\n")));
             USAGE
         }
         ClientError::Input(message) => {
-            out.err(&format!("error: {message}\n"));
+            out.err(&visible(&format!("error: {message}\n")));
             INVALID
         }
         ClientError::Diagnostics(sources, diagnostics) => {
@@ -58,9 +59,9 @@ pub(super) fn report(error: ClientError, out: &mut Output) -> i32 {
             INVALID
         }
         ClientError::Connect { server, reason } => {
-            out.err(&format!(
+            out.err(&visible(&format!(
                 "error: cannot reach the Cordium server at {server}: {reason}\n"
-            ));
+            )));
             USAGE
         }
         ClientError::Status { server, status } => {
@@ -120,7 +121,7 @@ fn status_text(status: &tonic::Status, server: &str) -> String {
         _ => {}
     }
     // What a server says is shown, never obeyed by the terminal.
-    crate::output::visible(&text).into_owned()
+    visible(&text).into_owned()
 }
 
 #[cfg(test)]

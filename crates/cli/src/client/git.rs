@@ -7,7 +7,7 @@ use super::error::ClientError;
 use super::sign_in::code_from_browser;
 use crate::args::OnServer;
 use crate::login_args::{GitArgs, GitCommand};
-use crate::output::Output;
+use crate::output::{Output, cell};
 use cordium_api as pb;
 
 /// Runs a `cordium git` command.
@@ -43,12 +43,13 @@ pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<()
                 })
                 .await;
             let connection = client.answer(answer)?;
+            // The profile is the provider's (a GitProvider any member of the Space may write).
             out.out(&format!(
                 "connected {space}/{name} as {} ({} <{}>); scopes: {}\n",
-                connection.login,
-                connection.name,
-                connection.email,
-                connection.scopes.join(" ")
+                cell(&connection.login),
+                cell(&connection.name),
+                cell(&connection.email),
+                cell(&connection.scopes.join(" "))
             ));
         }
         GitCommand::Disconnect { provider } => {
@@ -72,11 +73,11 @@ pub(super) async fn git(args: &OnServer<GitArgs>, out: &mut Output) -> Result<()
                     "{}/{}\t{}\t{}\t{}\t{}\t{}\n",
                     c.space,
                     c.provider,
-                    c.login,
-                    c.name,
-                    c.email,
-                    c.scopes.join(" "),
-                    c.hosts.join(" ")
+                    cell(&c.login),
+                    cell(&c.name),
+                    cell(&c.email),
+                    cell(&c.scopes.join(" ")),
+                    cell(&c.hosts.join(" "))
                 ));
             }
         }

@@ -55,9 +55,13 @@ pub(super) async fn key(command: &SshKeyCommand, out: &mut Output) -> Result<(),
 
 /// `ID  FINGERPRINT  ALGORITHM  COMMENT`.
 fn line(key: &pb::SshKey) -> String {
+    // The comment is whatever the key's file said.
     format!(
         "{}  {}  {}  {}\n",
-        key.id, key.fingerprint, key.algorithm, key.comment
+        key.id,
+        key.fingerprint,
+        key.algorithm,
+        crate::output::cell(&key.comment)
     )
 }
 

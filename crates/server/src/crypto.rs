@@ -53,10 +53,21 @@ fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(bytes)
 }
 
+/// The identity an OAuth flow (a git connection's or a GitHub sign-in's, sealed into the
+/// Begin's answer and brought back by the client) is sealed under: its `state`, so a flow
+/// sealed for one state is no flow for another. Sealed by [`SecretBox::flows`], a key of its
+/// own, so what unauthenticated callers make the server seal never uses the key of values at
+/// rest.
+pub fn flow_identity(state: &str) -> String {
+    format!("git-flow\n{state}")
+}
+
 /// Seals and opens secret values.
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// The key of sealed OAuth flows: derived from the file's key, never the same.
+    flows: ChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -90,7 +101,22 @@ impl SecretBox {
         };
         let cipher = ChaCha20Poly1305::new_from_slice(&key)
             .map_err(|_| CryptoError::KeyLength(name.clone()))?;
-        Ok(Self { cipher })
+        // A hash of the random key under a label of its own: another uniformly random key.
+        let derived = Sha256::new()
+            .chain_update(b"cordium sealed oauth flows v1\0")
+            .chain_update(&key)
+            .finalize();
+        let flows = ChaCha20Poly1305::new_from_slice(&derived)
+            .map_err(|_| CryptoError::KeyLength(name.clone()))?;
+        Ok(Self { cipher, flows })
+    }
+
+    /// The same seal and open, under the key of sealed OAuth flows (see [`flow_identity`]).
+    pub fn flows(&self) -> Self {
+        Self {
+            cipher: self.flows.clone(),
+            flows: self.flows.clone(),
+        }
     }
 
     /// Seals `plaintext` bound to `identity` (kind, scope and name of the secret).

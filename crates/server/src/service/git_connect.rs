@@ -8,13 +8,17 @@
 //!   endpoint for OAuth callbacks, so there is no new network surface to limit.
 //! - **The flow travels sealed with the client**: Begin answers, beside the URL and its
 //!   `state`, the flow (who began it, the provider, the PKCE verifier, the redirect, when it
-//!   expires: [`FLOW_TTL`]) sealed with the server's key and bound to the `state`; the client
+//!   expires: [`FLOW_TTL`]) sealed with a key derived from the server's
+//!   ([`crate::crypto::SecretBox::flows`]) and bound to the `state`; the client
 //!   keeps it (never in a URL) and sends it back with Finish. The server keeps nothing between
 //!   the two: there is no table for one caller to fill or evict others from (a sign-in has no
 //!   user to count by, and every client behind one proxy shares an address), any replica
 //!   finishes what another began, and only the client that began a flow holds its verifier,
 //!   so a `state` and `code` seen in a URL finish nothing. A connection must be finished by
-//!   the user who began it. A code is single use at the provider, so a flow finishes once.
+//!   the user who began it. The server keeps no record of a finished flow: its client may
+//!   finish it again with another code from the same authorization URL until it expires (a
+//!   code is single use at the provider), which gives it nothing it could not get by
+//!   beginning again.
 //! - **Secrets.** The client secret is the Space's Secret the GitProvider names, opened only
 //!   for the exchange; access and refresh tokens are sealed
 //!   ([`crate::crypto::git_token_identity`]) and never returned, logged or put in an error.
@@ -26,7 +30,7 @@
 use super::api::Api;
 use super::resource::Result;
 use super::{Caller, not_found};
-use crate::crypto::{SecretBox, git_token_identity, sealing_identity};
+use crate::crypto::{SecretBox, flow_identity, git_token_identity, sealing_identity};
 use crate::git_oauth::{Endpoints, GitHosts, GitOAuthError};
 use crate::pb;
 use crate::store::git_connections::GitConnectionRow;
@@ -37,14 +41,15 @@ use std::time::Duration;
 use tonic::Status;
 
 /// How long a begun flow may be finished.
-pub const FLOW_TTL: Duration = Duration::from_secs(600);
+pub(crate) const FLOW_TTL: Duration = Duration::from_secs(600);
 /// The longest sealed flow Finish reads (a sealed [`Flow`] is a few hundred bytes).
 const MAX_FLOW_BYTES: usize = 2048;
 /// An access token expiring sooner than this is refreshed before it is handed out.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
 /// What Finish needs of a flow Begin started, sealed into the Begin's answer (bound to its
-/// `state`, [`flow_identity`]). No `Debug`: it holds the PKCE verifier.
+/// `state`, [`flow_identity`], under [`SecretBox::flows`]). No `Debug`: it holds the PKCE
+/// verifier.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Flow {
     /// The user connecting an account; `None` for a sign-in.
@@ -59,12 +64,6 @@ struct Flow {
     redirect_uri: String,
     /// Seconds since the epoch after which Finish refuses it.
     expires_at: u64,
-}
-
-/// The identity a flow is sealed for: its `state`, so a flow sealed for one is no flow for
-/// another.
-fn flow_identity(state: &str) -> String {
-    format!("git-flow\n{state}")
 }
 
 /// The flow `request` brings back, if `secrets` sealed it for its `state`, it has not
@@ -320,6 +319,7 @@ impl Api {
         let plain = serde_json::to_vec(&flow).map_err(|e| Status::internal(e.to_string()))?;
         let sealed = self
             .secrets
+            .flows()
             .seal(&plain, &flow_identity(&state))
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(pb::BeginGitConnectResponse {
@@ -332,7 +332,12 @@ impl Api {
     /// The flow `request` brings back, if it was sealed here for its `state`, has not
     /// expired, and was begun by `user` (`None`: a sign-in).
     fn flow_of(&self, request: &pb::FinishGitConnectRequest, user: Option<&str>) -> Result<Flow> {
-        open_flow(&self.secrets, request, user, crate::oidc::now_secs())
+        open_flow(
+            &self.secrets.flows(),
+            request,
+            user,
+            crate::oidc::now_secs(),
+        )
     }
 
     /// FinishGitConnect: exchanges the code, reads the profile, stores the tokens sealed.
@@ -502,7 +507,7 @@ const MAX_REDIRECT_BYTES: usize = 256;
 /// standard writes it (so `http://127.1/`, `http://0x7f000001/` or a path with a raw line
 /// break, which parse to something else, are refused rather than passed on to the provider).
 fn check_redirect(redirect_uri: &str) -> Result<()> {
-    // A pending flow keeps its redirect for minutes: bounded like any other buffer.
+    // The redirect travels inside the sealed flow, which Finish reads up to `MAX_FLOW_BYTES`.
     if redirect_uri.len() > MAX_REDIRECT_BYTES {
         return Err(Status::invalid_argument(format!(
             "redirect_uri: at most {MAX_REDIRECT_BYTES} bytes"
@@ -631,61 +636,126 @@ mod tests {
     #[test]
     fn a_flow_opens_for_its_state_and_starter_until_it_expires() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let secrets = SecretBox::load_or_create(&dir.path().join("key")).expect("key");
-        let flow = Flow {
-            user: Some("alice".into()),
+        let at_rest = SecretBox::load_or_create(&dir.path().join("key")).expect("key");
+        let secrets = at_rest.flows();
+        let flow = |user: Option<&str>| Flow {
+            user: user.map(str::to_owned),
             space: "team.alice".into(),
             provider: "gh".into(),
             verifier: "v".into(),
             redirect_uri: "http://127.0.0.1:9/callback".into(),
             expires_at: 1_000,
         };
-        let sealed = secrets
-            .seal(
-                &serde_json::to_vec(&flow).expect("json"),
-                &flow_identity("s1"),
-            )
-            .expect("seal");
-        let request = |state: &str| pb::FinishGitConnectRequest {
+        let seal = |with: &SecretBox, flow: &Flow, identity: &str| {
+            with.seal(&serde_json::to_vec(flow).expect("json"), identity)
+                .expect("seal")
+        };
+        let request = |state: &str, sealed: &[u8]| pb::FinishGitConnectRequest {
             state: state.into(),
             code: "c".into(),
-            flow: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sealed),
+            flow: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed),
         };
-        let opened = open_flow(&secrets, &request("s1"), Some("alice"), 1_000).expect("open");
+        let alices = seal(&secrets, &flow(Some("alice")), &flow_identity("s1"));
+        let opened =
+            open_flow(&secrets, &request("s1", &alices), Some("alice"), 1_000).expect("open");
         assert_eq!(
             (opened.provider.as_str(), opened.verifier.as_str()),
             ("gh", "v")
         );
-        let code = |state: &str, user: Option<&str>, now: u64| {
-            open_flow(&secrets, &request(state), user, now)
+        let refused = |what: &str,
+                       with: &SecretBox,
+                       request: pb::FinishGitConnectRequest,
+                       user: Option<&str>,
+                       now: u64| {
+            let answer = open_flow(with, &request, user, now)
                 .map(drop)
-                .map_err(|s| s.code())
+                .map_err(|s| s.code());
+            assert_eq!(answer, Err(tonic::Code::InvalidArgument), "{what}");
         };
-        assert_eq!(
-            code("s1", Some("alice"), 1_001),
-            Err(tonic::Code::InvalidArgument),
-            "expired"
+        refused(
+            "expired",
+            &secrets,
+            request("s1", &alices),
+            Some("alice"),
+            1_001,
         );
-        assert_eq!(
-            code("s2", Some("alice"), 1_000),
-            Err(tonic::Code::InvalidArgument),
-            "another state"
+        refused(
+            "another state",
+            &secrets,
+            request("s2", &alices),
+            Some("alice"),
+            1_000,
         );
-        assert_eq!(
-            code("s1", Some("bob"), 1_000),
-            Err(tonic::Code::InvalidArgument),
-            "another user"
+        refused(
+            "another user",
+            &secrets,
+            request("s1", &alices),
+            Some("bob"),
+            1_000,
         );
-        assert_eq!(
-            code("s1", None, 1_000),
-            Err(tonic::Code::InvalidArgument),
-            "not a sign-in"
+        refused(
+            "a connection as a sign-in",
+            &secrets,
+            request("s1", &alices),
+            None,
+            1_000,
+        );
+        let sign_in = seal(&secrets, &flow(None), &flow_identity("s1"));
+        refused(
+            "a sign-in as a connection",
+            &secrets,
+            request("s1", &sign_in),
+            Some("alice"),
+            1_000,
+        );
+        let mut tampered = alices.clone();
+        tampered[20] ^= 1;
+        refused(
+            "tampered with",
+            &secrets,
+            request("s1", &tampered),
+            Some("alice"),
+            1_000,
         );
         let other = SecretBox::load_or_create(&dir.path().join("other")).expect("key");
-        assert!(
-            open_flow(&other, &request("s1"), Some("alice"), 1_000).is_err(),
-            "another server's key"
+        refused(
+            "another server's key",
+            &other.flows(),
+            request("s1", &alices),
+            Some("alice"),
+            1_000,
         );
+        // Flows have a key of their own: nothing sealed with the key of values at rest opens
+        // as one, even under a flow's identity, and a flow is no secret value.
+        let at_rest_flow = seal(&at_rest, &flow(Some("alice")), &flow_identity("s1"));
+        refused(
+            "sealed with the key at rest",
+            &secrets,
+            request("s1", &at_rest_flow),
+            Some("alice"),
+            1_000,
+        );
+        let identity = sealing_identity(Kind::Secret, "team.alice", "s1");
+        assert!(
+            at_rest.open(&alices, &identity).is_err()
+                && at_rest.open(&alices, &flow_identity("s1")).is_err()
+        );
+        let long = pb::FinishGitConnectRequest {
+            flow: "A".repeat(MAX_FLOW_BYTES + 1),
+            ..request("s1", &alices)
+        };
+        refused("too long", &secrets, long, Some("alice"), 1_000);
+        // The longest redirect there may be still makes a flow under the bound.
+        let widest = Flow {
+            redirect_uri: format!("http://127.0.0.1:65535/{}", "a".repeat(MAX_REDIRECT_BYTES)),
+            user: Some("a".repeat(40)),
+            space: "s".repeat(80),
+            provider: "p".repeat(40),
+            verifier: "v".repeat(43),
+            expires_at: u64::MAX,
+        };
+        let sealed = seal(&secrets, &widest, &flow_identity("s1"));
+        assert!(request("s1", &sealed).flow.len() <= MAX_FLOW_BYTES);
     }
 
     #[test]

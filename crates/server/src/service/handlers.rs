@@ -18,7 +18,8 @@ use tonic::{Request, Response};
 /// `call(Request) -> Stream => answer;` for the long-lived calls (the streams, and the unary
 /// ExecWorkspace, whose command may run for hours), which keep the caller's token to
 /// authenticate it again while they run, and `call(Request) -> Response => answer;`
-/// for the sign-in calls made without a bearer (the request carries the credential).
+/// for the sign-in calls made without a bearer (the request carries the credential, or
+/// begins a sign-in that will give one).
 macro_rules! main_service {
     (
         calls { $($call:ident($req:ty) -> $resp:ty = $who:ident => $answer:expr;)* }

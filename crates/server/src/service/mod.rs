@@ -28,7 +28,7 @@ mod workspace;
 pub use api::Api;
 pub(crate) use api::DEFAULT_TEMPLATE;
 pub(crate) use compile::{CompileRequest, compile_effective};
-pub use git_connect::{FLOW_TTL, GitConnect, GitCredential, GitHubSignIn, REFRESH_MARGIN_SECS};
+pub use git_connect::{GitConnect, GitCredential, GitHubSignIn, REFRESH_MARGIN_SECS};
 pub use management::Management;
 pub(crate) use resource::now;
 pub(crate) use stream::{ExecStreamOut, PortForwardOut};

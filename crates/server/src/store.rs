@@ -85,10 +85,10 @@ pub enum StoreError {
         /// The quota that was reached.
         quota: Quota,
     },
-    /// The user holds the most live workload tokens allowed
-    /// ([`workload_tokens::MAX_LIVE_WORKLOAD_TOKENS`]); nothing was written.
+    /// The user holds the most live short-lived tokens (workload exchanges and GitHub sign-ins
+    /// alike) allowed ([`workload_tokens::MAX_LIVE_WORKLOAD_TOKENS`]); nothing was written.
     #[error(
-        "you hold {max} live workload tokens, the most allowed; exchange again once some expire"
+        "you hold {max} live short-lived tokens (from workload exchanges and GitHub sign-ins), the most allowed; sign in again once some expire"
     )]
     TooManyTokens {
         /// The cap.

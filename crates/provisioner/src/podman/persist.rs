@@ -157,6 +157,10 @@ impl Podman {
     /// Removes every Space Volume labelled with Space `space`, with whatever still uses it
     /// (only the deleted Space's own workspaces can).
     pub(super) async fn remove_space_volumes_of(&self, space: &str) -> Result<(), RuntimeError> {
+        // podman reads `label=KEY=` (no value) as "any value": every Space's volumes.
+        if space.is_empty() {
+            return Ok(());
+        }
         let filter = format!("label={SPACE_VOLUME_LABEL}={space}");
         let listed = self
             .run(

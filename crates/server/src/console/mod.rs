@@ -244,21 +244,29 @@ async fn body_in_time(
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let refused = match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
-        Ok(Ok(bytes)) => {
-            let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-            return next.run(request).await;
-        }
-        Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ConsoleError::LargeBody
-            } else {
-                ConsoleError::bad("body", "the request body could not be read")
+    // A body announced past the limit is refused before any of it is read (not after the
+    // deadline, which a slow sender of a huge announced body would otherwise hold it for).
+    let announced = axum::body::HttpBody::size_hint(&body).lower();
+    let refused = if announced > MAX_BODY as u64 {
+        ConsoleError::LargeBody
+    } else {
+        match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(bytes)) => {
+                let request =
+                    axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+                return next.run(request).await;
             }
+            Ok(Err(e)) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    ConsoleError::LargeBody
+                } else {
+                    ConsoleError::bad("body", "the request body could not be read")
+                }
+            }
+            Err(_) => ConsoleError::SlowBody,
         }
-        Err(_) => ConsoleError::SlowBody,
     };
     let mut response = refused.into_response();
     response.headers_mut().insert(

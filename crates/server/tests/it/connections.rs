@@ -287,4 +287,16 @@ async fn a_console_request_body_must_arrive_in_time_and_within_its_size() {
     let answer = one_answer(&mut large).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("larger than 1024 KiB"), "{answer}");
+
+    // A body announced past the limit is refused at once, none of it sent (not held open
+    // until the body deadline).
+    let mut announced = TcpStream::connect(addr).await.expect("connect");
+    announced
+        .write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = tokio::time::timeout(Duration::from_millis(500), one_answer(&mut announced))
+        .await
+        .expect("an answer before the body deadline");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }

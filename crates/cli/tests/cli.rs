@@ -1153,6 +1153,26 @@ fn controls_in_a_hostile_file_are_shown_not_sent_to_the_terminal() {
     }
 }
 
+#[test]
+fn explain_shows_controls_in_values_rather_than_sending_them() {
+    let (_dir, path) = temp_file(
+        "esc.yaml",
+        "apiVersion: cordium/v1\nkind: Workspace\nspec:\n  runtime:\n    cmd: \"echo \\e[2J\\r\"\n    envVars: [{key: A, value: \"x\\e]0;t\\a\"}]\n",
+    );
+    let r = run(&["explain", "-f", path.to_str().expect("a UTF-8 path")]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        !r.stdout.contains(['\u{1b}', '\u{7}', '\r']),
+        "{:?}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("echo ␛[2J␍") && r.stdout.contains("x␛]0;t␇"),
+        "{}",
+        r.stdout
+    );
+}
+
 /// `text` without the colour sequences the CLI writes itself (`ESC [ digits ; m`).
 fn without_colours(text: &str) -> String {
     let mut out = String::new();

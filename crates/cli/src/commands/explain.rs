@@ -107,10 +107,12 @@ fn row(leaf: &LeafOrigin, sources: &SourceMap) -> [String; 4] {
                 .join(", ")
         ));
     }
+    // Every cell may quote the files (values, keys, file names): shown, not obeyed.
     [
         leaf.path.clone(),
         value,
         place(&leaf.origin, sources),
         notes.join("; "),
     ]
+    .map(|cell| crate::output::cell(&cell).into_owned())
 }

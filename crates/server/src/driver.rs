@@ -2,7 +2,7 @@
 //!
 //! It follows the store's workspace events (and scans every workspace when it starts or falls
 //! behind):
-//! - `INIT_REQUEST`: compile the workspace as its owner, decide the run ([`RunFacts`]), plan
+//! - `INIT_REQUEST`: compile the workspace as its owner, decide the run ([`cordium_provisioner::RunFacts`]), plan
 //!   it, fetch and decrypt the Secrets and UserSecrets the plan names, make a session
 //!   credential, and run [`lifecycle::start`]; every state it enters is written through the
 //!   store, so WatchWorkspace streams it, and only along the transition table

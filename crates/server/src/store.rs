@@ -224,7 +224,7 @@ impl Store {
 
     /// How many writes `counter` has seen in this process, or `None` while one is in flight:
     /// take it before a read, and the read is still current while it has not moved
-    /// ([`generations`]).
+    /// (`store::generations`).
     pub fn generation(&self, counter: Counter) -> Option<u64> {
         self.generations.settled(counter)
     }

@@ -3,7 +3,7 @@
 //! `crates/server/console/dist/` (committed).
 //!
 //! Every console response (not the proxied applications') carries [`CONTENT_SECURITY_POLICY`]
-//! and friends ([`security_headers`]). The policy allows scripts from this origin only (the
+//! and friends (`security_headers`). The policy allows scripts from this origin only (the
 //! page has no inline script and builds its DOM with `textContent`, never `innerHTML`);
 //! styles also allow `'unsafe-inline'`, because xterm.js sizes its rows with a `<style>`
 //! element it writes at run time.

@@ -4,10 +4,10 @@
 //! Decisions (each module says more):
 //! - **One service layer.** Every JSON endpoint calls the gRPC service's own method
 //!   ([`crate::service::Api`] as `MainService`) with the session's credential as a bearer
-//!   token ([`call`]): authentication, authorization, validation, quotas and "another user's
+//!   token (`call`): authentication, authorization, validation, quotas and "another user's
 //!   resource answers like a missing one" are the API's, not re-stated here. The terminal and
 //!   the application proxy open the same ExecStream and PortForward sessions as the CLI
-//!   (through [`crate::service::Inbound`] channels), with their limits and checks.
+//!   (through the stream core's `Inbound` channels), with their limits and checks.
 //! - **Sessions** ([`session`]) live in this process's memory and hold the user's API token;
 //!   a restart signs everyone out. Cookie `HttpOnly`, `SameSite=Strict`, `Secure` with
 //!   [`ConsoleOptions::secure_cookies`]; every state-changing request carries the session's
@@ -24,7 +24,7 @@
 //!   and must arrive whole within [`ConsoleOptions::body_timeout`] (`body_in_time`; an application's
 //!   request body, streamed to it, is the application's and its owner's business);
 //!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
-//! - **Applications** ([`proxy`]) are reached by path, `/w/WORKSPACE/APP/`, with the console
+//! - **Applications** (`proxy`) are reached by path, `/w/WORKSPACE/APP/`, with the console
 //!   session (owner and administrators only).
 
 pub mod assets;

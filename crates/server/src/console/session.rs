@@ -3,7 +3,7 @@
 //! - **Sign-in** takes an API token (`POST /api/login {"token"}`), authenticated by the
 //!   server's own [`crate::auth::Authenticator`]; a workspace's session credential is
 //!   refused. [`LoginMethod`] is the seam for other ways in (OIDC): a new variant and a
-//!   handler that calls [`Sessions::create`] with the credential the API accepts.
+//!   handler that calls `Sessions::create` with the credential the API accepts.
 //! - **The session** is a random 256-bit id in a cookie (`HttpOnly`, `SameSite=Strict`,
 //!   `Path=/`; `Secure` and named `__Host-cordium_session` with
 //!   [`super::ConsoleOptions::secure_cookies`], see [`SECURE_COOKIE`]); the server keeps only

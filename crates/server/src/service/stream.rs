@@ -51,7 +51,7 @@ const QUEUE: usize = 8;
 /// The terminal size when the client gives none.
 const DEFAULT_SIZE: TermSize = TermSize { cols: 80, rows: 24 };
 
-/// The limits on interactive sessions. See the [module docs](self).
+/// The limits on interactive sessions (per user, per connection, idle and total time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
     /// A session with no frame either way for this long ends.

@@ -113,6 +113,12 @@ pub struct PodmanOptions {
     /// root is not host root; the backend adds subordinate ids for `containers` to
     /// `/etc/subuid` and `/etc/subgid` when they have none.
     pub user_namespace: bool,
+    /// Builds images from Dockerfiles even on a podman older than [`PATCHED_BUILDS`]. Off, an
+    /// image build there fails with a message saying why: the host's builder runs a user's
+    /// Dockerfile as root, and before 4.9.4 (buildah 1.35.1) a base image's `ONBUILD RUN
+    /// --mount` can reach the host's files (CVE-2024-1753), which no check of the Dockerfile's
+    /// own text can see. For installations whose users are all trusted (and the tests).
+    pub unpatched_builds: bool,
     /// The installation (its store's id) every container and volume is labelled with, so
     /// that [`Runtime::held`] finds this installation's objects and no other's
     /// (`installation`); `None`: nothing is labelled, and `held` lists nothing.
@@ -132,9 +138,37 @@ impl PodmanOptions {
             stop_timeout_secs: 5,
             agent_sockets: None,
             user_namespace: true,
+            unpatched_builds: false,
             installation: None,
         }
     }
+}
+
+/// The first podman version whose builder resolves `RUN --mount` sources inside the build
+/// (CVE-2024-1753 fixed; buildah 1.35.1).
+pub const PATCHED_BUILDS: (u32, u32, u32) = (4, 9, 4);
+
+/// Whether a podman of `version` (`X.Y.Z`, as `podman version` prints it) may build users'
+/// Dockerfiles; else why not.
+pub fn builds_allowed(version: &str, unpatched_builds: bool) -> Result<(), String> {
+    let mut parts = version
+        .trim()
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u32>().ok());
+    let parsed = match (parts.next(), parts.next(), parts.next()) {
+        (Some(Some(a)), Some(Some(b)), Some(Some(c))) => Some((a, b, c)),
+        _ => None,
+    };
+    if unpatched_builds || parsed.is_some_and(|v| v >= PATCHED_BUILDS) {
+        return Ok(());
+    }
+    let (a, b, c) = PATCHED_BUILDS;
+    Err(format!(
+        "building images is off on this server: its podman {} is older than {a}.{b}.{c}, whose \
+         builder lets a Dockerfile reach the host (CVE-2024-1753); use a prebuilt image \
+         (`image.registry`), or ask the operator to upgrade podman",
+        version.trim()
+    ))
 }
 
 /// The podman backend. See the [module docs](self).
@@ -396,6 +430,11 @@ impl Runtime for Podman {
         key: &WorkspaceKey,
         dockerfile: &str,
     ) -> Result<String, RuntimeError> {
+        let version = self
+            .run(&["version", "--format", "{{.Client.Version}}"], None)
+            .await?;
+        builds_allowed(&version, self.options.unpatched_builds)
+            .map_err(|detail| RuntimeError::ImageBuild { detail })?;
         let tag = format!("localhost/cordium/{}:latest", key.object_name());
         let context = self.options.state_dir.join("build-context");
         let mut command = self.command();
@@ -686,5 +725,28 @@ impl Runtime for Podman {
 
     async fn connect(&self, key: &WorkspaceKey, port: u16) -> Result<PortStream, RuntimeError> {
         stream::connect(self, key, port).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::builds_allowed;
+
+    #[test]
+    fn builds_need_a_patched_podman_unless_allowed() {
+        assert!(builds_allowed("4.9.4", false).is_ok());
+        assert!(builds_allowed("5.2.0\n", false).is_ok());
+        assert!(builds_allowed("4.10.0-dev", false).is_ok());
+        let refused = builds_allowed("4.3.1", false).expect_err("Debian 12's podman");
+        assert!(
+            refused.contains("podman 4.3.1 is older than 4.9.4")
+                && refused.contains("CVE-2024-1753")
+        );
+        assert!(builds_allowed("4.9.3", false).is_err());
+        assert!(
+            builds_allowed("garbage", false).is_err(),
+            "an unknown version is not trusted"
+        );
+        assert!(builds_allowed("4.3.1", true).is_ok());
     }
 }

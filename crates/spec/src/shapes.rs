@@ -417,7 +417,9 @@ pub const RESERVED_MOUNT_TREES: &[&str] = &[
 ///   image. (`RUN` steps have no network at all: the podman backend builds with
 ///   `--network none`.)
 ///
-/// Refused wherever they are written (any case, on a continued line), so a `--mount` inside a
+/// (A base image's own `ONBUILD` triggers are not in the text: on a podman older than 4.9.4
+/// the podman backend builds nothing unless the operator allows it.) Refused wherever they are
+/// written (any case, on a continued line, as an `ONBUILD` trigger), so a `--mount` inside a
 /// `RUN`'s own command line is refused too: a false refusal with a clear message costs less
 /// than a missed one. Instructions are read as the Dockerfile parser does: a line ending in
 /// `\` (or the `escape` directive's character) continues on the next, comment lines are
@@ -444,9 +446,14 @@ pub fn check_dockerfile(text: &str) -> Result<(), (usize, ShapeError)> {
             instruction.push_str(next);
         }
         let mut words = instruction.split_whitespace();
-        let Some(keyword) = words.next() else {
+        let Some(mut keyword) = words.next() else {
             continue;
         };
+        // A trigger runs in the build of an image made `FROM` this one: judged as its own.
+        if keyword.eq_ignore_ascii_case("ONBUILD") {
+            let Some(next) = words.next() else { continue };
+            keyword = next;
+        }
         let refused = |why: &str, help: &str| {
             Err((
                 at + 1,
@@ -767,6 +774,11 @@ mod tests {
             ("FROM a\nADD http://127.0.0.1:8080/secret /s\n", 2),
             ("FROM a\nadd --chown=1:1 https://example.com/x /x\n", 2),
             ("FROM a\nADD \\\n  git@github.com:o/r.git /r\n", 2),
+            (
+                "FROM a\nONBUILD RUN --mount=type=bind,source=/,target=/h true\n",
+                2,
+            ),
+            ("FROM a\nonbuild ADD http://10.0.0.1/x /x\n", 2),
         ] {
             let refused = check_dockerfile(bad);
             assert!(

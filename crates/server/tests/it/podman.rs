@@ -995,6 +995,33 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
     env.stop(&name).await;
 }
 
+/// By default a podman older than 4.9.4 builds no Dockerfile (its builder reaches the host:
+/// CVE-2024-1753, through a base image's `ONBUILD RUN --mount` that no check of the text
+/// sees); on a patched podman it builds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unpatched_podman_builds_no_dockerfile_unless_allowed() {
+    let mut options = lab().podman_options();
+    options.unpatched_builds = false;
+    let podman = Podman::new(options).expect("podman");
+    let version = run(
+        Command::new("podman").args(["version", "--format", "{{.Client.Version}}"]),
+        "podman version",
+    );
+    let patched = cordium_provisioner::podman::builds_allowed(&version, false).is_ok();
+    let key = cordium_provisioner::runtime::WorkspaceKey::new("default.unpatched", "b1");
+    let built = podman
+        .build_image(&key, &format!("FROM {}\n", lab().image))
+        .await;
+    match built {
+        Ok(_) => assert!(patched, "podman {version} built"),
+        Err(cordium_provisioner::runtime::RuntimeError::ImageBuild { detail }) => {
+            assert!(!patched, "podman {version}: {detail}");
+            assert!(detail.contains("CVE-2024-1753"), "{detail}");
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tasks_get_their_directory_environment_user_and_background() {
     let env = PodmanEnv::new("tasks").await;

@@ -337,10 +337,16 @@ async fn a_space_made_again_under_a_deleted_ones_name_starts_without_its_volumes
         env.user.clone().delete_space(r("", space)).await,
     );
     let volume = cordium_provisioner::runtime::space_volume_name(space, "kept");
-    let left = podman_out(&env, &["volume", "ls", "--format", "{{.Name}}"]);
+    // `volume exists`, not a listing: `podman volume ls` fails when another test removes a
+    // volume while it lists.
+    let left = env
+        .podman()
+        .args(["volume", "exists", &volume])
+        .status()
+        .expect("podman volume exists");
     assert!(
-        left.lines().any(|v| v == volume),
-        "the deleted Space's volume is still there until a Space of the name is made: {left}"
+        left.success(),
+        "the deleted Space's volume is still there until a Space of the name is made"
     );
 
     let second = env.create(spec).await;

@@ -533,9 +533,6 @@ impl Runtime for Podman {
         check_env(&exec.env, true)?;
         let mut command = self.command();
         command.arg("exec");
-        if exec.detach {
-            command.arg("--detach");
-        }
         command.args(ProcessUser::of(exec.as_root).exec_args());
         if let Some(dir) = &exec.working_dir {
             command.arg("--workdir").arg(dir);
@@ -552,6 +549,27 @@ impl Runtime for Podman {
         }
         script.push_str(&exec.script);
         command.args([&name, "/bin/sh", "-c", &script]);
+        if exec.detach {
+            // An attached execution waited for by a task of its own, not `podman exec
+            // --detach`: a detached one could end without a trace (a clone's background
+            // unshallow now and then never finished, with nothing in the workspace's log),
+            // while the task sees how it ended and says so.
+            let this = self.clone();
+            let workspace = key.name.clone();
+            tokio::spawn(async move {
+                match this.captured(command).await {
+                    Ok(out) if out.status.success() => {}
+                    Ok(out) => tracing::warn!(
+                        %workspace,
+                        code = ?out.status.code(),
+                        "a background command failed: {}",
+                        last_line(&out.stderr)
+                    ),
+                    Err(e) => tracing::warn!(%workspace, "a background command did not run: {e}"),
+                }
+            });
+            return Ok(ExecOutput::default());
+        }
         let out = self.captured(command).await?;
         let code = out.status.code().unwrap_or(-1);
         // 125: podman itself failed (no such container); 255: also a stopped (kept)
@@ -565,7 +583,7 @@ impl Runtime for Podman {
             }
         }
         Ok(ExecOutput {
-            exit_code: if exec.detach { 0 } else { code },
+            exit_code: code,
             stdout: out.stdout,
             stderr: out.stderr,
         })

@@ -44,7 +44,7 @@ impl Podman {
         for list in [&["ps", "--all"][..], &["volume", "ls"][..]] {
             let mut args = list.to_vec();
             args.extend(["--filter", &filter, "--format", FORMAT]);
-            let listing = self.run(&args, None).await?;
+            let listing = self.list(&args).await?;
             held.extend(keys_in(&listing).map(|key| (key.space, key.name)));
         }
         Ok(held

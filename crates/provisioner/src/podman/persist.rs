@@ -162,18 +162,9 @@ impl Podman {
             return Ok(());
         }
         let filter = format!("label={SPACE_VOLUME_LABEL}={space}");
-        let list = ["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"];
-        // `podman volume ls` fails when a volume it listed is removed before it reads it (any
-        // workspace's delete, at any time): tried again, a few times.
-        let mut listed = self.run(&list, None).await;
-        for _ in 0..3 {
-            if listed.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            listed = self.run(&list, None).await;
-        }
-        let listed = listed?;
+        let listed = self
+            .list(&["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])
+            .await?;
         let names: Vec<&str> = listed.lines().filter(|name| !name.is_empty()).collect();
         if names.is_empty() {
             return Ok(());

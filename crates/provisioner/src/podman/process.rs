@@ -233,6 +233,21 @@ impl Podman {
             ))
         }
     }
+
+    /// [`Podman::run`] of a listing (`ps`, `volume ls`), tried again a few times when it
+    /// fails: podman lists names, then reads each, and fails when one went away in between
+    /// (any workspace's delete, at any time).
+    pub(super) async fn list(&self, args: &[&str]) -> Result<String, RuntimeError> {
+        let mut listed = self.run(args, None).await;
+        for _ in 0..3 {
+            if listed.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            listed = self.run(args, None).await;
+        }
+        listed
+    }
 }
 
 #[cfg(test)]

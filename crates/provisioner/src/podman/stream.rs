@@ -237,8 +237,18 @@ impl Control for PodmanControl {
             .args(ProcessUser::Root.exec_args())
             .args([self.name.as_str(), "/bin/sh", "-c"])
             .arg(script);
-        if let Err(e) = self.podman.output(command, None).await {
-            tracing::warn!(container = %self.name, error = %e, "cannot signal a streamed process");
+        match self.podman.output(command, None).await {
+            Ok(out) if out.status.success() => {}
+            // The script always ends in `true`: a failure is podman's (or the container's).
+            Ok(out) => tracing::warn!(
+                container = %self.name,
+                code = ?out.status.code(),
+                "cannot signal a streamed process: {}",
+                last_line(&out.stderr)
+            ),
+            Err(e) => {
+                tracing::warn!(container = %self.name, error = %e, "cannot signal a streamed process");
+            }
         }
     }
 }

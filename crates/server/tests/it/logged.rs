@@ -1,6 +1,8 @@
-//! What the server logs at ERROR, recorded for the tests (the harness prints no log): an ERROR
-//! means the server met something it did not expect, so a test of a normal failure can ask
-//! that none was logged about its workspace.
+//! What the server logs at WARN and ERROR, recorded for the tests (the harness prints no log):
+//! an ERROR means the server met something it did not expect, so a test of a normal failure can
+//! ask that none was logged about its workspace; the warnings are for a failing test's message
+//! (a background command that failed, a signal that could not be sent), which says what the
+//! server saw when the test's wait ran out.
 //!
 //! One recorder serves the whole test binary (a global subscriber), so tests running side by
 //! side each read the events about their own workspace, by its `workspace` field (names are
@@ -14,11 +16,24 @@ use tracing_subscriber::layer::SubscriberExt as _;
 /// The most events kept; past it the oldest are dropped (a test reads its own at once).
 const KEPT: usize = 4096;
 
-/// ERROR events as `workspace` field and text.
-static ERRORS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// One recorded event.
+struct Recorded {
+    level: tracing::Level,
+    workspace: String,
+    text: String,
+}
+
+/// WARN and ERROR events, oldest first.
+static EVENTS: Mutex<Vec<Recorded>> = Mutex::new(Vec::new());
+
+fn events() -> std::sync::MutexGuard<'static, Vec<Recorded>> {
+    EVENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Starts recording, once per test binary. Call it before the server under test starts.
-pub fn record_errors() {
+pub fn record() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let subscriber = tracing_subscriber::registry().with(Recorder);
@@ -30,12 +45,21 @@ pub fn record_errors() {
 
 /// The ERROR events logged so far whose `workspace` field is `workspace`.
 pub fn errors_about(workspace: &str) -> Vec<String> {
-    ERRORS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    events()
         .iter()
-        .filter(|(w, _)| w == workspace)
-        .map(|(_, text)| text.clone())
+        .filter(|e| e.level == tracing::Level::ERROR && e.workspace == workspace)
+        .map(|e| e.text.clone())
+        .collect()
+}
+
+/// The last `n` WARN and ERROR events of the whole binary, one per line, for a failing test's
+/// message (tests run side by side, so some may be another test's).
+pub fn recent(n: usize) -> String {
+    let events = events();
+    let skip = events.len().saturating_sub(n);
+    events[skip..]
+        .iter()
+        .map(|e| format!("{} {}\n", e.level, e.text))
         .collect()
 }
 
@@ -47,19 +71,21 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
         metadata: &tracing::Metadata<'_>,
         _: tracing_subscriber::layer::Context<'_, S>,
     ) -> bool {
-        *metadata.level() == tracing::Level::ERROR
+        *metadata.level() <= tracing::Level::WARN
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let mut errors = ERRORS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if errors.len() >= KEPT {
-            errors.remove(0);
+        let mut events = events();
+        if events.len() >= KEPT {
+            events.remove(0);
         }
-        errors.push((fields.workspace, fields.text));
+        events.push(Recorded {
+            level: *event.metadata().level(),
+            workspace: fields.workspace,
+            text: fields.text,
+        });
     }
 }
 
@@ -87,10 +113,10 @@ impl Visit for Fields {
     }
 }
 
-/// The recorder sees an ERROR about a workspace, and nothing below ERROR.
+/// The recorder sees an ERROR about a workspace; a warning is no error, but is recent.
 #[test]
 fn errors_are_recorded_by_workspace() {
-    record_errors();
+    record();
     tracing::error!(workspace = "logged-test-ws", "something unexpected");
     tracing::warn!(workspace = "logged-test-ws", "only a warning");
     let name = String::from("logged-test-ws2");
@@ -98,4 +124,11 @@ fn errors_are_recorded_by_workspace() {
     assert_eq!(errors_about("logged-test-ws").len(), 1);
     assert!(errors_about("logged-test-ws")[0].contains("something unexpected"));
     assert_eq!(errors_about("logged-test-ws2").len(), 1);
+    assert!(
+        recent(KEPT).contains("WARN message=only a warning"),
+        "{}",
+        recent(KEPT)
+    );
+    tracing::info!(workspace = "logged-test-ws", "only news");
+    assert!(!recent(KEPT).contains("only news"));
 }

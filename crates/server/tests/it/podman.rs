@@ -136,6 +136,8 @@ impl PodmanEnv {
         installation: Option<String>,
         configure: impl FnOnce(cordium_server::service::Api) -> cordium_server::service::Api,
     ) -> Self {
+        // Warnings and errors recorded, for the messages of tests whose wait ran out.
+        crate::logged::record();
         let runtime = Self::runtime(installation);
         let driver = Some((runtime, options));
         let server = Server::start_driving(data.dir.path(), None, driver, configure).await;
@@ -302,7 +304,11 @@ pub(super) async fn until(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(event) = next_within(events, left).await else {
-            panic!("no end state within two minutes; saw {:?}", states(&seen));
+            panic!(
+                "no end state within two minutes; saw {:?}\nthe server's last warnings:\n{}",
+                states(&seen),
+                crate::logged::recent(20)
+            );
         };
         let ws = match event.event {
             Some(pb::workspace_event::Event::Created(ws)) => ws,
@@ -1357,13 +1363,17 @@ async fn a_unary_exec_answers_at_most_a_mebibyte_of_each_output() {
         );
     }
     // The endless writers are killed (by the session, once the answer is given up).
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, running) = env.sh(&name, "ps -eo comm | grep -c '^yes$' || true").await;
         if running.trim() == "0" {
             break;
         }
-        assert!(Instant::now() < deadline, "`yes` still runs: {running}");
+        assert!(
+            Instant::now() < deadline,
+            "`yes` still runs: {running}\nthe server's last warnings:\n{}",
+            crate::logged::recent(20)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -1388,7 +1398,7 @@ async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String 
             })
             .await,
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let ready = ok(
             "GetTemplate",
@@ -1413,7 +1423,10 @@ async fn build_and_wait(env: &PodmanEnv, space: &str, template: &str) -> String 
                     prost::Message::decode(r.body.as_slice()).expect("a workspace");
                 builds.push((r.name, ws.status));
             }
-            panic!("the pre-build never became ready: {builds:?}");
+            panic!(
+                "the pre-build never became ready: {builds:?}\nthe server's last warnings:\n{}",
+                crate::logged::recent(20)
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -369,7 +369,7 @@ fn failure_of(seen: &[pb::WorkspaceStatus]) -> pb::Failure {
 /// it, before any container exists.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capability_past_the_grantable_set_fails_the_start() {
-    crate::logged::record_errors();
+    crate::logged::record();
     let env = PodmanEnv::new("netadmin").await;
     let name = env
         .create(serde_json::json!({"runtime": {"capabilities": {"add": ["NET_ADMIN"]}}}))

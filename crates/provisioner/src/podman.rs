@@ -117,9 +117,9 @@ pub struct PodmanOptions {
     pub user_namespace: bool,
     /// Builds images from Dockerfiles even on a podman older than [`PATCHED_BUILDS`]. Off, an
     /// image build there fails with a message saying why: the host's builder runs a user's
-    /// Dockerfile as root, and before 4.9.4 (buildah 1.35.1) a base image's `ONBUILD RUN
-    /// --mount` can reach the host's files (CVE-2024-1753), which no check of the Dockerfile's
-    /// own text can see. For installations whose users are all trusted (and the tests).
+    /// Dockerfile as root, and before 5.2.5 a base image's `ONBUILD RUN --mount` can reach the
+    /// host's files (CVE-2024-1753, CVE-2024-9675), which no check of the Dockerfile's own text
+    /// can see. For installations whose users are all trusted (and the tests).
     pub unpatched_builds: bool,
     /// The installation (its store's id) every container and volume is labelled with, so
     /// that [`Runtime::held`] finds this installation's objects and no other's

@@ -117,8 +117,9 @@ enum Command {
         /// A registry (`host:port`) podman reaches over plain HTTP; repeat for several.
         #[arg(long = "podman-insecure-registry", value_name = "HOST:PORT")]
         insecure_registries: Vec<String>,
-        /// Build images from users' Dockerfiles even on a podman older than 4.9.4, whose
-        /// builder lets a Dockerfile reach the host as root (CVE-2024-1753). Only for an
+        /// Build images from users' Dockerfiles even on a podman older than 5.2.5, whose
+        /// builder lets a Dockerfile reach the host as root (CVE-2024-1753, CVE-2024-9675), as
+        /// a distribution's podman with both fixes backported does. Only for an
         /// installation whose every user is trusted with the host; off, such a build fails
         /// saying why.
         #[arg(long = "podman-allow-unpatched-builds")]

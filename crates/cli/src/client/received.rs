@@ -8,14 +8,25 @@
 //! `./NAME` (`tar x -- ./NAME`), owned by the user and with the user's umask; then the tree is
 //! checked ([`sanitize`]): only folders, regular files and symbolic links that stay inside the
 //! copy remain (devices, FIFOs, sockets and links pointing out are removed, each named on
-//! standard error), and no file keeps a setuid, setgid or sticky bit. Only then is it put in
-//! place ([`place`]), as `cp -r` would: a folder merged into an existing folder, anything
-//! else replacing what was there (a symbolic link in the destination is replaced, never
-//! followed).
+//! standard error), and no file keeps a setuid, setgid or sticky bit. A link is judged by
+//! following it as the kernel would, through the links already in the copy (`d -> .` makes
+//! `d/d/../..` climb two levels, which a reading of the text alone misses), with what does
+//! not exist read as text. Only then is it put in place ([`place`]), as `cp -r` would: a
+//! folder merged into an existing folder, a file replacing a file; a folder is never replaced
+//! by a file nor a file by a folder (`cp` refuses both, and the workspace decides what its
+//! entry is), and a symbolic link in the destination is replaced, never followed.
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::path::{Component, Path, PathBuf};
+
+/// The most links followed while judging one link (the kernel's own limit, `MAXSYMLINKS`).
+const MAX_HOPS: usize = 40;
+/// The most path steps taken while judging one link: a hostile archive's links cannot make
+/// the check cost more than this each (a link that needs more is judged out).
+const MAX_STEPS: usize = 4096;
 
 /// A new, empty folder beside `target` for the extraction (same file system, so the copy is
 /// renamed into place).
@@ -68,7 +79,7 @@ pub(super) fn sanitize(root: &Path) -> io::Result<Vec<String>> {
             }
         } else if kind.is_symlink() {
             let target = std::fs::read_link(&path)?;
-            if !stays_inside(root, &path, &target) {
+            if !resolves_inside(root, &path, &target)? {
                 std::fs::remove_file(&path)?;
                 removed.push(format!(
                     "{} (a symbolic link to {}, outside the copy)",
@@ -98,34 +109,137 @@ pub(super) fn sanitize(root: &Path) -> io::Result<Vec<String>> {
     Ok(removed)
 }
 
-/// Whether the symbolic link at `link` (inside `root`) pointing at `target` resolves inside
-/// `root`, read lexically (a link that goes through another link is judged by that one).
-fn stays_inside(root: &Path, link: &Path, target: &Path) -> bool {
-    if target.is_absolute() {
-        return false;
-    }
-    let Ok(from) = link.parent().unwrap_or(root).strip_prefix(root) else {
-        return false;
-    };
-    let mut depth: Vec<Component<'_>> = from.components().collect();
-    for part in target.components() {
+/// One step of a path being followed.
+enum Step {
+    Up,
+    Name(OsString),
+}
+
+/// `path`'s steps; `None` for an absolute path.
+fn steps(path: &Path) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    for part in path.components() {
         match part {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
-            Component::Normal(_) => depth.push(part),
-            Component::RootDir | Component::Prefix(_) => return false,
+            Component::ParentDir => steps.push(Step::Up),
+            Component::Normal(name) => steps.push(Step::Name(name.to_owned())),
+            Component::RootDir | Component::Prefix(_) => return None,
         }
     }
-    true
+    Some(steps)
+}
+
+/// Whether the symbolic link at `link` (inside `root`) pointing at `target` resolves inside
+/// `root`: followed step by step from the link's folder, each link met on the way replaced by
+/// its own target as the kernel does, a step that does not exist taken as written; out when
+/// it climbs above `root`, meets an absolute target, or needs more than [`MAX_HOPS`] links or
+/// [`MAX_STEPS`] steps.
+fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> {
+    let Ok(from) = link.parent().unwrap_or(root).strip_prefix(root) else {
+        return Ok(false);
+    };
+    let Some(first) = steps(target) else {
+        return Ok(false);
+    };
+    let mut at: Vec<OsString> = from.iter().map(ToOwned::to_owned).collect();
+    let mut todo: VecDeque<Step> = first.into();
+    let (mut hops, mut taken) = (0, 0);
+    while let Some(step) = todo.pop_front() {
+        taken += 1;
+        if taken > MAX_STEPS {
+            return Ok(false);
+        }
+        let name = match step {
+            Step::Up => {
+                if at.pop().is_none() {
+                    return Ok(false);
+                }
+                continue;
+            }
+            Step::Name(name) => name,
+        };
+        at.push(name);
+        let here: PathBuf = std::iter::once(root.as_os_str())
+            .chain(at.iter().map(OsString::as_os_str))
+            .collect();
+        let is_link = match std::fs::symlink_metadata(&here) {
+            Ok(meta) => meta.file_type().is_symlink(),
+            // Not there, or a path through a file: taken as written.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        if !is_link {
+            continue;
+        }
+        hops += 1;
+        let Some(more) = steps(&std::fs::read_link(&here)?).filter(|_| hops <= MAX_HOPS) else {
+            return Ok(false);
+        };
+        at.pop();
+        for step in more.into_iter().rev() {
+            todo.push_front(step);
+        }
+    }
+    Ok(true)
 }
 
 /// Puts `copy` at `target`: renamed there when nothing is; merged into a folder already
-/// there when both are folders; else replacing what is there.
+/// there when both are folders; else replacing what is there. Refused, before anything is
+/// changed, when anywhere a folder would be replaced by a file or a file by a folder.
 pub(super) fn place(copy: &Path, target: &Path) -> io::Result<()> {
+    if let Some((at, copy_is_dir)) = first_clash(copy, target)? {
+        let (there, copied) = if copy_is_dir {
+            ("a file", "a folder")
+        } else {
+            ("a folder", "a file")
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} is {there} and the copy is {copied}: move it away or copy to another path",
+                at.display()
+            ),
+        ));
+    }
+    merge(copy, target)
+}
+
+/// The first place under `target` where `copy` would replace a folder by a non-folder or a
+/// non-folder by a folder, with whether the copy's is the folder (a symbolic link there is
+/// replaced, never followed: no clash).
+fn first_clash(copy: &Path, target: &Path) -> io::Result<Option<(PathBuf, bool)>> {
+    let existing = match std::fs::symlink_metadata(target) {
+        Ok(meta) => meta.file_type(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let copy_is_dir = std::fs::symlink_metadata(copy)?.is_dir();
+    if existing.is_symlink() {
+        return Ok(None);
+    }
+    if existing.is_dir() != copy_is_dir {
+        return Ok(Some((target.to_path_buf(), copy_is_dir)));
+    }
+    if copy_is_dir {
+        for entry in std::fs::read_dir(copy)? {
+            let entry = entry?;
+            if let Some(clash) = first_clash(&entry.path(), &target.join(entry.file_name()))? {
+                return Ok(Some(clash));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// [`place`] once no clash was found.
+fn merge(copy: &Path, target: &Path) -> io::Result<()> {
     let existing = match std::fs::symlink_metadata(target) {
         Ok(meta) => meta.file_type(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return std::fs::rename(copy, target),
@@ -135,15 +249,18 @@ pub(super) fn place(copy: &Path, target: &Path) -> io::Result<()> {
     if existing.is_dir() && copy_is_dir {
         for entry in std::fs::read_dir(copy)? {
             let entry = entry?;
-            place(&entry.path(), &target.join(entry.file_name()))?;
+            merge(&entry.path(), &target.join(entry.file_name()))?;
         }
         return std::fs::remove_dir(copy);
     }
     if existing.is_dir() {
-        std::fs::remove_dir_all(target)?;
-    } else {
-        std::fs::remove_file(target)?;
+        // Only between the check and now (the destination changed meanwhile): not replaced.
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} became a folder while copying", target.display()),
+        ));
     }
+    std::fs::remove_file(target)?;
     std::fs::rename(copy, target)
 }
 
@@ -235,13 +352,98 @@ out.close()
 
     #[test]
     fn a_link_stays_inside_only_when_it_resolves_inside() {
-        let root = Path::new("/t/copy");
-        let link = Path::new("/t/copy/sub/l");
-        assert!(stays_inside(root, link, Path::new("x")));
-        assert!(stays_inside(root, link, Path::new("../x")));
-        assert!(stays_inside(root, link, Path::new("./../sub/../x")));
-        assert!(!stays_inside(root, link, Path::new("../../x")));
-        assert!(!stays_inside(root, link, Path::new("/etc/passwd")));
-        assert!(!stays_inside(root, Path::new("/t/copy/l"), Path::new("..")));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("copy");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        let link = root.join("sub/l");
+        let inside = |target: &str| resolves_inside(&root, &link, Path::new(target)).expect("io");
+        assert!(inside("x"));
+        assert!(inside("../x"));
+        assert!(inside("./../sub/../x"));
+        assert!(!inside("../../x"));
+        assert!(!inside("/etc/passwd"));
+        assert!(!resolves_inside(&root, &root.join("l"), Path::new("..")).expect("io"));
+        // Probe round 7: a link to `.` keeps `d/d/` where it is, so `d/d/../..` climbs two
+        // levels although its text goes down two first.
+        std::os::unix::fs::symlink(".", root.join("d")).expect("symlink");
+        assert!(resolves_inside(&root, &root.join("d"), Path::new(".")).expect("io"));
+        let deep = format!("{}{}etc/passwd", "d/".repeat(16), "../".repeat(16));
+        assert!(!resolves_inside(&root, &root.join("passwd"), Path::new(&deep)).expect("io"));
+        assert!(!resolves_inside(&root, &link, Path::new("../d/..")).expect("io"));
+        assert!(resolves_inside(&root, &link, Path::new("../d/sub")).expect("io"));
+        // Through a link to a folder below, then up: judged where the link leads.
+        std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
+        std::os::unix::fs::symlink("a/b", root.join("ab")).expect("symlink");
+        assert!(resolves_inside(&root, &root.join("x"), Path::new("ab/../..")).expect("io"));
+        assert!(!resolves_inside(&root, &root.join("x"), Path::new("ab/../../..")).expect("io"));
+        // A loop is out, as the kernel's ELOOP.
+        std::os::unix::fs::symlink("loop", root.join("loop")).expect("symlink");
+        assert!(!resolves_inside(&root, &root.join("x"), Path::new("loop/x")).expect("io"));
+    }
+
+    /// The probe's archive: a link to `.` and links that climb through it; every one that
+    /// leads out is left out, and the copy holds nothing that reaches the host's files.
+    #[test]
+    fn links_through_a_link_to_the_folder_itself_are_judged_where_they_lead() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("report");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        let deep = |end: &str| format!("{}{}{end}", "d/".repeat(16), "../".repeat(16));
+        for (name, target) in [
+            ("d", ".".to_owned()),
+            ("passwd", deep("etc/passwd")),
+            ("victim", deep("tmp")),
+            ("sub/up", "../d/..".to_owned()),
+            ("fine", "d/d/sub".to_owned()),
+        ] {
+            std::os::unix::fs::symlink(target, root.join(name)).expect("symlink");
+        }
+        let removed = sanitize(&root).expect("sanitize");
+        let mut names: Vec<&str> = removed
+            .iter()
+            .map(|r| r.split(' ').next().unwrap_or_default())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["report/passwd", "report/sub/up", "report/victim"]);
+        assert!(root.join("d").exists() && root.join("fine").is_dir());
+    }
+
+    /// As `cp`: a folder is not replaced by a file nor a file by a folder, and nothing is
+    /// changed when one would be, deep in a merge too.
+    #[test]
+    fn a_folder_is_never_replaced_by_a_file_nor_a_file_by_a_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("report");
+        std::fs::create_dir_all(target.join(".git")).expect("mkdir");
+        std::fs::write(target.join(".git/config"), "important\n").expect("write");
+        let file = dir.path().join("copy-file");
+        std::fs::write(&file, "just a file\n").expect("write");
+        let refused = place(&file, &target).expect_err("a folder is there");
+        assert!(
+            refused
+                .to_string()
+                .contains("is a folder and the copy is a file"),
+            "{refused}"
+        );
+        assert!(target.join(".git/config").is_file(), "nothing removed");
+
+        let copy = dir.path().join("copy-dir");
+        std::fs::create_dir_all(copy.join("new")).expect("mkdir");
+        std::fs::write(copy.join("new/a"), "a\n").expect("write");
+        std::fs::create_dir_all(copy.join(".git/config")).expect("mkdir");
+        let refused = place(&copy, &target).expect_err("a file is there, deep");
+        assert!(
+            refused
+                .to_string()
+                .contains("is a file and the copy is a folder"),
+            "{refused}"
+        );
+        assert!(
+            !target.join("new").exists(),
+            "nothing merged before the clash was found"
+        );
+        std::fs::remove_dir(copy.join(".git/config")).expect("rmdir");
+        place(&copy, &target).expect("no clash now");
+        assert!(target.join("new/a").is_file() && target.join(".git/config").is_file());
     }
 }

@@ -5,16 +5,18 @@
 //! reached the host's services and other users' workspaces. What a Dockerfile's text may ask
 //! of the host's builder is checked at validation (`cordium_spec::shapes::check_dockerfile`);
 //! what a base image asks (its `ONBUILD` triggers) no text check can see, so on a podman whose
-//! builder lets a `RUN --mount` reach the host ([`PATCHED_BUILDS`]) nothing is built unless the
+//! builder lets a `RUN --mount` reach the host (before [`PATCHED_BUILDS`]) nothing is built unless the
 //! operator allows it ([`PodmanOptions::unpatched_builds`](super::PodmanOptions)). (podman
 //! 4.3's build has no `no-new-privileges`.)
 
 use super::{Podman, last_line};
 use crate::runtime::{RuntimeError, WorkspaceKey};
 
-/// The first podman version whose builder resolves `RUN --mount` sources inside the build
-/// (CVE-2024-1753 fixed; buildah 1.35.1).
-pub const PATCHED_BUILDS: (u32, u32, u32) = (4, 9, 4);
+/// The first podman version whose builder keeps `RUN --mount` inside the build: bind mount
+/// sources resolved in the build (CVE-2024-1753, fixed in 4.9.4) and cache ids kept inside the
+/// cache (CVE-2024-9675, fixed in 5.2.5). A distribution's podman with the fixes backported
+/// under an older version number is not recognised: its operator passes the flag.
+pub const PATCHED_BUILDS: (u32, u32, u32) = (5, 2, 5);
 
 /// Whether a podman of `version` (`X.Y.Z`, as `podman version` prints it) may build users'
 /// Dockerfiles; else why not.
@@ -33,7 +35,7 @@ pub fn builds_allowed(version: &str, unpatched_builds: bool) -> Result<(), Strin
     let (a, b, c) = PATCHED_BUILDS;
     Err(format!(
         "building images is off on this server: its podman {} is older than {a}.{b}.{c}, whose \
-         builder lets a Dockerfile reach the host (CVE-2024-1753); use a prebuilt image \
+         builder lets a Dockerfile reach the host (CVE-2024-1753, CVE-2024-9675); use a prebuilt image \
          (`image.registry`), or ask the operator to upgrade podman",
         version.trim()
     ))
@@ -84,15 +86,17 @@ mod tests {
 
     #[test]
     fn builds_need_a_patched_podman_unless_allowed() {
-        assert!(builds_allowed("4.9.4", false).is_ok());
-        assert!(builds_allowed("5.2.0\n", false).is_ok());
-        assert!(builds_allowed("4.10.0-dev", false).is_ok());
+        assert!(builds_allowed("5.2.5", false).is_ok());
+        assert!(builds_allowed("5.3.0\n", false).is_ok());
+        assert!(builds_allowed("5.10.0-dev", false).is_ok());
         let refused = builds_allowed("4.3.1", false).expect_err("Debian 12's podman");
         assert!(
-            refused.contains("podman 4.3.1 is older than 4.9.4")
+            refused.contains("podman 4.3.1 is older than 5.2.5")
                 && refused.contains("CVE-2024-1753")
         );
-        assert!(builds_allowed("4.9.3", false).is_err());
+        // Past the first fix, before the second (cache mounts).
+        assert!(builds_allowed("4.9.4", false).is_err());
+        assert!(builds_allowed("5.2.4", false).is_err());
         assert!(
             builds_allowed("garbage", false).is_err(),
             "an unknown version is not trusted"

@@ -965,6 +965,20 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
             "ADD of a URL",
             format!("FROM {}\nADD http://127.0.0.1:1/x /x\n", lab().image),
         ),
+        (
+            "ADD of a URL in a variable",
+            format!(
+                "FROM {}\nARG U=http://127.0.0.1:1/x\nADD $U /x\n",
+                lab().image
+            ),
+        ),
+        (
+            "RUN --mount behind a comment line",
+            format!(
+                "FROM {}\nRUN \\\n# hidden\n--mount=type=bind,source=/,target=/h true\n",
+                lab().image
+            ),
+        ),
     ] {
         let refused = env
             .user
@@ -1001,8 +1015,8 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
     env.stop(&name).await;
 }
 
-/// By default a podman older than 4.9.4 builds no Dockerfile (its builder reaches the host:
-/// CVE-2024-1753, through a base image's `ONBUILD RUN --mount` that no check of the text
+/// By default a podman older than 5.2.5 builds no Dockerfile (its builder reaches the host:
+/// CVE-2024-1753 and CVE-2024-9675, through a base image's `ONBUILD RUN --mount` that no check of the text
 /// sees); on a patched podman it builds.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unpatched_podman_builds_no_dockerfile_unless_allowed() {

@@ -272,12 +272,19 @@ impl Authenticator {
         // A token's strings go to the log quoted and escaped (`?`): raw, a subject holding a
         // newline or terminal escapes could forge log lines.
         tracing::info!(user = %rule.user, issuer = ?truncate(&issuer), subject = ?truncate(&verified.subject), "workload sign-in");
-        self.mint(&rule.user, rule.ttl()).await
+        let source = platform_token_key(&verified);
+        self.mint(&rule.user, Some(&source), rule.ttl()).await
     }
 
     /// A new short-lived API token (`cdw_...`, kept as a hash) acting as `user` for
-    /// `ttl_secs`.
-    async fn mint(&self, user: &str, ttl_secs: u64) -> Result<WorkloadToken, Status> {
+    /// `ttl_secs`, exchanged from the platform token `source` identifies
+    /// ([`platform_token_key`]; `None` for a GitHub sign-in).
+    async fn mint(
+        &self,
+        user: &str,
+        source: Option<&str>,
+        ttl_secs: u64,
+    ) -> Result<WorkloadToken, Status> {
         let random = crate::crypto::new_token().map_err(|e| Status::internal(e.to_string()))?;
         let token = format!(
             "{WORKLOAD_TOKEN_PREFIX}{}",
@@ -286,7 +293,7 @@ impl Authenticator {
         let now = now_secs();
         let expires_at = now + ttl_secs;
         self.store
-            .add_workload_token(&hash_token(&token), user, expires_at, now)
+            .add_workload_token(&hash_token(&token), user, source, expires_at, now)
             .await?;
         Ok(WorkloadToken {
             user: user.to_owned(),
@@ -334,7 +341,7 @@ impl Authenticator {
         };
         let caller = Self::enabled(user)?;
         tracing::info!(user = %caller.name, issuer, "sign-in");
-        self.mint(&caller.name, ttl_secs).await
+        self.mint(&caller.name, None, ttl_secs).await
     }
 
     /// The caller `user` is, unless they are disabled.
@@ -364,4 +371,27 @@ fn is_hashed(token: &str) -> bool {
     token.starts_with("cdm_")
         || token.starts_with(SESSION_TOKEN_PREFIX)
         || token.starts_with(WORKLOAD_TOKEN_PREFIX)
+}
+
+/// What identifies one platform token among the exchanges (a hash, for the store): its issuer,
+/// subject, `jti`, `iat` and `exp` as verified, not its text, which a lenient decoder might
+/// accept in more than one spelling. Two tokens issued to one subject in the same second with
+/// no `jti` count as one.
+fn platform_token_key(verified: &crate::oidc::Verified) -> String {
+    let claim = |name: &str| {
+        verified
+            .claims
+            .get(name)
+            .map(serde_json::Value::to_string)
+            .unwrap_or_default()
+    };
+    let identity = [
+        verified.issuer.clone(),
+        verified.subject.clone(),
+        claim("jti"),
+        claim("iat"),
+        claim("exp"),
+    ]
+    .join("\0");
+    hash_token(&identity)
 }

@@ -94,6 +94,15 @@ pub enum StoreError {
         /// The cap.
         max: i64,
     },
+    /// The platform token was exchanged for the most live workload tokens one may hold
+    /// ([`workload_tokens::MAX_LIVE_PER_PLATFORM_TOKEN`]); nothing was written.
+    #[error(
+        "this platform token already holds {max} live workload tokens, the most one may; keep using one (`cordium login` keeps it until it expires) or get a new platform token"
+    )]
+    TooManyExchanges {
+        /// The cap.
+        max: i64,
+    },
     /// The database failed (the cause is the source, printed by whoever reports the chain).
     #[error("database error")]
     Database(#[from] sqlx::Error),

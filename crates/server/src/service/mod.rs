@@ -67,7 +67,9 @@ impl From<StoreError> for Status {
             StoreError::AlreadyExists { .. } => Status::new(Code::AlreadyExists, e.to_string()),
             StoreError::NotFound { .. } => Status::new(Code::NotFound, e.to_string()),
             StoreError::Conflict { .. } => Status::new(Code::Aborted, e.to_string()),
-            StoreError::QuotaExceeded { .. } | StoreError::TooManyTokens { .. } => {
+            StoreError::QuotaExceeded { .. }
+            | StoreError::TooManyTokens { .. }
+            | StoreError::TooManyExchanges { .. } => {
                 Status::new(Code::ResourceExhausted, e.to_string())
             }
             StoreError::Database(inner) => {

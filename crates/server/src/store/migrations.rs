@@ -195,6 +195,17 @@ const MIGRATIONS: &[Migration] = &[
          CREATE UNIQUE INDEX ssh_keys_owner_fingerprint ON ssh_keys (owner, fingerprint)",
         backfill: None,
     },
+    // The platform token each workload token was exchanged from (a hash of what identifies
+    // it; empty for a GitHub sign-in): one platform token holds at most a few live tokens
+    // (`store::workload_tokens::MAX_LIVE_PER_PLATFORM_TOKEN`).
+    Migration {
+        version: 16,
+        sqlite: "ALTER TABLE workload_tokens ADD COLUMN source TEXT NOT NULL DEFAULT '';
+         CREATE INDEX workload_tokens_source ON workload_tokens (source)",
+        postgres: "ALTER TABLE workload_tokens ADD COLUMN source TEXT NOT NULL DEFAULT '';
+         CREATE INDEX workload_tokens_source ON workload_tokens (source)",
+        backfill: None,
+    },
 ];
 
 impl Store {

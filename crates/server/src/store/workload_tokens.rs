@@ -18,14 +18,24 @@ use super::{Store, StoreError};
 /// concurrent exchanges may pass it by their number.
 pub const MAX_LIVE_WORKLOAD_TOKENS: i64 = 1000;
 
+/// The most live workload tokens exchanged from one platform token: a job that loops (or a
+/// leaked platform token) would otherwise take the user's whole [`MAX_LIVE_WORKLOAD_TOKENS`] in
+/// a second and refuse every other job of the user until they expire. A few, not one: the CLI
+/// exchanges the same platform token again when its workload token expires first, and a job
+/// may run a few `cordium login`s side by side.
+pub const MAX_LIVE_PER_PLATFORM_TOKEN: i64 = 8;
+
 impl Store {
     /// Keeps a new workload token (its hash) acting as `owner` until `expires_at` (seconds
-    /// since the epoch), and sweeps every token that expired before `now`; refused when the
-    /// owner already holds [`MAX_LIVE_WORKLOAD_TOKENS`].
+    /// since the epoch), exchanged from the platform token `source` identifies (`None` for a
+    /// GitHub sign-in), and sweeps every token that expired before `now`; refused when the
+    /// owner already holds [`MAX_LIVE_WORKLOAD_TOKENS`] or the platform token
+    /// [`MAX_LIVE_PER_PLATFORM_TOKEN`].
     pub async fn add_workload_token(
         &self,
         token_hash: &str,
         owner: &str,
+        source: Option<&str>,
         expires_at: u64,
         now: u64,
     ) -> Result<(), StoreError> {
@@ -34,6 +44,18 @@ impl Store {
             .bind(seconds(now))
             .execute(&mut *tx)
             .await?;
+        if let Some(source) = source {
+            let live: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM workload_tokens WHERE source = $1")
+                    .bind(source)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if live >= MAX_LIVE_PER_PLATFORM_TOKEN {
+                return Err(StoreError::TooManyExchanges {
+                    max: MAX_LIVE_PER_PLATFORM_TOKEN,
+                });
+            }
+        }
         let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workload_tokens WHERE owner = $1")
             .bind(owner)
             .fetch_one(&mut *tx)
@@ -44,11 +66,12 @@ impl Store {
             });
         }
         sqlx::query(
-            "INSERT INTO workload_tokens (token_hash, owner, expires_at) VALUES ($1, $2, $3)",
+            "INSERT INTO workload_tokens (token_hash, owner, expires_at, source) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(owner)
         .bind(seconds(expires_at))
+        .bind(source.unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -192,6 +192,27 @@ async fn workload_tokens_map_to_users_by_issuer_and_subject_rules() {
         .expect("workload token");
     assert_eq!((caller.name.as_str(), caller.admin), ("deployer", false));
 
+    // One platform token holds a few live workload tokens: a job that loops cannot take its
+    // user's whole allowance and lock the user's other jobs out.
+    use cordium_server::store::workload_tokens::MAX_LIVE_PER_PLATFORM_TOKEN;
+    for _ in 1..MAX_LIVE_PER_PLATFORM_TOKEN {
+        auth.exchange_workload(&job).await.expect("within the cap");
+    }
+    let looping = auth
+        .exchange_workload(&job)
+        .await
+        .expect_err("past the platform token's cap");
+    assert_eq!(looping.code(), Code::ResourceExhausted, "{looping:?}");
+    assert!(
+        looping
+            .message()
+            .contains("this platform token already holds"),
+        "{looping:?}"
+    );
+    auth.exchange_workload(&platform.id_token("cordium-ci", "job-43"))
+        .await
+        .expect("another job of the same user");
+
     // Outside the rules: another subject, a sign-in issuer's token, and the platform token
     // used directly as a bearer.
     let stranger = auth

@@ -1349,12 +1349,12 @@ async fn live_workload_tokens_are_capped_per_user(backend: Backend) {
     let now = 1_000_000;
     for i in 0..MAX_LIVE_WORKLOAD_TOKENS {
         store
-            .add_workload_token(&format!("alice-{i}"), "alice", now + 10, now)
+            .add_workload_token(&format!("alice-{i}"), "alice", None, now + 10, now)
             .await
             .expect("a token within the cap");
     }
     let refused = store
-        .add_workload_token("alice-past", "alice", now + 10, now)
+        .add_workload_token("alice-past", "alice", None, now + 10, now)
         .await;
     assert!(
         matches!(refused, Err(StoreError::TooManyTokens { max }) if max == MAX_LIVE_WORKLOAD_TOKENS),
@@ -1369,11 +1369,35 @@ async fn live_workload_tokens_are_capped_per_user(backend: Backend) {
     assert_eq!(held, MAX_LIVE_WORKLOAD_TOKENS, "a refused token was stored");
     // The cap is per user, and expired tokens leave it.
     store
-        .add_workload_token("bob-0", "bob", now + 10, now)
+        .add_workload_token("bob-0", "bob", None, now + 10, now)
         .await
         .expect("another user's token");
     store
-        .add_workload_token("alice-later", "alice", now + 100, now + 11)
+        .add_workload_token("alice-later", "alice", None, now + 100, now + 11)
         .await
         .expect("a token once the others expired");
+    // One platform token holds a few live tokens, however many its user may.
+    use cordium_server::store::workload_tokens::MAX_LIVE_PER_PLATFORM_TOKEN;
+    let later = now + 200;
+    for i in 0..MAX_LIVE_PER_PLATFORM_TOKEN {
+        store
+            .add_workload_token(&format!("job-{i}"), "bob", Some("jwt-1"), later + 10, later)
+            .await
+            .expect("an exchange within the platform token's cap");
+    }
+    let refused = store
+        .add_workload_token("job-past", "bob", Some("jwt-1"), later + 10, later)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyExchanges { max }) if max == MAX_LIVE_PER_PLATFORM_TOKEN),
+        "{refused:?}"
+    );
+    store
+        .add_workload_token("other-job", "bob", Some("jwt-2"), later + 10, later)
+        .await
+        .expect("another platform token of the same user");
+    store
+        .add_workload_token("job-again", "bob", Some("jwt-1"), later + 20, later + 11)
+        .await
+        .expect("the same platform token once its tokens expired");
 }

@@ -371,14 +371,17 @@ async fn run_exec(
         output: mut from_process,
     } = process;
     let (last, started) = (Arc::clone(&guard.last), guard.started);
-    let inbound = async {
+    let touched = Arc::clone(&last);
+    // Owns the process's input: when the client half-closes, it is dropped with this future,
+    // which ends the process's stdin as a `close_stdin` frame would (a pipe, not a terminal).
+    let inbound = async move {
         loop {
             let frame = match input.message().await {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
                 Err(status) => return Err(status),
             };
-            Guard::touch(&last, started);
+            Guard::touch(&touched, started);
             let frame = stream_input(frame)?;
             if to_process.send(frame).await.is_err() {
                 return Ok(());

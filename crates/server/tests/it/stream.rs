@@ -364,6 +364,21 @@ async fn exec_stream_is_for_the_owner_with_deadlines_a_cap_and_the_credential_ch
         (out.as_slice(), code.expect("an exit code")),
         (&b"abc"[..], 4)
     );
+    // Half-closing the request stream ends stdin too (probe 7: `cat` waited for the idle
+    // deadline).
+    let (tx, answer) = exec_stream(&env.user, &name, &["sh", "-c", "cat; exit 5"]).await;
+    let mut stream = answer.expect("the owner may");
+    tx.send(crate::pb::ExecStreamRequest {
+        frame: Some(Frame::Stdin(b"xyz".to_vec())),
+    })
+    .await
+    .expect("sent");
+    drop(tx);
+    let (out, code) = session_end(&mut stream).await;
+    assert_eq!(
+        (out.as_slice(), code.expect("an exit code, not the idle deadline")),
+        (&b"xyz"[..], 5)
+    );
 
     // Someone else: the same NotFound as for a workspace that does not exist.
     let other = env.server.client(&env.server.user("stranger", false).await);

@@ -535,7 +535,8 @@ impl Runtime for Podman {
         command.arg("exec");
         command.args(ProcessUser::of(exec.as_root).exec_args());
         if let Some(dir) = &exec.working_dir {
-            command.arg("--workdir").arg(dir);
+            // One argument: a value never reads as a flag.
+            command.arg(format!("--workdir={dir}"));
         }
         add_env(&mut command, &exec.env, true);
         let mut script = String::from(PRELUDE);

@@ -32,7 +32,8 @@ pub(super) fn is_shell_name(name: &str) -> bool {
 }
 
 /// Prefixes of variables the `podman` process itself (Go, containers/common, storage, image,
-/// runc, the dynamic loader) reads from its environment. A task's or an exec's secret
+/// runc, the dynamic loader, glibc's allocator, character sets and resolver) reads from its
+/// environment. A task's or an exec's secret
 /// variables travel in podman's own environment (`--env KEY`), so one of these names would
 /// reconfigure podman on the host instead of reaching the container.
 const HOST_READ_PREFIXES: &[&str] = &[
@@ -40,7 +41,10 @@ const HOST_READ_PREFIXES: &[&str] = &[
     "BUILDAH_",
     "CONTAINER",
     "DBUS_",
+    "GCONV_",
+    "GLIBC_",
     "LD_",
+    "MALLOC_",
     "PODMAN_",
     "SSL_CERT_",
     "STORAGE_",
@@ -57,7 +61,12 @@ const HOST_READ_NAMES: &[&str] = &[
     "GOMEMLIMIT",
     "GOTRACEBACK",
     "HOME",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "NLSPATH",
     "REGISTRY_AUTH_FILE",
+    "RES_OPTIONS",
     "HTTPS_PROXY",
     "HTTP_PROXY",
     "LISTEN_FDS",
@@ -198,6 +207,10 @@ mod tests {
             "_LIBCONTAINER_INITPIPE",
             "GODEBUG",
             "https_proxy",
+            "GCONV_PATH",
+            "GLIBC_TUNABLES",
+            "HOSTALIASES",
+            "MALLOC_ARENA_MAX",
         ] {
             // The caller's to change (INVALID_ARGUMENT over the API), not a failure to retry.
             assert!(

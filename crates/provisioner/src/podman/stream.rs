@@ -104,7 +104,8 @@ fn spawn(podman: &Podman, key: &WorkspaceKey, spec: &StreamSpec) -> Result<Start
         None => command.args(ProcessUser::Workspace.exec_args()),
     };
     if let Some(dir) = &spec.working_dir {
-        command.arg("--workdir").arg(dir);
+        // One argument: a value never reads as a flag.
+        command.arg(format!("--workdir={dir}"));
     }
     add_env(&mut command, &spec.env, true);
     command.arg(key.object_name()).args([

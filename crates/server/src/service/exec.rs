@@ -63,6 +63,14 @@ pub(super) fn check_working_dir(dir: &str, field: &str) -> Result<()> {
             "a path of at most 4,096 bytes, without NUL",
         ));
     }
+    // Empty: the user's home. Else absolute: a relative one has nothing to be relative to
+    // (and one such as `-x` would read as a flag wherever a command line carries it).
+    if !dir.is_empty() && !dir.starts_with('/') {
+        return Err(bad_field(
+            field,
+            "an absolute path inside the workspace, e.g. `/workspace`, or empty for the home folder",
+        ));
+    }
     Ok(())
 }
 
@@ -274,5 +282,28 @@ impl<S: Stream + Unpin> Stream for Holding<S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<S::Item>> {
         Pin::new(&mut self.stream).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_working_dir;
+
+    /// A working folder is absolute or empty (probe 7: `-x` and `../..` went to podman).
+    #[test]
+    fn a_working_folder_is_absolute_or_the_home() {
+        for ok in ["", "/", "/workspace", "/tmp/../workspace"] {
+            assert!(check_working_dir(ok, "working_dir").is_ok(), "{ok}");
+        }
+        for bad in ["-x", "../../..", "workspace", "/a\0b"] {
+            let refused = check_working_dir(bad, "open.working_dir").expect_err(bad);
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{bad}");
+            assert!(
+                refused.message().contains("open.working_dir"),
+                "{refused:?}"
+            );
+        }
+        let long = format!("/{}", "a".repeat(4096));
+        assert!(check_working_dir(&long, "working_dir").is_err());
     }
 }

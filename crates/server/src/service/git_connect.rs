@@ -531,10 +531,12 @@ fn check_redirect(redirect_uri: &str) -> Result<()> {
     }
 }
 
+/// An authorization code as providers make them: printable ASCII without spaces (RFC 6749's
+/// `VSCHAR`s), at most 4 KiB; anything else is no provider's and is refused before it is sent.
 fn check_code(code: &str) -> Result<()> {
-    if code.is_empty() || code.len() > 4096 {
+    if code.is_empty() || code.len() > 4096 || !code.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Status::invalid_argument(
-            "code: must be the provider's code",
+            "code: must be the provider's code (printable ASCII, at most 4 KiB), as the redirect gave it",
         ));
     }
     Ok(())
@@ -631,6 +633,17 @@ impl Api {
 
 #[cfg(test)]
 mod tests {
+
+    /// A code is what a provider sends (probe 7: one holding CR-LF was passed on).
+    #[test]
+    fn codes_are_printable_ascii() {
+        assert!(super::check_code("4/0AX-_.~abc").is_ok());
+        for bad in ["", "a\r\nHost: x", "a b", "\u{e9}t\u{e9}"] {
+            let refused = super::check_code(bad).expect_err(bad);
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        }
+        assert!(super::check_code(&"c".repeat(4097)).is_err());
+    }
     use super::*;
 
     #[test]

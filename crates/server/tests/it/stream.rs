@@ -376,7 +376,10 @@ async fn exec_stream_is_for_the_owner_with_deadlines_a_cap_and_the_credential_ch
     drop(tx);
     let (out, code) = session_end(&mut stream).await;
     assert_eq!(
-        (out.as_slice(), code.expect("an exit code, not the idle deadline")),
+        (
+            out.as_slice(),
+            code.expect("an exit code, not the idle deadline")
+        ),
         (&b"xyz"[..], 5)
     );
 

@@ -131,17 +131,23 @@ fn steps(path: &Path) -> Option<Vec<Step>> {
 
 /// Whether the symbolic link at `link` (inside `root`) pointing at `target` resolves inside
 /// `root`: followed step by step from the link's folder, each link met on the way replaced by
-/// its own target as the kernel does, a step that does not exist taken as written; out when
-/// it climbs above `root`, meets an absolute target, or needs more than [`MAX_HOPS`] links or
-/// [`MAX_STEPS`] steps.
+/// its own target as the kernel does, a step that does not exist taken as written (so a folder
+/// made there later cannot make it climb out); out when it climbs above `root`, meets an
+/// absolute target, or needs more than [`MAX_HOPS`] links or [`MAX_STEPS`] steps. Each step
+/// costs one `lstat` at most (none below a missing folder), so a hostile archive's links cost
+/// time linear in their number.
 fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> {
-    let Ok(from) = link.parent().unwrap_or(root).strip_prefix(root) else {
+    let folder = link.parent().unwrap_or(root);
+    let Ok(from) = folder.strip_prefix(root) else {
         return Ok(false);
     };
     let Some(first) = steps(target) else {
         return Ok(false);
     };
-    let mut at: Vec<OsString> = from.iter().map(ToOwned::to_owned).collect();
+    let mut here = folder.to_path_buf();
+    let mut depth = from.components().count();
+    // The depth of the first step that does not exist, while below it.
+    let mut missing_at: Option<usize> = None;
     let mut todo: VecDeque<Step> = first.into();
     let (mut hops, mut taken) = (0, 0);
     while let Some(step) = todo.pop_front() {
@@ -151,17 +157,23 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> 
         }
         let name = match step {
             Step::Up => {
-                if at.pop().is_none() {
+                if depth == 0 {
                     return Ok(false);
+                }
+                depth -= 1;
+                here.pop();
+                if missing_at.is_some_and(|at| depth < at) {
+                    missing_at = None;
                 }
                 continue;
             }
             Step::Name(name) => name,
         };
-        at.push(name);
-        let here: PathBuf = std::iter::once(root.as_os_str())
-            .chain(at.iter().map(OsString::as_os_str))
-            .collect();
+        depth += 1;
+        here.push(&name);
+        if missing_at.is_some() {
+            continue;
+        }
         let is_link = match std::fs::symlink_metadata(&here) {
             Ok(meta) => meta.file_type().is_symlink(),
             // Not there, or a path through a file: taken as written.
@@ -171,6 +183,7 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> 
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
+                missing_at = Some(depth);
                 false
             }
             Err(e) => return Err(e),
@@ -182,7 +195,8 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> 
         let Some(more) = steps(&std::fs::read_link(&here)?).filter(|_| hops <= MAX_HOPS) else {
             return Ok(false);
         };
-        at.pop();
+        depth -= 1;
+        here.pop();
         for step in more.into_iter().rev() {
             todo.push_front(step);
         }
@@ -371,6 +385,9 @@ out.close()
         assert!(!resolves_inside(&root, &root.join("passwd"), Path::new(&deep)).expect("io"));
         assert!(!resolves_inside(&root, &link, Path::new("../d/..")).expect("io"));
         assert!(resolves_inside(&root, &link, Path::new("../d/sub")).expect("io"));
+        // Back out of a folder that does not exist, into the links again.
+        assert!(!resolves_inside(&root, &link, Path::new("../nothere/../d/d/..")).expect("io"));
+        assert!(resolves_inside(&root, &link, Path::new("nothere/../../d/sub")).expect("io"));
         // Through a link to a folder below, then up: judged where the link leads.
         std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
         std::os::unix::fs::symlink("a/b", root.join("ab")).expect("symlink");

@@ -57,7 +57,6 @@ mod stream;
 pub mod user;
 mod userns;
 
-pub use build::{PATCHED_BUILDS, builds_allowed};
 pub use egress::ruleset as egress_ruleset;
 pub use env::secret_env_file;
 use env::{add_env, check_env, main_script};
@@ -115,12 +114,14 @@ pub struct PodmanOptions {
     /// root is not host root; the backend adds subordinate ids for `containers` to
     /// `/etc/subuid` and `/etc/subgid` when they have none.
     pub user_namespace: bool,
-    /// Builds images from Dockerfiles even on a podman older than [`PATCHED_BUILDS`]. Off, an
-    /// image build there fails with a message saying why: the host's builder runs a user's
-    /// Dockerfile as root, and before 5.2.5 a base image's `ONBUILD RUN --mount` can reach the
-    /// host's files (CVE-2024-1753, CVE-2024-9675), which no check of the Dockerfile's own text
-    /// can see. For installations whose users are all trusted (and the tests).
-    pub unpatched_builds: bool,
+    /// Builds images from users' Dockerfiles with the host's podman. Off (the default), an
+    /// image build fails with a message saying why and what to do instead: the host's builder
+    /// runs a Dockerfile as the host's root, and a base image's `ONBUILD` triggers run in the
+    /// build where no check of the Dockerfile's text sees them (`ONBUILD RUN --network=host`
+    /// reaches the host's network on any podman; `ONBUILD RUN --mount` the host's files before
+    /// podman 5.2.5, CVE-2024-1753 and CVE-2024-9675). For installations whose users are all
+    /// trusted with the host (and the tests).
+    pub allow_builds: bool,
     /// The installation (its store's id) every container and volume is labelled with, so
     /// that [`Runtime::held`] finds this installation's objects and no other's
     /// (`installation`); `None`: nothing is labelled, and `held` lists nothing.
@@ -140,7 +141,7 @@ impl PodmanOptions {
             stop_timeout_secs: 5,
             agent_sockets: None,
             user_namespace: true,
-            unpatched_builds: false,
+            allow_builds: false,
             installation: None,
         }
     }

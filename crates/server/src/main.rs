@@ -117,13 +117,12 @@ enum Command {
         /// A registry (`host:port`) podman reaches over plain HTTP; repeat for several.
         #[arg(long = "podman-insecure-registry", value_name = "HOST:PORT")]
         insecure_registries: Vec<String>,
-        /// Build images from users' Dockerfiles even on a podman older than 5.2.5, whose
-        /// builder lets a Dockerfile reach the host as root (CVE-2024-1753, CVE-2024-9675), as
-        /// a distribution's podman with both fixes backported does. Only for an
-        /// installation whose every user is trusted with the host; off, such a build fails
-        /// saying why.
-        #[arg(long = "podman-allow-unpatched-builds")]
-        unpatched_builds: bool,
+        /// Build images from users' Dockerfiles with the host's podman. The build runs as the
+        /// host's root, and a base image's ONBUILD triggers run in it unchecked (reaching the
+        /// host's network, and before podman 5.2.5 its files): only for an installation whose
+        /// every user is trusted with the host. Off, such a build fails saying why.
+        #[arg(long = "podman-allow-builds")]
+        allow_builds: bool,
         /// The image of workspaces whose layers set none.
         #[arg(long, value_name = "IMAGE")]
         default_image: Option<String>,
@@ -337,7 +336,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             listen,
             runtime,
             insecure_registries,
-            unpatched_builds,
+            allow_builds,
             default_image,
             kube_namespace,
             kube_storage_class,
@@ -364,7 +363,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 RuntimeKind::Podman => {
                     let mut options = PodmanOptions::new(cli.data_dir.join("podman"));
                     options.insecure_registries = insecure_registries;
-                    options.unpatched_builds = unpatched_builds;
+                    options.allow_builds = allow_builds;
                     options.installation = Some(api.store().installation().to_owned());
                     if let Some(image) = default_image {
                         options.default_image = image;

@@ -22,6 +22,7 @@ mod macros;
 
 pub mod convert;
 pub mod diagnostic;
+pub mod dockerfile;
 pub mod document;
 pub mod located;
 pub mod node;

@@ -20,7 +20,7 @@ pub struct ShapeError {
 }
 
 impl ShapeError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -28,7 +28,7 @@ impl ShapeError {
         }
     }
 
-    fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
@@ -404,121 +404,6 @@ pub const RESERVED_MOUNT_TREES: &[&str] = &[
     "/cordium-volumes",
 ];
 
-/// Checks an inline Dockerfile for what the host's build must not be asked to do; the line
-/// (1-based) of the first such instruction with the error.
-///
-/// The image is built by the host's podman (buildah), as root and outside the workspace's
-/// network rules, so two instructions reach the host itself:
-/// - **`RUN --mount`**: buildah before 1.35.1 (podman 4.9.4) resolves a bind mount's source on
-///   the host (CVE-2024-1753: a stage's `ln -s / x` mounted the host's `/`, read-write), and
-///   before podman 5.2.5 a cache mount's id could climb out of the cache (CVE-2024-9675).
-///   Debian 12 ships podman 4.3.
-/// - **`ADD`**: an inline Dockerfile is built with an empty context, so `ADD` can only fetch a
-///   URL, and buildah fetches it from the host's own network namespace (a service listening
-///   only on the host's loopback is read into the image); the URL may come from a variable
-///   (`ARG U=http://...` then `ADD $U`), so no reading of the source is enough. (`RUN` steps
-///   have no network at all: the podman backend builds with `--network none`.)
-///
-/// The text is not read as one parser would read it and then trusted: parsers disagree (where
-/// a parser directive may stand, whether a comment line inside a continued instruction ends
-/// it), and each disagreement was a way past a check that read it one way. So:
-/// - `--mount` is refused wherever it is spelled once the text loses its comment lines, its
-///   whitespace and both escape characters (`\` and `` ` ``): a flag continued over lines,
-///   with comment lines between, still spells it. A `--mount` in a `RUN`'s own command line is
-///   refused too: a false refusal with a clear message costs less than a missed one.
-/// - `ADD` is refused as any instruction's keyword (or an `ONBUILD` trigger's), with lines
-///   joined at either escape character.
-///
-/// (A base image's own `ONBUILD` triggers are not in the text: on a podman without both fixes
-/// the podman backend builds nothing unless the operator allows it.)
-pub fn check_dockerfile(text: &str) -> Result<(), (usize, ShapeError)> {
-    let refused = |at: usize, why: &str, help: &str| {
-        Err((
-            at,
-            ShapeError::new(codes::DOCKERFILE, format!("line {at}: {why}")).help(help.to_owned()),
-        ))
-    };
-    if let Some(at) = mount_flag_line(text) {
-        return refused(
-            at,
-            "`--mount` is not allowed: the host's builder resolves `RUN --mount` on the host",
-            "copy what the step needs with `COPY` (or `COPY --from=STAGE`) instead",
-        );
-    }
-    for escape in ['\\', '`'] {
-        for (at, instruction) in instructions(text, escape) {
-            let mut words = instruction.split_whitespace();
-            let mut keyword = words.next().unwrap_or_default();
-            // A trigger runs in the build of an image made `FROM` this one: judged as its own.
-            if keyword.eq_ignore_ascii_case("ONBUILD") {
-                keyword = words.next().unwrap_or_default();
-            }
-            if keyword.eq_ignore_ascii_case("ADD") {
-                return refused(
-                    at,
-                    "`ADD` is not allowed: with no build context it can only fetch a URL, which \
-                     the host's builder does from the host's own network",
-                    "build the image where it may fetch what it needs and name it in \
-                     `image.registry`, or `COPY --from=IMAGE` what you need",
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The line (1-based) where `--mount` begins in `text` read without its comment lines, its
-/// whitespace and its escape characters, in any case.
-fn mount_flag_line(text: &str) -> Option<usize> {
-    let mut flat = Vec::with_capacity(text.len());
-    let mut line_of = Vec::with_capacity(text.len());
-    for (at, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with('#') {
-            continue;
-        }
-        for byte in line.bytes() {
-            if !(byte.is_ascii_whitespace() || byte == b'\\' || byte == b'`') {
-                flat.push(byte.to_ascii_lowercase());
-                line_of.push(at + 1);
-            }
-        }
-    }
-    flat.windows(b"--mount".len())
-        .position(|w| w == b"--mount")
-        .and_then(|i| line_of.get(i).copied())
-}
-
-/// The instructions of `text` with `escape` as the escape character, each with its first
-/// line (1-based): a line ending in `escape` continues on the next line that is neither empty
-/// nor a comment; comment and empty lines between instructions are skipped.
-fn instructions(text: &str, escape: char) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut lines = text.lines().enumerate();
-    let skipped = |line: &str| {
-        let line = line.trim_start();
-        line.is_empty() || line.starts_with('#')
-    };
-    while let Some((at, line)) = lines.next() {
-        if skipped(line) {
-            continue;
-        }
-        let mut instruction = line.to_owned();
-        while let Some(joined) = instruction.trim_end().strip_suffix(escape) {
-            let kept = joined.len();
-            instruction.truncate(kept);
-            match lines.by_ref().map(|(_, l)| l).find(|l| !skipped(l)) {
-                Some(next) => {
-                    instruction.push(' ');
-                    instruction.push_str(next);
-                }
-                None => break,
-            }
-        }
-        found.push((at + 1, instruction));
-    }
-    found
-}
-
 /// Checks a volume mount path (upstream `CheckVolumeMountPath`).
 pub fn check_mount_path(value: &str) -> Result<(), ShapeError> {
     let bad = |why: String| Err(ShapeError::new(codes::MOUNT_PATH, why));
@@ -780,86 +665,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn dockerfiles_may_not_mount_or_fetch_on_the_host() {
-        for ok in [
-            "FROM alpine\nRUN echo baked > /baked\n",
-            "FROM alpine AS base\nRUN ln -s / /rootdir\nFROM alpine\nCOPY --from=base /etc/hostname /x\n",
-            "FROM alpine\n# RUN --mount=type=bind,source=/,target=/h\nCOPY --from=base /x /x\n",
-            "FROM alpine\nRUN apk add git \\\n  && git --version\n",
-            "FROM alpine\nRUN echo ADD > /added\n",
-        ] {
-            assert_eq!(
-                check_dockerfile(ok).map_err(|(line, _)| line),
-                Ok(()),
-                "{ok}"
-            );
-        }
-        for (bad, line) in [
-            (
-                "FROM a AS b\nRUN ln -s / /r\nFROM a\nRUN --mount=type=bind,from=b,source=/r,destination=/h,rw cat /h/etc/shadow\n",
-                4,
-            ),
-            ("FROM a\nrun --MOUNT=type=cache,target=/c true\n", 2),
-            (
-                "FROM a\nRUN \\\n  --mount=type=bind,source=/,target=/h true\n",
-                3,
-            ),
-            (
-                "# escape=`\nFROM a\nRUN `\n  --mount=type=bind,target=/h true\n",
-                4,
-            ),
-            ("FROM a\nADD http://127.0.0.1:8080/secret /s\n", 2),
-            ("FROM a\nadd --chown=1:1 https://example.com/x /x\n", 2),
-            ("FROM a\nADD \\\n  git@github.com:o/r.git /r\n", 2),
-            (
-                "FROM a\nONBUILD RUN --mount=type=bind,source=/,target=/h true\n",
-                2,
-            ),
-            ("FROM a\nonbuild ADD http://10.0.0.1/x /x\n", 2),
-            // Probe round 7: a comment line inside a continued instruction (the builder skips
-            // it and goes on with the next line).
-            (
-                "FROM a\nRUN \\\n# hidden\n--mount=type=bind,from=b,source=/r,destination=/h cat /h/x\n",
-                4,
-            ),
-            (
-                "FROM a\nADD \\\n# c\nhttp://127.0.0.1/secret.txt /w.txt\n",
-                2,
-            ),
-            // An escape directive after another comment, which the builder ignores: `\`
-            // still continues the line.
-            (
-                "# hello\n# escape=`\nFROM a\nRUN \\\n  --mount=type=tmpfs,target=/t true\n",
-                5,
-            ),
-            // A flag spelled over lines, with a comment line between.
-            (
-                "FROM a\nRUN -\\\n# x\n-mo\\\nunt=type=cache,target=/c true\n",
-                2,
-            ),
-            // The URL from a variable.
-            (
-                "FROM a\nARG U=http://127.0.0.1:57998/secret.txt\nADD $U /ssrf.txt\n",
-                3,
-            ),
-            ("FROM a\nENV S=http\nADD ${S}://127.0.0.1/x /x\n", 3),
-            // A local source: nothing to add from an empty context but through a trick.
-            ("FROM a\nADD local.txt /x\n", 2),
-            // Continued at the other escape character, whichever the directive says.
-            ("FROM a\nRUN true `\nADD http://h/x /x\n", 3),
-        ] {
-            let refused = check_dockerfile(bad);
-            assert!(
-                matches!(&refused, Err((at, e)) if *at == line && e.code == codes::DOCKERFILE),
-                "{bad}: {refused:?}"
-            );
-        }
-        // A continuation at the end of the text ends the instruction.
-        assert!(check_dockerfile("FROM a\nRUN true \\\\").is_ok());
-        assert!(check_dockerfile("FROM a\nRUN true \\").is_ok());
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl Lab {
         options.insecure_registries = vec![self.registry.clone(), self.auth_registry_addr.clone()];
         options.default_image = self.image.clone();
         // The lab's users are its tests: its podman (Debian 12's 4.3) builds their Dockerfiles.
-        options.unpatched_builds = true;
+        options.allow_builds = true;
         options
     }
 

@@ -973,6 +973,14 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
             ),
         ),
         (
+            "RUN --network=host",
+            format!("FROM {}\nRUN --network=host true\n", lab().image),
+        ),
+        (
+            "an image of the host's store",
+            "FROM localhost/cordium/cdm-other:latest\nRUN true\n".to_owned(),
+        ),
+        (
             "RUN --mount behind a comment line",
             format!(
                 "FROM {}\nRUN \\\n# hidden\n--mount=type=bind,source=/,target=/h true\n",
@@ -1015,31 +1023,76 @@ async fn an_inline_dockerfile_is_built_and_limits_reach_the_container() {
     env.stop(&name).await;
 }
 
-/// By default a podman older than 5.2.5 builds no Dockerfile (its builder reaches the host:
-/// CVE-2024-1753 and CVE-2024-9675, through a base image's `ONBUILD RUN --mount` that no check of the text
-/// sees); on a patched podman it builds.
+/// Builds are off unless the operator allows them (a build runs as the host's root, and a base
+/// image's triggers run in it unchecked); the refusal says what to do instead.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unpatched_podman_builds_no_dockerfile_unless_allowed() {
+async fn builds_are_off_unless_the_operator_allows_them() {
     let mut options = lab().podman_options();
-    options.unpatched_builds = false;
+    options.allow_builds = false;
     let podman = Podman::new(options).expect("podman");
-    let version = run(
-        Command::new("podman").args(["version", "--format", "{{.Client.Version}}"]),
-        "podman version",
+    let key = cordium_provisioner::runtime::WorkspaceKey::new("default.unallowed", "b1");
+    let dockerfile = format!("FROM {}\n", lab().image);
+    let refused = podman.build_image(&key, &dockerfile).await;
+    assert!(
+        matches!(&refused, Err(cordium_provisioner::runtime::RuntimeError::ImageBuild { detail })
+            if detail.contains("--podman-allow-builds") && detail.contains("image.registry")),
+        "{refused:?}"
     );
-    let patched = cordium_provisioner::podman::builds_allowed(&version, false).is_ok();
-    let key = cordium_provisioner::runtime::WorkspaceKey::new("default.unpatched", "b1");
-    let built = podman
-        .build_image(&key, &format!("FROM {}\n", lab().image))
-        .await;
-    match built {
-        Ok(_) => assert!(patched, "podman {version} built"),
-        Err(cordium_provisioner::runtime::RuntimeError::ImageBuild { detail }) => {
-            assert!(!patched, "podman {version}: {detail}");
-            assert!(detail.contains("CVE-2024-1753"), "{detail}");
-        }
-        Err(other) => panic!("{other:?}"),
+    let allowed = Podman::new(lab().podman_options()).expect("podman");
+    allowed
+        .build_image(&key, &dockerfile)
+        .await
+        .expect("allowed, it builds");
+}
+
+/// A build is held to the Dockerfile rules when it runs, not only at validation (a Dockerfile
+/// stored before a rule existed), and takes its base images from their registries, never from
+/// the host's store (where another workspace's private image may be).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_is_held_to_the_rules_and_pulls_its_base_images() {
+    use cordium_provisioner::runtime::RuntimeError;
+    let podman = Podman::new(lab().podman_options()).expect("podman");
+    let key = cordium_provisioner::runtime::WorkspaceKey::new("default.rules", "r1");
+    for (dockerfile, says) in [
+        (
+            format!("FROM {}\nADD http://127.0.0.1:1/x /x\n", lab().image),
+            "`ADD` is not allowed",
+        ),
+        (
+            format!(
+                "FROM {}\nARG M=mount\nRUN --$M=type=bind,source=/,target=/h true\n",
+                lab().image
+            ),
+            "`RUN` flags are not allowed",
+        ),
+        (
+            "FROM localhost/cordium/cdm-other:latest\n".to_owned(),
+            "not from the host's own images",
+        ),
+    ] {
+        let refused = podman.build_image(&key, &dockerfile).await;
+        assert!(
+            matches!(&refused, Err(RuntimeError::ImageBuild { detail }) if detail.contains(says)),
+            "{dockerfile}: {refused:?}"
+        );
     }
+    // An image only the host's store holds (under a registry's name) is not built from.
+    let registry = lab().image.split('/').next().unwrap_or_default().to_owned();
+    let local_only = format!("{registry}/cordium-test/local-only:1");
+    run(
+        lab()
+            .podman()
+            .args(["tag", "localhost/cordium-test/busybox:1", &local_only]),
+        "podman tag",
+    );
+    let built = podman
+        .build_image(&key, &format!("FROM {local_only}\nRUN true\n"))
+        .await;
+    run(lab().podman().args(["rmi", &local_only]), "podman rmi");
+    assert!(
+        matches!(&built, Err(RuntimeError::ImageBuild { detail }) if detail.contains("local-only")),
+        "{built:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -464,8 +464,8 @@ async fn a_server_with_a_relative_data_dir_builds_an_inline_dockerfile() {
         &lab().registry,
         "--default-image",
         &lab().image,
-        // Debian 12's podman (4.3) builds only when told to (CVE-2024-1753).
-        "--podman-allow-unpatched-builds",
+        // Builds are off unless the operator allows them.
+        "--podman-allow-builds",
     ]);
     let process = Process::spawn_command(serve);
     let user = client(&connect(process.addr).await, &token);

@@ -392,7 +392,7 @@ pub(super) fn image(i: &Located<Image>, cx: &mut Cx<'_>) {
             let at = written_at(cx, "dockerfile.inline").unwrap_or(i.loc);
             max_len_of(cx, Some((text, at)), "dockerfile.inline", 1, 5000);
             if text.len() <= 5000
-                && let Err((_, e)) = crate::shapes::check_dockerfile(text)
+                && let Err((_, e)) = crate::dockerfile::check(text)
             {
                 cx.at("dockerfile.inline", |cx| cx.report(e.into_diagnostic(at)));
             }

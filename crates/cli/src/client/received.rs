@@ -24,9 +24,12 @@ use std::path::{Component, Path, PathBuf};
 
 /// The most links followed while judging one link (the kernel's own limit, `MAXSYMLINKS`).
 const MAX_HOPS: usize = 40;
-/// The most path steps taken while judging one link: a hostile archive's links cannot make
-/// the check cost more than this each (a link that needs more is judged out).
-const MAX_STEPS: usize = 4096;
+/// The most path steps taken while judging one link (a link that needs more is judged out).
+const MAX_STEPS: usize = 1024;
+/// The most path steps taken while judging all the links of one copy: past it, the links
+/// left are judged out. A hostile archive's links cannot make the check cost more than this
+/// (each step is one `lstat` at most).
+const MAX_COPY_STEPS: usize = 200_000;
 
 /// A new, empty folder beside `target` for the extraction (same file system, so the copy is
 /// renamed into place).
@@ -58,10 +61,13 @@ pub(super) fn extract_args(staging: &Path, name: &str) -> Vec<std::ffi::OsString
 }
 
 /// Removes from the tree at `root` everything but folders, regular files and symbolic links
-/// that resolve inside `root`, and clears setuid, setgid and sticky bits; returns what was
-/// removed (for the user to read), as paths relative to `root`'s parent.
+/// that resolve inside `root`, clears setuid, setgid and sticky bits, and gives the user every
+/// right on every folder (an archive's folder of mode 000 would stop the check and the
+/// clean-up); returns what was removed (for the user to read), as paths relative to `root`'s
+/// parent.
 pub(super) fn sanitize(root: &Path) -> io::Result<Vec<String>> {
     let mut removed = Vec::new();
+    let mut budget = MAX_COPY_STEPS;
     let top = root.parent().unwrap_or(Path::new(""));
     let mut pending = vec![root.to_path_buf()];
     while let Some(path) = pending.pop() {
@@ -74,20 +80,25 @@ pub(super) fn sanitize(root: &Path) -> io::Result<Vec<String>> {
                 .to_string()
         };
         if kind.is_dir() {
+            let mode = meta.permissions().mode();
+            let usable = (mode & 0o777) | 0o700;
+            if mode & 0o7777 != usable {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(usable))?;
+            }
             for entry in std::fs::read_dir(&path)? {
                 pending.push(entry?.path());
             }
         } else if kind.is_symlink() {
             let target = std::fs::read_link(&path)?;
-            if !resolves_inside(root, &path, &target)? {
+            if !resolves_inside(root, &path, &target, &mut budget) {
                 std::fs::remove_file(&path)?;
                 removed.push(format!(
-                    "{} (a symbolic link to {}, outside the copy)",
+                    "{} (a symbolic link to {}: outside the copy, or past what is followed)",
                     shown(),
                     target.display()
                 ));
-                continue;
             }
+            continue;
         } else if !kind.is_file() {
             let what = if kind.is_fifo() {
                 "a FIFO"
@@ -101,7 +112,7 @@ pub(super) fn sanitize(root: &Path) -> io::Result<Vec<String>> {
             continue;
         }
         let mode = meta.permissions().mode();
-        if !kind.is_symlink() && mode & 0o7000 != 0 {
+        if kind.is_file() && mode & 0o7000 != 0 {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
         }
     }
@@ -131,47 +142,46 @@ fn steps(path: &Path) -> Option<Vec<Step>> {
 
 /// Whether the symbolic link at `link` (inside `root`) pointing at `target` resolves inside
 /// `root`: followed step by step from the link's folder, each link met on the way replaced by
-/// its own target as the kernel does, a step that does not exist taken as written (so a folder
-/// made there later cannot make it climb out); out when it climbs above `root`, meets an
-/// absolute target, or needs more than [`MAX_HOPS`] links or [`MAX_STEPS`] steps. Each step
-/// costs one `lstat` at most (none below a missing folder), so a hostile archive's links cost
-/// time linear in their number.
-fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> {
+/// its own target as the kernel does. Out when it climbs above `root`, meets an absolute
+/// target, needs more than [`MAX_HOPS`] links or [`MAX_STEPS`] steps (or more than `budget`
+/// has left), cannot be read, or climbs back out of a step that does not exist: the copy may
+/// be merged into a folder where that name is the user's own link, which would lead the climb
+/// elsewhere. Below a missing step the rest is taken as written (so a folder made there later
+/// cannot make it climb out), with no `lstat`.
+fn resolves_inside(root: &Path, link: &Path, target: &Path, budget: &mut usize) -> bool {
     let folder = link.parent().unwrap_or(root);
     let Ok(from) = folder.strip_prefix(root) else {
-        return Ok(false);
+        return false;
     };
     let Some(first) = steps(target) else {
-        return Ok(false);
+        return false;
     };
     let mut here = folder.to_path_buf();
     let mut depth = from.components().count();
-    // The depth of the first step that does not exist, while below it.
-    let mut missing_at: Option<usize> = None;
+    // Whether a step did not exist: the rest is taken as written, and may not climb.
+    let mut missing = false;
     let mut todo: VecDeque<Step> = first.into();
     let (mut hops, mut taken) = (0, 0);
     while let Some(step) = todo.pop_front() {
         taken += 1;
-        if taken > MAX_STEPS {
-            return Ok(false);
+        if taken > MAX_STEPS || *budget == 0 {
+            return false;
         }
+        *budget -= 1;
         let name = match step {
             Step::Up => {
-                if depth == 0 {
-                    return Ok(false);
+                if depth == 0 || missing {
+                    return false;
                 }
                 depth -= 1;
                 here.pop();
-                if missing_at.is_some_and(|at| depth < at) {
-                    missing_at = None;
-                }
                 continue;
             }
             Step::Name(name) => name,
         };
         depth += 1;
         here.push(&name);
-        if missing_at.is_some() {
+        if missing {
             continue;
         }
         let is_link = match std::fs::symlink_metadata(&here) {
@@ -183,17 +193,20 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> 
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
-                missing_at = Some(depth);
+                missing = true;
                 false
             }
-            Err(e) => return Err(e),
+            Err(_) => return false,
         };
         if !is_link {
             continue;
         }
         hops += 1;
-        let Some(more) = steps(&std::fs::read_link(&here)?).filter(|_| hops <= MAX_HOPS) else {
-            return Ok(false);
+        let Ok(next) = std::fs::read_link(&here) else {
+            return false;
+        };
+        let Some(more) = steps(&next).filter(|_| hops <= MAX_HOPS) else {
+            return false;
         };
         depth -= 1;
         here.pop();
@@ -201,7 +214,7 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path) -> io::Result<bool> 
             todo.push_front(step);
         }
     }
-    Ok(true)
+    true
 }
 
 /// Puts `copy` at `target`: renamed there when nothing is; merged into a folder already
@@ -364,38 +377,72 @@ out.close()
         );
     }
 
+    /// [`resolves_inside`] with a fresh budget.
+    fn inside(root: &Path, link: &Path, target: &str) -> bool {
+        resolves_inside(root, link, Path::new(target), &mut MAX_COPY_STEPS.clone())
+    }
+
     #[test]
     fn a_link_stays_inside_only_when_it_resolves_inside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("copy");
         std::fs::create_dir_all(root.join("sub")).expect("mkdir");
         let link = root.join("sub/l");
-        let inside = |target: &str| resolves_inside(&root, &link, Path::new(target)).expect("io");
-        assert!(inside("x"));
-        assert!(inside("../x"));
-        assert!(inside("./../sub/../x"));
-        assert!(!inside("../../x"));
-        assert!(!inside("/etc/passwd"));
-        assert!(!resolves_inside(&root, &root.join("l"), Path::new("..")).expect("io"));
+        assert!(inside(&root, &link, "x"));
+        assert!(inside(&root, &link, "../x"));
+        assert!(inside(&root, &link, "./../sub/../x"));
+        assert!(!inside(&root, &link, "../../x"));
+        assert!(!inside(&root, &link, "/etc/passwd"));
+        assert!(!inside(&root, &root.join("l"), ".."));
         // Probe round 7: a link to `.` keeps `d/d/` where it is, so `d/d/../..` climbs two
         // levels although its text goes down two first.
         std::os::unix::fs::symlink(".", root.join("d")).expect("symlink");
-        assert!(resolves_inside(&root, &root.join("d"), Path::new(".")).expect("io"));
+        assert!(inside(&root, &root.join("d"), "."));
         let deep = format!("{}{}etc/passwd", "d/".repeat(16), "../".repeat(16));
-        assert!(!resolves_inside(&root, &root.join("passwd"), Path::new(&deep)).expect("io"));
-        assert!(!resolves_inside(&root, &link, Path::new("../d/..")).expect("io"));
-        assert!(resolves_inside(&root, &link, Path::new("../d/sub")).expect("io"));
-        // Back out of a folder that does not exist, into the links again.
-        assert!(!resolves_inside(&root, &link, Path::new("../nothere/../d/d/..")).expect("io"));
-        assert!(resolves_inside(&root, &link, Path::new("nothere/../../d/sub")).expect("io"));
+        assert!(!inside(&root, &root.join("passwd"), &deep));
+        assert!(!inside(&root, &link, "../d/.."));
+        assert!(inside(&root, &link, "../d/sub"));
+        // A climb back out of a name the copy does not have: that name may be the user's own
+        // link where the copy is merged (probe round 8), so it is out.
+        assert!(!inside(&root, &link, "../nothere/../d/d/.."));
+        assert!(!inside(&root, &link, "nothere/../../d/sub"));
+        assert!(inside(&root, &link, "nothere/deeper"));
         // Through a link to a folder below, then up: judged where the link leads.
         std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
         std::os::unix::fs::symlink("a/b", root.join("ab")).expect("symlink");
-        assert!(resolves_inside(&root, &root.join("x"), Path::new("ab/../..")).expect("io"));
-        assert!(!resolves_inside(&root, &root.join("x"), Path::new("ab/../../..")).expect("io"));
+        assert!(inside(&root, &root.join("x"), "ab/../.."));
+        assert!(!inside(&root, &root.join("x"), "ab/../../.."));
         // A loop is out, as the kernel's ELOOP.
         std::os::unix::fs::symlink("loop", root.join("loop")).expect("symlink");
-        assert!(!resolves_inside(&root, &root.join("x"), Path::new("loop/x")).expect("io"));
+        assert!(!inside(&root, &root.join("x"), "loop/x"));
+        // A copy's links share one budget of steps: past it, what is left is out.
+        let mut budget = 3;
+        assert!(resolves_inside(&root, &link, Path::new("a/b"), &mut budget));
+        assert!(!resolves_inside(
+            &root,
+            &link,
+            Path::new("a/b"),
+            &mut budget
+        ));
+    }
+
+    /// A folder of mode 000 in the archive neither stops the check nor the clean-up.
+    #[test]
+    fn a_locked_folder_is_opened_for_the_user() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("report");
+        std::fs::create_dir_all(root.join("locked")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("locked/out")).expect("symlink");
+        std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0))
+            .expect("chmod");
+        let removed = sanitize(&root).expect("sanitize");
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        let mode = std::fs::metadata(root.join("locked"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o700, 0o700);
+        std::fs::remove_dir_all(&root).expect("removable");
     }
 
     /// The probe's archive: a link to `.` and links that climb through it; every one that

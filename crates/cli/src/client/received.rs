@@ -433,7 +433,7 @@ out.close()
         let root = dir.path().join("report");
         std::fs::create_dir_all(root.join("locked")).expect("mkdir");
         std::os::unix::fs::symlink("/etc", root.join("locked/out")).expect("symlink");
-        std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0))
+        std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o000))
             .expect("chmod");
         let removed = sanitize(&root).expect("sanitize");
         assert_eq!(removed.len(), 1, "{removed:?}");

@@ -100,6 +100,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing `serve`'s flags would only add noise"
+)]
 enum Command {
     /// Serve the API.
     ///
@@ -141,6 +145,13 @@ enum Command {
         /// API token. Off unless given.
         #[arg(long, value_name = "ADDR")]
         http_listen: Option<SocketAddr>,
+        /// Serve workspaces' applications (`/w/WORKSPACE/APP/`) on this address, e.g.
+        /// `127.0.0.1:8081`: another port of the console's host, so another origin, and an
+        /// application's script cannot act as the user who opens it. The console links to
+        /// applications on its own host name at this port. Off unless given (with
+        /// `--http-listen`): applications are then not served.
+        #[arg(long, value_name = "ADDR", requires = "http_listen")]
+        http_apps_listen: Option<SocketAddr>,
         /// Mark the console's session cookie `Secure`: set when browsers reach the console
         /// over HTTPS (through a TLS-terminating proxy).
         #[arg(long)]
@@ -342,6 +353,7 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kube_storage_class,
             ssh_listen,
             http_listen,
+            http_apps_listen,
             http_secure_cookies,
             startup_timeout,
             connections,
@@ -408,10 +420,30 @@ async fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
                 let limits = connections.limits();
-                let bound =
-                    cordium_server::console::spawn(api.clone(), addr, limits, options, shutdown)
-                        .await?;
-                tracing::info!("serving the web console on http://{bound}");
+                if let Some(apps) = http_apps_listen {
+                    let (bound, apps) = cordium_server::console::spawn_with_applications(
+                        api.clone(),
+                        addr,
+                        apps,
+                        limits,
+                        options,
+                        shutdown,
+                    )
+                    .await?;
+                    tracing::info!(
+                        "serving the web console on http://{bound}, applications on http://{apps}"
+                    );
+                } else {
+                    let bound = cordium_server::console::spawn(
+                        api.clone(),
+                        addr,
+                        limits,
+                        options,
+                        shutdown,
+                    )
+                    .await?;
+                    tracing::info!("serving the web console on http://{bound}");
+                }
             }
             let listener = server::bind(listen).await?;
             tracing::info!("serving on {}", listener.local_addr()?);

@@ -235,15 +235,27 @@ function failureBox(f) {
   return el("div.failure", { id: "failure" }, text.join("\n"));
 }
 
+// Applications are served on a port of their own (another origin than the console's), on
+// this page's host name; none when the server serves no applications.
+function appsOrigin() {
+  return me && me.appsPort ? location.protocol + "//" + location.hostname + ":" + me.appsPort : null;
+}
+
 function applications(w, effective) {
   const apps = (effective && effective.spec && effective.spec.applications) || w.spec.applications || [];
   if (!apps.length) return null;
   const name = w.metadata.name;
+  const origin = appsOrigin();
+  if (!origin) {
+    return el("div.card", {}, el("h3", {}, "Applications"),
+      el("p", { id: "no-applications" }, "This server does not serve applications (it needs --http-apps-listen)."));
+  }
+  const base = origin + "/w/" + encodeURIComponent(name) + "/";
   const sorted = [...apps].sort((a, b) => (b.isDefault ? 1 : 0) - (a.isDefault ? 1 : 0));
   return el("div.card", {}, el("h3", {}, "Applications"),
-    el("p", {}, el("a", { href: "/w/" + encodeURIComponent(name) + "/", target: "_blank", rel: "noopener", id: "open-default" }, "Open the default application")),
+    el("p", {}, el("a", { href: base, target: "_blank", rel: "noopener", id: "open-default" }, "Open the default application")),
     el("ul", {}, sorted.map((a) => el("li", {},
-      el("a", { href: "/w/" + encodeURIComponent(name) + "/" + encodeURIComponent(a.name) + "/", target: "_blank", rel: "noopener", "data-app": a.name },
+      el("a", { href: base + encodeURIComponent(a.name) + "/", target: "_blank", rel: "noopener", "data-app": a.name },
         a.name + (a.isDefault ? " (default)" : "")),
       " port " + a.port))));
 }

@@ -2,7 +2,7 @@
 //! `crates/server/console/index.html` and the bundle `scripts/build-console.sh` writes to
 //! `crates/server/console/dist/` (committed).
 //!
-//! Every console response (not the proxied applications') carries [`CONTENT_SECURITY_POLICY`]
+//! Every console response carries [`CONTENT_SECURITY_POLICY`]
 //! and friends (`security_headers`). The policy allows scripts from this origin only (the
 //! page has no inline script and builds its DOM with `textContent`, never `innerHTML`);
 //! styles also allow `'unsafe-inline'`, because xterm.js sizes its rows with a `<style>`
@@ -40,20 +40,32 @@ fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
         .into_response()
 }
 
-/// The fallback route: the page at `/`, the assets, and (for a request whose `Referer` is an
-/// application page) a redirect into that application; anything else is 404.
-pub(crate) async fn serve(State(_): State<Console>, uri: Uri, headers: HeaderMap) -> Response {
+/// The console's fallback route: the page at `/` and the assets; anything else is 404
+/// (applications are not served on the console's origin, see [`super::proxy`]).
+pub(crate) async fn serve(State(_): State<Console>, uri: Uri) -> Response {
     match uri.path() {
         "/" | "/index.html" => asset("text/html; charset=utf-8", INDEX_HTML.as_bytes()),
         "/_console/app.js" => asset("text/javascript; charset=utf-8", APP_JS),
         "/_console/app.css" => asset("text/css; charset=utf-8", APP_CSS),
-        path => match application_of_referer(&headers) {
-            Some(prefix) if !path.starts_with("/api/") => {
-                let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-                Redirect::temporary(&format!("{prefix}{path}{query}")).into_response()
-            }
-            _ => (StatusCode::NOT_FOUND, "not found").into_response(),
-        },
+        path if path.starts_with("/w/") => (
+            StatusCode::NOT_FOUND,
+            "applications are served on their own port (`serve --http-apps-listen`), not here",
+        )
+            .into_response(),
+        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// The applications' fallback route: a request whose `Referer` is an application page is
+/// redirected into that application (so the `/src/main.js` of a dev server works); anything
+/// else is 404.
+pub(crate) async fn into_application(uri: Uri, headers: HeaderMap) -> Response {
+    match application_of_referer(&headers) {
+        Some(prefix) => {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            Redirect::temporary(&format!("{prefix}{}{query}", uri.path())).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
 
@@ -76,13 +88,10 @@ fn application_of_referer(headers: &HeaderMap) -> Option<String> {
     (plain(workspace) && plain(app)).then(|| format!("/w/{workspace}/{app}"))
 }
 
-/// Adds the console's security headers to every response but the proxied applications'.
+/// Adds the console's security headers to every console response (the applications' are
+/// their own, on their own origin).
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
-    let proxied = request.uri().path().starts_with("/w/");
     let mut response = next.run(request).await;
-    if proxied {
-        return response;
-    }
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));

@@ -25,7 +25,10 @@
 //!   request body, streamed to it, is the application's and its owner's business);
 //!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
 //! - **Applications** (`proxy`) are reached by path, `/w/WORKSPACE/APP/`, with the console
-//!   session (owner and administrators only).
+//!   session (owner and administrators only), on a port of their own
+//!   ([`spawn_with_applications`]): another origin than the console's, so an application's
+//!   script cannot read the console's answers (its CSRF token) nor install a service worker
+//!   over the console's pages.
 
 pub mod assets;
 mod events;
@@ -67,6 +70,9 @@ pub struct ConsoleOptions {
     /// (nginx's `client_body_timeout` is 60 s between two reads; a console form is a few
     /// kilobytes). See `body_in_time`.
     pub body_timeout: Duration,
+    /// The port applications are served on, on the console's host ([`spawn_with_applications`]
+    /// sets it from the address it binds; see [`proxy`]); `None`: no applications.
+    pub apps_port: Option<u16>,
 }
 
 impl Default for ConsoleOptions {
@@ -76,6 +82,7 @@ impl Default for ConsoleOptions {
             session_idle: Duration::from_secs(2 * 60 * 60),
             session_max: Duration::from_secs(12 * 60 * 60),
             body_timeout: Duration::from_secs(30),
+            apps_port: None,
         }
     }
 }
@@ -210,6 +217,20 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ssh-keys", post(h::add_ssh_key));
     Router::new()
         .nest("/api", api)
+        .fallback(assets::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            console.options.body_timeout,
+            body_in_time,
+        ))
+        .layer(axum::middleware::from_fn(assets::security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(console)
+}
+
+/// The applications' routes, served on an origin of their own ([`proxy`]): `/w/...`, and a
+/// request for any other path whose `Referer` is an application page redirected into it.
+pub(crate) fn apps_router(console: Console) -> Router {
+    Router::new()
         .route("/w/{workspace}", get(proxy::default_application))
         .route("/w/{workspace}/", get(proxy::default_application))
         .route("/w/{workspace}/{app}", axum::routing::any(proxy::enter))
@@ -221,13 +242,7 @@ pub(crate) fn router(console: Console) -> Router {
             "/w/{workspace}/{app}/{*rest}",
             axum::routing::any(proxy::proxy),
         )
-        .fallback(assets::serve)
-        .layer(axum::middleware::from_fn_with_state(
-            console.options.body_timeout,
-            body_in_time,
-        ))
-        .layer(axum::middleware::from_fn(assets::security_headers))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .fallback(assets::into_application)
         .with_state(console)
 }
 
@@ -240,9 +255,6 @@ async fn body_in_time(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if request.uri().path().starts_with("/w/") {
-        return next.run(request).await;
-    }
     let (parts, body) = request.into_parts();
     // A body announced past the limit is refused before any of it is read (not after the
     // deadline, which a slow sender of a huge announced body would otherwise hold it for).
@@ -279,39 +291,49 @@ async fn body_in_time(
 /// Serves the console on `listener` under `limits` until `shutdown` resolves, then waits for
 /// every connection to finish its request. Nothing ends it early: a connection's failure is
 /// that connection's (logged at debug), and accepting is retried with back-off
-/// ([`crate::connections::incoming_http1`]).
+/// ([`crate::connections::incoming_http1`]). With `apps`, the applications are served there
+/// (another origin: see [`proxy`]); without, they are not served.
 pub async fn serve(
     api: Api,
     listener: tokio::net::TcpListener,
+    apps: Option<tokio::net::TcpListener>,
     limits: ConnectionLimits,
     options: ConsoleOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    use tokio_stream::StreamExt as _;
     let console = Console {
         api,
         sessions: Sessions::new(options),
         options,
     };
-    let router = router(console);
-    let mut incoming = incoming_http1(listener, limits);
+    let pages = router(console.clone());
+    let incoming = incoming_http1(listener, limits).map(move |c| (c, pages.clone()));
+    let mut incoming: std::pin::Pin<Box<dyn tokio_stream::Stream<Item = _> + Send>> = match apps {
+        Some(apps) => {
+            let applications = apps_router(console);
+            let apps = incoming_http1(apps, limits).map(move |c| (c, applications.clone()));
+            Box::pin(incoming.merge(apps))
+        }
+        None => Box::pin(incoming),
+    };
     // Every connection holds a receiver; shutdown is announced by the sender, which then
     // waits for the last receiver to go.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        use tokio_stream::StreamExt as _;
         tokio::select! {
             accepted = incoming.next() => match accepted {
-                Some(Ok(connection)) => {
+                Some((Ok(connection), router)) => {
                     tokio::spawn(serve_connection(
                         connection,
-                        router.clone(),
+                        router,
                         limits.handshake_timeout,
                         stopping.clone(),
                     ));
                 }
-                Some(Err(e)) => tracing::debug!("console connection: {e}"),
-                // The accept loop ended (it never does while the listener lives).
+                Some((Err(e), _)) => tracing::debug!("console connection: {e}"),
+                // The accept loops ended (they never do while the listeners live).
                 None => break,
             },
             () = &mut shutdown => break,
@@ -353,7 +375,8 @@ async fn serve_connection(
 }
 
 /// Binds `addr` and serves the console there in a task of its own until `shutdown`
-/// resolves; returns the bound address (`127.0.0.1:0` picks a free port).
+/// resolves, with no applications; returns the bound address (`127.0.0.1:0` picks a free
+/// port).
 pub async fn spawn(
     api: Api,
     addr: std::net::SocketAddr,
@@ -363,6 +386,25 @@ pub async fn spawn(
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(serve(api, listener, limits, options, shutdown));
+    tokio::spawn(serve(api, listener, None, limits, options, shutdown));
     Ok(local)
+}
+
+/// As [`spawn`], and serves the applications on `apps` (their own origin: another port of the
+/// same host); returns both bound addresses. The console's page links to applications on its
+/// own host name at the applications' port ([`ConsoleOptions::apps_port`], set here).
+pub async fn spawn_with_applications(
+    api: Api,
+    addr: std::net::SocketAddr,
+    apps: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    mut options: ConsoleOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let apps = tokio::net::TcpListener::bind(apps).await?;
+    let (local, apps_local) = (listener.local_addr()?, apps.local_addr()?);
+    options.apps_port = Some(apps_local.port());
+    tokio::spawn(serve(api, listener, Some(apps), limits, options, shutdown));
+    Ok((local, apps_local))
 }

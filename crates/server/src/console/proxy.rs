@@ -4,13 +4,20 @@
 //! same owner check, limits and credential re-checks as `cordium port-forward`).
 //!
 //! Decisions:
-//! - **Path, not host, routing**: it needs no wildcard DNS or certificate and the console's
-//!   cookie reaches it as is. The cost: an application shares the console's origin, so it is
-//!   only ever served to its owner and administrators (whom the console trusts with their own
-//!   workspaces); the console's cookie is removed from what the application sees, and a
-//!   `Set-Cookie` of the console's cookie name from the application is dropped. Host routing
-//!   (`APP--WORKSPACE.HOST`) would isolate applications in origins of their own; it is left
-//!   for later.
+//! - **Another port, not the console's origin**: applications are served on a listener of
+//!   their own (`serve --http-apps-listen`), another origin than the console's. On the
+//!   console's origin an application's script read `/api/me` (the CSRF token) and acted as
+//!   whoever opened it (probe round 8 added an SSH key to the viewer's account), and its
+//!   service worker took over the console's page. On another port it can do neither: the
+//!   console's answers are not readable across origins, its state-changing calls need the
+//!   token, and its WebSockets check `Origin`. Cookies are shared by every port of a host, so
+//!   the console's session reaches the applications' port as is (no wildcard DNS or
+//!   certificate needed); the console's cookie is removed from what the application sees,
+//!   and a `Set-Cookie` of its name from the application is dropped. What stays shared is the
+//!   applications' origin itself: applications a user opens can read each other's pages
+//!   (served only to their owner and administrators), and a service worker's scope is kept
+//!   to its own path (`Service-Worker-Allowed` is dropped). Host routing
+//!   (`APP--WORKSPACE.HOST`, an origin per application) is left for later.
 //! - **Absolute paths**: a request for a path the console does not serve whose `Referer` is an
 //!   application page is redirected into that application ([`super::assets`]), so the
 //!   `/src/main.js` of a dev server works; the application also gets `X-Forwarded-Prefix`.
@@ -409,9 +416,11 @@ fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
 /// Drops hop-by-hop headers and any attempt to set the console's session cookie.
 fn clean_response_headers(headers: &mut HeaderMap) {
     drop_hop_by_hop(headers, false);
-    // The application shares the console's origin: it may not clear the console's cookies
-    // and storage (signing its viewer out).
+    // Every application shares the applications' origin (and the host's cookies): one may not
+    // clear the others' storage or the console's cookie (signing its viewer out), nor widen
+    // a service worker's scope past its own path (over every other application).
     headers.remove("clear-site-data");
+    headers.remove("service-worker-allowed");
     drop_console_cookies(headers);
 }
 

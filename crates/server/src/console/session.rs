@@ -291,12 +291,21 @@ pub(crate) struct Login {
 }
 
 /// Who is signed in, and the CSRF token for their state-changing requests.
-fn whoami(session_user: &str, admin: bool, method: LoginMethod, csrf: &str) -> serde_json::Value {
+/// Who is signed in, the CSRF token, and the port applications are served on (0: none; the
+/// page links to them on its own host at that port, see `console::proxy`).
+fn whoami(
+    session_user: &str,
+    admin: bool,
+    method: LoginMethod,
+    csrf: &str,
+    options: ConsoleOptions,
+) -> serde_json::Value {
     serde_json::json!({
         "user": session_user,
         "admin": admin,
         "method": match method { LoginMethod::ApiToken => "API_TOKEN", LoginMethod::OidcIdToken => "OIDC" },
         "csrf": csrf,
+        "appsPort": options.apps_port.unwrap_or(0),
     })
 }
 
@@ -330,7 +339,13 @@ pub(crate) async fn login(
     let (id, csrf) = console
         .sessions
         .create(LoginMethod::ApiToken, token, &caller)?;
-    let body = whoami(&caller.name, caller.admin, LoginMethod::ApiToken, &csrf);
+    let body = whoami(
+        &caller.name,
+        caller.admin,
+        LoginMethod::ApiToken,
+        &csrf,
+        console.options,
+    );
     let mut response = Json(body).into_response();
     response
         .headers_mut()
@@ -355,12 +370,16 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/me`: who is signed in (401 when nobody), with the CSRF token.
-pub(crate) async fn me(Authed(session): Authed) -> Json<serde_json::Value> {
+pub(crate) async fn me(
+    State(console): State<Console>,
+    Authed(session): Authed,
+) -> Json<serde_json::Value> {
     Json(whoami(
         &session.user,
         session.admin,
         session.method,
         &session.csrf,
+        console.options,
     ))
 }
 

@@ -15,6 +15,8 @@ struct ConsoleEnv {
     _data: Data,
     server: Server,
     console: SocketAddr,
+    /// Where the applications are served (another port: another origin).
+    apps: SocketAddr,
 }
 
 impl ConsoleEnv {
@@ -26,20 +28,23 @@ impl ConsoleEnv {
             .await
             .expect("open");
         let api = cordium_server::server::start_driver_with(api, runtime, Duration::from_secs(1));
-        let console = spawn_console(&api).await;
+        let (console, apps) = spawn_console(&api).await;
         let server = Server::serve_api(api).await;
         Self {
             _data: data,
             server,
             console,
+            apps,
         }
     }
 }
 
-/// The console of `api` on a loopback port, with the default limits and options.
-async fn spawn_console(api: &cordium_server::service::Api) -> SocketAddr {
-    cordium_server::console::spawn(
+/// The console of `api` and its applications on two loopback ports, with the default limits
+/// and options.
+async fn spawn_console(api: &cordium_server::service::Api) -> (SocketAddr, SocketAddr) {
+    cordium_server::console::spawn_with_applications(
         api.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
         "127.0.0.1:0".parse().expect("addr"),
         cordium_server::connections::ConnectionLimits::default(),
         cordium_server::console::ConsoleOptions::default(),
@@ -167,7 +172,7 @@ async fn the_console_in_a_real_browser() {
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     let script = workspace_root().join("crates/server/tests/it/console/browser.py");
     let output = tokio::task::spawn_blocking({
-        let console = env.console;
+        let (console, apps) = (env.console, env.apps);
         let (alice_token, bob_token) = (alice_token.clone(), bob_token.clone());
         let admin_token = admin_token.clone();
         let bobs = name_of(&bobs.metadata);
@@ -181,6 +186,7 @@ async fn the_console_in_a_real_browser() {
                     format!("http://127.0.0.1:{}", console.port()),
                 )
                 .env("CONSOLE_PORT", console.port().to_string())
+                .env("APPS_URL", format!("http://127.0.0.1:{}", apps.port()))
                 .env("ALICE_TOKEN", alice_token)
                 .env("BOB_TOKEN", bob_token)
                 .env("ADMIN_TOKEN", admin_token)
@@ -241,6 +247,8 @@ struct SignedIn {
     _data: Data,
     server: Server,
     console: SocketAddr,
+    /// Where the applications are served.
+    apps: SocketAddr,
     /// The console's `Host`.
     host: String,
     /// The session cookie, `NAME=VALUE`.
@@ -253,7 +261,7 @@ impl SignedIn {
         let api = cordium_server::server::open(data.dir.path(), None)
             .await
             .expect("open");
-        let console = spawn_console(&api).await;
+        let (console, apps) = spawn_console(&api).await;
         let server = Server::serve_api(api).await;
         let token = server.user(user, false).await;
         let cookie = sign_in(console, &token).await;
@@ -261,6 +269,7 @@ impl SignedIn {
             _data: data,
             server,
             console,
+            apps,
             host: format!("127.0.0.1:{}", console.port()),
             cookie,
         }
@@ -339,7 +348,7 @@ async fn sign_in(console: SocketAddr, token: &str) -> String {
 async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let env = super::podman::PodmanEnv::new("streamer").await;
-    let console = spawn_console(&env.server.api).await;
+    let (console, apps) = spawn_console(&env.server.api).await;
     // An application answering every connection with a response without a length, a line
     // every 200 ms, until the connection closes.
     let name = env
@@ -354,15 +363,15 @@ async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
     let cookie = sign_in(console, &env.token).await;
     let request = format!(
         "GET /w/{name}/ticks/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\r\n",
-        console.port()
+        apps.port()
     );
 
     // The application may take a moment to listen: ask until a tick comes.
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut stream, mut seen) = loop {
-        let mut stream = tokio::net::TcpStream::connect(console)
+        let mut stream = tokio::net::TcpStream::connect(apps)
             .await
-            .expect("the console answers");
+            .expect("the applications' port answers");
         stream.write_all(request.as_bytes()).await.expect("request");
         let mut seen = Vec::new();
         let mut buf = [0_u8; 4096];
@@ -418,16 +427,19 @@ async fn a_streamed_application_response_is_cut_when_its_credential_ends() {
     env.stop(&name).await;
 }
 
-/// A WebSocket to an application must come from the console's own origin, as the terminal's
-/// must: another site's page would otherwise open it with the viewer's session.
+/// A WebSocket to an application must come from the applications' own origin: another site's
+/// page (the console's included) would otherwise open it with the viewer's session. And
+/// applications are not served on the console's origin at all, where their scripts would act
+/// as the viewer (probe round 8).
 #[tokio::test]
 async fn an_application_websocket_from_another_origin_is_refused() {
     let SignedIn {
         console,
-        host,
+        apps,
         cookie,
         ..
     } = SignedIn::new("dave").await;
+    let host = format!("127.0.0.1:{}", apps.port());
     let upgrade = |origin: &str| {
         format!(
             "GET /w/nosuch/web/ HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nOrigin: {origin}\r\n\
@@ -435,9 +447,29 @@ async fn an_application_websocket_from_another_origin_is_refused() {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         )
     };
-    let (status, answer) = http(console, &upgrade("http://127.0.0.1:1")).await;
+    let (status, answer) = http(apps, &upgrade("http://127.0.0.1:1")).await;
     assert_eq!(status, 403, "{answer}");
-    // From the console's origin it gets past the check (to a workspace that does not exist).
-    let (status, answer) = http(console, &upgrade(&format!("http://{host}"))).await;
+    let (status, answer) = http(
+        apps,
+        &upgrade(&format!("http://127.0.0.1:{}", console.port())),
+    )
+    .await;
+    assert_eq!(status, 403, "the console's origin is another: {answer}");
+    // From the applications' origin it gets past the check (to a workspace that does not
+    // exist).
+    let (status, answer) = http(apps, &upgrade(&format!("http://{host}"))).await;
     assert_eq!(status, 404, "{answer}");
+    // The console's origin serves no application, and says where they are.
+    let (status, answer) = http(
+        console,
+        &format!(
+            "GET /w/nosuch/web/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n",
+            console.port()
+        ),
+    )
+    .await;
+    assert!(
+        status == 404 && answer.contains("--http-apps-listen"),
+        "{status} {answer}"
+    );
 }

@@ -18,6 +18,7 @@ import time
 from playwright.sync_api import sync_playwright, expect
 
 URL = os.environ["CONSOLE_URL"]
+APPS = os.environ["APPS_URL"]  # applications: another port, another origin
 PORT = os.environ["CONSOLE_PORT"]
 ALICE = os.environ["ALICE_TOKEN"]
 BOB = os.environ["BOB_TOKEN"]
@@ -176,6 +177,8 @@ def main():
         assert page.locator("main script, main img").count() == 0, "no injected elements"
         page.goto(f"{URL}/#/workspaces/{name}")
         expect(page.locator("a[data-app=web]")).to_be_visible()
+        href = page.locator("a[data-app=web]").get_attribute("href")
+        assert href == f"{APPS}/w/{name}/web/", href
         shot(page, "workspace")
         ok("displayName and env value holding <script> render as text; nothing ran")
 
@@ -331,35 +334,45 @@ def main():
 
         # --- the application opens as its owner, is refused for others -------------------
         app = context.new_page()
-        response = app.goto(f"{URL}/w/{name}/web/")
+        response = app.goto(f"{APPS}/w/{name}/web/")
         assert response.status == 200, response.status
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
-        app.goto(f"{URL}/w/{name}/")
+        app.goto(f"{APPS}/w/{name}/")
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
-        assert app.url == f"{URL}/w/{name}/web/", app.url
-        app.goto(f"{URL}/w/{name}/web/index.html")
+        assert app.url == f"{APPS}/w/{name}/web/", app.url
+        app.goto(f"{APPS}/w/{name}/web/index.html")
         expect(app.locator("body")).to_contain_text("hello-from-httpd")
         ok("the application opens through the server as its owner, the default one at the workspace root")
-        app.goto(f"{URL}/w/{name}/web/abs.html")
+        app.goto(f"{APPS}/w/{name}/web/abs.html")
         expect(app).to_have_title("abs-ok", timeout=10_000)
         ok("an absolute path (/abs.js) of an application page reaches the application")
+        # Probe round 8: an application's script acted as its viewer on the console's origin.
+        # On its own origin it cannot read the console's answers (the CSRF token among them).
+        read = app.evaluate(
+            """(url) => fetch(url + "/api/me", {credentials: "include"})
+                 .then((r) => r.text()).then((t) => "read " + t, () => "blocked")""",
+            URL,
+        )
+        assert read == "blocked", read
+        assert page.context.request.get(f"{URL}/w/{name}/web/").status == 404
+        ok("the application's script cannot read the console (another origin); the console serves no application")
 
         anonymous = browser.new_context()
-        r = anonymous.request.get(f"{URL}/w/{name}/web/")
+        r = anonymous.request.get(f"{APPS}/w/{name}/web/")
         assert r.status == 401 and "hello-from-httpd" not in r.text(), (r.status, r.text())
         ok("refused without a session (401)")
 
         bob_context = browser.new_context()
         bob_page = sign_in(bob_context, BOB)
-        theirs = bob_context.request.get(f"{URL}/w/{name}/web/")
-        missing = bob_context.request.get(f"{URL}/w/zzmissing/web/")
+        theirs = bob_context.request.get(f"{APPS}/w/{name}/web/")
+        missing = bob_context.request.get(f"{APPS}/w/zzmissing/web/")
         assert theirs.status == 404 and missing.status == 404, (theirs.status, missing.status)
         assert theirs.text().replace(name, "N") == missing.text().replace("zzmissing", "N")
         ok("refused for another user, exactly like a missing workspace")
 
         admin_context = browser.new_context()
         sign_in(admin_context, ADMIN).close()
-        theirs = admin_context.request.get(f"{URL}/w/{name}/web/")
+        theirs = admin_context.request.get(f"{APPS}/w/{name}/web/")
         # Refused as every workspace call refuses one who sees the workspace (403), not hidden.
         assert theirs.status == 403 and "hello-from-httpd" not in theirs.text(), theirs.status
         seen = admin_context.request.get(f"{URL}/api/workspaces/{name}")
@@ -420,7 +433,7 @@ def main():
         page.click("#logout")
         expect(page.locator("input[name=token]")).to_be_visible()
         assert context.request.get(f"{URL}/api/me").status == 401
-        assert context.request.get(f"{URL}/w/{name}/web/").status == 401
+        assert context.request.get(f"{APPS}/w/{name}/web/").status == 401
         ok("signed out: the session is gone")
         bob_page.close()
         browser.close()

@@ -223,9 +223,9 @@ fn resolves_inside(root: &Path, link: &Path, target: &Path, budget: &mut usize) 
 pub(super) fn place(copy: &Path, target: &Path) -> io::Result<()> {
     if let Some((at, copy_is_dir)) = first_clash(copy, target)? {
         let (there, copied) = if copy_is_dir {
-            ("a file", "a folder")
+            ("not a folder", "a folder")
         } else {
-            ("a folder", "a file")
+            ("a folder", "not a folder")
         };
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -486,7 +486,7 @@ out.close()
         assert!(
             refused
                 .to_string()
-                .contains("is a folder and the copy is a file"),
+                .contains("is a folder and the copy is not a folder"),
             "{refused}"
         );
         assert!(target.join(".git/config").is_file(), "nothing removed");
@@ -499,7 +499,7 @@ out.close()
         assert!(
             refused
                 .to_string()
-                .contains("is a file and the copy is a folder"),
+                .contains("is not a folder and the copy is a folder"),
             "{refused}"
         );
         assert!(

@@ -531,8 +531,9 @@ fn check_redirect(redirect_uri: &str) -> Result<()> {
     }
 }
 
-/// An authorization code as providers make them: printable ASCII without spaces (RFC 6749's
-/// `VSCHAR`s), at most 4 KiB; anything else is no provider's and is refused before it is sent.
+/// An authorization code as providers make them: printable ASCII (RFC 6749's `VSCHAR`s, less
+/// the space, which no provider puts in a code), at most 4 KiB; anything else is no
+/// provider's and is refused before it is sent.
 fn check_code(code: &str) -> Result<()> {
     if code.is_empty() || code.len() > 4096 || !code.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Status::invalid_argument(
@@ -633,18 +634,18 @@ impl Api {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// A code is what a provider sends (probe 7: one holding CR-LF was passed on).
     #[test]
     fn codes_are_printable_ascii() {
-        assert!(super::check_code("4/0AX-_.~abc").is_ok());
+        assert!(check_code("4/0AX-_.~abc").is_ok());
         for bad in ["", "a\r\nHost: x", "a b", "\u{e9}t\u{e9}"] {
-            let refused = super::check_code(bad).expect_err(bad);
+            let refused = check_code(bad).expect_err(bad);
             assert_eq!(refused.code(), tonic::Code::InvalidArgument);
         }
-        assert!(super::check_code(&"c".repeat(4097)).is_err());
+        assert!(check_code(&"c".repeat(4097)).is_err());
     }
-    use super::*;
 
     #[test]
     fn a_flow_opens_for_its_state_and_starter_until_it_expires() {

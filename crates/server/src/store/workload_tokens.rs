@@ -14,8 +14,8 @@ use super::{Store, StoreError};
 /// without a bound a leaked platform token (or a loop in a pipeline) grows the store without
 /// end. Past it an exchange is refused ([`StoreError::TooManyTokens`]) until some expire; a
 /// thousand covers a busy pipeline's jobs within one time to live. Counted inside the
-/// exchange's transaction: on SQLite, whose writers take turns, exactly; on PostgreSQL,
-/// concurrent exchanges may pass it by their number.
+/// exchange's transaction, exactly: SQLite's writers take turns, and on PostgreSQL a user's
+/// exchanges take turns under an advisory lock of the user's.
 pub const MAX_LIVE_WORKLOAD_TOKENS: i64 = 1000;
 
 /// The most live workload tokens exchanged from one platform token: a job that loops (or a
@@ -40,6 +40,14 @@ impl Store {
         now: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            // One user's exchanges take turns, so the counts below are exact; no events are
+            // written here, so this is the transaction's only lock (see `store::events`).
+            sqlx::query("SELECT pg_advisory_xact_lock(7246, hashtext($1))")
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM workload_tokens WHERE expires_at < $1")
             .bind(seconds(now))
             .execute(&mut *tx)

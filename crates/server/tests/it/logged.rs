@@ -8,6 +8,7 @@
 //! side each read the events about their own workspace, by its `workspace` field (names are
 //! random and a test's own).
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 use tracing::field::{Field, Visit};
@@ -24,9 +25,9 @@ struct Recorded {
 }
 
 /// WARN and ERROR events, oldest first.
-static EVENTS: Mutex<Vec<Recorded>> = Mutex::new(Vec::new());
+static EVENTS: Mutex<VecDeque<Recorded>> = Mutex::new(VecDeque::new());
 
-fn events() -> std::sync::MutexGuard<'static, Vec<Recorded>> {
+fn events() -> std::sync::MutexGuard<'static, VecDeque<Recorded>> {
     EVENTS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -57,8 +58,9 @@ pub fn errors_about(workspace: &str) -> Vec<String> {
 pub fn recent(n: usize) -> String {
     let events = events();
     let skip = events.len().saturating_sub(n);
-    events[skip..]
+    events
         .iter()
+        .skip(skip)
         .map(|e| format!("{} {}\n", e.level, e.text))
         .collect()
 }
@@ -79,9 +81,9 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
         event.record(&mut fields);
         let mut events = events();
         if events.len() >= KEPT {
-            events.remove(0);
+            events.pop_front();
         }
-        events.push(Recorded {
+        events.push_back(Recorded {
             level: *event.metadata().level(),
             workspace: fields.workspace,
             text: fields.text,

@@ -1400,4 +1400,25 @@ async fn live_workload_tokens_are_capped_per_user(backend: Backend) {
         .add_workload_token("job-again", "bob", Some("jwt-1"), later + 20, later + 11)
         .await
         .expect("the same platform token once its tokens expired");
+    // Exchanges of one platform token at once: exactly the cap passes, on both stores.
+    let at = later + 100;
+    let racing: Vec<_> = (0..24)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .add_workload_token(&format!("race-{i}"), "carol", Some("jwt-3"), at + 10, at)
+                    .await
+            })
+        })
+        .collect();
+    let mut passed = 0;
+    for race in racing {
+        match race.await.expect("join") {
+            Ok(()) => passed += 1,
+            Err(StoreError::TooManyExchanges { .. }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(passed, MAX_LIVE_PER_PLATFORM_TOKEN);
 }

@@ -80,6 +80,19 @@ pub fn check(text: &str) -> Result<(), (usize, ShapeError)> {
                     "give the step what it needs with `COPY` (or `COPY --from=STAGE`) instead",
                 );
             }
+            "copy"
+                if instruction
+                    .words()
+                    .take_while(|w| w.starts_with("--"))
+                    .any(|w| w.contains('$')) =>
+            {
+                // A flag's name may be made of variables too (`--fr${X}m=`).
+                return refused(
+                    at,
+                    "`COPY` flags are written as they are, not made of variables".into(),
+                    "write the flag and its value literally, e.g. `--from=STAGE`",
+                );
+            }
             "from" | "copy" => {
                 if let Some(Err(why)) = instruction.image().map(|image| judge_image(&image)) {
                     return refused(
@@ -375,6 +388,11 @@ mod tests {
                 2,
             ),
             ("FROM alpine\nCOPY --fr\"om\"=${IMG} /x /x\n", 2),
+            // Probe round 9: a flag's name made of a variable.
+            (
+                "FROM alpine\nARG X=o\nCOPY --fr${X}m=localhost/private/app:1 /x /x\n",
+                3,
+            ),
             // A byte order mark does not hide the first line.
             ("\u{feff}ADD http://h/x /x\n", 1),
         ] {

@@ -443,14 +443,16 @@ fn drop_hop_by_hop(headers: &mut HeaderMap, upgrading: bool) {
     }
 }
 
-/// Whether a cookie (`name=value`, or a `Set-Cookie` line) is the console's session cookie,
-/// as a browser reads the name: up to the first `=`, trimmed.
+/// Whether a cookie (`name=value`, or a `Set-Cookie` line) may be the console's session
+/// cookie: its `name=value` part (before any attribute) names it anywhere, however a browser
+/// splits it (`=cordium_session_...=x` is a nameless cookie to one, a session cookie to
+/// another). `cordium_session` is in every name the console gives its cookie
+/// ([`super::session::Sessions::cookie_name`]).
 fn is_console_cookie(cookie: &str) -> bool {
-    let name = cookie
-        .split_once('=')
-        .map_or(cookie, |(name, _)| name)
-        .trim();
-    name == super::session::COOKIE || name == super::session::SECURE_COOKIE
+    cookie
+        .split(';')
+        .next()
+        .is_some_and(|pair| pair.contains(super::session::COOKIE))
 }
 
 /// Drops every `Set-Cookie` an application sends for the console's session cookie (and any
@@ -541,7 +543,7 @@ mod tests {
         request.insert(
             header::COOKIE,
             HeaderValue::from_static(
-                "app=1; cordium_session=secret; __Host-cordium_session=s; other=2",
+                "app=1; cordium_session_0123=secret; __Host-cordium_session_0123=s; other=2",
             ),
         );
         request.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
@@ -560,6 +562,15 @@ mod tests {
         response.append(
             header::SET_COOKIE,
             HeaderValue::from_static("cordium_session =y; Path=/api"),
+        );
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("cordium_session_0123=y; Path=/api/me"),
+        );
+        // Probe round 9: a nameless cookie whose value reads as the session's to a browser.
+        response.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("=cordium_session_0123=z; Path=/api"),
         );
         response.append(
             header::SET_COOKIE,

@@ -5,7 +5,8 @@
 //!   refused. [`LoginMethod`] is the seam for other ways in (OIDC): a new variant and a
 //!   handler that calls `Sessions::create` with the credential the API accepts.
 //! - **The session** is a random 256-bit id in a cookie (`HttpOnly`, `SameSite=Strict`,
-//!   `Path=/`; `Secure` and named `__Host-cordium_session` with
+//!   `Path=/`, named `cordium_session_` and a random suffix of this server's start, see
+//!   [`Sessions::cookie_name`]; `Secure` and named `__Host-...` with
 //!   [`super::ConsoleOptions::secure_cookies`], see [`SECURE_COOKIE`]); the server keeps only
 //!   its SHA-256, with the user's credential, in memory. Each request re-authenticates that
 //!   credential through the API, so a disabled user or a rotated token ends the session.
@@ -32,21 +33,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The cookie's name over plain HTTP.
+/// The start of the cookie's name over plain HTTP (a random suffix of this server's start
+/// follows, see [`Sessions::cookie_name`]).
 pub const COOKIE: &str = "cordium_session";
-/// The cookie's name under TLS ([`ConsoleOptions::secure_cookies`]): browsers take a
-/// `__Host-` cookie only from this very host, over HTTPS, for `Path=/`, so a sibling
-/// subdomain or another path cannot set one that shadows the session (a browser sends both,
-/// and the first would win).
+/// The start of the cookie's name under TLS ([`ConsoleOptions::secure_cookies`]): browsers take
+/// a `__Host-` cookie only from this very host, over HTTPS, for `Path=/`, so a sibling
+/// subdomain cannot set one that shadows the session.
 pub const SECURE_COOKIE: &str = "__Host-cordium_session";
 
-/// The session cookie's name under `options`.
-pub fn cookie_name(options: ConsoleOptions) -> &'static str {
-    if options.secure_cookies {
+/// The session cookie's name under `options` with `suffix`.
+fn cookie_name(options: ConsoleOptions, suffix: &str) -> String {
+    let start = if options.secure_cookies {
         SECURE_COOKIE
     } else {
         COOKIE
-    }
+    };
+    format!("{start}_{suffix}")
 }
 /// Sessions kept at most; signing in past it ends the one used least recently.
 pub const MAX_SESSIONS: usize = 10_000;
@@ -83,15 +85,42 @@ pub(crate) struct Session {
 pub struct Sessions {
     map: Arc<Mutex<HashMap<String, Session>>>,
     options: ConsoleOptions,
+    /// The session cookie's name, random per server start ([`Sessions::cookie_name`]).
+    cookie: Arc<str>,
 }
 
 impl Sessions {
     /// No sessions yet.
     pub fn new(options: ConsoleOptions) -> Self {
+        let suffix = match new_token() {
+            Ok(token) => hash_token(&token)[..16].to_owned(),
+            // No randomness from the kernel (it does not happen on Linux): a name of this
+            // start still, only guessable.
+            Err(e) => {
+                tracing::warn!("console: no random cookie name ({e})");
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                hash_token(&format!("{now:?} {}", std::process::id()))[..16].to_owned()
+            }
+        };
         Self {
             map: Arc::default(),
             options,
+            cookie: cookie_name(options, &suffix).into(),
         }
+    }
+
+    /// The session cookie's name: its start, then a random suffix of this server's start.
+    /// Applications are served on another port of the console's host; another origin, but
+    /// cookies reach every port of a host, and one that knew the name could set a cookie of
+    /// it (`document.cookie`, with a longer path, which a browser sends first) and sign its
+    /// viewer in as someone else (probe round 9). An application never learns the name: the
+    /// cookie is `HttpOnly`, and the proxy removes every cookie of the name's start from what
+    /// an application sees and sets. (Sessions live in this process's memory, so a new name
+    /// at each start loses nothing.)
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -186,13 +215,15 @@ pub(crate) fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|pair| !pair.is_empty())
 }
 
-/// The session cookie's value in `headers`, by its name under `options`.
-fn cookie(headers: &HeaderMap, options: ConsoleOptions) -> Option<&str> {
-    let wanted = cookie_name(options);
-    cookie_pairs(headers).find_map(|pair| {
+/// The session cookie's value in `headers`, by its name `wanted`; `None` also when there are
+/// two (one was set by someone else, for another path: neither is trusted).
+fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
+    let mut found = cookie_pairs(headers).filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         (name.trim() == wanted).then_some(value)
-    })
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// This server's origin as the browser names it: the scheme and the `Host` header.
@@ -230,7 +261,8 @@ impl FromRequestParts<Console> for Authed {
         parts: &mut Parts,
         console: &Console,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie(&parts.headers, console.options).ok_or(ConsoleError::SignIn)?;
+        let id =
+            cookie(&parts.headers, console.sessions.cookie_name()).ok_or(ConsoleError::SignIn)?;
         let mut session = console.sessions.find(id).ok_or(ConsoleError::SignIn)?;
         // The credential is checked on every request (remembered by the API for at most a
         // second): a revoked, rotated or disabled one ends the session, and a change of
@@ -265,8 +297,8 @@ impl FromRequestParts<Console> for Authed {
     }
 }
 
-/// The `Set-Cookie` value for `id` (empty `id` with `Max-Age=0` clears it).
-fn set_cookie(id: &str, options: ConsoleOptions) -> Result<HeaderValue, ConsoleError> {
+/// The `Set-Cookie` value of cookie `name` for `id` (empty `id` with `Max-Age=0` clears it).
+fn set_cookie(id: &str, name: &str, options: ConsoleOptions) -> Result<HeaderValue, ConsoleError> {
     let max_age = if id.is_empty() {
         0
     } else {
@@ -278,8 +310,7 @@ fn set_cookie(id: &str, options: ConsoleOptions) -> Result<HeaderValue, ConsoleE
         ""
     };
     HeaderValue::from_str(&format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        cookie_name(options)
+        "{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .map_err(|_| ConsoleError::Forbidden("the session id is not a cookie value"))
 }
@@ -347,9 +378,10 @@ pub(crate) async fn login(
         console.options,
     );
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&id, console.options)?);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&id, console.sessions.cookie_name(), console.options)?,
+    );
     Ok(response)
 }
 
@@ -359,13 +391,14 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     _: Authed,
 ) -> Result<Response, ConsoleError> {
-    if let Some(id) = cookie(&headers, console.options) {
+    if let Some(id) = cookie(&headers, console.sessions.cookie_name()) {
         console.sessions.remove(id);
     }
     let mut response = Json(serde_json::json!({})).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie("", console.options)?);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie("", console.sessions.cookie_name(), console.options)?,
+    );
     Ok(response)
 }
 
@@ -386,7 +419,7 @@ pub(crate) async fn me(
 /// The session of a request that needs no CSRF token (the application proxy's GETs and
 /// POSTs are the application's own), or `None`.
 pub(crate) fn session_of(console: &Console, headers: &HeaderMap) -> Option<Session> {
-    cookie(headers, console.options).and_then(|id| console.sessions.find(id))
+    cookie(headers, console.sessions.cookie_name()).and_then(|id| console.sessions.find(id))
 }
 
 #[cfg(test)]
@@ -439,27 +472,33 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let h = headers(&[("cookie", "a=1; cordium_session=abc; b=2")]);
-        let plain = ConsoleOptions::default();
-        assert_eq!(cookie(&h, plain), Some("abc"));
+    fn the_session_cookie_is_found_among_others_and_only_alone() {
+        let sessions = Sessions::new(ConsoleOptions::default());
+        let name = sessions.cookie_name();
+        assert!(name.starts_with("cordium_session_") && name.len() == COOKIE.len() + 17);
+        assert_ne!(
+            name,
+            Sessions::new(ConsoleOptions::default()).cookie_name(),
+            "a name of each start"
+        );
+        let h = headers(&[("cookie", &format!("a=1; {name}=abc; b=2"))]);
+        assert_eq!(cookie(&h, name), Some("abc"));
         let h = headers(&[
-            ("cookie", "xcordium_session=no"),
-            ("cookie", "cordium_session=yes"),
+            ("cookie", &format!("x{name}=no")),
+            ("cookie", &format!("{name}=yes")),
         ]);
-        assert_eq!(cookie(&h, plain), Some("yes"));
-        assert_eq!(cookie(&headers(&[("cookie", "a=1")]), plain), None);
-        // Under TLS only the `__Host-` cookie is the session: a plain one another host or
-        // path set is not read.
-        let tls = ConsoleOptions {
+        assert_eq!(cookie(&h, name), Some("yes"));
+        assert_eq!(cookie(&headers(&[("cookie", "a=1")]), name), None);
+        // Probe round 9: an application on another port of the host set a second cookie of
+        // the name for a longer path (sent first): neither is trusted.
+        let h = headers(&[("cookie", &format!("{name}=tossed; {name}=own"))]);
+        assert_eq!(cookie(&h, name), None);
+        // Under TLS the name starts with `__Host-`.
+        let tls = Sessions::new(ConsoleOptions {
             secure_cookies: true,
-            ..plain
-        };
-        let h = headers(&[(
-            "cookie",
-            "cordium_session=tossed; __Host-cordium_session=own",
-        )]);
-        assert_eq!(cookie(&h, tls), Some("own"));
+            ..ConsoleOptions::default()
+        });
+        assert!(tls.cookie_name().starts_with("__Host-cordium_session_"));
     }
 
     #[test]
@@ -534,7 +573,8 @@ mod tests {
 
     #[test]
     fn the_cookie_is_http_only_same_site_strict_and_secure_under_tls() {
-        let plain = set_cookie("abc", ConsoleOptions::default()).expect("cookie");
+        let plain =
+            set_cookie("abc", "cordium_session_x", ConsoleOptions::default()).expect("cookie");
         let plain = plain.to_str().expect("ascii");
         assert!(
             plain.contains("HttpOnly") && plain.contains("SameSite=Strict"),
@@ -545,14 +585,15 @@ mod tests {
             secure_cookies: true,
             ..ConsoleOptions::default()
         };
-        let secure = set_cookie("abc", tls).expect("cookie");
+        let secure = set_cookie("abc", "__Host-cordium_session_x", tls).expect("cookie");
         let secure = secure.to_str().expect("ascii");
         assert!(secure.ends_with("; Secure"), "{secure}");
         assert!(
-            secure.starts_with("__Host-cordium_session=abc; Path=/;"),
+            secure.starts_with("__Host-cordium_session_x=abc; Path=/;"),
             "{secure}"
         );
-        let cleared = set_cookie("", ConsoleOptions::default()).expect("cookie");
+        let cleared =
+            set_cookie("", "cordium_session_x", ConsoleOptions::default()).expect("cookie");
         assert!(cleared.to_str().expect("ascii").contains("Max-Age=0"));
     }
 }

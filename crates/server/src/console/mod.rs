@@ -25,7 +25,7 @@
 //!   request body, streamed to it, is the application's and its owner's business);
 //!   event streams write a keep-alive every [`KEEP_ALIVE`]; WebSockets ping as often.
 //! - **Applications** (`proxy`) are reached by path, `/w/WORKSPACE/APP/`, with the console
-//!   session (owner and administrators only), on a port of their own
+//!   session (their owner only), on a port of their own
 //!   ([`spawn_with_applications`]): another origin than the console's, so an application's
 //!   script cannot read the console's answers (its CSRF token) nor install a service worker
 //!   over the console's pages.

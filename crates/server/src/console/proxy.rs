@@ -15,7 +15,7 @@
 //!   certificate needed); the console's cookie is removed from what the application sees,
 //!   and a `Set-Cookie` of its name from the application is dropped. What stays shared is the
 //!   applications' origin itself: applications a user opens can read each other's pages
-//!   (served only to their owner and administrators), and a service worker's scope is kept
+//!   (served only to their owner, never to an administrator), and a service worker's scope is kept
 //!   to its own path (`Service-Worker-Allowed` is dropped). Host routing
 //!   (`APP--WORKSPACE.HOST`, an origin per application) is left for later.
 //! - **Absolute paths**: a request for a path the console does not serve whose `Referer` is an
@@ -184,9 +184,10 @@ async fn open(
     workspace: &str,
     app: &str,
 ) -> Result<(mpsc::Sender<pb::PortForwardRequest>, PortForwardOut), ConsoleError> {
-    // Applications share the console's origin, so an application's scripts act with the
-    // viewer's console session: only the owner, never an administrator, is let in (an
-    // administrator's session in another user's application would be that user's to use).
+    // Applications share one origin (the applications' port), so an application's scripts
+    // could read the other applications its viewer opens: only the owner, never an
+    // administrator, is let in (an administrator's other applications would be that user's
+    // to read).
     let caller = crate::service::Caller {
         admin: false,
         ..c.api.auth.authenticate(token).await?
@@ -318,13 +319,14 @@ async fn try_forward(
     request: Request,
 ) -> Result<Response, ConsoleError> {
     let session = session_of(&c, request.headers()).ok_or(ConsoleError::SignIn)?;
-    // A WebSocket carries no CSRF token: like the terminal's, it must come from this origin
-    // (another site's page, even a same-site one on another port, would act as the viewer).
+    // A WebSocket carries no CSRF token: it must come from the applications' own origin
+    // (another site's page, even a same-site one on another port such as the console's,
+    // would act as the viewer).
     if request.headers().contains_key(header::UPGRADE)
         && !super::session::same_origin(request.headers(), c.options)
     {
         return Err(ConsoleError::Forbidden(
-            "a WebSocket to an application must come from the console's origin",
+            "a WebSocket to an application must come from the applications' own origin",
         ));
     }
     let rest = raw_rest(request.uri().path()).to_owned();
@@ -379,8 +381,11 @@ async fn try_forward(
             }
         });
         let (mut parts, _) = response.into_parts();
-        // The upgrade's own headers stay; a session cookie it tries to set does not.
+        // The upgrade's own headers stay (`Upgrade`, `Connection`); what no application may
+        // send (a session cookie, `Clear-Site-Data`, `Service-Worker-Allowed`) does not.
         drop_console_cookies(&mut parts.headers);
+        parts.headers.remove("clear-site-data");
+        parts.headers.remove("service-worker-allowed");
         return Ok(Response::from_parts(parts, Body::empty()));
     }
     let (mut parts, body) = response.into_parts();

@@ -493,12 +493,17 @@ mod tests {
         // the name for a longer path (sent first): neither is trusted.
         let h = headers(&[("cookie", &format!("{name}=tossed; {name}=own"))]);
         assert_eq!(cookie(&h, name), None);
-        // Under TLS the name starts with `__Host-`.
+        // Under TLS the name starts with `__Host-`, and a plain cookie of the same suffix
+        // (which another host or path could set) is not read.
         let tls = Sessions::new(ConsoleOptions {
             secure_cookies: true,
             ..ConsoleOptions::default()
         });
-        assert!(tls.cookie_name().starts_with("__Host-cordium_session_"));
+        let secure = tls.cookie_name();
+        assert!(secure.starts_with("__Host-cordium_session_"));
+        let plain = secure.trim_start_matches("__Host-");
+        let h = headers(&[("cookie", &format!("{plain}=tossed; {secure}=own"))]);
+        assert_eq!(cookie(&h, secure), Some("own"));
     }
 
     #[test]

@@ -354,12 +354,30 @@ def main():
             URL,
         )
         assert read == "blocked", read
+        # The control: the same fetch of the application's own page is read.
+        own = app.evaluate(
+            """(url) => fetch(url, {credentials: "include"})
+                 .then((r) => r.text()).then((t) => "read " + t, () => "blocked")""",
+            f"{APPS}/w/{name}/web/",
+        )
+        assert own.startswith("read ") and "hello-from-httpd" in own, own
         assert page.context.request.get(f"{URL}/w/{name}/web/").status == 404
         # Probe round 9: cookies reach every port of a host, so an application can set one for
-        # the console's paths; it cannot know the session cookie's name (random per server
-        # start, HttpOnly), so the console's session stays its viewer's.
+        # the console's paths. A name it guesses is not the session's (random per server
+        # start, HttpOnly): the console's session stays its viewer's.
         app.evaluate("document.cookie = 'cordium_session=tossed; path=/api'")
         assert context.request.get(f"{URL}/api/me").json()["user"] == "alice"
+        # One that knew the name (any console user sees it in their own cookie) makes two
+        # cookies of it: the console then trusts neither and signs its viewer out, never in as
+        # someone else.
+        real = [c for c in context.cookies() if c["name"].startswith("cordium_session_")][0]["name"]
+        app.evaluate(f"document.cookie = '{real}=planted; path=/api'")
+        assert context.request.get(f"{URL}/api/me").status == 401
+        context.clear_cookies()
+        sign_in(context, ALICE).close()
+        assert context.request.get(f"{URL}/api/me").json()["user"] == "alice"
+        page.reload()  # the page's CSRF token was the ended session's
+        expect(page.locator("#logout")).to_be_visible(timeout=10_000)
         ok("the application's script cannot read the console (another origin); the console serves no application")
 
         anonymous = browser.new_context()

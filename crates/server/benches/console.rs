@@ -51,7 +51,8 @@ fn rss_kib() -> u64 {
         .expect("VmRSS")
 }
 
-/// Signs in with `token`; returns the session cookie.
+/// Signs in with `token`; returns the session's request headers (its cookie and its token,
+/// which every `/api` request carries), `\r\n`-separated.
 async fn sign_in(console: SocketAddr, token: &str) -> String {
     let body = format!("{{\"token\":\"{token}\"}}");
     let mut tcp = TcpStream::connect(console).await.expect("connect");
@@ -62,19 +63,25 @@ async fn sign_in(console: SocketAddr, token: &str) -> String {
     );
     tcp.write_all(request.as_bytes()).await.expect("write");
     let mut lines = BufReader::new(tcp).lines();
+    let (mut cookie, mut csrf) = (None, None);
     while let Some(line) = lines.next_line().await.expect("read") {
-        if let Some(cookie) = line.strip_prefix("set-cookie: ") {
-            return cookie.split(';').next().expect("cookie").to_owned();
+        if let Some(set) = line.strip_prefix("set-cookie: ") {
+            cookie = set.split(';').next().map(str::to_owned);
+        } else if let Ok(body) = serde_json::from_str::<serde_json::Value>(&line) {
+            csrf = body["csrf"].as_str().map(str::to_owned);
         }
     }
-    panic!("no session cookie");
+    match (cookie, csrf) {
+        (Some(cookie), Some(csrf)) => format!("Cookie: {cookie}\r\nX-CSRF-Token: {csrf}"),
+        other => panic!("no session: {other:?}"),
+    }
 }
 
 /// An open `GET /api/events` stream, its headers read.
-async fn events(console: SocketAddr, cookie: &str) -> tokio::io::Lines<BufReader<TcpStream>> {
+async fn events(console: SocketAddr, session: &str) -> tokio::io::Lines<BufReader<TcpStream>> {
     let mut tcp = TcpStream::connect(console).await.expect("connect");
     let request = format!(
-        "GET /api/events HTTP/1.1\r\nHost: {console}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+        "GET /api/events HTTP/1.1\r\nHost: {console}\r\n{session}\r\nAccept: text/event-stream\r\n\r\n"
     );
     tcp.write_all(request.as_bytes()).await.expect("write");
     // A small reader: the client's buffers live in this process too, beside the server's.

@@ -4,6 +4,12 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 
 let me = null; // { user, admin, csrf }
+// The session's token, kept in this origin's storage only: every request carries it, so a
+// session cookie planted from another port of the host (an application's) signs this page
+// out instead of in as someone else.
+const TOKEN_KEY = "cordium.csrf";
+const token = () => (me && me.csrf) || localStorage.getItem(TOKEN_KEY) || "";
+const withToken = (path) => path + (path.includes("?") ? "&" : "?") + "csrf=" + encodeURIComponent(token());
 let cleanup = []; // closers of the current page's streams and sockets
 
 // el("div.cls", {attrs}, ...children): children are nodes or strings (text).
@@ -30,7 +36,7 @@ function show(...nodes) {
 async function api(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["content-type"] = "application/json";
-  if (method !== "GET" && me) headers["x-csrf-token"] = me.csrf;
+  if (token()) headers["x-csrf-token"] = token();
   const r = await fetch("/api" + path, {
     method,
     headers,
@@ -40,6 +46,7 @@ async function api(method, path, body) {
   const data = await r.json().catch(() => ({}));
   if (r.status === 401 && path !== "/login") {
     me = null;
+    localStorage.removeItem(TOKEN_KEY);
     location.hash = "#/login";
     throw new Error(data.message || "sign in first");
   }
@@ -83,6 +90,7 @@ function loginPage() {
     el("h2", {}, "Sign in"),
     form("API token", [field("Token", "token", { type: "password", autocomplete: "off" })], "Sign in", async (d) => {
       me = await api("POST", "/login", { token: d.get("token") });
+      localStorage.setItem(TOKEN_KEY, me.csrf);
       header();
       location.hash = "#/workspaces";
     }),
@@ -106,6 +114,7 @@ function header() {
       onclick: async () => {
         await api("POST", "/logout").catch(() => {});
         me = null;
+        localStorage.removeItem(TOKEN_KEY);
         header();
         location.hash = "#/login";
       },
@@ -120,7 +129,7 @@ function watchEvents(onEvent, onReconnect) {
   let source = null;
   let closed = false;
   const open = () => {
-    source = new EventSource("/api/events");
+    source = new EventSource(withToken("/api/events"));
     source.onmessage = (m) => onEvent(JSON.parse(m.data));
     const retry = () => {
       source.close();
@@ -320,7 +329,7 @@ function openTerminal(name, container) {
   });
   const connect = () => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(`${proto}//${location.host}/api/workspaces/${encodeURIComponent(name)}/terminal?cols=${term.cols}&rows=${term.rows}`);
+    ws = new WebSocket(`${proto}//${location.host}` + withToken(`/api/workspaces/${encodeURIComponent(name)}/terminal?cols=${term.cols}&rows=${term.rows}`));
     ws.binaryType = "arraybuffer";
     ws.onopen = () => { status.textContent = "connected"; term.focus(); };
     ws.onmessage = (m) => {
@@ -358,7 +367,7 @@ function logsPage(name) {
   const out = el("pre.log", { id: "log" });
   const status = el("div.status-line", {}, "following");
   show(el("h2", {}, "Log of ", el("a.mono", { href: "#/workspaces/" + encodeURIComponent(name) }, name)), status, out);
-  const source = new EventSource("/api/workspaces/" + encodeURIComponent(name) + "/logs");
+  const source = new EventSource(withToken("/api/workspaces/" + encodeURIComponent(name) + "/logs"));
   source.onmessage = (m) => {
     out.append(document.createTextNode(JSON.parse(m.data)));
     out.scrollTop = out.scrollHeight;

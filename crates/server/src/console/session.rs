@@ -16,10 +16,14 @@
 //!   least recently used of anyone's goes, which takes sign-ins of at least
 //!   `MAX_SESSIONS / MAX_SESSIONS_PER_USER` users: one user signing in again and again ends
 //!   only their own sessions).
-//! - **CSRF**: every request other than GET and HEAD must carry the session's CSRF token in
-//!   `X-CSRF-Token` and an `Origin` equal to this server's (scheme and `Host`); WebSocket
-//!   upgrades (GETs) must carry the same `Origin`. The token reaches the page only in the body
-//!   of `/api/login` and `/api/me`, which another origin cannot read.
+//! - **CSRF and the session's binding**: every request must carry the session's token in
+//!   `X-CSRF-Token` (an EventSource or a WebSocket, which cannot send a header, in the `csrf`
+//!   query parameter); a request other than GET and HEAD must also carry an `Origin` equal to
+//!   this server's (scheme and `Host`), and so must a WebSocket upgrade. The token reaches the
+//!   page in the body of `/api/login` (which another origin cannot read), and the page keeps
+//!   it in its origin's `localStorage`: a session cookie planted from another port of the
+//!   host (cookies reach every port; applications are served on one) comes with no token the
+//!   page knows, so it signs the page out rather than in as someone else.
 
 use super::{Console, ConsoleError, ConsoleOptions};
 use crate::crypto::{hash_token, new_token};
@@ -281,20 +285,34 @@ impl FromRequestParts<Console> for Authed {
                 "the request comes from another origin",
             ));
         }
-        if changes_state {
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !same_secret(sent, &session.csrf) {
-                return Err(ConsoleError::Forbidden(
-                    "the CSRF token is missing or wrong",
-                ));
-            }
+        // Every request carries the session's token, reads too: the page keeps it in its own
+        // origin's storage, which nothing else writes, so a session cookie planted by another
+        // port of the host (cookies reach every port) is a session the page has no token of,
+        // and signs it out, never in as someone else.
+        if !same_secret(sent_token(parts), &session.csrf) {
+            return Err(if changes_state {
+                ConsoleError::Forbidden("the CSRF token is missing or wrong")
+            } else {
+                ConsoleError::SignIn
+            });
         }
         Ok(Self(session))
     }
+}
+
+/// The session token a request carries: the `X-CSRF-Token` header, else (for what cannot send
+/// a header: an EventSource, a WebSocket) the `csrf` query parameter; empty when neither.
+fn sent_token(parts: &Parts) -> &str {
+    if let Some(token) = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        return token;
+    }
+    parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("csrf="))
+        .unwrap_or_default()
 }
 
 /// The `Set-Cookie` value of cookie `name` for `id` (empty `id` with `Max-Age=0` clears it).

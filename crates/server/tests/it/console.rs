@@ -253,6 +253,8 @@ struct SignedIn {
     host: String,
     /// The session cookie, `NAME=VALUE`.
     cookie: String,
+    /// The session's token, which every `/api` request carries.
+    csrf: String,
 }
 
 impl SignedIn {
@@ -264,7 +266,7 @@ impl SignedIn {
         let (console, apps) = spawn_console(&api).await;
         let server = Server::serve_api(api).await;
         let token = server.user(user, false).await;
-        let cookie = sign_in(console, &token).await;
+        let (cookie, csrf) = login(console, &token).await;
         Self {
             _data: data,
             server,
@@ -272,6 +274,7 @@ impl SignedIn {
             apps,
             host: format!("127.0.0.1:{}", console.port()),
             cookie,
+            csrf,
         }
     }
 }
@@ -286,12 +289,18 @@ async fn a_console_session_ends_with_its_credential() {
         console,
         host,
         cookie,
+        csrf,
         ..
     } = SignedIn::new("carol").await;
     let me = format!(
-        "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(http(console, &me).await.0, 200, "signed in");
+    // The cookie alone is no session: a planted one comes without the page's token.
+    let cookie_only = format!(
+        "GET /api/me HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(http(console, &cookie_only).await.0, 401, "no token");
 
     server
         .store
@@ -317,6 +326,12 @@ async fn a_console_session_ends_with_its_credential() {
 
 /// Signs in to the console with `token`; returns the session cookie (`NAME=VALUE`).
 async fn sign_in(console: SocketAddr, token: &str) -> String {
+    login(console, token).await.0
+}
+
+/// Signs in to the console with `token`; returns the session cookie (`NAME=VALUE`) and the
+/// session's token.
+async fn login(console: SocketAddr, token: &str) -> (String, String) {
     let host = format!("127.0.0.1:{}", console.port());
     let body = serde_json::json!({ "token": token }).to_string();
     let (status, answer) = http(
@@ -328,7 +343,7 @@ async fn sign_in(console: SocketAddr, token: &str) -> String {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    answer
+    let cookie = answer
         .lines()
         .find_map(|l| {
             l.strip_prefix("set-cookie: ")
@@ -336,7 +351,13 @@ async fn sign_in(console: SocketAddr, token: &str) -> String {
         })
         .and_then(|c| c.split(';').next())
         .expect("a session cookie")
-        .to_owned()
+        .to_owned();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let csrf = serde_json::from_str::<serde_json::Value>(body.trim())
+        .ok()
+        .and_then(|v| v["csrf"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("a token in {body}"));
+    (cookie, csrf)
 }
 
 /// A response an application streams through the console is cut once the credential of the

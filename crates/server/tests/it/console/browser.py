@@ -50,6 +50,12 @@ def sign_in(context, token):
     return page
 
 
+def api_get(page, path):
+    """GET /api{path} as the console page `page` would: the session's token from its storage."""
+    token = page.evaluate("localStorage.getItem('cordium.csrf') || ''")
+    return page.context.request.get(f"{URL}/api{path}", headers={"x-csrf-token": token})
+
+
 def rows_text(terminal):
     return terminal.locator(".xterm-rows").inner_text()
 
@@ -366,16 +372,25 @@ def main():
         # the console's paths. A name it guesses is not the session's (random per server
         # start, HttpOnly): the console's session stays its viewer's.
         app.evaluate("document.cookie = 'cordium_session=tossed; path=/api'")
-        assert context.request.get(f"{URL}/api/me").json()["user"] == "alice"
+        assert api_get(page, "/me").json()["user"] == "alice"
         # One that knew the name (any console user sees it in their own cookie) makes two
         # cookies of it: the console then trusts neither and signs its viewer out, never in as
         # someone else.
         real = [c for c in context.cookies() if c["name"].startswith("cordium_session_")][0]["name"]
         app.evaluate(f"document.cookie = '{real}=planted; path=/api'")
-        assert context.request.get(f"{URL}/api/me").status == 401
+        assert api_get(page, "/me").status == 401
+        context.clear_cookies()
+        # Even alone (after the jar overflowed and dropped the real cookie, say), a planted
+        # session is not the page's: it has no token of it.
+        bob_login = browser.new_context()
+        sign_in(bob_login, BOB).close()
+        bob_value = [c["value"] for c in bob_login.cookies() if c["name"] == real][0]
+        bob_login.close()
+        app.evaluate(f"document.cookie = '{real}={bob_value}; path=/'")
+        assert api_get(page, "/me").status == 401, "not bob's console"
         context.clear_cookies()
         sign_in(context, ALICE).close()
-        assert context.request.get(f"{URL}/api/me").json()["user"] == "alice"
+        assert api_get(page, "/me").json()["user"] == "alice"
         page.reload()  # the page's CSRF token was the ended session's
         expect(page.locator("#logout")).to_be_visible(timeout=10_000)
         ok("the application's script cannot read the console (another origin); the console serves no application")
@@ -394,18 +409,18 @@ def main():
         ok("refused for another user, exactly like a missing workspace")
 
         admin_context = browser.new_context()
-        sign_in(admin_context, ADMIN).close()
+        admin_page = sign_in(admin_context, ADMIN)
         theirs = admin_context.request.get(f"{APPS}/w/{name}/web/")
         # Refused as every workspace call refuses one who sees the workspace (403), not hidden.
         assert theirs.status == 403 and "hello-from-httpd" not in theirs.text(), theirs.status
-        seen = admin_context.request.get(f"{URL}/api/workspaces/{name}")
+        seen = api_get(admin_page, f"/workspaces/{name}")
         assert seen.status == 200, (seen.status, seen.text())
         admin_context.close()
         ok("an administrator in the Space sees the workspace but is not let into its application")
 
         # --- another user's workspace URL answers like a missing one ----------------------
-        theirs = context.request.get(f"{URL}/api/workspaces/{BOB_WS}")
-        missing = context.request.get(f"{URL}/api/workspaces/zzmissing")
+        theirs = api_get(page, f"/workspaces/{BOB_WS}")
+        missing = api_get(page, "/workspaces/zzmissing")
         assert theirs.status == missing.status == 404, (theirs.status, missing.status)
         assert theirs.text().replace(BOB_WS, "N") == missing.text().replace("zzmissing", "N")
         page.goto(f"{URL}/#/workspaces/{BOB_WS}")
@@ -426,7 +441,7 @@ def main():
             evil.goto(f"http://localhost:{evil_server.server_port}/")
         assert posted.value.status in (401, 403), posted.value.status
         evil_server.shutdown()
-        got = context.request.get(f"{URL}/api/workspaces").json()
+        got = api_get(page, "/workspaces").json()
         names = sorted(w["metadata"]["name"] for w in got["items"])
         assert names == sorted([name, FAILING_WS]), f"no workspace was created: {names}"
         no_token = context.request.post(f"{URL}/api/workspaces", data="{}",
@@ -435,7 +450,7 @@ def main():
         same_origin_no_token = context.request.post(f"{URL}/api/workspaces/{name}/stop",
                                                     headers={"origin": URL})
         assert same_origin_no_token.status == 403, same_origin_no_token.status
-        csrf = context.request.get(f"{URL}/api/me").json()["csrf"]
+        csrf = api_get(page, "/me").json()["csrf"]
         wrong_origin = context.request.post(f"{URL}/api/workspaces/{name}/stop",
                                             headers={"origin": "http://evil.example", "x-csrf-token": csrf})
         assert wrong_origin.status == 403, wrong_origin.status
@@ -453,9 +468,11 @@ def main():
 
         # --- log out -------------------------------------------------------------------------
         page.goto(f"{URL}/#/workspaces")
+        token = page.evaluate("localStorage.getItem('cordium.csrf')")
         page.click("#logout")
         expect(page.locator("input[name=token]")).to_be_visible()
-        assert context.request.get(f"{URL}/api/me").status == 401
+        assert page.evaluate("localStorage.getItem('cordium.csrf')") is None
+        assert context.request.get(f"{URL}/api/me", headers={"x-csrf-token": token}).status == 401
         assert context.request.get(f"{APPS}/w/{name}/web/").status == 401
         ok("signed out: the session is gone")
         bob_page.close()

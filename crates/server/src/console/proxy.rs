@@ -37,7 +37,7 @@ use crate::pb;
 use crate::service::PortForwardOut;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -327,6 +327,19 @@ async fn try_forward(
     {
         return Err(ConsoleError::Forbidden(
             "a WebSocket to an application must come from the applications' own origin",
+        ));
+    }
+    // Nor may another site's page (a same-site one included: the cookie is sent to it) change
+    // an application's state as its viewer: a request other than GET and HEAD that names an
+    // origin must name the applications' own. (One that names none, from a client that is no
+    // browser, is the application's own business.)
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changes_state
+        && request.headers().contains_key(header::ORIGIN)
+        && !super::session::same_origin(request.headers(), c.options)
+    {
+        return Err(ConsoleError::Forbidden(
+            "a request that changes an application's state must come from the applications' own origin",
         ));
     }
     let rest = raw_rest(request.uri().path()).to_owned();

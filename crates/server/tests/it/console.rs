@@ -470,6 +470,18 @@ async fn an_application_websocket_from_another_origin_is_refused() {
     };
     let (status, answer) = http(apps, &upgrade("http://127.0.0.1:1")).await;
     assert_eq!(status, 403, "{answer}");
+    // A POST from another origin (the console's, say: same site, so the cookie goes with it)
+    // may not change an application's state either; from the applications' own it may.
+    let post = |origin: &str| {
+        format!(
+            "POST /w/nosuch/web/form HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nOrigin: {origin}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let (status, answer) = http(apps, &post(&format!("http://127.0.0.1:{}", console.port()))).await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, answer) = http(apps, &post(&format!("http://{host}"))).await;
+    assert_eq!(status, 404, "{answer}");
     let (status, answer) = http(
         apps,
         &upgrade(&format!("http://127.0.0.1:{}", console.port())),

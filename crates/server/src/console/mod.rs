@@ -71,7 +71,7 @@ pub struct ConsoleOptions {
     /// kilobytes). See `body_in_time`.
     pub body_timeout: Duration,
     /// The port applications are served on, on the console's host ([`spawn_with_applications`]
-    /// sets it from the address it binds; see [`proxy`]); `None`: no applications.
+    /// sets it from the address it binds; see the module docs); `None`: no applications.
     pub apps_port: Option<u16>,
 }
 
@@ -292,7 +292,7 @@ async fn body_in_time(
 /// every connection to finish its request. Nothing ends it early: a connection's failure is
 /// that connection's (logged at debug), and accepting is retried with back-off
 /// ([`crate::connections::incoming_http1`]). With `apps`, the applications are served there
-/// (another origin: see [`proxy`]); without, they are not served.
+/// (another origin: see the module docs); without, they are not served.
 pub async fn serve(
     api: Api,
     listener: tokio::net::TcpListener,

@@ -319,28 +319,8 @@ async fn try_forward(
     request: Request,
 ) -> Result<Response, ConsoleError> {
     let session = session_of(&c, request.headers()).ok_or(ConsoleError::SignIn)?;
-    // A WebSocket carries no CSRF token: it must come from the applications' own origin
-    // (another site's page, even a same-site one on another port such as the console's,
-    // would act as the viewer).
-    if request.headers().contains_key(header::UPGRADE)
-        && !super::session::same_origin(request.headers(), c.options)
-    {
-        return Err(ConsoleError::Forbidden(
-            "a WebSocket to an application must come from the applications' own origin",
-        ));
-    }
-    // Nor may another site's page (a same-site one included: the cookie is sent to it) change
-    // an application's state as its viewer: a request other than GET and HEAD that names an
-    // origin must name the applications' own. (One that names none, from a client that is no
-    // browser, is the application's own business.)
-    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD);
-    if changes_state
-        && request.headers().contains_key(header::ORIGIN)
-        && !super::session::same_origin(request.headers(), c.options)
-    {
-        return Err(ConsoleError::Forbidden(
-            "a request that changes an application's state must come from the applications' own origin",
-        ));
+    if let Some(refused) = from_another_origin(&request, c.options) {
+        return Err(ConsoleError::Forbidden(refused));
     }
     let rest = raw_rest(request.uri().path()).to_owned();
     let (tx, output) = open(&c, &session.token, workspace, app).await?;
@@ -394,11 +374,8 @@ async fn try_forward(
             }
         });
         let (mut parts, _) = response.into_parts();
-        // The upgrade's own headers stay (`Upgrade`, `Connection`); what no application may
-        // send (a session cookie, `Clear-Site-Data`, `Service-Worker-Allowed`) does not.
-        drop_console_cookies(&mut parts.headers);
-        parts.headers.remove("clear-site-data");
-        parts.headers.remove("service-worker-allowed");
+        // The upgrade's own headers stay (`Upgrade`, `Connection`).
+        drop_unsendable(&mut parts.headers);
         return Ok(Response::from_parts(parts, Body::empty()));
     }
     let (mut parts, body) = response.into_parts();
@@ -434,12 +411,37 @@ fn clean_request_headers(headers: &mut HeaderMap, upgrading: bool) {
 /// Drops hop-by-hop headers and any attempt to set the console's session cookie.
 fn clean_response_headers(headers: &mut HeaderMap) {
     drop_hop_by_hop(headers, false);
-    // Every application shares the applications' origin (and the host's cookies): one may not
-    // clear the others' storage or the console's cookie (signing its viewer out), nor widen
-    // a service worker's scope past its own path (over every other application).
+    drop_unsendable(headers);
+}
+
+/// Drops what no application may send, an upgrade's answer included: every application
+/// shares the applications' origin (and the host's cookies), so one may not clear the others'
+/// storage or the console's cookie (signing its viewer out), set the console's cookie, nor
+/// widen a service worker's scope past its own path (over every other application).
+fn drop_unsendable(headers: &mut HeaderMap) {
     headers.remove("clear-site-data");
     headers.remove("service-worker-allowed");
     drop_console_cookies(headers);
+}
+
+/// Why a request to an application is refused as coming from another origin, if it is: the
+/// session cookie reaches every same-site page's requests (the console's, on another port,
+/// among them), so a WebSocket (which carries no token) must come from the applications' own
+/// origin, and so must a request other than GET and HEAD that names an origin (one naming
+/// none comes from a client that is no browser, and is the application's business).
+fn from_another_origin(request: &Request, options: super::ConsoleOptions) -> Option<&'static str> {
+    let headers = request.headers();
+    let upgrade = headers.contains_key(header::UPGRADE);
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD)
+        && headers.contains_key(header::ORIGIN);
+    if !(upgrade || changes_state) || super::session::same_origin(headers, options) {
+        return None;
+    }
+    Some(if upgrade {
+        "a WebSocket to an application must come from the applications' own origin"
+    } else {
+        "a request that changes an application's state must come from the applications' own origin"
+    })
 }
 
 /// Drops the hop-by-hop headers, the fixed ones and those the `Connection` header names
